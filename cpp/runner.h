@@ -1,0 +1,61 @@
+// etbench's C++ runner core: one class owning an ExecuTorch `Module`, and nothing else.
+//
+// Policy (phases, memory probes, statistics, output checks, the protocol) lives in Rust. C++ does what must happen
+// next to the runtime: load, describe methods, hold the inputs, and the timed `execute` loop itself, so that the
+// clock brackets `execute` and nothing else. ExecuTorch reports failures as `runtime::Error` codes, never
+// exceptions; every call here returns a `Status` carrying that code.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rust/cxx.h"
+
+#include <executorch/extension/module/module.h>
+#include <executorch/extension/tensor/tensor_ptr.h>
+
+namespace etbench {
+
+// Shared with Rust; defined by the cxx bridge.
+struct Status;
+struct TensorInfo;
+struct MethodInfo;
+struct TimedLoop;
+
+class EtRunner {
+ public:
+  EtRunner(std::string path, uint8_t load_mode);
+
+  Status load_program();
+  rust::Vec<rust::String> method_names();
+  Status load_method(rust::Str name);
+  MethodInfo method_info(rust::Str name);
+  // Copies `data` (raw little-endian elements of `scalar_type`) into an input tensor of `sizes`.
+  Status set_input(size_t index, int32_t scalar_type, rust::Slice<const uint8_t> data,
+                   rust::Slice<const int32_t> sizes);
+  // Runs `execute` `iterations` times, appending one monotonic-clock latency per call.
+  Status execute_timed(rust::Str name, uint32_t iterations, rust::Vec<uint64_t>& latencies_ns);
+  size_t num_outputs() const;
+  TensorInfo output_info(size_t index) const;
+  rust::Slice<const uint8_t> output_bytes(size_t index) const;
+
+ private:
+  executorch::extension::module::Module module_;
+  std::vector<std::vector<uint8_t>> input_buffers_;
+  std::vector<executorch::extension::TensorPtr> input_tensors_;
+  std::vector<executorch::runtime::EValue> inputs_;
+  std::vector<executorch::runtime::EValue> outputs_;
+};
+
+std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode);
+
+// Sets the size of ExecuTorch's CPU threadpool (used by XNNPACK and the optimized kernels); returns the new count.
+uint32_t set_thread_count(uint32_t threads);
+uint32_t thread_count();
+
+// The baseline etbench is measured against: a bare `Module::forward` loop, no etbench code in between.
+TimedLoop bare_forward_loop(rust::Str path, uint32_t warmup, uint32_t iterations);
+
+}  // namespace etbench

@@ -1,0 +1,86 @@
+//! `etbench-runner`: the device-side program. Loads one `.pte`, runs the timed phases, and writes the versioned
+//! JSON-lines protocol on stdout (the runtime's own logs go to stderr). Exit 0 = ok, 1 = the run failed (an error
+//! line says why), 2 = bad arguments.
+
+use std::io::{BufWriter, Write};
+
+use clap::Parser;
+use etbench_ffi::run::{run, Emit, InputRequest, RunConfig};
+use etbench_protocol::{Dtype, LoadMode, Line, Message};
+
+#[derive(Parser, Debug)]
+#[command(name = "etbench-runner", version, about = "Time an ExecuTorch .pte on this device (driven by etbench)")]
+struct Args {
+    /// Path of the .pte program.
+    model: String,
+    /// Method to run.
+    #[arg(long, default_value = "forward")]
+    method: String,
+    /// How the program is loaded: mmap (default), file (read into memory) or mlock.
+    #[arg(long, default_value = "mmap")]
+    load_mode: LoadMode,
+    /// Warm-up iterations after the first (cold) forward.
+    #[arg(long, default_value_t = 3)]
+    warmup: u32,
+    /// Timed iterations (at least 1).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    iters: u32,
+    /// CPU threads for ExecuTorch's threadpool (default: the runtime's choice).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Token ids, comma separated (default: ids[i] = 2 + (i*31) % 509, as many as the method takes).
+    #[arg(long, value_delimiter = ',', conflicts_with = "input_file")]
+    input_ids: Option<Vec<i64>>,
+    /// File of token ids (integers separated by whitespace or commas; a JSON array works).
+    #[arg(long)]
+    input_file: Option<String>,
+    /// Expected input dtype (int64 or int32); refused if the method takes another.
+    #[arg(long, value_parser = parse_dtype)]
+    input_dtype: Option<Dtype>,
+    /// Write the raw little-endian bytes of output 0 after the last iteration to this file.
+    #[arg(long)]
+    dump_output: Option<String>,
+}
+
+fn parse_dtype(s: &str) -> Result<Dtype, String> {
+    match s {
+        "int64" | "long" => Ok(Dtype::Int64),
+        "int32" | "int" => Ok(Dtype::Int32),
+        _ => Err(format!("unsupported input dtype `{s}`: use int64 or int32")),
+    }
+}
+
+/// Writes protocol lines to stdout; a closed pipe ends the run without an error.
+struct Stdout(BufWriter<std::io::Stdout>);
+
+impl Emit for Stdout {
+    fn emit(&mut self, msg: Message) -> bool {
+        let flush = !matches!(msg, Message::Sample(_));
+        let ok = writeln!(self.0, "{}", Line::new(msg).to_json()).is_ok();
+        ok && (!flush || self.0.flush().is_ok())
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let input = match (args.input_ids, args.input_file) {
+        (Some(ids), _) => InputRequest::List(ids),
+        (None, Some(path)) => InputRequest::File(path),
+        (None, None) => InputRequest::Default,
+    };
+    let config = RunConfig {
+        model: args.model,
+        method: args.method,
+        load_mode: args.load_mode,
+        warmup: args.warmup,
+        iterations: args.iters,
+        threads: args.threads,
+        input,
+        input_dtype: args.input_dtype,
+        dump_output: args.dump_output,
+    };
+    let mut out = Stdout(BufWriter::new(std::io::stdout()));
+    let result = run(&config, &mut out);
+    let _ = out.0.flush();
+    std::process::exit(if result.is_ok() { 0 } else { 1 });
+}

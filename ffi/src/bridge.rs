@@ -1,0 +1,64 @@
+//! The cxx bridge: the handful of calls the runner needs, not the whole runtime.
+
+#[cxx::bridge(namespace = "etbench")]
+pub mod ffi {
+    /// Outcome of a runtime call; `code` is ExecuTorch's `runtime::Error` (0 = Ok).
+    #[derive(Debug, Clone)]
+    struct Status {
+        ok: bool,
+        code: u32,
+        message: String,
+        elapsed_ns: u64,
+    }
+
+    #[derive(Debug, Clone)]
+    struct TensorInfo {
+        is_tensor: bool,
+        scalar_type: i32,
+        sizes: Vec<i64>,
+    }
+
+    #[derive(Debug, Clone)]
+    struct MethodInfo {
+        status: Status,
+        inputs: Vec<TensorInfo>,
+        outputs: Vec<TensorInfo>,
+    }
+
+    #[derive(Debug, Clone)]
+    struct TimedLoop {
+        status: Status,
+        latencies_ns: Vec<u64>,
+    }
+
+    unsafe extern "C++" {
+        include!("runner.h");
+
+        type EtRunner;
+
+        fn new_runner(path: &str, load_mode: u8) -> UniquePtr<EtRunner>;
+        fn load_program(self: Pin<&mut EtRunner>) -> Status;
+        fn method_names(self: Pin<&mut EtRunner>) -> Vec<String>;
+        fn load_method(self: Pin<&mut EtRunner>, name: &str) -> Status;
+        fn method_info(self: Pin<&mut EtRunner>, name: &str) -> MethodInfo;
+        fn set_input(self: Pin<&mut EtRunner>, index: usize, scalar_type: i32, data: &[u8], sizes: &[i32]) -> Status;
+        fn execute_timed(
+            self: Pin<&mut EtRunner>,
+            name: &str,
+            iterations: u32,
+            latencies_ns: &mut Vec<u64>,
+        ) -> Status;
+        fn num_outputs(self: &EtRunner) -> usize;
+        fn output_info(self: &EtRunner, index: usize) -> TensorInfo;
+        fn output_bytes(self: &EtRunner, index: usize) -> &[u8];
+
+        fn set_thread_count(threads: u32) -> u32;
+        fn thread_count() -> u32;
+
+        fn bare_forward_loop(path: &str, warmup: u32, iterations: u32) -> TimedLoop;
+    }
+}
+
+// Safety: `EtRunner` owns its `Module` and buffers and touches no thread-local state, so moving it to another
+// thread is sound; it is not `Sync` (ExecuTorch's `Module` does no internal synchronisation).
+unsafe impl Send for ffi::EtRunner {}

@@ -1,0 +1,77 @@
+//! Output checks: shape, dtype, NaN/Inf counts, the argmax of the last position and an f64 sum, computed from the
+//! raw bytes of an output tensor after the timed loop (never inside it).
+
+use etbench_protocol::{Dtype, OutputCheck, TensorSpec};
+
+/// Decodes raw little-endian elements to f64 for the dtypes a model output can have.
+fn decode(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
+    fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f64) -> Vec<f64> {
+        bytes.chunks_exact(N).map(|c| f(c.try_into().expect("chunks_exact yields N bytes"))).collect()
+    }
+    Some(match dtype {
+        Dtype::Float32 => each(bytes, |b| f32::from_le_bytes(b) as f64),
+        Dtype::Float64 => each(bytes, f64::from_le_bytes),
+        Dtype::Bfloat16 => each(bytes, |b| half::bf16::from_le_bytes(b).to_f64()),
+        Dtype::Float16 => each(bytes, |b| half::f16::from_le_bytes(b).to_f64()),
+        Dtype::Int64 => each(bytes, |b| i64::from_le_bytes(b) as f64),
+        Dtype::Int32 => each(bytes, |b| i32::from_le_bytes(b) as f64),
+        Dtype::Int8 => each(bytes, |b: [u8; 1]| b[0] as i8 as f64),
+        Dtype::Uint8 | Dtype::Bool => each(bytes, |b: [u8; 1]| b[0] as f64),
+        Dtype::Int16 | Dtype::Other(_) => return None,
+    })
+}
+
+/// Index of the largest finite value (first one on ties), as a next-token prediction.
+fn argmax(values: &[f64]) -> Option<u64> {
+    values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .fold(None, |best: Option<(usize, f64)>, (i, &v)| match best {
+            Some((_, b)) if b >= v => best,
+            _ => Some((i, v)),
+        })
+        .map(|(i, _)| i as u64)
+}
+
+pub fn check(spec: &TensorSpec, bytes: &[u8]) -> Option<OutputCheck> {
+    let dtype = spec.dtype?;
+    let values = decode(dtype, bytes)?;
+    let last_dim = spec.sizes.last().copied().unwrap_or(1).max(1) as usize;
+    let last_row = values.len().checked_sub(last_dim).map(|start| &values[start..]);
+    Some(OutputCheck {
+        sizes: spec.sizes.clone(),
+        dtype,
+        nan_count: values.iter().filter(|v| v.is_nan()).count() as u64,
+        inf_count: values.iter().filter(|v| v.is_infinite()).count() as u64,
+        argmax_last: last_row.and_then(argmax),
+        sum: Some(values.iter().filter(|v| v.is_finite()).sum()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dtype: Dtype, sizes: &[i64]) -> TensorSpec {
+        TensorSpec { dtype: Some(dtype), sizes: sizes.to_vec() }
+    }
+
+    #[test]
+    fn argmax_is_taken_over_the_last_row_only() {
+        let values: Vec<u8> = [9.0f32, 0.0, 0.0, 1.0, 3.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let check = check(&spec(Dtype::Float32, &[1, 2, 3]), &values).unwrap();
+        assert_eq!(check.argmax_last, Some(1));
+        assert_eq!(check.sum, Some(15.0));
+    }
+
+    #[test]
+    fn bf16_nan_and_inf_are_counted_and_excluded() {
+        let values = [f32::NAN, f32::INFINITY, 2.0, 1.0];
+        let bytes: Vec<u8> = values.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
+        let check = check(&spec(Dtype::Bfloat16, &[1, 4]), &bytes).unwrap();
+        assert_eq!((check.nan_count, check.inf_count), (1, 1));
+        assert_eq!(check.argmax_last, Some(2));
+        assert!(!check.is_finite());
+    }
+}

@@ -1,0 +1,359 @@
+//! The one schema shared by `etbench-runner` (device side) and `etbench` (host side).
+//!
+//! The runner writes one JSON object per line on stdout, each tagged with the protocol version `v` and a `type`.
+//! The host reads them back with these very types, so a field can never drift between the two sides.
+//! Units live in field names (`_ns`, `_bytes`); missing values are `None`, never `-1`.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a line changes shape incompatibly; the host refuses other versions.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One line of runner output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    pub v: u32,
+    #[serde(flatten)]
+    pub msg: Message,
+}
+
+impl Line {
+    pub fn new(msg: Message) -> Self {
+        Self { v: PROTOCOL_VERSION, msg }
+    }
+
+    /// Serialises to a single JSON line (no trailing newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("protocol lines contain only serialisable data")
+    }
+
+    /// Parses one line, checking the protocol version.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            v: u32,
+        }
+        let version: VersionOnly =
+            serde_json::from_str(text).map_err(|e| ParseError::Malformed(e.to_string()))?;
+        if version.v != PROTOCOL_VERSION {
+            return Err(ParseError::Version { found: version.v });
+        }
+        serde_json::from_str(text).map_err(|e| ParseError::Malformed(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    Version { found: u32 },
+    Malformed(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Version { found } => write!(
+                f,
+                "runner speaks protocol v{found}, this etbench speaks v{PROTOCOL_VERSION}: rebuild both from the same checkout (cargo build --release)"
+            ),
+            ParseError::Malformed(e) => write!(f, "malformed runner line: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    Meta(RunnerMeta),
+    Phase(PhaseRecord),
+    Sample(SampleRecord),
+    Summary(RunnerSummary),
+    Error(RunnerError),
+}
+
+/// How the program file is brought into memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// mmap the file; pages come in on first touch (the default for GB-scale files).
+    #[default]
+    Mmap,
+    /// Read the whole file into a heap buffer.
+    File,
+    /// mmap and mlock every page (fails if the limit is too low).
+    Mlock,
+}
+
+impl LoadMode {
+    pub const ALL: [LoadMode; 3] = [LoadMode::Mmap, LoadMode::File, LoadMode::Mlock];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Mmap => "mmap",
+            LoadMode::File => "file",
+            LoadMode::Mlock => "mlock",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LoadMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LoadMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown load mode `{s}`: use mmap, file or mlock"))
+    }
+}
+
+/// Element type of a tensor, named as ExecuTorch's `ScalarType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dtype {
+    Uint8,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Float16,
+    Float32,
+    Float64,
+    Bool,
+    Bfloat16,
+    Other(i32),
+}
+
+impl Dtype {
+    /// Maps ExecuTorch's `ScalarType` code.
+    pub fn from_scalar_type(code: i32) -> Self {
+        match code {
+            0 => Dtype::Uint8,
+            1 => Dtype::Int8,
+            2 => Dtype::Int16,
+            3 => Dtype::Int32,
+            4 => Dtype::Int64,
+            5 => Dtype::Float16,
+            6 => Dtype::Float32,
+            7 => Dtype::Float64,
+            11 => Dtype::Bool,
+            15 => Dtype::Bfloat16,
+            other => Dtype::Other(other),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Dtype::Other(code) => format!("scalar_type_{code}"),
+            known => serde_json::to_value(known)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Shape and type of one method input or output (`None` dtype for non-tensor values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub dtype: Option<Dtype>,
+    pub sizes: Vec<i64>,
+}
+
+impl TensorSpec {
+    pub fn numel(&self) -> i64 {
+        self.sizes.iter().product()
+    }
+}
+
+/// Where the input token ids came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum InputSource {
+    /// `ids[i] = 2 + (i * 31) % 509`, the same formula the export script uses for its expected outputs.
+    Default,
+    List,
+    File { path: String },
+}
+
+/// First line of every run: what was loaded, how, and with which runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerMeta {
+    pub runner_version: String,
+    pub executorch_version: String,
+    pub target_triple: String,
+    pub pid: u32,
+    pub model_path: String,
+    pub model_size_bytes: Option<u64>,
+    pub method: String,
+    pub methods: Vec<String>,
+    pub load_mode: LoadMode,
+    pub threads_requested: Option<u32>,
+    pub threads_effective: Option<u32>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub input_source: InputSource,
+    pub input_dtype: Option<Dtype>,
+    pub input_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    /// `Program::load` through the data loader (mmap/file/mlock).
+    ProgramLoad,
+    /// `Method` init: memory planning, kernel lookup, delegate init (XNNPACK repacks weights here).
+    MethodLoad,
+    /// The first `execute` after method load (cold caches, page-ins of mmapped weights).
+    FirstForward,
+    /// Untimed-for-statistics warm-up iterations.
+    Warmup,
+    /// The timed iterations whose samples feed the statistics.
+    Timed,
+}
+
+impl PhaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseKind::ProgramLoad => "program_load",
+            PhaseKind::MethodLoad => "method_load",
+            PhaseKind::FirstForward => "first_forward",
+            PhaseKind::Warmup => "warmup",
+            PhaseKind::Timed => "timed",
+        }
+    }
+}
+
+/// Memory of the runner process at the end of a phase. The peak fields are per phase where the kernel lets the
+/// runner reset them (`/proc/self/clear_refs`), which `peak_reset` records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemorySnapshot {
+    pub vm_hwm_bytes: Option<u64>,
+    pub ru_maxrss_bytes: Option<u64>,
+    pub rss_bytes: Option<u64>,
+    pub rss_anon_bytes: Option<u64>,
+    pub rss_file_bytes: Option<u64>,
+    pub minor_faults: Option<u64>,
+    pub major_faults: Option<u64>,
+    pub peak_reset: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    pub phase: PhaseKind,
+    /// Wall time of the whole phase on the device's monotonic clock.
+    pub duration_ns: u64,
+    pub iterations: u32,
+    pub memory: MemorySnapshot,
+}
+
+/// One `execute` call, timed on the device's monotonic clock around `execute` only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    pub phase: PhaseKind,
+    pub index: u32,
+    pub latency_ns: u64,
+}
+
+/// What the first output looked like after the last timed iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputCheck {
+    pub sizes: Vec<i64>,
+    pub dtype: Dtype,
+    pub nan_count: u64,
+    pub inf_count: u64,
+    /// argmax over the last dimension at the last position (the next-token prediction for a logits output).
+    pub argmax_last: Option<u64>,
+    /// Sum of all elements in f64; a cheap fingerprint of the whole output.
+    pub sum: Option<f64>,
+}
+
+impl OutputCheck {
+    pub fn is_finite(&self) -> bool {
+        self.nan_count == 0 && self.inf_count == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerSummary {
+    pub warmup_iterations: u32,
+    pub timed_iterations: u32,
+    pub outputs: Vec<OutputCheck>,
+}
+
+/// Why a run failed, coarse enough for the host to decide what to tell the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    ModelNotFound,
+    NotAFile,
+    EmptyFile,
+    ProgramLoad,
+    MethodNotFound,
+    MethodLoad,
+    InvalidInput,
+    Execute,
+    Output,
+    Io,
+    /// Host side: the runner died (signal) or broke the protocol.
+    RunnerCrashed,
+    /// Host side: the runner could not be started.
+    RunnerMissing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerError {
+    pub kind: ErrorKind,
+    /// The phase in which it happened, if any had started.
+    pub phase: Option<PhaseKind>,
+    /// ExecuTorch's `runtime::Error` code, when the runtime reported one.
+    pub executorch_error: Option<u32>,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_with_version_and_tag() {
+        let line = Line::new(Message::Sample(SampleRecord { phase: PhaseKind::Timed, index: 3, latency_ns: 42 }));
+        let text = line.to_json();
+        assert!(text.contains("\"v\":1"), "{text}");
+        assert!(text.contains("\"type\":\"sample\""), "{text}");
+        assert_eq!(Line::parse(&text).unwrap(), line);
+    }
+
+    #[test]
+    fn other_protocol_versions_are_refused() {
+        let text = r#"{"v":99,"type":"sample","phase":"timed","index":0,"latency_ns":1}"#;
+        assert_eq!(Line::parse(text), Err(ParseError::Version { found: 99 }));
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        assert!(matches!(Line::parse("cpuinfo: hello"), Err(ParseError::Malformed(_))));
+        assert!(matches!(Line::parse(r#"{"v":1,"type":"nope"}"#), Err(ParseError::Malformed(_))));
+    }
+
+    #[test]
+    fn scalar_type_codes_map_to_names() {
+        assert_eq!(Dtype::from_scalar_type(4), Dtype::Int64);
+        assert_eq!(Dtype::from_scalar_type(15).name(), "bfloat16");
+        assert_eq!(Dtype::from_scalar_type(99).name(), "scalar_type_99");
+    }
+
+    #[test]
+    fn load_mode_parses_its_own_names() {
+        for mode in LoadMode::ALL {
+            assert_eq!(mode.as_str().parse::<LoadMode>().unwrap(), mode);
+        }
+        assert!("mmapp".parse::<LoadMode>().unwrap_err().contains("mmap, file or mlock"));
+    }
+}
