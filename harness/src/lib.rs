@@ -1,1 +1,16 @@
+//! etbench: benchmark and profile ExecuTorch `.pte` models on phones, boards and the local host.
+//!
+//! Data walks one way: CLI → [`sweep::Plan`] → [`device::Device`] → `etbench-runner` (protocol lines) →
+//! [`results::RunResult`] → [`stats`] → [`export`] → [`output`].
 
+pub mod cli;
+pub mod device;
+pub mod export;
+pub mod manifest;
+pub mod model;
+pub mod output;
+pub mod provenance;
+pub mod results;
+pub mod session;
+pub mod stats;
+pub mod sweep;

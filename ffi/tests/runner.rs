@@ -1,0 +1,93 @@
+//! The real `etbench-runner` on the bundled fixtures: every line it prints is a valid protocol line, phases come in
+//! order, and bad input is refused with an error line and exit code 1.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use etbench_protocol::{Dtype, ErrorKind, Line, Message, PhaseKind};
+
+fn fixture(variant: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../models/gemma3n-tiny-{variant}.pte"))
+}
+
+fn runner(args: &[&str]) -> (Option<i32>, Vec<Message>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_etbench-runner")).args(args).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let msgs = stdout.lines().map(|l| Line::parse(l).unwrap_or_else(|e| panic!("{e}: {l}")).msg).collect();
+    (out.status.code(), msgs, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn stdout_is_pure_protocol_in_phase_order() {
+    let model = fixture("xnnpack-8da4w");
+    let (code, msgs, _) = runner(&["--warmup", "2", "--iters", "4", "--threads", "1", model.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let Message::Meta(meta) = &msgs[0] else { panic!("first line must be meta: {:?}", msgs[0]) };
+    assert_eq!(meta.methods, vec!["forward".to_owned()]);
+    assert_eq!(meta.inputs[0].dtype, Some(Dtype::Int64));
+    assert_eq!(meta.input_ids.len(), 32);
+    assert_eq!(meta.threads_effective, Some(1));
+    // Program load is reported before meta is known; it comes right after.
+    let phases: Vec<PhaseKind> = msgs.iter().filter_map(|m| if let Message::Phase(p) = m { Some(p.phase) } else { None }).collect();
+    assert_eq!(phases, [PhaseKind::ProgramLoad, PhaseKind::MethodLoad, PhaseKind::FirstForward, PhaseKind::Warmup, PhaseKind::Timed]);
+    let timed = msgs.iter().filter(|m| matches!(m, Message::Sample(s) if s.phase == PhaseKind::Timed)).count();
+    assert_eq!(timed, 4);
+    let Some(Message::Summary(summary)) = msgs.last() else { panic!("last line must be the summary") };
+    let out = &summary.outputs[0];
+    assert_eq!(out.sizes[..2], [1, 32]);
+    assert!(out.is_finite() && out.argmax_last.is_some());
+}
+
+#[test]
+fn input_dtype_mismatch_is_an_error_line() {
+    let model = fixture("bf16");
+    let (code, msgs, _) = runner(&["--input-dtype", "int32", model.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("expects int64") && e.message.contains("--input-dtype"), "{}", e.message);
+}
+
+#[test]
+fn ids_outside_the_vocabulary_are_refused() {
+    let model = fixture("int8");
+    let mut ids = vec!["5"; 31];
+    ids.push("99999999");
+    let list = ids.join(",");
+    let (code, msgs, _) = runner(&["--input-ids", &list, model.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
+    assert!(e.message.contains("99999999") && e.message.contains("vocabulary"), "{}", e.message);
+}
+
+#[test]
+fn load_modes_give_identical_outputs() {
+    let model = fixture("int8");
+    let mut sums = Vec::new();
+    for mode in ["mmap", "file", "mlock"] {
+        let (code, msgs, err) = runner(&["--load-mode", mode, "--warmup", "0", "--iters", "1", model.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{mode}: {err}");
+        let Some(Message::Summary(s)) = msgs.last() else { panic!() };
+        sums.push((s.outputs[0].argmax_last, s.outputs[0].sum.map(f64::to_bits)));
+    }
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
+}
+
+#[test]
+fn dump_output_writes_the_raw_logits() {
+    let model = fixture("xnnpack-fp32");
+    let dir = tempfile_dir();
+    let dump = dir.join("out.bin");
+    let (code, msgs, _) = runner(&["--iters", "1", "--dump-output", dump.to_str().unwrap(), model.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let Some(Message::Summary(s)) = msgs.last() else { panic!() };
+    let numel: i64 = s.outputs[0].sizes.iter().product();
+    assert_eq!(std::fs::metadata(&dump).unwrap().len(), numel as u64 * 4);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("etbench-runner-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,98 @@
+//! `results.csv`: one row per run, numbers in base units (ns, bytes) for spreadsheets and scripts.
+
+use serde::Serialize;
+
+use crate::results::{Document, RunResult};
+
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    id: &'a str,
+    device: &'a str,
+    model: &'a str,
+    model_sha256: &'a str,
+    model_size_bytes: u64,
+    method: &'a str,
+    load_mode: String,
+    threads_requested: Option<u32>,
+    threads_effective: Option<u32>,
+    warmup: u32,
+    iterations: u32,
+    repeat_index: u32,
+    status: &'static str,
+    error_kind: Option<String>,
+    error: Option<&'a str>,
+    program_load_ns: Option<u64>,
+    method_load_ns: Option<u64>,
+    first_forward_ns: Option<u64>,
+    latency_median_ns: Option<f64>,
+    latency_p10_ns: Option<f64>,
+    latency_p90_ns: Option<f64>,
+    latency_p99_ns: Option<f64>,
+    latency_min_ns: Option<f64>,
+    latency_max_ns: Option<f64>,
+    latency_mean_ns: Option<f64>,
+    latency_stddev_ns: Option<f64>,
+    latency_trimmed_mean_10_ns: Option<f64>,
+    outliers: Option<usize>,
+    prefill_tokens_per_s: Option<f64>,
+    decode_equivalent_tokens_per_s: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+    max_rss_anon_bytes: Option<u64>,
+    max_rss_file_bytes: Option<u64>,
+    output_verdict: String,
+    argmax_last: Option<u64>,
+    executorch_version: Option<&'a str>,
+    started_at: String,
+}
+
+fn row(run: &RunResult) -> CsvRow<'_> {
+    let s = run.summary.as_ref();
+    let lat = s.map(|s| &s.latency_ns);
+    CsvRow {
+        id: &run.id,
+        device: &run.device.name,
+        model: &run.model.name,
+        model_sha256: &run.model.sha256,
+        model_size_bytes: run.model.size_bytes,
+        method: &run.params.method,
+        load_mode: run.params.load_mode.to_string(),
+        threads_requested: run.params.threads,
+        threads_effective: run.runner.as_ref().and_then(|r| r.threads_effective),
+        warmup: run.params.warmup,
+        iterations: run.params.iterations,
+        repeat_index: run.params.repeat_index,
+        status: if run.is_ok() { "ok" } else { "error" },
+        error_kind: run.error.as_ref().map(|e| super::error_kind_name(e.kind)),
+        error: run.error.as_ref().map(|e| e.message.as_str()),
+        program_load_ns: s.and_then(|s| s.program_load_ns),
+        method_load_ns: s.and_then(|s| s.method_load_ns),
+        first_forward_ns: s.and_then(|s| s.first_forward_ns),
+        latency_median_ns: lat.map(|l| l.median),
+        latency_p10_ns: lat.map(|l| l.p10),
+        latency_p90_ns: lat.map(|l| l.p90),
+        latency_p99_ns: lat.map(|l| l.p99),
+        latency_min_ns: lat.map(|l| l.min),
+        latency_max_ns: lat.map(|l| l.max),
+        latency_mean_ns: lat.map(|l| l.mean),
+        latency_stddev_ns: lat.and_then(|l| l.stddev),
+        latency_trimmed_mean_10_ns: lat.map(|l| l.trimmed_mean_10),
+        outliers: lat.map(|l| l.outliers.len()),
+        prefill_tokens_per_s: s.and_then(|s| s.prefill_tokens_per_s.as_ref()).map(|t| t.median),
+        decode_equivalent_tokens_per_s: s.map(|s| s.decode_equivalent_tokens_per_s.median),
+        peak_rss_bytes: s.and_then(|s| s.peak_rss_bytes),
+        max_rss_anon_bytes: s.and_then(|s| s.max_rss_anon_bytes),
+        max_rss_file_bytes: s.and_then(|s| s.max_rss_file_bytes),
+        output_verdict: run.output_verdict.label(),
+        argmax_last: run.outputs.first().and_then(|o| o.argmax_last),
+        executorch_version: run.runner.as_ref().map(|r| r.executorch_version.as_str()),
+        started_at: run.started_at.to_rfc3339(),
+    }
+}
+
+pub fn render(doc: &Document) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for run in &doc.runs {
+        writer.serialize(row(run)).expect("CSV rows of plain data always serialise to memory");
+    }
+    writer.into_inner().expect("writing to memory cannot fail")
+}

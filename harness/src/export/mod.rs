@@ -1,0 +1,163 @@
+//! Exporters: each turns a [`Document`] into bytes. One row model ([`Row`]) feeds every tabular format, so the
+//! terminal table, `report.md` and `results.csv` cannot disagree.
+
+pub mod csv;
+pub mod markdown;
+pub mod table;
+
+use crate::results::{Document, RunResult};
+
+pub fn json(doc: &Document) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(doc).expect("the result document is plain data");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Human units, used only when rendering.
+pub mod fmt {
+    pub fn ms(ns: f64) -> String {
+        let ms = ns / 1e6;
+        if ms >= 100.0 {
+            format!("{ms:.0}")
+        } else if ms >= 10.0 {
+            format!("{ms:.1}")
+        } else {
+            format!("{ms:.2}")
+        }
+    }
+
+    pub fn ms_u(ns: Option<u64>) -> String {
+        ns.map(|v| ms(v as f64)).unwrap_or_else(|| "–".into())
+    }
+
+    pub fn rate(v: f64) -> String {
+        if v >= 100.0 {
+            format!("{v:.0}")
+        } else if v >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        }
+    }
+
+    pub fn mib(bytes: Option<u64>) -> String {
+        bytes.map(|b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))).unwrap_or_else(|| "–".into())
+    }
+
+    pub fn size(bytes: u64) -> String {
+        let b = bytes as f64;
+        if b >= 1e9 {
+            format!("{:.2} GB", b / 1e9)
+        } else {
+            format!("{:.1} MB", b / 1e6)
+        }
+    }
+}
+
+/// One run rendered for people: every column a table shows.
+pub struct Row {
+    pub model: String,
+    pub size: String,
+    pub repeat: String,
+    pub threads: String,
+    pub load_mode: String,
+    pub status: String,
+    pub load_ms: String,
+    pub first_forward_ms: String,
+    pub median_ms: String,
+    pub p10_p90_ms: String,
+    pub prefill_tps: String,
+    pub decode_tps: String,
+    pub peak_rss: String,
+    pub output: String,
+}
+
+impl Row {
+    pub const HEADERS: [&'static str; 14] = [
+        "model",
+        "size",
+        "repeat",
+        "threads",
+        "load mode",
+        "status",
+        "load ms",
+        "first fwd ms",
+        "median ms",
+        "p10–p90 ms",
+        "prefill tok/s",
+        "decode-eq tok/s ¹",
+        "peak RSS",
+        "output",
+    ];
+
+    pub fn of(run: &RunResult) -> Self {
+        let s = run.summary.as_ref();
+        let load = s.and_then(|s| Some(s.program_load_ns? + s.method_load_ns?));
+        let threads = run
+            .runner
+            .as_ref()
+            .and_then(|r| r.threads_effective)
+            .or(run.params.threads)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "–".into());
+        let status = match &run.error {
+            None => "ok".to_owned(),
+            Some(e) => format!("ERROR ({})", error_kind_name(e.kind)),
+        };
+        let dash = || "–".to_owned();
+        Row {
+            model: run.model.name.clone(),
+            size: if run.model.size_bytes == 0 { dash() } else { fmt::size(run.model.size_bytes) },
+            repeat: format!("{}/{}", run.params.repeat_index + 1, run.params.repeats),
+            threads,
+            load_mode: run.params.load_mode.to_string(),
+            status,
+            load_ms: fmt::ms_u(load),
+            first_forward_ms: fmt::ms_u(s.and_then(|s| s.first_forward_ns)),
+            median_ms: s.map(|s| fmt::ms(s.latency_ns.median)).unwrap_or_else(dash),
+            p10_p90_ms: s
+                .map(|s| format!("{}–{}", fmt::ms(s.latency_ns.p10), fmt::ms(s.latency_ns.p90)))
+                .unwrap_or_else(dash),
+            prefill_tps: s
+                .and_then(|s| s.prefill_tokens_per_s.as_ref())
+                .map(|t| fmt::rate(t.median))
+                .unwrap_or_else(dash),
+            decode_tps: s.map(|s| fmt::rate(s.decode_equivalent_tokens_per_s.median)).unwrap_or_else(dash),
+            peak_rss: fmt::mib(s.and_then(|s| s.peak_rss_bytes)),
+            output: if run.is_ok() { run.output_verdict.label() } else { dash() },
+        }
+    }
+
+    pub fn cells(&self) -> [&str; 14] {
+        [
+            &self.model,
+            &self.size,
+            &self.repeat,
+            &self.threads,
+            &self.load_mode,
+            &self.status,
+            &self.load_ms,
+            &self.first_forward_ms,
+            &self.median_ms,
+            &self.p10_p90_ms,
+            &self.prefill_tps,
+            &self.decode_tps,
+            &self.peak_rss,
+            &self.output,
+        ]
+    }
+}
+
+pub fn error_kind_name(kind: etbench_protocol::ErrorKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// One line per failed run, with the full message (the table only names the kind).
+pub fn error_notes(runs: &[&RunResult]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|r| r.error.as_ref().map(|e| format!("{} ({}): {}", r.model.name, r.id, e.message.replace('\n', " / "))))
+        .collect()
+}
+
+pub const DECODE_FOOTNOTE: &str =
+    "¹ decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";

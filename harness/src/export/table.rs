@@ -1,0 +1,18 @@
+//! The terminal table `etbench run` prints (stdout).
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+
+use super::{Row, DECODE_FOOTNOTE};
+use crate::results::Document;
+
+pub fn render(doc: &Document) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(Row::HEADERS);
+    for run in &doc.runs {
+        table.add_row(Row::of(run).cells());
+    }
+    let runs: Vec<_> = doc.runs.iter().collect();
+    let errors: String = super::error_notes(&runs).iter().map(|e| format!("error: {e}\n")).collect();
+    format!("{table}\n{DECODE_FOOTNOTE}\n{errors}")
+}

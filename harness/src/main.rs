@@ -1,0 +1,8 @@
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    etbench::cli::main().unwrap_or_else(|e| {
+        eprintln!("etbench: error: {e:#}");
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,259 @@
+//! The result document: one serde schema that every exporter reads (`results.json` is this, verbatim).
+//!
+//! A run is its parameters + where it ran + the raw samples + what was derived from them. Derived numbers
+//! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
+
+use chrono::{DateTime, Utc};
+use etbench_protocol::{LoadMode, OutputCheck, PhaseKind, PhaseRecord, RunnerError, TensorSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{Sample, Summary};
+
+/// Bumped on incompatible changes; readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    pub schema_version: u32,
+    pub provenance: Provenance,
+    pub runs: Vec<RunResult>,
+}
+
+/// Who produced the document, where and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    pub etbench_version: String,
+    pub git_sha: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub command: Vec<String>,
+    pub host: SystemInfo,
+}
+
+/// A machine as sysinfo sees it (the host, or the local device).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub os_version: Option<String>,
+    pub kernel: Option<String>,
+    pub arch: String,
+    pub cpu_brand: Option<String>,
+    pub cpu_logical_cores: usize,
+    pub cpu_physical_cores: Option<usize>,
+    pub memory_total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceRef {
+    pub name: String,
+    pub transport: String,
+    pub info: SystemInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// The path as given on the host.
+    pub path: String,
+    /// File name without `.pte`.
+    pub name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
+/// Exactly what was asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunParams {
+    pub method: String,
+    pub warmup: u32,
+    pub iterations: u32,
+    pub threads: Option<u32>,
+    pub load_mode: LoadMode,
+    pub repeat_index: u32,
+    pub repeats: u32,
+    pub input_ids: Option<Vec<i64>>,
+}
+
+/// What the runner reported about itself and the method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunnerInfo {
+    pub runner_version: String,
+    pub executorch_version: String,
+    pub target_triple: String,
+    pub threads_effective: Option<u32>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub input_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Error,
+}
+
+/// Raw per-iteration latencies, in measurement order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Samples {
+    pub first_forward_ns: Option<u64>,
+    pub warmup_ns: Vec<u64>,
+    pub timed_ns: Vec<u64>,
+}
+
+/// How the last output compared with what the export script recorded for the same input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum OutputVerdict {
+    /// Finite, no reference known.
+    Finite,
+    /// Finite and the argmax matches the manifest.
+    MatchesManifest,
+    Mismatch { expected_argmax_last: u64, got_argmax_last: Option<u64> },
+    NonFinite { nan_count: u64, inf_count: u64 },
+    Missing,
+}
+
+impl OutputVerdict {
+    pub fn is_good(&self) -> bool {
+        matches!(self, OutputVerdict::Finite | OutputVerdict::MatchesManifest)
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            OutputVerdict::Finite => "finite".into(),
+            OutputVerdict::MatchesManifest => "matches export".into(),
+            OutputVerdict::Mismatch { expected_argmax_last, got_argmax_last } => format!(
+                "MISMATCH argmax {} ≠ {expected_argmax_last}",
+                got_argmax_last.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+            ),
+            OutputVerdict::NonFinite { nan_count, inf_count } => format!("NON-FINITE ({nan_count} NaN, {inf_count} Inf)"),
+            OutputVerdict::Missing => "no output".into(),
+        }
+    }
+}
+
+/// Throughput derived from latency quantiles (the p10 of throughput comes from the p90 of latency).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub median: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+impl Throughput {
+    fn from_latency(tokens: f64, latency_ns: &Summary) -> Self {
+        let per_s = |ns: f64| tokens * 1e9 / ns;
+        Self { median: per_s(latency_ns.median), p10: per_s(latency_ns.p90), p90: per_s(latency_ns.p10) }
+    }
+}
+
+/// Numbers derived from one run's raw data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Statistics of the timed samples, in nanoseconds.
+    pub latency_ns: Summary,
+    pub program_load_ns: Option<u64>,
+    pub method_load_ns: Option<u64>,
+    pub first_forward_ns: Option<u64>,
+    /// Tokens in one forward (the input's element count).
+    pub tokens_per_forward: Option<u64>,
+    /// input length / forward latency.
+    pub prefill_tokens_per_s: Option<Throughput>,
+    /// 1 / forward latency: no KV cache, every new token re-runs the whole window.
+    pub decode_equivalent_tokens_per_s: Throughput,
+    /// Largest per-phase peak RSS (VmHWM) of the runner process.
+    pub peak_rss_bytes: Option<u64>,
+    pub peak_rss_phase: Option<PhaseKind>,
+    /// Largest anonymous RSS seen at a phase end (heap, repacked weights; not mmapped file pages).
+    pub max_rss_anon_bytes: Option<u64>,
+    pub max_rss_file_bytes: Option<u64>,
+    pub major_faults: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub id: String,
+    pub device: DeviceRef,
+    pub model: ModelRef,
+    pub params: RunParams,
+    pub started_at: DateTime<Utc>,
+    pub status: RunStatus,
+    pub error: Option<RunnerError>,
+    pub runner: Option<RunnerInfo>,
+    pub phases: Vec<PhaseRecord>,
+    pub samples: Samples,
+    pub outputs: Vec<OutputCheck>,
+    pub output_verdict: OutputVerdict,
+    pub summary: Option<RunSummary>,
+}
+
+impl RunResult {
+    /// Derives the summary from the raw samples and phases (None when nothing was timed).
+    pub fn summarise(&mut self) {
+        let Ok(sample) = Sample::from_ns(&self.samples.timed_ns) else {
+            self.summary = None;
+            return;
+        };
+        let latency_ns = sample.summary();
+        let phase = |k: PhaseKind| self.phases.iter().find(|p| p.phase == k);
+        let tokens = self.runner.as_ref().and_then(|r| r.inputs.first()).map(|s| s.numel().max(0) as u64);
+        let peak = self
+            .phases
+            .iter()
+            .filter_map(|p| p.memory.vm_hwm_bytes.map(|b| (b, p.phase)))
+            .max_by_key(|(b, _)| *b);
+        let max_of = |f: fn(&PhaseRecord) -> Option<u64>| self.phases.iter().filter_map(f).max();
+        self.summary = Some(RunSummary {
+            prefill_tokens_per_s: tokens.map(|t| Throughput::from_latency(t as f64, &latency_ns)),
+            decode_equivalent_tokens_per_s: Throughput::from_latency(1.0, &latency_ns),
+            latency_ns,
+            program_load_ns: phase(PhaseKind::ProgramLoad).map(|p| p.duration_ns),
+            method_load_ns: phase(PhaseKind::MethodLoad).map(|p| p.duration_ns),
+            first_forward_ns: self.samples.first_forward_ns,
+            tokens_per_forward: tokens,
+            peak_rss_bytes: peak.map(|(b, _)| b),
+            peak_rss_phase: peak.map(|(_, p)| p),
+            max_rss_anon_bytes: max_of(|p| p.memory.rss_anon_bytes),
+            max_rss_file_bytes: max_of(|p| p.memory.rss_file_bytes),
+            major_faults: self.phases.iter().filter_map(|p| p.memory.major_faults).reduce(|a, b| a + b),
+        });
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == RunStatus::Ok
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: not an etbench results document: {source}")]
+    Json { path: String, source: serde_json::Error },
+    #[error("{path}: schema_version {found} is not supported (this etbench reads {SCHEMA_VERSION}); re-run the benchmark or use a matching etbench")]
+    Version { path: String, found: u64 },
+}
+
+impl Document {
+    pub fn new(provenance: Provenance) -> Self {
+        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new() }
+    }
+
+    /// Reads a `results.json`, checking the schema version before the shape.
+    pub fn read(path: &std::path::Path) -> Result<Self, ReadError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: p.clone(), source })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ReadError::Json { path: p.clone(), source })?;
+        match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == SCHEMA_VERSION as u64 => {}
+            Some(found) => return Err(ReadError::Version { path: p, found }),
+            None => return Err(ReadError::Version { path: p, found: 0 }),
+        }
+        serde_json::from_value(value).map_err(|source| ReadError::Json { path: p, source })
+    }
+
+    pub fn failed_runs(&self) -> usize {
+        self.runs.iter().filter(|r| !r.is_ok()).count()
+    }
+}

@@ -1,0 +1,203 @@
+//! One run = one fresh runner process. Reads its protocol lines into a [`RunResult`]; a runner that dies, exits
+//! non-zero or breaks the protocol becomes an error row that keeps every sample measured before.
+
+use std::ffi::OsString;
+
+use chrono::Utc;
+use etbench_protocol::{ErrorKind, Line, Message, PhaseKind, RunnerError};
+
+use crate::device::{Device, Exit};
+use crate::manifest::Expectation;
+use crate::results::{DeviceRef, ModelRef, OutputVerdict, RunParams, RunResult, RunStatus, RunnerInfo, Samples};
+
+/// Runner arguments for these parameters (no shell quoting: they are argv entries).
+pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--method".into(),
+        params.method.clone().into(),
+        "--load-mode".into(),
+        params.load_mode.as_str().into(),
+        "--warmup".into(),
+        params.warmup.to_string().into(),
+        "--iters".into(),
+        params.iterations.to_string().into(),
+    ];
+    if let Some(threads) = params.threads {
+        args.extend(["--threads".into(), threads.to_string().into()]);
+    }
+    if let Some(ids) = &params.input_ids {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        args.extend(["--input-ids".into(), list.join(",").into()]);
+    }
+    // `--` so a model path starting with `-` is never taken for a flag.
+    args.extend(["--".into(), model_path.into()]);
+    args
+}
+
+/// A run that never reached a runner (bad model file on the host, runner missing).
+pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: ErrorKind, message: String) -> RunResult {
+    RunResult {
+        id: run_id(&device.name, &model.name, &params),
+        device,
+        model,
+        params,
+        started_at: Utc::now(),
+        status: RunStatus::Error,
+        error: Some(RunnerError { kind, phase: None, executorch_error: None, message }),
+        runner: None,
+        phases: Vec::new(),
+        samples: Samples::default(),
+        outputs: Vec::new(),
+        output_verdict: OutputVerdict::Missing,
+        summary: None,
+    }
+}
+
+fn run_id(device: &str, model: &str, params: &RunParams) -> String {
+    let threads = params.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+    format!("{device}/{model}/{}/t{threads}/r{}", params.load_mode, params.repeat_index)
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+/// Runs one fresh runner process on `device` and turns what it said into a row.
+pub fn run_once(
+    device: &dyn Device,
+    device_ref: DeviceRef,
+    model: ModelRef,
+    params: RunParams,
+    expectation: Option<&Expectation>,
+) -> RunResult {
+    let mut row = error_row(device_ref, model, params, ErrorKind::RunnerCrashed, String::new());
+    row.error = None;
+    let args = runner_args(&row.model.path, &row.params);
+    let mut process = match device.spawn_runner(&args) {
+        Ok(p) => p,
+        Err(e) => return fail(row, ErrorKind::RunnerMissing, None, e.to_string()),
+    };
+    let mut last_phase = None;
+    let mut protocol_error = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match process.stdout.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match Line::parse(text) {
+            Ok(parsed) => absorb(&mut row, parsed.msg, &mut last_phase),
+            Err(e) => {
+                protocol_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    let (exit, stderr) = process.finish();
+    if let Some(e) = protocol_error.filter(|_| row.error.is_none()) {
+        return fail(row, ErrorKind::RunnerCrashed, last_phase, e);
+    }
+    match (exit, row.error.is_some()) {
+        (Exit::Code(0), false) if row.runner.is_some() && !row.samples.timed_ns.is_empty() => {
+            row.status = RunStatus::Ok;
+            row.output_verdict = verdict(&row, expectation);
+            row.summarise();
+            row
+        }
+        (_, true) => {
+            row.summarise();
+            row
+        }
+        (exit, false) => {
+            let tail = stderr_tail(&stderr);
+            let during = last_phase.map(|p| format!(" after phase {}", p.as_str())).unwrap_or_default();
+            let kept = row.samples.timed_ns.len() + row.samples.warmup_ns.len();
+            let mut message = format!("runner {exit}{during}; {kept} samples measured before were kept");
+            if !tail.is_empty() {
+                message.push_str(&format!("; runner stderr:\n{tail}"));
+            }
+            fail(row, ErrorKind::RunnerCrashed, last_phase, message)
+        }
+    }
+}
+
+fn fail(mut row: RunResult, kind: ErrorKind, phase: Option<PhaseKind>, message: String) -> RunResult {
+    row.status = RunStatus::Error;
+    row.error = Some(RunnerError { kind, phase, executorch_error: None, message });
+    row.summarise();
+    row
+}
+
+fn absorb(row: &mut RunResult, msg: Message, last_phase: &mut Option<PhaseKind>) {
+    match msg {
+        Message::Meta(meta) => {
+            row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
+            row.runner = Some(RunnerInfo {
+                runner_version: meta.runner_version,
+                executorch_version: meta.executorch_version,
+                target_triple: meta.target_triple,
+                threads_effective: meta.threads_effective,
+                inputs: meta.inputs,
+                outputs: meta.outputs,
+                input_ids: meta.input_ids,
+            });
+        }
+        Message::Phase(phase) => {
+            *last_phase = Some(phase.phase);
+            row.phases.push(phase);
+        }
+        Message::Sample(s) => match s.phase {
+            PhaseKind::FirstForward => row.samples.first_forward_ns = Some(s.latency_ns),
+            PhaseKind::Warmup => row.samples.warmup_ns.push(s.latency_ns),
+            _ => row.samples.timed_ns.push(s.latency_ns),
+        },
+        Message::Summary(summary) => row.outputs = summary.outputs,
+        Message::Error(error) => {
+            row.status = RunStatus::Error;
+            row.error = Some(error);
+        }
+    }
+}
+
+fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict {
+    let Some(first) = row.outputs.first() else { return OutputVerdict::Missing };
+    if !first.is_finite() {
+        return OutputVerdict::NonFinite { nan_count: first.nan_count, inf_count: first.inf_count };
+    }
+    let default_input = row.params.input_ids.is_none();
+    match expectation.filter(|_| default_input) {
+        Some(exp) if Some(exp.argmax_last) == first.argmax_last => OutputVerdict::MatchesManifest,
+        Some(exp) => OutputVerdict::Mismatch { expected_argmax_last: exp.argmax_last, got_argmax_last: first.argmax_last },
+        None => OutputVerdict::Finite,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etbench_protocol::LoadMode;
+
+    #[test]
+    fn model_path_goes_after_double_dash_so_dashes_are_not_flags() {
+        let params = RunParams {
+            method: "forward".into(),
+            warmup: 1,
+            iterations: 2,
+            threads: Some(2),
+            load_mode: LoadMode::File,
+            repeat_index: 0,
+            repeats: 1,
+            input_ids: None,
+        };
+        let args = runner_args("-evil; $(rm -rf x).pte", &params);
+        let n = args.len();
+        assert_eq!(args[n - 2], "--");
+        assert_eq!(args[n - 1], "-evil; $(rm -rf x).pte");
+        assert!(args.contains(&OsString::from("file")));
+    }
+}

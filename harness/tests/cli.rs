@@ -1,0 +1,228 @@
+//! End-to-end: the real `etbench` CLI driving the real `etbench-runner` (real ExecuTorch runtime) on the bundled
+//! Gemma 3n fixtures.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use etbench::results::{OutputVerdict, RunStatus};
+use etbench_protocol::{ErrorKind, PhaseKind};
+
+fn run_models(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = etbench();
+    cmd.args(["run", "--device", "local", "--warmup", "1", "--iters", "3", "--format", "json", "--out"]).arg(out.path());
+    for m in models {
+        cmd.arg("--model").arg(m);
+    }
+    cmd.args(extra);
+    (cmd.output().unwrap(), out)
+}
+
+#[test]
+fn every_bundled_variant_runs_and_matches_its_export() {
+    let models = fixtures();
+    let refs: Vec<&Path> = models.iter().map(|p| p.as_path()).collect();
+    let (out, dir) = run_models(&refs, &[]);
+    assert!(out.status.success(), "etbench failed: {}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    // stdout carries the same document as results.json.
+    let stdout_doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout_doc["runs"].as_array().unwrap().len(), models.len());
+    assert_eq!(doc.schema_version, etbench::results::SCHEMA_VERSION);
+    assert_eq!(doc.runs.len(), models.len());
+    for run in &doc.runs {
+        assert_eq!(run.status, RunStatus::Ok, "{}: {:?}", run.model.name, run.error);
+        assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}", run.model.name);
+        assert_eq!(run.samples.timed_ns.len(), 3);
+        assert_eq!(run.samples.warmup_ns.len(), 1);
+        assert!(run.samples.first_forward_ns.is_some());
+        let phases: Vec<PhaseKind> = run.phases.iter().map(|p| p.phase).collect();
+        assert_eq!(
+            phases,
+            [PhaseKind::ProgramLoad, PhaseKind::MethodLoad, PhaseKind::FirstForward, PhaseKind::Warmup, PhaseKind::Timed]
+        );
+        let s = run.summary.as_ref().unwrap();
+        assert!(s.latency_ns.min > 0.0 && s.latency_ns.median <= s.latency_ns.max);
+        assert_eq!(s.tokens_per_forward, Some(32));
+        let prefill = s.prefill_tokens_per_s.as_ref().unwrap().median;
+        assert!((prefill / s.decode_equivalent_tokens_per_s.median - 32.0).abs() < 1e-6);
+        assert!(s.peak_rss_bytes.unwrap() > 1 << 20, "peak RSS should be at least 1 MiB");
+        let runner = run.runner.as_ref().unwrap();
+        assert_eq!(runner.inputs[0].sizes, vec![1, 32]);
+        assert!(runner.executorch_version.starts_with("1.5.1"), "{}", runner.executorch_version);
+        assert_eq!(run.model.sha256.len(), 64);
+    }
+    let csv = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), models.len() + 1, "{csv}");
+    assert!(csv.lines().next().unwrap().contains("latency_median_ns"));
+    assert!(doc.provenance.host.cpu_logical_cores >= 1);
+}
+
+#[test]
+fn table_output_shows_medians_and_the_no_kv_cache_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--iters", "2", "--warmup", "0", "--threads", "1", "--out"])
+        .arg(dir.path())
+        .arg("--model")
+        .arg(fixture("xnnpack-fp32"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("median ms") && stdout.contains("gemma3n-tiny-xnnpack-fp32"), "{stdout}");
+    assert!(stdout.contains("No KV cache"), "{stdout}");
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs[0].runner.as_ref().unwrap().threads_effective, Some(1));
+}
+
+#[test]
+fn bench_writes_json_csv_and_markdown_for_every_bundled_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench().args(["bench", "--iters", "2", "--warmup", "0", "--out"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for model in fixtures() {
+        let name = model.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(report.contains(&name), "report.md lacks {name}:\n{report}");
+    }
+    assert!(report.contains("| model |") && report.contains("matches export"), "{report}");
+    assert_eq!(read_doc(dir.path()).runs.len(), fixtures().len());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("report.md"));
+}
+
+/// Runs one bad model and returns the error row's kind and message, checking the exit code and stderr.
+fn single_error(model: &Path, extra: &[&str]) -> (ErrorKind, String) {
+    let (out, dir) = run_models(&[model], extra);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("1 of 1 runs failed"), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let run = &doc.runs[0];
+    assert_eq!(run.status, RunStatus::Error);
+    assert!(run.summary.is_none());
+    let err = run.error.clone().unwrap();
+    (err.kind, err.message)
+}
+
+#[test]
+fn missing_model_is_an_error_row_naming_the_path() {
+    let (kind, msg) = single_error(Path::new("/nonexistent/model.pte"), &[]);
+    assert_eq!(kind, ErrorKind::ModelNotFound);
+    assert!(msg.contains("/nonexistent/model.pte"), "{msg}");
+}
+
+#[test]
+fn empty_file_directory_and_non_pte_are_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty.pte");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(single_error(&empty, &[]).0, ErrorKind::EmptyFile);
+    assert_eq!(single_error(tmp.path(), &[]).0, ErrorKind::NotAFile);
+    let text = tmp.path().join("notes.pte");
+    std::fs::write(&text, b"this is not a flatbuffer at all, just text\n").unwrap();
+    let (kind, msg) = single_error(&text, &[]);
+    assert_eq!(kind, ErrorKind::ProgramLoad);
+    assert!(msg.contains("not a valid ExecuTorch program"), "{msg}");
+}
+
+#[test]
+fn truncated_pte_fails_to_load_without_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("bf16")).unwrap();
+    let truncated = tmp.path().join("truncated.pte");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let (kind, msg) = single_error(&truncated, &[]);
+    assert!(matches!(kind, ErrorKind::ProgramLoad | ErrorKind::MethodLoad), "{kind:?}: {msg}");
+    assert!(msg.contains("ExecuTorch error"), "{msg}");
+}
+
+#[test]
+fn wrong_method_lists_the_available_ones() {
+    let (kind, msg) = single_error(&fixture("int8"), &["--method", "generate"]);
+    assert_eq!(kind, ErrorKind::MethodNotFound);
+    assert!(msg.contains("`generate`") && msg.contains("available: forward"), "{msg}");
+}
+
+#[test]
+fn input_of_the_wrong_length_names_the_expected_count() {
+    let (kind, msg) = single_error(&fixture("bf16"), &["--input-ids", "1,2,3"]);
+    assert_eq!(kind, ErrorKind::InvalidInput);
+    assert!(msg.contains("expects 32 token ids") && msg.contains("got 3"), "{msg}");
+}
+
+#[test]
+fn zero_iterations_is_a_usage_error() {
+    let out = etbench().args(["run", "--iters", "0", "--model"]).arg(fixture("bf16")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--iters"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn unwritable_out_fails_before_running_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = etbench().args(["run", "--out"]).arg(file.join("sub")).arg("--model").arg(fixture("bf16")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("--out") && err.contains("a-file"), "{err}");
+    assert!(!err.contains("[1/1]"), "nothing should have run: {err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+fn runner_children_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the `(comm)`: state ppid ...
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else { continue };
+        let ppid: u32 = rest.split(' ').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == parent && stat.contains("(etbench-runner)") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn runner_killed_mid_sweep_becomes_an_error_row_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = etbench()
+        .args(["run", "--warmup", "0", "--iters", "50", "--out"])
+        .arg(dir.path())
+        .arg("--model")
+        .arg(fixture("bf16"))
+        .arg("--model")
+        .arg(fixture("xnnpack-fp32"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let victim = loop {
+        if let Some(&pid) = runner_children_of(child.id()).first() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no etbench-runner child appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // Safety: plain syscall on a pid we just found as our child's child.
+    assert_eq!(unsafe { libc::kill(victim as i32, libc::SIGKILL) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 2);
+    let killed = &doc.runs[0];
+    assert_eq!(killed.status, RunStatus::Error);
+    let err = killed.error.as_ref().unwrap();
+    assert_eq!(err.kind, ErrorKind::RunnerCrashed);
+    assert!(err.message.contains("signal 9"), "{}", err.message);
+    assert_eq!(doc.runs[1].status, RunStatus::Ok, "{:?}", doc.runs[1].error);
+    assert_eq!(doc.runs[1].samples.timed_ns.len(), 50);
+}
