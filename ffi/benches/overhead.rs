@@ -1,1 +1,145 @@
-fn main(){}
+//! What etbench adds on top of a bare ExecuTorch loop, on the XNNPACK fp32 fixture.
+//!
+//! 1. criterion, in-process: per-forward latency of the runner's timed loop (`Engine::execute_timed`) vs the bare
+//!    C++ `Module::forward` loop (`bare_forward_loop`), both measured with the monotonic clock around the call.
+//! 2. whole processes, interleaved A/B: `etbench-runner` vs `etbench-bare` (the bare loop in its own process),
+//!    comparing median latency and peak RSS (VmHWM). Goals: median within 1%, peak RSS within 8 MiB. The verdict
+//!    is printed and written to target/criterion/overhead.json.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use etbench_ffi::Engine;
+use etbench_protocol::{Dtype, LoadMode, Line, Message};
+
+fn model() -> String {
+    std::env::var("ETBENCH_OVERHEAD_MODEL").unwrap_or_else(|_| {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/gemma3n-tiny-xnnpack-fp32.pte");
+        p.to_string_lossy().into_owned()
+    })
+}
+
+fn engine(path: &str) -> Engine {
+    let mut engine = Engine::new(path, LoadMode::Mmap);
+    engine.load_program().expect("fixture loads");
+    engine.load_method("forward").expect("method loads");
+    let ids = etbench_ffi::run::default_ids(32);
+    let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+    engine.set_input(0, Dtype::Int64, &bytes, &[1, 32]).expect("input accepted");
+    engine
+}
+
+fn in_process(c: &mut Criterion) {
+    let path = model();
+    let mut group = c.benchmark_group("forward_xnnpack_fp32");
+    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    let mut e = engine(&path);
+    group.bench_function("etbench_timed_loop", |b| {
+        b.iter_custom(|iters| {
+            let mut lat = Vec::with_capacity(iters as usize);
+            e.execute_timed("forward", iters as u32, &mut lat).expect("execute");
+            Duration::from_nanos(lat.iter().sum())
+        })
+    });
+    group.bench_function("bare_cpp_module_forward", |b| {
+        b.iter_custom(|iters| {
+            let lat = etbench_ffi::bare_forward_loop(&path, 1, iters as u32).expect("bare loop");
+            Duration::from_nanos(lat.iter().sum())
+        })
+    });
+    group.finish();
+}
+
+fn median(v: &mut [u64]) -> f64 {
+    v.sort_unstable();
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2] as f64
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0
+    }
+}
+
+/// (timed latencies, peak VmHWM over all phases) of one `etbench-runner` process.
+fn runner_process(path: &str, iters: u32) -> (Vec<u64>, u64) {
+    let out = Command::new(env!("CARGO_BIN_EXE_etbench-runner"))
+        .args(["--warmup", "3", "--iters", &iters.to_string(), path])
+        .output()
+        .expect("runner starts");
+    let (mut lat, mut peak) = (Vec::new(), 0);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match Line::parse(line).expect("protocol line").msg {
+            Message::Sample(s) if s.phase == etbench_protocol::PhaseKind::Timed => lat.push(s.latency_ns),
+            Message::Phase(p) => peak = peak.max(p.memory.vm_hwm_bytes.unwrap_or(0)),
+            _ => {}
+        }
+    }
+    (lat, peak)
+}
+
+fn bare_process(path: &str, iters: u32) -> (Vec<u64>, u64) {
+    let out = Command::new(env!("CARGO_BIN_EXE_etbench-bare"))
+        .args([path, "3", &iters.to_string()])
+        .output()
+        .expect("bare baseline starts");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bare prints JSON");
+    let lat = doc["latencies_ns"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    (lat, doc["memory"]["vm_hwm_bytes"].as_u64().unwrap_or(0))
+}
+
+fn processes(_c: &mut Criterion) {
+    let path = model();
+    let (rounds, iters) = (6, 300);
+    let (mut runner_medians, mut bare_medians, mut runner_peak, mut bare_peak) = (vec![], vec![], 0u64, 0u64);
+    for round in 0..rounds {
+        // Alternate which goes first so drift cancels.
+        let order: [bool; 2] = if round % 2 == 0 { [true, false] } else { [false, true] };
+        for is_runner in order {
+            if is_runner {
+                let (mut lat, peak) = runner_process(&path, iters);
+                runner_medians.push(median(&mut lat) as u64);
+                runner_peak = runner_peak.max(peak);
+            } else {
+                let (mut lat, peak) = bare_process(&path, iters);
+                bare_medians.push(median(&mut lat) as u64);
+                bare_peak = bare_peak.max(peak);
+            }
+        }
+    }
+    let (r, b) = (median(&mut runner_medians), median(&mut bare_medians));
+    let ratio = r / b;
+    let rss_diff = runner_peak as i64 - bare_peak as i64;
+    let latency_ok = (ratio - 1.0).abs() <= 0.01;
+    let rss_ok = rss_diff <= 8 << 20;
+    let verdict = serde_json::json!({
+        "model": path,
+        "rounds": rounds,
+        "iterations_per_process": iters,
+        "runner_median_ns": r,
+        "bare_median_ns": b,
+        "latency_ratio": ratio,
+        "latency_within_1pct": latency_ok,
+        "runner_peak_rss_bytes": runner_peak,
+        "bare_peak_rss_bytes": bare_peak,
+        "peak_rss_diff_bytes": rss_diff,
+        "peak_rss_within_8mib": rss_ok,
+    });
+    eprintln!(
+        "\nprocess A/B over {rounds} rounds × {iters} iterations: etbench-runner median {:.3} ms vs bare {:.3} ms (ratio {ratio:.4}, {}); peak RSS {:.1} MiB vs {:.1} MiB (diff {:+.1} MiB, {})",
+        r / 1e6,
+        b / 1e6,
+        if latency_ok { "within 1%" } else { "OUTSIDE 1%" },
+        runner_peak as f64 / 1048576.0,
+        bare_peak as f64 / 1048576.0,
+        rss_diff as f64 / 1048576.0,
+        if rss_ok { "within 8 MiB" } else { "OVER 8 MiB" },
+    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("overhead.json"), serde_json::to_vec_pretty(&verdict).unwrap());
+}
+
+criterion_group!(benches, in_process, processes);
+criterion_main!(benches);

@@ -22,12 +22,13 @@ fn stdout_is_pure_protocol_in_phase_order() {
     let model = fixture("xnnpack-8da4w");
     let (code, msgs, _) = runner(&["--warmup", "2", "--iters", "4", "--threads", "1", model.to_str().unwrap()]);
     assert_eq!(code, Some(0));
-    let Message::Meta(meta) = &msgs[0] else { panic!("first line must be meta: {:?}", msgs[0]) };
+    // Meta needs the loaded program, so it follows the program-load phase line.
+    assert!(matches!(&msgs[0], Message::Phase(p) if p.phase == PhaseKind::ProgramLoad), "{:?}", msgs[0]);
+    let Message::Meta(meta) = &msgs[1] else { panic!("second line must be meta: {:?}", msgs[1]) };
     assert_eq!(meta.methods, vec!["forward".to_owned()]);
     assert_eq!(meta.inputs[0].dtype, Some(Dtype::Int64));
     assert_eq!(meta.input_ids.len(), 32);
     assert_eq!(meta.threads_effective, Some(1));
-    // Program load is reported before meta is known; it comes right after.
     let phases: Vec<PhaseKind> = msgs.iter().filter_map(|m| if let Message::Phase(p) = m { Some(p.phase) } else { None }).collect();
     assert_eq!(phases, [PhaseKind::ProgramLoad, PhaseKind::MethodLoad, PhaseKind::FirstForward, PhaseKind::Warmup, PhaseKind::Timed]);
     let timed = msgs.iter().filter(|m| matches!(m, Message::Sample(s) if s.phase == PhaseKind::Timed)).count();

@@ -192,7 +192,7 @@ fn runner_children_of(parent: u32) -> Vec<u32> {
 #[test]
 fn runner_killed_mid_sweep_becomes_an_error_row_and_the_sweep_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = etbench()
+    let child = etbench()
         .args(["run", "--warmup", "0", "--iters", "50", "--out"])
         .arg(dir.path())
         .arg("--model")
