@@ -583,7 +583,8 @@ def main(argv=None) -> int:
             # Loaded afresh per variant: a deepcopy of a multi-GB model would double memory.
             model, _cfg = load_hf_text_model(args.hf_dir, dtype)
             prepare_mlps(model)
-            return model
+            # Cast the fp32 scale buffers too, exactly like the tiny path's model.to(dtype).
+            return model.to(dtype).eval()
 
         config_json = {k: v for k, v in config.to_dict().items() if not k.startswith("_")}
         file_prefix = f"gemma3n-{args.hf_dir.resolve().name.lower()}"
@@ -644,6 +645,10 @@ def main(argv=None) -> int:
             shutil.copyfile(src, tok_path)
             tokenizer = existing_tokenizer(tok_path, vocab) or {"file": tok_path.name, "sha256": sha256_file(tok_path)}
     elif args.no_tokenizer:
+        tokenizer = existing_tokenizer(tok_path, vocab)
+    elif args.shape != "tiny":
+        LOG.warning("shape %s: no tokenizer is trained for a %d-entry vocab (the offline corpus is too small); "
+                    "a real Gemma tokenizer.json comes with --hf-dir", args.shape, vocab)
         tokenizer = existing_tokenizer(tok_path, vocab)
     else:
         tokenizer = train_tokenizer(vocab, tok_path)

@@ -15,15 +15,17 @@ pub fn json(doc: &Document) -> Vec<u8> {
 
 /// Human units, used only when rendering.
 pub mod fmt {
-    pub fn ms(ns: f64) -> String {
-        let ms = ns / 1e6;
-        if ms >= 100.0 {
-            format!("{ms:.0}")
-        } else if ms >= 10.0 {
-            format!("{ms:.1}")
-        } else {
-            format!("{ms:.2}")
+    /// About three significant digits: 412, 81.1, 6.60.
+    pub fn adaptive(v: f64) -> String {
+        match v.abs() {
+            a if a >= 100.0 => format!("{v:.0}"),
+            a if a >= 10.0 => format!("{v:.1}"),
+            _ => format!("{v:.2}"),
         }
+    }
+
+    pub fn ms(ns: f64) -> String {
+        adaptive(ns / 1e6)
     }
 
     pub fn ms_u(ns: Option<u64>) -> String {
@@ -31,13 +33,7 @@ pub mod fmt {
     }
 
     pub fn rate(v: f64) -> String {
-        if v >= 100.0 {
-            format!("{v:.0}")
-        } else if v >= 10.0 {
-            format!("{v:.1}")
-        } else {
-            format!("{v:.2}")
-        }
+        adaptive(v)
     }
 
     pub fn mib(bytes: Option<u64>) -> String {
