@@ -17,6 +17,9 @@ pub struct Document {
     pub schema_version: u32,
     pub provenance: Provenance,
     pub runs: Vec<RunResult>,
+    /// Quantization drift between variants (`etbench drift`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftReport>,
 }
 
 /// Who produced the document, where and when.
@@ -50,7 +53,7 @@ pub struct DeviceRef {
     pub info: SystemInfo,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelRef {
     /// The path as given on the host.
     pub path: String,
@@ -185,6 +188,72 @@ pub struct RunResult {
     pub outputs: Vec<OutputCheck>,
     pub output_verdict: OutputVerdict,
     pub summary: Option<RunSummary>,
+    /// The text the input came from, when the run was driven by a prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptRecord>,
+    /// Greedy generation without KV cache, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationRecord>,
+}
+
+/// How a tokenized prompt was fitted to the method's fixed input length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fit {
+    Exact,
+    /// Right-padded with the pad id; predictions are read at the last real position.
+    Padded,
+    /// The oldest tokens were dropped so the window holds the last ones.
+    Truncated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptRecord {
+    pub text: String,
+    pub tokenizer: String,
+    /// Ids as the tokenizer produced them (before fitting).
+    pub token_ids: Vec<i64>,
+    pub window: usize,
+    pub fit: Fit,
+    /// Tokens of the prompt inside the window (the rest is padding).
+    pub real_tokens: usize,
+}
+
+/// Greedy decoding by re-running the fixed window: no KV cache, every token costs a full forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    pub requested: u32,
+    pub token_ids: Vec<i64>,
+    pub text: Option<String>,
+    /// One forward per generated token, in order; the first is the time to first token.
+    pub step_latency_ns: Vec<u64>,
+}
+
+/// How far a candidate variant's logits are from a reference variant's on the same prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub reference: ModelRef,
+    pub candidate: ModelRef,
+    pub prompts: Vec<PromptDrift>,
+    /// Over all real positions of all prompts.
+    pub top1_agreement: f64,
+    pub mean_kl: f64,
+    pub mean_cosine: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptDrift {
+    pub prompt: String,
+    pub real_tokens: usize,
+    /// Per real position: does the candidate's argmax equal the reference's?
+    pub top1_agree: Vec<bool>,
+    /// KL(reference ‖ candidate) of the softmaxed logits, per real position.
+    pub kl: Vec<f64>,
+    pub cosine: Vec<f64>,
+    pub greedy_reference: Vec<i64>,
+    pub greedy_candidate: Vec<i64>,
+    /// Index of the first generated token where the continuations differ.
+    pub first_divergence: Option<usize>,
 }
 
 impl RunResult {
@@ -236,7 +305,7 @@ pub enum ReadError {
 
 impl Document {
     pub fn new(provenance: Provenance) -> Self {
-        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new() }
+        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new() }
     }
 
     /// Reads a `results.json`, checking the schema version before the shape.

@@ -50,6 +50,8 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         outputs: Vec::new(),
         output_verdict: OutputVerdict::Missing,
         summary: None,
+        prompt: None,
+        generation: None,
     }
 }
 

@@ -84,6 +84,8 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         }],
         output_verdict: OutputVerdict::MatchesManifest,
         summary: None,
+        prompt: None,
+        generation: None,
     };
     run.summarise();
     run
@@ -111,6 +113,7 @@ fn document() -> Document {
             host: info(),
         },
         runs: vec![ok_run("gemma3n-tiny-bf16", 80_000_000), ok_run("gemma3n-tiny-xnnpack-fp32", 6_600_000), failed],
+        drift: Vec::new(),
     }
 }
 
