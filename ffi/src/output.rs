@@ -34,17 +34,34 @@ fn argmax(values: &[f64]) -> Option<u64> {
         .map(|(i, _)| i as u64)
 }
 
-pub fn check(spec: &TensorSpec, bytes: &[u8]) -> Option<OutputCheck> {
+fn element_size(dtype: Dtype) -> usize {
+    match dtype {
+        Dtype::Float64 | Dtype::Int64 => 8,
+        Dtype::Float32 | Dtype::Int32 => 4,
+        Dtype::Bfloat16 | Dtype::Float16 | Dtype::Int16 => 2,
+        _ => 1,
+    }
+}
+
+/// argmax of row `row` (rows are the last dimension; `None` = the last row), decoding only that row.
+pub fn argmax_row(spec: &TensorSpec, bytes: &[u8], row: Option<usize>) -> Option<u64> {
+    let dtype = spec.dtype?;
+    let row_bytes = spec.sizes.last().copied().unwrap_or(1).max(1) as usize * element_size(dtype);
+    let rows = bytes.len() / row_bytes;
+    let row = row.unwrap_or(rows.checked_sub(1)?);
+    (row < rows).then(|| argmax(&decode(dtype, &bytes[row * row_bytes..(row + 1) * row_bytes])?))?
+}
+
+/// Checks an output; the argmax is read at `row` (the last real position), or the last row.
+pub fn check(spec: &TensorSpec, bytes: &[u8], row: Option<usize>) -> Option<OutputCheck> {
     let dtype = spec.dtype?;
     let values = decode(dtype, bytes)?;
-    let last_dim = spec.sizes.last().copied().unwrap_or(1).max(1) as usize;
-    let last_row = values.len().checked_sub(last_dim).map(|start| &values[start..]);
     Some(OutputCheck {
         sizes: spec.sizes.clone(),
         dtype,
         nan_count: values.iter().filter(|v| v.is_nan()).count() as u64,
         inf_count: values.iter().filter(|v| v.is_infinite()).count() as u64,
-        argmax_last: last_row.and_then(argmax),
+        argmax_last: argmax_row(spec, bytes, row),
         sum: Some(values.iter().filter(|v| v.is_finite()).sum()),
     })
 }
@@ -60,8 +77,11 @@ mod tests {
     #[test]
     fn argmax_is_taken_over_the_last_row_only() {
         let values: Vec<u8> = [9.0f32, 0.0, 0.0, 1.0, 3.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let check = check(&spec(Dtype::Float32, &[1, 2, 3]), &values).unwrap();
+        let check = check(&spec(Dtype::Float32, &[1, 2, 3]), &values, None).unwrap();
         assert_eq!(check.argmax_last, Some(1));
+        let first = super::check(&spec(Dtype::Float32, &[1, 2, 3]), &values, Some(0)).unwrap();
+        assert_eq!(first.argmax_last, Some(0));
+        assert_eq!(argmax_row(&spec(Dtype::Float32, &[1, 2, 3]), &values, Some(2)), None);
         assert_eq!(check.sum, Some(15.0));
     }
 
@@ -69,7 +89,7 @@ mod tests {
     fn bf16_nan_and_inf_are_counted_and_excluded() {
         let values = [f32::NAN, f32::INFINITY, 2.0, 1.0];
         let bytes: Vec<u8> = values.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
-        let check = check(&spec(Dtype::Bfloat16, &[1, 4]), &bytes).unwrap();
+        let check = check(&spec(Dtype::Bfloat16, &[1, 4]), &bytes, None).unwrap();
         assert_eq!((check.nan_count, check.inf_count), (1, 1));
         assert_eq!(check.argmax_last, Some(2));
         assert!(!check.is_finite());

@@ -23,6 +23,12 @@ pub struct RunConfig {
     pub input: InputRequest,
     pub input_dtype: Option<Dtype>,
     pub dump_output: Option<String>,
+    /// How many leading input positions hold real tokens (the rest is padding); default: all.
+    pub real_tokens: Option<u32>,
+    /// Greedy tokens to generate after the timed loop (0 = none).
+    pub generate: u32,
+    /// Print the method's metadata (the meta line) and stop, without loading the method.
+    pub describe: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +137,13 @@ struct Input {
     source: InputSource,
 }
 
+impl Input {
+    /// Same dtype and shape, empty ids (for building a new window's bytes).
+    fn clone_meta(&self) -> Self {
+        Self { ids: Vec::new(), dtype: self.dtype, sizes: self.sizes.clone(), source: self.source.clone() }
+    }
+}
+
 fn build_input(config: &RunConfig, inputs: &[TensorSpec], outputs: &[TensorSpec]) -> Result<Input, String> {
     let method = &config.method;
     let spec = match inputs {
@@ -166,6 +179,9 @@ fn build_input(config: &RunConfig, inputs: &[TensorSpec], outputs: &[TensorSpec]
     if let Some(bad) = ids.iter().find(|&&id| id < 0 || vocab.is_some_and(|v| id >= v) || (dtype == Dtype::Int32 && id > i32::MAX as i64)) {
         let range = vocab.map(|v| format!("0..{v}")).unwrap_or_else(|| "non-negative".to_owned());
         return Err(format!("token id {bad} is outside the model's vocabulary ({range})"));
+    }
+    if let Some(real) = config.real_tokens.filter(|&r| r == 0 || r as usize > numel) {
+        return Err(format!("--real-tokens {real} must be between 1 and the input length {numel}"));
     }
     Ok(Input { ids, dtype, sizes: spec.sizes.clone(), source })
 }
@@ -220,7 +236,11 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
         input_source: input.source.clone(),
         input_dtype: Some(input.dtype),
         input_ids: input.ids.clone(),
+        real_tokens: config.real_tokens,
     }));
+    if config.describe {
+        return Ok(());
+    }
 
     ctx.phase(PhaseKind::MethodLoad, |ctx| match engine.load_method(&config.method) {
         Ok(ns) => Ok((ns, 1, ())),
@@ -234,20 +254,79 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
     ctx.phase(PhaseKind::FirstForward, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::FirstForward, 1))?;
     ctx.phase(PhaseKind::Warmup, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Warmup, config.warmup))?;
     ctx.phase(PhaseKind::Timed, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Timed, config.iterations))?;
-    ctx.phase = None;
-
+    let last_real = config.real_tokens.map(|r| r as usize - 1);
+    // Checks and dumps describe the timed loop's output, before generation changes the input.
     let outputs = engine.outputs();
     if let (Some(path), Some((_, bytes))) = (&config.dump_output, outputs.first()) {
         std::fs::write(path, bytes)
             .map_err(|e| ctx.fail(ErrorKind::Output, None, format!("--dump-output {path}: {e}")))?;
     }
-    let checks = outputs.iter().filter_map(|(spec, bytes)| output::check(spec, bytes)).collect();
+    let checks = outputs.iter().filter_map(|(spec, bytes)| output::check(spec, bytes, last_real)).collect();
+    let generated = if config.generate > 0 {
+        let window = Window { ids: input.ids.clone(), real: last_real.map_or(input.ids.len(), |p| p + 1) };
+        ctx.phase(PhaseKind::Generate, |ctx| generate(ctx, &mut engine, config, &input, window))?
+    } else {
+        Vec::new()
+    };
+    ctx.phase = None;
     ctx.out.emit(Message::Summary(RunnerSummary {
         warmup_iterations: config.warmup,
         timed_iterations: config.iterations,
         outputs: checks,
+        generated,
     }));
     Ok(())
+}
+
+/// The fixed-size input window during generation: `real` leading positions hold tokens.
+struct Window {
+    ids: Vec<i64>,
+    real: usize,
+}
+
+impl Window {
+    /// Appends a token: fills the next padding slot, or slides the window left by one when it is full.
+    fn push(&mut self, token: i64) {
+        if self.real < self.ids.len() {
+            self.ids[self.real] = token;
+            self.real += 1;
+        } else {
+            self.ids.rotate_left(1);
+            let last = self.ids.len() - 1;
+            self.ids[last] = token;
+        }
+    }
+}
+
+/// Greedy decoding without KV cache: each new token is one full forward over the window; each forward is a sample.
+fn generate(
+    ctx: &mut Ctx<impl Emit>,
+    engine: &mut Engine,
+    config: &RunConfig,
+    input: &Input,
+    mut window: Window,
+) -> Result<(u64, u32, Vec<i64>), Failed> {
+    let (mut tokens, mut latencies, mut total_ns) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..config.generate {
+        let bytes = input_bytes(&Input { ids: window.ids.clone(), ..input.clone_meta() });
+        engine
+            .set_input(0, input.dtype, &bytes, &input.sizes)
+            .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
+        match engine.execute_timed(&config.method, 1, &mut latencies) {
+            Ok(ns) => total_ns += ns,
+            Err(e) => return Err(ctx.runtime(ErrorKind::Execute, e, "the method failed while generating")),
+        }
+        let outputs = engine.outputs();
+        let Some(token) = outputs.first().and_then(|(spec, bytes)| output::argmax_row(spec, bytes, Some(window.real - 1))) else {
+            return Err(ctx.fail(ErrorKind::Output, None, "output 0 has no finite logits to take the argmax of".into()));
+        };
+        tokens.push(token as i64);
+        window.push(token as i64);
+    }
+    for (index, latency_ns) in latencies.iter().enumerate() {
+        ctx.out.emit(Message::Sample(SampleRecord { phase: PhaseKind::Generate, index: index as u32, latency_ns: *latency_ns }));
+    }
+    Ok((total_ns, config.generate, tokens))
 }
 
 /// Memory right now, for callers outside a phase (the bare baseline binary).
@@ -270,6 +349,9 @@ mod tests {
             input,
             input_dtype: None,
             dump_output: None,
+            real_tokens: None,
+            generate: 0,
+            describe: false,
         }
     }
 
@@ -279,6 +361,24 @@ mod tests {
 
     fn logits(vocab: i64) -> TensorSpec {
         TensorSpec { dtype: Some(Dtype::Float32), sizes: vec![1, 4, vocab] }
+    }
+
+    #[test]
+    fn window_fills_padding_then_slides() {
+        let mut w = Window { ids: vec![5, 6, 0, 0], real: 2 };
+        w.push(7);
+        w.push(8);
+        assert_eq!((w.ids.clone(), w.real), (vec![5, 6, 7, 8], 4));
+        w.push(9);
+        assert_eq!((w.ids, w.real), (vec![6, 7, 8, 9], 4));
+    }
+
+    #[test]
+    fn real_tokens_beyond_the_window_are_refused() {
+        let mut c = config(InputRequest::Default);
+        c.real_tokens = Some(5);
+        let err = build_input(&c, &[tokens(4)], &[logits(100)]).err().unwrap();
+        assert!(err.contains("--real-tokens 5"), "{err}");
     }
 
     #[test]

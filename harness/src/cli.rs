@@ -11,8 +11,9 @@ use etbench_protocol::LoadMode;
 use crate::device::{locate_runner, LocalDevice};
 use crate::export;
 use crate::output::{print_stdout, OutputDir};
+use crate::prompt::{read_prompt_file, Tokenizer};
 use crate::results::Document;
-use crate::sweep::{self, Plan, Settings};
+use crate::sweep::{self, Plan, Prompt, Settings};
 
 #[derive(Parser, Debug)]
 #[command(name = "etbench", version, about = "Benchmark ExecuTorch .pte models on phones, boards and this host")]
@@ -27,6 +28,8 @@ enum Command {
     Run(RunArgs),
     /// The main job: every bundled model on this host with default settings, report under reports/.
     Bench(BenchArgs),
+    /// Quantization drift: the same prompts through a reference and candidates (logits and greedy output).
+    Drift(DriftArgs),
 }
 
 #[derive(Args, Debug)]
@@ -63,8 +66,10 @@ struct RunArgs {
     #[arg(long, default_value = "forward")]
     method: String,
     /// Token ids to feed, comma separated (default: ids[i] = 2 + (i*31) % 509, as many as the method takes).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["prompt", "prompt_file"])]
     input_ids: Option<Vec<i64>>,
+    #[command(flatten)]
+    text: TextArgs,
     #[command(flatten)]
     measure: Measure,
     /// Directory for results.json and results.csv (default: etbench-results/<timestamp>).
@@ -73,6 +78,43 @@ struct RunArgs {
     /// What to print on stdout.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "none"])]
     format: String,
+}
+
+/// Prompt-driven input and generation.
+#[derive(Args, Debug)]
+struct TextArgs {
+    /// Text to feed: tokenized, then right-padded or cut (keeping its end) to the method's input length.
+    #[arg(long, conflicts_with = "prompt_file")]
+    prompt: Option<String>,
+    /// File whose whole UTF-8 content is the prompt.
+    #[arg(long)]
+    prompt_file: Option<PathBuf>,
+    /// tokenizer.json for --prompt (default: the bundled models/tokenizer.json).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Greedily generate N tokens after the timed loop: one full forward per token (no KV cache).
+    #[arg(long, default_value_t = 0)]
+    generate: u32,
+}
+
+impl TextArgs {
+    fn prompt(&self) -> anyhow::Result<Option<Prompt>> {
+        let text = match (&self.prompt, &self.prompt_file) {
+            (Some(text), _) => text.clone(),
+            (None, Some(file)) => read_prompt_file(file)?,
+            (None, None) if self.tokenizer.is_some() => bail!("--tokenizer needs --prompt or --prompt-file"),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(Prompt { text, tokenizer: Tokenizer::load(&self.tokenizer_path()?)? }))
+    }
+
+    fn tokenizer_path(&self) -> anyhow::Result<PathBuf> {
+        match (&self.tokenizer, repo_root()) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(root)) => Ok(root.join("models/tokenizer.json")),
+            (None, None) => bail!("no bundled tokenizer here: pass --tokenizer path/to/tokenizer.json"),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -87,12 +129,76 @@ struct BenchArgs {
     out: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+struct DriftArgs {
+    /// The variant everything is compared against (e.g. the bf16 export).
+    #[arg(long)]
+    reference: PathBuf,
+    /// Candidate variants (e.g. int8, XNNPACK).
+    #[arg(required = true)]
+    candidates: Vec<PathBuf>,
+    /// Extra prompt (repeatable); added to the built-in prompt set.
+    #[arg(long = "prompt")]
+    prompts: Vec<String>,
+    /// File with one extra prompt per non-empty line.
+    #[arg(long)]
+    prompt_file: Option<PathBuf>,
+    /// tokenizer.json (default: the bundled models/tokenizer.json).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Greedy tokens generated per prompt to compare continuations.
+    #[arg(long, default_value_t = 8)]
+    generate: u32,
+    #[command(flatten)]
+    measure: Measure,
+    /// Directory for results.json, results.csv and drift.md (default: etbench-results/<timestamp>-drift).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
+    let text = TextArgs { prompt: None, prompt_file: None, tokenizer: args.tokenizer.clone(), generate: 0 };
+    let tokenizer = Tokenizer::load(&text.tokenizer_path()?)?;
+    let mut prompts: Vec<String> = crate::drift::BUILTIN_PROMPTS.iter().map(|p| p.to_string()).collect();
+    prompts.extend(args.prompts.iter().cloned());
+    if let Some(file) = &args.prompt_file {
+        prompts.extend(read_prompt_file(file)?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    }
+    if let Some(empty) = args.prompts.iter().find(|p| p.trim().is_empty()) {
+        bail!("--prompt {empty:?} is empty; give some text");
+    }
+    let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
+    let out = OutputDir::prepare(&out_path)?;
+    let device = device("local", args.measure.runner.clone())?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory for logits")?;
+    let plan = crate::drift::DriftPlan {
+        device_ref: crate::results::DeviceRef { name: "local".into(), transport: "local".into(), info: crate::device::Device::info(&device) },
+        device: &device,
+        reference: args.reference,
+        candidates: args.candidates,
+        prompts,
+        tokenizer: &tokenizer,
+        settings: Settings { generate: args.generate, ..settings(&args.measure, "forward".into(), None) },
+        scratch: scratch.path(),
+    };
+    let (runs, reports) = crate::drift::measure(&plan)?;
+    let mut doc = Document::new(crate::provenance::provenance(command_line()));
+    doc.runs = runs;
+    doc.drift = reports;
+    out.write_results(&doc)?;
+    out.write("drift.md", export::drift::markdown(&doc).as_bytes())?;
+    print_stdout(&export::drift::table(&doc))?;
+    eprintln!("etbench: results in {}", out.path().display());
+    Ok(finish(&doc))
+}
+
 fn parse_load_mode(s: &str) -> Result<LoadMode, String> {
     s.parse()
 }
 
 fn settings(m: &Measure, method: String, input_ids: Option<Vec<i64>>) -> Settings {
     Settings {
+        generate: 0,
         method,
         warmup: m.warmup,
         iterations: m.iters,
@@ -131,12 +237,14 @@ fn command_line() -> Vec<String> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let prompt = args.text.prompt()?;
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
     let out = OutputDir::prepare(&out_path)?;
     let plan = Plan {
         device: Box::new(device(&args.device, args.measure.runner.clone())?),
         models: args.models,
-        settings: settings(&args.measure, args.method, args.input_ids),
+        settings: Settings { generate: args.text.generate, ..settings(&args.measure, args.method, args.input_ids) },
+        prompt,
     };
     let doc = sweep::execute(&plan, Some(&out), command_line())?;
     match args.format.as_str() {
@@ -182,6 +290,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         device: Box::new(device("local", args.measure.runner.clone())?),
         models,
         settings: settings(&args.measure, "forward".into(), None),
+        prompt: None,
     };
     let doc = sweep::execute(&plan, Some(&out), command_line())?;
     out.write("report.md", export::markdown::render(&doc).as_bytes())?;
@@ -195,5 +304,6 @@ pub fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Bench(args) => bench(args),
+        Command::Drift(args) => drift(args),
     }
 }

@@ -5,10 +5,12 @@
 
 pub mod cli;
 pub mod device;
+pub mod drift;
 pub mod export;
 pub mod manifest;
 pub mod model;
 pub mod output;
+pub mod prompt;
 pub mod provenance;
 pub mod results;
 pub mod session;

@@ -74,6 +74,16 @@ pub struct RunParams {
     pub repeat_index: u32,
     pub repeats: u32,
     pub input_ids: Option<Vec<i64>>,
+    /// Leading input positions holding real tokens (prompt runs); predictions are read at the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_tokens: Option<u32>,
+    /// Greedy tokens generated after the timed loop.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generate: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// What the runner reported about itself and the method.
@@ -101,6 +111,9 @@ pub struct Samples {
     pub first_forward_ns: Option<u64>,
     pub warmup_ns: Vec<u64>,
     pub timed_ns: Vec<u64>,
+    /// One forward per generated token (`--generate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generate_ns: Vec<u64>,
 }
 
 /// How the last output compared with what the export script recorded for the same input.

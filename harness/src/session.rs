@@ -8,7 +8,9 @@ use etbench_protocol::{ErrorKind, Line, Message, PhaseKind, RunnerError};
 
 use crate::device::{Device, Exit};
 use crate::manifest::Expectation;
-use crate::results::{DeviceRef, ModelRef, OutputVerdict, RunParams, RunResult, RunStatus, RunnerInfo, Samples};
+use crate::results::{
+    DeviceRef, GenerationRecord, ModelRef, OutputVerdict, RunParams, RunResult, RunStatus, RunnerInfo, Samples,
+};
 
 /// Runner arguments for these parameters (no shell quoting: they are argv entries).
 pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
@@ -28,6 +30,12 @@ pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
     if let Some(ids) = &params.input_ids {
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
         args.extend(["--input-ids".into(), list.join(",").into()]);
+    }
+    if let Some(real) = params.real_tokens {
+        args.extend(["--real-tokens".into(), real.to_string().into()]);
+    }
+    if params.generate > 0 {
+        args.extend(["--generate".into(), params.generate.to_string().into()]);
     }
     // `--` so a model path starting with `-` is never taken for a flag.
     args.extend(["--".into(), model_path.into()]);
@@ -73,14 +81,28 @@ pub fn run_once(
     params: RunParams,
     expectation: Option<&Expectation>,
 ) -> RunResult {
+    run_once_with(device, device_ref, model, params, expectation, &[])
+}
+
+/// [`run_once`] with extra runner flags placed before the model path (e.g. `--dump-output FILE`).
+pub fn run_once_with(
+    device: &dyn Device,
+    device_ref: DeviceRef,
+    model: ModelRef,
+    params: RunParams,
+    expectation: Option<&Expectation>,
+    extra: &[OsString],
+) -> RunResult {
     let mut row = error_row(device_ref, model, params, ErrorKind::RunnerCrashed, String::new());
     row.error = None;
-    let args = runner_args(&row.model.path, &row.params);
+    let mut args = runner_args(&row.model.path, &row.params);
+    let at = args.len() - 2;
+    args.splice(at..at, extra.iter().cloned());
     let mut process = match device.spawn_runner(&args) {
         Ok(p) => p,
         Err(e) => return fail(row, ErrorKind::RunnerMissing, None, e.to_string()),
     };
-    let mut last_phase = None;
+    let mut pending = Pending::default();
     let mut protocol_error = None;
     let mut line = String::new();
     loop {
@@ -94,13 +116,22 @@ pub fn run_once(
             continue;
         }
         match Line::parse(text) {
-            Ok(parsed) => absorb(&mut row, parsed.msg, &mut last_phase),
+            Ok(parsed) => absorb(&mut row, parsed.msg, &mut pending),
             Err(e) => {
                 protocol_error.get_or_insert_with(|| e.to_string());
             }
         }
     }
     let (exit, stderr) = process.finish();
+    let last_phase = pending.last_phase;
+    if row.params.generate > 0 && !row.samples.generate_ns.is_empty() {
+        row.generation = Some(GenerationRecord {
+            requested: row.params.generate,
+            token_ids: pending.generated,
+            text: None,
+            step_latency_ns: row.samples.generate_ns.clone(),
+        });
+    }
     if let Some(e) = protocol_error.filter(|_| row.error.is_none()) {
         return fail(row, ErrorKind::RunnerCrashed, last_phase, e);
     }
@@ -128,6 +159,24 @@ pub fn run_once(
     }
 }
 
+/// Asks the runner for a model's method metadata (`--describe`: program load only, no method load).
+pub fn describe(device: &dyn Device, model_path: &str, method: &str) -> Result<etbench_protocol::RunnerMeta, String> {
+    let args: Vec<OsString> = vec!["--describe".into(), "--method".into(), method.into(), "--".into(), model_path.into()];
+    let mut process = device.spawn_runner(&args).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut process.stdout, &mut text);
+    let (exit, stderr) = process.finish();
+    let mut meta = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match Line::parse(line).map_err(|e| e.to_string())?.msg {
+            Message::Meta(m) => meta = Some(m),
+            Message::Error(e) => return Err(e.message),
+            _ => {}
+        }
+    }
+    meta.ok_or_else(|| format!("runner gave no description of {model_path} ({exit}): {}", stderr_tail(&stderr)))
+}
+
 fn fail(mut row: RunResult, kind: ErrorKind, phase: Option<PhaseKind>, message: String) -> RunResult {
     row.status = RunStatus::Error;
     row.error = Some(RunnerError { kind, phase, executorch_error: None, message });
@@ -135,7 +184,14 @@ fn fail(mut row: RunResult, kind: ErrorKind, phase: Option<PhaseKind>, message: 
     row
 }
 
-fn absorb(row: &mut RunResult, msg: Message, last_phase: &mut Option<PhaseKind>) {
+/// What the protocol told us that has no place in the row until the end.
+#[derive(Default)]
+struct Pending {
+    last_phase: Option<PhaseKind>,
+    generated: Vec<i64>,
+}
+
+fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
     match msg {
         Message::Meta(meta) => {
             row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
@@ -150,15 +206,19 @@ fn absorb(row: &mut RunResult, msg: Message, last_phase: &mut Option<PhaseKind>)
             });
         }
         Message::Phase(phase) => {
-            *last_phase = Some(phase.phase);
+            pending.last_phase = Some(phase.phase);
             row.phases.push(phase);
         }
         Message::Sample(s) => match s.phase {
             PhaseKind::FirstForward => row.samples.first_forward_ns = Some(s.latency_ns),
             PhaseKind::Warmup => row.samples.warmup_ns.push(s.latency_ns),
+            PhaseKind::Generate => row.samples.generate_ns.push(s.latency_ns),
             _ => row.samples.timed_ns.push(s.latency_ns),
         },
-        Message::Summary(summary) => row.outputs = summary.outputs,
+        Message::Summary(summary) => {
+            row.outputs = summary.outputs;
+            pending.generated = summary.generated;
+        }
         Message::Error(error) => {
             row.status = RunStatus::Error;
             row.error = Some(error);
@@ -195,6 +255,8 @@ mod tests {
             repeat_index: 0,
             repeats: 1,
             input_ids: None,
+            real_tokens: None,
+            generate: 0,
         };
         let args = runner_args("-evil; $(rm -rf x).pte", &params);
         let n = args.len();

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
+use etbench_protocol::ErrorKind;
+
 use crate::device::Device;
+use crate::prompt::Tokenizer;
+use crate::results::{Fit, PromptRecord};
 use crate::manifest;
 use crate::model;
 use crate::output::OutputDir;
@@ -21,6 +25,8 @@ pub struct Settings {
     pub load_mode: etbench_protocol::LoadMode,
     pub repeats: u32,
     pub input_ids: Option<Vec<i64>>,
+    /// Greedy tokens to generate after the timed loop.
+    pub generate: u32,
 }
 
 impl Default for Settings {
@@ -33,14 +39,53 @@ impl Default for Settings {
             load_mode: etbench_protocol::LoadMode::Mmap,
             repeats: 1,
             input_ids: None,
+            generate: 0,
         }
     }
+}
+
+/// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
+pub struct Prompt {
+    pub text: String,
+    pub tokenizer: Tokenizer,
+}
+
+/// The input a prompt gives one model: fitted to its window.
+struct PromptInput {
+    record: PromptRecord,
+    window_ids: Vec<i64>,
+}
+
+fn prepare_prompt(plan: &Plan, prompt: &Prompt, model_path: &str) -> Result<PromptInput, String> {
+    let meta = session::describe(plan.device.as_ref(), model_path, &plan.settings.method)?;
+    let window = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
+    if let Some(vocab) = meta.outputs.first().and_then(|o| o.sizes.last()).filter(|v| **v > 1) {
+        prompt.tokenizer.check_vocab(model_path, *vocab as usize).map_err(|e| e.to_string())?;
+    }
+    let ids = prompt.tokenizer.encode(&prompt.text).map_err(|e| e.to_string())?;
+    let (window_ids, fit, real_tokens) = crate::prompt::fit(&ids, window, prompt.tokenizer.pad_id());
+    if fit == Fit::Truncated {
+        eprintln!(
+            "etbench: warning: the prompt is {} tokens but {model_path} takes {window}: kept the last {window}",
+            ids.len()
+        );
+    }
+    let record = PromptRecord {
+        text: prompt.text.clone(),
+        tokenizer: prompt.tokenizer.path().display().to_string(),
+        token_ids: ids,
+        window,
+        fit,
+        real_tokens,
+    };
+    Ok(PromptInput { record, window_ids })
 }
 
 pub struct Plan {
     pub device: Box<dyn Device>,
     pub models: Vec<PathBuf>,
     pub settings: Settings,
+    pub prompt: Option<Prompt>,
 }
 
 impl Plan {
@@ -55,6 +100,8 @@ impl Plan {
             repeat_index,
             repeats: s.repeats,
             input_ids: s.input_ids.clone(),
+            real_tokens: None,
+            generate: s.generate,
         }
     }
 
@@ -77,14 +124,31 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> an
     for path in &plan.models {
         let checked = model::inspect(path);
         let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
+        let prompt = match (&checked, &plan.prompt) {
+            (Ok(_), Some(p)) => Some(prepare_prompt(plan, p, &path.display().to_string())),
+            _ => None,
+        };
         for repeat in 0..plan.settings.repeats {
             done += 1;
-            let params = plan.params(repeat);
+            let mut params = plan.params(repeat);
             eprintln!("[{done}/{total}] {}: {} (repeat {}/{})", device_ref.name, path.display(), repeat + 1, plan.settings.repeats);
-            let row = match &checked {
-                Ok(model) => session::run_once(plan.device.as_ref(), device_ref.clone(), model.clone(), params, expectation.as_ref()),
-                Err(p) => session::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
+            if let Some(Ok(input)) = &prompt {
+                params.input_ids = Some(input.window_ids.clone());
+                params.real_tokens = Some(input.record.real_tokens as u32);
+            }
+            let mut row = match (&checked, &prompt) {
+                (Err(p), _) => session::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
+                (Ok(model), Some(Err(message))) => {
+                    session::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
+                }
+                (Ok(model), _) => session::run_once(plan.device.as_ref(), device_ref.clone(), model.clone(), params, expectation.as_ref()),
             };
+            if let (Some(Ok(input)), Some(p)) = (&prompt, &plan.prompt) {
+                row.prompt = Some(input.record.clone());
+                if let Some(generation) = row.generation.as_mut() {
+                    generation.text = Some(p.tokenizer.decode(&generation.token_ids));
+                }
+            }
             report_progress(&row);
             doc.runs.push(row);
             if let Some(out) = out {

@@ -53,6 +53,8 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             repeat_index: 0,
             repeats: 1,
             input_ids: None,
+            real_tokens: None,
+            generate: 0,
         },
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
         status: RunStatus::Ok,
@@ -73,7 +75,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             phase(PhaseKind::Warmup, base_ns * 3, 16),
             phase(PhaseKind::Timed, base_ns * 10, 16),
         ],
-        samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed },
+        samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed, generate_ns: vec![] },
         outputs: vec![OutputCheck {
             sizes: vec![1, 32, 2048],
             dtype: Dtype::Bfloat16,

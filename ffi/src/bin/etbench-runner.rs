@@ -37,9 +37,18 @@ struct Args {
     /// Expected input dtype (int64 or int32); refused if the method takes another.
     #[arg(long, value_parser = parse_dtype)]
     input_dtype: Option<Dtype>,
-    /// Write the raw little-endian bytes of output 0 after the last iteration to this file.
+    /// Write the raw little-endian bytes of output 0 after the last timed iteration to this file.
     #[arg(long)]
     dump_output: Option<String>,
+    /// Leading input positions that hold real tokens (the rest is padding); the argmax is read at the last one.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    real_tokens: Option<u32>,
+    /// Greedily generate N tokens after the timed loop (one full forward per token: no KV cache).
+    #[arg(long, default_value_t = 0)]
+    generate: u32,
+    /// Print the meta line (methods, input/output specs) and exit without loading the method.
+    #[arg(long)]
+    describe: bool,
 }
 
 fn parse_dtype(s: &str) -> Result<Dtype, String> {
@@ -78,6 +87,9 @@ fn main() {
         input,
         input_dtype: args.input_dtype,
         dump_output: args.dump_output,
+        real_tokens: args.real_tokens,
+        generate: args.generate,
+        describe: args.describe,
     };
     let mut out = Stdout(BufWriter::new(std::io::stdout()));
     let result = run(&config, &mut out);

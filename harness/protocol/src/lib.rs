@@ -201,6 +201,9 @@ pub struct RunnerMeta {
     pub input_source: InputSource,
     pub input_dtype: Option<Dtype>,
     pub input_ids: Vec<i64>,
+    /// Positions of the input holding real tokens (the rest is padding); predictions are read at the last one.
+    #[serde(default)]
+    pub real_tokens: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -216,6 +219,8 @@ pub enum PhaseKind {
     Warmup,
     /// The timed iterations whose samples feed the statistics.
     Timed,
+    /// Greedy generation: one forward per new token over the sliding window (no KV cache).
+    Generate,
 }
 
 impl PhaseKind {
@@ -226,6 +231,7 @@ impl PhaseKind {
             PhaseKind::FirstForward => "first_forward",
             PhaseKind::Warmup => "warmup",
             PhaseKind::Timed => "timed",
+            PhaseKind::Generate => "generate",
         }
     }
 }
@@ -268,7 +274,7 @@ pub struct OutputCheck {
     pub dtype: Dtype,
     pub nan_count: u64,
     pub inf_count: u64,
-    /// argmax over the last dimension at the last position (the next-token prediction for a logits output).
+    /// argmax over the last dimension at the last real position (the next-token prediction for a logits output).
     pub argmax_last: Option<u64>,
     /// Sum of all elements in f64; a cheap fingerprint of the whole output.
     pub sum: Option<f64>,
@@ -285,6 +291,9 @@ pub struct RunnerSummary {
     pub warmup_iterations: u32,
     pub timed_iterations: u32,
     pub outputs: Vec<OutputCheck>,
+    /// Greedily generated token ids, when `--generate` was given.
+    #[serde(default)]
+    pub generated: Vec<i64>,
 }
 
 /// Why a run failed, coarse enough for the host to decide what to tell the user.

@@ -35,6 +35,9 @@ pub fn render(doc: &Document) -> String {
         out.push_str(&table(&runs));
         out.push('\n');
         let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
+        for note in super::text_notes(&runs) {
+            let _ = writeln!(out, "- {}", escape(&note));
+        }
         for note in super::error_notes(&runs) {
             let _ = writeln!(out, "- Error: {}", escape(&note));
         }

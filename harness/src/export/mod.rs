@@ -2,6 +2,7 @@
 //! terminal table, `report.md` and `results.csv` cannot disagree.
 
 pub mod csv;
+pub mod drift;
 pub mod markdown;
 pub mod table;
 
@@ -153,6 +154,30 @@ pub fn error_notes(runs: &[&RunResult]) -> Vec<String> {
     runs.iter()
         .filter_map(|r| r.error.as_ref().map(|e| format!("{} ({}): {}", r.model.name, r.id, e.message.replace('\n', " / "))))
         .collect()
+}
+
+/// One line per prompt-driven run: how the prompt was fitted and, with `--generate`, what came out.
+pub fn text_notes(runs: &[&RunResult]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for run in runs {
+        if let Some(p) = &run.prompt {
+            let fit = match p.fit {
+                crate::results::Fit::Exact => "exactly the window".to_owned(),
+                crate::results::Fit::Padded => format!("right-padded to {}", p.window),
+                crate::results::Fit::Truncated => format!("TRUNCATED to its last {}", p.window),
+            };
+            notes.push(format!("{}: prompt of {} tokens, {fit}", run.model.name, p.token_ids.len()));
+        }
+        if let Some(g) = &run.generation {
+            let text = g.text.as_deref().map(|t| format!(" {t:?}")).unwrap_or_default();
+            let ttft = g.step_latency_ns.first().map(|ns| format!(", first token {} ms", fmt::ms(*ns as f64))).unwrap_or_default();
+            let rate = crate::stats::Sample::from_ns(&g.step_latency_ns)
+                .map(|s| format!(", {} tok/s median (decode without KV cache)", fmt::rate(1e9 / s.quantile(0.5))))
+                .unwrap_or_default();
+            notes.push(format!("{}: generated {} tokens{text}{ttft}{rate}; ids {:?}", run.model.name, g.token_ids.len(), g.token_ids));
+        }
+    }
+    notes
 }
 
 pub const DECODE_FOOTNOTE: &str =

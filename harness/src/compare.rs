@@ -1,0 +1,297 @@
+//! `etbench compare`: pairs the runs of two result sets that measured the same thing, and calls each metric improved,
+//! regressed or unchanged from a bootstrap interval of the ratio of medians of the raw samples ([`bootstrap`]).
+//!
+//! Runs pair by [`RunKey`] (device × model sha256 × method × threads × load mode × input). Paired runs must also share
+//! the runner build, the ExecuTorch version and the device's hardware; anything else is refused with the list of
+//! differences unless forced, and then the differences are printed with the verdicts.
+
+pub mod bootstrap;
+
+use std::fmt::Write;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+
+use crate::report::metric::{groups, Estimate, Group, Metric, RunKey};
+use crate::results::{Document, RunResult};
+use bootstrap::{Bootstrap, RatioCi, Resamplable, Verdict};
+
+/// Metrics a comparison judges (those with raw samples).
+pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
+
+/// Defaults: 5 % noise threshold, 95 % interval from 2000 seeded resamples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Fraction: 0.05 means a change must clear ±5 % with its whole interval.
+    pub threshold: f64,
+    pub bootstrap: Bootstrap,
+    pub force: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { threshold: 0.05, bootstrap: Bootstrap::default(), force: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub field: &'static str,
+    pub base: String,
+    pub cand: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ≠ {}", self.field, self.base, self.cand)
+    }
+}
+
+/// One metric of one pair.
+#[derive(Debug, Clone)]
+pub struct MetricChange {
+    pub metric: Metric,
+    pub base: Option<Estimate>,
+    pub cand: Option<Estimate>,
+    pub n_base: usize,
+    pub n_cand: usize,
+    pub ci: Option<RatioCi>,
+    pub verdict: Option<Verdict>,
+    /// Why there is no verdict.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub base: RunKey,
+    pub cand: RunKey,
+    /// Empty unless forced.
+    pub differences: Vec<Difference>,
+    pub changes: Vec<MetricChange>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub base_label: String,
+    pub cand_label: String,
+    pub options: Options,
+    pub pairs: Vec<Pair>,
+    pub only_base: Vec<RunKey>,
+    pub only_cand: Vec<RunKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("{base} and {cand} were not measured under the same conditions:\n{details}\nre-run both under the same conditions, or pass --force to compare anyway")]
+    Mismatch { base: String, cand: String, details: String },
+    #[error("nothing to compare: {0}")]
+    Nothing(String),
+}
+
+/// Conditions outside the key that must match for numbers to be comparable.
+fn conditions(run: &RunResult) -> [(&'static str, String); 4] {
+    let r = run.runner.as_ref();
+    let info = &run.device.info;
+    [
+        ("runner", r.map(|r| format!("{} {}", r.runner_version, r.target_triple)).unwrap_or_else(|| "?".into())),
+        ("ExecuTorch version", r.map(|r| r.executorch_version.clone()).unwrap_or_else(|| "?".into())),
+        ("device hardware", format!("{} {} ({} cores)", info.cpu_brand.as_deref().unwrap_or("unknown CPU"), info.arch, info.cpu_logical_cores)),
+        ("device host", info.hostname.clone().unwrap_or_else(|| "?".into())),
+    ]
+}
+
+fn differences(base: &Group, cand: &Group) -> Vec<Difference> {
+    let keys = base.key.fields().into_iter().zip(cand.key.fields());
+    let conds = conditions(base.runs[0]).into_iter().zip(conditions(cand.runs[0]));
+    keys.chain(conds)
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((field, a), (_, b))| Difference { field, base: a, cand: b })
+        .collect()
+}
+
+/// Judges one metric from the raw samples of two sets of runs.
+pub fn change(metric: Metric, base: &[&RunResult], cand: &[&RunResult], opts: &Options) -> MetricChange {
+    let (bs, cs) = (metric.raw_samples(base), metric.raw_samples(cand));
+    let mut change = MetricChange {
+        metric,
+        base: metric.estimate(base),
+        cand: metric.estimate(cand),
+        n_base: bs.len(),
+        n_cand: cs.len(),
+        ci: None,
+        verdict: None,
+        note: None,
+    };
+    match (Resamplable::new(&bs), Resamplable::new(&cs)) {
+        (Ok(b), Ok(c)) => {
+            let ci = opts.bootstrap.ratio_of_medians(&b, &c);
+            change.verdict = Some(Verdict::of(&ci, opts.threshold, metric.smaller_is_better()));
+            change.ci = Some(ci);
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            let fix = if metric == Metric::Latency { "raise --iters" } else { "use --repeat 2 or more" };
+            change.note = Some(format!("not judged: {e}; {fix}"));
+        }
+    }
+    change
+}
+
+fn judge(base: &Group, cand: &Group, differences: Vec<Difference>, opts: &Options) -> Pair {
+    let changes = COMPARED.iter().map(|&m| change(m, &base.runs, &cand.runs, opts)).collect();
+    Pair { base: base.key.clone(), cand: cand.key.clone(), differences, changes }
+}
+
+/// Index of the unused candidate sharing the most key fields with `base` (first wins a tie).
+fn closest(base: &Group, cands: &[Group], used: &[bool]) -> Option<usize> {
+    let same = |c: &Group| base.key.fields().iter().zip(c.key.fields().iter()).filter(|(a, b)| a == b).count();
+    (0..cands.len()).filter(|&i| !used[i]).max_by_key(|&i| (same(&cands[i]), usize::MAX - i))
+}
+
+/// Compares two documents (repeats pooled per key).
+pub fn compare(base: &Document, cand: &Document, labels: (&str, &str), opts: &Options) -> Result<Comparison, CompareError> {
+    compare_groups(&groups([base]), &groups([cand]), labels, opts)
+}
+
+pub fn compare_groups(base: &[Group], cand: &[Group], labels: (&str, &str), opts: &Options) -> Result<Comparison, CompareError> {
+    let (base_label, cand_label) = (labels.0.to_owned(), labels.1.to_owned());
+    if base.is_empty() || cand.is_empty() {
+        let empty = if base.is_empty() { &base_label } else { &cand_label };
+        return Err(CompareError::Nothing(format!("{empty} has no successful runs")));
+    }
+    let mut used = vec![false; cand.len()];
+    let mut matched: Vec<(usize, usize)> = Vec::new();
+    let mut unmatched: Vec<usize> = Vec::new();
+    for (i, b) in base.iter().enumerate() {
+        match cand.iter().position(|c| c.key == b.key) {
+            Some(j) if !used[j] => {
+                used[j] = true;
+                matched.push((i, j));
+            }
+            _ => unmatched.push(i),
+        }
+    }
+    let mut refused: Vec<String> = Vec::new();
+    let mut forced: Vec<(usize, usize)> = Vec::new();
+    let mut only_base = Vec::new();
+    for &i in &unmatched {
+        match closest(&base[i], cand, &used) {
+            Some(j) if opts.force => {
+                used[j] = true;
+                forced.push((i, j));
+            }
+            Some(j) if matched.is_empty() => refused.push(describe(&base[i], &cand[j])),
+            _ => only_base.push(base[i].key.clone()),
+        }
+    }
+    let mut pairs = Vec::new();
+    for (i, j) in matched.into_iter().chain(forced) {
+        let diffs = differences(&base[i], &cand[j]);
+        if !diffs.is_empty() && !opts.force {
+            refused.push(describe(&base[i], &cand[j]));
+            continue;
+        }
+        pairs.push(judge(&base[i], &cand[j], diffs, opts));
+    }
+    if !refused.is_empty() {
+        return Err(CompareError::Mismatch { base: base_label, cand: cand_label, details: refused.join("\n") });
+    }
+    let only_cand = cand.iter().zip(&used).filter(|(_, u)| !**u).map(|(c, _)| c.key.clone()).collect();
+    Ok(Comparison { base_label, cand_label, options: *opts, pairs, only_base, only_cand })
+}
+
+fn describe(base: &Group, cand: &Group) -> String {
+    let diffs: Vec<String> = differences(base, cand).iter().map(|d| d.to_string()).collect();
+    format!("  - {} vs {}: {}", base.key, cand.key, diffs.join("; "))
+}
+
+impl Comparison {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.pairs.iter().flat_map(|p| &p.changes).filter(|c| c.verdict == Some(verdict)).count()
+    }
+
+    pub fn regressed(&self) -> bool {
+        self.count(Verdict::Regressed) > 0
+    }
+
+    fn rule(&self) -> String {
+        let b = &self.options.bootstrap;
+        format!(
+            "Verdicts: {:.0}% bootstrap interval ({} resamples, seed {:#x}) of the ratio of medians of the raw samples \
+             (candidate / base); regressed or improved only when the whole interval clears ±{:.1}%.",
+            b.level * 100.0,
+            b.resamples,
+            b.seed,
+            self.options.threshold * 100.0
+        )
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} regressed, {} improved, {} without significant change, over {} paired run set(s).",
+            self.count(Verdict::Regressed),
+            self.count(Verdict::Improved),
+            self.count(Verdict::NoChange),
+            self.pairs.len()
+        )
+    }
+
+    fn rows(&self) -> Vec<[String; 7]> {
+        let mut rows = Vec::new();
+        for pair in &self.pairs {
+            for c in &pair.changes {
+                let (unit, f) = c.metric.display_unit();
+                let value = |e: Option<Estimate>, n: usize| {
+                    e.map(|e| format!("{} {unit} (n={n})", crate::export::fmt::adaptive(e.value * f))).unwrap_or_else(|| "–".into())
+                };
+                let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
+                let (change, interval) = match &c.ci {
+                    Some(ci) => (pct(ci.ratio), format!("{} … {}", pct(ci.lower), pct(ci.upper))),
+                    None => match (c.base, c.cand) {
+                        (Some(b), Some(a)) if b.value > 0.0 => (pct(a.value / b.value), "–".into()),
+                        _ => ("–".into(), "–".into()),
+                    },
+                };
+                let verdict = c.verdict.map(|v| v.label().to_owned()).or_else(|| c.note.clone()).unwrap_or_default();
+                rows.push([pair.cand.to_string(), c.metric.label().into(), value(c.base, c.n_base), value(c.cand, c.n_cand), change, interval, verdict]);
+            }
+        }
+        rows
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for p in self.pairs.iter().filter(|p| !p.differences.is_empty()) {
+            let d: Vec<String> = p.differences.iter().map(|d| d.to_string()).collect();
+            notes.push(format!("Forced: {} vs {} differ in {}", p.base, p.cand, d.join("; ")));
+        }
+        notes.extend(self.only_base.iter().map(|k| format!("Only in base: {k}")));
+        notes.extend(self.only_cand.iter().map(|k| format!("Only in candidate: {k}")));
+        notes
+    }
+
+    const HEADERS: [&'static str; 7] = ["run", "metric", "base", "candidate", "change", "interval", "verdict"];
+
+    pub fn render_markdown(&self) -> String {
+        let mut out = String::from("# etbench compare\n\n");
+        let _ = writeln!(out, "Base: `{}` · candidate: `{}`\n", self.base_label, self.cand_label);
+        let _ = writeln!(out, "| {} |\n|{}", Self::HEADERS.join(" | "), "---|".repeat(Self::HEADERS.len()));
+        for row in self.rows() {
+            let _ = writeln!(out, "| {} |", row.map(|c| c.replace('|', "\\|")).join(" | "));
+        }
+        let _ = writeln!(out, "\n{}\n\n{}", self.summary(), self.rule());
+        for note in self.notes() {
+            let _ = writeln!(out, "- {note}");
+        }
+        out
+    }
+
+    pub fn render_table(&self) -> String {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+        table.set_header(Self::HEADERS);
+        for row in self.rows() {
+            table.add_row(row);
+        }
+        let notes: String = self.notes().iter().map(|n| format!("{n}\n")).collect();
+        format!("base: {}\ncandidate: {}\n{table}\n{}\n{}\n{notes}", self.base_label, self.cand_label, self.summary(), self.rule())
+    }
+}

@@ -1,0 +1,257 @@
+//! What is comparable between runs: the [`RunKey`] that says two runs measured the same thing, the [`Group`] of runs
+//! sharing a key (repeats pooled), and the [`Metric`]s every report, export, comparison and history reads from a
+//! group. One list of metrics, so the model card, BMF, github-action-benchmark and PyTorch records cannot disagree.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::results::{Document, RunResult};
+use crate::stats::Sample;
+
+/// The conditions that make two runs measure the same thing (repeats of one setting share a key).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub device: String,
+    pub model_name: String,
+    pub model_sha256: String,
+    pub method: String,
+    /// Effective threads when the runner reported them, else the requested count.
+    pub threads: Option<u32>,
+    pub load_mode: String,
+    /// The token ids fed, as the runner reported them (`default` when unknown).
+    pub input: String,
+}
+
+impl RunKey {
+    pub fn of(run: &RunResult) -> Self {
+        let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(run.params.threads);
+        let ids = run.runner.as_ref().map(|r| r.input_ids.clone()).filter(|v| !v.is_empty()).or(run.params.input_ids.clone());
+        Self {
+            device: run.device.name.clone(),
+            model_name: run.model.name.clone(),
+            model_sha256: run.model.sha256.clone(),
+            method: run.params.method.clone(),
+            threads,
+            load_mode: run.params.load_mode.to_string(),
+            input: ids.map(|ids| input_digest(&ids)).unwrap_or_else(|| "default".into()),
+        }
+    }
+
+    /// The fields that decide whether two runs may be compared, named for messages.
+    pub fn fields(&self) -> [(&'static str, String); 6] {
+        [
+            ("device", self.device.clone()),
+            ("model sha256", short_sha(&self.model_sha256).to_owned()),
+            ("method", self.method.clone()),
+            ("threads", threads_label(self.threads)),
+            ("load mode", self.load_mode.clone()),
+            ("input", self.input.clone()),
+        ]
+    }
+
+    /// Slug for file-like names: `local/gemma3n-tiny-bf16/forward/t2/mmap`.
+    pub fn slug(&self) -> String {
+        format!("{}/{}/{}/t{}/{}", self.device, self.model_name, self.method, threads_label(self.threads), self.load_mode)
+    }
+}
+
+impl fmt::Display for RunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {} ({}, {} threads, {})", self.model_name, self.device, self.method, threads_label(self.threads), self.load_mode)
+    }
+}
+
+pub fn threads_label(t: Option<u32>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_else(|| "default".into())
+}
+
+pub fn short_sha(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// `n ids, fnv1a:xxxxxxxx`: short, stable, and different whenever the ids differ.
+fn input_digest(ids: &[i64]) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in ids.iter().flat_map(|v| v.to_le_bytes()) {
+        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+    }
+    format!("{} ids, fnv1a:{h:08x}", ids.len())
+}
+
+/// Runs sharing a key; only successful runs contribute samples.
+#[derive(Debug, Clone)]
+pub struct Group<'a> {
+    pub key: RunKey,
+    pub runs: Vec<&'a RunResult>,
+}
+
+/// Groups the runs of several documents by key, in first-seen order; failed runs are kept apart.
+pub fn groups<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<Group<'a>> {
+    let mut order: Vec<RunKey> = Vec::new();
+    let mut by_key: BTreeMap<RunKey, Vec<&'a RunResult>> = BTreeMap::new();
+    for run in docs.into_iter().flat_map(|d| &d.runs).filter(|r| r.is_ok()) {
+        let key = RunKey::of(run);
+        let runs = by_key.entry(key.clone()).or_default();
+        if runs.is_empty() {
+            order.push(key);
+        }
+        runs.push(run);
+    }
+    order.into_iter().map(|key| Group { runs: by_key.remove(&key).unwrap_or_default(), key }).collect()
+}
+
+/// A value with its spread (p10–p90 for latency-derived metrics, min–max across repeats otherwise).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+impl Estimate {
+    fn point(v: f64) -> Self {
+        Self { value: v, lower: v, upper: v }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    /// Median of the timed `execute` latencies (all repeats pooled).
+    Latency,
+    FirstForward,
+    /// Program load + method load.
+    Load,
+    PrefillTokensPerS,
+    DecodeEquivalentTokensPerS,
+    PeakRss,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Metric::Latency,
+        Metric::FirstForward,
+        Metric::Load,
+        Metric::PrefillTokensPerS,
+        Metric::DecodeEquivalentTokensPerS,
+        Metric::PeakRss,
+    ];
+
+    /// Stable machine name (BMF measure slug, history column).
+    pub fn slug(self) -> &'static str {
+        match self {
+            Metric::Latency => "latency",
+            Metric::FirstForward => "first-forward",
+            Metric::Load => "load-time",
+            Metric::PrefillTokensPerS => "prefill-throughput",
+            Metric::DecodeEquivalentTokensPerS => "decode-equivalent-throughput",
+            Metric::PeakRss => "peak-rss",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Latency => "median latency",
+            Metric::FirstForward => "first forward",
+            Metric::Load => "load time",
+            Metric::PrefillTokensPerS => "prefill tokens/s",
+            Metric::DecodeEquivalentTokensPerS => "decode-equivalent tokens/s",
+            Metric::PeakRss => "peak RSS",
+        }
+    }
+
+    /// Unit of [`Metric::estimate`]'s numbers.
+    pub fn base_unit(self) -> &'static str {
+        match self {
+            Metric::Latency | Metric::FirstForward | Metric::Load => "ns",
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS => "tokens/s",
+            Metric::PeakRss => "bytes",
+        }
+    }
+
+    /// Human unit and the factor from the base unit to it.
+    pub fn display_unit(self) -> (&'static str, f64) {
+        match self {
+            Metric::Latency | Metric::FirstForward | Metric::Load => ("ms", 1e-6),
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS => ("tokens/s", 1.0),
+            Metric::PeakRss => ("MiB", 1.0 / (1024.0 * 1024.0)),
+        }
+    }
+
+    pub fn smaller_is_better(self) -> bool {
+        !matches!(self, Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS)
+    }
+
+    /// The raw samples a comparison resamples: every timed iteration for latency, one value per run for first
+    /// forward and load. Throughput and memory have no per-iteration samples.
+    pub fn raw_samples(self, runs: &[&RunResult]) -> Vec<f64> {
+        match self {
+            Metric::Latency => runs.iter().flat_map(|r| r.samples.timed_ns.iter().map(|&v| v as f64)).collect(),
+            Metric::FirstForward => runs.iter().filter_map(|r| r.samples.first_forward_ns.map(|v| v as f64)).collect(),
+            Metric::Load => runs.iter().filter_map(|r| load_ns(r).map(|v| v as f64)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The headline value and spread of a group; `None` when the runs do not carry it.
+    pub fn estimate(self, runs: &[&RunResult]) -> Option<Estimate> {
+        match self {
+            Metric::Latency => {
+                let s = Sample::new(&self.raw_samples(runs)).ok()?;
+                Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9) })
+            }
+            Metric::FirstForward | Metric::Load => spread(&self.raw_samples(runs)),
+            Metric::PrefillTokensPerS => {
+                let tokens = runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)? as f64;
+                Some(throughput(tokens, Metric::Latency.estimate(runs)?))
+            }
+            Metric::DecodeEquivalentTokensPerS => Some(throughput(1.0, Metric::Latency.estimate(runs)?)),
+            Metric::PeakRss => {
+                spread(&runs.iter().filter_map(|r| r.summary.as_ref()?.peak_rss_bytes.map(|b| b as f64)).collect::<Vec<_>>())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+pub fn load_ns(run: &RunResult) -> Option<u64> {
+    let s = run.summary.as_ref()?;
+    Some(s.program_load_ns? + s.method_load_ns?)
+}
+
+/// Median with min–max of per-run values.
+fn spread(values: &[f64]) -> Option<Estimate> {
+    let s = Sample::new(values).ok()?;
+    if s.len() == 1 {
+        return Some(Estimate::point(s.quantile(0.5)));
+    }
+    Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.0), upper: s.quantile(1.0) })
+}
+
+/// tokens / latency; the lower bound comes from the upper latency bound.
+fn throughput(tokens: f64, latency_ns: Estimate) -> Estimate {
+    let per_s = |ns: f64| tokens * 1e9 / ns;
+    Estimate { value: per_s(latency_ns.value), lower: per_s(latency_ns.upper), upper: per_s(latency_ns.lower) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_digest_differs_when_ids_differ() {
+        assert_ne!(input_digest(&[1, 2, 3]), input_digest(&[1, 2, 4]));
+        assert_eq!(input_digest(&[1, 2, 3]), input_digest(&[1, 2, 3]));
+        assert!(input_digest(&[1, 2, 3]).starts_with("3 ids"));
+    }
+
+    #[test]
+    fn throughput_bounds_swap_with_latency_bounds() {
+        let t = throughput(2.0, Estimate { value: 1e9, lower: 0.5e9, upper: 2e9 });
+        assert_eq!((t.value, t.lower, t.upper), (2.0, 1.0, 4.0));
+    }
+}
