@@ -2,6 +2,7 @@
 //! method, holds inputs and runs the timed loop. Errors carry ExecuTorch's error code and name.
 
 mod bridge;
+pub mod conditions;
 pub mod memory;
 
 use bridge::ffi;

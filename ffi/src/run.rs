@@ -6,10 +6,10 @@ use std::path::Path;
 
 use etbench_protocol::{
     Dtype, ErrorKind, InputSource, LoadMode, Message, MemorySnapshot, PhaseKind, PhaseRecord, RunnerError, RunnerMeta,
-    RunnerSummary, SampleRecord, TensorSpec,
+    RunnerSummary, SampleRecord, TensorSpec, When,
 };
 
-use crate::{memory, output, Engine, RuntimeError};
+use crate::{conditions, memory, output, Engine, RuntimeError};
 
 /// What to run; built by the runner's CLI.
 #[derive(Debug, Clone)]
@@ -29,6 +29,13 @@ pub struct RunConfig {
     pub generate: u32,
     /// Print the method's metadata (the meta line) and stop, without loading the method.
     pub describe: bool,
+    /// Wait until the hottest thermal zone is below this (°C) before loading, at most `gate_timeout`.
+    pub thermal_gate: Option<f64>,
+    pub gate_timeout: std::time::Duration,
+    /// Hex CPU mask to pin the runner (and ExecuTorch's threads) to.
+    pub cpu_affinity: Option<String>,
+    /// Where sysfs is (tests point this at a fake tree).
+    pub sysfs_root: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +204,16 @@ fn input_bytes(input: &Input) -> Vec<u8> {
 pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
     let mut ctx = Ctx { out, phase: None };
     let size = check_model_file(&mut ctx, &config.model)?;
+    if let Some(mask) = &config.cpu_affinity {
+        conditions::parse_mask(mask)
+            .and_then(|cpus| conditions::pin(&cpus))
+            .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
+    }
+    if !config.describe {
+        let mut before = conditions::read_conditions(&config.sysfs_root, When::Before);
+        before.thermal_gate = config.thermal_gate.map(|limit| conditions::thermal_gate(&config.sysfs_root, limit, config.gate_timeout));
+        ctx.out.emit(Message::Conditions(before));
+    }
     let threads_effective = config.threads.map(crate::set_threads).or_else(|| Some(crate::threads()));
     let mut engine = Engine::new(&config.model, config.load_mode);
 
@@ -237,6 +254,8 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
         input_dtype: Some(input.dtype),
         input_ids: input.ids.clone(),
         real_tokens: config.real_tokens,
+        debug_build: cfg!(debug_assertions),
+        cpu_affinity: config.cpu_affinity.clone(),
     }));
     if config.describe {
         return Ok(());
@@ -269,6 +288,7 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
         Vec::new()
     };
     ctx.phase = None;
+    ctx.out.emit(Message::Conditions(conditions::read_conditions(&config.sysfs_root, When::After)));
     ctx.out.emit(Message::Summary(RunnerSummary {
         warmup_iterations: config.warmup,
         timed_iterations: config.iterations,
@@ -352,6 +372,10 @@ mod tests {
             real_tokens: None,
             generate: 0,
             describe: false,
+            thermal_gate: None,
+            gate_timeout: std::time::Duration::from_secs(1),
+            cpu_affinity: None,
+            sysfs_root: "/sys".into(),
         }
     }
 

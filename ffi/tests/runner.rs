@@ -92,3 +92,42 @@ fn tempfile_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+fn fake_sysfs(dir: &std::path::Path, temp_millic: i64) {
+    let zone = dir.join("class/thermal/thermal_zone0");
+    std::fs::create_dir_all(&zone).unwrap();
+    std::fs::write(zone.join("type"), "soc-thermal\n").unwrap();
+    std::fs::write(zone.join("temp"), format!("{temp_millic}\n")).unwrap();
+    let freq = dir.join("devices/system/cpu/cpu0/cpufreq");
+    std::fs::create_dir_all(&freq).unwrap();
+    std::fs::write(freq.join("scaling_governor"), "powersave\n").unwrap();
+}
+
+#[test]
+fn conditions_are_recorded_before_and_after_and_a_hot_gate_times_out() {
+    let root = tempfile::tempdir().unwrap();
+    fake_sysfs(root.path(), 88_000);
+    let model = fixture("xnnpack-fp32");
+    let (code, msgs, _) = runner(&[
+        "--iters", "1", "--warmup", "0", "--thermal-gate", "60", "--gate-timeout", "0.3",
+        "--sysfs-root", root.path().to_str().unwrap(), model.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "the run goes on after a gate timeout");
+    let conditions: Vec<_> = msgs.iter().filter_map(|m| if let Message::Conditions(c) = m { Some(c) } else { None }).collect();
+    assert_eq!(conditions.len(), 2);
+    let gate = conditions[0].thermal_gate.as_ref().unwrap();
+    assert!(gate.timed_out && gate.waited_ms >= 300, "{gate:?}");
+    assert_eq!(conditions[1].max_temp_c(), Some(88.0));
+    assert_eq!(conditions[0].cpus[0].governor.as_deref(), Some("powersave"));
+}
+
+#[test]
+fn cpu_affinity_pins_or_refuses_clearly() {
+    let model = fixture("xnnpack-fp32");
+    let (code, _, err) = runner(&["--iters", "1", "--cpu-affinity", "0x1", model.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, msgs, _) = runner(&["--cpu-affinity", "0x0", model.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
+    assert!(e.message.contains("--cpu-affinity 0x0"), "{}", e.message);
+}

@@ -30,6 +30,12 @@ enum Command {
     Bench(BenchArgs),
     /// Quantization drift: the same prompts through a reference and candidates (logits and greedy output).
     Drift(DriftArgs),
+    /// Render results as a model-card report (tables, charts, CSVs), update a model card, or export machine formats.
+    Report(crate::cli_report::ReportArgs),
+    /// Compare two results: per metric improved / regressed / no significant change, from bootstrap intervals.
+    Compare(crate::cli_report::CompareArgs),
+    /// Nightly history in SQLite: add runs, render trends, check the newest runs for regressions.
+    History(crate::cli_report::HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -40,15 +46,30 @@ struct Measure {
     /// Timed iterations per run (at least 1).
     #[arg(long, default_value_t = Settings::default().iterations, value_parser = clap::value_parser!(u32).range(1..))]
     iters: u32,
-    /// CPU threads for ExecuTorch's threadpool (default: the runtime's choice, recorded in results).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    threads: Option<u32>,
-    /// How the runner loads the program.
-    #[arg(long, default_value = "mmap", value_parser = parse_load_mode)]
-    load_mode: LoadMode,
-    /// Fresh runner processes per model.
+    /// CPU threads for ExecuTorch's threadpool; a list sweeps (e.g. 1,2,4). Default: the runtime's choice.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Vec<u32>,
+    /// How the runner loads the program; a list sweeps (e.g. mmap,file).
+    #[arg(long, value_delimiter = ',', default_value = "mmap", value_parser = parse_load_mode)]
+    load_mode: Vec<LoadMode>,
+    /// Fresh runner processes per model and setting.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
+    /// Run variants round-robin (A B A B …) within each repeat instead of model by model, to cancel drift.
+    #[arg(long)]
+    interleave: bool,
+    /// Seconds to pause between runs.
+    #[arg(long, default_value_t = 0.0)]
+    cooldown: f64,
+    /// Before each run, wait until the device's hottest thermal zone is below this (°C).
+    #[arg(long)]
+    thermal_gate: Option<f64>,
+    /// Longest wait for --thermal-gate in seconds; a timeout is recorded as a warning, the run goes on.
+    #[arg(long, default_value_t = 300.0)]
+    gate_timeout: f64,
+    /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0).
+    #[arg(long)]
+    cpu_affinity: Option<String>,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
     #[arg(long)]
     runner: Option<PathBuf>,
@@ -197,15 +218,21 @@ fn parse_load_mode(s: &str) -> Result<LoadMode, String> {
 }
 
 fn settings(m: &Measure, method: String, input_ids: Option<Vec<i64>>) -> Settings {
+    let seconds = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
     Settings {
         generate: 0,
         method,
         warmup: m.warmup,
         iterations: m.iters,
-        threads: m.threads,
-        load_mode: m.load_mode,
+        threads: if m.threads.is_empty() { vec![None] } else { m.threads.iter().map(|&t| Some(t)).collect() },
+        load_modes: m.load_mode.clone(),
         repeats: m.repeat,
         input_ids,
+        interleave: m.interleave,
+        cooldown: seconds(m.cooldown),
+        thermal_gate_c: m.thermal_gate,
+        gate_timeout: seconds(m.gate_timeout),
+        cpu_affinity: m.cpu_affinity.clone(),
     }
 }
 
@@ -305,5 +332,8 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Run(args) => run(args),
         Command::Bench(args) => bench(args),
         Command::Drift(args) => drift(args),
+        Command::Report(args) => crate::cli_report::report(args),
+        Command::Compare(args) => crate::cli_report::compare(args),
+        Command::History(args) => crate::cli_report::history(args),
     }
 }

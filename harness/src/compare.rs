@@ -13,7 +13,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use crate::report::metric::{groups, Estimate, Group, Metric, RunKey};
 use crate::results::{Document, RunResult};
-use bootstrap::{Bootstrap, RatioCi, Resamplable, Verdict};
+use bootstrap::{Bootstrap, RatioCi, Runs, Verdict};
 
 /// Metrics a comparison judges (those with raw samples).
 pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
@@ -77,6 +77,8 @@ pub struct Comparison {
     pub pairs: Vec<Pair>,
     pub only_base: Vec<RunKey>,
     pub only_cand: Vec<RunKey>,
+    /// Anything else the reader should know (series without a baseline, ...).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,29 +110,30 @@ fn differences(base: &Group, cand: &Group) -> Vec<Difference> {
         .collect()
 }
 
-/// Judges one metric from the raw samples of two sets of runs.
+/// Judges one metric from the raw samples of two sets of runs (each run one runner process).
 pub fn change(metric: Metric, base: &[&RunResult], cand: &[&RunResult], opts: &Options) -> MetricChange {
-    let (bs, cs) = (metric.raw_samples(base), metric.raw_samples(cand));
+    let (br, cr) = (metric.raw_runs(base), metric.raw_runs(cand));
+    let count = |r: &[Vec<f64>]| r.iter().map(|v| v.len()).sum();
     let mut change = MetricChange {
         metric,
         base: metric.estimate(base),
         cand: metric.estimate(cand),
-        n_base: bs.len(),
-        n_cand: cs.len(),
+        n_base: count(&br),
+        n_cand: count(&cr),
         ci: None,
         verdict: None,
         note: None,
     };
-    match (Resamplable::new(&bs), Resamplable::new(&cs)) {
-        (Ok(b), Ok(c)) => {
-            let ci = opts.bootstrap.ratio_of_medians(&b, &c);
+    let sides = Runs::new(br.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cr.iter().map(|v| v.as_slice()))?)));
+    match sides.and_then(|(b, c)| opts.bootstrap.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
+        Ok((ci, single)) => {
             change.verdict = Some(Verdict::of(&ci, opts.threshold, metric.smaller_is_better()));
             change.ci = Some(ci);
+            if single && metric == Metric::Latency {
+                change.note = Some("1 process per side: process-to-process variation is not in the interval; use --repeat 3 or more".into());
+            }
         }
-        (Err(e), _) | (_, Err(e)) => {
-            let fix = if metric == Metric::Latency { "raise --iters" } else { "use --repeat 2 or more" };
-            change.note = Some(format!("not judged: {e}; {fix}"));
-        }
+        Err(e) => change.note = Some(format!("not judged: {e}; use --repeat 2 or more")),
     }
     change
 }
@@ -195,7 +198,7 @@ pub fn compare_groups(base: &[Group], cand: &[Group], labels: (&str, &str), opts
         return Err(CompareError::Mismatch { base: base_label, cand: cand_label, details: refused.join("\n") });
     }
     let only_cand = cand.iter().zip(&used).filter(|(_, u)| !**u).map(|(c, _)| c.key.clone()).collect();
-    Ok(Comparison { base_label, cand_label, options: *opts, pairs, only_base, only_cand })
+    Ok(Comparison { base_label, cand_label, options: *opts, pairs, only_base, only_cand, notes: Vec::new() })
 }
 
 fn describe(base: &Group, cand: &Group) -> String {
@@ -250,14 +253,18 @@ impl Comparison {
                         _ => ("–".into(), "–".into()),
                     },
                 };
-                let verdict = c.verdict.map(|v| v.label().to_owned()).or_else(|| c.note.clone()).unwrap_or_default();
+                let verdict = match (c.verdict, &c.note) {
+                    (Some(v), Some(n)) => format!("{} ({n})", v.label()),
+                    (Some(v), None) => v.label().to_owned(),
+                    (None, n) => n.clone().unwrap_or_default(),
+                };
                 rows.push([pair.cand.to_string(), c.metric.label().into(), value(c.base, c.n_base), value(c.cand, c.n_cand), change, interval, verdict]);
             }
         }
         rows
     }
 
-    fn notes(&self) -> Vec<String> {
+    fn all_notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         for p in self.pairs.iter().filter(|p| !p.differences.is_empty()) {
             let d: Vec<String> = p.differences.iter().map(|d| d.to_string()).collect();
@@ -265,6 +272,7 @@ impl Comparison {
         }
         notes.extend(self.only_base.iter().map(|k| format!("Only in base: {k}")));
         notes.extend(self.only_cand.iter().map(|k| format!("Only in candidate: {k}")));
+        notes.extend(self.notes.iter().cloned());
         notes
     }
 
@@ -278,7 +286,7 @@ impl Comparison {
             let _ = writeln!(out, "| {} |", row.map(|c| c.replace('|', "\\|")).join(" | "));
         }
         let _ = writeln!(out, "\n{}\n\n{}", self.summary(), self.rule());
-        for note in self.notes() {
+        for note in self.all_notes() {
             let _ = writeln!(out, "- {note}");
         }
         out
@@ -291,7 +299,7 @@ impl Comparison {
         for row in self.rows() {
             table.add_row(row);
         }
-        let notes: String = self.notes().iter().map(|n| format!("{n}\n")).collect();
+        let notes: String = self.all_notes().iter().map(|n| format!("{n}\n")).collect();
         format!("base: {}\ncandidate: {}\n{table}\n{}\n{}\n{notes}", self.base_label, self.cand_label, self.summary(), self.rule())
     }
 }

@@ -118,13 +118,17 @@ fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result
         method: plan.settings.method.clone(),
         warmup,
         iterations,
-        threads: plan.settings.threads,
-        load_mode: plan.settings.load_mode,
+        threads: plan.settings.threads[0],
+        load_mode: plan.settings.load_modes[0],
         repeat_index: 0,
         repeats: 1,
         input_ids: Some(window_ids),
         real_tokens: Some(real as u32),
         generate: plan.settings.generate,
+        cpu_affinity: plan.settings.cpu_affinity.clone(),
+        thermal_gate_c: None,
+        gate_timeout_s: None,
+        cooldown_s: None,
     };
     let dump = plan.scratch.join(format!("logits-{}-{index}.bin", model.sha256));
     let extra: Vec<OsString> = vec!["--dump-output".into(), dump.clone().into()];

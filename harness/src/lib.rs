@@ -4,15 +4,20 @@
 //! [`results::RunResult`] → [`stats`] → [`export`] → [`output`].
 
 pub mod cli;
+pub mod cli_report;
+pub mod compare;
 pub mod device;
 pub mod drift;
 pub mod export;
+pub mod history;
 pub mod manifest;
 pub mod model;
 pub mod output;
 pub mod prompt;
 pub mod provenance;
+pub mod report;
 pub mod results;
 pub mod session;
 pub mod stats;
 pub mod sweep;
+pub mod warnings;

@@ -80,6 +80,14 @@ pub struct RunParams {
     /// Greedy tokens generated after the timed loop.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generate: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_affinity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thermal_gate_c: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_timeout_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_s: Option<f64>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -89,6 +97,8 @@ fn is_zero(v: &u32) -> bool {
 /// What the runner reported about itself and the method.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunnerInfo {
+    #[serde(default)]
+    pub debug_build: bool,
     pub runner_version: String,
     pub executorch_version: String,
     pub target_triple: String,
@@ -207,6 +217,12 @@ pub struct RunResult {
     /// Greedy generation without KV cache, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationRecord>,
+    /// Device conditions the runner read before and after the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<etbench_protocol::Conditions>,
+    /// Measurement conditions that make this run less trustworthy, each with its fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::warnings::Warning>,
 }
 
 /// How a tokenized prompt was fitted to the method's fixed input length.

@@ -37,6 +37,13 @@ pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
     if params.generate > 0 {
         args.extend(["--generate".into(), params.generate.to_string().into()]);
     }
+    if let Some(limit) = params.thermal_gate_c {
+        args.extend(["--thermal-gate".into(), limit.to_string().into()]);
+        args.extend(["--gate-timeout".into(), params.gate_timeout_s.unwrap_or(300.0).to_string().into()]);
+    }
+    if let Some(mask) = &params.cpu_affinity {
+        args.extend(["--cpu-affinity".into(), mask.into()]);
+    }
     // `--` so a model path starting with `-` is never taken for a flag.
     args.extend(["--".into(), model_path.into()]);
     args
@@ -60,6 +67,8 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         summary: None,
         prompt: None,
         generation: None,
+        conditions: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -193,9 +202,11 @@ struct Pending {
 
 fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
     match msg {
+        Message::Conditions(c) => row.conditions.push(c),
         Message::Meta(meta) => {
             row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
             row.runner = Some(RunnerInfo {
+                debug_build: meta.debug_build,
                 runner_version: meta.runner_version,
                 executorch_version: meta.executorch_version,
                 target_triple: meta.target_triple,
@@ -257,11 +268,17 @@ mod tests {
             input_ids: None,
             real_tokens: None,
             generate: 0,
+            cpu_affinity: None,
+            thermal_gate_c: Some(45.0),
+            gate_timeout_s: Some(2.0),
+            cooldown_s: None,
         };
         let args = runner_args("-evil; $(rm -rf x).pte", &params);
         let n = args.len();
         assert_eq!(args[n - 2], "--");
         assert_eq!(args[n - 1], "-evil; $(rm -rf x).pte");
         assert!(args.contains(&OsString::from("file")));
+        let gate = args.iter().position(|a| a == "--thermal-gate").unwrap();
+        assert_eq!(args[gate + 1], "45");
     }
 }

@@ -21,12 +21,24 @@ pub struct Settings {
     pub method: String,
     pub warmup: u32,
     pub iterations: u32,
-    pub threads: Option<u32>,
-    pub load_mode: etbench_protocol::LoadMode,
+    /// Thread counts to sweep (`None` = the runtime's default); never empty.
+    pub threads: Vec<Option<u32>>,
+    /// Load modes to sweep; never empty.
+    pub load_modes: Vec<etbench_protocol::LoadMode>,
     pub repeats: u32,
     pub input_ids: Option<Vec<i64>>,
     /// Greedy tokens to generate after the timed loop.
     pub generate: u32,
+    /// Run the variants round-robin (A B A B …) instead of model by model, so slow drift hits all alike.
+    pub interleave: bool,
+    /// Pause between runs (lets a phone shed heat).
+    pub cooldown: std::time::Duration,
+    /// Before each run the runner waits until the device is below this temperature (°C)…
+    pub thermal_gate_c: Option<f64>,
+    /// …for at most this long.
+    pub gate_timeout: std::time::Duration,
+    /// Hex CPU mask the runner pins itself to.
+    pub cpu_affinity: Option<String>,
 }
 
 impl Default for Settings {
@@ -35,11 +47,16 @@ impl Default for Settings {
             method: "forward".into(),
             warmup: 3,
             iterations: 20,
-            threads: None,
-            load_mode: etbench_protocol::LoadMode::Mmap,
+            threads: vec![None],
+            load_modes: vec![etbench_protocol::LoadMode::Mmap],
             repeats: 1,
             input_ids: None,
             generate: 0,
+            interleave: false,
+            cooldown: std::time::Duration::ZERO,
+            thermal_gate_c: None,
+            gate_timeout: std::time::Duration::from_secs(300),
+            cpu_affinity: None,
         }
     }
 }
@@ -88,30 +105,104 @@ pub struct Plan {
     pub prompt: Option<Prompt>,
 }
 
+/// One run of the matrix: which model, with which settings, which repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub model: usize,
+    pub load_mode: etbench_protocol::LoadMode,
+    pub threads: Option<u32>,
+    pub repeat: u32,
+}
+
 impl Plan {
-    fn params(&self, repeat_index: u32) -> RunParams {
+    fn params(&self, cell: &Cell) -> RunParams {
         let s = &self.settings;
         RunParams {
             method: s.method.clone(),
             warmup: s.warmup,
             iterations: s.iterations,
-            threads: s.threads,
-            load_mode: s.load_mode,
-            repeat_index,
+            threads: cell.threads,
+            load_mode: cell.load_mode,
+            repeat_index: cell.repeat,
             repeats: s.repeats,
             input_ids: s.input_ids.clone(),
             real_tokens: None,
             generate: s.generate,
+            cpu_affinity: s.cpu_affinity.clone(),
+            thermal_gate_c: s.thermal_gate_c,
+            gate_timeout_s: s.thermal_gate_c.map(|_| s.gate_timeout.as_secs_f64()),
+            cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
         }
     }
 
-    pub fn total_runs(&self) -> usize {
-        self.models.len() * self.settings.repeats as usize
+    /// The runs in execution order. Model-major by default, so each model is loaded (and, remotely, pushed) once
+    /// for all its settings; with `interleave`, round-robin over models × settings within each repeat.
+    pub fn cells(&self) -> Vec<Cell> {
+        let s = &self.settings;
+        let settings: Vec<(etbench_protocol::LoadMode, Option<u32>)> =
+            s.load_modes.iter().flat_map(|&m| s.threads.iter().map(move |&t| (m, t))).collect();
+        let mut cells = Vec::new();
+        if s.interleave {
+            for repeat in 0..s.repeats {
+                for model in 0..self.models.len() {
+                    cells.extend(settings.iter().map(|&(load_mode, threads)| Cell { model, load_mode, threads, repeat }));
+                }
+            }
+        } else {
+            for model in 0..self.models.len() {
+                for &(load_mode, threads) in &settings {
+                    cells.extend((0..s.repeats).map(|repeat| Cell { model, load_mode, threads, repeat }));
+                }
+            }
+        }
+        cells
     }
 }
 
-/// Runs the plan model by model (each model's repeats back to back, so its pages stay warm between repeats only
-/// as much as a fresh process allows), writing results after every run.
+/// What is known about a model before any run: its file check, expected output, fitted prompt.
+struct Prepared {
+    checked: Result<crate::results::ModelRef, model::ModelProblem>,
+    expectation: Option<crate::manifest::Expectation>,
+    prompt: Option<Result<PromptInput, String>>,
+}
+
+fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
+    let checked = model::inspect(path);
+    let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
+    let prompt = match (&checked, &plan.prompt) {
+        (Ok(_), Some(p)) => Some(prepare_prompt(plan, p, &path.display().to_string())),
+        _ => None,
+    };
+    Prepared { checked, expectation, prompt }
+}
+
+fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cell) -> RunResult {
+    let path = &plan.models[cell.model];
+    let mut params = plan.params(cell);
+    if let Some(Ok(input)) = &prepared.prompt {
+        params.input_ids = Some(input.window_ids.clone());
+        params.real_tokens = Some(input.record.real_tokens as u32);
+    }
+    let mut row = match (&prepared.checked, &prepared.prompt) {
+        (Err(p), _) => session::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
+        (Ok(model), Some(Err(message))) => {
+            session::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
+        }
+        (Ok(model), _) => {
+            session::run_once(plan.device.as_ref(), device_ref.clone(), model.clone(), params, prepared.expectation.as_ref())
+        }
+    };
+    if let (Some(Ok(input)), Some(p)) = (&prepared.prompt, &plan.prompt) {
+        row.prompt = Some(input.record.clone());
+        if let Some(generation) = row.generation.as_mut() {
+            generation.text = Some(p.tokenizer.decode(&generation.token_ids));
+        }
+    }
+    row.warnings = crate::warnings::assess(&row);
+    row
+}
+
+/// Runs the plan cell by cell, writing results after every run; a failed run is an error row and the sweep goes on.
 pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> anyhow::Result<Document> {
     let mut doc = Document::new(provenance::provenance(command));
     let device_ref = DeviceRef {
@@ -119,47 +210,39 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> an
         transport: plan.device.transport().to_owned(),
         info: plan.device.info(),
     };
-    let total = plan.total_runs();
-    let mut done = 0;
-    for path in &plan.models {
-        let checked = model::inspect(path);
-        let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
-        let prompt = match (&checked, &plan.prompt) {
-            (Ok(_), Some(p)) => Some(prepare_prompt(plan, p, &path.display().to_string())),
-            _ => None,
-        };
-        for repeat in 0..plan.settings.repeats {
-            done += 1;
-            let mut params = plan.params(repeat);
-            eprintln!("[{done}/{total}] {}: {} (repeat {}/{})", device_ref.name, path.display(), repeat + 1, plan.settings.repeats);
-            if let Some(Ok(input)) = &prompt {
-                params.input_ids = Some(input.window_ids.clone());
-                params.real_tokens = Some(input.record.real_tokens as u32);
-            }
-            let mut row = match (&checked, &prompt) {
-                (Err(p), _) => session::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
-                (Ok(model), Some(Err(message))) => {
-                    session::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
-                }
-                (Ok(model), _) => session::run_once(plan.device.as_ref(), device_ref.clone(), model.clone(), params, expectation.as_ref()),
-            };
-            if let (Some(Ok(input)), Some(p)) = (&prompt, &plan.prompt) {
-                row.prompt = Some(input.record.clone());
-                if let Some(generation) = row.generation.as_mut() {
-                    generation.text = Some(p.tokenizer.decode(&generation.token_ids));
-                }
-            }
-            report_progress(&row);
-            doc.runs.push(row);
-            if let Some(out) = out {
-                out.write_results(&doc)?;
-            }
+    let cells = plan.cells();
+    let mut prepared: Vec<Option<Prepared>> = plan.models.iter().map(|_| None).collect();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 && !plan.settings.cooldown.is_zero() {
+            std::thread::sleep(plan.settings.cooldown);
+        }
+        let path = &plan.models[cell.model];
+        let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+        eprintln!(
+            "[{}/{}] {}: {} ({}, {threads} threads, repeat {}/{})",
+            i + 1,
+            cells.len(),
+            device_ref.name,
+            path.display(),
+            cell.load_mode,
+            cell.repeat + 1,
+            plan.settings.repeats
+        );
+        let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
+        let row = run_cell(plan, &device_ref, model, cell);
+        report_progress(&row);
+        doc.runs.push(row);
+        if let Some(out) = out {
+            out.write_results(&doc)?;
         }
     }
     Ok(doc)
 }
 
 fn report_progress(row: &RunResult) {
+    for warning in &row.warnings {
+        eprintln!("      warning: {warning}");
+    }
     match (&row.error, &row.summary) {
         (Some(e), _) => eprintln!("      error: {}", e.message),
         (None, Some(s)) => eprintln!(

@@ -226,3 +226,28 @@ fn runner_killed_mid_sweep_becomes_an_error_row_and_the_sweep_goes_on() {
     assert_eq!(doc.runs[1].status, RunStatus::Ok, "{:?}", doc.runs[1].error);
     assert_eq!(doc.runs[1].samples.timed_ns.len(), 50);
 }
+
+#[test]
+fn thread_and_load_mode_lists_sweep_and_interleave_orders_round_robin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--iters", "2", "--warmup", "0", "--threads", "1,2", "--load-mode", "mmap,file", "--repeat", "2", "--interleave", "--format", "none", "--out"])
+        .arg(dir.path())
+        .arg("--model")
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--model")
+        .arg(fixture("xnnpack-8da4w"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 2 * 2 * 2 * 2);
+    let order: Vec<(u32, &str)> = doc.runs.iter().map(|r| (r.params.repeat_index, r.model.name.as_str())).collect();
+    // Round-robin: all of repeat 0 (both models) before any of repeat 1.
+    assert!(order[..8].iter().all(|(r, _)| *r == 0) && order[8..].iter().all(|(r, _)| *r == 1), "{order:?}");
+    assert_ne!(order[0].1, order[4].1);
+    let effective: std::collections::BTreeSet<_> =
+        doc.runs.iter().map(|r| (r.params.load_mode, r.runner.as_ref().unwrap().threads_effective)).collect();
+    assert_eq!(effective.len(), 4, "{effective:?}");
+    assert!(doc.runs.iter().all(|r| r.conditions.len() == 2), "conditions before and after every run");
+}

@@ -55,11 +55,16 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             input_ids: None,
             real_tokens: None,
             generate: 0,
+            cpu_affinity: None,
+            thermal_gate_c: None,
+            gate_timeout_s: None,
+            cooldown_s: None,
         },
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
         status: RunStatus::Ok,
         error: None,
         runner: Some(RunnerInfo {
+            debug_build: false,
             runner_version: "0.1.0".into(),
             executorch_version: "1.5.1+cpu".into(),
             target_triple: "x86_64-unknown-linux-gnu".into(),
@@ -88,6 +93,8 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         summary: None,
         prompt: None,
         generation: None,
+        conditions: Vec::new(),
+        warnings: Vec::new(),
     };
     run.summarise();
     run

@@ -49,6 +49,18 @@ struct Args {
     /// Print the meta line (methods, input/output specs) and exit without loading the method.
     #[arg(long)]
     describe: bool,
+    /// Before loading, wait until every thermal zone is below this temperature (°C).
+    #[arg(long)]
+    thermal_gate: Option<f64>,
+    /// Longest wait for --thermal-gate, in seconds (a timeout is recorded, the run goes on).
+    #[arg(long, default_value_t = 300.0)]
+    gate_timeout: f64,
+    /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0 for the big cores).
+    #[arg(long)]
+    cpu_affinity: Option<String>,
+    /// Root of sysfs for device conditions (for tests: a fake tree).
+    #[arg(long, default_value = "/sys", hide = true)]
+    sysfs_root: std::path::PathBuf,
 }
 
 fn parse_dtype(s: &str) -> Result<Dtype, String> {
@@ -90,6 +102,10 @@ fn main() {
         real_tokens: args.real_tokens,
         generate: args.generate,
         describe: args.describe,
+        thermal_gate: args.thermal_gate,
+        gate_timeout: std::time::Duration::from_secs_f64(args.gate_timeout.max(0.0)),
+        cpu_affinity: args.cpu_affinity,
+        sysfs_root: args.sysfs_root,
     };
     let mut out = Stdout(BufWriter::new(std::io::stdout()));
     let result = run(&config, &mut out);

@@ -70,10 +70,74 @@ pub enum Message {
     Sample(SampleRecord),
     Summary(RunnerSummary),
     Error(RunnerError),
+    Conditions(Conditions),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    Before,
+    After,
+}
+
+/// Device conditions read from sysfs on the device, before and after a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conditions {
+    pub when: When,
+    pub cpus: Vec<CpuCondition>,
+    pub thermal_zones: Vec<ThermalZone>,
+    pub battery: Option<Battery>,
+    /// Set on the `before` record when `--thermal-gate` was given.
+    pub thermal_gate: Option<GateOutcome>,
+}
+
+impl Conditions {
+    /// Hottest thermal zone, in °C.
+    pub fn max_temp_c(&self) -> Option<f64> {
+        self.thermal_zones.iter().filter_map(|z| z.temp_millic).max().map(|t| t as f64 / 1000.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuCondition {
+    pub cpu: u32,
+    pub cur_khz: Option<u64>,
+    pub max_khz: Option<u64>,
+    pub governor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThermalZone {
+    pub zone: String,
+    pub kind: Option<String>,
+    pub temp_millic: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Battery {
+    pub level_pct: Option<u32>,
+    /// sysfs `status`: Charging, Discharging, Full, Not charging.
+    pub status: Option<String>,
+}
+
+impl Battery {
+    pub fn is_charging(&self) -> bool {
+        matches!(self.status.as_deref(), Some("Charging") | Some("Full"))
+    }
+}
+
+/// What waiting for the device to cool down gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateOutcome {
+    pub limit_c: f64,
+    pub waited_ms: u64,
+    pub timed_out: bool,
+    /// Hottest zone when the wait ended (None: no thermal zone readable, nothing to wait for).
+    pub temp_c: Option<f64>,
 }
 
 /// How the program file is brought into memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     /// mmap the file; pages come in on first touch (the default for GB-scale files).
@@ -204,6 +268,12 @@ pub struct RunnerMeta {
     /// Positions of the input holding real tokens (the rest is padding); predictions are read at the last one.
     #[serde(default)]
     pub real_tokens: Option<u32>,
+    /// The runner was built without optimisations (its timings are not representative).
+    #[serde(default)]
+    pub debug_build: bool,
+    /// CPUs the runner was pinned to (`--cpu-affinity`), as a hex mask.
+    #[serde(default)]
+    pub cpu_affinity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]

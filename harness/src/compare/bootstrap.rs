@@ -1,7 +1,7 @@
 //! Change detection between two samples: a pure module over slices, no I/O.
 //!
-//! Method: percentile bootstrap of the ratio of medians. Each resample draws `base.len()` points from `base` and
-//! `cand.len()` points from `cand` with replacement and records `median(cand*) / median(base*)`; the confidence
+//! Method: percentile bootstrap of the ratio of pooled medians. Each resample redraws both sides hierarchically (runs
+//! with replacement, then iterations within each run, see [`Runs`]) and records `median(cand*) / median(base*)`; the
 //! interval is the pair of (1 − level)/2 quantiles of those ratios. Cost: O(R · (n + m)) with quickselect medians.
 //! The RNG is SplitMix64 with a fixed seed, so the same inputs always give the same interval.
 //!
@@ -36,25 +36,69 @@ impl SplitMix64 {
     }
 }
 
-/// A sample that can be resampled: at least two finite points.
+/// The raw samples of one side, grouped by run (runner process): at least one point, all finite and positive.
+///
+/// Processes differ more than iterations within a process (page placement, the core a process lands on), so the
+/// resampling is hierarchical: runs are drawn with replacement, then iterations within each drawn run. A side with a
+/// single run borrows the run-to-run variation of the other side when that one has several runs; with one run on
+/// each side the interval only covers iteration noise ([`Runs::single`] says so).
 #[derive(Debug, Clone)]
-pub struct Resamplable<'a>(&'a [f64]);
+pub struct Runs<'a> {
+    runs: Vec<&'a [f64]>,
+}
 
-impl<'a> Resamplable<'a> {
-    pub fn new(values: &'a [f64]) -> Result<Self, BootstrapError> {
-        if values.len() < 2 {
-            return Err(BootstrapError::TooFew { n: values.len() });
+impl<'a> Runs<'a> {
+    pub fn new(runs: impl IntoIterator<Item = &'a [f64]>) -> Result<Self, BootstrapError> {
+        let runs: Vec<&[f64]> = runs.into_iter().filter(|r| !r.is_empty()).collect();
+        if runs.is_empty() {
+            return Err(BootstrapError::TooFew { n: 0 });
         }
-        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite() || **v <= 0.0) {
+        let all = runs.iter().flat_map(|r| r.iter());
+        if let Some((index, &value)) = all.enumerate().find(|(_, v)| !v.is_finite() || **v <= 0.0) {
             return Err(BootstrapError::Stats(StatsError::NotFinite { index, value }));
         }
-        Ok(Self(values))
+        Ok(Self { runs })
+    }
+
+    pub fn single(&self) -> bool {
+        self.runs.len() == 1
+    }
+
+    fn points(&self) -> usize {
+        self.runs.iter().map(|r| r.len()).sum()
+    }
+
+    fn pooled_median(&self) -> f64 {
+        median_in_place(&mut self.runs.concat())
+    }
+
+    /// Each run's median over the median of run medians: the multiplicative run effects.
+    fn run_effects(&self) -> Vec<f64> {
+        let medians: Vec<f64> = self.runs.iter().map(|r| median_in_place(&mut r.to_vec())).collect();
+        let center = median_in_place(&mut medians.clone());
+        medians.iter().map(|m| m / center).collect()
+    }
+
+    /// Median of one hierarchical resample, times a borrowed run effect when given.
+    fn resample_median(&self, borrowed: &[f64], buf: &mut Vec<f64>, rng: &mut SplitMix64) -> f64 {
+        buf.clear();
+        let k = self.runs.len();
+        for _ in 0..k {
+            let run = if k == 1 { self.runs[0] } else { self.runs[rng.below(k)] };
+            buf.extend((0..run.len()).map(|_| run[rng.below(run.len())]));
+        }
+        let m = median_in_place(buf);
+        if borrowed.is_empty() {
+            m
+        } else {
+            m * borrowed[rng.below(borrowed.len())]
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BootstrapError {
-    #[error("{n} sample(s): a confidence interval needs at least 2 on each side")]
+    #[error("{n} sample(s): an interval needs at least 2 samples on each side, or several runs on one side")]
     TooFew { n: usize },
     #[error("{0} (values must be finite and positive)")]
     Stats(StatsError),
@@ -75,7 +119,7 @@ impl Default for Bootstrap {
     }
 }
 
-/// `cand / base` of the medians with its bootstrap interval.
+/// `cand / base` of the pooled medians with its bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RatioCi {
     pub ratio: f64,
@@ -97,28 +141,33 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
     }
 }
 
-fn resample_median(src: &[f64], buf: &mut Vec<f64>, rng: &mut SplitMix64) -> f64 {
-    buf.clear();
-    buf.extend((0..src.len()).map(|_| src[rng.below(src.len())]));
-    median_in_place(buf)
-}
-
 impl Bootstrap {
-    /// Percentile interval of median(cand) / median(base).
-    pub fn ratio_of_medians(&self, base: &Resamplable, cand: &Resamplable) -> RatioCi {
-        let (base, cand) = (base.0, cand.0);
-        let ratio = median_in_place(&mut cand.to_vec()) / median_in_place(&mut base.to_vec());
+    /// Percentile interval of median(cand) / median(base), resampling runs then iterations.
+    pub fn ratio_of_medians(&self, base: &Runs, cand: &Runs) -> Result<RatioCi, BootstrapError> {
+        let (b_eff, c_eff) = match (base.single(), cand.single()) {
+            (true, true) => {
+                let n = base.points().min(cand.points());
+                if n < 2 {
+                    return Err(BootstrapError::TooFew { n });
+                }
+                (Vec::new(), Vec::new())
+            }
+            (true, false) => (cand.run_effects(), Vec::new()),
+            (false, true) => (Vec::new(), base.run_effects()),
+            (false, false) => (Vec::new(), Vec::new()),
+        };
+        let ratio = cand.pooled_median() / base.pooled_median();
         let mut rng = SplitMix64::new(self.seed);
-        let (mut bb, mut cb) = (Vec::with_capacity(base.len()), Vec::with_capacity(cand.len()));
+        let (mut bb, mut cb) = (Vec::with_capacity(base.points()), Vec::with_capacity(cand.points()));
         let mut ratios: Vec<f64> = (0..self.resamples.max(1))
             .map(|_| {
-                let b = resample_median(base, &mut bb, &mut rng);
-                resample_median(cand, &mut cb, &mut rng) / b
+                let b = base.resample_median(&b_eff, &mut bb, &mut rng);
+                cand.resample_median(&c_eff, &mut cb, &mut rng) / b
             })
             .collect();
         ratios.sort_by(f64::total_cmp);
         let tail = (1.0 - self.level) / 2.0;
-        RatioCi { ratio, lower: quantile_sorted(&ratios, tail), upper: quantile_sorted(&ratios, 1.0 - tail), level: self.level }
+        Ok(RatioCi { ratio, lower: quantile_sorted(&ratios, tail), upper: quantile_sorted(&ratios, 1.0 - tail), level: self.level })
     }
 }
 
@@ -165,8 +214,14 @@ mod tests {
         (0..n).map(|_| center * (1.0 + (rng.below(1000) as f64 - 500.0) / 10_000.0)).collect()
     }
 
+    fn ci_runs(base: &[Vec<f64>], cand: &[Vec<f64>]) -> RatioCi {
+        let b = Runs::new(base.iter().map(|v| v.as_slice())).unwrap();
+        let c = Runs::new(cand.iter().map(|v| v.as_slice())).unwrap();
+        Bootstrap::default().ratio_of_medians(&b, &c).unwrap()
+    }
+
     fn ci(base: &[f64], cand: &[f64]) -> RatioCi {
-        Bootstrap::default().ratio_of_medians(&Resamplable::new(base).unwrap(), &Resamplable::new(cand).unwrap())
+        ci_runs(&[base.to_vec()], &[cand.to_vec()])
     }
 
     #[test]
@@ -219,17 +274,37 @@ mod tests {
     }
 
     #[test]
-    fn the_interval_widens_with_noise() {
-        let narrow = ci(&noisy(30, 100.0, 1), &noisy(30, 100.0, 2));
-        let wide_base: Vec<f64> = noisy(30, 100.0, 1).iter().enumerate().map(|(i, v)| v * (1.0 + (i % 5) as f64 * 0.1)).collect();
-        let wide = ci(&wide_base, &noisy(30, 100.0, 2));
-        assert!(wide.upper - wide.lower > narrow.upper - narrow.lower);
+    fn process_to_process_shifts_widen_the_interval() {
+        // Three processes per side, bimodal like this 2-core VM (some processes land ~40 % slower).
+        let base = vec![noisy(20, 100.0, 1), noisy(20, 140.0, 2), noisy(20, 100.0, 3)];
+        let cand = vec![noisy(20, 140.0, 4), noisy(20, 140.0, 5), noisy(20, 100.0, 6)];
+        let c = ci_runs(&base, &cand);
+        assert!(c.ratio > 1.3, "pooled medians differ: {c:?}");
+        assert_eq!(Verdict::of(&c, 0.05, true), Verdict::NoChange, "{c:?}");
+        // The same pooled points treated as one process each would be called a regression.
+        let flat = |v: &[Vec<f64>]| v.concat();
+        assert_eq!(Verdict::of(&ci(&flat(&base), &flat(&cand)), 0.05, true), Verdict::Regressed);
+    }
+
+    #[test]
+    fn a_single_run_borrows_the_run_to_run_spread_of_the_other_side() {
+        let base = vec![noisy(20, 100.0, 1), noisy(20, 130.0, 2), noisy(20, 100.0, 3), noisy(20, 125.0, 4)];
+        let near = ci_runs(&base, &[noisy(20, 128.0, 5)]);
+        assert_eq!(Verdict::of(&near, 0.05, true), Verdict::NoChange, "{near:?}");
+        let far = ci_runs(&base, &[noisy(20, 400.0, 6)]);
+        assert_eq!(Verdict::of(&far, 0.05, true), Verdict::Regressed, "{far:?}");
+        // One value per run (first forward): judged from the other side's runs.
+        let firsts = [vec![10.0], vec![11.0], vec![10.5]];
+        assert_eq!(Verdict::of(&ci_runs(&firsts, &[vec![30.0]]), 0.05, true), Verdict::Regressed);
     }
 
     #[test]
     fn too_few_or_bad_points_are_refused() {
-        assert_eq!(Resamplable::new(&[1.0]).unwrap_err(), BootstrapError::TooFew { n: 1 });
-        assert!(matches!(Resamplable::new(&[1.0, f64::NAN]), Err(BootstrapError::Stats(_))));
-        assert!(matches!(Resamplable::new(&[1.0, 0.0]), Err(BootstrapError::Stats(_))));
+        let one = [1.0];
+        let r = Runs::new([&one[..]]).unwrap();
+        assert_eq!(Bootstrap::default().ratio_of_medians(&r, &r).unwrap_err(), BootstrapError::TooFew { n: 1 });
+        assert!(matches!(Runs::new([&[1.0, f64::NAN][..]]), Err(BootstrapError::Stats(_))));
+        assert!(matches!(Runs::new([&[1.0, 0.0][..]]), Err(BootstrapError::Stats(_))));
+        assert!(matches!(Runs::new([&[][..]]), Err(BootstrapError::TooFew { n: 0 })));
     }
 }

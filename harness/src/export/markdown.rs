@@ -38,6 +38,9 @@ pub fn render(doc: &Document) -> String {
         for note in super::text_notes(&runs) {
             let _ = writeln!(out, "- {}", escape(&note));
         }
+        for note in super::warning_notes(&runs) {
+            let _ = writeln!(out, "- Warning: {}", escape(&note));
+        }
         for note in super::error_notes(&runs) {
             let _ = writeln!(out, "- Error: {}", escape(&note));
         }

@@ -1,9 +1,13 @@
 //! Exporters: each turns a [`Document`] into bytes. One row model ([`Row`]) feeds every tabular format, so the
 //! terminal table, `report.md` and `results.csv` cannot disagree.
 
+pub mod bmf;
 pub mod csv;
 pub mod drift;
+pub mod gab;
+pub mod jsonl;
 pub mod markdown;
+pub mod pytorch;
 pub mod table;
 
 use crate::results::{Document, RunResult};
@@ -154,6 +158,11 @@ pub fn error_notes(runs: &[&RunResult]) -> Vec<String> {
     runs.iter()
         .filter_map(|r| r.error.as_ref().map(|e| format!("{} ({}): {}", r.model.name, r.id, e.message.replace('\n', " / "))))
         .collect()
+}
+
+/// One line per warning, naming the run.
+pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
+    runs.iter().flat_map(|r| r.warnings.iter().map(move |w| format!("{} ({}): {w}", r.model.name, r.id))).collect()
 }
 
 /// One line per prompt-driven run: how the prompt was fitted and, with `--generate`, what came out.

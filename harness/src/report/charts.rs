@@ -8,8 +8,10 @@
 use std::sync::Once;
 
 use anyhow::anyhow;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub const MAX_ROWS: usize = 40;
 pub const MAX_POINTS: usize = 400;
@@ -113,28 +115,26 @@ fn label_area(labels: impl Iterator<Item = usize>) -> u32 {
 fn categorical<'a, DB: DrawingBackend + 'a>(
     root: &'a DrawingArea<DB, Shift>,
     title: &str,
-    labels: &'a [String],
+    labels: &[String],
     x: std::ops::Range<f64>,
     x_label: &str,
-) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, WithKeyPoints<RangedCoordf64>>>, String> {
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
     let n = labels.len();
-    let keys: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let x0 = x.start;
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(label_area(labels.iter().map(|l| l.chars().count())))
-        .build_cartesian_2d(x, (-0.5..n as f64 - 0.5).with_key_points(keys))
+        .build_cartesian_2d(x, -0.5..n as f64 - 0.5)
         .map_err(err)?;
-    let fmt = |v: &f64| labels.get(v.round().max(0.0) as usize).cloned().unwrap_or_default();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_desc(x_label)
-        .y_label_formatter(&fmt)
-        .label_style((FONT, 12))
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().disable_y_mesh().y_labels(0).x_desc(x_label).label_style((FONT, 12)).draw().map_err(err)?;
+    // Category names drawn by hand: plotters' numeric axis would put labels between rows.
+    let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    for (i, label) in labels.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(x0, i as f64));
+        root.draw(&Text::new(label.clone(), (px - 8, py), style.clone())).map_err(err)?;
+    }
     Ok(chart)
 }
 

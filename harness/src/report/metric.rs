@@ -181,15 +181,24 @@ impl Metric {
         !matches!(self, Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS)
     }
 
-    /// The raw samples a comparison resamples: every timed iteration for latency, one value per run for first
-    /// forward and load. Throughput and memory have no per-iteration samples.
+    /// The raw samples of each run: every timed iteration for latency, one value per run for first forward, load
+    /// and peak RSS; throughput has none of its own (it is derived from latency).
+    pub fn raw_runs(self, runs: &[&RunResult]) -> Vec<Vec<f64>> {
+        let one = |v: Option<u64>| v.map(|v| vec![v as f64]).unwrap_or_default();
+        runs.iter()
+            .map(|r| match self {
+                Metric::Latency => r.samples.timed_ns.iter().map(|&v| v as f64).collect(),
+                Metric::FirstForward => one(r.samples.first_forward_ns),
+                Metric::Load => one(load_ns(r)),
+                Metric::PeakRss => one(r.summary.as_ref().and_then(|s| s.peak_rss_bytes)),
+                Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// All raw samples of the runs, pooled.
     pub fn raw_samples(self, runs: &[&RunResult]) -> Vec<f64> {
-        match self {
-            Metric::Latency => runs.iter().flat_map(|r| r.samples.timed_ns.iter().map(|&v| v as f64)).collect(),
-            Metric::FirstForward => runs.iter().filter_map(|r| r.samples.first_forward_ns.map(|v| v as f64)).collect(),
-            Metric::Load => runs.iter().filter_map(|r| load_ns(r).map(|v| v as f64)).collect(),
-            _ => Vec::new(),
-        }
+        self.raw_runs(runs).concat()
     }
 
     /// The headline value and spread of a group; `None` when the runs do not carry it.
@@ -199,15 +208,12 @@ impl Metric {
                 let s = Sample::new(&self.raw_samples(runs)).ok()?;
                 Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9) })
             }
-            Metric::FirstForward | Metric::Load => spread(&self.raw_samples(runs)),
             Metric::PrefillTokensPerS => {
                 let tokens = runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)? as f64;
                 Some(throughput(tokens, Metric::Latency.estimate(runs)?))
             }
             Metric::DecodeEquivalentTokensPerS => Some(throughput(1.0, Metric::Latency.estimate(runs)?)),
-            Metric::PeakRss => {
-                spread(&runs.iter().filter_map(|r| r.summary.as_ref()?.peak_rss_bytes.map(|b| b as f64)).collect::<Vec<_>>())
-            }
+            Metric::FirstForward | Metric::Load | Metric::PeakRss => spread(&self.raw_samples(runs)),
         }
     }
 }

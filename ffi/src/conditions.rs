@@ -1,0 +1,157 @@
+//! Device conditions from sysfs, read by the runner on the device itself (so phones and boards need no shell
+//! tools): per-core frequency and governor, thermal zones, battery. Also the thermal gate (wait until cool) and CPU
+//! pinning, both done in-process before anything is loaded.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use etbench_protocol::{Battery, Conditions, CpuCondition, GateOutcome, ThermalZone, When};
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn number<T: std::str::FromStr>(path: &Path) -> Option<T> {
+    read(path)?.parse().ok()
+}
+
+/// Entries of `dir` whose names start with `prefix` followed by a number, in numeric order.
+fn numbered(dir: &Path, prefix: &str) -> Vec<(u32, PathBuf)> {
+    let mut entries: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            Some((name.strip_prefix(prefix)?.parse().ok()?, e.path()))
+        })
+        .collect();
+    entries.sort();
+    entries
+}
+
+fn cpus(sys: &Path) -> Vec<CpuCondition> {
+    numbered(&sys.join("devices/system/cpu"), "cpu")
+        .into_iter()
+        .map(|(cpu, dir)| {
+            let freq = dir.join("cpufreq");
+            CpuCondition {
+                cpu,
+                cur_khz: number(&freq.join("scaling_cur_freq")),
+                max_khz: number(&freq.join("cpuinfo_max_freq")),
+                governor: read(&freq.join("scaling_governor")),
+            }
+        })
+        .collect()
+}
+
+fn thermal(sys: &Path) -> Vec<ThermalZone> {
+    numbered(&sys.join("class/thermal"), "thermal_zone")
+        .into_iter()
+        .map(|(n, dir)| ThermalZone {
+            zone: format!("thermal_zone{n}"),
+            kind: read(&dir.join("type")),
+            temp_millic: number(&dir.join("temp")),
+        })
+        .collect()
+}
+
+fn battery(sys: &Path) -> Option<Battery> {
+    let supply = sys.join("class/power_supply");
+    let dir = ["battery", "BAT0", "BAT1"].iter().map(|n| supply.join(n)).find(|d| d.is_dir())?;
+    Some(Battery { level_pct: number(&dir.join("capacity")), status: read(&dir.join("status")) })
+}
+
+pub fn read_conditions(sys: &Path, when: When) -> Conditions {
+    Conditions { when, cpus: cpus(sys), thermal_zones: thermal(sys), battery: battery(sys), thermal_gate: None }
+}
+
+/// Waits (polling every 500 ms) until the hottest zone is below `limit_c`, at most `timeout`.
+pub fn thermal_gate(sys: &Path, limit_c: f64, timeout: Duration) -> GateOutcome {
+    let start = Instant::now();
+    loop {
+        let temp_c = read_conditions(sys, When::Before).max_temp_c();
+        let cool = temp_c.is_none_or(|t| t < limit_c);
+        let timed_out = !cool && start.elapsed() >= timeout;
+        if cool || timed_out {
+            return GateOutcome { limit_c, waited_ms: start.elapsed().as_millis() as u64, timed_out, temp_c };
+        }
+        std::thread::sleep(Duration::from_millis(500).min(timeout.saturating_sub(start.elapsed())).max(Duration::from_millis(10)));
+    }
+}
+
+/// Parses a CPU mask like `0x3`, `3` or `f0` (hex) into CPU indices.
+pub fn parse_mask(mask: &str) -> Result<Vec<usize>, String> {
+    let digits = mask.trim_start_matches("0x").trim_start_matches("0X");
+    let bits = u128::from_str_radix(digits, 16).map_err(|_| format!("--cpu-affinity {mask}: not a hex CPU mask (e.g. 0x3 = CPUs 0 and 1)"))?;
+    let cpus: Vec<usize> = (0..128).filter(|i| bits >> i & 1 == 1).collect();
+    if cpus.is_empty() {
+        return Err(format!("--cpu-affinity {mask}: selects no CPU"));
+    }
+    Ok(cpus)
+}
+
+/// Pins this process (and the threads it starts later) to `cpus`.
+pub fn pin(cpus: &[usize]) -> Result<(), String> {
+    // Safety: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside it, and sched_setaffinity reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!("sched_setaffinity({cpus:?}): {}; pick CPUs this device has", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_sysfs(temp_millic: i64) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let zone = root.path().join("class/thermal/thermal_zone0");
+        std::fs::create_dir_all(&zone).unwrap();
+        std::fs::write(zone.join("type"), "cpu-thermal\n").unwrap();
+        std::fs::write(zone.join("temp"), format!("{temp_millic}\n")).unwrap();
+        let freq = root.path().join("devices/system/cpu/cpu0/cpufreq");
+        std::fs::create_dir_all(&freq).unwrap();
+        std::fs::write(freq.join("scaling_cur_freq"), "1800000\n").unwrap();
+        std::fs::write(freq.join("cpuinfo_max_freq"), "2400000\n").unwrap();
+        std::fs::write(freq.join("scaling_governor"), "schedutil\n").unwrap();
+        let bat = root.path().join("class/power_supply/battery");
+        std::fs::create_dir_all(&bat).unwrap();
+        std::fs::write(bat.join("capacity"), "87\n").unwrap();
+        std::fs::write(bat.join("status"), "Charging\n").unwrap();
+        root
+    }
+
+    #[test]
+    fn reads_cpufreq_thermal_and_battery() {
+        let root = fake_sysfs(45500);
+        let c = read_conditions(root.path(), When::Before);
+        assert_eq!(c.cpus[0].governor.as_deref(), Some("schedutil"));
+        assert_eq!((c.cpus[0].cur_khz, c.cpus[0].max_khz), (Some(1_800_000), Some(2_400_000)));
+        assert_eq!(c.max_temp_c(), Some(45.5));
+        assert!(c.battery.unwrap().is_charging());
+    }
+
+    #[test]
+    fn gate_times_out_on_a_hot_device_and_passes_a_cool_one() {
+        let hot = fake_sysfs(90_000);
+        let outcome = thermal_gate(hot.path(), 50.0, Duration::from_millis(50));
+        assert!(outcome.timed_out && outcome.temp_c == Some(90.0));
+        let cool = fake_sysfs(30_000);
+        assert!(!thermal_gate(cool.path(), 50.0, Duration::from_secs(5)).timed_out);
+    }
+
+    #[test]
+    fn masks_parse_as_hex() {
+        assert_eq!(parse_mask("0x3").unwrap(), vec![0, 1]);
+        assert_eq!(parse_mask("f0").unwrap(), vec![4, 5, 6, 7]);
+        assert!(parse_mask("0x0").is_err() && parse_mask("zz").is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! Measurement conditions that make a run less trustworthy. Each warning's text says how to fix it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::RunResult;
+use etbench_protocol::When;
+
+/// Coefficient of variation above which a run is called noisy.
+pub const HIGH_CV: f64 = 0.05;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Warning {
+    DebugBuild,
+    GovernorNotPerformance { governors: Vec<String> },
+    /// A core ran ≥ 10% slower after the run than before it.
+    FrequencyDropped { cpu: u32, before_khz: u64, after_khz: u64 },
+    /// The device was still above the thermal gate when the wait timed out.
+    ThermalGateTimedOut { limit_c: f64, temp_c: Option<f64> },
+    HighVariance { cv: f64 },
+    Charging,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::DebugBuild => write!(f, "the runner is a debug build: timings are not representative; build with `cargo build --release`"),
+            Warning::GovernorNotPerformance { governors } => write!(
+                f,
+                "CPU governor is {} not `performance`: frequencies wander; set it (root: echo performance > /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor) or report it",
+                governors.join("/")
+            ),
+            Warning::FrequencyDropped { cpu, before_khz, after_khz } => write!(
+                f,
+                "throttling: cpu{cpu} fell from {} to {} MHz during the run; add --cooldown or --thermal-gate, or cool the device",
+                before_khz / 1000,
+                after_khz / 1000
+            ),
+            Warning::ThermalGateTimedOut { limit_c, temp_c } => write!(
+                f,
+                "the device stayed above {limit_c} °C ({}) until the gate timed out: this run started hot; raise --gate-timeout or --cooldown",
+                temp_c.map(|t| format!("{t:.1} °C")).unwrap_or_else(|| "?".into())
+            ),
+            Warning::HighVariance { cv } => write!(
+                f,
+                "high variance: CV {:.1}% > {:.0}%; close other apps, pin cores (--cpu-affinity), add --warmup/--iters or --repeat",
+                cv * 100.0,
+                HIGH_CV * 100.0
+            ),
+            Warning::Charging => write!(f, "the device was charging: charging heats phones and changes clocks; unplug or use a power bypass"),
+        }
+    }
+}
+
+/// Every warning that applies to a finished run.
+pub fn assess(run: &RunResult) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if run.runner.as_ref().is_some_and(|r| r.debug_build) {
+        out.push(Warning::DebugBuild);
+    }
+    let before = run.conditions.iter().find(|c| c.when == When::Before);
+    let after = run.conditions.iter().find(|c| c.when == When::After);
+    if let Some(before) = before {
+        let mut governors: Vec<String> =
+            before.cpus.iter().filter_map(|c| c.governor.clone()).filter(|g| g != "performance").collect();
+        governors.sort();
+        governors.dedup();
+        if !governors.is_empty() {
+            out.push(Warning::GovernorNotPerformance { governors });
+        }
+        if before.battery.as_ref().is_some_and(|b| b.is_charging()) {
+            out.push(Warning::Charging);
+        }
+        if let Some(gate) = before.thermal_gate.as_ref().filter(|g| g.timed_out) {
+            out.push(Warning::ThermalGateTimedOut { limit_c: gate.limit_c, temp_c: gate.temp_c });
+        }
+    }
+    if let (Some(before), Some(after)) = (before, after) {
+        for (b, a) in before.cpus.iter().zip(&after.cpus) {
+            if let (Some(bk), Some(ak)) = (b.cur_khz, a.cur_khz) {
+                if (ak as f64) < bk as f64 * 0.9 {
+                    out.push(Warning::FrequencyDropped { cpu: b.cpu, before_khz: bk, after_khz: ak });
+                }
+            }
+        }
+    }
+    if let Some(cv) = run.summary.as_ref().and_then(|s| s.latency_ns.cv).filter(|cv| *cv > HIGH_CV) {
+        out.push(Warning::HighVariance { cv });
+    }
+    out
+}
