@@ -13,6 +13,9 @@ use crate::results::SystemInfo;
 pub enum DeviceError {
     #[error("device {device}: could not start the runner {runner}: {source}; build it with `cargo build --release` or pass --runner")]
     Spawn { device: String, runner: String, source: std::io::Error },
+    /// A transport failure (push, remote command), with what the remote side said.
+    #[error("device {device}: {message}")]
+    Transport { device: String, message: String },
 }
 
 /// How a runner process ended.
@@ -77,6 +80,11 @@ pub trait Device: Send + Sync {
     fn info(&self) -> SystemInfo;
     /// Starts the runner with `args` (the model path included); nothing goes through a shell.
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError>;
+    /// Makes a host model file available on the device (remote devices push it, skipping unchanged copies) and
+    /// returns the path the runner opens there. The local device uses the file in place.
+    fn stage_model(&self, host_path: &std::path::Path, _sha256: &str) -> Result<String, DeviceError> {
+        Ok(host_path.display().to_string())
+    }
 }
 
 /// This host.

@@ -106,7 +106,7 @@ pub struct DriftPlan<'a> {
 }
 
 fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result<Answer, String> {
-    let meta = session::describe(plan.device, &model.path, &plan.settings.method)?;
+    let meta = session::describe(plan.device, model, &plan.settings.method)?;
     let window = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
     let vocab = meta.outputs.first().and_then(|o| o.sizes.last()).copied().unwrap_or(0).max(1) as usize;
     plan.tokenizer.check_vocab(&model.path, vocab).map_err(|e| e.to_string())?;

@@ -104,7 +104,11 @@ pub fn run_once_with(
 ) -> RunResult {
     let mut row = error_row(device_ref, model, params, ErrorKind::RunnerCrashed, String::new());
     row.error = None;
-    let mut args = runner_args(&row.model.path, &row.params);
+    let staged = match device.stage_model(std::path::Path::new(&row.model.path), &row.model.sha256) {
+        Ok(path) => path,
+        Err(e) => return fail(row, ErrorKind::Io, None, e.to_string()),
+    };
+    let mut args = runner_args(&staged, &row.params);
     let at = args.len() - 2;
     args.splice(at..at, extra.iter().cloned());
     let mut process = match device.spawn_runner(&args) {
@@ -169,8 +173,10 @@ pub fn run_once_with(
 }
 
 /// Asks the runner for a model's method metadata (`--describe`: program load only, no method load).
-pub fn describe(device: &dyn Device, model_path: &str, method: &str) -> Result<etbench_protocol::RunnerMeta, String> {
-    let args: Vec<OsString> = vec!["--describe".into(), "--method".into(), method.into(), "--".into(), model_path.into()];
+pub fn describe(device: &dyn Device, model: &ModelRef, method: &str) -> Result<etbench_protocol::RunnerMeta, String> {
+    let model_path = &model.path;
+    let staged = device.stage_model(std::path::Path::new(model_path), &model.sha256).map_err(|e| e.to_string())?;
+    let args: Vec<OsString> = vec!["--describe".into(), "--method".into(), method.into(), "--".into(), staged.into()];
     let mut process = device.spawn_runner(&args).map_err(|e| e.to_string())?;
     let mut text = String::new();
     let _ = std::io::Read::read_to_string(&mut process.stdout, &mut text);

@@ -73,8 +73,9 @@ struct PromptInput {
     window_ids: Vec<i64>,
 }
 
-fn prepare_prompt(plan: &Plan, prompt: &Prompt, model_path: &str) -> Result<PromptInput, String> {
-    let meta = session::describe(plan.device.as_ref(), model_path, &plan.settings.method)?;
+fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<PromptInput, String> {
+    let model_path = model.path.as_str();
+    let meta = session::describe(plan.device.as_ref(), model, &plan.settings.method)?;
     let window = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
     if let Some(vocab) = meta.outputs.first().and_then(|o| o.sizes.last()).filter(|v| **v > 1) {
         prompt.tokenizer.check_vocab(model_path, *vocab as usize).map_err(|e| e.to_string())?;
@@ -170,7 +171,7 @@ fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
     let checked = model::inspect(path);
     let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
     let prompt = match (&checked, &plan.prompt) {
-        (Ok(_), Some(p)) => Some(prepare_prompt(plan, p, &path.display().to_string())),
+        (Ok(m), Some(p)) => Some(prepare_prompt(plan, p, m)),
         _ => None,
     };
     Prepared { checked, expectation, prompt }
