@@ -5,7 +5,11 @@
 
 #include "etbench-ffi/src/bridge.rs.h"
 
+#include <executorch/devtools/etdump/etdump_flatcc.h>
 #include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 // The wheel ships the threadpool library but not `threadpool.h`; these exported symbols are all we need.
 namespace executorch::extension::threadpool {
@@ -69,10 +73,24 @@ TensorInfo not_a_tensor() {
 
 }  // namespace
 
-EtRunner::EtRunner(std::string path, uint8_t load_mode) : module_(std::move(path), to_load_mode(load_mode)) {}
+EtRunner::EtRunner(std::string path, uint8_t load_mode, bool profile)
+    : module_(std::move(path), to_load_mode(load_mode),
+              profile ? std::make_unique<executorch::etdump::ETDumpGen>() : nullptr) {}
 
-std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode) {
-  return std::make_unique<EtRunner>(std::string(path), load_mode);
+std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile) {
+  return std::make_unique<EtRunner>(std::string(path), load_mode, profile);
+}
+
+Status EtRunner::write_etdump(rust::Str path) {
+  auto* tracer = static_cast<executorch::etdump::ETDumpGen*>(module_.event_tracer());
+  if (tracer == nullptr) return make_status(Error::InvalidState, "profiling was not enabled");
+  executorch::etdump::ETDumpResult dump = tracer->get_etdump_data();
+  if (dump.buf == nullptr || dump.size == 0) return make_status(Error::NotFound, "the ETDump is empty");
+  std::FILE* file = std::fopen(std::string(path).c_str(), "wb");
+  bool ok = file != nullptr && std::fwrite(dump.buf, 1, dump.size, file) == dump.size;
+  if (file != nullptr) ok = std::fclose(file) == 0 && ok;
+  std::free(dump.buf);
+  return make_status(ok ? Error::Ok : Error::AccessFailed, "could not write the ETDump file");
 }
 
 Status EtRunner::load_program() {

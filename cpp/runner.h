@@ -26,7 +26,8 @@ struct TimedLoop;
 
 class EtRunner {
  public:
-  EtRunner(std::string path, uint8_t load_mode);
+  // With `profile`, an ETDump event tracer records every operator and delegate event of every execute.
+  EtRunner(std::string path, uint8_t load_mode, bool profile);
 
   Status load_program();
   rust::Vec<rust::String> method_names();
@@ -40,6 +41,8 @@ class EtRunner {
   size_t num_outputs() const;
   TensorInfo output_info(size_t index) const;
   rust::Slice<const uint8_t> output_bytes(size_t index) const;
+  // Writes the ETDump collected so far (requires `profile`).
+  Status write_etdump(rust::Str path);
 
  private:
   executorch::extension::module::Module module_;
@@ -49,7 +52,7 @@ class EtRunner {
   std::vector<executorch::runtime::EValue> outputs_;
 };
 
-std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode);
+std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile);
 
 // Sets the size of ExecuTorch's CPU threadpool (used by XNNPACK and the optimized kernels); returns the new count.
 uint32_t set_thread_count(uint32_t threads);

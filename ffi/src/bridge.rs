@@ -36,7 +36,7 @@ pub mod ffi {
 
         type EtRunner;
 
-        fn new_runner(path: &str, load_mode: u8) -> UniquePtr<EtRunner>;
+        fn new_runner(path: &str, load_mode: u8, profile: bool) -> UniquePtr<EtRunner>;
         fn load_program(self: Pin<&mut EtRunner>) -> Status;
         fn method_names(self: Pin<&mut EtRunner>) -> Vec<String>;
         fn load_method(self: Pin<&mut EtRunner>, name: &str) -> Status;
@@ -51,6 +51,7 @@ pub mod ffi {
         fn num_outputs(self: &EtRunner) -> usize;
         fn output_info(self: &EtRunner, index: usize) -> TensorInfo;
         fn output_bytes(self: &EtRunner, index: usize) -> &[u8];
+        fn write_etdump(self: Pin<&mut EtRunner>, path: &str) -> Status;
 
         fn set_thread_count(threads: u32) -> u32;
         fn thread_count() -> u32;

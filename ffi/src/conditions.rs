@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use etbench_protocol::{Battery, Conditions, CpuCondition, GateOutcome, ThermalZone, When};
 
+
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
@@ -63,7 +64,39 @@ fn battery(sys: &Path) -> Option<Battery> {
 }
 
 pub fn read_conditions(sys: &Path, when: When) -> Conditions {
-    Conditions { when, cpus: cpus(sys), thermal_zones: thermal(sys), battery: battery(sys), thermal_gate: None }
+    Conditions { when, cpus: cpus(sys), thermal_zones: thermal(sys), battery: battery(sys), thermal_gate: None, memory_limit: None }
+}
+
+pub use etbench_protocol::parse_bytes;
+
+/// Moves this process into a new memory cgroup under its current one, limited to `bytes` (no swap), so exceeding
+/// it gets the process OOM-killed like a phone with that much RAM would. Needs write access to the cgroup tree
+/// (root on a board); cgroup v1 (`memory` controller) and v2 are handled.
+pub fn limit_memory(bytes: u64) -> Result<String, String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
+    let v1 = own.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_owned()));
+    let (dir, limit_files): (PathBuf, &[&str]) = match v1 {
+        Some(path) => (Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')), &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]),
+        None => {
+            let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
+            (Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')), &["memory.max"])
+        }
+    };
+    let group = dir.join(format!("etbench-{}", std::process::id()));
+    let fail = |what: &str, e: std::io::Error| {
+        format!("--memory-limit needs a writable memory cgroup: {what} {}: {e}; run as root or drop --memory-limit", group.display())
+    };
+    std::fs::create_dir_all(&group).map_err(|e| fail("creating", e))?;
+    for (i, file) in limit_files.iter().enumerate() {
+        // memsw (v1 swap accounting) may be absent: only the first limit file is required.
+        match std::fs::write(group.join(file), bytes.to_string()) {
+            Err(e) if i == 0 => return Err(fail(&format!("writing {file} in"), e)),
+            _ => {}
+        }
+    }
+    let _ = std::fs::write(group.join("memory.swap.max"), "0");
+    std::fs::write(group.join("cgroup.procs"), std::process::id().to_string()).map_err(|e| fail("joining", e))?;
+    Ok(group.display().to_string())
 }
 
 /// Waits (polling every 500 ms) until the hottest zone is below `limit_c`, at most `timeout`.

@@ -110,7 +110,17 @@ pub struct Engine {
 impl Engine {
     /// Creates the module; nothing is read from disk until [`Engine::load_program`].
     pub fn new(path: &str, mode: LoadMode) -> Self {
-        Self { inner: ffi::new_runner(path, load_mode_code(mode)) }
+        Self::with_profiling(path, mode, false)
+    }
+
+    /// With `profile`, an ETDump event tracer records operator and delegate events (costs some time per op).
+    pub fn with_profiling(path: &str, mode: LoadMode, profile: bool) -> Self {
+        Self { inner: ffi::new_runner(path, load_mode_code(mode), profile) }
+    }
+
+    /// Writes the collected ETDump to `path`.
+    pub fn write_etdump(&mut self, path: &str) -> Result<(), RuntimeError> {
+        check(self.pin().write_etdump(path)).map(|_| ())
     }
 
     fn pin(&mut self) -> std::pin::Pin<&mut ffi::EtRunner> {

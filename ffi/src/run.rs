@@ -36,6 +36,10 @@ pub struct RunConfig {
     pub cpu_affinity: Option<String>,
     /// Where sysfs is (tests point this at a fake tree).
     pub sysfs_root: std::path::PathBuf,
+    /// Record an ETDump of the timed iterations and write it here.
+    pub etdump: Option<String>,
+    /// Run inside a memory cgroup limited to this many bytes.
+    pub memory_limit: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -212,10 +216,14 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
     if !config.describe {
         let mut before = conditions::read_conditions(&config.sysfs_root, When::Before);
         before.thermal_gate = config.thermal_gate.map(|limit| conditions::thermal_gate(&config.sysfs_root, limit, config.gate_timeout));
+        if let Some(bytes) = config.memory_limit {
+            let cgroup = conditions::limit_memory(bytes).map_err(|m| ctx.fail(ErrorKind::Io, None, m))?;
+            before.memory_limit = Some(etbench_protocol::MemoryLimit { bytes, cgroup });
+        }
         ctx.out.emit(Message::Conditions(before));
     }
     let threads_effective = config.threads.map(crate::set_threads).or_else(|| Some(crate::threads()));
-    let mut engine = Engine::new(&config.model, config.load_mode);
+    let mut engine = Engine::with_profiling(&config.model, config.load_mode, config.etdump.is_some());
 
     ctx.phase(PhaseKind::ProgramLoad, |ctx| match engine.load_program() {
         Ok(ns) => Ok((ns, 1, ())),
@@ -274,6 +282,9 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
     ctx.phase(PhaseKind::Warmup, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Warmup, config.warmup))?;
     ctx.phase(PhaseKind::Timed, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Timed, config.iterations))?;
     let last_real = config.real_tokens.map(|r| r as usize - 1);
+    if let Some(path) = &config.etdump {
+        engine.write_etdump(path).map_err(|e| ctx.runtime(ErrorKind::Output, e, &format!("--etdump {path}")))?;
+    }
     // Checks and dumps describe the timed loop's output, before generation changes the input.
     let outputs = engine.outputs();
     if let (Some(path), Some((_, bytes))) = (&config.dump_output, outputs.first()) {
@@ -376,6 +387,8 @@ mod tests {
             gate_timeout: std::time::Duration::from_secs(1),
             cpu_affinity: None,
             sysfs_root: "/sys".into(),
+            etdump: None,
+            memory_limit: None,
         }
     }
 

@@ -22,6 +22,8 @@ fn stdout_is_pure_protocol_in_phase_order() {
     let model = fixture("xnnpack-8da4w");
     let (code, msgs, _) = runner(&["--warmup", "2", "--iters", "4", "--threads", "1", model.to_str().unwrap()]);
     assert_eq!(code, Some(0));
+    assert!(matches!(&msgs[0], Message::Conditions(_)), "conditions come first: {:?}", msgs[0]);
+    let msgs: Vec<Message> = msgs.into_iter().filter(|m| !matches!(m, Message::Conditions(_))).collect();
     // Meta needs the loaded program, so it follows the program-load phase line.
     assert!(matches!(&msgs[0], Message::Phase(p) if p.phase == PhaseKind::ProgramLoad), "{:?}", msgs[0]);
     let Message::Meta(meta) = &msgs[1] else { panic!("second line must be meta: {:?}", msgs[1]) };

@@ -30,12 +30,46 @@ enum Command {
     Bench(BenchArgs),
     /// Quantization drift: the same prompts through a reference and candidates (logits and greedy output).
     Drift(DriftArgs),
+    /// What is inside a .pte: methods, operators, delegates, constant bytes by dtype (no runtime needed).
+    Inspect(InspectArgs),
+    /// Per-operator profiles recorded with `run --profile`: show one, or diff two.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Render results as a model-card report (tables, charts, CSVs), update a model card, or export machine formats.
     Report(crate::cli_report::ReportArgs),
     /// Compare two results: per metric improved / regressed / no significant change, from bootstrap intervals.
     Compare(crate::cli_report::CompareArgs),
     /// Nightly history in SQLite: add runs, render trends, check the newest runs for regressions.
     History(crate::cli_report::HistoryArgs),
+    /// Configured devices (devices/*.toml) and what `adb devices` sees, with reachability; `info NAME` probes one.
+    Devices(DevicesArgs),
+}
+
+#[derive(Args, Debug)]
+struct DevicesArgs {
+    #[command(subcommand)]
+    action: Option<DevicesAction>,
+    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the repository's devices/).
+    #[arg(long, global = true)]
+    devices_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum DevicesAction {
+    /// Probe one device: CPU, memory, cpufreq, thermal zones, battery, Android properties, the runner it gets.
+    Info { name: String },
+}
+
+fn devices(args: DevicesArgs) -> anyhow::Result<ExitCode> {
+    let dir = crate::profiles::devices_dir(args.devices_dir.as_deref());
+    match args.action {
+        None => print_stdout(&crate::transport::catalog::listing(&dir)?)?,
+        Some(DevicesAction::Info { name }) => {
+            let profile = crate::transport::catalog::find(&dir, &name)?;
+            print_stdout(&crate::transport::catalog::info(profile, locate_runner(None).ok())?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +104,13 @@ struct Measure {
     /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0).
     #[arg(long)]
     cpu_affinity: Option<String>,
+    /// Record an ETDump per run and attach a per-operator profile (adds per-op overhead to the timings).
+    #[arg(long)]
+    profile: bool,
+    /// Run each runner in a memory cgroup of this size (e.g. 6G), like a device with that much RAM; an OOM kill
+    /// becomes an `oom` error row and the sweep goes on. Needs a writable cgroup tree (root).
+    #[arg(long, value_parser = etbench_protocol::parse_bytes)]
+    memory_limit: Option<u64>,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
     #[arg(long)]
     runner: Option<PathBuf>,
@@ -77,9 +118,13 @@ struct Measure {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Device to run on (`local` is this host).
-    #[arg(long, default_value = "local")]
-    device: String,
+    /// Device to run on: `local` (this host) or a profile name from the devices directory; repeat the flag to run
+    /// several devices concurrently (results merged).
+    #[arg(long = "device", default_value = "local")]
+    devices: Vec<String>,
+    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the repository's devices/).
+    #[arg(long)]
+    devices_dir: Option<PathBuf>,
     /// A .pte file; repeat the flag for several models.
     #[arg(long = "model", required = true)]
     models: Vec<PathBuf>,
@@ -193,7 +238,7 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
     let device = device("local", args.measure.runner.clone())?;
     let scratch = tempfile::tempdir().context("creating a scratch directory for logits")?;
     let plan = crate::drift::DriftPlan {
-        device_ref: crate::results::DeviceRef { name: "local".into(), transport: "local".into(), info: crate::device::Device::info(&device) },
+        device_ref: crate::results::DeviceRef { name: "local".into(), transport: "local".into(), info: crate::device::Device::info(&device), probed: None },
         device: &device,
         reference: args.reference,
         candidates: args.candidates,
@@ -211,6 +256,78 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
     print_stdout(&export::drift::table(&doc))?;
     eprintln!("etbench: results in {}", out.path().display());
     Ok(finish(&doc))
+}
+
+#[derive(Args, Debug)]
+struct InspectArgs {
+    /// .pte files to inspect.
+    #[arg(required = true)]
+    models: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let mut all = Vec::new();
+    for model in &args.models {
+        all.push(crate::inspect::inspect(model)?);
+    }
+    match args.format.as_str() {
+        "json" => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&all)?))?,
+        _ => print_stdout(&all.iter().map(crate::inspect::render).collect::<Vec<_>>().join("\n"))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileCommand {
+    /// The top operators of every profiled run in a results.json (markdown on stdout).
+    Show {
+        results: PathBuf,
+        #[arg(long, default_value_t = 15)]
+        top: usize,
+    },
+    /// Operator-by-operator comparison of the first profiled run of A and of B (results.json files).
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
+}
+
+fn first_profile(path: &Path) -> anyhow::Result<(String, crate::profile::OpProfile)> {
+    let doc = Document::read(path)?;
+    doc.runs
+        .into_iter()
+        .find_map(|r| Some((r.model.name.clone(), r.profile?)))
+        .with_context(|| format!("{} has no profiled run; record one with `etbench run --profile`", path.display()))
+}
+
+fn profile(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ProfileCommand::Show { results, top } => {
+            let doc = Document::read(&results)?;
+            let mut text = String::new();
+            for run in doc.runs.iter().filter(|r| r.profile.is_some()) {
+                text.push_str(&format!("## {} ({})\n\n", run.model.name, run.id));
+                text.push_str(&crate::profile::markdown(run.profile.as_ref().expect("filtered"), top));
+                text.push('\n');
+            }
+            if text.is_empty() {
+                bail!("{} has no profiled run; record one with `etbench run --profile`", results.display());
+            }
+            print_stdout(&text)?;
+        }
+        ProfileCommand::Diff { a, b, top } => {
+            let (name_a, pa) = first_profile(&a)?;
+            let (name_b, pb) = first_profile(&b)?;
+            let (name_a, name_b) = if name_a == name_b { (format!("A:{name_a}"), format!("B:{name_b}")) } else { (name_a, name_b) };
+            print_stdout(&crate::profile::diff_markdown(&name_a, &pa, &name_b, &pb, top))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_load_mode(s: &str) -> Result<LoadMode, String> {
@@ -233,6 +350,8 @@ fn settings(m: &Measure, method: String, input_ids: Option<Vec<i64>>) -> Setting
         thermal_gate_c: m.thermal_gate,
         gate_timeout: seconds(m.gate_timeout),
         cpu_affinity: m.cpu_affinity.clone(),
+        profile: m.profile,
+        memory_limit: m.memory_limit,
     }
 }
 
@@ -263,17 +382,37 @@ fn command_line() -> Vec<String> {
     std::env::args().collect()
 }
 
+/// `local`, or a device profile with its defaults (threads, CPU mask) filling what the command line left open.
+fn remote_device(name: &str, args: &RunArgs, base: &Settings) -> anyhow::Result<(Box<dyn crate::device::Device>, Settings)> {
+    if name == "local" {
+        return Ok((Box::new(device(name, args.measure.runner.clone())?), base.clone()));
+    }
+    let dir = crate::profiles::devices_dir(args.devices_dir.as_deref());
+    let profile = crate::transport::catalog::find(&dir, name)?;
+    let mut settings = base.clone();
+    if args.measure.threads.is_empty() && profile.threads.is_some() {
+        settings.threads = vec![profile.threads];
+    }
+    settings.cpu_affinity = settings.cpu_affinity.or_else(|| profile.cpu_affinity.clone());
+    let host_runner = locate_runner(args.measure.runner.clone()).ok();
+    Ok((crate::transport::catalog::open(profile, host_runner), settings))
+}
+
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let prompt = args.text.prompt()?;
-    let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
+    let mut names = args.devices.clone();
+    names.dedup();
+    if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
+        bail!("--device {dup} is given twice; a device runs one benchmark at a time");
+    }
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
     let out = OutputDir::prepare(&out_path)?;
-    let plan = Plan {
-        device: Box::new(device(&args.device, args.measure.runner.clone())?),
-        models: args.models,
-        settings: Settings { generate: args.text.generate, ..settings(&args.measure, args.method, args.input_ids) },
-        prompt,
-    };
-    let doc = sweep::execute(&plan, Some(&out), command_line())?;
+    let base = Settings { generate: args.text.generate, ..settings(&args.measure, args.method.clone(), args.input_ids.clone()) };
+    let mut plans = Vec::new();
+    for name in &names {
+        let (device, settings) = remote_device(name, &args, &base)?;
+        plans.push(Plan { device, models: args.models.clone(), settings, prompt: args.text.prompt()? });
+    }
+    let doc = crate::fleet::execute(&plans, &out, command_line())?;
     match args.format.as_str() {
         "json" => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
         "csv" => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
@@ -332,8 +471,11 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Run(args) => run(args),
         Command::Bench(args) => bench(args),
         Command::Drift(args) => drift(args),
+        Command::Inspect(args) => inspect(args),
+        Command::Profile(cmd) => profile(cmd),
         Command::Report(args) => crate::cli_report::report(args),
         Command::Compare(args) => crate::cli_report::compare(args),
         Command::History(args) => crate::cli_report::history(args),
+        Command::Devices(args) => devices(args),
     }
 }

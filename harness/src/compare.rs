@@ -18,6 +18,16 @@ use bootstrap::{Bootstrap, RatioCi, Runs, Verdict};
 /// Metrics a comparison judges (those with raw samples).
 pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
 
+/// Metrics with one value per run (not per iteration) need this many runs per side: a median of fewer processes,
+/// with first forwards and loads spreading 2× between processes on a busy machine, gives no usable interval.
+pub const MIN_RUNS_PER_RUN_METRIC: usize = 5;
+
+/// Per-metric confidence level so that the family of [`COMPARED`] metrics keeps `level` (Bonferroni): a pair is
+/// then called regressed by chance in at most 1 − `level` of A/A comparisons.
+pub fn per_metric_level(level: f64) -> f64 {
+    1.0 - (1.0 - level) / COMPARED.len() as f64
+}
+
 /// Defaults: 5 % noise threshold, 95 % interval from 2000 seeded resamples.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Options {
@@ -110,22 +120,44 @@ fn differences(base: &Group, cand: &Group) -> Vec<Difference> {
         .collect()
 }
 
-/// Judges one metric from the raw samples of two sets of runs (each run one runner process).
+fn units<'a>(runs: &[&'a RunResult]) -> Vec<Vec<&'a RunResult>> {
+    runs.iter().map(|r| vec![*r]).collect()
+}
+
+fn flat<'a>(units: &[Vec<&'a RunResult>]) -> Vec<&'a RunResult> {
+    units.iter().flatten().copied().collect()
+}
+
+/// Judges one metric from the raw samples of two sets of runs, each run (runner process) a unit of resampling.
 pub fn change(metric: Metric, base: &[&RunResult], cand: &[&RunResult], opts: &Options) -> MetricChange {
-    let (br, cr) = (metric.raw_runs(base), metric.raw_runs(cand));
-    let count = |r: &[Vec<f64>]| r.iter().map(|v| v.len()).sum();
+    change_units(metric, &units(base), &units(cand), opts)
+}
+
+/// Judges one metric with explicit units of resampling: each unit is a set of runs whose samples are pooled (a
+/// process, or a whole nightly batch when batches differ more than the processes inside them).
+pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunResult>], opts: &Options) -> MetricChange {
+    let samples = |u: &[Vec<&RunResult>]| u.iter().map(|runs| metric.raw_samples(runs)).collect::<Vec<_>>();
+    let (bs, cs) = (samples(base), samples(cand));
+    let count = |s: &[Vec<f64>]| s.iter().map(|v| v.len()).sum();
     let mut change = MetricChange {
         metric,
-        base: metric.estimate(base),
-        cand: metric.estimate(cand),
-        n_base: count(&br),
-        n_cand: count(&cr),
+        base: metric.estimate(&flat(base)),
+        cand: metric.estimate(&flat(cand)),
+        n_base: count(&bs),
+        n_cand: count(&cs),
         ci: None,
         verdict: None,
         note: None,
     };
-    let sides = Runs::new(br.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cr.iter().map(|v| v.as_slice()))?)));
-    match sides.and_then(|(b, c)| opts.bootstrap.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
+    let per_run = metric != Metric::Latency;
+    if per_run && change.n_base.min(change.n_cand) < MIN_RUNS_PER_RUN_METRIC {
+        let n = change.n_base.min(change.n_cand);
+        change.note = Some(format!("not judged: {n} run(s) on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})"));
+        return change;
+    }
+    let boot = Bootstrap { level: per_metric_level(opts.bootstrap.level), ..opts.bootstrap };
+    let sides = Runs::new(bs.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cs.iter().map(|v| v.as_slice()))?)));
+    match sides.and_then(|(b, c)| boot.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
         Ok((ci, single)) => {
             change.verdict = Some(Verdict::of(&ci, opts.threshold, metric.smaller_is_better()));
             change.ci = Some(ci);
@@ -133,7 +165,7 @@ pub fn change(metric: Metric, base: &[&RunResult], cand: &[&RunResult], opts: &O
                 change.note = Some("1 process per side: process-to-process variation is not in the interval; use --repeat 3 or more".into());
             }
         }
-        Err(e) => change.note = Some(format!("not judged: {e}; use --repeat 2 or more")),
+        Err(e) => change.note = Some(format!("not judged: {e}; raise --iters")),
     }
     change
 }
@@ -218,9 +250,12 @@ impl Comparison {
     fn rule(&self) -> String {
         let b = &self.options.bootstrap;
         format!(
-            "Verdicts: {:.0}% bootstrap interval ({} resamples, seed {:#x}) of the ratio of medians of the raw samples \
-             (candidate / base); regressed or improved only when the whole interval clears ±{:.1}%.",
+            "Verdicts: {:.2}% bootstrap intervals ({:.0}% over the {} metrics; {} resamples, seed {:#x}, runs then \
+             iterations resampled) of the ratio of medians of the raw samples (candidate / base); regressed or improved \
+             only when the whole interval clears ±{:.1}%.",
+            per_metric_level(b.level) * 100.0,
             b.level * 100.0,
+            COMPARED.len(),
             b.resamples,
             b.seed,
             self.options.threshold * 100.0

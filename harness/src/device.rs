@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::results::SystemInfo;
+pub use crate::transport::RemoteDevice;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -69,6 +70,15 @@ impl RunnerProcess {
         (exit, stderr)
     }
 
+    /// A runner started by a transport (e.g. `ssh … runner`): its stdout and a thread collecting its stderr.
+    pub fn from_parts(
+        child: Child,
+        stdout: Box<dyn BufRead + Send>,
+        stderr: std::thread::JoinHandle<String>,
+    ) -> Self {
+        Self { child, stdout, stderr: Some(stderr) }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -78,12 +88,24 @@ pub trait Device: Send + Sync {
     fn name(&self) -> &str;
     fn transport(&self) -> &'static str;
     fn info(&self) -> SystemInfo;
+    /// Details probed on a remote device, recorded with every result.
+    fn probed(&self) -> Option<crate::transport::probe::ProbedInfo> {
+        None
+    }
     /// Starts the runner with `args` (the model path included); nothing goes through a shell.
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError>;
     /// Makes a host model file available on the device (remote devices push it, skipping unchanged copies) and
     /// returns the path the runner opens there. The local device uses the file in place.
     fn stage_model(&self, host_path: &std::path::Path, _sha256: &str) -> Result<String, DeviceError> {
         Ok(host_path.display().to_string())
+    }
+    /// Where the runner should write a file the host wants at `host_path` (e.g. an ETDump).
+    fn artifact_path(&self, host_path: &std::path::Path) -> String {
+        host_path.display().to_string()
+    }
+    /// Brings an artifact written at `device_path` to `host_path` (the local device wrote it there already).
+    fn fetch_artifact(&self, _device_path: &str, _host_path: &std::path::Path) -> Result<(), DeviceError> {
+        Ok(())
     }
 }
 

@@ -129,6 +129,8 @@ fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result
         thermal_gate_c: None,
         gate_timeout_s: None,
         cooldown_s: None,
+        profile: false,
+        memory_limit_bytes: None,
     };
     let dump = plan.scratch.join(format!("logits-{}-{index}.bin", model.sha256));
     let extra: Vec<OsString> = vec!["--dump-output".into(), dump.clone().into()];

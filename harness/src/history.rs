@@ -260,9 +260,11 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
             notes.push(format!("No baseline yet (one batch): {}", s.key));
             continue;
         }
-        let base: Vec<&RunResult> = earlier.iter().rev().take(window.max(1)).flatten().copied().collect();
+        // Nights differ more than the processes within a night, so the unit of resampling is the batch: the newest
+        // batch is one unit and borrows the batch-to-batch spread of the window.
+        let base: Vec<Vec<&RunResult>> = earlier.iter().rev().take(window.max(1)).cloned().collect();
         let key = RunKey::of(newest[0]);
-        let changes = COMPARED.iter().map(|&m| compare::change(m, &base, newest, opts)).collect();
+        let changes = COMPARED.iter().map(|&m| compare::change_units(m, &base, &[newest.clone()], opts)).collect();
         pairs.push(Pair { base: key.clone(), cand: key, differences: Vec::new(), changes });
     }
     Comparison {

@@ -37,7 +37,7 @@ pub fn inspect(path: &Path) -> Result<ModelRef, ModelProblem> {
     if meta.len() == 0 {
         return Err(problem(ErrorKind::EmptyFile, format!("model {shown} is empty (0 bytes); re-export or re-copy it")));
     }
-    let sha256 = sha256_file(path).map_err(|e| problem(ErrorKind::Io, format!("model {shown}: {e}")))?;
+    let sha256 = crate::push::sha256_cached(path).map_err(|e| problem(ErrorKind::Io, format!("model {shown}: {e}")))?;
     Ok(ModelRef { path: shown.to_string(), name: name_of(path), size_bytes: meta.len(), sha256 })
 }
 

@@ -51,6 +51,9 @@ pub struct DeviceRef {
     pub name: String,
     pub transport: String,
     pub info: SystemInfo,
+    /// What was probed on a remote device (cpufreq, thermal, battery, getprop); absent for the local host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<crate::transport::probe::ProbedInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +91,12 @@ pub struct RunParams {
     pub gate_timeout_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_s: Option<f64>,
+    /// An ETDump per-operator profile was recorded (profiling adds per-op overhead to the timings).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub profile: bool,
+    /// The runner ran in a memory cgroup of this size (`--memory-limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<u64>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -223,6 +232,9 @@ pub struct RunResult {
     /// Measurement conditions that make this run less trustworthy, each with its fix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<crate::warnings::Warning>,
+    /// Per-operator profile from the run's ETDump (`--profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::profile::OpProfile>,
 }
 
 /// How a tokenized prompt was fitted to the method's fixed input length.

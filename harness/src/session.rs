@@ -41,6 +41,9 @@ pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
         args.extend(["--thermal-gate".into(), limit.to_string().into()]);
         args.extend(["--gate-timeout".into(), params.gate_timeout_s.unwrap_or(300.0).to_string().into()]);
     }
+    if let Some(bytes) = params.memory_limit_bytes {
+        args.extend(["--memory-limit".into(), bytes.to_string().into()]);
+    }
     if let Some(mask) = &params.cpu_affinity {
         args.extend(["--cpu-affinity".into(), mask.into()]);
     }
@@ -69,6 +72,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         generation: None,
         conditions: Vec::new(),
         warnings: Vec::new(),
+        profile: None,
     }
 }
 
@@ -145,7 +149,20 @@ pub fn run_once_with(
             step_latency_ns: row.samples.generate_ns.clone(),
         });
     }
-    if let Some(e) = protocol_error.filter(|_| row.error.is_none()) {
+    let row = classify_exit(row, exit, &stderr, last_phase, protocol_error, expectation);
+    remove_cgroup(&row);
+    row
+}
+
+fn classify_exit(
+    mut row: RunResult,
+    exit: Exit,
+    stderr: &str,
+    last_phase: Option<PhaseKind>,
+    protocol_error: Option<String>,
+    expectation: Option<&Expectation>,
+) -> RunResult {
+    if let Some(e) = protocol_error.filter(|_| row.error.is_none() && !matches!(exit, Exit::Signal(_))) {
         return fail(row, ErrorKind::RunnerCrashed, last_phase, e);
     }
     match (exit, row.error.is_some()) {
@@ -160,15 +177,47 @@ pub fn run_once_with(
             row
         }
         (exit, false) => {
-            let tail = stderr_tail(&stderr);
+            let tail = stderr_tail(stderr);
             let during = last_phase.map(|p| format!(" after phase {}", p.as_str())).unwrap_or_default();
             let kept = row.samples.timed_ns.len() + row.samples.warmup_ns.len();
-            let mut message = format!("runner {exit}{during}; {kept} samples measured before were kept");
+            let oom = oom_killed(&row, exit);
+            let kind = if oom.is_some() { ErrorKind::Oom } else { ErrorKind::RunnerCrashed };
+            let mut message = match oom {
+                Some(limit) => format!("out of memory: the runner exceeded its {limit} memory limit and was OOM-killed{during}"),
+                None => format!("runner {exit}{during}"),
+            };
+            message.push_str(&format!("; {kept} samples measured before were kept"));
             if !tail.is_empty() {
                 message.push_str(&format!("; runner stderr:\n{tail}"));
             }
-            fail(row, ErrorKind::RunnerCrashed, last_phase, message)
+            fail(row, kind, last_phase, message)
         }
+    }
+}
+
+/// The runner's memory cgroup, if it made one (`--memory-limit`).
+fn memory_limit(row: &RunResult) -> Option<&etbench_protocol::MemoryLimit> {
+    row.conditions.iter().find_map(|c| c.memory_limit.as_ref())
+}
+
+/// A SIGKILL under a memory limit whose cgroup counted an OOM kill (or whose counter is unreadable): the limit as text.
+fn oom_killed(row: &RunResult, exit: Exit) -> Option<String> {
+    let limit = memory_limit(row)?;
+    if exit != Exit::Signal(libc::SIGKILL) {
+        return None;
+    }
+    let dir = std::path::Path::new(&limit.cgroup);
+    let counter = ["memory.oom_control", "memory.events"].iter().find_map(|f| {
+        let text = std::fs::read_to_string(dir.join(f)).ok()?;
+        text.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
+    });
+    (counter != Some(0)).then(|| format!("{:.1} MiB", limit.bytes as f64 / 1048576.0))
+}
+
+/// Removes the runner's memory cgroup once it has exited (local device; remote ones leave an empty directory).
+fn remove_cgroup(row: &RunResult) {
+    if let Some(limit) = memory_limit(row) {
+        let _ = std::fs::remove_dir(&limit.cgroup);
     }
 }
 
@@ -278,6 +327,8 @@ mod tests {
             thermal_gate_c: Some(45.0),
             gate_timeout_s: Some(2.0),
             cooldown_s: None,
+            profile: false,
+            memory_limit_bytes: None,
         };
         let args = runner_args("-evil; $(rm -rf x).pte", &params);
         let n = args.len();

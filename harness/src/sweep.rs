@@ -39,6 +39,10 @@ pub struct Settings {
     pub gate_timeout: std::time::Duration,
     /// Hex CPU mask the runner pins itself to.
     pub cpu_affinity: Option<String>,
+    /// Record an ETDump per run and attach its per-operator profile.
+    pub profile: bool,
+    /// Run each runner in a memory cgroup of this many bytes.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for Settings {
@@ -57,6 +61,8 @@ impl Default for Settings {
             thermal_gate_c: None,
             gate_timeout: std::time::Duration::from_secs(300),
             cpu_affinity: None,
+            profile: false,
+            memory_limit: None,
         }
     }
 }
@@ -133,6 +139,8 @@ impl Plan {
             thermal_gate_c: s.thermal_gate_c,
             gate_timeout_s: s.thermal_gate_c.map(|_| s.gate_timeout.as_secs_f64()),
             cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
+            profile: s.profile,
+            memory_limit_bytes: s.memory_limit,
         }
     }
 
@@ -177,7 +185,28 @@ fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
     Prepared { checked, expectation, prompt }
 }
 
-fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cell) -> RunResult {
+/// Host path of a run's ETDump: `<dir>/<model>-<load mode>-t<threads>-r<repeat>.etdump`.
+fn etdump_path(dir: &std::path::Path, model: &str, cell: &Cell) -> PathBuf {
+    let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+    dir.join(format!("{model}-{}-t{threads}-r{}.etdump", cell.load_mode, cell.repeat))
+}
+
+fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path: &std::path::Path) {
+    if !row.is_ok() {
+        return;
+    }
+    let parsed = plan
+        .device
+        .fetch_artifact(device_path, host_path)
+        .map_err(|e| e.to_string())
+        .and_then(|_| crate::profile::parse(host_path, 1 + row.params.warmup as usize).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(profile) => row.profile = Some(profile),
+        Err(e) => eprintln!("      warning: no profile for {}: {e}", row.id),
+    }
+}
+
+fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cell, profiles: Option<&std::path::Path>) -> RunResult {
     let path = &plan.models[cell.model];
     let mut params = plan.params(cell);
     if let Some(Ok(input)) = &prepared.prompt {
@@ -190,7 +219,18 @@ fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cel
             session::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
         }
         (Ok(model), _) => {
-            session::run_once(plan.device.as_ref(), device_ref.clone(), model.clone(), params, prepared.expectation.as_ref())
+            let etdump = profiles.filter(|_| plan.settings.profile).map(|dir| {
+                let host = etdump_path(dir, &model.name, cell);
+                (plan.device.artifact_path(&host), host)
+            });
+            let extra: Vec<std::ffi::OsString> =
+                etdump.iter().flat_map(|(device, _)| ["--etdump".into(), device.into()]).collect();
+            let device = plan.device.as_ref();
+            let mut row = session::run_once_with(device, device_ref.clone(), model.clone(), params, prepared.expectation.as_ref(), &extra);
+            if let Some((device_path, host_path)) = &etdump {
+                attach_profile(plan, &mut row, device_path, host_path);
+            }
+            row
         }
     };
     if let (Some(Ok(input)), Some(p)) = (&prepared.prompt, &plan.prompt) {
@@ -210,8 +250,17 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> an
         name: plan.device.name().to_owned(),
         transport: plan.device.transport().to_owned(),
         info: plan.device.info(),
+        probed: plan.device.probed(),
     };
     let cells = plan.cells();
+    let scratch = tempfile::tempdir()?;
+    let profiles = match out {
+        Some(out) => out.path().join("profiles"),
+        None => scratch.path().to_owned(),
+    };
+    if plan.settings.profile {
+        std::fs::create_dir_all(&profiles)?;
+    }
     let mut prepared: Vec<Option<Prepared>> = plan.models.iter().map(|_| None).collect();
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 && !plan.settings.cooldown.is_zero() {
@@ -230,7 +279,7 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> an
             plan.settings.repeats
         );
         let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
-        let row = run_cell(plan, &device_ref, model, cell);
+        let row = run_cell(plan, &device_ref, model, cell, Some(&profiles));
         report_progress(&row);
         doc.runs.push(row);
         if let Some(out) = out {

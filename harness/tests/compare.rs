@@ -38,26 +38,44 @@ fn latency_row(md: &str) -> &str {
     md.lines().find(|l| l.contains("| median latency |")).unwrap_or_else(|| panic!("no latency row in\n{md}"))
 }
 
+/// `n` single-process runs of `variant` into `dir/<side><k>`, alternating the sides so both span the same time.
+fn interleaved(dir: &Path, variant: &str, n: usize, args: &[&str]) -> [PathBuf; 2] {
+    let mut docs = [Vec::new(), Vec::new()];
+    for k in 0..n {
+        for (side, docs) in docs.iter_mut().enumerate() {
+            let results = bench(&dir.join(format!("{side}-{k}")), variant, args);
+            docs.push(read_doc(results.parent().unwrap()));
+        }
+    }
+    let write = |name: &str, docs: &[etbench::results::Document]| {
+        let path = dir.join(name);
+        std::fs::write(&path, etbench::export::json(&etbench::report::merge(docs).unwrap())).unwrap();
+        path
+    };
+    [write("base.json", &docs[0]), write("cand.json", &docs[1])]
+}
+
+/// This 2-core VM has regimes lasting seconds in which every process runs ~40 % slower (see the README), so the
+/// processes of both sides are interleaved in time: the unit of replication is the process, and each side gets 4.
 #[test]
 fn a_over_a_pairs_of_real_runs_are_not_called_regressions() {
     let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let args = ["--iters", "8", "--repeat", "4"];
+    let args = ["--iters", "8"];
     let mut regressed = 0;
     let mut runs: Vec<RunResult> = Vec::new();
     let pairs = 10;
     for i in 0..pairs {
-        let a = bench(&tmp.path().join(format!("a{i}")), "xnnpack-fp32", &args);
-        let b = bench(&tmp.path().join(format!("b{i}")), "xnnpack-fp32", &args);
+        let [a, b] = interleaved(&tmp.path().join(format!("pair{i}")), "xnnpack-fp32", 4, &args);
         let (code, md, err) = compare(&a, &b, &[]);
         assert!(matches!(code, Some(0) | Some(1)), "{err}");
-        let row = latency_row(&md);
-        eprintln!("A/A pair {i}: {row}");
-        if code == Some(1) {
+        eprintln!("A/A pair {i}: {}", latency_row(&md));
+        if md.contains("REGRESSED") {
+            eprintln!("{md}");
             regressed += 1;
         }
         for p in [&a, &b] {
-            runs.extend(read_doc(p.parent().unwrap()).runs);
+            runs.extend(etbench::results::Document::read(p).unwrap().runs);
         }
     }
     // At the default 5 % threshold, at most 5 % of A/A pairs may be false alarms (0 of 10).
@@ -103,9 +121,8 @@ fn the_bf16_fixture_against_xnnpack_is_a_forced_regression_and_refused_without_f
     assert!(row.contains("REGRESSED") && row.contains("| +"), "{row}");
     assert!(md.contains("Forced:") && md.contains("model sha256"), "{md}");
 
-    // The other direction is an improvement, exit 0.
-    let (code, md, _) = compare(&slow, &fast, &["--force", "--threshold", "10"]);
-    assert_eq!(code, Some(0));
+    // The other direction: latency improved (XNNPACK's weight repacking makes its load slower, a real regression).
+    let (_, md, _) = compare(&slow, &fast, &["--force"]);
     assert!(latency_row(&md).contains("improved"), "{md}");
 }
 

@@ -42,7 +42,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
     let timed: Vec<u64> = (0..10).map(|i| base_ns + i * 1000 + if i == 9 { base_ns } else { 0 }).collect();
     let mut run = RunResult {
         id: format!("local/{name}/mmap/t2/r0"),
-        device: DeviceRef { name: "local".into(), transport: "local".into(), info: info() },
+        device: DeviceRef { name: "local".into(), transport: "local".into(), info: info(), probed: None },
         model: ModelRef { path: format!("models/{name}.pte"), name: name.into(), size_bytes: 2_739_252, sha256: "ab".repeat(32) },
         params: RunParams {
             method: "forward".into(),
@@ -59,6 +59,8 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             thermal_gate_c: None,
             gate_timeout_s: None,
             cooldown_s: None,
+            profile: false,
+            memory_limit_bytes: None,
         },
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
         status: RunStatus::Ok,
@@ -95,6 +97,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         generation: None,
         conditions: Vec::new(),
         warnings: Vec::new(),
+        profile: None,
     };
     run.summarise();
     run
@@ -165,6 +168,78 @@ fn unknown_schema_version_is_refused_with_the_fix() {
 #[test]
 fn help_texts() {
     for args in [vec!["--help"], vec!["run", "--help"], vec!["bench", "--help"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
+        assert!(out.status.success());
+        insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
+    }
+}
+
+/// `document()` with a different sha256 per model, as real files have (runs pair and pool by content hash).
+fn distinct_models() -> Document {
+    let mut doc = document();
+    for run in &mut doc.runs {
+        let h: u64 = run.model.name.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        run.model.sha256 = format!("{h:016x}").repeat(4);
+    }
+    doc
+}
+
+#[test]
+fn bmf_export() {
+    insta::assert_snapshot!(String::from_utf8(export::bmf::render(&distinct_models())).unwrap());
+}
+
+#[test]
+fn gab_exports() {
+    use export::gab::{render, Direction};
+    insta::assert_snapshot!("gab_smaller", String::from_utf8(render(&distinct_models(), Direction::SmallerIsBetter)).unwrap());
+    insta::assert_snapshot!("gab_bigger", String::from_utf8(render(&distinct_models(), Direction::BiggerIsBetter)).unwrap());
+}
+
+#[test]
+fn pytorch_v3_export() {
+    insta::assert_snapshot!(String::from_utf8(export::pytorch::render(&distinct_models())).unwrap());
+}
+
+#[test]
+fn jsonl_export() {
+    let text = String::from_utf8(export::jsonl::render(&distinct_models())).unwrap();
+    assert_eq!(text.lines().count(), distinct_models().runs.len());
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn model_card_report() {
+    let docs = [distinct_models()];
+    let report = etbench::report::Report::render(&docs).unwrap();
+    insta::assert_snapshot!(report.markdown(&docs));
+    insta::assert_snapshot!("samples_csv", String::from_utf8(report.samples_csv.clone()).unwrap());
+}
+
+#[test]
+fn compare_markdown_and_table() {
+    let base = distinct_models();
+    let mut cand = distinct_models();
+    for run in &mut cand.runs {
+        run.samples.timed_ns.iter_mut().for_each(|v| *v = *v * 13 / 10);
+        run.summarise();
+    }
+    let c = etbench::compare::compare(&base, &cand, ("base.json", "cand.json"), &Default::default()).unwrap();
+    insta::assert_snapshot!("compare_md", c.render_markdown());
+    insta::assert_snapshot!("compare_table", c.render_table());
+}
+
+#[test]
+fn help_texts_of_report_compare_history() {
+    let cmds = [
+        vec!["report", "--help"],
+        vec!["compare", "--help"],
+        vec!["history", "--help"],
+        vec!["history", "add", "--help"],
+        vec!["history", "report", "--help"],
+        vec!["history", "check", "--help"],
+    ];
+    for args in cmds {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());

@@ -58,6 +58,14 @@ struct Args {
     /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0 for the big cores).
     #[arg(long)]
     cpu_affinity: Option<String>,
+    /// Profile: record an ETDump (per-operator events) of every execute and write it to this file at the end of
+    /// the timed loop. Profiling adds overhead per operator: compare profiled runs only with profiled runs.
+    #[arg(long)]
+    etdump: Option<String>,
+    /// Run inside a new memory cgroup limited to this size (e.g. 512M, 6G; no swap): exceeding it gets the runner
+    /// OOM-killed, as on a device with that much RAM. Needs a writable cgroup tree (root).
+    #[arg(long, value_parser = etbench_ffi::conditions::parse_bytes)]
+    memory_limit: Option<u64>,
     /// Root of sysfs for device conditions (for tests: a fake tree).
     #[arg(long, default_value = "/sys", hide = true)]
     sysfs_root: std::path::PathBuf,
@@ -106,6 +114,8 @@ fn main() {
         gate_timeout: std::time::Duration::from_secs_f64(args.gate_timeout.max(0.0)),
         cpu_affinity: args.cpu_affinity,
         sysfs_root: args.sysfs_root,
+        etdump: args.etdump,
+        memory_limit: args.memory_limit,
     };
     let mut out = Stdout(BufWriter::new(std::io::stdout()));
     let result = run(&config, &mut out);

@@ -89,6 +89,17 @@ pub struct Conditions {
     pub battery: Option<Battery>,
     /// Set on the `before` record when `--thermal-gate` was given.
     pub thermal_gate: Option<GateOutcome>,
+    /// Set on the `before` record when `--memory-limit` put the runner in its own memory cgroup.
+    #[serde(default)]
+    pub memory_limit: Option<MemoryLimit>,
+}
+
+/// The memory cgroup the runner moved itself into.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryLimit {
+    pub bytes: u64,
+    /// The cgroup directory (its OOM-kill counter tells an OOM kill from any other SIGKILL).
+    pub cgroup: String,
 }
 
 impl Conditions {
@@ -384,6 +395,8 @@ pub enum ErrorKind {
     RunnerCrashed,
     /// Host side: the runner could not be started.
     RunnerMissing,
+    /// The runner was killed for exceeding its memory limit (`--memory-limit`) or the device's memory.
+    Oom,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -394,6 +407,21 @@ pub struct RunnerError {
     /// ExecuTorch's `runtime::Error` code, when the runtime reported one.
     pub executorch_error: Option<u32>,
     pub message: String,
+}
+
+/// Parses a size: bytes, or a number with a K/M/G suffix (binary units): `512M`, `2G`, `1.5G`, `1000`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+    let scale: f64 = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}`: use bytes or a K/M/G suffix (e.g. 512M)")),
+    };
+    let value: f64 = digits.parse().map_err(|_| format!("`{text}` is not a size"))?;
+    Ok((value * scale) as u64)
 }
 
 #[cfg(test)]
@@ -426,6 +454,14 @@ mod tests {
         assert_eq!(Dtype::from_scalar_type(4), Dtype::Int64);
         assert_eq!(Dtype::from_scalar_type(15).name(), "bfloat16");
         assert_eq!(Dtype::from_scalar_type(99).name(), "scalar_type_99");
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_bytes("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("1000").unwrap(), 1000);
+        assert!(parse_bytes("12Q").is_err() && parse_bytes("x").is_err());
     }
 
     #[test]

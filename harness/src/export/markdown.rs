@@ -38,6 +38,11 @@ pub fn render(doc: &Document) -> String {
         for note in super::text_notes(&runs) {
             let _ = writeln!(out, "- {}", escape(&note));
         }
+        for run in runs.iter().filter(|r| r.profile.is_some()) {
+            let _ = writeln!(out, "\n### Top operators: {} ({})\n", run.model.name, run.id);
+            out.push_str(&crate::profile::markdown(run.profile.as_ref().expect("filtered"), 10));
+            out.push('\n');
+        }
         for note in super::warning_notes(&runs) {
             let _ = writeln!(out, "- Warning: {}", escape(&note));
         }

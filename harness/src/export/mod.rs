@@ -160,6 +160,17 @@ pub fn error_notes(runs: &[&RunResult]) -> Vec<String> {
         .collect()
 }
 
+/// One line per profiled run: its five most expensive ops.
+pub fn profile_notes(runs: &[&RunResult]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|r| {
+            let p = r.profile.as_ref()?;
+            let top: Vec<String> = p.ops.iter().take(5).map(|o| format!("{} {:.1}%", o.name, o.share * 100.0)).collect();
+            Some(format!("{} top ops: {}", r.model.name, top.join(" · ")))
+        })
+        .collect()
+}
+
 /// One line per warning, naming the run.
 pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
     runs.iter().flat_map(|r| r.warnings.iter().map(move |w| format!("{} ({}): {w}", r.model.name, r.id))).collect()

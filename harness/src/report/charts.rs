@@ -112,6 +112,11 @@ fn label_area(labels: impl Iterator<Item = usize>) -> u32 {
     (labels.max().unwrap_or(10) as u32 * 7 + 16).clamp(60, 420)
 }
 
+/// Rows top to bottom in input order (the y axis grows upwards).
+fn row_y(i: usize, n: usize) -> f64 {
+    (n - 1 - i) as f64
+}
+
 fn categorical<'a, DB: DrawingBackend + 'a>(
     root: &'a DrawingArea<DB, Shift>,
     title: &str,
@@ -132,7 +137,7 @@ fn categorical<'a, DB: DrawingBackend + 'a>(
     // Category names drawn by hand: plotters' numeric axis would put labels between rows.
     let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, label) in labels.iter().enumerate() {
-        let (px, py) = chart.backend_coord(&(x0, i as f64));
+        let (px, py) = chart.backend_coord(&(x0, row_y(i, n)));
         root.draw(&Text::new(label.clone(), (px - 8, py), style.clone())).map_err(err)?;
     }
     Ok(chart)
@@ -144,7 +149,7 @@ fn draw_box<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, rows
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let mut chart = categorical(root, title, &labels, value_range(lo, hi), x_label)?;
     for (i, row) in rows.iter().enumerate() {
-        let y = i as f64;
+        let y = row_y(i, rows.len());
         let c = color(row.color);
         let mut sorted = row.values.clone();
         sorted.sort_by(f64::total_cmp);
@@ -181,7 +186,7 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, bar
     let hi = bars.iter().map(|b| b.upper.max(b.value)).fold(0.0, f64::max);
     let mut chart = categorical(root, title, &labels, 0.0..(hi * 1.08).max(1e-9), x_label)?;
     for (i, b) in bars.iter().enumerate() {
-        let (y, c, h) = (i as f64, color(b.color), 0.3);
+        let (y, c, h) = (row_y(i, bars.len()), color(b.color), 0.3);
         chart.draw_series([Rectangle::new([(0.0, y - h), (b.value, y + h)], c.mix(0.8).filled())]).map_err(err)?;
         if b.upper > b.lower {
             chart
@@ -280,7 +285,7 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> anyhow::Result<Vec<u8>> {
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Fast);
+    enc.set_compression(png::Compression::Default);
     let mut writer = enc.write_header()?;
     writer.write_image_data(rgb)?;
     writer.finish()?;

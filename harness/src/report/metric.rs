@@ -8,8 +8,9 @@ use std::fmt;
 use crate::results::{Document, RunResult};
 use crate::stats::Sample;
 
-/// The conditions that make two runs measure the same thing (repeats of one setting share a key).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The conditions that make two runs measure the same thing (repeats of one setting share a key). The model is
+/// identified by content (sha256); its name is carried for display only and ignored by equality and ordering.
+#[derive(Debug, Clone)]
 pub struct RunKey {
     pub device: String,
     pub model_name: String,
@@ -52,6 +53,32 @@ impl RunKey {
     /// Slug for file-like names: `local/gemma3n-tiny-bf16/forward/t2/mmap`.
     pub fn slug(&self) -> String {
         format!("{}/{}/{}/t{}/{}", self.device, self.model_name, self.method, threads_label(self.threads), self.load_mode)
+    }
+}
+
+impl RunKey {
+    fn identity(&self) -> (&str, &str, &str, Option<u32>, &str, &str) {
+        (&self.device, &self.model_sha256, &self.method, self.threads, &self.load_mode, &self.input)
+    }
+}
+
+impl PartialEq for RunKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for RunKey {}
+
+impl PartialOrd for RunKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RunKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
     }
 }
 

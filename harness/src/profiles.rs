@@ -1,0 +1,241 @@
+//! Device profiles: one `devices/NAME.toml` per device (transport, address, target triple, work dir, runner,
+//! environment, CPU mask, default threads). Unknown keys are refused by name, so a typo never silently falls back
+//! to a default. The directory is `--devices-dir`, then `ETBENCH_DEVICES_DIR`, then the repository's `devices/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("device profile {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("cannot read the devices directory {dir}: {source}; pass --devices-dir DIR or set ETBENCH_DEVICES_DIR")]
+    Dir { dir: String, source: std::io::Error },
+    #[error("--device {name}: no such device; configured in {dir}: {known}. Add devices/{name}.toml (see README, \"Devices: ssh boards and adb phones\")")]
+    Unknown { name: String, dir: String, known: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Local,
+    Ssh,
+    Adb,
+}
+
+impl TransportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Local => "local",
+            TransportKind::Ssh => "ssh",
+            TransportKind::Adb => "adb",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum HostKeyChecking {
+    /// Only hosts already in known_hosts (the default).
+    #[default]
+    #[serde(rename = "yes")]
+    Yes,
+    /// Trust a host seen for the first time, refuse a changed key.
+    #[serde(rename = "accept-new")]
+    AcceptNew,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshProfile {
+    /// Host name or address (an alias from ~/.ssh/config works too).
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    /// Private key file (default: ssh's own choice, the agent included).
+    pub identity: Option<PathBuf>,
+    /// Extra `-o` options, e.g. `["ProxyJump=gateway", "UserKnownHostsFile=/path"]`.
+    #[serde(default)]
+    pub options: Vec<String>,
+    #[serde(default)]
+    pub host_key_checking: HostKeyChecking,
+    /// Seconds before an unreachable host is given up (default 10).
+    pub connect_timeout_s: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdbProfile {
+    /// As `adb devices` shows it (`HOST:PORT` for network devices, which are `adb connect`ed on demand).
+    pub serial: String,
+    /// The adb server's port (default: ANDROID_ADB_SERVER_PORT, else 5037).
+    pub server_port: Option<u16>,
+}
+
+/// Which runner binary a device gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunnerSource {
+    /// `target/<triple>/release/etbench-runner` (the host's own runner for the host triple), built with
+    /// `scripts/build-runner.sh --target <triple>` when missing.
+    Build,
+    Path(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for RunnerSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(if s == "build" { RunnerSource::Build } else { RunnerSource::Path(PathBuf::from(s)) })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub transport: TransportKind,
+    pub ssh: Option<SshProfile>,
+    pub adb: Option<AdbProfile>,
+    /// Rust target triple of the device (picks the runner build). Default: the host's for ssh/local,
+    /// `aarch64-linux-android` for adb.
+    pub target: Option<String>,
+    /// Absolute directory on the device for the runner, libraries and models (created when missing).
+    pub work_dir: Option<String>,
+    /// `"build"` (default) or a path to an etbench-runner built for `target`.
+    pub runner: Option<RunnerSource>,
+    /// Environment variables for the runner.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Default CPU mask (hex) when `--cpu-affinity` is not given.
+    pub cpu_affinity: Option<String>,
+    /// Default thread count when `--threads` is not given.
+    pub threads: Option<u32>,
+    /// Also compare a sha256 computed on the device after each push (reads the file once more on the device).
+    #[serde(default)]
+    pub verify_hash: bool,
+}
+
+/// This host's target triple (the runner built beside etbench has it).
+pub fn host_triple() -> String {
+    let env = if cfg!(target_env = "musl") { "musl" } else { "gnu" };
+    format!("{}-unknown-linux-{env}", std::env::consts::ARCH)
+}
+
+impl Profile {
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ProfileError> {
+        let invalid = |message: String| ProfileError::Invalid { path: path.display().to_string(), message };
+        let profile: Profile = toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_owned()))?;
+        profile.validate().map_err(invalid)?;
+        Ok(profile)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match (self.transport, &self.ssh, &self.adb) {
+            (TransportKind::Ssh, None, _) => return Err("transport = \"ssh\" needs an [ssh] table with host = ...".into()),
+            (TransportKind::Adb, _, None) => return Err("transport = \"adb\" needs an [adb] table with serial = ...".into()),
+            (TransportKind::Ssh, _, Some(_)) | (TransportKind::Adb, Some(_), _) => {
+                return Err("give either [ssh] or [adb], matching `transport`".into())
+            }
+            (TransportKind::Local, Some(_), _) | (TransportKind::Local, _, Some(_)) => {
+                return Err("transport = \"local\" takes no [ssh] or [adb] table".into())
+            }
+            _ => {}
+        }
+        if let Some(dir) = &self.work_dir {
+            if !dir.starts_with('/') {
+                return Err(format!("work_dir = {dir:?} must be an absolute path"));
+            }
+        }
+        if self.transport != TransportKind::Local && self.work_dir.is_none() {
+            return Err("remote devices need work_dir = \"/absolute/dir\" (e.g. /data/local/tmp/etbench on Android)".into());
+        }
+        if let Some(mask) = &self.cpu_affinity {
+            let hex = mask.trim_start_matches("0x");
+            if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!("cpu_affinity = {mask:?} is not a hex mask like \"0xf0\""));
+            }
+        }
+        if self.threads == Some(0) {
+            return Err("threads must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn target(&self) -> String {
+        self.target.clone().unwrap_or_else(|| match self.transport {
+            TransportKind::Adb => "aarch64-linux-android".into(),
+            _ => host_triple(),
+        })
+    }
+}
+
+/// The profiles directory: `--devices-dir`, then `ETBENCH_DEVICES_DIR`, then the repository's `devices/`.
+pub fn devices_dir(explicit: Option<&Path>) -> PathBuf {
+    explicit
+        .map(Path::to_owned)
+        .or_else(|| std::env::var_os("ETBENCH_DEVICES_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../devices"))
+}
+
+/// Every `*.toml` in `dir`, sorted by name; the first invalid file is an error.
+pub fn load_all(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(ProfileError::Dir { dir: dir.display().to_string(), source }),
+    };
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    paths.sort();
+    let mut profiles = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ProfileError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
+        profiles.push(Profile::parse(&path, &text)?);
+    }
+    Ok(profiles)
+}
+
+/// The profile called `name` in `dir`.
+pub fn find(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
+    let all = load_all(dir)?;
+    let known: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+    all.into_iter().find(|p| p.name == name).ok_or_else(|| ProfileError::Unknown {
+        name: name.into(),
+        dir: dir.display().to_string(),
+        known: if known.is_empty() { "none".into() } else { known.join(", ") },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Profile, String> {
+        Profile::parse(Path::new("devices/x.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ssh_profile_parses_with_defaults() {
+        let p = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/tmp/w\"\n[ssh]\nhost = \"198.18.0.11\"\nuser = \"bench\"\n").unwrap();
+        assert_eq!(p.ssh.unwrap().host_key_checking, HostKeyChecking::Yes);
+        assert_eq!(p.runner, None);
+        assert_eq!(p.target.as_deref(), None);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreds = 4\n[ssh]\nhost = \"h\"\n").unwrap_err();
+        assert!(e.contains("threds"), "{e}");
+        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhostkey = \"no\"\n").unwrap_err();
+        assert!(e.contains("hostkey"), "{e}");
+    }
+
+    #[test]
+    fn inconsistent_profiles_say_what_is_missing() {
+        assert!(parse("name = \"b\"\ntransport = \"adb\"\nwork_dir = \"/w\"\n").unwrap_err().contains("[adb]"));
+        assert!(parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"w\"\n[ssh]\nhost = \"h\"\n").unwrap_err().contains("absolute"));
+        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhost_key_checking = \"no\"\n").unwrap_err();
+        assert!(e.contains("host_key_checking") || e.contains("unknown variant"), "{e}");
+    }
+}
