@@ -2,8 +2,15 @@
 # The test command (README, .ci/run): installs what the tests need, builds the workspace, runs every test.
 #   - the export stack venv (.venv-export/, cached by a stamp) for the re-export test
 #   - the ExecuTorch SDK is fetched by ffi/build.rs (pip download of the pinned wheel) when not installed
+#   - the device lab's packages, the aarch64 runner, and the lab itself (scripts/lab/, stopped on exit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-export-env.sh
 cargo build --workspace --locked
+# Device lab (harness/tests/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
+bash scripts/lab/setup.sh
+if [ "$(id -u)" = 0 ]; then
+    trap 'bash scripts/lab/stop.sh >/dev/null' EXIT
+    ADBD_STANDIN=target/debug/adbd-standin bash scripts/lab/start.sh
+fi
 cargo test --workspace --locked "$@"

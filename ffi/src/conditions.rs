@@ -64,7 +64,32 @@ fn battery(sys: &Path) -> Option<Battery> {
 }
 
 pub fn read_conditions(sys: &Path, when: When) -> Conditions {
-    Conditions { when, cpus: cpus(sys), thermal_zones: thermal(sys), battery: battery(sys), thermal_gate: None, memory_limit: None }
+    Conditions {
+        when,
+        cpus: cpus(sys),
+        thermal_zones: thermal(sys),
+        battery: battery(sys),
+        thermal_gate: None,
+        memory_limit: None,
+        memory_bandwidth_bytes_per_s: None,
+    }
+}
+
+/// Streaming read bandwidth: the best of 5 passes summing a 256 MiB buffer (far larger than any cache), so a
+/// variant's achieved bytes/s can be set against what the memory system delivers.
+pub fn probe_bandwidth() -> f64 {
+    const BYTES: usize = 256 << 20;
+    let buffer: Vec<u64> = (0..BYTES / 8).map(|i| i as u64).collect();
+    let best = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let sum = buffer.iter().fold(0u64, |acc, v| acc.wrapping_add(*v));
+            std::hint::black_box(sum);
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::from_secs(1));
+    BYTES as f64 / best.as_secs_f64()
 }
 
 pub use etbench_protocol::parse_bytes;

@@ -40,6 +40,8 @@ pub struct RunConfig {
     pub etdump: Option<String>,
     /// Run inside a memory cgroup limited to this many bytes.
     pub memory_limit: Option<u64>,
+    /// Measure streaming memory bandwidth before loading.
+    pub bandwidth_probe: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +218,7 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
     if !config.describe {
         let mut before = conditions::read_conditions(&config.sysfs_root, When::Before);
         before.thermal_gate = config.thermal_gate.map(|limit| conditions::thermal_gate(&config.sysfs_root, limit, config.gate_timeout));
+        before.memory_bandwidth_bytes_per_s = config.bandwidth_probe.then(conditions::probe_bandwidth);
         if let Some(bytes) = config.memory_limit {
             let cgroup = conditions::limit_memory(bytes).map_err(|m| ctx.fail(ErrorKind::Io, None, m))?;
             before.memory_limit = Some(etbench_protocol::MemoryLimit { bytes, cgroup });
@@ -389,6 +392,7 @@ mod tests {
             sysfs_root: "/sys".into(),
             etdump: None,
             memory_limit: None,
+            bandwidth_probe: false,
         }
     }
 

@@ -111,6 +111,9 @@ struct Measure {
     /// becomes an `oom` error row and the sweep goes on. Needs a writable cgroup tree (root).
     #[arg(long, value_parser = etbench_protocol::parse_bytes)]
     memory_limit: Option<u64>,
+    /// Measure the device's streaming memory bandwidth before each run, for the roofline line in reports.
+    #[arg(long)]
+    bandwidth_probe: bool,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
     #[arg(long)]
     runner: Option<PathBuf>,
@@ -352,6 +355,7 @@ fn settings(m: &Measure, method: String, input_ids: Option<Vec<i64>>) -> Setting
         cpu_affinity: m.cpu_affinity.clone(),
         profile: m.profile,
         memory_limit: m.memory_limit,
+        bandwidth_probe: m.bandwidth_probe,
     }
 }
 

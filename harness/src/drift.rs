@@ -120,17 +120,11 @@ fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result
         iterations,
         threads: plan.settings.threads[0],
         load_mode: plan.settings.load_modes[0],
-        repeat_index: 0,
-        repeats: 1,
         input_ids: Some(window_ids),
         real_tokens: Some(real as u32),
         generate: plan.settings.generate,
         cpu_affinity: plan.settings.cpu_affinity.clone(),
-        thermal_gate_c: None,
-        gate_timeout_s: None,
-        cooldown_s: None,
-        profile: false,
-        memory_limit_bytes: None,
+        ..RunParams::default()
     };
     let dump = plan.scratch.join(format!("logits-{}-{index}.bin", model.sha256));
     let extra: Vec<OsString> = vec!["--dump-output".into(), dump.clone().into()];

@@ -197,7 +197,7 @@ impl Pusher<'_> {
         }
         self.verify(req, &part, size)?;
         let mtime = self.commit(req, &part)?;
-        self.write_manifest(state.manifest, ManifestEntry { path: req.remote.into(), sha256: req.sha256.into(), size, mtime })?;
+        self.write_manifest(ManifestEntry { path: req.remote.into(), sha256: req.sha256.into(), size, mtime })?;
         let secs = started.elapsed().as_secs_f64().max(1e-6);
         let sent = size - offset;
         eprintln!(
@@ -254,7 +254,11 @@ impl Pusher<'_> {
         out.stdout_text().trim().parse().map_err(|_| self.err(format!("cannot read the mtime of {}", req.remote)))
     }
 
-    fn write_manifest(&self, mut entries: Vec<ManifestEntry>, entry: ManifestEntry) -> Result<(), TransportError> {
+    fn write_manifest(&self, entry: ManifestEntry) -> Result<(), TransportError> {
+        // Re-read right before writing: the lock is per device, so keep the window for a concurrent writer small.
+        let current = self.transport.run(&format!("cat -- {} 2>/dev/null; true", quote(&self.manifest_path())))?;
+        let mut entries: Vec<ManifestEntry> =
+            current.stdout_text().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         entries.retain(|e| e.path != entry.path);
         entries.push(entry);
         let mut text = String::new();

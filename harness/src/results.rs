@@ -66,7 +66,7 @@ pub struct ModelRef {
     pub sha256: String,
 }
 
-/// Exactly what was asked for.
+/// Exactly what was asked for. `Default` is one forward-method run with no extras, for building variations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunParams {
     pub method: String,
@@ -97,6 +97,33 @@ pub struct RunParams {
     /// The runner ran in a memory cgroup of this size (`--memory-limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit_bytes: Option<u64>,
+    /// The runner measured streaming memory bandwidth before loading.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bandwidth_probe: bool,
+}
+
+impl Default for RunParams {
+    fn default() -> Self {
+        Self {
+            method: "forward".into(),
+            warmup: 0,
+            iterations: 1,
+            threads: None,
+            load_mode: LoadMode::Mmap,
+            repeat_index: 0,
+            repeats: 1,
+            input_ids: None,
+            real_tokens: None,
+            generate: 0,
+            cpu_affinity: None,
+            thermal_gate_c: None,
+            gate_timeout_s: None,
+            cooldown_s: None,
+            profile: false,
+            memory_limit_bytes: None,
+            bandwidth_probe: false,
+        }
+    }
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -203,6 +230,18 @@ pub struct RunSummary {
     pub max_rss_anon_bytes: Option<u64>,
     pub max_rss_file_bytes: Option<u64>,
     pub major_faults: Option<u64>,
+    /// Memory traffic against what the device can stream.
+    #[serde(default)]
+    pub roofline: Option<Roofline>,
+}
+
+/// Bytes of weights per forward ÷ latency, next to the device's measured streaming bandwidth. The weight bytes are
+/// the model file's size: an upper bound that assumes every weight byte is read once per forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Roofline {
+    pub weight_bytes: u64,
+    pub achieved_bytes_per_s: f64,
+    pub device_bytes_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -305,6 +344,7 @@ impl RunResult {
             return;
         };
         let latency_ns = sample.summary();
+        let latency_median_ns = latency_ns.median;
         let phase = |k: PhaseKind| self.phases.iter().find(|p| p.phase == k);
         let tokens = self.runner.as_ref().and_then(|r| r.inputs.first()).map(|s| s.numel().max(0) as u64);
         let peak = self
@@ -326,6 +366,11 @@ impl RunResult {
             max_rss_anon_bytes: max_of(|p| p.memory.rss_anon_bytes),
             max_rss_file_bytes: max_of(|p| p.memory.rss_file_bytes),
             major_faults: self.phases.iter().filter_map(|p| p.memory.major_faults).reduce(|a, b| a + b),
+            roofline: (self.model.size_bytes > 0).then(|| Roofline {
+                weight_bytes: self.model.size_bytes,
+                achieved_bytes_per_s: self.model.size_bytes as f64 * 1e9 / latency_median_ns,
+                device_bytes_per_s: self.conditions.iter().find_map(|c| c.memory_bandwidth_bytes_per_s),
+            }),
         });
     }
 

@@ -41,6 +41,9 @@ pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
         args.extend(["--thermal-gate".into(), limit.to_string().into()]);
         args.extend(["--gate-timeout".into(), params.gate_timeout_s.unwrap_or(300.0).to_string().into()]);
     }
+    if params.bandwidth_probe {
+        args.push("--bandwidth-probe".into());
+    }
     if let Some(bytes) = params.memory_limit_bytes {
         args.extend(["--memory-limit".into(), bytes.to_string().into()]);
     }
@@ -313,22 +316,13 @@ mod tests {
     #[test]
     fn model_path_goes_after_double_dash_so_dashes_are_not_flags() {
         let params = RunParams {
-            method: "forward".into(),
             warmup: 1,
             iterations: 2,
             threads: Some(2),
             load_mode: LoadMode::File,
-            repeat_index: 0,
-            repeats: 1,
-            input_ids: None,
-            real_tokens: None,
-            generate: 0,
-            cpu_affinity: None,
             thermal_gate_c: Some(45.0),
             gate_timeout_s: Some(2.0),
-            cooldown_s: None,
-            profile: false,
-            memory_limit_bytes: None,
+            ..RunParams::default()
         };
         let args = runner_args("-evil; $(rm -rf x).pte", &params);
         let n = args.len();

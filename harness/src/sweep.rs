@@ -43,6 +43,8 @@ pub struct Settings {
     pub profile: bool,
     /// Run each runner in a memory cgroup of this many bytes.
     pub memory_limit: Option<u64>,
+    /// Measure the device's streaming memory bandwidth before each run (roofline in reports).
+    pub bandwidth_probe: bool,
 }
 
 impl Default for Settings {
@@ -63,6 +65,7 @@ impl Default for Settings {
             cpu_affinity: None,
             profile: false,
             memory_limit: None,
+            bandwidth_probe: false,
         }
     }
 }
@@ -141,6 +144,7 @@ impl Plan {
             cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
             profile: s.profile,
             memory_limit_bytes: s.memory_limit,
+            bandwidth_probe: s.bandwidth_probe,
         }
     }
 

@@ -66,6 +66,9 @@ struct Args {
     /// OOM-killed, as on a device with that much RAM. Needs a writable cgroup tree (root).
     #[arg(long, value_parser = etbench_ffi::conditions::parse_bytes)]
     memory_limit: Option<u64>,
+    /// Measure streaming memory bandwidth (256 MiB read) before loading, for the roofline in reports.
+    #[arg(long)]
+    bandwidth_probe: bool,
     /// Root of sysfs for device conditions (for tests: a fake tree).
     #[arg(long, default_value = "/sys", hide = true)]
     sysfs_root: std::path::PathBuf,
@@ -116,6 +119,7 @@ fn main() {
         sysfs_root: args.sysfs_root,
         etdump: args.etdump,
         memory_limit: args.memory_limit,
+        bandwidth_probe: args.bandwidth_probe,
     };
     let mut out = Stdout(BufWriter::new(std::io::stdout()));
     let result = run(&config, &mut out);

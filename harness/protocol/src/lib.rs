@@ -92,6 +92,9 @@ pub struct Conditions {
     /// Set on the `before` record when `--memory-limit` put the runner in its own memory cgroup.
     #[serde(default)]
     pub memory_limit: Option<MemoryLimit>,
+    /// Streaming read bandwidth measured on the device (`--bandwidth-probe`), bytes per second.
+    #[serde(default)]
+    pub memory_bandwidth_bytes_per_s: Option<f64>,
 }
 
 /// The memory cgroup the runner moved itself into.

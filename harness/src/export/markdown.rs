@@ -35,7 +35,7 @@ pub fn render(doc: &Document) -> String {
         out.push_str(&table(&runs));
         out.push('\n');
         let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
-        for note in super::text_notes(&runs) {
+        for note in super::text_notes(&runs).into_iter().chain(super::roofline_notes(&runs)) {
             let _ = writeln!(out, "- {}", escape(&note));
         }
         for run in runs.iter().filter(|r| r.profile.is_some()) {

@@ -171,6 +171,24 @@ pub fn profile_notes(runs: &[&RunResult]) -> Vec<String> {
         .collect()
 }
 
+/// One line per run with a measured device bandwidth: how far the variant is from the memory limit.
+pub fn roofline_notes(runs: &[&RunResult]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|r| {
+            let roof = r.summary.as_ref()?.roofline.as_ref()?;
+            let device = roof.device_bytes_per_s?;
+            Some(format!(
+                "{}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
+                r.model.name,
+                fmt::size(roof.weight_bytes),
+                roof.achieved_bytes_per_s / 1e9,
+                roof.achieved_bytes_per_s / device * 100.0,
+                device / 1e9
+            ))
+        })
+        .collect()
+}
+
 /// One line per warning, naming the run.
 pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
     runs.iter().flat_map(|r| r.warnings.iter().map(move |w| format!("{} ({}): {w}", r.model.name, r.id))).collect()

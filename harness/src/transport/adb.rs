@@ -5,8 +5,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::{command_error, quote, Output, Transport, TransportError};
 use crate::profiles::AdbProfile;
@@ -143,15 +144,14 @@ impl Transport for AdbTransport {
             // adb push cannot append; the caller removes the part file and restarts.
             return Err(TransportError::Other { device: self.device.clone(), message: "adb push cannot resume".into() });
         }
-        let done = AtomicBool::new(false);
+        let (done, finished) = std::sync::mpsc::channel::<()>();
         let out = std::thread::scope(|scope| {
             // adb prints no progress when stderr is not a terminal: poll the part file's size instead.
-            scope.spawn(|| {
+            scope.spawn(move || {
                 let stat = format!("stat -c %s -- {} 2>/dev/null", quote(remote));
-                while !done.load(Ordering::Relaxed) {
-                    std::thread::sleep(std::time::Duration::from_millis(500));
-                    if let Ok(out) = self.run(&stat) {
-                        if let Ok(n) = out.stdout_text().trim().parse::<u64>() {
+                while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(500)) {
+                    if let Ok(n) = self.run(&stat).map(|o| o.stdout_text()) {
+                        if let Ok(n) = n.trim().parse::<u64>() {
                             progress.set_position(n);
                         }
                     }
@@ -160,7 +160,7 @@ impl Transport for AdbTransport {
             let mut cmd = self.adb();
             cmd.arg("push").arg(local).arg(remote);
             let out = self.output(cmd);
-            done.store(true, Ordering::Relaxed);
+            drop(done);
             out
         })?;
         if out.success() {

@@ -40,7 +40,7 @@ pub fn listing(dir: &Path) -> Result<String, ProfileError> {
             .map(|p| {
                 s.spawn(move || match transport_for(p).connect() {
                     Ok(()) => "reachable".to_owned(),
-                    Err(e) => format!("UNREACHABLE: {}", e.to_string().strip_prefix(&format!("device {}: ", p.name)).unwrap_or(&e.to_string())),
+                    Err(e) => format!("NOT USABLE: {}", e.to_string().strip_prefix(&format!("device {}: ", p.name)).unwrap_or(&e.to_string())),
                 })
             })
             .collect();

@@ -75,15 +75,16 @@ impl RemoteDevice {
         let (info, probed) = probe::parse(&out.stdout_text());
         let bundle = self.bundle.as_ref().map_err(Clone::clone)?;
         let target = self.profile.target();
-        let device_arch = normalise_arch(&info.arch);
-        if device_arch != triple_arch(&target) {
-            return Err(format!(
-                "the device is {} (uname -m) but its profile says target = \"{target}\"; set target to a {} triple (e.g. \"{}-unknown-linux-gnu\") in the profile",
-                info.arch, device_arch, device_arch
-            ));
-        }
+        // `uname -m` is only a hint (a board may run other binaries through emulation, like the lab's arm1):
+        // the runner starting on the device is the real check, and its failure names both sides.
         self.install_runner(bundle).map_err(strip)?;
         self.check_runner(bundle, &target, &info.arch)?;
+        if normalise_arch(&info.arch) != triple_arch(&target) {
+            eprintln!(
+                "etbench: {}: note: the device reports {} (uname -m) yet runs the {target} runner (emulation or a compat layer)",
+                self.profile.name, info.arch
+            );
+        }
         Ok(Prepared { info, probed })
     }
 

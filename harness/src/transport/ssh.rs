@@ -28,8 +28,12 @@ impl SshTransport {
     pub fn new(device: &str, profile: SshProfile) -> Self {
         let dir = control_dir();
         let _ = std::fs::create_dir_all(&dir);
-        // %C (a hash of host, port, user) keeps the socket path short and unique per destination.
-        Self { device: device.into(), profile, control_path: dir.join("%C"), connected: Mutex::new(false) }
+        // One master per device *and* connection settings: ssh's own %C (host, port, user) would let a profile
+        // with another key or known_hosts ride on a master authenticated for a different profile.
+        let key = format!("{device}\n{profile:?}");
+        let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(key.as_bytes()));
+        let name: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+        Self { device: device.into(), profile, control_path: dir.join(name), connected: Mutex::new(false) }
     }
 
     fn destination(&self) -> String {
@@ -141,7 +145,10 @@ impl Transport for SshTransport {
     fn classify(&self, what: &str, out: &Output) -> TransportError {
         let (device, address, detail) = (self.device.clone(), self.address(), out.stderr.trim().replace('\n', " | "));
         let err = &out.stderr;
-        if err.contains("Host key verification failed") || err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        // Only ssh's own failures (exit 255) are about the connection; a remote command's stderr is its own.
+        if out.code.is_some_and(|c| c != 255) {
+            command_error(&self.device, what, out)
+        } else if err.contains("Host key verification failed") || err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
             TransportError::HostKey { device, address, detail }
         } else if err.contains("Permission denied") || err.contains("Too many authentication failures") {
             TransportError::AuthRefused { device, address, detail }

@@ -1,0 +1,87 @@
+//! The device lab for integration tests: `scripts/lab/start.sh` (ssh boards in network namespaces, an aarch64 board,
+//! a private adb server with adbd-standin devices), started once per test binary. It needs root; without root the
+//! device tests say so and return.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use crate::common::*;
+
+pub const LAB: &str = "/tmp/etbench-lab";
+
+/// Starts the lab (idempotent). `false` when this machine cannot host it (not root).
+pub fn up() -> bool {
+    static UP: OnceLock<bool> = OnceLock::new();
+    *UP.get_or_init(|| {
+        if unsafe { libc::getuid() } != 0 {
+            eprintln!("SKIPPED: the device lab needs root (network namespaces, sshd); run scripts/test.sh as root");
+            return false;
+        }
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/lab/start.sh"))
+            .env("ADBD_STANDIN", env!("CARGO_BIN_EXE_adbd-standin"))
+            .output()
+            .expect("running scripts/lab/start.sh");
+        assert!(out.status.success(), "lab start failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+        true
+    })
+}
+
+/// Host-side caches (hash cache, device locks) shared by every test of this binary.
+pub fn cache_dir() -> PathBuf {
+    let dir = repo().join("target/tmp/etbench-devices-test-cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `etbench` with the lab's profiles directory and the shared cache.
+pub fn etbench_lab(devices_dir: &str) -> Command {
+    let mut cmd = etbench();
+    cmd.env("ETBENCH_DEVICES_DIR", repo().join(devices_dir)).env("ETBENCH_CACHE_DIR", cache_dir());
+    cmd
+}
+
+/// `etbench run` on `devices` with few iterations; returns the output and the results directory.
+pub fn run_on(devices_dir: &str, devices: &[&str], models: &[&Path], extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab(devices_dir);
+    cmd.args(["run", "--warmup", "0", "--format", "none", "--out"]).arg(out.path());
+    if !extra.contains(&"--iters") {
+        cmd.args(["--iters", "2"]);
+    }
+    for d in devices {
+        cmd.args(["--device", d]);
+    }
+    for m in models {
+        cmd.arg("--model").arg(m);
+    }
+    cmd.args(extra);
+    (cmd.output().unwrap(), out)
+}
+
+/// The aarch64 runner, when this machine could build it (`rustup target add aarch64-unknown-linux-gnu`).
+pub fn aarch64_runner() -> Option<PathBuf> {
+    let path = repo().join("target/aarch64-unknown-linux-gnu/release/etbench-runner");
+    if path.is_file() {
+        return Some(path);
+    }
+    eprintln!("SKIPPED: no aarch64 runner; build it with scripts/build-runner.sh --target aarch64-unknown-linux-gnu");
+    None
+}
+
+/// Files under `dir` whose name is exactly `name` (for shell-injection checks).
+pub fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == name) {
+            found.push(p.clone());
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(find_named(&p, name));
+        }
+    }
+    found
+}

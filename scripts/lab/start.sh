@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Starts etbench's device test lab on this machine (root; idempotent: a running lab is left as is).
+#   ssh boards  board1 198.18.0.11:22, board2 198.18.0.12:22   (own network namespaces on bridge etblab0)
+#   arm board   arm1   198.18.0.21:2222  (aarch64 binaries run through a private binfmt_misc + qemu-user)
+#   adb         private adb server 127.0.0.1:15037; adbd-standin (a STAND-IN for adbd, harness/src/bin/adbd-standin.rs)
+#               on 127.0.0.1:17101 (ok), :17102 (unauthorized), :17103 (offline)
+#   tiny        an 8 MiB tmpfs at $LAB/tiny (disk-full tests)
+# Logins: user `bench` (uid 4242, /bin/sh) from a private /etc/passwd bind-mounted in each board's mount namespace;
+# the host's /etc/passwd is untouched. Every process started is recorded in $LAB/pids; scripts/lab/stop.sh ends them.
+# Env: ETBENCH_LAB_DIR (default /tmp/etbench-lab; the devices/lab-*.toml profiles assume the default),
+#      ADBD_STANDIN (the stand-in binary; default target/debug/adbd-standin, else target/release/…).
+set -euo pipefail
+cd "$(dirname "$0")/../.." && cd "$(pwd -P)"
+LAB="${ETBENCH_LAB_DIR:-/tmp/etbench-lab}"
+BR=etblab0
+ADB_PORT=15037
+
+die() { echo "lab: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, tmpfs, sshd)"
+for tool in ip unshare /usr/sbin/sshd ssh-keygen adb; do
+    command -v "$tool" >/dev/null || die "$tool missing: apt-get install iproute2 util-linux openssh-server openssh-client adb"
+done
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+if [ -f "$LAB/up" ] && alive "$LAB/board1/sshd.pid" && alive "$LAB/board2/sshd.pid" && alive "$LAB/adb1.pid"; then
+    echo "lab: already up ($LAB)"; exit 0
+fi
+bash scripts/lab/stop.sh >/dev/null 2>&1 || true
+
+standin="${ADBD_STANDIN:-}"
+if [ -z "$standin" ]; then
+    for c in target/debug/adbd-standin target/release/adbd-standin; do [ -x "$c" ] && standin="$c" && break; done
+fi
+[ -n "$standin" ] && [ -x "$standin" ] || die "adbd-standin not built: cargo build -p etbench --bin adbd-standin (or set ADBD_STANDIN)"
+standin="$(readlink -f "$standin")"
+
+mkdir -p "$LAB"
+chmod 755 "$LAB"
+: > "$LAB/pids"
+record() { echo "$1 $2" >> "$LAB/pids"; }
+
+# --- keys and accounts ---------------------------------------------------------------------------------------
+ssh-keygen -q -t ed25519 -N '' -C etbench-lab -f "$LAB/id_ed25519" <<< y >/dev/null
+ssh-keygen -q -t ed25519 -N '' -C etbench-lab-wrong -f "$LAB/id_wrong" <<< y >/dev/null
+cp "$LAB/id_ed25519.pub" "$LAB/authorized_keys"
+chmod 644 "$LAB/authorized_keys"
+grep -v '^bench:' /etc/passwd > "$LAB/passwd"
+echo "bench:x:4242:4242:etbench lab:$LAB/home:/bin/sh" >> "$LAB/passwd"
+mkdir -p "$LAB/home" && chown 4242:4242 "$LAB/home"
+: > "$LAB/known_hosts"; : > "$LAB/known_hosts_empty"; : > "$LAB/known_hosts_acceptnew"
+mkdir -p /run/sshd
+
+# --- disk-full target (mounted before the boards start: their mount namespaces copy the host's) ----------
+mkdir -p "$LAB/tiny"
+mount -t tmpfs -o size=8m,mode=0755,uid=4242,gid=4242 etbench-lab-tiny "$LAB/tiny"
+
+# --- network: a bridge on the host, one namespace per board ----------------------------------------------------
+ip link add "$BR" type bridge
+ip addr add 198.18.0.1/24 dev "$BR"
+ip link set "$BR" up
+
+board() { # name address port [arm]
+    local name=$1 addr=$2 port=$3 arm=${4:-}
+    local ns="etb-$name" dir="$LAB/$name"
+    rm -rf "$dir" && mkdir -p "$dir/work" && chown 4242:4242 "$dir" "$dir/work"
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519" <<< y >/dev/null
+    if [ "$port" = 22 ]; then
+        echo "$addr $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >> "$LAB/known_hosts"
+    else
+        echo "[$addr]:$port $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >> "$LAB/known_hosts"
+    fi
+    cat > "$dir/sshd_config" <<EOF
+ListenAddress $addr:$port
+HostKey $dir/host_ed25519
+PidFile $dir/sshd-own.pid
+AuthorizedKeysFile $LAB/authorized_keys
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+StrictModes no
+AllowUsers bench
+Subsystem sftp internal-sftp
+EOF
+    [ -n "$arm" ] && echo "SetEnv QEMU_LD_PREFIX=/usr/aarch64-linux-gnu" >> "$dir/sshd_config"
+    # Boards do not see this checkout's target/: the runner must find the libraries etbench shipped with it.
+    local hide="mount -t tmpfs etbench-lab-hide '$PWD/target' &&"
+    ip netns add "$ns"
+    ip link add "etbv-$name" type veth peer name eth0 netns "$ns"
+    ip link set "etbv-$name" master "$BR" up
+    ip -n "$ns" addr add "$addr/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+    if [ -z "$arm" ]; then
+        ip netns exec "$ns" unshare --mount --propagation private \
+            sh -c "mount --bind '$LAB/passwd' /etc/passwd && $hide exec /usr/sbin/sshd -D -e -f '$dir/sshd_config'" \
+            > "$dir/sshd.log" 2>&1 &
+    else
+        # A user namespace owns a private binfmt_misc (kernel >= 6.7): aarch64 ELF files run through qemu-user.
+        # The namespace maps uids 0-65535 to themselves (written from here: util-linux 2.38 needs newuidmap for
+        # that), so sshd can still switch to the login user.
+        rm -f "$dir/go" && mkfifo "$dir/go"
+        ip netns exec "$ns" unshare --user --mount --propagation private \
+            sh -c "read go < '$dir/go' && mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc &&
+                   printf '%s' ':etb-aarch64:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register &&
+                   mount --bind '$LAB/passwd' /etc/passwd && $hide exec /usr/sbin/sshd -D -e -f '$dir/sshd_config'" \
+            > "$dir/sshd.log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 1 50); do
+            [ "$(readlink /proc/$pid/ns/user 2>/dev/null)" != "$(readlink /proc/self/ns/user)" ] && break
+            sleep 0.05
+        done
+        echo "0 0 65536" > /proc/$pid/uid_map
+        echo "0 0 65536" > /proc/$pid/gid_map
+        echo go > "$dir/go"
+    fi
+    echo $! > "$dir/sshd.pid"
+    record "$!" "sshd $name"
+}
+board board1 198.18.0.11 22
+board board2 198.18.0.12 22
+if command -v qemu-aarch64-static >/dev/null && [ -d /usr/aarch64-linux-gnu/lib ]; then
+    board arm1 198.18.0.21 2222 arm
+else
+    echo "lab: no arm1 board (apt-get install qemu-user-static g++-aarch64-linux-gnu)" >&2
+fi
+
+
+# --- adb: a private server and three stand-in devices ----------------------------------------------------------
+mkdir -p "$LAB/adbhome"
+standin_dev() { # name port [flag]
+    local name=$1 port=$2 flag=${3:-}
+    mkdir -p "$LAB/$name/bin" "$LAB/$name/work"
+    # getprop of the stand-in: fixed values, named as such.
+    cat > "$LAB/$name/bin/getprop" <<'EOF'
+#!/bin/sh
+echo "[ro.product.model]: [adbd-STANDIN]"
+echo "[ro.product.manufacturer]: [etbench lab]"
+echo "[ro.build.version.release]: [stand-in]"
+EOF
+    chmod +x "$LAB/$name/bin/getprop"
+    "$standin" --listen "127.0.0.1:$port" --root "$LAB/$name" --name "$name" $flag > "$LAB/$name.log" 2>&1 &
+    echo $! > "$LAB/$name.pid"
+    record "$!" "adbd-standin $name"
+}
+standin_dev adb1 17101
+standin_dev adbunauth 17102 --unauthorized
+standin_dev adboffline 17103 --offline
+HOME="$LAB/adbhome" ANDROID_ADB_SERVER_PORT=$ADB_PORT adb -L tcp:localhost:$ADB_PORT server nodaemon > "$LAB/adb-server.log" 2>&1 &
+echo $! > "$LAB/adb-server.pid"
+record "$!" "adb server"
+
+# --- wait until everything answers -----------------------------------------------------------------------------
+for i in $(seq 1 50); do
+    ok=1
+    for a in 198.18.0.11:22 198.18.0.12:22; do
+        timeout 1 bash -c "exec 3<>/dev/tcp/${a%:*}/${a#*:}" 2>/dev/null || ok=0
+    done
+    [ -d "$LAB/arm1" ] && { timeout 1 bash -c "exec 3<>/dev/tcp/198.18.0.21/2222" 2>/dev/null || ok=0; }
+    adb -P $ADB_PORT devices >/dev/null 2>&1 || ok=0
+    [ $ok = 1 ] && break
+    sleep 0.2
+done
+[ $ok = 1 ] || { tail -n 5 "$LAB"/*/sshd.log "$LAB/adb-server.log" >&2; die "lab did not come up"; }
+for port in 17101 17102 17103; do adb -P $ADB_PORT connect "127.0.0.1:$port" >/dev/null 2>&1 || true; done
+touch "$LAB/up"
+echo "lab: up ($LAB): board1 198.18.0.11, board2 198.18.0.12$([ -d "$LAB/arm1" ] && echo ', arm1 198.18.0.21:2222'), adb server :$ADB_PORT"

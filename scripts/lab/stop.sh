@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Stops the device test lab started by scripts/lab/start.sh: ends exactly the processes recorded in $LAB/pids,
+# then removes the namespaces, the bridge and the tmpfs. Safe to run when nothing is up.
+set -uo pipefail
+LAB="${ETBENCH_LAB_DIR:-/tmp/etbench-lab}"
+if [ -f "$LAB/pids" ]; then
+    while read -r pid what; do
+        kill "$pid" 2>/dev/null && echo "lab: stopped $what ($pid)"
+    done < "$LAB/pids"
+    sleep 0.3
+    while read -r pid what; do kill -9 "$pid" 2>/dev/null; done < "$LAB/pids"
+    rm -f "$LAB/pids"
+fi
+rm -f "$LAB/up"
+for ns in etb-board1 etb-board2 etb-arm1; do ip netns del "$ns" 2>/dev/null; done
+for link in etbv-board1 etbv-board2 etbv-arm1 etblab0; do ip link del "$link" 2>/dev/null; done
+mountpoint -q "$LAB/tiny" 2>/dev/null && umount "$LAB/tiny"
+# ssh control masters of lab boards die with their connections; remove stale sockets.
+rm -f "${TMPDIR:-/tmp}/etbench-ssh-$(id -u)"/* 2>/dev/null
+exit 0
