@@ -84,8 +84,13 @@ fn run_id(device: &str, model: &str, params: &RunParams) -> String {
     format!("{device}/{model}/{}/t{threads}/r{}", params.load_mode, params.repeat_index)
 }
 
+/// ExecuTorch's info-level log lines ("I 00:00:00.012 executorch:…") say nothing about a failure.
+fn is_runtime_info(line: &str) -> bool {
+    line.strip_prefix("I ").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains("executorch:"))
+}
+
 fn stderr_tail(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !is_runtime_info(l)).collect();
     lines[lines.len().saturating_sub(5)..].join("\n")
 }
 
@@ -312,6 +317,12 @@ fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict 
 mod tests {
     use super::*;
     use etbench_protocol::LoadMode;
+
+    #[test]
+    fn runtime_info_lines_are_left_out_of_error_messages() {
+        let stderr = "I 00:00:00.012 executorch:threadpool.cpp:66] Resetting threadpool to 2 threads.\nE 00:00:01 executorch:method.cpp:1] Missing operator: foo\n";
+        assert_eq!(stderr_tail(stderr), "E 00:00:01 executorch:method.cpp:1] Missing operator: foo");
+    }
 
     #[test]
     fn model_path_goes_after_double_dash_so_dashes_are_not_flags() {
