@@ -24,7 +24,8 @@ secs() { python3 -c "print(f'{$2-$1:.2f}')"; }
 rx() { cat /sys/class/net/etbv-board1/statistics/rx_bytes /sys/class/net/etbv-board1/statistics/tx_bytes | paste -sd+ | bc; }
 
 ssh_opts=(-o UserKnownHostsFile=$LAB/known_hosts -i $LAB/id_ed25519 -o BatchMode=yes -c aes128-gcm@openssh.com)
-etb() { ./target/release/etbench run --device "$1" --model "$file" --iters 1 --format none --out "$work/out-$1-$2" 2>"$work/log-$1-$2" || true; }
+# Each timed step starts with the page cache's dirty data written back, so no step pays for an earlier one.
+etb() { sync; ./target/release/etbench run --device "$1" --model "$file" --iters 1 --format none --out "$work/out-$1-$2" 2>"$work/log-$1-$2" || true; }
 pushed_secs() { sed -n 's/.*pushed big.pte ([0-9.]* MiB in \([0-9.]*\) s.*/\1/p' "$1"; }
 
 # Hash once (etbench caches it by size+mtime+inode); timed apart from the transfer.
@@ -35,11 +36,11 @@ echo "| transport | plain tool | MiB/s | etbench first push | MiB/s | ratio | re
 echo "|---|---|---|---|---|---|---|---|"
 for round in ssh adb; do
     if [ $round = ssh ]; then
-        t0=$(now); scp -q "${ssh_opts[@]}" "$file" "bench@198.18.0.11:$LAB/board1/work/scp-copy.bin"; t1=$(now)
+        sync; t0=$(now); scp -q "${ssh_opts[@]}" "$file" "bench@198.18.0.11:$LAB/board1/work/scp-copy.bin"; t1=$(now)
         rm -f "$LAB/board1/work/scp-copy.bin"
         dev=lab-board1
     else
-        t0=$(now); adb -P 15037 -s 127.0.0.1:17101 push "$file" "$LAB/adb1/work/adb-copy.bin" >/dev/null; t1=$(now)
+        sync; t0=$(now); adb -P 15037 -s 127.0.0.1:17101 push "$file" "$LAB/adb1/work/adb-copy.bin" >/dev/null; t1=$(now)
         rm -f "$LAB/adb1/work/adb-copy.bin"
         dev=lab-adb1
     fi
@@ -49,7 +50,7 @@ for round in ssh adb; do
     [ -n "$s" ] || { cat "$work/log-$dev-first" >&2; exit 1; }
     mine=$(python3 -c "print(f'{$bytes/1048576/$s:.0f}')")
     ratio=$(python3 -c "print(f'{100*$mine/$base:.0f}%')")
-    b0=$(rx); t2=$(now); etb $dev again; t3=$(now); b1=$(rx)
+    sync; b0=$(rx); t2=$(now); etb $dev again; t3=$(now); b1=$(rx)
     grep -q "already on the device (unchanged)" "$work/log-$dev-again" || { cat "$work/log-$dev-again" >&2; exit 1; }
     link=$([ $round = ssh ] && echo "$((b1 - b0)) B" || echo "n/a (loopback); not pushed")
     echo "| $round | $(secs $t0 $t1) s | $base | ${s} s | $mine | $ratio | $(secs $t2 $t3) s | $link |"

@@ -182,6 +182,9 @@ fn push_killed_mid_transfer_resumes_and_never_passes_a_partial_file() {
     for (i, b) in data.iter_mut().enumerate() {
         *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
     }
+    // Unique bytes per run, so no manifest entry from an earlier run can match.
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    data[..16].copy_from_slice(&stamp.to_le_bytes());
     std::fs::write(&big, &data).unwrap();
     let sha = etbench::model::sha256_file(&big).unwrap();
     let remote_dir = PathBuf::from(format!("{LAB}/board2/work/models/{}", &sha[..16]));

@@ -146,8 +146,12 @@ impl Transport for AdbTransport {
         }
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let out = std::thread::scope(|scope| {
-            // adb prints no progress when stderr is not a terminal: poll the part file's size instead.
+            // `adb push` shows no progress through a pipe: poll the part's size, only when the bar is visible.
+            let visible = !progress.is_hidden();
             scope.spawn(move || {
+                if !visible {
+                    return;
+                }
                 let stat = format!("stat -c %s -- {} 2>/dev/null", quote(remote));
                 while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(500)) {
                     if let Ok(n) = self.run(&stat).map(|o| o.stdout_text()) {
