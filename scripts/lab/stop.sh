@@ -12,7 +12,11 @@ if [ -f "$LAB/pids" ]; then
     rm -f "$LAB/pids"
 fi
 rm -f "$LAB/up"
-for ns in etb-board1 etb-board2 etb-arm1; do ip netns del "$ns" 2>/dev/null; done
+# sshd's per-connection session processes outlive the listener: end everything left in the lab's namespaces.
+for ns in etb-board1 etb-board2 etb-arm1; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+done
 for link in etbv-board1 etbv-board2 etbv-arm1 etblab0; do ip link del "$link" 2>/dev/null; done
 mountpoint -q "$LAB/tiny" 2>/dev/null && umount "$LAB/tiny"
 # ssh control masters of lab boards die with their connections; remove stale sockets.
