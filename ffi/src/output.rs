@@ -34,19 +34,10 @@ fn argmax(values: &[f64]) -> Option<u64> {
         .map(|(i, _)| i as u64)
 }
 
-fn element_size(dtype: Dtype) -> usize {
-    match dtype {
-        Dtype::Float64 | Dtype::Int64 => 8,
-        Dtype::Float32 | Dtype::Int32 => 4,
-        Dtype::Bfloat16 | Dtype::Float16 | Dtype::Int16 => 2,
-        _ => 1,
-    }
-}
-
 /// argmax of row `row` (rows are the last dimension; `None` = the last row), decoding only that row.
 pub fn argmax_row(spec: &TensorSpec, bytes: &[u8], row: Option<usize>) -> Option<u64> {
     let dtype = spec.dtype?;
-    let row_bytes = spec.sizes.last().copied().unwrap_or(1).max(1) as usize * element_size(dtype);
+    let row_bytes = spec.sizes.last().copied().unwrap_or(1).max(1) as usize * dtype.element_bytes();
     let rows = bytes.len() / row_bytes;
     let row = row.unwrap_or(rows.checked_sub(1)?);
     (row < rows).then(|| argmax(&decode(dtype, &bytes[row * row_bytes..(row + 1) * row_bytes])?))?

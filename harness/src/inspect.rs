@@ -69,15 +69,6 @@ impl Inspection {
     }
 }
 
-fn element_bytes(dtype: Dtype) -> u64 {
-    match dtype {
-        Dtype::Float64 | Dtype::Int64 => 8,
-        Dtype::Float32 | Dtype::Int32 => 4,
-        Dtype::Bfloat16 | Dtype::Float16 | Dtype::Int16 => 2,
-        _ => 1,
-    }
-}
-
 /// The flatbuffer's length: the extended header ("eh00" at offset 8) names it; without one, the whole file.
 fn program_len(bytes: &[u8]) -> usize {
     if bytes.len() >= 24 && &bytes[8..12] == b"eh00" {
@@ -132,7 +123,7 @@ fn method(plan: fb::ExecutionPlan<'_>, constants: &mut Vec<TensorEntry>) -> Meth
         }
         let dtype = Dtype::from_scalar_type(t.scalar_type().0 as i32);
         let sizes: Vec<i64> = t.sizes().map(|s| s.iter().map(i64::from).collect()).unwrap_or_default();
-        let bytes = sizes.iter().product::<i64>().max(0) as u64 * element_bytes(dtype);
+        let bytes = sizes.iter().product::<i64>().max(0) as u64 * dtype.element_bytes() as u64;
         constants.push(TensorEntry { method: name.clone(), value_index, dtype, sizes, bytes });
     }
     let mut operators: Vec<OpCount> = histogram.into_iter().map(|(name, count)| OpCount { name, count }).collect();

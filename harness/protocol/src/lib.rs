@@ -226,6 +226,16 @@ impl Dtype {
         }
     }
 
+    /// Bytes per element (1 for unknown codes).
+    pub fn element_bytes(self) -> usize {
+        match self {
+            Dtype::Float64 | Dtype::Int64 => 8,
+            Dtype::Float32 | Dtype::Int32 => 4,
+            Dtype::Bfloat16 | Dtype::Float16 | Dtype::Int16 => 2,
+            _ => 1,
+        }
+    }
+
     pub fn name(self) -> String {
         match self {
             Dtype::Other(code) => format!("scalar_type_{code}"),
