@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{Row, DECODE_FOOTNOTE};
-use crate::results::{Document, RunResult};
+use crate::results::{Document, RunResult, SystemInfo};
 
-fn escape(cell: &str) -> String {
+/// A markdown table cell: pipes escaped, newlines folded.
+pub(crate) fn escape(cell: &str) -> String {
     cell.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -21,8 +22,23 @@ fn table(runs: &[&RunResult]) -> String {
     out
 }
 
-fn distinct<'a>(runs: &[&'a RunResult], f: impl Fn(&'a RunResult) -> String) -> String {
+/// The distinct values of `f` over `runs`, sorted and comma-joined (for "conditions" footnotes).
+pub(crate) fn distinct<'a>(runs: &[&'a RunResult], f: impl Fn(&'a RunResult) -> String) -> String {
     runs.iter().map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// "- Device: CPU (arch, cores, RAM), OS, kernel" footnote line.
+pub(crate) fn device_line(info: &SystemInfo) -> String {
+    format!(
+        "- Device: {} ({}, {} logical cores, {:.1} GiB RAM), {} {}, kernel {}",
+        info.cpu_brand.as_deref().unwrap_or("unknown CPU"),
+        info.arch,
+        info.cpu_logical_cores,
+        info.memory_total_bytes as f64 / (1u64 << 30) as f64,
+        info.os.as_deref().unwrap_or("unknown OS"),
+        info.os_version.as_deref().unwrap_or(""),
+        info.kernel.as_deref().unwrap_or("?"),
+    )
 }
 
 pub fn render(doc: &Document) -> String {
@@ -49,17 +65,7 @@ pub fn render(doc: &Document) -> String {
         for note in super::error_notes(&runs) {
             let _ = writeln!(out, "- Error: {}", escape(&note));
         }
-        let _ = writeln!(
-            out,
-            "- Device: {} ({}, {} logical cores, {:.1} GiB RAM), {} {}, kernel {}",
-            info.cpu_brand.as_deref().unwrap_or("unknown CPU"),
-            info.arch,
-            info.cpu_logical_cores,
-            info.memory_total_bytes as f64 / (1u64 << 30) as f64,
-            info.os.as_deref().unwrap_or("unknown OS"),
-            info.os_version.as_deref().unwrap_or(""),
-            info.kernel.as_deref().unwrap_or("?"),
-        );
+        let _ = writeln!(out, "{}", device_line(info));
         let _ = writeln!(
             out,
             "- Method `{}`, {} warm-up + {} timed iterations per run, {} fresh process(es) per model; load mode {}",

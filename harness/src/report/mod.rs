@@ -14,6 +14,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::export::markdown::{device_line, distinct, escape};
 use crate::export::{self, fmt, DECODE_FOOTNOTE};
 use crate::output::OutputDir;
 use crate::results::{Document, RunResult};
@@ -83,13 +84,6 @@ fn output_check(runs: &[&RunResult]) -> String {
     labels.into_iter().collect::<Vec<_>>().join(" / ")
 }
 
-fn escape(cell: &str) -> String {
-    cell.replace('|', "\\|").replace('\n', " ")
-}
-
-fn distinct<'a>(runs: &[&'a RunResult], f: impl Fn(&'a RunResult) -> String) -> String {
-    runs.iter().map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
-}
 
 fn device_table(out: &mut String, groups: &[&Group]) {
     let cols = columns(groups);
@@ -111,17 +105,7 @@ fn device_table(out: &mut String, groups: &[&Group]) {
 
 fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     let info = &runs[0].device.info;
-    let _ = writeln!(
-        out,
-        "- Device: {} ({}, {} logical cores, {:.1} GiB RAM), {} {}, kernel {}",
-        info.cpu_brand.as_deref().unwrap_or("unknown CPU"),
-        info.arch,
-        info.cpu_logical_cores,
-        info.memory_total_bytes as f64 / (1u64 << 30) as f64,
-        info.os.as_deref().unwrap_or("unknown OS"),
-        info.os_version.as_deref().unwrap_or(""),
-        info.kernel.as_deref().unwrap_or("?"),
-    );
+    let _ = writeln!(out, "{}", device_line(info));
     let _ = writeln!(
         out,
         "- Per run: {} warm-up + {} timed iterations of `{}`; {} fresh runner process(es) per model; threads {}; load mode {}",
