@@ -11,8 +11,8 @@ use etbench_protocol::Dtype;
 
 use crate::device::Device;
 use crate::model;
-use crate::prompt::{fit, Tokenizer};
-use crate::results::{DeviceRef, DriftReport, Fit, ModelRef, PromptDrift, PromptRecord, RunParams, RunResult};
+use crate::prompt::{FittedPrompt, ModelWindow, Tokenizer};
+use crate::results::{DeviceRef, DriftReport, ModelRef, PromptDrift, RunParams, RunResult};
 use crate::session;
 use crate::sweep::Settings;
 
@@ -105,13 +105,9 @@ pub struct DriftPlan<'a> {
     pub scratch: &'a Path,
 }
 
-fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result<Answer, String> {
-    let meta = session::describe(plan.device, model, &plan.settings.method)?;
-    let window = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
-    let vocab = meta.outputs.first().and_then(|o| o.sizes.last()).copied().unwrap_or(0).max(1) as usize;
-    plan.tokenizer.check_vocab(&model.path, vocab).map_err(|e| e.to_string())?;
-    let ids = plan.tokenizer.encode(prompt).map_err(|e| e.to_string())?;
-    let (window_ids, fitted, real) = fit(&ids, window, plan.tokenizer.pad_id());
+fn ask(plan: &DriftPlan, model: &ModelRef, window: ModelWindow, prompt: &str, index: usize) -> Result<Answer, String> {
+    let fitted = FittedPrompt::new(plan.tokenizer, prompt, window, &model.path).map_err(|e| e.to_string())?;
+    let real = fitted.record.real_tokens;
     // The first prompt also measures speed; the others need one forward for the logits.
     let (warmup, iterations) = if index == 0 { (plan.settings.warmup, plan.settings.iterations) } else { (0, 1) };
     let params = RunParams {
@@ -120,7 +116,7 @@ fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result
         iterations,
         threads: plan.settings.threads[0],
         load_mode: plan.settings.load_modes[0],
-        input_ids: Some(window_ids),
+        input_ids: Some(fitted.window_ids),
         real_tokens: Some(real as u32),
         generate: plan.settings.generate,
         cpu_affinity: plan.settings.cpu_affinity.clone(),
@@ -136,18 +132,8 @@ fn ask(plan: &DriftPlan, model: &ModelRef, prompt: &str, index: usize) -> Result
     let logits = read_logits(&dump, dtype)?;
     let _ = std::fs::remove_file(&dump);
     let greedy = run.generation.as_ref().map(|g| g.token_ids.clone()).unwrap_or_default();
-    run.prompt = Some(PromptRecord {
-        text: prompt.to_owned(),
-        tokenizer: plan.tokenizer.path().display().to_string(),
-        token_ids: ids,
-        window,
-        fit: fitted,
-        real_tokens: real,
-    });
-    if fitted == Fit::Truncated {
-        eprintln!("etbench: warning: prompt {index} is longer than the {window}-token window of {}: kept its end", model.name);
-    }
-    Ok(Answer { logits, vocab, real, greedy, run })
+    run.prompt = Some(fitted.record);
+    Ok(Answer { logits, vocab: window.vocab.unwrap_or(1), real, greedy, run })
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -193,11 +179,12 @@ pub fn measure(plan: &DriftPlan) -> anyhow::Result<(Vec<RunResult>, Vec<DriftRep
     let mut answers: Vec<Vec<Answer>> = Vec::new();
     for model in &models {
         eprintln!("drift: {} ({} prompts)", model.path, plan.prompts.len());
+        let window = ModelWindow::describe(plan.device, model, &plan.settings.method, plan.tokenizer).map_err(anyhow::Error::msg)?;
         let per_prompt = plan
             .prompts
             .iter()
             .enumerate()
-            .map(|(i, p)| ask(plan, model, p, i))
+            .map(|(i, p)| ask(plan, model, window, p, i))
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
         answers.push(per_prompt);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::results::Fit;
+use crate::results::{Fit, PromptRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
@@ -78,6 +78,64 @@ impl Tokenizer {
     /// `<pad>` if the tokenizer has one, else 0 (Gemma's pad id).
     pub fn pad_id(&self) -> i64 {
         self.inner.token_to_id("<pad>").map(i64::from).unwrap_or(0)
+    }
+}
+
+/// A model's fixed input length and vocabulary, as its method's metadata states them.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelWindow {
+    pub len: usize,
+    /// Logits per position (the output's last dimension), when known.
+    pub vocab: Option<usize>,
+}
+
+impl ModelWindow {
+    /// Asks the runner on `device` (program load only) and checks `tokenizer` fits the vocabulary.
+    pub fn describe(
+        device: &dyn crate::device::Device,
+        model: &crate::results::ModelRef,
+        method: &str,
+        tokenizer: &Tokenizer,
+    ) -> Result<Self, String> {
+        let meta = crate::session::describe(device, model, method)?;
+        let len = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
+        let vocab = meta.outputs.first().and_then(|o| o.sizes.last()).filter(|v| **v > 1).map(|v| *v as usize);
+        if let Some(vocab) = vocab {
+            tokenizer.check_vocab(&model.path, vocab).map_err(|e| e.to_string())?;
+        }
+        Ok(Self { len, vocab })
+    }
+}
+
+/// A prompt encoded and fitted to one model's window: what the run records, and the ids it feeds.
+#[derive(Debug, Clone)]
+pub struct FittedPrompt {
+    pub record: PromptRecord,
+    pub window_ids: Vec<i64>,
+}
+
+impl FittedPrompt {
+    /// Encodes `text` and fits it to `window`, warning on stderr when the prompt had to be cut.
+    pub fn new(tokenizer: &Tokenizer, text: &str, window: ModelWindow, model_path: &str) -> Result<Self, PromptError> {
+        let ids = tokenizer.encode(text)?;
+        let (window_ids, fit, real_tokens) = fit(&ids, window.len, tokenizer.pad_id());
+        if fit == Fit::Truncated {
+            eprintln!(
+                "etbench: warning: the prompt is {} tokens but {model_path} takes {}: kept the last {}",
+                ids.len(),
+                window.len,
+                window.len
+            );
+        }
+        let record = PromptRecord {
+            text: text.to_owned(),
+            tokenizer: tokenizer.path().display().to_string(),
+            token_ids: ids,
+            window: window.len,
+            fit,
+            real_tokens,
+        };
+        Ok(Self { record, window_ids })
     }
 }
 

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use etbench_protocol::ErrorKind;
 
 use crate::device::Device;
-use crate::prompt::Tokenizer;
-use crate::results::{Fit, PromptRecord};
+use crate::prompt::{FittedPrompt, ModelWindow, Tokenizer};
 use crate::manifest;
 use crate::model;
 use crate::output::OutputDir;
@@ -76,36 +75,9 @@ pub struct Prompt {
     pub tokenizer: Tokenizer,
 }
 
-/// The input a prompt gives one model: fitted to its window.
-struct PromptInput {
-    record: PromptRecord,
-    window_ids: Vec<i64>,
-}
-
-fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<PromptInput, String> {
-    let model_path = model.path.as_str();
-    let meta = session::describe(plan.device.as_ref(), model, &plan.settings.method)?;
-    let window = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
-    if let Some(vocab) = meta.outputs.first().and_then(|o| o.sizes.last()).filter(|v| **v > 1) {
-        prompt.tokenizer.check_vocab(model_path, *vocab as usize).map_err(|e| e.to_string())?;
-    }
-    let ids = prompt.tokenizer.encode(&prompt.text).map_err(|e| e.to_string())?;
-    let (window_ids, fit, real_tokens) = crate::prompt::fit(&ids, window, prompt.tokenizer.pad_id());
-    if fit == Fit::Truncated {
-        eprintln!(
-            "etbench: warning: the prompt is {} tokens but {model_path} takes {window}: kept the last {window}",
-            ids.len()
-        );
-    }
-    let record = PromptRecord {
-        text: prompt.text.clone(),
-        tokenizer: prompt.tokenizer.path().display().to_string(),
-        token_ids: ids,
-        window,
-        fit,
-        real_tokens,
-    };
-    Ok(PromptInput { record, window_ids })
+fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<FittedPrompt, String> {
+    let window = ModelWindow::describe(plan.device.as_ref(), model, &plan.settings.method, &prompt.tokenizer)?;
+    FittedPrompt::new(&prompt.tokenizer, &prompt.text, window, &model.path).map_err(|e| e.to_string())
 }
 
 pub struct Plan {
@@ -176,7 +148,7 @@ impl Plan {
 struct Prepared {
     checked: Result<crate::results::ModelRef, model::ModelProblem>,
     expectation: Option<crate::manifest::Expectation>,
-    prompt: Option<Result<PromptInput, String>>,
+    prompt: Option<Result<FittedPrompt, String>>,
 }
 
 fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
