@@ -150,13 +150,6 @@ struct Input {
     source: InputSource,
 }
 
-impl Input {
-    /// Same dtype and shape, empty ids (for building a new window's bytes).
-    fn clone_meta(&self) -> Self {
-        Self { ids: Vec::new(), dtype: self.dtype, sizes: self.sizes.clone(), source: self.source.clone() }
-    }
-}
-
 fn build_input(config: &RunConfig, inputs: &[TensorSpec], outputs: &[TensorSpec]) -> Result<Input, String> {
     let method = &config.method;
     let spec = match inputs {
@@ -199,10 +192,11 @@ fn build_input(config: &RunConfig, inputs: &[TensorSpec], outputs: &[TensorSpec]
     Ok(Input { ids, dtype, sizes: spec.sizes.clone(), source })
 }
 
-fn input_bytes(input: &Input) -> Vec<u8> {
-    match input.dtype {
-        Dtype::Int32 => input.ids.iter().flat_map(|&id| (id as i32).to_le_bytes()).collect(),
-        _ => input.ids.iter().flat_map(|&id| id.to_le_bytes()).collect(),
+/// Token ids as the raw little-endian elements of an int32 or int64 tensor.
+pub fn input_bytes(ids: &[i64], dtype: Dtype) -> Vec<u8> {
+    match dtype {
+        Dtype::Int32 => ids.iter().flat_map(|&id| (id as i32).to_le_bytes()).collect(),
+        _ => ids.iter().flat_map(|&id| id.to_le_bytes()).collect(),
     }
 }
 
@@ -277,7 +271,7 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
         Err(e) => Err(ctx.runtime(ErrorKind::MethodLoad, e, "a missing operator or backend means the runtime lacks a kernel this .pte needs")),
     })?;
     engine
-        .set_input(0, input.dtype, &input_bytes(&input), &input.sizes)
+        .set_input(0, input.dtype, &input_bytes(&input.ids, input.dtype), &input.sizes)
         .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
 
     let method = config.method.as_str();
@@ -342,7 +336,7 @@ fn generate(
 ) -> Result<(u64, u32, Vec<i64>), Failed> {
     let (mut tokens, mut latencies, mut total_ns) = (Vec::new(), Vec::new(), 0);
     for _ in 0..config.generate {
-        let bytes = input_bytes(&Input { ids: window.ids.clone(), ..input.clone_meta() });
+        let bytes = input_bytes(&window.ids, input.dtype);
         engine
             .set_input(0, input.dtype, &bytes, &input.sizes)
             .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
