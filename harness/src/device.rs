@@ -70,13 +70,17 @@ impl RunnerProcess {
         (exit, stderr)
     }
 
-    /// A runner started by a transport (e.g. `ssh … runner`): its stdout and a thread collecting its stderr.
-    pub fn from_parts(
-        child: Child,
-        stdout: Box<dyn BufRead + Send>,
-        stderr: std::thread::JoinHandle<String>,
-    ) -> Self {
-        Self { child, stdout, stderr: Some(stderr) }
+    /// Wraps a child spawned with piped stdout and stderr (locally, or `ssh … runner` by a transport): stdout is
+    /// read line by line, stderr is drained on a thread so the runner never blocks on a full pipe.
+    pub fn from_child(mut child: Child) -> Self {
+        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Self { child, stdout: Box::new(stdout), stderr: Some(stderr) }
     }
 
     pub fn pid(&self) -> u32 {
@@ -128,7 +132,7 @@ impl Device for LocalDevice {
     }
 
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError> {
-        let mut child = Command::new(&self.runner)
+        let child = Command::new(&self.runner)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -139,14 +143,7 @@ impl Device for LocalDevice {
                 runner: self.runner.display().to_string(),
                 source,
             })?;
-        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        Ok(RunnerProcess { child, stdout: Box::new(stdout), stderr: Some(stderr) })
+        Ok(RunnerProcess::from_child(child))
     }
 }
 

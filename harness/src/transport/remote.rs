@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Mutex, OnceLock};
@@ -196,7 +195,7 @@ impl Device for RemoteDevice {
             script.push(' ');
             script.push_str(&quote(&arg.to_string_lossy()));
         }
-        let mut child = self
+        let child = self
             .transport
             .command(&script)
             .stdin(Stdio::null())
@@ -204,14 +203,7 @@ impl Device for RemoteDevice {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| DeviceError::Spawn { device: self.profile.name.clone(), runner: self.runner_path(), source })?;
-        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        Ok(RunnerProcess::from_parts(child, Box::new(stdout), stderr))
+        Ok(RunnerProcess::from_child(child))
     }
 
     fn stage_model(&self, host_path: &Path, sha256: &str) -> Result<String, DeviceError> {
