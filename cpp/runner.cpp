@@ -59,14 +59,16 @@ Module::LoadMode to_load_mode(uint8_t mode) {
 TensorInfo describe(const executorch::runtime::TensorInfo& info) {
   TensorInfo out;
   out.is_tensor = true;
+  out.tag = static_cast<int32_t>(Tag::Tensor);
   out.scalar_type = static_cast<int32_t>(info.scalar_type());
   for (int32_t size : info.sizes()) out.sizes.push_back(size);
   return out;
 }
 
-TensorInfo not_a_tensor() {
+TensorInfo not_a_tensor(int32_t tag = -1) {
   TensorInfo out;
   out.is_tensor = false;
+  out.tag = tag;
   out.scalar_type = -1;
   return out;
 }
@@ -124,12 +126,20 @@ MethodInfo EtRunner::method_info(rust::Str name) {
   for (size_t i = 0; i < meta->num_inputs(); ++i) {
     auto tag = meta->input_tag(i);
     auto tensor = meta->input_tensor_meta(i);
-    info.inputs.push_back(tag.ok() && *tag == Tag::Tensor && tensor.ok() ? describe(*tensor) : not_a_tensor());
+    if (tag.ok() && *tag == Tag::Tensor && tensor.ok()) {
+      info.inputs.push_back(describe(*tensor));
+    } else {
+      info.inputs.push_back(not_a_tensor(tag.ok() ? static_cast<int32_t>(*tag) : -1));
+    }
   }
   for (size_t i = 0; i < meta->num_outputs(); ++i) {
     auto tag = meta->output_tag(i);
     auto tensor = meta->output_tensor_meta(i);
-    info.outputs.push_back(tag.ok() && *tag == Tag::Tensor && tensor.ok() ? describe(*tensor) : not_a_tensor());
+    if (tag.ok() && *tag == Tag::Tensor && tensor.ok()) {
+      info.outputs.push_back(describe(*tensor));
+    } else {
+      info.outputs.push_back(not_a_tensor(tag.ok() ? static_cast<int32_t>(*tag) : -1));
+    }
   }
   info.status = ok_status();
   return info;
@@ -144,14 +154,36 @@ Status EtRunner::set_input(size_t index, int32_t scalar_type, rust::Slice<const 
   if (numel * executorch::runtime::elementSize(type) != data.size()) {
     return make_status(Error::InvalidArgument, "input byte count does not match its shape and dtype");
   }
+  reserve_input(index);
+  input_buffers_[index].assign(data.begin(), data.end());
+  input_tensors_[index] = executorch::extension::make_tensor_ptr(std::move(shape), input_buffers_[index].data(), type);
+  inputs_[index] = executorch::runtime::EValue(*input_tensors_[index]);
+  return ok_status();
+}
+
+void EtRunner::reserve_input(size_t index) {
   if (input_buffers_.size() <= index) {
     input_buffers_.resize(index + 1);
     input_tensors_.resize(index + 1);
     inputs_.resize(index + 1);
   }
-  input_buffers_[index].assign(data.begin(), data.end());
-  input_tensors_[index] = executorch::extension::make_tensor_ptr(std::move(shape), input_buffers_[index].data(), type);
-  inputs_[index] = executorch::runtime::EValue(*input_tensors_[index]);
+}
+
+Status EtRunner::set_scalar_input(size_t index, int32_t tag, int64_t int_value, double double_value) {
+  reserve_input(index);
+  switch (static_cast<Tag>(tag)) {
+    case Tag::Int:
+      inputs_[index] = executorch::runtime::EValue(int_value);
+      break;
+    case Tag::Double:
+      inputs_[index] = executorch::runtime::EValue(double_value);
+      break;
+    case Tag::Bool:
+      inputs_[index] = executorch::runtime::EValue(int_value != 0);
+      break;
+    default:
+      return make_status(Error::InvalidArgument, "only Int, Double and Bool scalar inputs can be fed");
+  }
   return ok_status();
 }
 
@@ -176,10 +208,11 @@ Status EtRunner::execute_timed(rust::Str name, uint32_t iterations, rust::Vec<ui
 size_t EtRunner::num_outputs() const { return outputs_.size(); }
 
 TensorInfo EtRunner::output_info(size_t index) const {
-  if (index >= outputs_.size() || !outputs_[index].isTensor()) return not_a_tensor();
+  if (index >= outputs_.size() || !outputs_[index].isTensor()) return not_a_tensor(index < outputs_.size() ? static_cast<int32_t>(outputs_[index].tag) : -1);
   const auto& tensor = outputs_[index].toTensor();
   TensorInfo out;
   out.is_tensor = true;
+  out.tag = static_cast<int32_t>(Tag::Tensor);
   out.scalar_type = static_cast<int32_t>(tensor.scalar_type());
   for (auto size : tensor.sizes()) out.sizes.push_back(size);
   return out;

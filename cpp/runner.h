@@ -36,6 +36,8 @@ class EtRunner {
   // Copies `data` (raw little-endian elements of `scalar_type`) into an input tensor of `sizes`.
   Status set_input(size_t index, int32_t scalar_type, rust::Slice<const uint8_t> data,
                    rust::Slice<const int32_t> sizes);
+  // Sets a non-tensor input: `tag` is ExecuTorch's `Tag` (Int, Double or Bool); the matching value is used.
+  Status set_scalar_input(size_t index, int32_t tag, int64_t int_value, double double_value);
   // Runs `execute` `iterations` times, appending one monotonic-clock latency per call.
   Status execute_timed(rust::Str name, uint32_t iterations, rust::Vec<uint64_t>& latencies_ns);
   size_t num_outputs() const;
@@ -50,6 +52,8 @@ class EtRunner {
   std::vector<executorch::extension::TensorPtr> input_tensors_;
   std::vector<executorch::runtime::EValue> inputs_;
   std::vector<executorch::runtime::EValue> outputs_;
+
+  void reserve_input(size_t index);
 };
 
 std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile);

@@ -14,6 +14,8 @@ pub mod ffi {
     #[derive(Debug, Clone)]
     struct TensorInfo {
         is_tensor: bool,
+        /// ExecuTorch's `Tag` (1 = Tensor, 3 = Double, 4 = Int, 5 = Bool; -1 unknown).
+        tag: i32,
         scalar_type: i32,
         sizes: Vec<i64>,
     }
@@ -42,6 +44,7 @@ pub mod ffi {
         fn load_method(self: Pin<&mut EtRunner>, name: &str) -> Status;
         fn method_info(self: Pin<&mut EtRunner>, name: &str) -> MethodInfo;
         fn set_input(self: Pin<&mut EtRunner>, index: usize, scalar_type: i32, data: &[u8], sizes: &[i32]) -> Status;
+        fn set_scalar_input(self: Pin<&mut EtRunner>, index: usize, tag: i32, int_value: i64, double_value: f64) -> Status;
         fn execute_timed(
             self: Pin<&mut EtRunner>,
             name: &str,

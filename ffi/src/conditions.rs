@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use etbench_protocol::{Battery, Conditions, CpuCondition, GateOutcome, ThermalZone, When};
+use etbench_protocol::{Battery, Conditions, CpuCondition, DeviceFacts, GateOutcome, ThermalZone, When};
 
 
 fn read(path: &Path) -> Option<String> {
@@ -57,18 +57,25 @@ fn thermal(sys: &Path) -> Vec<ThermalZone> {
         .collect()
 }
 
-fn battery(sys: &Path) -> Option<Battery> {
-    let supply = sys.join("class/power_supply");
-    let dir = ["battery", "BAT0", "BAT1"].iter().map(|n| supply.join(n)).find(|d| d.is_dir())?;
-    Some(Battery { level_pct: number(&dir.join("capacity")), status: read(&dir.join("status")) })
+/// Every power supply with a `capacity` (batteries; chargers have none).
+fn batteries(sys: &Path) -> Vec<Battery> {
+    let mut dirs: Vec<_> = std::fs::read_dir(sys.join("class/power_supply"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("capacity").is_file()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.iter()
+        .map(|dir| Battery {
+            name: dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+            level_pct: number(&dir.join("capacity")),
+            status: read(&dir.join("status")),
+        })
+        .collect()
 }
 
 pub fn read_conditions(sys: &Path, when: When) -> Conditions {
     Conditions {
         when,
-        cpus: cpus(sys),
-        thermal_zones: thermal(sys),
-        battery: battery(sys),
+        facts: DeviceFacts { cpus: cpus(sys), thermal_zones: thermal(sys), batteries: batteries(sys) },
         thermal_gate: None,
         memory_limit: None,
         memory_bandwidth_bytes_per_s: None,
@@ -191,10 +198,10 @@ mod tests {
     fn reads_cpufreq_thermal_and_battery() {
         let root = fake_sysfs(45500);
         let c = read_conditions(root.path(), When::Before);
-        assert_eq!(c.cpus[0].governor.as_deref(), Some("schedutil"));
-        assert_eq!((c.cpus[0].cur_khz, c.cpus[0].max_khz), (Some(1_800_000), Some(2_400_000)));
+        assert_eq!(c.facts.cpus[0].governor.as_deref(), Some("schedutil"));
+        assert_eq!((c.facts.cpus[0].cur_khz, c.facts.cpus[0].max_khz), (Some(1_800_000), Some(2_400_000)));
         assert_eq!(c.max_temp_c(), Some(45.5));
-        assert!(c.battery.unwrap().is_charging());
+        assert!(c.facts.battery().unwrap().is_charging());
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 mod bridge;
 pub mod conditions;
+pub mod inputs;
 pub mod memory;
 
 use bridge::ffi;
-use etbench_protocol::{Dtype, LoadMode, TensorSpec};
+use etbench_protocol::{Dtype, LoadMode, TensorSpec, ValueKind};
 
 pub use bridge::ffi::TimedLoop;
 
@@ -73,11 +74,36 @@ fn load_mode_code(mode: LoadMode) -> u8 {
     }
 }
 
+/// ExecuTorch's `Tag` codes (runtime/core/tag.h) for the values a runner can feed.
+const TAG_TENSOR: i32 = 1;
+const TAG_DOUBLE: i32 = 3;
+const TAG_INT: i32 = 4;
+const TAG_BOOL: i32 = 5;
+
+fn kind(tag: i32) -> ValueKind {
+    match tag {
+        TAG_TENSOR => ValueKind::Tensor,
+        TAG_DOUBLE => ValueKind::Double,
+        TAG_INT => ValueKind::Int,
+        TAG_BOOL => ValueKind::Bool,
+        _ => ValueKind::Other,
+    }
+}
+
 fn spec(info: &ffi::TensorInfo) -> TensorSpec {
     TensorSpec {
+        kind: if info.is_tensor { ValueKind::Tensor } else { kind(info.tag) },
         dtype: info.is_tensor.then(|| Dtype::from_scalar_type(info.scalar_type)),
         sizes: info.sizes.clone(),
     }
+}
+
+/// A non-tensor input value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    Int(i64),
+    Double(f64),
+    Bool(bool),
 }
 
 /// ExecuTorch's `ScalarType` code for a dtype the runner can build inputs of.
@@ -88,10 +114,12 @@ pub fn scalar_type_code(dtype: Dtype) -> Option<i32> {
         Dtype::Int16 => 2,
         Dtype::Int32 => 3,
         Dtype::Int64 => 4,
+        Dtype::Float16 => 5,
         Dtype::Float32 => 6,
         Dtype::Float64 => 7,
         Dtype::Bool => 11,
-        _ => return None,
+        Dtype::Bfloat16 => 15,
+        Dtype::Other(_) => return None,
     })
 }
 
@@ -159,6 +187,16 @@ impl Engine {
         })?;
         let sizes: Vec<i32> = sizes.iter().map(|&s| s as i32).collect();
         check(self.pin().set_input(index, code, bytes, &sizes)).map(|_| ())
+    }
+
+    /// Sets non-tensor input `index`.
+    pub fn set_scalar_input(&mut self, index: usize, value: Scalar) -> Result<(), RuntimeError> {
+        let (tag, int, double) = match value {
+            Scalar::Int(v) => (TAG_INT, v, 0.0),
+            Scalar::Double(v) => (TAG_DOUBLE, 0, v),
+            Scalar::Bool(v) => (TAG_BOOL, v as i64, 0.0),
+        };
+        check(self.pin().set_scalar_input(index, tag, int, double)).map(|_| ())
     }
 
     /// Runs `execute` `iterations` times; each latency is measured in C++ around `execute` alone.

@@ -17,7 +17,8 @@ fn decode(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
         Dtype::Int32 => each(bytes, |b| i32::from_le_bytes(b) as f64),
         Dtype::Int8 => each(bytes, |b: [u8; 1]| b[0] as i8 as f64),
         Dtype::Uint8 | Dtype::Bool => each(bytes, |b: [u8; 1]| b[0] as f64),
-        Dtype::Int16 | Dtype::Other(_) => return None,
+        Dtype::Int16 => each(bytes, |b| i16::from_le_bytes(b) as f64),
+        Dtype::Other(_) => return None,
     })
 }
 
@@ -43,16 +44,19 @@ pub fn argmax_row(spec: &TensorSpec, bytes: &[u8], row: Option<usize>) -> Option
     (row < rows).then(|| argmax(&decode(dtype, &bytes[row * row_bytes..(row + 1) * row_bytes])?))?
 }
 
-/// Checks an output; the argmax is read at `row` (the last real position), or the last row.
-pub fn check(spec: &TensorSpec, bytes: &[u8], row: Option<usize>) -> Option<OutputCheck> {
+/// Checks output `index`; the argmax is read at `row` (the last real position), or the last row, and only where it
+/// means something: a floating output whose last dimension has more than one element (logits, class scores).
+pub fn check(index: usize, spec: &TensorSpec, bytes: &[u8], row: Option<usize>) -> Option<OutputCheck> {
     let dtype = spec.dtype?;
     let values = decode(dtype, bytes)?;
+    let ranked = dtype.is_float() && spec.sizes.last().is_some_and(|&n| n > 1);
     Some(OutputCheck {
+        index: index as u32,
         sizes: spec.sizes.clone(),
         dtype,
         nan_count: values.iter().filter(|v| v.is_nan()).count() as u64,
         inf_count: values.iter().filter(|v| v.is_infinite()).count() as u64,
-        argmax_last: argmax_row(spec, bytes, row),
+        argmax_last: if ranked { argmax_row(spec, bytes, row) } else { None },
         sum: Some(values.iter().filter(|v| v.is_finite()).sum()),
     })
 }
@@ -62,15 +66,15 @@ mod tests {
     use super::*;
 
     fn spec(dtype: Dtype, sizes: &[i64]) -> TensorSpec {
-        TensorSpec { dtype: Some(dtype), sizes: sizes.to_vec() }
+        TensorSpec::tensor(dtype, sizes.to_vec())
     }
 
     #[test]
     fn argmax_is_taken_over_the_last_row_only() {
         let values: Vec<u8> = [9.0f32, 0.0, 0.0, 1.0, 3.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let check = check(&spec(Dtype::Float32, &[1, 2, 3]), &values, None).unwrap();
+        let check = check(0, &spec(Dtype::Float32, &[1, 2, 3]), &values, None).unwrap();
         assert_eq!(check.argmax_last, Some(1));
-        let first = super::check(&spec(Dtype::Float32, &[1, 2, 3]), &values, Some(0)).unwrap();
+        let first = super::check(0, &spec(Dtype::Float32, &[1, 2, 3]), &values, Some(0)).unwrap();
         assert_eq!(first.argmax_last, Some(0));
         assert_eq!(argmax_row(&spec(Dtype::Float32, &[1, 2, 3]), &values, Some(2)), None);
         assert_eq!(check.sum, Some(15.0));
@@ -80,9 +84,24 @@ mod tests {
     fn bf16_nan_and_inf_are_counted_and_excluded() {
         let values = [f32::NAN, f32::INFINITY, 2.0, 1.0];
         let bytes: Vec<u8> = values.iter().flat_map(|&v| half::bf16::from_f32(v).to_le_bytes()).collect();
-        let check = check(&spec(Dtype::Bfloat16, &[1, 4]), &bytes, None).unwrap();
+        let check = check(1, &spec(Dtype::Bfloat16, &[1, 4]), &bytes, None).unwrap();
+        assert_eq!(check.index, 1);
         assert_eq!((check.nan_count, check.inf_count), (1, 1));
         assert_eq!(check.argmax_last, Some(2));
         assert!(!check.is_finite());
+    }
+}
+
+#[cfg(test)]
+mod argmax_tests {
+    use super::*;
+
+    #[test]
+    fn integer_outputs_and_single_values_get_no_argmax() {
+        let ints: Vec<u8> = [3i64, 9, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let c = check(0, &TensorSpec::tensor(Dtype::Int64, vec![1, 3]), &ints, None).unwrap();
+        assert_eq!((c.argmax_last, c.sum), (None, Some(13.0)));
+        let one = 2.5f32.to_le_bytes();
+        assert_eq!(check(0, &TensorSpec::tensor(Dtype::Float32, vec![1, 1]), &one, None).unwrap().argmax_last, None);
     }
 }

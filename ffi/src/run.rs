@@ -5,50 +5,42 @@
 use std::path::Path;
 
 use etbench_protocol::{
-    Dtype, ErrorKind, InputSource, LoadMode, Message, MemorySnapshot, PhaseKind, PhaseRecord, RunnerError, RunnerMeta,
-    RunnerSummary, SampleRecord, TensorSpec, When,
+    Dtype, ErrorKind, Message, MemorySnapshot, PhaseKind, PhaseRecord, RunSpec, RunnerError, RunnerMeta, RunnerSummary,
+    SampleRecord, When,
 };
 
+use crate::inputs::{self, Built, Fed};
 use crate::{conditions, memory, output, Engine, RuntimeError};
 
-/// What to run; built by the runner's CLI.
+/// One invocation of the runner: the model, the run specification, and where its artifacts go.
 #[derive(Debug, Clone)]
-pub struct RunConfig {
+pub struct Invocation {
     pub model: String,
-    pub method: String,
-    pub load_mode: LoadMode,
-    pub warmup: u32,
-    pub iterations: u32,
-    pub threads: Option<u32>,
-    pub input: InputRequest,
-    pub input_dtype: Option<Dtype>,
+    pub spec: RunSpec,
+    /// Write the raw bytes of output 0 after the last timed iteration here.
     pub dump_output: Option<String>,
-    /// How many leading input positions hold real tokens (the rest is padding); default: all.
-    pub real_tokens: Option<u32>,
-    /// Greedy tokens to generate after the timed loop (0 = none).
-    pub generate: u32,
+    /// Where the ETDump goes when the spec asks for a profile.
+    pub etdump: Option<String>,
     /// Print the method's metadata (the meta line) and stop, without loading the method.
     pub describe: bool,
-    /// Wait until the hottest thermal zone is below this (°C) before loading, at most `gate_timeout`.
-    pub thermal_gate: Option<f64>,
-    pub gate_timeout: std::time::Duration,
-    /// Hex CPU mask to pin the runner (and ExecuTorch's threads) to.
-    pub cpu_affinity: Option<String>,
     /// Where sysfs is (tests point this at a fake tree).
     pub sysfs_root: std::path::PathBuf,
-    /// Record an ETDump of the timed iterations and write it here.
-    pub etdump: Option<String>,
-    /// Run inside a memory cgroup limited to this many bytes.
-    pub memory_limit: Option<u64>,
-    /// Measure streaming memory bandwidth before loading.
-    pub bandwidth_probe: bool,
 }
 
-#[derive(Debug, Clone)]
-pub enum InputRequest {
-    Default,
-    List(Vec<i64>),
-    File(String),
+impl Invocation {
+    pub fn new(model: impl Into<String>, spec: RunSpec) -> Self {
+        Self { model: model.into(), spec, dump_output: None, etdump: None, describe: false, sysfs_root: "/sys".into() }
+    }
+
+    /// The ETDump path of a profiled run: `--etdump`, else `<model>.etdump` beside the working directory.
+    fn etdump_path(&self) -> Option<String> {
+        self.spec.profile.then(|| {
+            self.etdump.clone().unwrap_or_else(|| {
+                let stem = Path::new(&self.model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                format!("{stem}.etdump")
+            })
+        })
+    }
 }
 
 /// Where protocol messages go. Returns false when the reader is gone (broken pipe): the run stops quietly.
@@ -129,69 +121,6 @@ fn load_hint(code: u32) -> &'static str {
     }
 }
 
-fn read_ids_file(path: &str) -> Result<Vec<i64>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("input file {path}: {e}"))?;
-    text.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
-        .filter(|t| !t.is_empty())
-        .map(|t| t.parse::<i64>().map_err(|_| format!("input file {path}: `{t}` is not an integer token id")))
-        .collect()
-}
-
-/// `ids[i] = 2 + (i * 31) % 509`: deterministic, inside any vocabulary of ≥ 512 tokens, and the same formula the
-/// export script records expected outputs for.
-pub fn default_ids(n: usize) -> Vec<i64> {
-    (0..n).map(|i| 2 + (i as i64 * 31) % 509).collect()
-}
-
-struct Input {
-    ids: Vec<i64>,
-    dtype: Dtype,
-    sizes: Vec<i64>,
-    source: InputSource,
-}
-
-fn build_input(config: &RunConfig, inputs: &[TensorSpec], outputs: &[TensorSpec]) -> Result<Input, String> {
-    let method = &config.method;
-    let spec = match inputs {
-        [one] => one,
-        _ => return Err(format!("method `{method}` takes {} inputs; etbench feeds exactly one token-id tensor", inputs.len())),
-    };
-    let dtype = spec.dtype.ok_or_else(|| format!("input 0 of method `{method}` is not a tensor"))?;
-    if !matches!(dtype, Dtype::Int64 | Dtype::Int32) {
-        return Err(format!("method `{method}` takes a {} tensor; etbench feeds integer token ids", dtype.name()));
-    }
-    if let Some(requested) = config.input_dtype.filter(|d| *d != dtype) {
-        return Err(format!(
-            "method `{method}` expects {} input but --input-dtype is {}; drop --input-dtype or pass {}",
-            dtype.name(),
-            requested.name(),
-            dtype.name()
-        ));
-    }
-    let numel = spec.numel() as usize;
-    let (ids, source) = match &config.input {
-        InputRequest::Default => (default_ids(numel), InputSource::Default),
-        InputRequest::List(ids) => (ids.clone(), InputSource::List),
-        InputRequest::File(path) => (read_ids_file(path)?, InputSource::File { path: path.clone() }),
-    };
-    if ids.len() != numel {
-        return Err(format!(
-            "method `{method}` expects {numel} token ids (shape {:?}), got {}; pass exactly {numel}",
-            spec.sizes,
-            ids.len()
-        ));
-    }
-    let vocab = outputs.first().and_then(|o| o.sizes.last()).copied().filter(|v| *v > 1);
-    if let Some(bad) = ids.iter().find(|&&id| id < 0 || vocab.is_some_and(|v| id >= v) || (dtype == Dtype::Int32 && id > i32::MAX as i64)) {
-        let range = vocab.map(|v| format!("0..{v}")).unwrap_or_else(|| "non-negative".to_owned());
-        return Err(format!("token id {bad} is outside the model's vocabulary ({range})"));
-    }
-    if let Some(real) = config.real_tokens.filter(|&r| r == 0 || r as usize > numel) {
-        return Err(format!("--real-tokens {real} must be between 1 and the input length {numel}"));
-    }
-    Ok(Input { ids, dtype, sizes: spec.sizes.clone(), source })
-}
-
 /// Token ids as the raw little-endian elements of an int32 or int64 tensor.
 pub fn input_bytes(ids: &[i64], dtype: Dtype) -> Vec<u8> {
     match dtype {
@@ -200,69 +129,101 @@ pub fn input_bytes(ids: &[i64], dtype: Dtype) -> Vec<u8> {
     }
 }
 
+fn feed(ctx: &mut Ctx<impl Emit>, engine: &mut Engine, built: &[Built]) -> Result<(), Failed> {
+    for (index, input) in built.iter().enumerate() {
+        let result = match &input.fed {
+            Fed::Tensor { dtype, sizes, bytes } => engine.set_input(index, *dtype, bytes, sizes),
+            Fed::Scalar(value) => engine.set_scalar_input(index, *value),
+        };
+        result.map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, &format!("the runtime refused input {index}")))?;
+    }
+    Ok(())
+}
+
+/// The vocabulary size when output 0 looks like logits (a floating tensor whose last dimension is > 1).
+fn vocabulary(outputs: &[etbench_protocol::TensorSpec]) -> Option<i64> {
+    let first = outputs.first()?;
+    first.dtype.filter(|d| d.is_float())?;
+    first.sizes.last().copied().filter(|v| *v > 1)
+}
+
 /// Runs every phase, emitting protocol lines. `Err(Failed)` means an error line was emitted.
-pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
+pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
     let mut ctx = Ctx { out, phase: None };
-    let size = check_model_file(&mut ctx, &config.model)?;
+    let config = &inv.spec;
+    if let Err(e) = config.validate() {
+        return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("run specification: {e}")));
+    }
+    let size = check_model_file(&mut ctx, &inv.model)?;
     if let Some(mask) = &config.cpu_affinity {
         conditions::parse_mask(mask)
             .and_then(|cpus| conditions::pin(&cpus))
             .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
     }
-    if !config.describe {
-        let mut before = conditions::read_conditions(&config.sysfs_root, When::Before);
-        before.thermal_gate = config.thermal_gate.map(|limit| conditions::thermal_gate(&config.sysfs_root, limit, config.gate_timeout));
+    if !inv.describe {
+        let gate_timeout = std::time::Duration::from_secs_f64(config.gate_timeout_s);
+        let mut before = conditions::read_conditions(&inv.sysfs_root, When::Before);
+        before.thermal_gate = config.thermal_gate_c.map(|limit| conditions::thermal_gate(&inv.sysfs_root, limit, gate_timeout));
         before.memory_bandwidth_bytes_per_s = config.bandwidth_probe.then(conditions::probe_bandwidth);
-        if let Some(bytes) = config.memory_limit {
+        if let Some(bytes) = config.memory_limit_bytes {
             let cgroup = conditions::limit_memory(bytes).map_err(|m| ctx.fail(ErrorKind::Io, None, m))?;
             before.memory_limit = Some(etbench_protocol::MemoryLimit { bytes, cgroup });
         }
         ctx.out.emit(Message::Conditions(before));
     }
     let threads_effective = config.threads.map(crate::set_threads).or_else(|| Some(crate::threads()));
-    let mut engine = Engine::with_profiling(&config.model, config.load_mode, config.etdump.is_some());
+    let etdump = inv.etdump_path();
+    let mut engine = Engine::with_profiling(&inv.model, config.load_mode, etdump.is_some());
 
     ctx.phase(PhaseKind::ProgramLoad, |ctx| match engine.load_program() {
         Ok(ns) => Ok((ns, 1, ())),
         Err(e) => {
             let hint = load_hint(e.code);
             let kind = ErrorKind::ProgramLoad;
-            Err(ctx.runtime(kind, RuntimeError { what: format!("loading {}", config.model), ..e }, hint))
+            Err(ctx.runtime(kind, RuntimeError { what: format!("loading {}", inv.model), ..e }, hint))
         }
     })?;
 
     let methods = engine.method_names();
     if !methods.contains(&config.method) {
-        let msg = format!("model {} has no method `{}`; available: {}", config.model, config.method, methods.join(", "));
+        let msg = format!("model {} has no method `{}`; available: {}", inv.model, config.method, methods.join(", "));
         return Err(ctx.fail(ErrorKind::MethodNotFound, None, msg));
     }
     let specs = engine
         .method_specs(&config.method)
         .map_err(|e| ctx.runtime(ErrorKind::MethodLoad, e, "could not read the method's metadata"))?;
-    let input = build_input(config, &specs.inputs, &specs.outputs).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
+    let built = if inv.describe {
+        Vec::new()
+    } else {
+        inputs::build_all(config, &config.method, &specs.inputs, vocabulary(&specs.outputs))
+            .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?
+    };
+    let token_ids = built.first().and_then(|b| b.ids.clone()).unwrap_or_default();
+    if let Some(real) = config.real_tokens.filter(|&r| r == 0 || r as usize > token_ids.len()) {
+        return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("real_tokens {real} must be between 1 and the token input's length {}", token_ids.len())));
+    }
+    if config.generate > 0 && token_ids.is_empty() {
+        let msg = format!("generation needs an integer token input at index 0; method `{}` takes {}", config.method, specs.inputs.first().map(|s| s.describe()).unwrap_or_else(|| "no inputs".into()));
+        return Err(ctx.fail(ErrorKind::InvalidInput, None, msg));
+    }
 
     ctx.out.emit(Message::Meta(RunnerMeta {
         runner_version: env!("CARGO_PKG_VERSION").to_owned(),
         executorch_version: crate::EXECUTORCH_VERSION.to_owned(),
         target_triple: crate::TARGET.to_owned(),
         pid: std::process::id(),
-        model_path: config.model.clone(),
+        model_path: inv.model.clone(),
         model_size_bytes: Some(size),
-        method: config.method.clone(),
         methods,
-        load_mode: config.load_mode,
-        threads_requested: config.threads,
+        spec: config.clone(),
         threads_effective,
         inputs: specs.inputs.clone(),
         outputs: specs.outputs.clone(),
-        input_source: input.source.clone(),
-        input_dtype: Some(input.dtype),
-        input_ids: input.ids.clone(),
-        real_tokens: config.real_tokens,
+        inputs_used: built.iter().map(|b| b.record.clone()).collect(),
+        input_ids: token_ids.clone(),
         debug_build: cfg!(debug_assertions),
-        cpu_affinity: config.cpu_affinity.clone(),
     }));
-    if config.describe {
+    if inv.describe {
         return Ok(());
     }
 
@@ -270,33 +231,31 @@ pub fn run(config: &RunConfig, out: &mut impl Emit) -> Result<(), Failed> {
         Ok(ns) => Ok((ns, 1, ())),
         Err(e) => Err(ctx.runtime(ErrorKind::MethodLoad, e, "a missing operator or backend means the runtime lacks a kernel this .pte needs")),
     })?;
-    engine
-        .set_input(0, input.dtype, &input_bytes(&input.ids, input.dtype), &input.sizes)
-        .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
+    feed(&mut ctx, &mut engine, &built)?;
 
     let method = config.method.as_str();
     ctx.phase(PhaseKind::FirstForward, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::FirstForward, 1))?;
     ctx.phase(PhaseKind::Warmup, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Warmup, config.warmup))?;
     ctx.phase(PhaseKind::Timed, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Timed, config.iterations))?;
     let last_real = config.real_tokens.map(|r| r as usize - 1);
-    if let Some(path) = &config.etdump {
+    if let Some(path) = &etdump {
         engine.write_etdump(path).map_err(|e| ctx.runtime(ErrorKind::Output, e, &format!("--etdump {path}")))?;
     }
     // Checks and dumps describe the timed loop's output, before generation changes the input.
     let outputs = engine.outputs();
-    if let (Some(path), Some((_, bytes))) = (&config.dump_output, outputs.first()) {
+    if let (Some(path), Some((_, bytes))) = (&inv.dump_output, outputs.first()) {
         std::fs::write(path, bytes)
             .map_err(|e| ctx.fail(ErrorKind::Output, None, format!("--dump-output {path}: {e}")))?;
     }
-    let checks = outputs.iter().filter_map(|(spec, bytes)| output::check(spec, bytes, last_real)).collect();
+    let checks = outputs.iter().enumerate().filter_map(|(i, (spec, bytes))| output::check(i, spec, bytes, last_real)).collect();
     let generated = if config.generate > 0 {
-        let window = Window { ids: input.ids.clone(), real: last_real.map_or(input.ids.len(), |p| p + 1) };
-        ctx.phase(PhaseKind::Generate, |ctx| generate(ctx, &mut engine, config, &input, window))?
+        let window = Window { ids: token_ids.clone(), real: last_real.map_or(token_ids.len(), |p| p + 1) };
+        ctx.phase(PhaseKind::Generate, |ctx| generate(ctx, &mut engine, config, &built[0], window))?
     } else {
         Vec::new()
     };
     ctx.phase = None;
-    ctx.out.emit(Message::Conditions(conditions::read_conditions(&config.sysfs_root, When::After)));
+    ctx.out.emit(Message::Conditions(conditions::read_conditions(&inv.sysfs_root, When::After)));
     ctx.out.emit(Message::Summary(RunnerSummary {
         warmup_iterations: config.warmup,
         timed_iterations: config.iterations,
@@ -330,15 +289,16 @@ impl Window {
 fn generate(
     ctx: &mut Ctx<impl Emit>,
     engine: &mut Engine,
-    config: &RunConfig,
-    input: &Input,
+    config: &RunSpec,
+    input: &Built,
     mut window: Window,
 ) -> Result<(u64, u32, Vec<i64>), Failed> {
+    let Fed::Tensor { dtype, sizes, .. } = &input.fed else { unreachable!("generation is checked to have a token tensor") };
     let (mut tokens, mut latencies, mut total_ns) = (Vec::new(), Vec::new(), 0);
     for _ in 0..config.generate {
-        let bytes = input_bytes(&window.ids, input.dtype);
+        let bytes = input_bytes(&window.ids, *dtype);
         engine
-            .set_input(0, input.dtype, &bytes, &input.sizes)
+            .set_input(0, *dtype, &bytes, sizes)
             .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
         match engine.execute_timed(&config.method, 1, &mut latencies) {
             Ok(ns) => total_ns += ns,
@@ -366,38 +326,6 @@ pub fn memory_now() -> MemorySnapshot {
 mod tests {
     use super::*;
 
-    fn config(input: InputRequest) -> RunConfig {
-        RunConfig {
-            model: "m.pte".into(),
-            method: "forward".into(),
-            load_mode: LoadMode::Mmap,
-            warmup: 0,
-            iterations: 1,
-            threads: None,
-            input,
-            input_dtype: None,
-            dump_output: None,
-            real_tokens: None,
-            generate: 0,
-            describe: false,
-            thermal_gate: None,
-            gate_timeout: std::time::Duration::from_secs(1),
-            cpu_affinity: None,
-            sysfs_root: "/sys".into(),
-            etdump: None,
-            memory_limit: None,
-            bandwidth_probe: false,
-        }
-    }
-
-    fn tokens(n: i64) -> TensorSpec {
-        TensorSpec { dtype: Some(Dtype::Int64), sizes: vec![1, n] }
-    }
-
-    fn logits(vocab: i64) -> TensorSpec {
-        TensorSpec { dtype: Some(Dtype::Float32), sizes: vec![1, 4, vocab] }
-    }
-
     #[test]
     fn window_fills_padding_then_slides() {
         let mut w = Window { ids: vec![5, 6, 0, 0], real: 2 };
@@ -409,36 +337,15 @@ mod tests {
     }
 
     #[test]
-    fn real_tokens_beyond_the_window_are_refused() {
-        let mut c = config(InputRequest::Default);
-        c.real_tokens = Some(5);
-        let err = build_input(&c, &[tokens(4)], &[logits(100)]).err().unwrap();
-        assert!(err.contains("--real-tokens 5"), "{err}");
+    fn token_ids_encode_as_the_input_dtype() {
+        assert_eq!(input_bytes(&[1, 2], Dtype::Int32), vec![1, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(input_bytes(&[1], Dtype::Int64).len(), 8);
     }
 
     #[test]
-    fn default_ids_follow_the_documented_formula() {
-        assert_eq!(default_ids(4), vec![2, 33, 64, 95]);
-        assert!(default_ids(1000).iter().all(|&id| (2..511).contains(&id)));
-    }
-
-    #[test]
-    fn wrong_length_names_the_expected_count() {
-        let err = build_input(&config(InputRequest::List(vec![1, 2])), &[tokens(4)], &[logits(100)]).err().unwrap();
-        assert!(err.contains("expects 4 token ids") && err.contains("got 2"), "{err}");
-    }
-
-    #[test]
-    fn wrong_dtype_is_refused_with_the_fix() {
-        let mut c = config(InputRequest::Default);
-        c.input_dtype = Some(Dtype::Int32);
-        let err = build_input(&c, &[tokens(4)], &[logits(100)]).err().unwrap();
-        assert!(err.contains("expects int64") && err.contains("--input-dtype"), "{err}");
-    }
-
-    #[test]
-    fn ids_beyond_the_vocabulary_are_refused() {
-        let err = build_input(&config(InputRequest::List(vec![1, 2, 3, 100])), &[tokens(4)], &[logits(100)]).err().unwrap();
-        assert!(err.contains("token id 100") && err.contains("0..100"), "{err}");
+    fn logits_outputs_give_a_vocabulary_and_others_do_not() {
+        use etbench_protocol::TensorSpec;
+        assert_eq!(vocabulary(&[TensorSpec::tensor(Dtype::Float32, vec![1, 4, 100])]), Some(100));
+        assert_eq!(vocabulary(&[TensorSpec::tensor(Dtype::Int64, vec![1, 4])]), None);
     }
 }

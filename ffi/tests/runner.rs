@@ -7,7 +7,19 @@ use std::process::Command;
 use etbench_protocol::{Dtype, ErrorKind, Line, Message, PhaseKind};
 
 fn fixture(variant: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../models/gemma3n-tiny-{variant}.pte"))
+    model(&format!("gemma3n-tiny-{variant}"))
+}
+
+fn model(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../models/{name}.pte"))
+}
+
+/// The runner with a run specification (JSON) and extra flags before the model.
+fn with_spec(spec: &str, extra: &[&str], model: &std::path::Path) -> (Option<i32>, Vec<Message>, String) {
+    let mut args = vec!["--spec", spec];
+    args.extend(extra);
+    args.push(model.to_str().unwrap());
+    runner(&args)
 }
 
 fn runner(args: &[&str]) -> (Option<i32>, Vec<Message>, String) {
@@ -20,7 +32,7 @@ fn runner(args: &[&str]) -> (Option<i32>, Vec<Message>, String) {
 #[test]
 fn stdout_is_pure_protocol_in_phase_order() {
     let model = fixture("xnnpack-8da4w");
-    let (code, msgs, _) = runner(&["--warmup", "2", "--iters", "4", "--threads", "1", model.to_str().unwrap()]);
+    let (code, msgs, _) = with_spec(r#"{"warmup": 2, "iterations": 4, "threads": 1}"#, &[], &model);
     assert_eq!(code, Some(0));
     assert!(matches!(&msgs[0], Message::Conditions(_)), "conditions come first: {:?}", msgs[0]);
     let msgs: Vec<Message> = msgs.into_iter().filter(|m| !matches!(m, Message::Conditions(_))).collect();
@@ -42,13 +54,45 @@ fn stdout_is_pure_protocol_in_phase_order() {
 }
 
 #[test]
-fn input_dtype_mismatch_is_an_error_line() {
-    let model = fixture("bf16");
-    let (code, msgs, _) = runner(&["--input-dtype", "int32", model.to_str().unwrap()]);
+fn a_spec_with_an_unknown_key_is_refused_before_anything_runs() {
+    let (code, msgs, err) = with_spec(r#"{"iters": 4}"#, &[], &fixture("bf16"));
+    assert_eq!(code, Some(2));
+    assert!(msgs.is_empty());
+    assert!(err.contains("unknown field `iters`") && err.contains("iterations"), "{err}");
+}
+
+#[test]
+fn a_float_input_program_runs_with_seeded_random_input_and_matches_its_export() {
+    let (code, msgs, err) = with_spec(r#"{"warmup": 0, "iterations": 2}"#, &[], &model("convnet-fp32"));
+    assert_eq!(code, Some(0), "{err}");
+    let meta = msgs.iter().find_map(|m| if let Message::Meta(m) = m { Some(m) } else { None }).unwrap();
+    assert_eq!(meta.inputs_used[0].spec, etbench_protocol::InputSpec::Random { seed: 0 });
+    // The sha256 of the input bytes that scripts/export_fixtures.py generated with its own SplitMix64.
+    assert_eq!(meta.inputs_used[0].sha256, "a7e3c819d71cb867b420423aefb569a544ccb78a5a50aff49a494eccddf81f3b");
+    let Some(Message::Summary(s)) = msgs.last() else { panic!() };
+    assert_eq!((s.outputs[0].sizes.clone(), s.outputs[0].argmax_last), (vec![1, 10], Some(1)));
+    assert!((s.outputs[0].sum.unwrap() - -0.18420781195163727).abs() < 1e-4);
+}
+
+#[test]
+fn a_two_input_program_gets_both_inputs_and_every_output_is_checked() {
+    let (code, msgs, err) = with_spec(r#"{"warmup": 0, "iterations": 1, "inputs": ["ids", "ids:5"]}"#, &[], &model("decoder-step-fp32"));
+    assert_eq!(code, Some(0), "{err}");
+    let meta = msgs.iter().find_map(|m| if let Message::Meta(m) = m { Some(m) } else { None }).unwrap();
+    assert_eq!(meta.inputs_used.len(), 2);
+    assert_eq!(meta.inputs_used[1].spec.to_string(), "ids:5");
+    let Some(Message::Summary(s)) = msgs.last() else { panic!() };
+    assert_eq!(s.outputs.iter().map(|o| o.index).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(s.outputs[1].sizes, vec![1, 1, 64]);
+}
+
+#[test]
+fn an_input_index_the_method_lacks_is_an_error_line() {
+    let (code, msgs, _) = with_spec(r#"{"inputs": ["random", "zeros"]}"#, &[], &model("convnet-fp32"));
     assert_eq!(code, Some(1));
     let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
     assert_eq!(e.kind, ErrorKind::InvalidInput);
-    assert!(e.message.contains("expects int64") && e.message.contains("--input-dtype"), "{}", e.message);
+    assert!(e.message.contains("index 1") && e.message.contains("float32[1, 3, 32, 32]"), "{}", e.message);
 }
 
 #[test]
@@ -57,7 +101,7 @@ fn ids_outside_the_vocabulary_are_refused() {
     let mut ids = vec!["5"; 31];
     ids.push("99999999");
     let list = ids.join(",");
-    let (code, msgs, _) = runner(&["--input-ids", &list, model.to_str().unwrap()]);
+    let (code, msgs, _) = with_spec(&format!(r#"{{"inputs": ["ids:{list}"]}}"#), &[], &model);
     assert_eq!(code, Some(1));
     let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
     assert!(e.message.contains("99999999") && e.message.contains("vocabulary"), "{}", e.message);
@@ -68,7 +112,7 @@ fn load_modes_give_identical_outputs() {
     let model = fixture("int8");
     let mut sums = Vec::new();
     for mode in ["mmap", "file", "mlock"] {
-        let (code, msgs, err) = runner(&["--load-mode", mode, "--warmup", "0", "--iters", "1", model.to_str().unwrap()]);
+        let (code, msgs, err) = with_spec(&format!(r#"{{"load_mode": "{mode}", "warmup": 0, "iterations": 1}}"#), &[], &model);
         assert_eq!(code, Some(0), "{mode}: {err}");
         let Some(Message::Summary(s)) = msgs.last() else { panic!() };
         sums.push((s.outputs[0].argmax_last, s.outputs[0].sum.map(f64::to_bits)));
@@ -81,7 +125,7 @@ fn dump_output_writes_the_raw_logits() {
     let model = fixture("xnnpack-fp32");
     let dir = tempfile_dir();
     let dump = dir.join("out.bin");
-    let (code, msgs, _) = runner(&["--iters", "1", "--dump-output", dump.to_str().unwrap(), model.to_str().unwrap()]);
+    let (code, msgs, _) = with_spec(r#"{"iterations": 1}"#, &["--dump-output", dump.to_str().unwrap()], &model);
     assert_eq!(code, Some(0));
     let Some(Message::Summary(s)) = msgs.last() else { panic!() };
     let numel: i64 = s.outputs[0].sizes.iter().product();
@@ -110,25 +154,23 @@ fn conditions_are_recorded_before_and_after_and_a_hot_gate_times_out() {
     let root = tempfile::tempdir().unwrap();
     fake_sysfs(root.path(), 88_000);
     let model = fixture("xnnpack-fp32");
-    let (code, msgs, _) = runner(&[
-        "--iters", "1", "--warmup", "0", "--thermal-gate", "60", "--gate-timeout", "0.3",
-        "--sysfs-root", root.path().to_str().unwrap(), model.to_str().unwrap(),
-    ]);
+    let spec = r#"{"iterations": 1, "warmup": 0, "thermal_gate_c": 60, "gate_timeout_s": 0.3}"#;
+    let (code, msgs, _) = with_spec(spec, &["--sysfs-root", root.path().to_str().unwrap()], &model);
     assert_eq!(code, Some(0), "the run goes on after a gate timeout");
     let conditions: Vec<_> = msgs.iter().filter_map(|m| if let Message::Conditions(c) = m { Some(c) } else { None }).collect();
     assert_eq!(conditions.len(), 2);
     let gate = conditions[0].thermal_gate.as_ref().unwrap();
     assert!(gate.timed_out && gate.waited_ms >= 300, "{gate:?}");
     assert_eq!(conditions[1].max_temp_c(), Some(88.0));
-    assert_eq!(conditions[0].cpus[0].governor.as_deref(), Some("powersave"));
+    assert_eq!(conditions[0].facts.cpus[0].governor.as_deref(), Some("powersave"));
 }
 
 #[test]
 fn cpu_affinity_pins_or_refuses_clearly() {
     let model = fixture("xnnpack-fp32");
-    let (code, _, err) = runner(&["--iters", "1", "--cpu-affinity", "0x1", model.to_str().unwrap()]);
+    let (code, _, err) = with_spec(r#"{"iterations": 1, "cpu_affinity": "0x1"}"#, &[], &model);
     assert_eq!(code, Some(0), "{err}");
-    let (code, msgs, _) = runner(&["--cpu-affinity", "0x0", model.to_str().unwrap()]);
+    let (code, msgs, _) = with_spec(r#"{"cpu_affinity": "0x0"}"#, &[], &model);
     assert_eq!(code, Some(1));
     let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
     assert!(e.message.contains("--cpu-affinity 0x0"), "{}", e.message);

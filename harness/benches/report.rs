@@ -28,7 +28,7 @@ fn documents(total_runs: usize) -> Vec<Document> {
                 r.device.name = format!("device-{device}");
                 r.model.name = format!("variant-{variant}");
                 r.model.sha256 = format!("{variant:064x}");
-                r.params.threads = Some(threads as u32);
+                r.params.spec.threads = Some(threads as u32);
                 if let Some(info) = r.runner.as_mut() {
                     info.threads_effective = Some(threads as u32);
                 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use etbench_protocol::LoadMode;
+use etbench_protocol::{InputSpec, LoadMode, RunSpec};
 
 use crate::device::{locate_runner, LocalDevice};
 use crate::export;
@@ -49,7 +49,7 @@ enum Command {
 struct DevicesArgs {
     #[command(subcommand)]
     action: Option<DevicesAction>,
-    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the repository's devices/).
+    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the home's devices/).
     #[arg(long, global = true)]
     devices_dir: Option<PathBuf>,
 }
@@ -72,19 +72,24 @@ fn devices(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Args, Debug)]
+/// Help text ending in the built-in default (one source: [`RunSpec::default`]).
+fn dflt(text: &str, value: impl std::fmt::Display) -> String {
+    format!("{text} [default: {value}, or the device profile's]")
+}
+
+/// Measurement flags shared by `run`, `bench` and `drift`. Each is an `Option`: given flags override the device
+/// profile, which overrides [`RunSpec::default`].
+#[derive(Args, Debug, Default)]
 struct Measure {
-    /// Warm-up iterations after the first (cold) forward.
-    #[arg(long, default_value_t = Settings::default().warmup)]
-    warmup: u32,
-    /// Timed iterations per run (at least 1).
-    #[arg(long, default_value_t = Settings::default().iterations, value_parser = clap::value_parser!(u32).range(1..))]
-    iters: u32,
+    #[arg(long, help = dflt("Warm-up iterations after the first (cold) forward", RunSpec::default().warmup))]
+    warmup: Option<u32>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help = dflt("Timed iterations per run", RunSpec::default().iterations))]
+    iters: Option<u32>,
     /// CPU threads for ExecuTorch's threadpool; a list sweeps (e.g. 1,2,4). Default: the runtime's choice.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
     threads: Vec<u32>,
-    /// How the runner loads the program; a list sweeps (e.g. mmap,file).
-    #[arg(long, value_delimiter = ',', default_value = "mmap", value_parser = parse_load_mode)]
+    /// How the runner loads the program; a list sweeps (e.g. mmap,file) [default: mmap].
+    #[arg(long, value_delimiter = ',', value_parser = parse_load_mode)]
     load_mode: Vec<LoadMode>,
     /// Fresh runner processes per model and setting.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -98,9 +103,8 @@ struct Measure {
     /// Before each run, wait until the device's hottest thermal zone is below this (°C).
     #[arg(long)]
     thermal_gate: Option<f64>,
-    /// Longest wait for --thermal-gate in seconds; a timeout is recorded as a warning, the run goes on.
-    #[arg(long, default_value_t = 300.0)]
-    gate_timeout: f64,
+    #[arg(long, help = dflt("Longest wait for --thermal-gate in seconds; a timeout is recorded as a warning, the run goes on", RunSpec::default().gate_timeout_s))]
+    gate_timeout: Option<f64>,
     /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0).
     #[arg(long)]
     cpu_affinity: Option<String>,
@@ -119,24 +123,114 @@ struct Measure {
     runner: Option<PathBuf>,
 }
 
+impl Measure {
+    /// `base` (defaults, completed by a device profile) with every flag the user gave.
+    fn complete(&self, mut spec: RunSpec) -> RunSpec {
+        if let Some(v) = self.warmup {
+            spec.warmup = v;
+        }
+        if let Some(v) = self.iters {
+            spec.iterations = v;
+        }
+        if let [one] = self.threads[..] {
+            spec.threads = Some(one);
+        }
+        if let [one] = self.load_mode[..] {
+            spec.load_mode = one;
+        }
+        spec.thermal_gate_c = self.thermal_gate.or(spec.thermal_gate_c);
+        if let Some(v) = self.gate_timeout {
+            spec.gate_timeout_s = v.max(0.0);
+        }
+        spec.cpu_affinity = self.cpu_affinity.clone().or(spec.cpu_affinity);
+        spec.profile |= self.profile;
+        spec.memory_limit_bytes = self.memory_limit.or(spec.memory_limit_bytes);
+        spec.bandwidth_probe |= self.bandwidth_probe;
+        spec
+    }
+
+    /// The sweep around a completed spec.
+    fn settings(&self, spec: RunSpec) -> Settings {
+        Settings {
+            spec,
+            threads: if self.threads.len() > 1 { self.threads.clone() } else { Vec::new() },
+            load_modes: if self.load_mode.len() > 1 { self.load_mode.clone() } else { Vec::new() },
+            repeats: self.repeat,
+            interleave: self.interleave,
+            cooldown: std::time::Duration::from_secs_f64(self.cooldown.max(0.0)),
+        }
+    }
+}
+
+/// What to feed the method's inputs.
+#[derive(Args, Debug, Default)]
+struct InputArgs {
+    /// What to feed an input, in index order (repeat the flag), or `INDEX=SPEC`: ids, ids:1,2,3, zeros, ones,
+    /// random[:SEED], file:PATH (raw little-endian bytes or .npy), int:N, double:X, bool:B. Default: ids for
+    /// integer tensors, random:0 for float tensors, zeros otherwise.
+    #[arg(long = "input", value_name = "SPEC")]
+    inputs: Vec<String>,
+    /// Token ids for input 0, comma separated (same as --input ids:1,2,3).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["prompt", "prompt_file"])]
+    input_ids: Option<Vec<i64>>,
+}
+
+impl InputArgs {
+    /// The per-index input specs (`default` where an index was skipped).
+    fn specs(&self) -> anyhow::Result<Vec<InputSpec>> {
+        let mut specs: Vec<InputSpec> = Vec::new();
+        let mut next = 0usize;
+        let mut set = |index: usize, spec: InputSpec| {
+            if specs.len() <= index {
+                specs.resize(index + 1, InputSpec::Default);
+            }
+            specs[index] = spec;
+        };
+        if let Some(ids) = &self.input_ids {
+            set(0, InputSpec::Values(ids.clone()));
+            next = 1;
+        }
+        for text in &self.inputs {
+            let (index, spec) = match text.split_once('=') {
+                Some((i, spec)) if i.chars().all(|c| c.is_ascii_digit()) && !i.is_empty() => (i.parse::<usize>()?, spec),
+                _ => (next, text.as_str()),
+            };
+            let spec: InputSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--input {text}: {e}"))?;
+            if let Some(path) = spec.file() {
+                check_input_file(text, path)?;
+            }
+            set(index, spec);
+            next = index + 1;
+        }
+        Ok(specs)
+    }
+}
+
+fn check_input_file(flag: &str, path: &str) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => bail!("--input {flag}: {path} is a directory; give a file"),
+        Err(e) => bail!("--input {flag}: {path}: {e}"),
+    }
+}
+
 #[derive(Args, Debug)]
 struct RunArgs {
     /// Device to run on: `local` (this host) or a profile name from the devices directory; repeat the flag to run
     /// several devices concurrently (results merged).
     #[arg(long = "device", default_value = "local")]
     devices: Vec<String>,
-    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the repository's devices/).
+    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the home's devices/).
     #[arg(long)]
     devices_dir: Option<PathBuf>,
     /// A .pte file; repeat the flag for several models.
     #[arg(long = "model", required = true)]
     models: Vec<PathBuf>,
-    /// Method to run.
-    #[arg(long, default_value = "forward")]
-    method: String,
-    /// Token ids to feed, comma separated (default: ids[i] = 2 + (i*31) % 509, as many as the method takes).
-    #[arg(long, value_delimiter = ',', conflicts_with_all = ["prompt", "prompt_file"])]
-    input_ids: Option<Vec<i64>>,
+    /// Method to run [default: forward].
+    #[arg(long)]
+    method: Option<String>,
+    #[command(flatten)]
+    inputs: InputArgs,
     #[command(flatten)]
     text: TextArgs,
     #[command(flatten)]
@@ -174,21 +268,24 @@ impl TextArgs {
             (None, None) if self.tokenizer.is_some() => bail!("--tokenizer needs --prompt or --prompt-file"),
             (None, None) => return Ok(None),
         };
-        Ok(Some(Prompt { text, tokenizer: Tokenizer::load(&self.tokenizer_path()?)? }))
+        Ok(Some(Prompt { text, tokenizer: Tokenizer::load(&tokenizer_path(self.tokenizer.as_deref())?)? }))
     }
+}
 
-    fn tokenizer_path(&self) -> anyhow::Result<PathBuf> {
-        match (&self.tokenizer, repo_root()) {
-            (Some(path), _) => Ok(path.clone()),
-            (None, Some(root)) => Ok(root.join("models/tokenizer.json")),
-            (None, None) => bail!("no bundled tokenizer here: pass --tokenizer path/to/tokenizer.json"),
+/// `--tokenizer`, else the home's `models/tokenizer.json`.
+fn tokenizer_path(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match explicit {
+        Some(path) => Ok(path.to_owned()),
+        None => {
+            let home = crate::home::find().context("finding the bundled tokenizer (or pass --tokenizer path/to/tokenizer.json)")?;
+            Ok(home.tokenizer())
         }
     }
 }
 
 #[derive(Args, Debug)]
 struct BenchArgs {
-    /// Directory of bundled models (default: the repository's models/).
+    /// Directory of bundled models (default: the home's models/: ETBENCH_HOME, the current directory, or the checkout).
     #[arg(long)]
     models: Option<PathBuf>,
     #[command(flatten)]
@@ -200,6 +297,12 @@ struct BenchArgs {
 
 #[derive(Args, Debug)]
 struct DriftArgs {
+    /// Device to run on: `local` or a profile name from the devices directory.
+    #[arg(long, default_value = "local")]
+    device: String,
+    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the home's devices/).
+    #[arg(long)]
+    devices_dir: Option<PathBuf>,
     /// The variant everything is compared against (e.g. the bf16 export).
     #[arg(long)]
     reference: PathBuf,
@@ -226,34 +329,24 @@ struct DriftArgs {
 }
 
 fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let text = TextArgs { prompt: None, prompt_file: None, tokenizer: args.tokenizer.clone(), generate: 0 };
-    let tokenizer = Tokenizer::load(&text.tokenizer_path()?)?;
+    let tokenizer = Tokenizer::load(&tokenizer_path(args.tokenizer.as_deref())?)?;
+    if let Some(empty) = args.prompts.iter().find(|p| p.trim().is_empty()) {
+        bail!("drift --prompt {empty:?} is empty; give some text");
+    }
     let mut prompts: Vec<String> = crate::drift::BUILTIN_PROMPTS.iter().map(|p| p.to_string()).collect();
     prompts.extend(args.prompts.iter().cloned());
     if let Some(file) = &args.prompt_file {
         prompts.extend(read_prompt_file(file)?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
     }
-    if let Some(empty) = args.prompts.iter().find(|p| p.trim().is_empty()) {
-        bail!("--prompt {empty:?} is empty; give some text");
-    }
+    let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.measure.runner.clone())?;
+    let spec = RunSpec { generate: args.generate, ..args.measure.complete(base) };
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
     let out = OutputDir::prepare(&out_path)?;
-    let device = device("local", args.measure.runner.clone())?;
-    let scratch = tempfile::tempdir().context("creating a scratch directory for logits")?;
-    let plan = crate::drift::DriftPlan {
-        device_ref: crate::results::DeviceRef { name: "local".into(), transport: "local".into(), info: crate::device::Device::info(&device), probed: None },
-        device: &device,
-        reference: args.reference,
-        candidates: args.candidates,
-        prompts,
-        tokenizer: &tokenizer,
-        settings: Settings { generate: args.generate, ..settings(&args.measure, "forward".into(), None) },
-        scratch: scratch.path(),
-    };
-    let (runs, reports) = crate::drift::measure(&plan)?;
+    let models: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
+    let mut plan = Plan { device, models, settings: args.measure.settings(spec), prompt: None, dump_outputs: None };
+    let _lock = crate::fleet::lock_device(plan.device.name())?;
     let mut doc = Document::new(crate::provenance::provenance(command_line()));
-    doc.runs = runs;
-    doc.drift = reports;
+    crate::drift::measure(&mut plan, &prompts, &tokenizer, &out, &mut doc)?;
     out.write_results(&doc)?;
     out.write("drift.md", export::drift::markdown(&doc).as_bytes())?;
     print_stdout(&export::drift::table(&doc))?;
@@ -337,28 +430,6 @@ fn parse_load_mode(s: &str) -> Result<LoadMode, String> {
     s.parse()
 }
 
-fn settings(m: &Measure, method: String, input_ids: Option<Vec<i64>>) -> Settings {
-    let seconds = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
-    Settings {
-        generate: 0,
-        method,
-        warmup: m.warmup,
-        iterations: m.iters,
-        threads: if m.threads.is_empty() { vec![None] } else { m.threads.iter().map(|&t| Some(t)).collect() },
-        load_modes: m.load_mode.clone(),
-        repeats: m.repeat,
-        input_ids,
-        interleave: m.interleave,
-        cooldown: seconds(m.cooldown),
-        thermal_gate_c: m.thermal_gate,
-        gate_timeout: seconds(m.gate_timeout),
-        cpu_affinity: m.cpu_affinity.clone(),
-        profile: m.profile,
-        memory_limit: m.memory_limit,
-        bandwidth_probe: m.bandwidth_probe,
-    }
-}
-
 fn timestamp() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
 }
@@ -386,20 +457,16 @@ fn command_line() -> Vec<String> {
     std::env::args().collect()
 }
 
-/// `local`, or a device profile with its defaults (threads, CPU mask) filling what the command line left open.
-fn remote_device(name: &str, args: &RunArgs, base: &Settings) -> anyhow::Result<(Box<dyn crate::device::Device>, Settings)> {
+/// `local`, or a device profile, with the run specification completed by the profile's defaults.
+fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) -> anyhow::Result<(Box<dyn crate::device::Device>, RunSpec)> {
     if name == "local" {
-        return Ok((Box::new(device(name, args.measure.runner.clone())?), base.clone()));
+        return Ok((Box::new(device(name, runner)?), RunSpec::default()));
     }
-    let dir = crate::profiles::devices_dir(args.devices_dir.as_deref());
+    let dir = crate::profiles::devices_dir(devices_dir);
     let profile = crate::transport::catalog::find(&dir, name)?;
-    let mut settings = base.clone();
-    if args.measure.threads.is_empty() && profile.threads.is_some() {
-        settings.threads = vec![profile.threads];
-    }
-    settings.cpu_affinity = settings.cpu_affinity.or_else(|| profile.cpu_affinity.clone());
-    let host_runner = locate_runner(args.measure.runner.clone()).ok();
-    Ok((crate::transport::catalog::open(profile, host_runner), settings))
+    let spec = profile.run_spec(&RunSpec::default()).map_err(|e| anyhow::anyhow!("device profile {name}: {e}"))?;
+    let host_runner = locate_runner(runner).ok();
+    Ok((crate::transport::catalog::open(profile, host_runner), spec))
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -408,13 +475,20 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
         bail!("--device {dup} is given twice; a device runs one benchmark at a time");
     }
+    let inputs = args.inputs.specs()?;
+    let prompt = args.text.prompt()?;
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
     let out = OutputDir::prepare(&out_path)?;
-    let base = Settings { generate: args.text.generate, ..settings(&args.measure, args.method.clone(), args.input_ids.clone()) };
     let mut plans = Vec::new();
     for name in &names {
-        let (device, settings) = remote_device(name, &args, &base)?;
-        plans.push(Plan { device, models: args.models.clone(), settings, prompt: args.text.prompt()? });
+        let (device, base) = open_device(name, args.devices_dir.as_deref(), args.measure.runner.clone())?;
+        let mut spec = args.measure.complete(base);
+        spec.method = args.method.clone().unwrap_or(spec.method);
+        spec.generate = args.text.generate;
+        if !inputs.is_empty() {
+            spec.inputs = inputs.clone();
+        }
+        plans.push(Plan { device, models: args.models.clone(), settings: args.measure.settings(spec), prompt: prompt.clone(), dump_outputs: None });
     }
     let doc = crate::fleet::execute(&plans, &out, command_line())?;
     match args.format.as_str() {
@@ -425,12 +499,6 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!("etbench: results in {}", out.path().display());
     Ok(finish(&doc))
-}
-
-/// The repository this etbench was built from, when it still exists (for bundled models and reports/).
-fn repo_root() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_owned();
-    root.join("models").is_dir().then_some(root)
 }
 
 fn bundled_models(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -447,20 +515,22 @@ fn bundled_models(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let root = repo_root();
-    let models_dir = args
-        .models
-        .or_else(|| root.as_ref().map(|r| r.join("models")))
-        .unwrap_or_else(|| PathBuf::from("models"));
+    let home = match &args.models {
+        Some(_) => crate::home::find().ok(),
+        None => Some(crate::home::find().context("finding the bundled models (or pass --models DIR)")?),
+    };
+    let models_dir = args.models.clone().or_else(|| home.as_ref().map(|h| h.models())).expect("one of the two is set");
     let models = bundled_models(&models_dir)?;
-    let reports = root.map(|r| r.join("reports")).unwrap_or_else(|| PathBuf::from("reports"));
+    let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = OutputDir::prepare(&out_path)?;
+    eprintln!("etbench: {} models from {}", models.len(), models_dir.display());
     let plan = Plan {
         device: Box::new(device("local", args.measure.runner.clone())?),
         models,
-        settings: settings(&args.measure, "forward".into(), None),
+        settings: args.measure.settings(args.measure.complete(RunSpec::default())),
         prompt: None,
+        dump_outputs: None,
     };
     let doc = sweep::execute(&plan, Some(&out), command_line())?;
     out.write("report.md", export::markdown::render(&doc).as_bytes())?;

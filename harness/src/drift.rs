@@ -1,20 +1,17 @@
 //! Quantization drift: the same prompts through a reference variant and candidates, comparing full logits
 //! (top-1 agreement, KL divergence, cosine similarity per real position) and greedy continuations.
 //!
-//! The maths is pure ([`compare_logits`], [`first_divergence`]); [`measure`] drives the runner (local device:
-//! logits come back through `--dump-output` files).
+//! The maths is pure ([`compare_logits`], [`first_divergence`]); [`measure`] runs each prompt as a sweep of the
+//! same plan (every measurement flag applies; logits come back as output dumps fetched from the device).
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use etbench_protocol::Dtype;
 
-use crate::device::Device;
-use crate::model;
-use crate::prompt::{FittedPrompt, ModelWindow, Tokenizer};
-use crate::results::{DeviceRef, DriftReport, ModelRef, PromptDrift, RunParams, RunResult};
-use crate::session;
-use crate::sweep::Settings;
+use crate::output::OutputDir;
+use crate::prompt::Tokenizer;
+use crate::results::{Document, DriftReport, ModelRef, PromptDrift, RunResult};
+use crate::sweep::{self, Plan, Prompt, Settings};
 
 /// A small, fixed prompt set: plain English, code, and numbers, so drift is not judged on one kind of text.
 pub const BUILTIN_PROMPTS: [&str; 4] = [
@@ -91,49 +88,35 @@ struct Answer {
     vocab: usize,
     real: usize,
     greedy: Vec<i64>,
-    run: RunResult,
 }
 
-pub struct DriftPlan<'a> {
-    pub device: &'a dyn Device,
-    pub device_ref: DeviceRef,
-    pub reference: PathBuf,
-    pub candidates: Vec<PathBuf>,
-    pub prompts: Vec<String>,
-    pub tokenizer: &'a Tokenizer,
-    pub settings: Settings,
-    pub scratch: &'a Path,
-}
-
-fn ask(plan: &DriftPlan, model: &ModelRef, window: ModelWindow, prompt: &str, index: usize) -> Result<Answer, String> {
-    let fitted = FittedPrompt::new(plan.tokenizer, prompt, window, &model.path).map_err(|e| e.to_string())?;
-    let real = fitted.record.real_tokens;
-    // The first prompt also measures speed; the others need one forward for the logits.
-    let (warmup, iterations) = if index == 0 { (plan.settings.warmup, plan.settings.iterations) } else { (0, 1) };
-    let params = RunParams {
-        method: plan.settings.method.clone(),
-        warmup,
-        iterations,
-        threads: plan.settings.threads[0],
-        load_mode: plan.settings.load_modes[0],
-        input_ids: Some(fitted.window_ids),
-        real_tokens: Some(real as u32),
-        generate: plan.settings.generate,
-        cpu_affinity: plan.settings.cpu_affinity.clone(),
-        ..RunParams::default()
-    };
-    let dump = plan.scratch.join(format!("logits-{}-{index}.bin", model.sha256));
-    let extra: Vec<OsString> = vec!["--dump-output".into(), dump.clone().into()];
-    let mut run = session::run_once_with(plan.device, plan.device_ref.clone(), model.clone(), params, None, &extra);
-    if let Some(e) = &run.error {
-        return Err(format!("{}: {}", model.path, e.message));
+impl Answer {
+    /// The answer a finished run gives: its output-0 dump, its prompt fit and its greedy tokens.
+    fn of(run: &RunResult) -> Option<Result<Self, String>> {
+        let dump = run.output_dump.as_ref().filter(|_| run.is_ok())?;
+        let answer = || -> Result<Self, String> {
+            let first = run.outputs.first().ok_or("the runner reported no output")?;
+            let logits = read_logits(dump, first.dtype)?;
+            Ok(Self {
+                logits,
+                vocab: first.sizes.last().copied().unwrap_or(1).max(1) as usize,
+                real: run.prompt.as_ref().map(|p| p.real_tokens).unwrap_or(1),
+                greedy: run.generation.as_ref().map(|g| g.token_ids.clone()).unwrap_or_default(),
+            })
+        };
+        Some(answer())
     }
-    let dtype = run.outputs.first().map(|o| o.dtype).ok_or("the runner reported no output")?;
-    let logits = read_logits(&dump, dtype)?;
-    let _ = std::fs::remove_file(&dump);
-    let greedy = run.generation.as_ref().map(|g| g.token_ids.clone()).unwrap_or_default();
-    run.prompt = Some(fitted.record);
-    Ok(Answer { logits, vocab: window.vocab.unwrap_or(1), real, greedy, run })
+}
+
+/// Settings for the prompts after the first: one forward per model for its logits (the first prompt measured speed
+/// with every flag the user gave).
+fn logits_only(full: &Settings) -> Settings {
+    let mut spec = full.spec.clone();
+    spec.warmup = 0;
+    spec.iterations = 1;
+    spec.threads = full.threads.first().copied().or(spec.threads);
+    spec.load_mode = full.load_modes.first().copied().unwrap_or(spec.load_mode);
+    Settings { spec, threads: Vec::new(), load_modes: Vec::new(), repeats: 1, interleave: false, cooldown: full.cooldown }
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -170,36 +153,49 @@ fn report(reference: &ModelRef, candidate: &ModelRef, pairs: &[(String, &Answer,
     }
 }
 
-/// Runs every prompt through every model; returns the speed runs (first prompt) and one report per candidate.
-pub fn measure(plan: &DriftPlan) -> anyhow::Result<(Vec<RunResult>, Vec<DriftReport>)> {
-    let models: Vec<ModelRef> = std::iter::once(&plan.reference)
-        .chain(&plan.candidates)
-        .map(|p| model::inspect(p).map_err(|e| anyhow::anyhow!(e.message)))
-        .collect::<Result<_, _>>()?;
-    let mut answers: Vec<Vec<Answer>> = Vec::new();
-    for model in &models {
-        eprintln!("drift: {} ({} prompts)", model.path, plan.prompts.len());
-        let window = ModelWindow::describe(plan.device, model, &plan.settings.method, plan.tokenizer).map_err(anyhow::Error::msg)?;
-        let per_prompt = plan
-            .prompts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ask(plan, model, window, p, i))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(anyhow::Error::msg)?;
-        answers.push(per_prompt);
+/// Runs every prompt through every model as sweeps of `plan` (results written after every run into `doc`), then
+/// puts one report per candidate (models after the first) into `doc.drift`. A model that fails a prompt leaves an
+/// error row and is left out of that prompt's comparison.
+pub fn measure(plan: &mut Plan, prompts: &[String], tokenizer: &Tokenizer, out: &OutputDir, doc: &mut Document) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    plan.dump_outputs = Some(scratch.path().to_owned());
+    let full = plan.settings.clone();
+    let paths: Vec<String> = plan.models.iter().map(|p| p.display().to_string()).collect();
+    // answers[model][prompt]
+    let mut answers: Vec<Vec<Option<Answer>>> = paths.iter().map(|_| Vec::new()).collect();
+    let mut models: Vec<Option<ModelRef>> = paths.iter().map(|_| None).collect();
+    for (i, text) in prompts.iter().enumerate() {
+        eprintln!("drift: prompt {}/{}: {text:?}", i + 1, prompts.len());
+        plan.prompt = Some(Prompt { text: text.clone(), tokenizer: tokenizer.clone() });
+        plan.settings = if i == 0 { full.clone() } else { logits_only(&full) };
+        let start = doc.runs.len();
+        sweep::execute_into(plan, Some(out), doc)?;
+        for (m, path) in paths.iter().enumerate() {
+            let runs = doc.runs[start..].iter().filter(|r| &r.model.path == path);
+            let answer = runs.clone().find_map(Answer::of);
+            if let Some(Err(e)) = &answer {
+                eprintln!("      warning: no logits from {path}: {e}");
+            }
+            models[m] = models[m].take().or_else(|| runs.clone().next().map(|r| r.model.clone()));
+            answers[m].push(answer.and_then(Result::ok));
+        }
     }
-    let reports = models[1..]
-        .iter()
-        .zip(&answers[1..])
-        .map(|(candidate, cand)| {
-            let pairs: Vec<(String, &Answer, &Answer)> =
-                plan.prompts.iter().zip(&answers[0]).zip(cand).map(|((t, r), c)| (t.clone(), r, c)).collect();
-            report(&models[0], candidate, &pairs)
-        })
-        .collect();
-    let runs = answers.into_iter().filter_map(|a| a.into_iter().next().map(|a| a.run)).collect();
-    Ok((runs, reports))
+    plan.settings = full;
+    let Some(reference) = models[0].clone() else { return Ok(()) };
+    for (candidate, cand) in models.iter().zip(&answers).skip(1) {
+        let Some(candidate) = candidate else { continue };
+        let pairs: Vec<(String, &Answer, &Answer)> = prompts
+            .iter()
+            .zip(&answers[0])
+            .zip(cand)
+            .filter_map(|((t, r), c)| Some((t.clone(), r.as_ref()?, c.as_ref()?)))
+            .collect();
+        if !pairs.is_empty() {
+            doc.drift.push(report(&reference, candidate, &pairs));
+        }
+    }
+    out.write_results(doc)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -82,10 +82,11 @@ fn spec_of(values: &flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<fb::EVa
     let tensor = usize::try_from(index).ok().filter(|&i| i < values.len()).and_then(|i| values.get(i).val_as_tensor());
     match tensor {
         Some(t) => TensorSpec {
+            kind: etbench_protocol::ValueKind::Tensor,
             dtype: Some(Dtype::from_scalar_type(t.scalar_type().0 as i32)),
             sizes: t.sizes().map(|s| s.iter().map(i64::from).collect()).unwrap_or_default(),
         },
-        None => TensorSpec { dtype: None, sizes: Vec::new() },
+        None => TensorSpec { kind: etbench_protocol::ValueKind::Other, dtype: None, sizes: Vec::new() },
     }
 }
 

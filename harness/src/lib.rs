@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod fb;
 pub mod inspect;
 pub mod history;
+pub mod home;
 pub mod manifest;
 pub mod model;
 pub mod output;

@@ -1,5 +1,6 @@
-//! Reads the `manifest.json` the export script writes beside its `.pte` files, to know what output a model should
-//! give for the default input. A model is matched by content hash, so a renamed copy still matches.
+//! Reads the manifests the export scripts write beside their `.pte` files (`manifest.json` from
+//! `export_gemma3n.py`, `manifest-fixtures.json` from `export_fixtures.py`), to know what output a model should
+//! give for its default inputs. A model is matched by content hash, so a renamed copy still matches.
 
 use std::path::Path;
 
@@ -28,13 +29,51 @@ pub struct Expectation {
     pub output_shape: Vec<i64>,
     #[serde(default)]
     pub logits_sum: Option<f64>,
+    /// Every output's dtype, shape, sum and argmax (fixtures record these; the Gemma manifest only output 0's argmax).
+    #[serde(default)]
+    pub outputs: Vec<ExpectedOutput>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExpectedOutput {
+    pub dtype: String,
+    pub sizes: Vec<i64>,
+    pub sum: f64,
+    #[serde(default)]
+    pub argmax_last: Option<u64>,
+}
+
+impl ExpectedOutput {
+    /// Same dtype and shape, argmax equal where both have one, and the sum within 1e-3 of max(|expected|, 1):
+    /// kernels and thread counts may reorder float additions, never change them by more.
+    pub fn matches(&self, got: &etbench_protocol::OutputCheck) -> bool {
+        let sum_ok = got.sum.is_some_and(|s| (s - self.sum).abs() <= 1e-3 * self.sum.abs().max(1.0));
+        let argmax_ok = match (self.argmax_last, got.argmax_last) {
+            (Some(e), Some(g)) => e == g,
+            _ => true,
+        };
+        got.dtype.name() == self.dtype && got.sizes == self.sizes && sum_ok && argmax_ok
+    }
+
+    pub fn describe(&self) -> String {
+        let argmax = self.argmax_last.map(|a| format!(", argmax {a}")).unwrap_or_default();
+        format!("{}{:?}, sum {:.6}{argmax}", self.dtype, self.sizes, self.sum)
+    }
+}
+
+/// The manifest files an export script may leave in a models directory.
+const MANIFEST_FILES: [&str; 2] = ["manifest.json", "manifest-fixtures.json"];
+
 impl Manifest {
-    /// The manifest in `dir`, if there is a readable one.
+    /// Every readable manifest in `dir`, merged.
     pub fn in_dir(dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(dir.join("manifest.json")).ok()?;
-        serde_json::from_str(&text).ok()
+        let variants: Vec<Variant> = MANIFEST_FILES
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+            .filter_map(|text| serde_json::from_str::<Manifest>(&text).ok())
+            .flat_map(|m| m.variants)
+            .collect();
+        (!variants.is_empty()).then_some(Self { variants })
     }
 
     pub fn by_sha256(&self, sha256: &str) -> Option<&Variant> {

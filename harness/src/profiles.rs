@@ -106,10 +106,14 @@ pub struct Profile {
     /// Environment variables for the runner.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Default CPU mask (hex) when `--cpu-affinity` is not given.
+    /// Default CPU mask (hex) when `--cpu-affinity` is not given (shorthand for `run.cpu_affinity`).
     pub cpu_affinity: Option<String>,
-    /// Default thread count when `--threads` is not given.
+    /// Default thread count when `--threads` is not given (shorthand for `run.threads`).
     pub threads: Option<u32>,
+    /// This device's defaults for any run-specification key (`[run]` table: warmup, iterations, gate_timeout_s,
+    /// load_mode, …); the command line overrides them.
+    #[serde(default)]
+    pub run: Option<serde_json::Value>,
     /// Also compare a sha256 computed on the device after each push (reads the file once more on the device).
     #[serde(default)]
     pub verify_hash: bool,
@@ -158,7 +162,23 @@ impl Profile {
         if self.threads == Some(0) {
             return Err("threads must be at least 1".into());
         }
-        Ok(())
+        self.run_spec(&etbench_protocol::RunSpec::default()).map(|_| ())
+    }
+
+    /// `base` completed with this device's defaults (`threads`, `cpu_affinity`, then the `[run]` table).
+    pub fn run_spec(&self, base: &etbench_protocol::RunSpec) -> Result<etbench_protocol::RunSpec, String> {
+        let mut overrides = serde_json::Map::new();
+        if let Some(t) = self.threads {
+            overrides.insert("threads".into(), t.into());
+        }
+        if let Some(mask) = &self.cpu_affinity {
+            overrides.insert("cpu_affinity".into(), mask.clone().into());
+        }
+        if let Some(run) = &self.run {
+            let table = run.as_object().ok_or("[run] must be a table of run-specification keys")?;
+            overrides.extend(table.clone());
+        }
+        base.merged(&serde_json::Value::Object(overrides)).map_err(|e| format!("[run]: {e}"))
     }
 
     pub fn target(&self) -> String {
@@ -169,12 +189,14 @@ impl Profile {
     }
 }
 
-/// The profiles directory: `--devices-dir`, then `ETBENCH_DEVICES_DIR`, then the repository's `devices/`.
+/// The profiles directory: `--devices-dir`, then `ETBENCH_DEVICES_DIR`, then the home's `devices/` (see
+/// [`crate::home`]); with no home at all, `devices/` here (which lists nothing but `local`).
 pub fn devices_dir(explicit: Option<&Path>) -> PathBuf {
     explicit
         .map(Path::to_owned)
         .or_else(|| std::env::var_os("ETBENCH_DEVICES_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../devices"))
+        .or_else(|| crate::home::find().ok().map(|h| h.devices()))
+        .unwrap_or_else(|| PathBuf::from("devices"))
 }
 
 /// Every `*.toml` in `dir`, sorted by name; the first invalid file is an error.
@@ -229,6 +251,15 @@ mod tests {
         assert!(e.contains("threds"), "{e}");
         let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhostkey = \"no\"\n").unwrap_err();
         assert!(e.contains("hostkey"), "{e}");
+    }
+
+    #[test]
+    fn run_table_completes_the_defaults_and_typos_are_named() {
+        let p = parse("name = \"b\"\ntransport = \"local\"\nthreads = 2\n[run]\nwarmup = 1\ngate_timeout_s = 60.0\n").unwrap();
+        let spec = p.run_spec(&etbench_protocol::RunSpec::default()).unwrap();
+        assert_eq!((spec.threads, spec.warmup, spec.gate_timeout_s, spec.iterations), (Some(2), 1, 60.0, 20));
+        let e = parse("name = \"b\"\ntransport = \"local\"\n[run]\nwarmpu = 1\n").unwrap_err();
+        assert!(e.contains("warmpu") && e.contains("devices/x.toml"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub enum PromptError {
     VocabTooLarge { path: String, tokenizer_vocab: usize, model: String, model_vocab: usize },
 }
 
+#[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     path: PathBuf,
@@ -98,7 +99,15 @@ impl ModelWindow {
         tokenizer: &Tokenizer,
     ) -> Result<Self, String> {
         let meta = crate::session::describe(device, model, method)?;
-        let len = meta.inputs.first().map(|s| s.numel().max(0) as usize).unwrap_or(0);
+        let first = meta.inputs.first().ok_or_else(|| format!("{}: method `{method}` takes no inputs; a prompt needs a token input", model.path))?;
+        if !(first.kind == etbench_protocol::ValueKind::Tensor && first.dtype.is_some_and(|d| d.is_integer())) {
+            return Err(format!(
+                "{}: input 0 of method `{method}` is {}, not integer token ids: a prompt needs a token input (use --input for other programs)",
+                model.path,
+                first.describe()
+            ));
+        }
+        let len = first.numel().max(0) as usize;
         let vocab = meta.outputs.first().and_then(|o| o.sizes.last()).filter(|v| **v > 1).map(|v| *v as usize);
         if let Some(vocab) = vocab {
             tokenizer.check_vocab(&model.path, vocab).map_err(|e| e.to_string())?;

@@ -4,13 +4,13 @@
 //! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
 
 use chrono::{DateTime, Utc};
-use etbench_protocol::{LoadMode, OutputCheck, PhaseKind, PhaseRecord, RunnerError, TensorSpec};
+use etbench_protocol::{InputRecord, OutputCheck, PhaseKind, PhaseRecord, RunSpec, RunnerError, TensorSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{Sample, Summary};
 
-/// Bumped on incompatible changes; readers refuse other versions.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped on incompatible changes. Version 1 documents are read through [`migrate_v1`]; newer ones are refused.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
@@ -66,68 +66,35 @@ pub struct ModelRef {
     pub sha256: String,
 }
 
-/// Exactly what was asked for. `Default` is one forward-method run with no extras, for building variations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Exactly what was asked for: the run specification the runner acted on, and where the run sits in its sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RunParams {
-    pub method: String,
-    pub warmup: u32,
-    pub iterations: u32,
-    pub threads: Option<u32>,
-    pub load_mode: LoadMode,
+    pub spec: RunSpec,
     pub repeat_index: u32,
     pub repeats: u32,
-    pub input_ids: Option<Vec<i64>>,
-    /// Leading input positions holding real tokens (prompt runs); predictions are read at the last one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub real_tokens: Option<u32>,
-    /// Greedy tokens generated after the timed loop.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub generate: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_affinity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thermal_gate_c: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate_timeout_s: Option<f64>,
+    /// Pause before this run (lets a phone shed heat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_s: Option<f64>,
-    /// An ETDump per-operator profile was recorded (profiling adds per-op overhead to the timings).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub profile: bool,
-    /// The runner ran in a memory cgroup of this size (`--memory-limit`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit_bytes: Option<u64>,
-    /// The runner measured streaming memory bandwidth before loading.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub bandwidth_probe: bool,
 }
 
-impl Default for RunParams {
-    fn default() -> Self {
-        Self {
-            method: "forward".into(),
-            warmup: 0,
-            iterations: 1,
-            threads: None,
-            load_mode: LoadMode::Mmap,
-            repeat_index: 0,
-            repeats: 1,
-            input_ids: None,
-            real_tokens: None,
-            generate: 0,
-            cpu_affinity: None,
-            thermal_gate_c: None,
-            gate_timeout_s: None,
-            cooldown_s: None,
-            profile: false,
-            memory_limit_bytes: None,
-            bandwidth_probe: false,
+impl RunParams {
+    /// One run of `spec` (repeat 1 of 1).
+    pub fn single(spec: RunSpec) -> Self {
+        Self { spec, repeat_index: 0, repeats: 1, cooldown_s: None }
+    }
+
+    /// Explicit token ids fed to input 0 (`--input-ids`, a prompt), if any.
+    pub fn input_ids(&self) -> Option<&[i64]> {
+        match self.spec.inputs.first() {
+            Some(etbench_protocol::InputSpec::Values(ids)) => Some(ids),
+            _ => None,
         }
     }
-}
 
-fn is_zero(v: &u32) -> bool {
-    *v == 0
+    /// Every input got its default: the export manifest's expected output applies.
+    pub fn default_inputs(&self) -> bool {
+        self.spec.inputs.iter().all(|s| *s == etbench_protocol::InputSpec::Default)
+    }
 }
 
 /// What the runner reported about itself and the method.
@@ -141,6 +108,10 @@ pub struct RunnerInfo {
     pub threads_effective: Option<u32>,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
+    /// What each input was fed: spec, dtype, shape, sha256 of the bytes.
+    #[serde(default)]
+    pub inputs_used: Vec<InputRecord>,
+    /// The token ids of the token input (empty when input 0 is not an integer tensor).
     pub input_ids: Vec<i64>,
 }
 
@@ -172,6 +143,8 @@ pub enum OutputVerdict {
     MatchesManifest,
     Mismatch { expected_argmax_last: u64, got_argmax_last: Option<u64> },
     NonFinite { nan_count: u64, inf_count: u64 },
+    /// An output's dtype, shape, sum or argmax differs from what the export recorded.
+    OutputDiffers { index: u32, expected: String, got: String },
     Missing,
 }
 
@@ -189,6 +162,7 @@ impl OutputVerdict {
                 got_argmax_last.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
             ),
             OutputVerdict::NonFinite { nan_count, inf_count } => format!("NON-FINITE ({nan_count} NaN, {inf_count} Inf)"),
+            OutputVerdict::OutputDiffers { index, expected, got } => format!("MISMATCH output {index}: {got}, expected {expected}"),
             OutputVerdict::Missing => "no output".into(),
         }
     }
@@ -221,8 +195,9 @@ pub struct RunSummary {
     pub tokens_per_forward: Option<u64>,
     /// input length / forward latency.
     pub prefill_tokens_per_s: Option<Throughput>,
-    /// 1 / forward latency: no KV cache, every new token re-runs the whole window.
-    pub decode_equivalent_tokens_per_s: Throughput,
+    /// 1 / forward latency: no KV cache, every new token re-runs the whole window (token models only).
+    #[serde(default)]
+    pub decode_equivalent_tokens_per_s: Option<Throughput>,
     /// Largest per-phase peak RSS (VmHWM) of the runner process.
     pub peak_rss_bytes: Option<u64>,
     pub peak_rss_phase: Option<PhaseKind>,
@@ -274,6 +249,9 @@ pub struct RunResult {
     /// Per-operator profile from the run's ETDump (`--profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::profile::OpProfile>,
+    /// Host file holding output 0's raw bytes, when the plan kept them (not part of results.json).
+    #[serde(skip)]
+    pub output_dump: Option<std::path::PathBuf>,
 }
 
 /// How a tokenized prompt was fitted to the method's fixed input length.
@@ -346,7 +324,13 @@ impl RunResult {
         let latency_ns = sample.summary();
         let latency_median_ns = latency_ns.median;
         let phase = |k: PhaseKind| self.phases.iter().find(|p| p.phase == k);
-        let tokens = self.runner.as_ref().and_then(|r| r.inputs.first()).map(|s| s.numel().max(0) as u64);
+        // Tokens per forward only where input 0 is a token tensor (an image has no tokens).
+        let tokens = self
+            .runner
+            .as_ref()
+            .and_then(|r| r.inputs.first())
+            .filter(|s| s.kind == etbench_protocol::ValueKind::Tensor && s.dtype.is_some_and(|d| d.is_integer()))
+            .map(|s| s.numel().max(0) as u64);
         let peak = self
             .phases
             .iter()
@@ -355,7 +339,7 @@ impl RunResult {
         let max_of = |f: fn(&PhaseRecord) -> Option<u64>| self.phases.iter().filter_map(f).max();
         self.summary = Some(RunSummary {
             prefill_tokens_per_s: tokens.map(|t| Throughput::from_latency(t as f64, &latency_ns)),
-            decode_equivalent_tokens_per_s: Throughput::from_latency(1.0, &latency_ns),
+            decode_equivalent_tokens_per_s: tokens.map(|_| Throughput::from_latency(1.0, &latency_ns)),
             latency_ns,
             program_load_ns: phase(PhaseKind::ProgramLoad).map(|p| p.duration_ns),
             method_load_ns: phase(PhaseKind::MethodLoad).map(|p| p.duration_ns),
@@ -385,8 +369,10 @@ pub enum ReadError {
     Io { path: String, source: std::io::Error },
     #[error("{path}: not an etbench results document: {source}")]
     Json { path: String, source: serde_json::Error },
-    #[error("{path}: schema_version {found} is not supported (this etbench reads {SCHEMA_VERSION}); re-run the benchmark or use a matching etbench")]
-    Version { path: String, found: u64 },
+    #[error("{path}: schema_version {found}: written by a newer etbench: upgrade (this one reads versions 1 to {SCHEMA_VERSION})")]
+    Newer { path: String, found: u64 },
+    #[error("{path}: no schema_version: not an etbench results document")]
+    Unversioned { path: String },
 }
 
 impl Document {
@@ -400,15 +386,86 @@ impl Document {
         let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: p.clone(), source })?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|source| ReadError::Json { path: p.clone(), source })?;
+        Self::from_value(value, &p)
+    }
+
+    /// A document from parsed JSON of any version this etbench reads.
+    pub fn from_value(mut value: serde_json::Value, path: &str) -> Result<Self, ReadError> {
         match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(1) => migrate_v1(&mut value),
             Some(v) if v == SCHEMA_VERSION as u64 => {}
-            Some(found) => return Err(ReadError::Version { path: p, found }),
-            None => return Err(ReadError::Version { path: p, found: 0 }),
+            Some(found) if found > SCHEMA_VERSION as u64 => return Err(ReadError::Newer { path: path.into(), found }),
+            _ => return Err(ReadError::Unversioned { path: path.into() }),
         }
-        serde_json::from_value(value).map_err(|source| ReadError::Json { path: p, source })
+        serde_json::from_value(value).map_err(|source| ReadError::Json { path: path.into(), source })
     }
 
     pub fn failed_runs(&self) -> usize {
         self.runs.iter().filter(|r| !r.is_ok()).count()
+    }
+}
+
+/// Rewrites a schema-1 document as schema 2: run settings move into `params.spec` (`input_ids` becomes an `ids:`
+/// input), device facts take one shape (probe `cpufreq`/`thermal{temp_c}`/`battery{capacity_percent}` and the
+/// conditions' single `battery` become `cpus`/`thermal_zones{temp_millic}`/`batteries{level_pct}`), and output
+/// checks get their index.
+pub fn migrate_v1(doc: &mut serde_json::Value) {
+    use serde_json::{json, Map, Value};
+    const SPEC_KEYS: [&str; 13] = [
+        "method", "warmup", "iterations", "threads", "load_mode", "real_tokens", "generate", "cpu_affinity",
+        "thermal_gate_c", "gate_timeout_s", "profile", "memory_limit_bytes", "bandwidth_probe",
+    ];
+    fn rename(obj: &mut Map<String, Value>, from: &str, to: &str) {
+        if let Some(v) = obj.remove(from) {
+            obj.insert(to.into(), v);
+        }
+    }
+    doc["schema_version"] = json!(2);
+    let Some(runs) = doc.get_mut("runs").and_then(Value::as_array_mut) else { return };
+    for run in runs {
+        if let Some(params) = run.get_mut("params").and_then(Value::as_object_mut) {
+            let mut spec = Map::new();
+            for key in SPEC_KEYS {
+                match params.remove(key) {
+                    Some(Value::Null) | None => {}
+                    Some(v) => {
+                        spec.insert(key.into(), v);
+                    }
+                }
+            }
+            if let Some(Value::Array(ids)) = params.remove("input_ids") {
+                let list: Vec<String> = ids.iter().map(|v| v.to_string()).collect();
+                spec.insert("inputs".into(), json!([format!("ids:{}", list.join(","))]));
+            }
+            params.insert("spec".into(), Value::Object(spec));
+        }
+        for c in run.get_mut("conditions").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(obj) = c.as_object_mut() {
+                let battery = obj.remove("battery").filter(|b| !b.is_null());
+                obj.insert("batteries".into(), json!(battery.into_iter().collect::<Vec<_>>()));
+            }
+        }
+        if let Some(probed) = run.pointer_mut("/device/probed").and_then(Value::as_object_mut) {
+            rename(probed, "cpufreq", "cpus");
+            if let Some(Value::Array(zones)) = probed.remove("thermal") {
+                let zones: Vec<Value> = zones
+                    .into_iter()
+                    .map(|z| json!({"zone": z["zone"], "kind": null, "temp_millic": z["temp_c"].as_f64().map(|t| (t * 1000.0).round() as i64)}))
+                    .collect();
+                probed.insert("thermal_zones".into(), json!(zones));
+            }
+            if let Some(Value::Array(batteries)) = probed.remove("battery") {
+                let batteries: Vec<Value> = batteries
+                    .into_iter()
+                    .map(|b| json!({"name": b["name"], "level_pct": b["capacity_percent"], "status": b["status"]}))
+                    .collect();
+                probed.insert("batteries".into(), json!(batteries));
+            }
+        }
+        for (i, o) in run.get_mut("outputs").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
+            if let Some(obj) = o.as_object_mut() {
+                obj.entry("index").or_insert(json!(i));
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 
 use chrono::Utc;
-use etbench_protocol::{ErrorKind, Line, Message, PhaseKind, RunnerError};
+use etbench_protocol::{ErrorKind, InputSpec, Line, Message, PhaseKind, RunSpec, RunnerError};
 
 use crate::device::{Device, Exit};
 use crate::manifest::Expectation;
@@ -12,47 +12,25 @@ use crate::results::{
     DeviceRef, GenerationRecord, ModelRef, OutputVerdict, RunParams, RunResult, RunStatus, RunnerInfo, Samples,
 };
 
-/// Runner arguments for these parameters (no shell quoting: they are argv entries).
-pub fn runner_args(model_path: &str, params: &RunParams) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec![
-        "--method".into(),
-        params.method.clone().into(),
-        "--load-mode".into(),
-        params.load_mode.as_str().into(),
-        "--warmup".into(),
-        params.warmup.to_string().into(),
-        "--iters".into(),
-        params.iterations.to_string().into(),
-    ];
-    if let Some(threads) = params.threads {
-        args.extend(["--threads".into(), threads.to_string().into()]);
-    }
-    if let Some(ids) = &params.input_ids {
-        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        args.extend(["--input-ids".into(), list.join(",").into()]);
-    }
-    if let Some(real) = params.real_tokens {
-        args.extend(["--real-tokens".into(), real.to_string().into()]);
-    }
-    if params.generate > 0 {
-        args.extend(["--generate".into(), params.generate.to_string().into()]);
-    }
-    if let Some(limit) = params.thermal_gate_c {
-        args.extend(["--thermal-gate".into(), limit.to_string().into()]);
-        args.extend(["--gate-timeout".into(), params.gate_timeout_s.unwrap_or(300.0).to_string().into()]);
-    }
-    if params.bandwidth_probe {
-        args.push("--bandwidth-probe".into());
-    }
-    if let Some(bytes) = params.memory_limit_bytes {
-        args.extend(["--memory-limit".into(), bytes.to_string().into()]);
-    }
-    if let Some(mask) = &params.cpu_affinity {
-        args.extend(["--cpu-affinity".into(), mask.into()]);
-    }
+/// Runner arguments: the run specification as one JSON value, then the model path after `--` (argv entries,
+/// no shell quoting here; remote transports quote each one).
+pub fn runner_args(model_path: &str, spec: &RunSpec) -> Vec<OsString> {
+    let json = serde_json::to_string(spec).expect("a RunSpec always serialises");
     // `--` so a model path starting with `-` is never taken for a flag.
-    args.extend(["--".into(), model_path.into()]);
-    args
+    vec!["--spec".into(), json.into(), "--".into(), model_path.into()]
+}
+
+/// The spec as the device sees it: `file:` inputs point at their staged copies on the device.
+fn device_spec(device: &dyn Device, spec: &RunSpec) -> Result<RunSpec, String> {
+    let mut spec = spec.clone();
+    for input in spec.inputs.iter_mut() {
+        if let InputSpec::File { path } = input {
+            let host = std::path::Path::new(path.as_str());
+            let sha = crate::push::sha256_cached(host).map_err(|e| format!("input file:{path}: {e}"))?;
+            *path = device.stage_model(host, &sha).map_err(|e| format!("input file:{path}: {e}"))?;
+        }
+    }
+    Ok(spec)
 }
 
 /// A run that never reached a runner (bad model file on the host, runner missing).
@@ -76,12 +54,13 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
+        output_dump: None,
     }
 }
 
 fn run_id(device: &str, model: &str, params: &RunParams) -> String {
-    let threads = params.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
-    format!("{device}/{model}/{}/t{threads}/r{}", params.load_mode, params.repeat_index)
+    let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+    format!("{device}/{model}/{}/t{threads}/r{}", params.spec.load_mode, params.repeat_index)
 }
 
 /// ExecuTorch's info-level log lines ("I 00:00:00.012 executorch:…") say nothing about a failure.
@@ -120,7 +99,11 @@ pub fn run_once_with(
         Ok(path) => path,
         Err(e) => return fail(row, ErrorKind::Io, None, e.to_string()),
     };
-    let mut args = runner_args(&staged, &row.params);
+    let spec = match device_spec(device, &row.params.spec) {
+        Ok(spec) => spec,
+        Err(e) => return fail(row, ErrorKind::Io, None, e),
+    };
+    let mut args = runner_args(&staged, &spec);
     let at = args.len() - 2;
     args.splice(at..at, extra.iter().cloned());
     let mut process = match device.spawn_runner(&args) {
@@ -149,9 +132,9 @@ pub fn run_once_with(
     }
     let (exit, stderr) = process.finish();
     let last_phase = pending.last_phase;
-    if row.params.generate > 0 && !row.samples.generate_ns.is_empty() {
+    if row.params.spec.generate > 0 && !row.samples.generate_ns.is_empty() {
         row.generation = Some(GenerationRecord {
-            requested: row.params.generate,
+            requested: row.params.spec.generate,
             token_ids: pending.generated,
             text: None,
             step_latency_ns: row.samples.generate_ns.clone(),
@@ -233,7 +216,9 @@ fn remove_cgroup(row: &RunResult) {
 pub fn describe(device: &dyn Device, model: &ModelRef, method: &str) -> Result<etbench_protocol::RunnerMeta, String> {
     let model_path = &model.path;
     let staged = device.stage_model(std::path::Path::new(model_path), &model.sha256).map_err(|e| e.to_string())?;
-    let args: Vec<OsString> = vec!["--describe".into(), "--method".into(), method.into(), "--".into(), staged.into()];
+    let spec = RunSpec { method: method.to_owned(), ..RunSpec::default() };
+    let mut args = runner_args(&staged, &spec);
+    args.insert(0, "--describe".into());
     let mut process = device.spawn_runner(&args).map_err(|e| e.to_string())?;
     let mut text = String::new();
     let _ = std::io::Read::read_to_string(&mut process.stdout, &mut text);
@@ -276,6 +261,7 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
                 threads_effective: meta.threads_effective,
                 inputs: meta.inputs,
                 outputs: meta.outputs,
+                inputs_used: meta.inputs_used,
                 input_ids: meta.input_ids,
             });
         }
@@ -302,15 +288,22 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
 
 fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict {
     let Some(first) = row.outputs.first() else { return OutputVerdict::Missing };
-    if !first.is_finite() {
-        return OutputVerdict::NonFinite { nan_count: first.nan_count, inf_count: first.inf_count };
+    if let Some(bad) = row.outputs.iter().find(|o| !o.is_finite()) {
+        return OutputVerdict::NonFinite { nan_count: bad.nan_count, inf_count: bad.inf_count };
     }
-    let default_input = row.params.input_ids.is_none();
-    match expectation.filter(|_| default_input) {
-        Some(exp) if Some(exp.argmax_last) == first.argmax_last => OutputVerdict::MatchesManifest,
-        Some(exp) => OutputVerdict::Mismatch { expected_argmax_last: exp.argmax_last, got_argmax_last: first.argmax_last },
-        None => OutputVerdict::Finite,
+    let Some(exp) = expectation.filter(|_| row.params.default_inputs()) else { return OutputVerdict::Finite };
+    if Some(exp.argmax_last) != first.argmax_last && first.argmax_last.is_some() {
+        return OutputVerdict::Mismatch { expected_argmax_last: exp.argmax_last, got_argmax_last: first.argmax_last };
     }
+    match exp.outputs.iter().zip(&row.outputs).find(|(e, got)| !e.matches(got)) {
+        Some((e, got)) => OutputVerdict::OutputDiffers { index: got.index, expected: e.describe(), got: describe_check(got) },
+        None => OutputVerdict::MatchesManifest,
+    }
+}
+
+fn describe_check(c: &etbench_protocol::OutputCheck) -> String {
+    let argmax = c.argmax_last.map(|a| format!(", argmax {a}")).unwrap_or_default();
+    format!("{}{:?}, sum {}{argmax}", c.dtype.name(), c.sizes, c.sum.map(|s| format!("{s:.6}")).unwrap_or_else(|| "-".into()))
 }
 
 #[cfg(test)]
@@ -325,22 +318,13 @@ mod tests {
     }
 
     #[test]
-    fn model_path_goes_after_double_dash_so_dashes_are_not_flags() {
-        let params = RunParams {
-            warmup: 1,
-            iterations: 2,
-            threads: Some(2),
-            load_mode: LoadMode::File,
-            thermal_gate_c: Some(45.0),
-            gate_timeout_s: Some(2.0),
-            ..RunParams::default()
-        };
-        let args = runner_args("-evil; $(rm -rf x).pte", &params);
-        let n = args.len();
-        assert_eq!(args[n - 2], "--");
-        assert_eq!(args[n - 1], "-evil; $(rm -rf x).pte");
-        assert!(args.contains(&OsString::from("file")));
-        let gate = args.iter().position(|a| a == "--thermal-gate").unwrap();
-        assert_eq!(args[gate + 1], "45");
+    fn model_path_goes_after_double_dash_and_the_spec_is_one_json_argument() {
+        let spec = RunSpec { warmup: 1, iterations: 2, threads: Some(2), load_mode: LoadMode::File, thermal_gate_c: Some(45.0), ..RunSpec::default() };
+        let args = runner_args("-evil; $(rm -rf x).pte", &spec);
+        assert_eq!(args.len(), 4);
+        assert_eq!(args[2], "--");
+        assert_eq!(args[3], "-evil; $(rm -rf x).pte");
+        let sent: RunSpec = serde_json::from_str(args[1].to_str().unwrap()).unwrap();
+        assert_eq!(sent, spec);
     }
 }

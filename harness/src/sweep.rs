@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use etbench_protocol::ErrorKind;
+use etbench_protocol::{ErrorKind, InputSpec, LoadMode, RunSpec};
 
 use crate::device::Device;
 use crate::prompt::{FittedPrompt, ModelWindow, Tokenizer};
@@ -14,69 +14,56 @@ use crate::provenance;
 use crate::results::{DeviceRef, Document, RunParams, RunResult};
 use crate::session;
 
-/// Settings shared by every run of a sweep. Defaults live in [`Settings::default`].
+/// A sweep's settings: the run specification every run starts from, the axes swept over it, and how the runs
+/// are ordered and paced. Defaults live in [`RunSpec::default`] and [`Settings::default`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    pub method: String,
-    pub warmup: u32,
-    pub iterations: u32,
-    /// Thread counts to sweep (`None` = the runtime's default); never empty.
-    pub threads: Vec<Option<u32>>,
-    /// Load modes to sweep; never empty.
-    pub load_modes: Vec<etbench_protocol::LoadMode>,
+    /// Defaults ← device profile ← command line, completed once.
+    pub spec: RunSpec,
+    /// Thread counts to sweep; empty = the spec's `threads`.
+    pub threads: Vec<u32>,
+    /// Load modes to sweep; empty = the spec's `load_mode`.
+    pub load_modes: Vec<LoadMode>,
+    /// Fresh runner processes per model and setting.
     pub repeats: u32,
-    pub input_ids: Option<Vec<i64>>,
-    /// Greedy tokens to generate after the timed loop.
-    pub generate: u32,
     /// Run the variants round-robin (A B A B …) instead of model by model, so slow drift hits all alike.
     pub interleave: bool,
     /// Pause between runs (lets a phone shed heat).
     pub cooldown: std::time::Duration,
-    /// Before each run the runner waits until the device is below this temperature (°C)…
-    pub thermal_gate_c: Option<f64>,
-    /// …for at most this long.
-    pub gate_timeout: std::time::Duration,
-    /// Hex CPU mask the runner pins itself to.
-    pub cpu_affinity: Option<String>,
-    /// Record an ETDump per run and attach its per-operator profile.
-    pub profile: bool,
-    /// Run each runner in a memory cgroup of this many bytes.
-    pub memory_limit: Option<u64>,
-    /// Measure the device's streaming memory bandwidth before each run (roofline in reports).
-    pub bandwidth_probe: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            method: "forward".into(),
-            warmup: 3,
-            iterations: 20,
-            threads: vec![None],
-            load_modes: vec![etbench_protocol::LoadMode::Mmap],
+            spec: RunSpec::default(),
+            threads: Vec::new(),
+            load_modes: Vec::new(),
             repeats: 1,
-            input_ids: None,
-            generate: 0,
             interleave: false,
             cooldown: std::time::Duration::ZERO,
-            thermal_gate_c: None,
-            gate_timeout: std::time::Duration::from_secs(300),
-            cpu_affinity: None,
-            profile: false,
-            memory_limit: None,
-            bandwidth_probe: false,
         }
     }
 }
 
+impl Settings {
+    fn thread_axis(&self) -> Vec<Option<u32>> {
+        if self.threads.is_empty() { vec![self.spec.threads] } else { self.threads.iter().map(|&t| Some(t)).collect() }
+    }
+
+    fn load_mode_axis(&self) -> Vec<LoadMode> {
+        if self.load_modes.is_empty() { vec![self.spec.load_mode] } else { self.load_modes.clone() }
+    }
+}
+
 /// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
+#[derive(Clone)]
 pub struct Prompt {
     pub text: String,
     pub tokenizer: Tokenizer,
 }
 
 fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<FittedPrompt, String> {
-    let window = ModelWindow::describe(plan.device.as_ref(), model, &plan.settings.method, &prompt.tokenizer)?;
+    let window = ModelWindow::describe(plan.device.as_ref(), model, &plan.settings.spec.method, &prompt.tokenizer)?;
     FittedPrompt::new(&prompt.tokenizer, &prompt.text, window, &model.path).map_err(|e| e.to_string())
 }
 
@@ -85,13 +72,15 @@ pub struct Plan {
     pub models: Vec<PathBuf>,
     pub settings: Settings,
     pub prompt: Option<Prompt>,
+    /// Keep the raw bytes of every run's output 0 in this host directory (drift compares logits from them).
+    pub dump_outputs: Option<PathBuf>,
 }
 
 /// One run of the matrix: which model, with which settings, which repeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
     pub model: usize,
-    pub load_mode: etbench_protocol::LoadMode,
+    pub load_mode: LoadMode,
     pub threads: Option<u32>,
     pub repeat: u32,
 }
@@ -100,23 +89,10 @@ impl Plan {
     fn params(&self, cell: &Cell) -> RunParams {
         let s = &self.settings;
         RunParams {
-            method: s.method.clone(),
-            warmup: s.warmup,
-            iterations: s.iterations,
-            threads: cell.threads,
-            load_mode: cell.load_mode,
+            spec: RunSpec { threads: cell.threads, load_mode: cell.load_mode, ..s.spec.clone() },
             repeat_index: cell.repeat,
             repeats: s.repeats,
-            input_ids: s.input_ids.clone(),
-            real_tokens: None,
-            generate: s.generate,
-            cpu_affinity: s.cpu_affinity.clone(),
-            thermal_gate_c: s.thermal_gate_c,
-            gate_timeout_s: s.thermal_gate_c.map(|_| s.gate_timeout.as_secs_f64()),
             cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
-            profile: s.profile,
-            memory_limit_bytes: s.memory_limit,
-            bandwidth_probe: s.bandwidth_probe,
         }
     }
 
@@ -124,8 +100,9 @@ impl Plan {
     /// for all its settings; with `interleave`, round-robin over models × settings within each repeat.
     pub fn cells(&self) -> Vec<Cell> {
         let s = &self.settings;
-        let settings: Vec<(etbench_protocol::LoadMode, Option<u32>)> =
-            s.load_modes.iter().flat_map(|&m| s.threads.iter().map(move |&t| (m, t))).collect();
+        let threads = s.thread_axis();
+        let settings: Vec<(LoadMode, Option<u32>)> =
+            s.load_mode_axis().into_iter().flat_map(|m| threads.iter().map(move |&t| (m, t))).collect();
         let mut cells = Vec::new();
         if s.interleave {
             for repeat in 0..s.repeats {
@@ -175,7 +152,7 @@ fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path
         .device
         .fetch_artifact(device_path, host_path)
         .map_err(|e| e.to_string())
-        .and_then(|_| crate::profile::parse(host_path, 1 + row.params.warmup as usize).map_err(|e| e.to_string()));
+        .and_then(|_| crate::profile::parse(host_path, 1 + row.params.spec.warmup as usize).map_err(|e| e.to_string()));
     match parsed {
         Ok(profile) => row.profile = Some(profile),
         Err(e) => eprintln!("      warning: no profile for {}: {e}", row.id),
@@ -186,8 +163,13 @@ fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cel
     let path = &plan.models[cell.model];
     let mut params = plan.params(cell);
     if let Some(Ok(input)) = &prepared.prompt {
-        params.input_ids = Some(input.window_ids.clone());
-        params.real_tokens = Some(input.record.real_tokens as u32);
+        let mut inputs = params.spec.inputs.clone();
+        if inputs.is_empty() {
+            inputs.push(InputSpec::Default);
+        }
+        inputs[0] = InputSpec::Values(input.window_ids.clone());
+        params.spec.inputs = inputs;
+        params.spec.real_tokens = Some(input.record.real_tokens as u32);
     }
     let mut row = match (&prepared.checked, &prepared.prompt) {
         (Err(p), _) => session::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
@@ -195,16 +177,27 @@ fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cel
             session::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
         }
         (Ok(model), _) => {
-            let etdump = profiles.filter(|_| plan.settings.profile).map(|dir| {
+            let etdump = profiles.filter(|_| plan.settings.spec.profile).map(|dir| {
                 let host = etdump_path(dir, &model.name, cell);
                 (plan.device.artifact_path(&host), host)
             });
-            let extra: Vec<std::ffi::OsString> =
+            let dump = plan.dump_outputs.as_ref().map(|dir| {
+                let host = dir.join(format!("{}.bin", file_safe(&format!("{}-{}-{}", model.name, model.sha256, dump_key(&params)))));
+                (plan.device.artifact_path(&host), host)
+            });
+            let mut extra: Vec<std::ffi::OsString> =
                 etdump.iter().flat_map(|(device, _)| ["--etdump".into(), device.into()]).collect();
+            extra.extend(dump.iter().flat_map(|(device, _)| ["--dump-output".into(), device.into()]));
             let device = plan.device.as_ref();
             let mut row = session::run_once_with(device, device_ref.clone(), model.clone(), params, prepared.expectation.as_ref(), &extra);
             if let Some((device_path, host_path)) = &etdump {
                 attach_profile(plan, &mut row, device_path, host_path);
+            }
+            if let Some((device_path, host_path)) = dump.filter(|_| row.is_ok()) {
+                match plan.device.fetch_artifact(&device_path, &host_path) {
+                    Ok(()) => row.output_dump = Some(host_path),
+                    Err(e) => eprintln!("      warning: output of {} not fetched: {e}", row.id),
+                }
             }
             row
         }
@@ -219,9 +212,26 @@ fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cel
     row
 }
 
+/// Distinguishes the dumps of one model's runs: settings, repeat and (for prompt runs) the fed ids.
+fn dump_key(params: &RunParams) -> String {
+    let spec = serde_json::to_string(&params.spec).unwrap_or_default();
+    let digest = sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), spec.as_bytes()));
+    format!("r{}-{:x}", params.repeat_index, digest)[..20].to_owned()
+}
+
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
 /// Runs the plan cell by cell, writing results after every run; a failed run is an error row and the sweep goes on.
 pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> anyhow::Result<Document> {
     let mut doc = Document::new(provenance::provenance(command));
+    execute_into(plan, out, &mut doc)?;
+    Ok(doc)
+}
+
+/// [`execute`] appending to `doc` (several plans, one document: drift's prompts).
+pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) -> anyhow::Result<()> {
     let device_ref = DeviceRef {
         name: plan.device.name().to_owned(),
         transport: plan.device.transport().to_owned(),
@@ -234,7 +244,7 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> an
         Some(out) => out.path().join("profiles"),
         None => scratch.path().to_owned(),
     };
-    if plan.settings.profile {
+    if plan.settings.spec.profile {
         std::fs::create_dir_all(&profiles)?;
     }
     let mut prepared: Vec<Option<Prepared>> = plan.models.iter().map(|_| None).collect();
@@ -259,10 +269,10 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> an
         report_progress(&row);
         doc.runs.push(row);
         if let Some(out) = out {
-            out.write_results(&doc)?;
+            out.write_results(doc)?;
         }
     }
-    Ok(doc)
+    Ok(())
 }
 
 fn report_progress(row: &RunResult) {

@@ -62,13 +62,13 @@ pub fn assess(run: &RunResult) -> Vec<Warning> {
     let after = run.conditions.iter().find(|c| c.when == When::After);
     if let Some(before) = before {
         let mut governors: Vec<String> =
-            before.cpus.iter().filter_map(|c| c.governor.clone()).filter(|g| g != "performance").collect();
+            before.facts.cpus.iter().filter_map(|c| c.governor.clone()).filter(|g| g != "performance").collect();
         governors.sort();
         governors.dedup();
         if !governors.is_empty() {
             out.push(Warning::GovernorNotPerformance { governors });
         }
-        if before.battery.as_ref().is_some_and(|b| b.is_charging()) {
+        if before.facts.battery().is_some_and(|b| b.is_charging()) {
             out.push(Warning::Charging);
         }
         if let Some(gate) = before.thermal_gate.as_ref().filter(|g| g.timed_out) {
@@ -76,7 +76,7 @@ pub fn assess(run: &RunResult) -> Vec<Warning> {
         }
     }
     if let (Some(before), Some(after)) = (before, after) {
-        for (b, a) in before.cpus.iter().zip(&after.cpus) {
+        for (b, a) in before.facts.cpus.iter().zip(&after.facts.cpus) {
             if let (Some(bk), Some(ak)) = (b.cur_khz, a.cur_khz) {
                 if (ak as f64) < bk as f64 * 0.9 {
                     out.push(Warning::FrequencyDropped { cpu: b.cpu, before_khz: bk, after_khz: ak });

@@ -49,7 +49,7 @@ fn every_bundled_variant_runs_and_matches_its_export() {
         assert!(s.latency_ns.min > 0.0 && s.latency_ns.median <= s.latency_ns.max);
         assert_eq!(s.tokens_per_forward, Some(32));
         let prefill = s.prefill_tokens_per_s.as_ref().unwrap().median;
-        assert!((prefill / s.decode_equivalent_tokens_per_s.median - 32.0).abs() < 1e-6);
+        assert!((prefill / s.decode_equivalent_tokens_per_s.as_ref().unwrap().median - 32.0).abs() < 1e-6);
         assert!(s.peak_rss_bytes.unwrap() > 1 << 20, "peak RSS should be at least 1 MiB");
         let runner = run.runner.as_ref().unwrap();
         assert_eq!(runner.inputs[0].sizes, vec![1, 32]);
@@ -91,7 +91,10 @@ fn bench_writes_json_csv_and_markdown_for_every_bundled_model() {
         assert!(report.contains(&name), "report.md lacks {name}:\n{report}");
     }
     assert!(report.contains("| model |") && report.contains("matches export"), "{report}");
-    assert_eq!(read_doc(dir.path()).runs.len(), fixtures().len());
+    let bundled = std::fs::read_dir(models_dir()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "pte")).count();
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), bundled, "bench runs every .pte in models/, LLM or not");
+    assert!(doc.runs.iter().all(|r| r.output_verdict == OutputVerdict::MatchesManifest), "every bundled model matches its export");
     assert!(String::from_utf8_lossy(&out.stdout).contains("report.md"));
 }
 
@@ -151,7 +154,7 @@ fn wrong_method_lists_the_available_ones() {
 fn input_of_the_wrong_length_names_the_expected_count() {
     let (kind, msg) = single_error(&fixture("bf16"), &["--input-ids", "1,2,3"]);
     assert_eq!(kind, ErrorKind::InvalidInput);
-    assert!(msg.contains("expects 32 token ids") && msg.contains("got 3"), "{msg}");
+    assert!(msg.contains("input 0") && msg.contains("expects 32 values") && msg.contains("got 3"), "{msg}");
 }
 
 #[test]
@@ -247,7 +250,93 @@ fn thread_and_load_mode_lists_sweep_and_interleave_orders_round_robin() {
     assert!(order[..8].iter().all(|(r, _)| *r == 0) && order[8..].iter().all(|(r, _)| *r == 1), "{order:?}");
     assert_ne!(order[0].1, order[4].1);
     let effective: std::collections::BTreeSet<_> =
-        doc.runs.iter().map(|r| (r.params.load_mode, r.runner.as_ref().unwrap().threads_effective)).collect();
+        doc.runs.iter().map(|r| (r.params.spec.load_mode, r.runner.as_ref().unwrap().threads_effective)).collect();
     assert_eq!(effective.len(), 4, "{effective:?}");
     assert!(doc.runs.iter().all(|r| r.conditions.len() == 2), "conditions before and after every run");
+}
+
+#[test]
+fn a_float_input_and_a_two_input_program_run_end_to_end_and_match_their_exports() {
+    let (conv, step) = (program("convnet-fp32"), program("decoder-step-fp32"));
+    let (out, dir) = run_models(&[&conv, &step], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    for run in &doc.runs {
+        assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}: {:?}", run.model.name, run.outputs);
+    }
+    let conv_run = &doc.runs[0];
+    let used = &conv_run.runner.as_ref().unwrap().inputs_used;
+    assert_eq!((used[0].spec.to_string(), used[0].value.describe()), ("random:0".into(), "float32[1, 3, 32, 32]".into()));
+    assert_eq!(conv_run.summary.as_ref().unwrap().tokens_per_forward, None, "an image has no tokens");
+    let step_run = &doc.runs[1];
+    assert_eq!(step_run.outputs.len(), 2, "every output is checked");
+    assert_eq!(step_run.runner.as_ref().unwrap().inputs_used.len(), 2);
+}
+
+#[test]
+fn input_specs_reach_the_runner_and_are_recorded_with_their_hashes() {
+    let step = program("decoder-step-fp32");
+    let (out, dir) = run_models(&[&step], &["--input", "ids:7", "--input", "1=zeros"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = &read_doc(dir.path()).runs[0];
+    let specs: Vec<String> = run.params.spec.inputs.iter().map(|s| s.to_string()).collect();
+    assert_eq!(specs, ["ids:7", "zeros"]);
+    let used = &run.runner.as_ref().unwrap().inputs_used;
+    assert_eq!(used[1].spec.to_string(), "zeros");
+    assert_ne!(used[0].sha256, used[1].sha256);
+    // Not the default inputs: the export's recorded outputs do not apply.
+    assert_eq!(run.output_verdict, OutputVerdict::Finite);
+}
+
+#[test]
+fn file_inputs_raw_and_npy_are_checked_against_the_method() {
+    let conv = program("convnet-fp32");
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("image with space.bin");
+    std::fs::write(&raw, vec![0u8; 3 * 32 * 32 * 4]).unwrap();
+    let (out, _res) = run_models(&[&conv], &["--input", &format!("file:{}", raw.display())]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    std::fs::write(&raw, vec![0u8; 100]).unwrap();
+    let (kind, msg) = single_error(&conv, &["--input", &format!("file:{}", raw.display())]);
+    assert_eq!(kind, ErrorKind::InvalidInput);
+    assert!(msg.contains("image with space.bin") && msg.contains("holds 100 bytes") && msg.contains("needs 12288"), "{msg}");
+    let npy = dir.path().join("x.npy");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let header = format!("{:<117}\n", "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 3, 32, 32), }");
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(vec![0u8; 3 * 32 * 32 * 8]);
+    std::fs::write(&npy, bytes).unwrap();
+    let (_, msg) = single_error(&conv, &["--input", &format!("file:{}", npy.display())]);
+    assert!(msg.contains("dtype is <i8") && msg.contains("float32"), "{msg}");
+}
+
+#[test]
+fn bad_input_specs_fail_clearly() {
+    let conv = program("convnet-fp32");
+    let (kind, msg) = single_error(&conv, &["--input", "random", "--input", "zeros"]);
+    assert_eq!(kind, ErrorKind::InvalidInput);
+    assert!(msg.contains("index 1") && msg.contains("takes 1 input"), "{msg}");
+    let out = etbench().args(["run", "--input", "gauss", "--model"]).arg(&conv).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("--input gauss") && stderr_of(&out).contains("random[:SEED]"), "{}", stderr_of(&out));
+    let (kind, msg) = single_error(&conv, &["--prompt", "hello there"]);
+    assert_eq!(kind, ErrorKind::InvalidInput);
+    assert!(msg.contains("float32") && msg.contains("token"), "{msg}");
+}
+
+#[test]
+fn version_1_results_still_read_and_newer_ones_say_upgrade() {
+    let v1 = repo().join("harness/tests/data/results-v1.json");
+    let doc = etbench::results::Document::read(&v1).expect("a schema-1 document reads");
+    assert_eq!(doc.schema_version, 2);
+    assert_eq!(doc.runs[0].params.spec.iterations, 20);
+    let out = etbench().args(["report", "--format", "csv"]).arg(&v1).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let newer = dir.path().join("results.json");
+    std::fs::write(&newer, r#"{"schema_version": 3, "runs": []}"#).unwrap();
+    let out = etbench().args(["report", "--format", "csv"]).arg(&newer).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("newer etbench: upgrade"), "{}", stderr_of(&out));
 }

@@ -58,7 +58,7 @@ fn ssh_boards_and_adb_phone_run_concurrently_then_repush_nothing() {
     }
     // Profile defaults: board2 pins to CPU 0 with one thread; the stand-in's getprop is probed.
     let b2 = doc.runs.iter().find(|r| r.device.name == "lab-board2").unwrap();
-    assert_eq!((b2.params.threads, b2.params.cpu_affinity.as_deref()), (Some(1), Some("0x1")));
+    assert_eq!((b2.params.spec.threads, b2.params.spec.cpu_affinity.as_deref()), (Some(1), Some("0x1")));
     let adb = doc.runs.iter().find(|r| r.device.name == "lab-adb1").unwrap();
     assert_eq!(adb.device.transport, "adb");
     assert_eq!(adb.device.probed.as_ref().unwrap().android["ro.product.model"], "adbd-STANDIN");

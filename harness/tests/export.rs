@@ -23,7 +23,7 @@ fn export_python() -> PathBuf {
 
 fn bf16_logits(model: &Path, dump: &Path) -> Vec<f32> {
     let out = Command::new(runner())
-        .args(["--warmup", "0", "--iters", "1", "--dump-output"])
+        .args(["--spec", r#"{"warmup": 0, "iterations": 1}"#, "--dump-output"])
         .arg(dump)
         .arg(model)
         .output()
@@ -57,4 +57,11 @@ fn fresh_export_reproduces_the_committed_fixtures() {
         let argmax = |v: &[f32]| v.iter().enumerate().fold((0, f32::MIN), |m, (i, &x)| if x > m.1 { (i, x) } else { m }).0;
         assert_eq!(argmax(&a[a.len() - vocab..]), argmax(&b[b.len() - vocab..]), "{variant}: next-token argmax differs");
     }
+}
+
+#[test]
+fn fresh_export_of_the_program_fixtures_reproduces_their_manifest() {
+    let python = export_python();
+    let out = Command::new(&python).arg(repo().join("scripts/export_fixtures.py")).arg("--check").output().unwrap();
+    assert!(out.status.success(), "export_fixtures.py --check failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -80,7 +80,7 @@ fn a_memory_limited_run_becomes_an_oom_row_and_the_sweep_goes_on() {
     assert_eq!(err.kind, ErrorKind::Oom, "{}", err.message);
     assert!(err.message.contains("4.0 MiB"), "{}", err.message);
     assert_eq!(doc.runs[1].status, RunStatus::Ok, "{:?}", doc.runs[1].error);
-    assert_eq!(doc.runs[1].params.memory_limit_bytes, Some(4 << 20));
+    assert_eq!(doc.runs[1].params.spec.memory_limit_bytes, Some(4 << 20));
     let cgroup = &doc.runs[1].conditions[0].memory_limit.as_ref().unwrap().cgroup;
     assert!(!std::path::Path::new(cgroup).exists(), "the runner's cgroup is removed afterwards");
 }

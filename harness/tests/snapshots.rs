@@ -44,12 +44,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         id: format!("local/{name}/mmap/t2/r0"),
         device: DeviceRef { name: "local".into(), transport: "local".into(), info: info(), probed: None },
         model: ModelRef { path: format!("models/{name}.pte"), name: name.into(), size_bytes: 2_739_252, sha256: "ab".repeat(32) },
-        params: RunParams {
-            warmup: 3,
-            iterations: 10,
-            threads: Some(2),
-            ..RunParams::default()
-        },
+        params: RunParams::single(RunSpec { warmup: 3, iterations: 10, threads: Some(2), ..RunSpec::default() }),
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
         status: RunStatus::Ok,
         error: None,
@@ -59,8 +54,9 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             executorch_version: "1.5.1+cpu".into(),
             target_triple: "x86_64-unknown-linux-gnu".into(),
             threads_effective: Some(2),
-            inputs: vec![TensorSpec { dtype: Some(Dtype::Int64), sizes: vec![1, 32] }],
-            outputs: vec![TensorSpec { dtype: Some(Dtype::Bfloat16), sizes: vec![1, 32, 2048] }],
+            inputs: vec![TensorSpec::tensor(Dtype::Int64, vec![1, 32])],
+            outputs: vec![TensorSpec::tensor(Dtype::Bfloat16, vec![1, 32, 2048])],
+            inputs_used: Vec::new(),
             input_ids: vec![2; 32],
         }),
         phases: vec![
@@ -72,6 +68,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         ],
         samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed, generate_ns: vec![] },
         outputs: vec![OutputCheck {
+            index: 0,
             sizes: vec![1, 32, 2048],
             dtype: Dtype::Bfloat16,
             nan_count: 0,
@@ -86,6 +83,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
+        output_dump: None,
     };
     run.summarise();
     run

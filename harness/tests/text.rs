@@ -35,7 +35,7 @@ fn prompt_generation_is_counted_decoded_and_deterministic() {
         let p = a.prompt.as_ref().unwrap();
         assert_eq!(p.token_ids, expected_ids);
         assert_eq!((p.fit, p.real_tokens, p.window), (Fit::Padded, expected_ids.len(), 32));
-        assert_eq!(a.params.real_tokens, Some(expected_ids.len() as u32));
+        assert_eq!(a.params.spec.real_tokens, Some(expected_ids.len() as u32));
         let g = a.generation.as_ref().unwrap();
         assert_eq!(g.token_ids.len(), 5);
         assert_eq!(g.step_latency_ns.len(), 5);

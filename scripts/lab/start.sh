@@ -2,7 +2,7 @@
 # Starts etbench's device test lab on this machine (root; idempotent: a running lab is left as is).
 #   ssh boards  board1 198.18.0.11:22, board2 198.18.0.12:22   (own network namespaces on bridge etblab0)
 #   arm board   arm1   198.18.0.21:2222  (aarch64 binaries run through a private binfmt_misc + qemu-user)
-#   adb         private adb server 127.0.0.1:15037; adbd-standin (a STAND-IN for adbd, harness/src/bin/adbd-standin.rs)
+#   adb         private adb server 127.0.0.1:15037; adbd-standin (a STAND-IN for adbd, harness/lab/src/bin/adbd-standin.rs)
 #               on 127.0.0.1:17101 (ok), :17102 (unauthorized), :17103 (offline)
 #   tiny        an 8 MiB tmpfs at $LAB/tiny (disk-full tests)
 # Logins: user `bench` (uid 4242, /bin/sh) from a private /etc/passwd bind-mounted in each board's mount namespace;
@@ -31,7 +31,7 @@ standin="${ADBD_STANDIN:-}"
 if [ -z "$standin" ]; then
     for c in target/debug/adbd-standin target/release/adbd-standin; do [ -x "$c" ] && standin="$c" && break; done
 fi
-[ -n "$standin" ] && [ -x "$standin" ] || die "adbd-standin not built: cargo build -p etbench --bin adbd-standin (or set ADBD_STANDIN)"
+[ -n "$standin" ] && [ -x "$standin" ] || die "adbd-standin not built: cargo build -p etbench-lab --bin adbd-standin (or set ADBD_STANDIN)"
 standin="$(readlink -f "$standin")"
 
 mkdir -p "$LAB"

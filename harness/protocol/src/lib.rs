@@ -6,8 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
+mod facts;
+mod spec;
+
+pub use facts::{Battery, CpuCondition, DeviceFacts, ThermalZone};
+pub use spec::{default_ids, splitmix64, InputSpec, RunSpec};
+
 /// Bumped whenever a line changes shape incompatibly; the host refuses other versions.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One line of runner output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,15 +90,14 @@ pub enum When {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conditions {
     pub when: When,
-    pub cpus: Vec<CpuCondition>,
-    pub thermal_zones: Vec<ThermalZone>,
-    pub battery: Option<Battery>,
-    /// Set on the `before` record when `--thermal-gate` was given.
+    #[serde(flatten)]
+    pub facts: DeviceFacts,
+    /// Set on the `before` record when a thermal gate was asked for.
     pub thermal_gate: Option<GateOutcome>,
-    /// Set on the `before` record when `--memory-limit` put the runner in its own memory cgroup.
+    /// Set on the `before` record when a memory limit put the runner in its own memory cgroup.
     #[serde(default)]
     pub memory_limit: Option<MemoryLimit>,
-    /// Streaming read bandwidth measured on the device (`--bandwidth-probe`), bytes per second.
+    /// Streaming read bandwidth measured on the device (bandwidth probe), bytes per second.
     #[serde(default)]
     pub memory_bandwidth_bytes_per_s: Option<f64>,
 }
@@ -108,35 +113,7 @@ pub struct MemoryLimit {
 impl Conditions {
     /// Hottest thermal zone, in °C.
     pub fn max_temp_c(&self) -> Option<f64> {
-        self.thermal_zones.iter().filter_map(|z| z.temp_millic).max().map(|t| t as f64 / 1000.0)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CpuCondition {
-    pub cpu: u32,
-    pub cur_khz: Option<u64>,
-    pub max_khz: Option<u64>,
-    pub governor: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThermalZone {
-    pub zone: String,
-    pub kind: Option<String>,
-    pub temp_millic: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Battery {
-    pub level_pct: Option<u32>,
-    /// sysfs `status`: Charging, Discharging, Full, Not charging.
-    pub status: Option<String>,
-}
-
-impl Battery {
-    pub fn is_charging(&self) -> bool {
-        matches!(self.status.as_deref(), Some("Charging") | Some("Full"))
+        self.facts.max_temp_c()
     }
 }
 
@@ -236,6 +213,19 @@ impl Dtype {
         }
     }
 
+    pub fn is_integer(self) -> bool {
+        matches!(self, Dtype::Uint8 | Dtype::Int8 | Dtype::Int16 | Dtype::Int32 | Dtype::Int64)
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::Float16 | Dtype::Float32 | Dtype::Float64 | Dtype::Bfloat16)
+    }
+
+    /// Parses a dtype name as [`Dtype::name`] writes it.
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
     pub fn name(self) -> String {
         match self {
             Dtype::Other(code) => format!("scalar_type_{code}"),
@@ -247,27 +237,66 @@ impl Dtype {
     }
 }
 
-/// Shape and type of one method input or output (`None` dtype for non-tensor values).
+/// What kind of value a method input or output is (ExecuTorch's `Tag`, reduced to what a runner can feed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    #[default]
+    Tensor,
+    Int,
+    Double,
+    Bool,
+    /// Strings, lists, None: listed, never fed.
+    Other,
+}
+
+impl ValueKind {
+    fn is_tensor(&self) -> bool {
+        *self == ValueKind::Tensor
+    }
+}
+
+/// Shape and type of one method input or output (`None` dtype and no sizes for non-tensor values).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TensorSpec {
+    #[serde(default, skip_serializing_if = "ValueKind::is_tensor")]
+    pub kind: ValueKind,
     pub dtype: Option<Dtype>,
     pub sizes: Vec<i64>,
 }
 
+
 impl TensorSpec {
+    pub fn tensor(dtype: Dtype, sizes: Vec<i64>) -> Self {
+        Self { kind: ValueKind::Tensor, dtype: Some(dtype), sizes }
+    }
+
     pub fn numel(&self) -> i64 {
         self.sizes.iter().product()
     }
+
+    /// `int64[1, 32]`, `float32[1, 3, 32, 32]`, `int`, `bool`.
+    pub fn describe(&self) -> String {
+        match (self.kind, self.dtype) {
+            (ValueKind::Tensor, Some(d)) => {
+                let sizes: Vec<String> = self.sizes.iter().map(i64::to_string).collect();
+                format!("{}[{}]", d.name(), sizes.join(", "))
+            }
+            (kind, _) => serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        }
+    }
 }
 
-/// Where the input token ids came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum InputSource {
-    /// `ids[i] = 2 + (i * 31) % 509`, the same formula the export script uses for its expected outputs.
-    Default,
-    List,
-    File { path: String },
+/// What one input was actually given: its spec, what it is, and a hash of the bytes fed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputRecord {
+    pub index: u32,
+    pub spec: InputSpec,
+    #[serde(flatten)]
+    pub value: TensorSpec,
+    /// sha256 of the raw little-endian bytes fed (a scalar's 8-byte value), so two devices can be shown to have
+    /// run on identical inputs.
+    pub sha256: String,
 }
 
 /// First line of every run: what was loaded, how, and with which runtime.
@@ -279,25 +308,21 @@ pub struct RunnerMeta {
     pub pid: u32,
     pub model_path: String,
     pub model_size_bytes: Option<u64>,
-    pub method: String,
     pub methods: Vec<String>,
-    pub load_mode: LoadMode,
-    pub threads_requested: Option<u32>,
+    /// The specification the runner acted on.
+    pub spec: RunSpec,
     pub threads_effective: Option<u32>,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
-    pub input_source: InputSource,
-    pub input_dtype: Option<Dtype>,
-    pub input_ids: Vec<i64>,
-    /// Positions of the input holding real tokens (the rest is padding); predictions are read at the last one.
+    /// What each input was fed (empty with `--describe`).
     #[serde(default)]
-    pub real_tokens: Option<u32>,
+    pub inputs_used: Vec<InputRecord>,
+    /// The token ids of the token input (input 0 when it is an integer tensor), else empty.
+    #[serde(default)]
+    pub input_ids: Vec<i64>,
     /// The runner was built without optimisations (its timings are not representative).
     #[serde(default)]
     pub debug_build: bool,
-    /// CPUs the runner was pinned to (`--cpu-affinity`), as a hex mask.
-    #[serde(default)]
-    pub cpu_affinity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -361,14 +386,18 @@ pub struct SampleRecord {
     pub latency_ns: u64,
 }
 
-/// What the first output looked like after the last timed iteration.
+/// What one output looked like after the last timed iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputCheck {
+    /// The output's index (checks are listed for every tensor output).
+    #[serde(default)]
+    pub index: u32,
     pub sizes: Vec<i64>,
     pub dtype: Dtype,
     pub nan_count: u64,
     pub inf_count: u64,
-    /// argmax over the last dimension at the last real position (the next-token prediction for a logits output).
+    /// argmax over the last dimension at the last real position (the next-token prediction for a logits output);
+    /// only for floating outputs whose last dimension has more than one element.
     pub argmax_last: Option<u64>,
     /// Sum of all elements in f64; a cheap fingerprint of the whole output.
     pub sum: Option<f64>,
@@ -445,7 +474,7 @@ mod tests {
     fn lines_round_trip_with_version_and_tag() {
         let line = Line::new(Message::Sample(SampleRecord { phase: PhaseKind::Timed, index: 3, latency_ns: 42 }));
         let text = line.to_json();
-        assert!(text.contains("\"v\":1"), "{text}");
+        assert!(text.contains("\"v\":2"), "{text}");
         assert!(text.contains("\"type\":\"sample\""), "{text}");
         assert_eq!(Line::parse(&text).unwrap(), line);
     }
@@ -459,7 +488,7 @@ mod tests {
     #[test]
     fn garbage_is_malformed_not_a_panic() {
         assert!(matches!(Line::parse("cpuinfo: hello"), Err(ParseError::Malformed(_))));
-        assert!(matches!(Line::parse(r#"{"v":1,"type":"nope"}"#), Err(ParseError::Malformed(_))));
+        assert!(matches!(Line::parse(r#"{"v":2,"type":"nope"}"#), Err(ParseError::Malformed(_))));
     }
 
     #[test]

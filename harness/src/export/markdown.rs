@@ -69,11 +69,11 @@ pub fn render(doc: &Document) -> String {
         let _ = writeln!(
             out,
             "- Method `{}`, {} warm-up + {} timed iterations per run, {} fresh process(es) per model; load mode {}",
-            distinct(&runs, |r| r.params.method.clone()),
-            distinct(&runs, |r| r.params.warmup.to_string()),
-            distinct(&runs, |r| r.params.iterations.to_string()),
+            distinct(&runs, |r| r.params.spec.method.clone()),
+            distinct(&runs, |r| r.params.spec.warmup.to_string()),
+            distinct(&runs, |r| r.params.spec.iterations.to_string()),
             distinct(&runs, |r| r.params.repeats.to_string()),
-            distinct(&runs, |r| r.params.load_mode.to_string()),
+            distinct(&runs, |r| r.params.spec.load_mode.to_string()),
         );
         let _ = writeln!(
             out,

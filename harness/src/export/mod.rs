@@ -98,7 +98,7 @@ impl Row {
             .runner
             .as_ref()
             .and_then(|r| r.threads_effective)
-            .or(run.params.threads)
+            .or(run.params.spec.threads)
             .map(|t| t.to_string())
             .unwrap_or_else(|| "–".into());
         let status = match &run.error {
@@ -111,7 +111,7 @@ impl Row {
             size: if run.model.size_bytes == 0 { dash() } else { fmt::size(run.model.size_bytes) },
             repeat: format!("{}/{}", run.params.repeat_index + 1, run.params.repeats),
             threads,
-            load_mode: run.params.load_mode.to_string(),
+            load_mode: run.params.spec.load_mode.to_string(),
             status,
             load_ms: fmt::ms_u(load),
             first_forward_ms: fmt::ms_u(s.and_then(|s| s.first_forward_ns)),
@@ -123,7 +123,7 @@ impl Row {
                 .and_then(|s| s.prefill_tokens_per_s.as_ref())
                 .map(|t| fmt::rate(t.median))
                 .unwrap_or_else(dash),
-            decode_tps: s.map(|s| fmt::rate(s.decode_equivalent_tokens_per_s.median)).unwrap_or_else(dash),
+            decode_tps: s.and_then(|s| s.decode_equivalent_tokens_per_s.as_ref()).map(|t| fmt::rate(t.median)).unwrap_or_else(dash),
             peak_rss: fmt::mib(s.and_then(|s| s.peak_rss_bytes)),
             output: if run.is_ok() { run.output_verdict.label() } else { dash() },
         }

@@ -23,7 +23,7 @@ fn metrics(run: &RunResult) -> Vec<(&'static str, Option<f64>)> {
         ("model_load_time(ms)", load_ns(run).map(|v| v as f64 / 1e6)),
         ("peak_inference_mem_usage(mb)", s.and_then(|s| s.peak_rss_bytes).map(|b| b as f64 / (1024.0 * 1024.0))),
         ("prefill_token_per_sec", s.and_then(|s| s.prefill_tokens_per_s.as_ref()).map(|t| t.median)),
-        ("decode_equivalent_token_per_sec", s.map(|s| s.decode_equivalent_tokens_per_s.median)),
+        ("decode_equivalent_token_per_sec", s.and_then(|s| s.decode_equivalent_tokens_per_s.as_ref()).map(|t| t.median)),
     ]
 }
 
@@ -36,8 +36,8 @@ fn records(g: &Group) -> Vec<Value> {
         "mode": "inference",
         "extra_info": {
             "app_type": "etbench",
-            "warmup": first.params.warmup.to_string(),
-            "iterations": first.params.iterations.to_string(),
+            "warmup": first.params.spec.warmup.to_string(),
+            "iterations": first.params.spec.iterations.to_string(),
             "threads": threads_label(g.key.threads),
             "load_mode": g.key.load_mode,
             "input": g.key.input,

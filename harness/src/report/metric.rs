@@ -25,15 +25,15 @@ pub struct RunKey {
 
 impl RunKey {
     pub fn of(run: &RunResult) -> Self {
-        let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(run.params.threads);
-        let ids = run.runner.as_ref().map(|r| r.input_ids.clone()).filter(|v| !v.is_empty()).or(run.params.input_ids.clone());
+        let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(run.params.spec.threads);
+        let ids = run.runner.as_ref().map(|r| r.input_ids.clone()).filter(|v| !v.is_empty()).or(run.params.input_ids().map(<[i64]>::to_vec));
         Self {
             device: run.device.name.clone(),
             model_name: run.model.name.clone(),
             model_sha256: run.model.sha256.clone(),
-            method: run.params.method.clone(),
+            method: run.params.spec.method.clone(),
             threads,
-            load_mode: run.params.load_mode.to_string(),
+            load_mode: run.params.spec.load_mode.to_string(),
             input: ids.map(|ids| input_digest(&ids)).unwrap_or_else(|| "default".into()),
         }
     }

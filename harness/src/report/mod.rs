@@ -109,12 +109,12 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     let _ = writeln!(
         out,
         "- Per run: {} warm-up + {} timed iterations of `{}`; {} fresh runner process(es) per model; threads {}; load mode {}",
-        distinct(runs, |r| r.params.warmup.to_string()),
-        distinct(runs, |r| r.params.iterations.to_string()),
-        distinct(runs, |r| r.params.method.clone()),
+        distinct(runs, |r| r.params.spec.warmup.to_string()),
+        distinct(runs, |r| r.params.spec.iterations.to_string()),
+        distinct(runs, |r| r.params.spec.method.clone()),
         distinct(runs, |r| r.params.repeats.to_string()),
-        distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.threads))),
-        distinct(runs, |r| r.params.load_mode.to_string()),
+        distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads))),
+        distinct(runs, |r| r.params.spec.load_mode.to_string()),
     );
     let versions: BTreeSet<String> = docs
         .iter()
@@ -253,7 +253,7 @@ pub fn samples_csv(doc: &Document) -> Vec<u8> {
                 device: &run.device.name,
                 model: &run.model.name,
                 model_sha256: &run.model.sha256,
-                method: &run.params.method,
+                method: &run.params.spec.method,
                 threads: key.threads,
                 load_mode: key.load_mode.clone(),
                 repeat_index: run.params.repeat_index,

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use etbench_protocol::{Battery, CpuCondition, DeviceFacts, ThermalZone};
 use serde::{Deserialize, Serialize};
 
 use crate::results::SystemInfo;
@@ -19,34 +20,10 @@ pub struct ProbedInfo {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub android: BTreeMap<String, String>,
     pub cpu_model: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cpufreq: Vec<CpuFreq>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub thermal: Vec<ThermalZone>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub battery: Vec<Battery>,
+    /// cpufreq per core, thermal zones, batteries: the same types (and units) as the runner's conditions.
+    #[serde(flatten)]
+    pub facts: DeviceFacts,
     pub memory_available_bytes: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CpuFreq {
-    pub cpu: u32,
-    pub cur_khz: Option<u64>,
-    pub max_khz: Option<u64>,
-    pub governor: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThermalZone {
-    pub zone: String,
-    pub temp_c: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Battery {
-    pub name: String,
-    pub capacity_percent: Option<u32>,
-    pub status: Option<String>,
 }
 
 /// The probe; each section starts with a `@@name` line.
@@ -124,17 +101,19 @@ pub fn parse(text: &str) -> (SystemInfo, ProbedInfo) {
         os_release,
         android,
         cpu_model,
-        cpufreq: get("cpufreq").iter().filter_map(|l| parse_cpufreq(l)).collect(),
-        thermal: get("thermal").iter().filter_map(|l| parse_thermal(l)).collect(),
-        battery: get("battery").iter().filter_map(|l| parse_battery(l)).collect(),
+        facts: DeviceFacts {
+            cpus: get("cpufreq").iter().filter_map(|l| parse_cpufreq(l)).collect(),
+            thermal_zones: get("thermal").iter().filter_map(|l| parse_thermal(l)).collect(),
+            batteries: get("battery").iter().filter_map(|l| parse_battery(l)).collect(),
+        },
         memory_available_bytes: kb("MemAvailable"),
     };
     (info, probed)
 }
 
-fn parse_cpufreq(line: &str) -> Option<CpuFreq> {
+fn parse_cpufreq(line: &str) -> Option<CpuCondition> {
     let mut w = line.split_whitespace();
-    Some(CpuFreq {
+    Some(CpuCondition {
         cpu: w.next()?.parse().ok()?,
         cur_khz: w.next().and_then(|v| v.parse().ok()),
         max_khz: w.next().and_then(|v| v.parse().ok()),
@@ -144,16 +123,14 @@ fn parse_cpufreq(line: &str) -> Option<CpuFreq> {
 
 fn parse_thermal(line: &str) -> Option<ThermalZone> {
     let (zone, temp) = line.rsplit_once(' ')?;
-    // Millidegrees on almost every kernel; a few report whole degrees.
-    let temp_c = temp.trim().parse::<f64>().ok().map(|t| if t.abs() > 1000.0 { t / 1000.0 } else { t });
-    Some(ThermalZone { zone: zone.trim().to_owned(), temp_c })
+    Some(ThermalZone { zone: zone.trim().to_owned(), kind: None, temp_millic: ThermalZone::parse_temp_millic(temp) })
 }
 
 fn parse_battery(line: &str) -> Option<Battery> {
     let mut w = line.split_whitespace();
     Some(Battery {
-        name: w.next()?.to_owned(),
-        capacity_percent: w.next().and_then(|v| v.parse().ok()),
+        name: Some(w.next()?.to_owned()),
+        level_pct: w.next().and_then(|v| v.parse().ok()),
         status: w.next().map(str::to_owned),
     })
 }
@@ -177,8 +154,8 @@ mod tests {
         assert_eq!(info.memory_total_bytes, 7_900_000 * 1024);
         assert_eq!(probed.android["ro.product.model"], "Pixel 7");
         assert_eq!(probed.cpu_model.as_deref(), Some("Tensor G2"));
-        assert_eq!(probed.cpufreq[1].max_khz, Some(2_850_000));
-        assert_eq!(probed.thermal[1].temp_c, Some(29.5));
-        assert_eq!(probed.battery[0].capacity_percent, Some(87));
+        assert_eq!(probed.facts.cpus[1].max_khz, Some(2_850_000));
+        assert_eq!(probed.facts.thermal_zones[1].temp_millic, Some(29_500));
+        assert_eq!(probed.facts.batteries[0].level_pct, Some(87));
     }
 }

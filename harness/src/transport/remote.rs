@@ -306,7 +306,9 @@ pub fn resolve_runner(profile: &Profile, host_runner: Option<PathBuf>) -> Result
 }
 
 fn built_runner(target: &str) -> Result<PathBuf, String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = crate::home::checkout().ok_or_else(|| {
+        format!("no etbench-runner for {target}: this etbench is not inside a source checkout; build one with scripts/build-runner.sh --target {target} and set `runner` in the profile")
+    })?;
     let path = root.join("target").join(target).join("release/etbench-runner");
     if path.is_file() {
         return Ok(path);

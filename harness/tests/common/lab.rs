@@ -20,12 +20,19 @@ pub fn up() -> bool {
         }
         let out = Command::new("bash")
             .arg(repo().join("scripts/lab/start.sh"))
-            .env("ADBD_STANDIN", env!("CARGO_BIN_EXE_adbd-standin"))
+            .env("ADBD_STANDIN", standin())
             .output()
             .expect("running scripts/lab/start.sh");
         assert!(out.status.success(), "lab start failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
         true
     })
+}
+
+/// The adbd stand-in (crate `etbench-lab`, a test tool): built next to `etbench` by `cargo build --workspace`.
+fn standin() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_etbench")).with_file_name("adbd-standin");
+    assert!(path.is_file(), "{} missing: cargo build -p etbench-lab", path.display());
+    path
 }
 
 /// Host-side caches (hash cache, device locks) shared by every test of this binary.

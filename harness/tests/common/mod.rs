@@ -15,15 +15,24 @@ pub fn models_dir() -> PathBuf {
 }
 
 /// Every bundled .pte, sorted.
+/// The four tiny Gemma 3n text-decoder fixtures (`scripts/export_gemma3n.py`).
 pub fn fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(models_dir())
         .expect("models/ exists")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "pte"))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("gemma3n-tiny-")))
         .collect();
     v.sort();
     assert!(v.len() >= 4, "expected the four bundled Gemma 3n fixtures in models/, found {v:?}");
     v
+}
+
+/// A non-LLM fixture of `scripts/export_fixtures.py` (`convnet-fp32`, `decoder-step-fp32`).
+pub fn program(name: &str) -> PathBuf {
+    let p = models_dir().join(format!("{name}.pte"));
+    assert!(p.is_file(), "missing fixture {}", p.display());
+    p
 }
 
 pub fn fixture(variant: &str) -> PathBuf {
