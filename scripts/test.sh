@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-export-env.sh
 cargo build --workspace --locked
-# Device lab (harness/tests/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
+# Device lab (harness/tests/integration/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
 bash scripts/lab/setup.sh
 if [ "$(id -u)" = 0 ]; then
     trap 'bash scripts/lab/stop.sh >/dev/null' EXIT

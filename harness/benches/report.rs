@@ -3,8 +3,8 @@
 //! CSVs in memory. The runs are copies of a real run from `reports/example/results.json` with varied samples.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use etbench::compare::bootstrap::SplitMix64;
-use etbench::report::Report;
+use etbench::analysis::bootstrap::SplitMix64;
+use etbench::export::report::Report;
 use etbench::results::Document;
 
 fn template() -> Document {

@@ -3,29 +3,13 @@
 //! Data walks one way: CLI → [`sweep::Plan`] → [`device::Device`] → `etbench-runner` (protocol lines) →
 //! [`results::RunResult`] → [`stats`] → [`export`] → [`output`].
 
+pub mod analysis;
 pub mod cli;
-pub mod cli_report;
-pub mod compare;
 pub mod device;
-pub mod drift;
 pub mod export;
-pub mod fleet;
-pub mod fb;
-pub mod inspect;
-pub mod history;
 pub mod home;
-pub mod manifest;
-pub mod model;
-pub mod output;
-pub mod profiles;
-pub mod profile;
-pub mod prompt;
-pub mod provenance;
-pub mod push;
-pub mod report;
+pub mod inspect;
+pub mod plan;
 pub mod results;
-pub mod session;
+pub mod run;
 pub mod stats;
-pub mod sweep;
-pub mod transport;
-pub mod warnings;

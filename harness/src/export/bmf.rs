@@ -1,7 +1,7 @@
 //! Bencher Metric Format (BMF, <https://bencher.dev/docs/reference/bencher-metric-format>): an object keyed by
 //! benchmark name, each holding measures `{ "value", "lower_value", "upper_value" }`, for `bencher run --adapter json`.
 //!
-//! Benchmark = one [`RunKey`](crate::report::metric::RunKey) (repeats pooled); measures are the metric slugs, in
+//! Benchmark = one [`RunKey`](crate::export::metric::RunKey) (repeats pooled); measures are the metric slugs, in
 //! base units, so `latency` lines up with Bencher's built-in Latency measure (nanoseconds). Bounds are p10 and p90
 //! for latency-derived measures and min–max over repeats otherwise.
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::report::metric::{groups, short_sha, Group, Metric};
+use crate::export::metric::{groups, short_sha, Group, Metric};
 use crate::results::Document;
 
 #[derive(Serialize)]

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::export::fmt;
-use crate::report::metric::{groups, Metric};
+use crate::export::metric::{groups, Metric};
 use crate::results::Document;
 
 #[derive(Serialize)]

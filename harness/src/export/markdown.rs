@@ -56,7 +56,7 @@ pub fn render(doc: &Document) -> String {
         }
         for run in runs.iter().filter(|r| r.profile.is_some()) {
             let _ = writeln!(out, "\n### Top operators: {} ({})\n", run.model.name, run.id);
-            out.push_str(&crate::profile::markdown(run.profile.as_ref().expect("filtered"), 10));
+            out.push_str(&crate::inspect::etdump::markdown(run.profile.as_ref().expect("filtered"), 10));
             out.push('\n');
         }
         for note in super::warning_notes(&runs) {

@@ -2,13 +2,19 @@
 //! terminal table, `report.md` and `results.csv` cannot disagree.
 
 pub mod bmf;
+pub mod card;
+pub mod charts;
 pub mod csv;
 pub mod drift;
 pub mod gab;
 pub mod jsonl;
 pub mod markdown;
+pub mod metric;
 pub mod pytorch;
+pub mod report;
+pub mod store;
 pub mod table;
+pub mod trend;
 
 use crate::results::{Document, RunResult};
 

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use crate::report::metric::{groups, load_ns, threads_label, Group};
+use crate::export::metric::{groups, load_ns, threads_label, Group};
 use crate::results::{Document, RunResult};
 use crate::stats::Sample;
 

@@ -1,0 +1,339 @@
+//! `etbench compare`: pairs the runs of two result sets that measured the same thing, and calls each metric improved,
+//! regressed or unchanged from a bootstrap interval of the ratio of medians of the raw samples ([`bootstrap`]).
+//!
+//! Runs pair by [`RunKey`] (device × model sha256 × method × threads × load mode × input). Paired runs must also share
+//! the runner build, the ExecuTorch version and the device's hardware; anything else is refused with the list of
+//! differences unless forced, and then the differences are printed with the verdicts.
+
+
+use std::fmt::Write;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+
+use crate::export::metric::{groups, Estimate, Group, Metric, RunKey};
+use crate::results::{Document, RunResult};
+use super::bootstrap::{Bootstrap, RatioCi, Runs, Verdict};
+
+/// Metrics a comparison judges (those with raw samples).
+pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
+
+/// Metrics with one value per run (not per iteration) need this many runs per side: a median of fewer processes,
+/// with first forwards and loads spreading 2× between processes on a busy machine, gives no usable interval.
+pub const MIN_RUNS_PER_RUN_METRIC: usize = 5;
+
+/// Per-metric confidence level so that the family of [`COMPARED`] metrics keeps `level` (Bonferroni): a pair is
+/// then called regressed by chance in at most 1 − `level` of A/A comparisons.
+pub fn per_metric_level(level: f64) -> f64 {
+    1.0 - (1.0 - level) / COMPARED.len() as f64
+}
+
+/// Defaults: 5 % noise threshold, 95 % interval from 2000 seeded resamples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// Fraction: 0.05 means a change must clear ±5 % with its whole interval.
+    pub threshold: f64,
+    pub bootstrap: Bootstrap,
+    pub force: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { threshold: 0.05, bootstrap: Bootstrap::default(), force: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub field: &'static str,
+    pub base: String,
+    pub cand: String,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ≠ {}", self.field, self.base, self.cand)
+    }
+}
+
+/// One metric of one pair.
+#[derive(Debug, Clone)]
+pub struct MetricChange {
+    pub metric: Metric,
+    pub base: Option<Estimate>,
+    pub cand: Option<Estimate>,
+    pub n_base: usize,
+    pub n_cand: usize,
+    pub ci: Option<RatioCi>,
+    pub verdict: Option<Verdict>,
+    /// Why there is no verdict.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub base: RunKey,
+    pub cand: RunKey,
+    /// Empty unless forced.
+    pub differences: Vec<Difference>,
+    pub changes: Vec<MetricChange>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub base_label: String,
+    pub cand_label: String,
+    pub options: Options,
+    pub pairs: Vec<Pair>,
+    pub only_base: Vec<RunKey>,
+    pub only_cand: Vec<RunKey>,
+    /// Anything else the reader should know (series without a baseline, ...).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("{base} and {cand} were not measured under the same conditions:\n{details}\nre-run both under the same conditions, or pass --force to compare anyway")]
+    Mismatch { base: String, cand: String, details: String },
+    #[error("nothing to compare: {0}")]
+    Nothing(String),
+}
+
+/// Conditions outside the key that must match for numbers to be comparable.
+fn conditions(run: &RunResult) -> [(&'static str, String); 4] {
+    let r = run.runner.as_ref();
+    let info = &run.device.info;
+    [
+        ("runner", r.map(|r| format!("{} {}", r.runner_version, r.target_triple)).unwrap_or_else(|| "?".into())),
+        ("ExecuTorch version", r.map(|r| r.executorch_version.clone()).unwrap_or_else(|| "?".into())),
+        ("device hardware", format!("{} {} ({} cores)", info.cpu_brand.as_deref().unwrap_or("unknown CPU"), info.arch, info.cpu_logical_cores)),
+        ("device host", info.hostname.clone().unwrap_or_else(|| "?".into())),
+    ]
+}
+
+fn differences(base: &Group, cand: &Group) -> Vec<Difference> {
+    let keys = base.key.fields().into_iter().zip(cand.key.fields());
+    let conds = conditions(base.runs[0]).into_iter().zip(conditions(cand.runs[0]));
+    keys.chain(conds)
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((field, a), (_, b))| Difference { field, base: a, cand: b })
+        .collect()
+}
+
+fn units<'a>(runs: &[&'a RunResult]) -> Vec<Vec<&'a RunResult>> {
+    runs.iter().map(|r| vec![*r]).collect()
+}
+
+fn flat<'a>(units: &[Vec<&'a RunResult>]) -> Vec<&'a RunResult> {
+    units.iter().flatten().copied().collect()
+}
+
+/// Judges one metric from the raw samples of two sets of runs, each run (runner process) a unit of resampling.
+pub fn change(metric: Metric, base: &[&RunResult], cand: &[&RunResult], opts: &Options) -> MetricChange {
+    change_units(metric, &units(base), &units(cand), opts)
+}
+
+/// Judges one metric with explicit units of resampling: each unit is a set of runs whose samples are pooled (a
+/// process, or a whole nightly batch when batches differ more than the processes inside them).
+pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunResult>], opts: &Options) -> MetricChange {
+    let samples = |u: &[Vec<&RunResult>]| u.iter().map(|runs| metric.raw_samples(runs)).collect::<Vec<_>>();
+    let (bs, cs) = (samples(base), samples(cand));
+    let count = |s: &[Vec<f64>]| s.iter().map(|v| v.len()).sum();
+    let mut change = MetricChange {
+        metric,
+        base: metric.estimate(&flat(base)),
+        cand: metric.estimate(&flat(cand)),
+        n_base: count(&bs),
+        n_cand: count(&cs),
+        ci: None,
+        verdict: None,
+        note: None,
+    };
+    let per_run = metric != Metric::Latency;
+    if per_run && change.n_base.min(change.n_cand) < MIN_RUNS_PER_RUN_METRIC {
+        let n = change.n_base.min(change.n_cand);
+        change.note = Some(format!("not judged: {n} run(s) on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})"));
+        return change;
+    }
+    let boot = Bootstrap { level: per_metric_level(opts.bootstrap.level), ..opts.bootstrap };
+    let sides = Runs::new(bs.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cs.iter().map(|v| v.as_slice()))?)));
+    match sides.and_then(|(b, c)| boot.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
+        Ok((ci, single)) => {
+            change.verdict = Some(Verdict::of(&ci, opts.threshold, metric.smaller_is_better()));
+            change.ci = Some(ci);
+            if single && metric == Metric::Latency {
+                change.note = Some("1 process per side: process-to-process variation is not in the interval; use --repeat 3 or more".into());
+            }
+        }
+        Err(e) => change.note = Some(format!("not judged: {e}; raise --iters")),
+    }
+    change
+}
+
+fn judge(base: &Group, cand: &Group, differences: Vec<Difference>, opts: &Options) -> Pair {
+    let changes = COMPARED.iter().map(|&m| change(m, &base.runs, &cand.runs, opts)).collect();
+    Pair { base: base.key.clone(), cand: cand.key.clone(), differences, changes }
+}
+
+/// Index of the unused candidate sharing the most key fields with `base` (first wins a tie).
+fn closest(base: &Group, cands: &[Group], used: &[bool]) -> Option<usize> {
+    let same = |c: &Group| base.key.fields().iter().zip(c.key.fields().iter()).filter(|(a, b)| a == b).count();
+    (0..cands.len()).filter(|&i| !used[i]).max_by_key(|&i| (same(&cands[i]), usize::MAX - i))
+}
+
+/// Compares two documents (repeats pooled per key).
+pub fn compare(base: &Document, cand: &Document, labels: (&str, &str), opts: &Options) -> Result<Comparison, CompareError> {
+    compare_groups(&groups([base]), &groups([cand]), labels, opts)
+}
+
+pub fn compare_groups(base: &[Group], cand: &[Group], labels: (&str, &str), opts: &Options) -> Result<Comparison, CompareError> {
+    let (base_label, cand_label) = (labels.0.to_owned(), labels.1.to_owned());
+    if base.is_empty() || cand.is_empty() {
+        let empty = if base.is_empty() { &base_label } else { &cand_label };
+        return Err(CompareError::Nothing(format!("{empty} has no successful runs")));
+    }
+    let mut used = vec![false; cand.len()];
+    let mut matched: Vec<(usize, usize)> = Vec::new();
+    let mut unmatched: Vec<usize> = Vec::new();
+    for (i, b) in base.iter().enumerate() {
+        match cand.iter().position(|c| c.key == b.key) {
+            Some(j) if !used[j] => {
+                used[j] = true;
+                matched.push((i, j));
+            }
+            _ => unmatched.push(i),
+        }
+    }
+    let mut refused: Vec<String> = Vec::new();
+    let mut forced: Vec<(usize, usize)> = Vec::new();
+    let mut only_base = Vec::new();
+    for &i in &unmatched {
+        match closest(&base[i], cand, &used) {
+            Some(j) if opts.force => {
+                used[j] = true;
+                forced.push((i, j));
+            }
+            Some(j) if matched.is_empty() => refused.push(describe(&base[i], &cand[j])),
+            _ => only_base.push(base[i].key.clone()),
+        }
+    }
+    let mut pairs = Vec::new();
+    for (i, j) in matched.into_iter().chain(forced) {
+        let diffs = differences(&base[i], &cand[j]);
+        if !diffs.is_empty() && !opts.force {
+            refused.push(describe(&base[i], &cand[j]));
+            continue;
+        }
+        pairs.push(judge(&base[i], &cand[j], diffs, opts));
+    }
+    if !refused.is_empty() {
+        return Err(CompareError::Mismatch { base: base_label, cand: cand_label, details: refused.join("\n") });
+    }
+    let only_cand = cand.iter().zip(&used).filter(|(_, u)| !**u).map(|(c, _)| c.key.clone()).collect();
+    Ok(Comparison { base_label, cand_label, options: *opts, pairs, only_base, only_cand, notes: Vec::new() })
+}
+
+fn describe(base: &Group, cand: &Group) -> String {
+    let diffs: Vec<String> = differences(base, cand).iter().map(|d| d.to_string()).collect();
+    format!("  - {} vs {}: {}", base.key, cand.key, diffs.join("; "))
+}
+
+impl Comparison {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.pairs.iter().flat_map(|p| &p.changes).filter(|c| c.verdict == Some(verdict)).count()
+    }
+
+    pub fn regressed(&self) -> bool {
+        self.count(Verdict::Regressed) > 0
+    }
+
+    fn rule(&self) -> String {
+        let b = &self.options.bootstrap;
+        format!(
+            "Verdicts: {:.2}% bootstrap intervals ({:.0}% over the {} metrics; {} resamples, seed {:#x}, runs then \
+             iterations resampled) of the ratio of medians of the raw samples (candidate / base); regressed or improved \
+             only when the whole interval clears ±{:.1}%.",
+            per_metric_level(b.level) * 100.0,
+            b.level * 100.0,
+            COMPARED.len(),
+            b.resamples,
+            b.seed,
+            self.options.threshold * 100.0
+        )
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} regressed, {} improved, {} without significant change, over {} paired run set(s).",
+            self.count(Verdict::Regressed),
+            self.count(Verdict::Improved),
+            self.count(Verdict::NoChange),
+            self.pairs.len()
+        )
+    }
+
+    fn rows(&self) -> Vec<[String; 7]> {
+        let mut rows = Vec::new();
+        for pair in &self.pairs {
+            for c in &pair.changes {
+                let (unit, f) = c.metric.display_unit();
+                let value = |e: Option<Estimate>, n: usize| {
+                    e.map(|e| format!("{} {unit} (n={n})", crate::export::fmt::adaptive(e.value * f))).unwrap_or_else(|| "–".into())
+                };
+                let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
+                let (change, interval) = match &c.ci {
+                    Some(ci) => (pct(ci.ratio), format!("{} … {}", pct(ci.lower), pct(ci.upper))),
+                    None => match (c.base, c.cand) {
+                        (Some(b), Some(a)) if b.value > 0.0 => (pct(a.value / b.value), "–".into()),
+                        _ => ("–".into(), "–".into()),
+                    },
+                };
+                let verdict = match (c.verdict, &c.note) {
+                    (Some(v), Some(n)) => format!("{} ({n})", v.label()),
+                    (Some(v), None) => v.label().to_owned(),
+                    (None, n) => n.clone().unwrap_or_default(),
+                };
+                rows.push([pair.cand.to_string(), c.metric.label().into(), value(c.base, c.n_base), value(c.cand, c.n_cand), change, interval, verdict]);
+            }
+        }
+        rows
+    }
+
+    fn all_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for p in self.pairs.iter().filter(|p| !p.differences.is_empty()) {
+            let d: Vec<String> = p.differences.iter().map(|d| d.to_string()).collect();
+            notes.push(format!("Forced: {} vs {} differ in {}", p.base, p.cand, d.join("; ")));
+        }
+        notes.extend(self.only_base.iter().map(|k| format!("Only in base: {k}")));
+        notes.extend(self.only_cand.iter().map(|k| format!("Only in candidate: {k}")));
+        notes.extend(self.notes.iter().cloned());
+        notes
+    }
+
+    const HEADERS: [&'static str; 7] = ["run", "metric", "base", "candidate", "change", "interval", "verdict"];
+
+    pub fn render_markdown(&self) -> String {
+        let mut out = String::from("# etbench compare\n\n");
+        let _ = writeln!(out, "Base: `{}` · candidate: `{}`\n", self.base_label, self.cand_label);
+        let _ = writeln!(out, "| {} |\n|{}", Self::HEADERS.join(" | "), "---|".repeat(Self::HEADERS.len()));
+        for row in self.rows() {
+            let _ = writeln!(out, "| {} |", row.map(|c| c.replace('|', "\\|")).join(" | "));
+        }
+        let _ = writeln!(out, "\n{}\n\n{}", self.summary(), self.rule());
+        for note in self.all_notes() {
+            let _ = writeln!(out, "- {note}");
+        }
+        out
+    }
+
+    pub fn render_table(&self) -> String {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+        table.set_header(Self::HEADERS);
+        for row in self.rows() {
+            table.add_row(row);
+        }
+        let notes: String = self.all_notes().iter().map(|n| format!("{n}\n")).collect();
+        format!("base: {}\ncandidate: {}\n{table}\n{}\n{}\n{notes}", self.base_label, self.cand_label, self.summary(), self.rule())
+    }
+}

@@ -1,0 +1,6 @@
+//! Judging results: bootstrap intervals, run-to-run comparisons with improved / regressed / no-change verdicts,
+//! and the nightly history in SQLite.
+
+pub mod bootstrap;
+pub mod compare;
+pub mod history;

@@ -1,0 +1,266 @@
+//! Arguments and handlers of `etbench report`, `etbench compare` and `etbench history`. Like `cli`, this is the only
+//! place that knows clap for these commands; the work happens in [`crate::export::report`], [`crate::analysis::compare`] and
+//! [`crate::analysis::history`].
+//!
+//! Exit codes of `compare` and `history check`: 0 nothing regressed, 1 something regressed, 2 the inputs could not be
+//! compared (bad arguments, unreadable or mismatched results, empty history).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::analysis::bootstrap::Bootstrap;
+use crate::analysis::compare::{self, Comparison, Options};
+use crate::export;
+use crate::analysis::history::{self, History};
+use crate::export::store::{print_stdout, OutputDir};
+use crate::export::report::{merge, Report};
+use crate::export::{card, trend};
+use crate::results::Document;
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// results.json files, or directories holding one.
+    #[arg(required = true, value_name = "RESULTS")]
+    results: Vec<PathBuf>,
+    /// Directory for report.md, the charts (PNG + SVG), results.csv and samples.csv (default: the first input's
+    /// directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A model card (e.g. README.md): replace what is between `<!-- etbench:begin -->` and `<!-- etbench:end -->`,
+    /// or the body of its `## Benchmarks` section; chart links are made relative to the card.
+    #[arg(long, value_name = "README.md")]
+    card: Option<PathBuf>,
+    /// Print this machine format on stdout instead of writing the report (with --out or --card, both).
+    #[arg(long, value_enum)]
+    format: Option<MachineFormat>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum MachineFormat {
+    /// The result document (an array of documents for several inputs).
+    Json,
+    /// One run per line.
+    Jsonl,
+    /// One row per run, as results.csv.
+    Csv,
+    /// Bencher Metric Format.
+    Bmf,
+    /// github-action-benchmark `customSmallerIsBetter` (latency, load, memory).
+    GabSmaller,
+    /// github-action-benchmark `customBiggerIsBetter` (tokens/s).
+    GabBigger,
+    /// PyTorch OSS benchmark database v3 records (the ExecuTorch dashboard's format).
+    PytorchV3,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The reference results.json (or its directory).
+    base: PathBuf,
+    /// The results.json to judge against it (or its directory).
+    cand: PathBuf,
+    #[command(flatten)]
+    judge: Judge,
+    /// Compare even when the runs differ in device, model, threads, load mode, input, runner or ExecuTorch version
+    /// (the differences are printed).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+struct Judge {
+    /// Noise threshold in percent: a change is called only when its whole confidence interval is beyond it.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_threshold)]
+    threshold: f64,
+    /// Output: a terminal table or markdown.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    format: CompareFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CompareFormat {
+    Table,
+    Md,
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number (percent, e.g. 5)"))?;
+    if (0.0..100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0–100 (percent)"))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    command: HistoryCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum HistoryCommand {
+    /// Store the runs of results.json files (with their raw samples) in the history database.
+    Add {
+        /// results.json files, or directories holding one.
+        #[arg(required = true, value_name = "RESULTS")]
+        results: Vec<PathBuf>,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Trends over time: report.md with a table and a chart per metric.
+    Report {
+        #[command(flatten)]
+        db: Db,
+        /// Output directory.
+        #[arg(long, default_value = "etbench-history-report")]
+        out: PathBuf,
+    },
+    /// Compare the newest run of each series with the pooled samples of the runs before it; exit 1 on a regression.
+    Check {
+        #[command(flatten)]
+        db: Db,
+        /// How many earlier runs of a series form the baseline.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        window: u32,
+        #[command(flatten)]
+        judge: Judge,
+    },
+}
+
+#[derive(Args, Debug)]
+struct Db {
+    /// The SQLite history database.
+    #[arg(long, default_value = history::DEFAULT_DB)]
+    db: PathBuf,
+}
+
+/// A results.json, or a directory holding one.
+fn read_doc(path: &Path) -> anyhow::Result<Document> {
+    let file = if path.is_dir() { path.join("results.json") } else { path.to_owned() };
+    Document::read(&file).with_context(|| format!("reading results {}; pass a results.json written by `etbench run`", file.display()))
+}
+
+fn read_docs(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
+    paths.iter().map(|p| read_doc(p)).collect()
+}
+
+fn machine(format: MachineFormat, docs: &[Document]) -> Vec<u8> {
+    let merged = merge(docs).expect("clap requires at least one input");
+    match format {
+        MachineFormat::Json if docs.len() == 1 => export::json(&docs[0]),
+        MachineFormat::Json => {
+            let mut bytes = serde_json::to_vec_pretty(docs).expect("plain data");
+            bytes.push(b'\n');
+            bytes
+        }
+        MachineFormat::Jsonl => export::jsonl::render(&merged),
+        MachineFormat::Csv => export::csv::render(&merged),
+        MachineFormat::Bmf => export::bmf::render(&merged),
+        MachineFormat::GabSmaller => export::gab::render(&merged, export::gab::Direction::SmallerIsBetter),
+        MachineFormat::GabBigger => export::gab::render(&merged, export::gab::Direction::BiggerIsBetter),
+        MachineFormat::PytorchV3 => export::pytorch::render(&merged),
+    }
+}
+
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let docs = read_docs(&args.results)?;
+    if let Some(format) = args.format {
+        print_stdout(&String::from_utf8_lossy(&machine(format, &docs)))?;
+        if args.out.is_none() && args.card.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let first = &args.results[0];
+    let default_out = if first.is_dir() { first.clone() } else { first.parent().unwrap_or(Path::new(".")).to_owned() };
+    let out = OutputDir::prepare(args.out.as_deref().unwrap_or(&default_out))?;
+    let report = Report::render(&docs)?;
+    // The card is checked before anything is written, so a bad card leaves every file as it was.
+    let card = match &args.card {
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let link = card::relative(dir, out.path()).with_context(|| format!("--card {}", path.display()))?;
+            Some((path, card::updated(path, &report.section(&docs, 3, &link))?))
+        }
+        None => None,
+    };
+    report.write(&out, &docs)?;
+    eprintln!("etbench: report in {}", out.path().join("report.md").display());
+    if let Some((path, text)) = card {
+        card::write_atomically(path, &text)?;
+        eprintln!("etbench: updated the etbench section of {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(judge: &Judge, force: bool) -> Options {
+    Options { threshold: judge.threshold / 100.0, bootstrap: Bootstrap::default(), force }
+}
+
+fn print_comparison(c: &Comparison, format: CompareFormat) -> anyhow::Result<ExitCode> {
+    print_stdout(&match format {
+        CompareFormat::Table => c.render_table(),
+        CompareFormat::Md => c.render_markdown(),
+    })?;
+    Ok(if c.regressed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Errors of commands whose exit 1 means "regressed" are reported with exit 2.
+fn or_exit_2(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    result.or_else(|e| {
+        eprintln!("etbench: error: {e:#}");
+        Ok(ExitCode::from(2))
+    })
+}
+
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    or_exit_2((|| {
+        let (base, cand) = (read_doc(&args.base)?, read_doc(&args.cand)?);
+        let labels = (args.base.display().to_string(), args.cand.display().to_string());
+        let c = compare::compare(&base, &cand, (&labels.0, &labels.1), &options(&args.judge, args.force))?;
+        print_comparison(&c, args.judge.format)
+    })())
+}
+
+pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        HistoryCommand::Add { results, db } => {
+            let docs = read_docs(&results)?;
+            let mut h = History::create(&db.db)?;
+            for (doc, path) in docs.iter().zip(&results) {
+                let a = h.add(doc, &path.display().to_string())?;
+                eprintln!(
+                    "etbench: {}: {} run(s) added, {} already present, {} failed run(s) skipped",
+                    path.display(),
+                    a.added,
+                    a.already_present,
+                    a.failed_skipped
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HistoryCommand::Report { db, out } => {
+            let h = History::open(&db.db)?;
+            let series = h.series()?;
+            let out = OutputDir::prepare(&out)?;
+            let views: Vec<trend::Series> = series.iter().map(|s| trend::Series { label: s.key.clone(), runs: s.runs.iter().collect() }).collect();
+            let charts = trend::charts(&views)?;
+            let mut md = format!("# etbench history\n\nFrom `{}`: {} series.\n\n{}\n", h.path().display(), views.len(), trend::table(&views));
+            for c in &charts {
+                out.write(&format!("{}.png", c.name), &c.png)?;
+                out.write(&format!("{}.svg", c.name), c.svg.as_bytes())?;
+                md += &format!("![{}]({}.png)\n\n[SVG]({}.svg)\n\n", c.title, c.name, c.name);
+            }
+            let path = out.write("report.md", md.as_bytes())?;
+            eprintln!("etbench: history report in {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        HistoryCommand::Check { db, window, judge } => or_exit_2((|| {
+            let series = History::open(&db.db)?.series()?;
+            print_comparison(&history::check(&series, window as usize, &options(&judge, false)), judge.format)
+        })()),
+    }
+}

@@ -1,0 +1,322 @@
+//! `etbench report`: one or many result documents rendered as a model-card section. A table per device shows only
+//! the columns that vary (variant and median always), footnotes state the exact conditions, charts show every raw
+//! sample, and `results.csv` / `samples.csv` carry the numbers for spreadsheets.
+//!
+//! Runs of the same [`super::metric::RunKey`] (repeats, or the same setting in several documents) are pooled into one row.
+
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::export::markdown::{device_line, distinct, escape};
+use crate::export::{self, fmt, DECODE_FOOTNOTE};
+use crate::export::store::OutputDir;
+use crate::results::{Document, RunResult};
+use super::charts::{Bar, BoxRow, Chart, Spec};
+use super::metric::{groups, short_sha, threads_label, Group, Metric};
+
+/// Everything `etbench report` writes, rendered in memory first so nothing is written when rendering fails.
+pub struct Report {
+    pub charts: Vec<Chart>,
+    pub results_csv: Vec<u8>,
+    pub samples_csv: Vec<u8>,
+    merged: Document,
+}
+
+/// All runs of several documents in one document (provenance of the first); per-run exporters read this.
+pub fn merge(docs: &[Document]) -> Option<Document> {
+    let first = docs.first()?;
+    let mut merged = Document::new(first.provenance.clone());
+    merged.runs = docs.iter().flat_map(|d| d.runs.iter().cloned()).collect();
+    merged.drift = docs.iter().flat_map(|d| d.drift.iter().cloned()).collect();
+    Some(merged)
+}
+
+/// A column of the model-card table: its header and a cell per group.
+struct Column {
+    header: &'static str,
+    cells: Vec<String>,
+    always: bool,
+}
+
+fn all_same(cells: &[String]) -> bool {
+    cells.windows(2).all(|w| w[0] == w[1])
+}
+
+fn est(metric: Metric, g: &Group) -> Option<super::metric::Estimate> {
+    metric.estimate(&g.runs)
+}
+
+fn columns(groups: &[&Group]) -> Vec<Column> {
+    let col = |header, always, f: &dyn Fn(&Group) -> String| Column { header, always, cells: groups.iter().map(|g| f(g)).collect() };
+    let ms = |m: Metric| move |g: &Group| est(m, g).map(|e| fmt::ms(e.value)).unwrap_or_else(|| "–".into());
+    let rate = |m: Metric| move |g: &Group| est(m, g).map(|e| fmt::rate(e.value)).unwrap_or_else(|| "–".into());
+    vec![
+        col("variant", true, &|g| g.key.model_name.clone()),
+        col("size on disk", false, &|g| fmt::size(g.runs[0].model.size_bytes)),
+        col("method", false, &|g| g.key.method.clone()),
+        col("input", false, &|g| g.key.input.clone()),
+        col("threads", false, &|g| threads_label(g.key.threads)),
+        col("load mode", false, &|g| g.key.load_mode.clone()),
+        col("runs", false, &|g| g.runs.len().to_string()),
+        col("load ms", false, &ms(Metric::Load)),
+        col("first fwd ms", false, &ms(Metric::FirstForward)),
+        col("median ms (p10–p90)", true, &|g| {
+            est(Metric::Latency, g)
+                .map(|e| format!("{} ({}–{})", fmt::ms(e.value), fmt::ms(e.lower), fmt::ms(e.upper)))
+                .unwrap_or_else(|| "–".into())
+        }),
+        col("prefill tok/s", false, &rate(Metric::PrefillTokensPerS)),
+        col("decode-eq tok/s ¹", false, &rate(Metric::DecodeEquivalentTokensPerS)),
+        col("peak RSS", false, &|g| fmt::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
+        col("output check", false, &|g| output_check(&g.runs)),
+    ]
+}
+
+fn output_check(runs: &[&RunResult]) -> String {
+    let labels: BTreeSet<String> = runs.iter().map(|r| r.output_verdict.label()).collect();
+    labels.into_iter().collect::<Vec<_>>().join(" / ")
+}
+
+
+fn device_table(out: &mut String, groups: &[&Group]) {
+    let cols = columns(groups);
+    let (shown, same): (Vec<&Column>, Vec<&Column>) = cols.iter().partition(|c| c.always || !all_same(&c.cells));
+    let _ = writeln!(out, "| {} |", shown.iter().map(|c| c.header).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|{}", shown.iter().map(|c| if c.always && c.header == "variant" { "---|" } else { "--:|" }).collect::<String>());
+    for i in 0..groups.len() {
+        let _ = writeln!(out, "| {} |", shown.iter().map(|c| escape(&c.cells[i])).collect::<Vec<_>>().join(" | "));
+    }
+    out.push('\n');
+    if shown.iter().any(|c| c.header.ends_with('¹')) || same.iter().any(|c| c.header.ends_with('¹')) {
+        let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
+    }
+    if !same.is_empty() {
+        let items: Vec<String> = same.iter().map(|c| format!("{} {}", c.header.trim_end_matches(" ¹"), escape(&c.cells[0]))).collect();
+        let _ = writeln!(out, "- Same for every row: {}", items.join(" · "));
+    }
+}
+
+fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
+    let info = &runs[0].device.info;
+    let _ = writeln!(out, "{}", device_line(info));
+    let _ = writeln!(
+        out,
+        "- Per run: {} warm-up + {} timed iterations of `{}`; {} fresh runner process(es) per model; threads {}; load mode {}",
+        distinct(runs, |r| r.params.spec.warmup.to_string()),
+        distinct(runs, |r| r.params.spec.iterations.to_string()),
+        distinct(runs, |r| r.params.spec.method.clone()),
+        distinct(runs, |r| r.params.repeats.to_string()),
+        distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads))),
+        distinct(runs, |r| r.params.spec.load_mode.to_string()),
+    );
+    let versions: BTreeSet<String> = docs
+        .iter()
+        .map(|d| format!("{}{}", d.provenance.etbench_version, d.provenance.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "- etbench {}; ExecuTorch {}; runner {}",
+        versions.into_iter().collect::<Vec<_>>().join(", "),
+        distinct(runs, |r| r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into())),
+        distinct(runs, |r| r.runner.as_ref().map(|x| x.target_triple.clone()).unwrap_or_else(|| "?".into())),
+    );
+    let _ = writeln!(
+        out,
+        "- Date: {}; models by sha256: {}",
+        distinct(runs, |r| r.started_at.format("%Y-%m-%d").to_string()),
+        distinct(runs, |r| format!("{} {}", r.model.name, short_sha(&r.model.sha256))),
+    );
+    let _ = writeln!(
+        out,
+        "- Latency is `Method::execute` alone on the device's monotonic clock, all repeats pooled; load = program + method load; first fwd = the first (cold) execute",
+    );
+}
+
+/// Row labels for charts: the variant, plus whatever else varies (device, threads, load mode).
+fn chart_labels(groups: &[Group]) -> Vec<String> {
+    let varies = |f: &dyn Fn(&Group) -> String| groups.iter().map(f).collect::<BTreeSet<_>>().len() > 1;
+    let (dev, thr, mode) = (
+        varies(&|g| g.key.device.clone()),
+        varies(&|g| threads_label(g.key.threads)),
+        varies(&|g| g.key.load_mode.clone()),
+    );
+    groups
+        .iter()
+        .map(|g| {
+            let mut l = g.key.model_name.clone();
+            if dev {
+                l += &format!(" · {}", g.key.device);
+            }
+            if thr {
+                l += &format!(" · t{}", threads_label(g.key.threads));
+            }
+            if mode {
+                l += &format!(" · {}", g.key.load_mode);
+            }
+            l
+        })
+        .collect()
+}
+
+fn device_index(groups: &[Group]) -> Vec<usize> {
+    let devices: Vec<&str> = groups.iter().map(|g| g.key.device.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    groups.iter().map(|g| devices.iter().position(|d| *d == g.key.device).unwrap_or(0)).collect()
+}
+
+fn shown_note(total: usize) -> String {
+    if total > super::charts::MAX_ROWS {
+        format!(" (first {} of {total})", super::charts::MAX_ROWS)
+    } else {
+        String::new()
+    }
+}
+
+fn bars(groups: &[Group], labels: &[String], colors: &[usize], metric: Metric) -> Vec<Bar> {
+    let (_, f) = metric.display_unit();
+    groups
+        .iter()
+        .zip(labels)
+        .zip(colors)
+        .take(super::charts::MAX_ROWS)
+        .filter_map(|((g, label), &color)| {
+            let e = metric.estimate(&g.runs)?;
+            Some(Bar { label: label.clone(), value: e.value * f, lower: e.lower * f, upper: e.upper * f, color })
+        })
+        .collect()
+}
+
+fn render_charts(groups: &[Group]) -> anyhow::Result<Vec<Chart>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let labels = chart_labels(groups);
+    let colors = device_index(groups);
+    let note = shown_note(groups.len());
+    let thinned = groups.iter().any(|g| Metric::Latency.raw_samples(&g.runs).len() > super::charts::MAX_POINTS);
+    let rows: Vec<BoxRow> = groups
+        .iter()
+        .zip(&labels)
+        .zip(&colors)
+        .take(super::charts::MAX_ROWS)
+        .map(|((g, label), &color)| BoxRow { label: label.clone(), values: Metric::Latency.raw_samples(&g.runs).iter().map(|v| v / 1e6).collect(), color })
+        .filter(|r| !r.values.is_empty())
+        .collect();
+    let points = if thinned { format!(", ≤{} points drawn per row", super::charts::MAX_POINTS) } else { ", every timed iteration".into() };
+    let mut out = vec![Spec::Box { rows, x_label: "latency per execute (ms)".into() }
+        .render("latency", &format!("Latency distribution{note}: box = p25–p75, line = median{points}"))?];
+    let prefill = bars(groups, &labels, &colors, Metric::PrefillTokensPerS);
+    let (metric, tps) = if prefill.is_empty() {
+        (Metric::DecodeEquivalentTokensPerS, bars(groups, &labels, &colors, Metric::DecodeEquivalentTokensPerS))
+    } else {
+        (Metric::PrefillTokensPerS, prefill)
+    };
+    out.push(
+        Spec::Bars { bars: tps, x_label: format!("{} (whiskers: from latency p90–p10)", metric.label()) }
+            .render("throughput", &format!("Throughput{note}"))?,
+    );
+    let rss = bars(groups, &labels, &colors, Metric::PeakRss);
+    if !rss.is_empty() {
+        out.push(Spec::Bars { bars: rss, x_label: "peak RSS (MiB, largest phase peak; whiskers: min–max over runs)".into() }.render("peak_rss", &format!("Peak memory{note}"))?);
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct SampleRow<'a> {
+    run_id: &'a str,
+    device: &'a str,
+    model: &'a str,
+    model_sha256: &'a str,
+    method: &'a str,
+    threads: Option<u32>,
+    load_mode: String,
+    repeat_index: u32,
+    iteration: usize,
+    latency_ns: u64,
+}
+
+/// `samples.csv`: one row per timed iteration of every run, in measurement order.
+pub fn samples_csv(doc: &Document) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for run in &doc.runs {
+        let key = super::metric::RunKey::of(run);
+        for (iteration, &latency_ns) in run.samples.timed_ns.iter().enumerate() {
+            let row = SampleRow {
+                run_id: &run.id,
+                device: &run.device.name,
+                model: &run.model.name,
+                model_sha256: &run.model.sha256,
+                method: &run.params.spec.method,
+                threads: key.threads,
+                load_mode: key.load_mode.clone(),
+                repeat_index: run.params.repeat_index,
+                iteration,
+                latency_ns,
+            };
+            w.serialize(row).expect("CSV rows of plain data always serialise to memory");
+        }
+    }
+    w.into_inner().expect("writing to memory cannot fail")
+}
+
+impl Report {
+    /// Renders tables, charts and CSVs of `docs` (at least one).
+    pub fn render(docs: &[Document]) -> anyhow::Result<Self> {
+        let merged = merge(docs).ok_or_else(|| anyhow::anyhow!("no result documents to report on"))?;
+        let groups = groups(docs);
+        Ok(Self { charts: render_charts(&groups)?, results_csv: export::csv::render(&merged), samples_csv: samples_csv(&merged), merged })
+    }
+
+    /// The section: a table per device, footnotes, chart links (`link_dir` is where the charts are, relative to the
+    /// markdown file), with device headings at `level`.
+    pub fn section(&self, docs: &[Document], level: usize, link_dir: &str) -> String {
+        let groups = groups(docs);
+        let mut out = String::new();
+        let devices: BTreeSet<&str> = self.merged.runs.iter().map(|r| r.device.name.as_str()).collect();
+        let hashes = "#".repeat(level);
+        for device in devices {
+            let dev_groups: Vec<&Group> = groups.iter().filter(|g| g.key.device == device).collect();
+            let runs: Vec<&RunResult> = self.merged.runs.iter().filter(|r| r.device.name == device).collect();
+            let _ = writeln!(out, "{hashes} {device}\n");
+            if dev_groups.is_empty() {
+                let _ = writeln!(out, "No successful runs.\n");
+            } else {
+                device_table(&mut out, &dev_groups);
+            }
+            for note in export::error_notes(&runs) {
+                let _ = writeln!(out, "- Failed: {}", escape(&note));
+            }
+            conditions(&mut out, &runs, docs);
+            out.push('\n');
+        }
+        if !self.charts.is_empty() {
+            let _ = writeln!(out, "{hashes} Charts\n");
+            let prefix = if link_dir == "." || link_dir.is_empty() { String::new() } else { format!("{link_dir}/") };
+            for c in &self.charts {
+                let _ = writeln!(out, "![{}]({prefix}{}.png)\n", c.title, c.name);
+                let _ = writeln!(out, "[SVG]({prefix}{}.svg)\n", c.name);
+            }
+        }
+        out
+    }
+
+    /// The whole `report.md`.
+    pub fn markdown(&self, docs: &[Document]) -> String {
+        format!("# etbench report\n\n{}", self.section(docs, 2, "."))
+    }
+
+    /// Writes report.md, the charts, results.csv and samples.csv.
+    pub fn write(&self, out: &OutputDir, docs: &[Document]) -> anyhow::Result<()> {
+        for c in &self.charts {
+            out.write(&format!("{}.png", c.name), &c.png)?;
+            out.write(&format!("{}.svg", c.name), c.svg.as_bytes())?;
+        }
+        out.write("results.csv", &self.results_csv)?;
+        out.write("samples.csv", &self.samples_csv)?;
+        out.write("report.md", self.markdown(docs).as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! The plan: what to run where — a device, models, the sweep settings around one run specification, and an
+//! optional prompt — and its cells in execution order. Building a plan touches no device; [`crate::run`] executes it.
+
+pub mod manifest;
+pub mod model;
+pub mod prompt;
+
+use std::path::PathBuf;
+
+use etbench_protocol::{LoadMode, RunSpec};
+
+use crate::device::Device;
+use crate::results::RunParams;
+use prompt::Tokenizer;
+
+/// A sweep's settings: the run specification every run starts from, the axes swept over it, and how the runs
+/// are ordered and paced. Defaults live in [`RunSpec::default`] and [`Settings::default`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Defaults ← device profile ← command line, completed once.
+    pub spec: RunSpec,
+    /// Thread counts to sweep; empty = the spec's `threads`.
+    pub threads: Vec<u32>,
+    /// Load modes to sweep; empty = the spec's `load_mode`.
+    pub load_modes: Vec<LoadMode>,
+    /// Fresh runner processes per model and setting.
+    pub repeats: u32,
+    /// Run the variants round-robin (A B A B …) instead of model by model, so slow drift hits all alike.
+    pub interleave: bool,
+    /// Pause between runs (lets a phone shed heat).
+    pub cooldown: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            spec: RunSpec::default(),
+            threads: Vec::new(),
+            load_modes: Vec::new(),
+            repeats: 1,
+            interleave: false,
+            cooldown: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl Settings {
+    fn thread_axis(&self) -> Vec<Option<u32>> {
+        if self.threads.is_empty() { vec![self.spec.threads] } else { self.threads.iter().map(|&t| Some(t)).collect() }
+    }
+
+    fn load_mode_axis(&self) -> Vec<LoadMode> {
+        if self.load_modes.is_empty() { vec![self.spec.load_mode] } else { self.load_modes.clone() }
+    }
+}
+
+/// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
+#[derive(Clone)]
+pub struct Prompt {
+    pub text: String,
+    pub tokenizer: Tokenizer,
+}
+
+pub struct Plan {
+    pub device: Box<dyn Device>,
+    pub models: Vec<PathBuf>,
+    pub settings: Settings,
+    pub prompt: Option<Prompt>,
+    /// Keep the raw bytes of every run's output 0 in this host directory (drift compares logits from them).
+    pub dump_outputs: Option<PathBuf>,
+}
+
+/// One run of the matrix: which model, with which settings, which repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub model: usize,
+    pub load_mode: LoadMode,
+    pub threads: Option<u32>,
+    pub repeat: u32,
+}
+
+impl Plan {
+    /// The parameters of one cell: the spec with the cell's axes filled in.
+    pub fn params(&self, cell: &Cell) -> RunParams {
+        let s = &self.settings;
+        RunParams {
+            spec: RunSpec { threads: cell.threads, load_mode: cell.load_mode, ..s.spec.clone() },
+            repeat_index: cell.repeat,
+            repeats: s.repeats,
+            cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
+        }
+    }
+
+    /// The runs in execution order. Model-major by default, so each model is loaded (and, remotely, pushed) once
+    /// for all its settings; with `interleave`, round-robin over models × settings within each repeat.
+    pub fn cells(&self) -> Vec<Cell> {
+        let s = &self.settings;
+        let threads = s.thread_axis();
+        let settings: Vec<(LoadMode, Option<u32>)> =
+            s.load_mode_axis().into_iter().flat_map(|m| threads.iter().map(move |&t| (m, t))).collect();
+        let mut cells = Vec::new();
+        if s.interleave {
+            for repeat in 0..s.repeats {
+                for model in 0..self.models.len() {
+                    cells.extend(settings.iter().map(|&(load_mode, threads)| Cell { model, load_mode, threads, repeat }));
+                }
+            }
+        } else {
+            for model in 0..self.models.len() {
+                for &(load_mode, threads) in &settings {
+                    cells.extend((0..s.repeats).map(|repeat| Cell { model, load_mode, threads, repeat }));
+                }
+            }
+        }
+        cells
+    }
+}

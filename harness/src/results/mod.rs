@@ -1,0 +1,492 @@
+//! The result document: one serde schema that every exporter reads (`results.json` is this, verbatim).
+//!
+//! A run is its parameters + where it ran + the raw samples + what was derived from them. Derived numbers
+//! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
+
+
+pub mod provenance;
+pub mod warnings;
+
+use chrono::{DateTime, Utc};
+use etbench_protocol::{InputRecord, OutputCheck, PhaseKind, PhaseRecord, RunSpec, RunnerError, TensorSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{Sample, Summary};
+
+/// Bumped on incompatible changes. Version 1 documents are read through [`migrate_v1`]; newer ones are refused.
+pub const SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    pub schema_version: u32,
+    pub provenance: Provenance,
+    pub runs: Vec<RunResult>,
+    /// Quantization drift between variants (`etbench drift`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftReport>,
+}
+
+/// Who produced the document, where and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    pub etbench_version: String,
+    pub git_sha: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub command: Vec<String>,
+    pub host: SystemInfo,
+}
+
+/// A machine as sysinfo sees it (the host, or the local device).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub os_version: Option<String>,
+    pub kernel: Option<String>,
+    pub arch: String,
+    pub cpu_brand: Option<String>,
+    pub cpu_logical_cores: usize,
+    pub cpu_physical_cores: Option<usize>,
+    pub memory_total_bytes: u64,
+}
+
+/// Everything probed on a remote device. Missing sources leave fields empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbedInfo {
+    pub uname: Option<String>,
+    /// `PRETTY_NAME` of `/etc/os-release` (Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_release: Option<String>,
+    /// Selected `getprop` keys (Android): model, manufacturer, SoC, build.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub android: std::collections::BTreeMap<String, String>,
+    pub cpu_model: Option<String>,
+    /// cpufreq per core, thermal zones, batteries: the same types (and units) as the runner's conditions.
+    #[serde(flatten)]
+    pub facts: etbench_protocol::DeviceFacts,
+    pub memory_available_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceRef {
+    pub name: String,
+    pub transport: String,
+    pub info: SystemInfo,
+    /// What was probed on a remote device (cpufreq, thermal, battery, getprop); absent for the local host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<ProbedInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// The path as given on the host.
+    pub path: String,
+    /// File name without `.pte`.
+    pub name: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
+/// Exactly what was asked for: the run specification the runner acted on, and where the run sits in its sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunParams {
+    pub spec: RunSpec,
+    pub repeat_index: u32,
+    pub repeats: u32,
+    /// Pause before this run (lets a phone shed heat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_s: Option<f64>,
+}
+
+impl RunParams {
+    /// One run of `spec` (repeat 1 of 1).
+    pub fn single(spec: RunSpec) -> Self {
+        Self { spec, repeat_index: 0, repeats: 1, cooldown_s: None }
+    }
+
+    /// Explicit token ids fed to input 0 (`--input-ids`, a prompt), if any.
+    pub fn input_ids(&self) -> Option<&[i64]> {
+        match self.spec.inputs.first() {
+            Some(etbench_protocol::InputSpec::Values(ids)) => Some(ids),
+            _ => None,
+        }
+    }
+
+    /// Every input got its default: the export manifest's expected output applies.
+    pub fn default_inputs(&self) -> bool {
+        self.spec.inputs.iter().all(|s| *s == etbench_protocol::InputSpec::Default)
+    }
+}
+
+/// What the runner reported about itself and the method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunnerInfo {
+    #[serde(default)]
+    pub debug_build: bool,
+    pub runner_version: String,
+    pub executorch_version: String,
+    pub target_triple: String,
+    pub threads_effective: Option<u32>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    /// What each input was fed: spec, dtype, shape, sha256 of the bytes.
+    #[serde(default)]
+    pub inputs_used: Vec<InputRecord>,
+    /// The token ids of the token input (empty when input 0 is not an integer tensor).
+    pub input_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Error,
+}
+
+/// Raw per-iteration latencies, in measurement order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Samples {
+    pub first_forward_ns: Option<u64>,
+    pub warmup_ns: Vec<u64>,
+    pub timed_ns: Vec<u64>,
+    /// One forward per generated token (`--generate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generate_ns: Vec<u64>,
+}
+
+/// How the last output compared with what the export script recorded for the same input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum OutputVerdict {
+    /// Finite, no reference known.
+    Finite,
+    /// Finite and the argmax matches the manifest.
+    MatchesManifest,
+    Mismatch { expected_argmax_last: u64, got_argmax_last: Option<u64> },
+    NonFinite { nan_count: u64, inf_count: u64 },
+    /// An output's dtype, shape, sum or argmax differs from what the export recorded.
+    OutputDiffers { index: u32, expected: String, got: String },
+    Missing,
+}
+
+impl OutputVerdict {
+    pub fn is_good(&self) -> bool {
+        matches!(self, OutputVerdict::Finite | OutputVerdict::MatchesManifest)
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            OutputVerdict::Finite => "finite".into(),
+            OutputVerdict::MatchesManifest => "matches export".into(),
+            OutputVerdict::Mismatch { expected_argmax_last, got_argmax_last } => format!(
+                "MISMATCH argmax {} ≠ {expected_argmax_last}",
+                got_argmax_last.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+            ),
+            OutputVerdict::NonFinite { nan_count, inf_count } => format!("NON-FINITE ({nan_count} NaN, {inf_count} Inf)"),
+            OutputVerdict::OutputDiffers { index, expected, got } => format!("MISMATCH output {index}: {got}, expected {expected}"),
+            OutputVerdict::Missing => "no output".into(),
+        }
+    }
+}
+
+/// Throughput derived from latency quantiles (the p10 of throughput comes from the p90 of latency).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub median: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+impl Throughput {
+    fn from_latency(tokens: f64, latency_ns: &Summary) -> Self {
+        let per_s = |ns: f64| tokens * 1e9 / ns;
+        Self { median: per_s(latency_ns.median), p10: per_s(latency_ns.p90), p90: per_s(latency_ns.p10) }
+    }
+}
+
+/// Numbers derived from one run's raw data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Statistics of the timed samples, in nanoseconds.
+    pub latency_ns: Summary,
+    pub program_load_ns: Option<u64>,
+    pub method_load_ns: Option<u64>,
+    pub first_forward_ns: Option<u64>,
+    /// Tokens in one forward (the input's element count).
+    pub tokens_per_forward: Option<u64>,
+    /// input length / forward latency.
+    pub prefill_tokens_per_s: Option<Throughput>,
+    /// 1 / forward latency: no KV cache, every new token re-runs the whole window (token models only).
+    #[serde(default)]
+    pub decode_equivalent_tokens_per_s: Option<Throughput>,
+    /// Largest per-phase peak RSS (VmHWM) of the runner process.
+    pub peak_rss_bytes: Option<u64>,
+    pub peak_rss_phase: Option<PhaseKind>,
+    /// Largest anonymous RSS seen at a phase end (heap, repacked weights; not mmapped file pages).
+    pub max_rss_anon_bytes: Option<u64>,
+    pub max_rss_file_bytes: Option<u64>,
+    pub major_faults: Option<u64>,
+    /// Memory traffic against what the device can stream.
+    #[serde(default)]
+    pub roofline: Option<Roofline>,
+}
+
+/// Bytes of weights per forward ÷ latency, next to the device's measured streaming bandwidth. The weight bytes are
+/// the model file's size: an upper bound that assumes every weight byte is read once per forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Roofline {
+    pub weight_bytes: u64,
+    pub achieved_bytes_per_s: f64,
+    pub device_bytes_per_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub id: String,
+    pub device: DeviceRef,
+    pub model: ModelRef,
+    pub params: RunParams,
+    pub started_at: DateTime<Utc>,
+    pub status: RunStatus,
+    pub error: Option<RunnerError>,
+    pub runner: Option<RunnerInfo>,
+    pub phases: Vec<PhaseRecord>,
+    pub samples: Samples,
+    pub outputs: Vec<OutputCheck>,
+    pub output_verdict: OutputVerdict,
+    pub summary: Option<RunSummary>,
+    /// The text the input came from, when the run was driven by a prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptRecord>,
+    /// Greedy generation without KV cache, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationRecord>,
+    /// Device conditions the runner read before and after the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<etbench_protocol::Conditions>,
+    /// Measurement conditions that make this run less trustworthy, each with its fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::results::warnings::Warning>,
+    /// Per-operator profile from the run's ETDump (`--profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::inspect::etdump::OpProfile>,
+    /// Host file holding output 0's raw bytes, when the plan kept them (not part of results.json).
+    #[serde(skip)]
+    pub output_dump: Option<std::path::PathBuf>,
+}
+
+/// How a tokenized prompt was fitted to the method's fixed input length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fit {
+    Exact,
+    /// Right-padded with the pad id; predictions are read at the last real position.
+    Padded,
+    /// The oldest tokens were dropped so the window holds the last ones.
+    Truncated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptRecord {
+    pub text: String,
+    pub tokenizer: String,
+    /// Ids as the tokenizer produced them (before fitting).
+    pub token_ids: Vec<i64>,
+    pub window: usize,
+    pub fit: Fit,
+    /// Tokens of the prompt inside the window (the rest is padding).
+    pub real_tokens: usize,
+}
+
+/// Greedy decoding by re-running the fixed window: no KV cache, every token costs a full forward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    pub requested: u32,
+    pub token_ids: Vec<i64>,
+    pub text: Option<String>,
+    /// One forward per generated token, in order; the first is the time to first token.
+    pub step_latency_ns: Vec<u64>,
+}
+
+/// How far a candidate variant's logits are from a reference variant's on the same prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub reference: ModelRef,
+    pub candidate: ModelRef,
+    pub prompts: Vec<PromptDrift>,
+    /// Over all real positions of all prompts.
+    pub top1_agreement: f64,
+    pub mean_kl: f64,
+    pub mean_cosine: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptDrift {
+    pub prompt: String,
+    pub real_tokens: usize,
+    /// Per real position: does the candidate's argmax equal the reference's?
+    pub top1_agree: Vec<bool>,
+    /// KL(reference ‖ candidate) of the softmaxed logits, per real position.
+    pub kl: Vec<f64>,
+    pub cosine: Vec<f64>,
+    pub greedy_reference: Vec<i64>,
+    pub greedy_candidate: Vec<i64>,
+    /// Index of the first generated token where the continuations differ.
+    pub first_divergence: Option<usize>,
+}
+
+impl RunResult {
+    /// Derives the summary from the raw samples and phases (None when nothing was timed).
+    pub fn summarise(&mut self) {
+        let Ok(sample) = Sample::from_ns(&self.samples.timed_ns) else {
+            self.summary = None;
+            return;
+        };
+        let latency_ns = sample.summary();
+        let latency_median_ns = latency_ns.median;
+        let phase = |k: PhaseKind| self.phases.iter().find(|p| p.phase == k);
+        // Tokens per forward only where input 0 is a token tensor (an image has no tokens).
+        let tokens = self
+            .runner
+            .as_ref()
+            .and_then(|r| r.inputs.first())
+            .filter(|s| s.kind == etbench_protocol::ValueKind::Tensor && s.dtype.is_some_and(|d| d.is_integer()))
+            .map(|s| s.numel().max(0) as u64);
+        let peak = self
+            .phases
+            .iter()
+            .filter_map(|p| p.memory.vm_hwm_bytes.map(|b| (b, p.phase)))
+            .max_by_key(|(b, _)| *b);
+        let max_of = |f: fn(&PhaseRecord) -> Option<u64>| self.phases.iter().filter_map(f).max();
+        self.summary = Some(RunSummary {
+            prefill_tokens_per_s: tokens.map(|t| Throughput::from_latency(t as f64, &latency_ns)),
+            decode_equivalent_tokens_per_s: tokens.map(|_| Throughput::from_latency(1.0, &latency_ns)),
+            latency_ns,
+            program_load_ns: phase(PhaseKind::ProgramLoad).map(|p| p.duration_ns),
+            method_load_ns: phase(PhaseKind::MethodLoad).map(|p| p.duration_ns),
+            first_forward_ns: self.samples.first_forward_ns,
+            tokens_per_forward: tokens,
+            peak_rss_bytes: peak.map(|(b, _)| b),
+            peak_rss_phase: peak.map(|(_, p)| p),
+            max_rss_anon_bytes: max_of(|p| p.memory.rss_anon_bytes),
+            max_rss_file_bytes: max_of(|p| p.memory.rss_file_bytes),
+            major_faults: self.phases.iter().filter_map(|p| p.memory.major_faults).reduce(|a, b| a + b),
+            roofline: (self.model.size_bytes > 0).then(|| Roofline {
+                weight_bytes: self.model.size_bytes,
+                achieved_bytes_per_s: self.model.size_bytes as f64 * 1e9 / latency_median_ns,
+                device_bytes_per_s: self.conditions.iter().find_map(|c| c.memory_bandwidth_bytes_per_s),
+            }),
+        });
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == RunStatus::Ok
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: not an etbench results document: {source}")]
+    Json { path: String, source: serde_json::Error },
+    #[error("{path}: schema_version {found}: written by a newer etbench: upgrade (this one reads versions 1 to {SCHEMA_VERSION})")]
+    Newer { path: String, found: u64 },
+    #[error("{path}: no schema_version: not an etbench results document")]
+    Unversioned { path: String },
+}
+
+impl Document {
+    pub fn new(provenance: Provenance) -> Self {
+        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new() }
+    }
+
+    /// Reads a `results.json`, checking the schema version before the shape.
+    pub fn read(path: &std::path::Path) -> Result<Self, ReadError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: p.clone(), source })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ReadError::Json { path: p.clone(), source })?;
+        Self::from_value(value, &p)
+    }
+
+    /// A document from parsed JSON of any version this etbench reads.
+    pub fn from_value(mut value: serde_json::Value, path: &str) -> Result<Self, ReadError> {
+        match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(1) => migrate_v1(&mut value),
+            Some(v) if v == SCHEMA_VERSION as u64 => {}
+            Some(found) if found > SCHEMA_VERSION as u64 => return Err(ReadError::Newer { path: path.into(), found }),
+            _ => return Err(ReadError::Unversioned { path: path.into() }),
+        }
+        serde_json::from_value(value).map_err(|source| ReadError::Json { path: path.into(), source })
+    }
+
+    pub fn failed_runs(&self) -> usize {
+        self.runs.iter().filter(|r| !r.is_ok()).count()
+    }
+}
+
+/// Rewrites a schema-1 document as schema 2: run settings move into `params.spec` (`input_ids` becomes an `ids:`
+/// input), device facts take one shape (probe `cpufreq`/`thermal{temp_c}`/`battery{capacity_percent}` and the
+/// conditions' single `battery` become `cpus`/`thermal_zones{temp_millic}`/`batteries{level_pct}`), and output
+/// checks get their index.
+pub fn migrate_v1(doc: &mut serde_json::Value) {
+    use serde_json::{json, Map, Value};
+    const SPEC_KEYS: [&str; 13] = [
+        "method", "warmup", "iterations", "threads", "load_mode", "real_tokens", "generate", "cpu_affinity",
+        "thermal_gate_c", "gate_timeout_s", "profile", "memory_limit_bytes", "bandwidth_probe",
+    ];
+    fn rename(obj: &mut Map<String, Value>, from: &str, to: &str) {
+        if let Some(v) = obj.remove(from) {
+            obj.insert(to.into(), v);
+        }
+    }
+    doc["schema_version"] = json!(2);
+    let Some(runs) = doc.get_mut("runs").and_then(Value::as_array_mut) else { return };
+    for run in runs {
+        if let Some(params) = run.get_mut("params").and_then(Value::as_object_mut) {
+            let mut spec = Map::new();
+            for key in SPEC_KEYS {
+                match params.remove(key) {
+                    Some(Value::Null) | None => {}
+                    Some(v) => {
+                        spec.insert(key.into(), v);
+                    }
+                }
+            }
+            if let Some(Value::Array(ids)) = params.remove("input_ids") {
+                let list: Vec<String> = ids.iter().map(|v| v.to_string()).collect();
+                spec.insert("inputs".into(), json!([format!("ids:{}", list.join(","))]));
+            }
+            params.insert("spec".into(), Value::Object(spec));
+        }
+        for c in run.get_mut("conditions").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(obj) = c.as_object_mut() {
+                let battery = obj.remove("battery").filter(|b| !b.is_null());
+                obj.insert("batteries".into(), json!(battery.into_iter().collect::<Vec<_>>()));
+            }
+        }
+        if let Some(probed) = run.pointer_mut("/device/probed").and_then(Value::as_object_mut) {
+            rename(probed, "cpufreq", "cpus");
+            if let Some(Value::Array(zones)) = probed.remove("thermal") {
+                let zones: Vec<Value> = zones
+                    .into_iter()
+                    .map(|z| json!({"zone": z["zone"], "kind": null, "temp_millic": z["temp_c"].as_f64().map(|t| (t * 1000.0).round() as i64)}))
+                    .collect();
+                probed.insert("thermal_zones".into(), json!(zones));
+            }
+            if let Some(Value::Array(batteries)) = probed.remove("battery") {
+                let batteries: Vec<Value> = batteries
+                    .into_iter()
+                    .map(|b| json!({"name": b["name"], "level_pct": b["capacity_percent"], "status": b["status"]}))
+                    .collect();
+                probed.insert("batteries".into(), json!(batteries));
+            }
+        }
+        for (i, o) in run.get_mut("outputs").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
+            if let Some(obj) = o.as_object_mut() {
+                obj.entry("index").or_insert(json!(i));
+            }
+        }
+    }
+}

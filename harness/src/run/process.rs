@@ -1,0 +1,330 @@
+//! One run = one fresh runner process. Reads its protocol lines into a [`RunResult`]; a runner that dies, exits
+//! non-zero or breaks the protocol becomes an error row that keeps every sample measured before.
+
+use std::ffi::OsString;
+
+use chrono::Utc;
+use etbench_protocol::{ErrorKind, InputSpec, Line, Message, PhaseKind, RunSpec, RunnerError};
+
+use crate::device::{Device, Exit};
+use crate::plan::manifest::Expectation;
+use crate::results::{
+    DeviceRef, GenerationRecord, ModelRef, OutputVerdict, RunParams, RunResult, RunStatus, RunnerInfo, Samples,
+};
+
+/// Runner arguments: the run specification as one JSON value, then the model path after `--` (argv entries,
+/// no shell quoting here; remote transports quote each one).
+pub fn runner_args(model_path: &str, spec: &RunSpec) -> Vec<OsString> {
+    let json = serde_json::to_string(spec).expect("a RunSpec always serialises");
+    // `--` so a model path starting with `-` is never taken for a flag.
+    vec!["--spec".into(), json.into(), "--".into(), model_path.into()]
+}
+
+/// The spec as the device sees it: `file:` inputs point at their staged copies on the device.
+fn device_spec(device: &dyn Device, spec: &RunSpec) -> Result<RunSpec, String> {
+    let mut spec = spec.clone();
+    for input in spec.inputs.iter_mut() {
+        if let InputSpec::File { path } = input {
+            let host = std::path::Path::new(path.as_str());
+            let sha = crate::device::push::sha256_cached(host).map_err(|e| format!("input file:{path}: {e}"))?;
+            *path = device.stage_model(host, &sha).map_err(|e| format!("input file:{path}: {e}"))?;
+        }
+    }
+    Ok(spec)
+}
+
+/// A run that never reached a runner (bad model file on the host, runner missing).
+pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: ErrorKind, message: String) -> RunResult {
+    RunResult {
+        id: run_id(&device.name, &model.name, &params),
+        device,
+        model,
+        params,
+        started_at: Utc::now(),
+        status: RunStatus::Error,
+        error: Some(RunnerError { kind, phase: None, executorch_error: None, message }),
+        runner: None,
+        phases: Vec::new(),
+        samples: Samples::default(),
+        outputs: Vec::new(),
+        output_verdict: OutputVerdict::Missing,
+        summary: None,
+        prompt: None,
+        generation: None,
+        conditions: Vec::new(),
+        warnings: Vec::new(),
+        profile: None,
+        output_dump: None,
+    }
+}
+
+fn run_id(device: &str, model: &str, params: &RunParams) -> String {
+    let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+    format!("{device}/{model}/{}/t{threads}/r{}", params.spec.load_mode, params.repeat_index)
+}
+
+/// ExecuTorch's info-level log lines ("I 00:00:00.012 executorch:…") say nothing about a failure.
+fn is_runtime_info(line: &str) -> bool {
+    line.strip_prefix("I ").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains("executorch:"))
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !is_runtime_info(l)).collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+/// Runs one fresh runner process on `device` and turns what it said into a row.
+pub fn run_once(
+    device: &dyn Device,
+    device_ref: DeviceRef,
+    model: ModelRef,
+    params: RunParams,
+    expectation: Option<&Expectation>,
+) -> RunResult {
+    run_once_with(device, device_ref, model, params, expectation, &[])
+}
+
+/// [`run_once`] with extra runner flags placed before the model path (e.g. `--dump-output FILE`).
+pub fn run_once_with(
+    device: &dyn Device,
+    device_ref: DeviceRef,
+    model: ModelRef,
+    params: RunParams,
+    expectation: Option<&Expectation>,
+    extra: &[OsString],
+) -> RunResult {
+    let mut row = error_row(device_ref, model, params, ErrorKind::RunnerCrashed, String::new());
+    row.error = None;
+    let staged = match device.stage_model(std::path::Path::new(&row.model.path), &row.model.sha256) {
+        Ok(path) => path,
+        Err(e) => return fail(row, ErrorKind::Io, None, e.to_string()),
+    };
+    let spec = match device_spec(device, &row.params.spec) {
+        Ok(spec) => spec,
+        Err(e) => return fail(row, ErrorKind::Io, None, e),
+    };
+    let mut args = runner_args(&staged, &spec);
+    let at = args.len() - 2;
+    args.splice(at..at, extra.iter().cloned());
+    let mut process = match device.spawn_runner(&args) {
+        Ok(p) => p,
+        Err(e) => return fail(row, ErrorKind::RunnerMissing, None, e.to_string()),
+    };
+    let mut pending = Pending::default();
+    let mut protocol_error = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match process.stdout.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match Line::parse(text) {
+            Ok(parsed) => absorb(&mut row, parsed.msg, &mut pending),
+            Err(e) => {
+                protocol_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    let (exit, stderr) = process.finish();
+    let last_phase = pending.last_phase;
+    if row.params.spec.generate > 0 && !row.samples.generate_ns.is_empty() {
+        row.generation = Some(GenerationRecord {
+            requested: row.params.spec.generate,
+            token_ids: pending.generated,
+            text: None,
+            step_latency_ns: row.samples.generate_ns.clone(),
+        });
+    }
+    let row = classify_exit(row, exit, &stderr, last_phase, protocol_error, expectation);
+    remove_cgroup(&row);
+    row
+}
+
+fn classify_exit(
+    mut row: RunResult,
+    exit: Exit,
+    stderr: &str,
+    last_phase: Option<PhaseKind>,
+    protocol_error: Option<String>,
+    expectation: Option<&Expectation>,
+) -> RunResult {
+    if let Some(e) = protocol_error.filter(|_| row.error.is_none() && !matches!(exit, Exit::Signal(_))) {
+        return fail(row, ErrorKind::RunnerCrashed, last_phase, e);
+    }
+    match (exit, row.error.is_some()) {
+        (Exit::Code(0), false) if row.runner.is_some() && !row.samples.timed_ns.is_empty() => {
+            row.status = RunStatus::Ok;
+            row.output_verdict = verdict(&row, expectation);
+            row.summarise();
+            row
+        }
+        (_, true) => {
+            row.summarise();
+            row
+        }
+        (exit, false) => {
+            let tail = stderr_tail(stderr);
+            let during = last_phase.map(|p| format!(" after phase {}", p.as_str())).unwrap_or_default();
+            let kept = row.samples.timed_ns.len() + row.samples.warmup_ns.len();
+            let oom = oom_killed(&row, exit);
+            let kind = if oom.is_some() { ErrorKind::Oom } else { ErrorKind::RunnerCrashed };
+            let mut message = match oom {
+                Some(limit) => format!("out of memory: the runner exceeded its {limit} memory limit and was OOM-killed{during}"),
+                None => format!("runner {exit}{during}"),
+            };
+            message.push_str(&format!("; {kept} samples measured before were kept"));
+            if !tail.is_empty() {
+                message.push_str(&format!("; runner stderr:\n{tail}"));
+            }
+            fail(row, kind, last_phase, message)
+        }
+    }
+}
+
+/// The runner's memory cgroup, if it made one (`--memory-limit`).
+fn memory_limit(row: &RunResult) -> Option<&etbench_protocol::MemoryLimit> {
+    row.conditions.iter().find_map(|c| c.memory_limit.as_ref())
+}
+
+/// A SIGKILL under a memory limit whose cgroup counted an OOM kill (or whose counter is unreadable): the limit as text.
+fn oom_killed(row: &RunResult, exit: Exit) -> Option<String> {
+    let limit = memory_limit(row)?;
+    if exit != Exit::Signal(libc::SIGKILL) {
+        return None;
+    }
+    let dir = std::path::Path::new(&limit.cgroup);
+    let counter = ["memory.oom_control", "memory.events"].iter().find_map(|f| {
+        let text = std::fs::read_to_string(dir.join(f)).ok()?;
+        text.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
+    });
+    (counter != Some(0)).then(|| format!("{:.1} MiB", limit.bytes as f64 / 1048576.0))
+}
+
+/// Removes the runner's memory cgroup once it has exited (local device; remote ones leave an empty directory).
+fn remove_cgroup(row: &RunResult) {
+    if let Some(limit) = memory_limit(row) {
+        let _ = std::fs::remove_dir(&limit.cgroup);
+    }
+}
+
+/// Asks the runner for a model's method metadata (`--describe`: program load only, no method load).
+pub fn describe(device: &dyn Device, model: &ModelRef, method: &str) -> Result<etbench_protocol::RunnerMeta, String> {
+    let model_path = &model.path;
+    let staged = device.stage_model(std::path::Path::new(model_path), &model.sha256).map_err(|e| e.to_string())?;
+    let spec = RunSpec { method: method.to_owned(), ..RunSpec::default() };
+    let mut args = runner_args(&staged, &spec);
+    args.insert(0, "--describe".into());
+    let mut process = device.spawn_runner(&args).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut process.stdout, &mut text);
+    let (exit, stderr) = process.finish();
+    let mut meta = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match Line::parse(line).map_err(|e| e.to_string())?.msg {
+            Message::Meta(m) => meta = Some(m),
+            Message::Error(e) => return Err(e.message),
+            _ => {}
+        }
+    }
+    meta.ok_or_else(|| format!("runner gave no description of {model_path} ({exit}): {}", stderr_tail(&stderr)))
+}
+
+fn fail(mut row: RunResult, kind: ErrorKind, phase: Option<PhaseKind>, message: String) -> RunResult {
+    row.status = RunStatus::Error;
+    row.error = Some(RunnerError { kind, phase, executorch_error: None, message });
+    row.summarise();
+    row
+}
+
+/// What the protocol told us that has no place in the row until the end.
+#[derive(Default)]
+struct Pending {
+    last_phase: Option<PhaseKind>,
+    generated: Vec<i64>,
+}
+
+fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
+    match msg {
+        Message::Conditions(c) => row.conditions.push(c),
+        Message::Meta(meta) => {
+            row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
+            row.runner = Some(RunnerInfo {
+                debug_build: meta.debug_build,
+                runner_version: meta.runner_version,
+                executorch_version: meta.executorch_version,
+                target_triple: meta.target_triple,
+                threads_effective: meta.threads_effective,
+                inputs: meta.inputs,
+                outputs: meta.outputs,
+                inputs_used: meta.inputs_used,
+                input_ids: meta.input_ids,
+            });
+        }
+        Message::Phase(phase) => {
+            pending.last_phase = Some(phase.phase);
+            row.phases.push(phase);
+        }
+        Message::Sample(s) => match s.phase {
+            PhaseKind::FirstForward => row.samples.first_forward_ns = Some(s.latency_ns),
+            PhaseKind::Warmup => row.samples.warmup_ns.push(s.latency_ns),
+            PhaseKind::Generate => row.samples.generate_ns.push(s.latency_ns),
+            _ => row.samples.timed_ns.push(s.latency_ns),
+        },
+        Message::Summary(summary) => {
+            row.outputs = summary.outputs;
+            pending.generated = summary.generated;
+        }
+        Message::Error(error) => {
+            row.status = RunStatus::Error;
+            row.error = Some(error);
+        }
+    }
+}
+
+fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict {
+    let Some(first) = row.outputs.first() else { return OutputVerdict::Missing };
+    if let Some(bad) = row.outputs.iter().find(|o| !o.is_finite()) {
+        return OutputVerdict::NonFinite { nan_count: bad.nan_count, inf_count: bad.inf_count };
+    }
+    let Some(exp) = expectation.filter(|_| row.params.default_inputs()) else { return OutputVerdict::Finite };
+    if Some(exp.argmax_last) != first.argmax_last && first.argmax_last.is_some() {
+        return OutputVerdict::Mismatch { expected_argmax_last: exp.argmax_last, got_argmax_last: first.argmax_last };
+    }
+    match exp.outputs.iter().zip(&row.outputs).find(|(e, got)| !e.matches(got)) {
+        Some((e, got)) => OutputVerdict::OutputDiffers { index: got.index, expected: e.describe(), got: describe_check(got) },
+        None => OutputVerdict::MatchesManifest,
+    }
+}
+
+fn describe_check(c: &etbench_protocol::OutputCheck) -> String {
+    let argmax = c.argmax_last.map(|a| format!(", argmax {a}")).unwrap_or_default();
+    format!("{}{:?}, sum {}{argmax}", c.dtype.name(), c.sizes, c.sum.map(|s| format!("{s:.6}")).unwrap_or_else(|| "-".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etbench_protocol::LoadMode;
+
+    #[test]
+    fn runtime_info_lines_are_left_out_of_error_messages() {
+        let stderr = "I 00:00:00.012 executorch:threadpool.cpp:66] Resetting threadpool to 2 threads.\nE 00:00:01 executorch:method.cpp:1] Missing operator: foo\n";
+        assert_eq!(stderr_tail(stderr), "E 00:00:01 executorch:method.cpp:1] Missing operator: foo");
+    }
+
+    #[test]
+    fn model_path_goes_after_double_dash_and_the_spec_is_one_json_argument() {
+        let spec = RunSpec { warmup: 1, iterations: 2, threads: Some(2), load_mode: LoadMode::File, thermal_gate_c: Some(45.0), ..RunSpec::default() };
+        let args = runner_args("-evil; $(rm -rf x).pte", &spec);
+        assert_eq!(args.len(), 4);
+        assert_eq!(args[2], "--");
+        assert_eq!(args[3], "-evil; $(rm -rf x).pte");
+        let sent: RunSpec = serde_json::from_str(args[1].to_str().unwrap()).unwrap();
+        assert_eq!(sent, spec);
+    }
+}

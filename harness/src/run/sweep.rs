@@ -1,0 +1,194 @@
+//! A plan's execution: one fresh runner process per cell, results written after every run, failures turned into
+//! error rows while the sweep goes on.
+
+use std::path::PathBuf;
+
+use etbench_protocol::{ErrorKind, InputSpec};
+
+use crate::plan::prompt::{FittedPrompt, ModelWindow};
+use crate::plan::{Cell, Plan, Prompt};
+use crate::plan::manifest;
+use crate::plan::model;
+use crate::export::store::OutputDir;
+use crate::results::provenance;
+use crate::results::{DeviceRef, Document, RunParams, RunResult};
+use crate::run::process;
+
+/// Fits the plan's prompt to `model`'s token window (the runner describes the method: program load only).
+fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<FittedPrompt, String> {
+    let method = &plan.settings.spec.method;
+    let meta = process::describe(plan.device.as_ref(), model, method)?;
+    let window = ModelWindow::from_meta(&meta, &model.path, method, &prompt.tokenizer)?;
+    FittedPrompt::new(&prompt.tokenizer, &prompt.text, window, &model.path).map_err(|e| e.to_string())
+}
+
+/// What is known about a model before any run: its file check, expected output, fitted prompt.
+struct Prepared {
+    checked: Result<crate::results::ModelRef, model::ModelProblem>,
+    expectation: Option<crate::plan::manifest::Expectation>,
+    prompt: Option<Result<FittedPrompt, String>>,
+}
+
+fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
+    let checked = model::inspect(path);
+    let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
+    let prompt = match (&checked, &plan.prompt) {
+        (Ok(m), Some(p)) => Some(prepare_prompt(plan, p, m)),
+        _ => None,
+    };
+    Prepared { checked, expectation, prompt }
+}
+
+/// Host path of a run's ETDump: `<dir>/<model>-<load mode>-t<threads>-r<repeat>.etdump`.
+fn etdump_path(dir: &std::path::Path, model: &str, cell: &Cell) -> PathBuf {
+    let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+    dir.join(format!("{model}-{}-t{threads}-r{}.etdump", cell.load_mode, cell.repeat))
+}
+
+fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path: &std::path::Path) {
+    if !row.is_ok() {
+        return;
+    }
+    let parsed = plan
+        .device
+        .fetch_artifact(device_path, host_path)
+        .map_err(|e| e.to_string())
+        .and_then(|_| crate::inspect::etdump::parse(host_path, 1 + row.params.spec.warmup as usize).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(profile) => row.profile = Some(profile),
+        Err(e) => eprintln!("      warning: no profile for {}: {e}", row.id),
+    }
+}
+
+fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cell, profiles: Option<&std::path::Path>) -> RunResult {
+    let path = &plan.models[cell.model];
+    let mut params = plan.params(cell);
+    if let Some(Ok(input)) = &prepared.prompt {
+        let mut inputs = params.spec.inputs.clone();
+        if inputs.is_empty() {
+            inputs.push(InputSpec::Default);
+        }
+        inputs[0] = InputSpec::Values(input.window_ids.clone());
+        params.spec.inputs = inputs;
+        params.spec.real_tokens = Some(input.record.real_tokens as u32);
+    }
+    let mut row = match (&prepared.checked, &prepared.prompt) {
+        (Err(p), _) => process::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
+        (Ok(model), Some(Err(message))) => {
+            process::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
+        }
+        (Ok(model), _) => {
+            let etdump = profiles.filter(|_| plan.settings.spec.profile).map(|dir| {
+                let host = etdump_path(dir, &model.name, cell);
+                (plan.device.artifact_path(&host), host)
+            });
+            let dump = plan.dump_outputs.as_ref().map(|dir| {
+                let host = dir.join(format!("{}.bin", file_safe(&format!("{}-{}-{}", model.name, model.sha256, dump_key(&params)))));
+                (plan.device.artifact_path(&host), host)
+            });
+            let mut extra: Vec<std::ffi::OsString> =
+                etdump.iter().flat_map(|(device, _)| ["--etdump".into(), device.into()]).collect();
+            extra.extend(dump.iter().flat_map(|(device, _)| ["--dump-output".into(), device.into()]));
+            let device = plan.device.as_ref();
+            let mut row = process::run_once_with(device, device_ref.clone(), model.clone(), params, prepared.expectation.as_ref(), &extra);
+            if let Some((device_path, host_path)) = &etdump {
+                attach_profile(plan, &mut row, device_path, host_path);
+            }
+            if let Some((device_path, host_path)) = dump.filter(|_| row.is_ok()) {
+                match plan.device.fetch_artifact(&device_path, &host_path) {
+                    Ok(()) => row.output_dump = Some(host_path),
+                    Err(e) => eprintln!("      warning: output of {} not fetched: {e}", row.id),
+                }
+            }
+            row
+        }
+    };
+    if let (Some(Ok(input)), Some(p)) = (&prepared.prompt, &plan.prompt) {
+        row.prompt = Some(input.record.clone());
+        if let Some(generation) = row.generation.as_mut() {
+            generation.text = Some(p.tokenizer.decode(&generation.token_ids));
+        }
+    }
+    row.warnings = crate::results::warnings::assess(&row);
+    row
+}
+
+/// Distinguishes the dumps of one model's runs: settings, repeat and (for prompt runs) the fed ids.
+fn dump_key(params: &RunParams) -> String {
+    let spec = serde_json::to_string(&params.spec).unwrap_or_default();
+    let digest = sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), spec.as_bytes()));
+    format!("r{}-{:x}", params.repeat_index, digest)[..20].to_owned()
+}
+
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+/// Runs the plan cell by cell, writing results after every run; a failed run is an error row and the sweep goes on.
+pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> anyhow::Result<Document> {
+    let mut doc = Document::new(provenance::provenance(command));
+    execute_into(plan, out, &mut doc)?;
+    Ok(doc)
+}
+
+/// [`execute`] appending to `doc` (several plans, one document: drift's prompts).
+pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) -> anyhow::Result<()> {
+    let device_ref = DeviceRef {
+        name: plan.device.name().to_owned(),
+        transport: plan.device.transport().to_owned(),
+        info: plan.device.info(),
+        probed: plan.device.probed(),
+    };
+    let cells = plan.cells();
+    let scratch = tempfile::tempdir()?;
+    let profiles = match out {
+        Some(out) => out.path().join("profiles"),
+        None => scratch.path().to_owned(),
+    };
+    if plan.settings.spec.profile {
+        std::fs::create_dir_all(&profiles)?;
+    }
+    let mut prepared: Vec<Option<Prepared>> = plan.models.iter().map(|_| None).collect();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 && !plan.settings.cooldown.is_zero() {
+            std::thread::sleep(plan.settings.cooldown);
+        }
+        let path = &plan.models[cell.model];
+        let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+        eprintln!(
+            "[{}/{}] {}: {} ({}, {threads} threads, repeat {}/{})",
+            i + 1,
+            cells.len(),
+            device_ref.name,
+            path.display(),
+            cell.load_mode,
+            cell.repeat + 1,
+            plan.settings.repeats
+        );
+        let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
+        let row = run_cell(plan, &device_ref, model, cell, Some(&profiles));
+        report_progress(&row);
+        doc.runs.push(row);
+        if let Some(out) = out {
+            out.write_results(doc)?;
+        }
+    }
+    Ok(())
+}
+
+fn report_progress(row: &RunResult) {
+    for warning in &row.warnings {
+        eprintln!("      warning: {warning}");
+    }
+    match (&row.error, &row.summary) {
+        (Some(e), _) => eprintln!("      error: {}", e.message),
+        (None, Some(s)) => eprintln!(
+            "      median {} ms (p10–p90 {}–{} ms), {} timed iterations",
+            crate::export::fmt::ms(s.latency_ns.median),
+            crate::export::fmt::ms(s.latency_ns.p10),
+            crate::export::fmt::ms(s.latency_ns.p90),
+            s.latency_ns.n
+        ),
+        (None, None) => {}
+    }
+}

@@ -1,0 +1,70 @@
+//! Helpers for the integration tests: the bundled fixtures, the real runner binary, and reading results back.
+#![allow(dead_code)]
+
+pub mod lab;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use etbench::results::Document;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+pub fn models_dir() -> PathBuf {
+    repo().join("models")
+}
+
+/// Every bundled .pte, sorted.
+/// The four tiny Gemma 3n text-decoder fixtures (`scripts/export_gemma3n.py`).
+pub fn fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(models_dir())
+        .expect("models/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pte"))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("gemma3n-tiny-")))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 4, "expected the four bundled Gemma 3n fixtures in models/, found {v:?}");
+    v
+}
+
+/// A non-LLM fixture of `scripts/export_fixtures.py` (`convnet-fp32`, `decoder-step-fp32`).
+pub fn program(name: &str) -> PathBuf {
+    let p = models_dir().join(format!("{name}.pte"));
+    assert!(p.is_file(), "missing fixture {}", p.display());
+    p
+}
+
+pub fn fixture(variant: &str) -> PathBuf {
+    let p = models_dir().join(format!("gemma3n-tiny-{variant}.pte"));
+    assert!(p.is_file(), "missing fixture {}", p.display());
+    p
+}
+
+/// The real `etbench-runner` built beside this test's etbench (cargo builds it for the workspace).
+pub fn runner() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_etbench"));
+    let runner = exe.with_file_name("etbench-runner");
+    assert!(
+        runner.is_file(),
+        "{} is missing: build the workspace first (`cargo build --workspace`; scripts/test.sh does)",
+        runner.display()
+    );
+    runner
+}
+
+pub fn etbench() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_etbench"));
+    cmd.env("ETBENCH_RUNNER", runner());
+    cmd
+}
+
+pub fn read_doc(dir: &Path) -> Document {
+    Document::read(&dir.join("results.json")).expect("results.json is a valid document")
+}
+
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,280 @@
+//! End-to-end on the device lab (scripts/lab/start.sh): the real `etbench` CLI over real ssh to boards in network
+//! namespaces, over the real adb client/server to adbd-standin (a STAND-IN for adbd), and to an aarch64 board
+//! running the cross-built runner under qemu-user; plus every transport fault.
+
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use etbench::results::{OutputVerdict, RunStatus};
+use crate::common::lab::*;
+
+const FAULTS: &str = "devices/lab-faults";
+
+fn error_of(dir: &Path) -> String {
+    let doc = read_doc(dir);
+    assert!(!doc.runs.is_empty(), "a failed device still leaves error rows");
+    doc.runs.iter().map(|r| r.error.as_ref().map(|e| e.message.clone()).unwrap_or_default()).collect::<Vec<_>>().join("\n")
+}
+
+/// A fault: exit 1, an error row naming the device, the message containing each of `needles`.
+fn assert_fault(device: &str, needles: &[&str]) -> String {
+    let model = fixture("int8");
+    let (out, dir) = run_on(FAULTS, &[device], &[&model], &[]);
+    assert_eq!(out.status.code(), Some(1), "{device}: {}", stderr_of(&out));
+    let message = error_of(dir.path());
+    assert!(message.contains(&format!("device {device}")), "{device}: {message}");
+    for n in needles {
+        assert!(message.contains(n), "{device}: expected {n:?} in {message}");
+    }
+    message
+}
+
+#[test]
+fn ssh_boards_and_adb_phone_run_concurrently_then_repush_nothing() {
+    if !up() {
+        return;
+    }
+    let (fp32, int8) = (fixture("xnnpack-fp32"), fixture("int8"));
+    let devices = ["lab-board1", "lab-board2", "lab-adb1"];
+    let (out, dir) = run_on("devices", &devices, &[&fp32, &int8], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 6);
+    for run in &doc.runs {
+        assert_eq!(run.status, RunStatus::Ok, "{}: {:?}", run.id, run.error);
+        assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}", run.id);
+        assert!(run.device.probed.is_some(), "{}: probed info recorded", run.id);
+    }
+    for d in devices {
+        assert!(doc.runs.iter().any(|r| r.device.name == d), "{d} in the merged results");
+        assert!(dir.path().join(d).join("results.json").is_file(), "per-device results for {d}");
+    }
+    // Profile defaults: board2 pins to CPU 0 with one thread; the stand-in's getprop is probed.
+    let b2 = doc.runs.iter().find(|r| r.device.name == "lab-board2").unwrap();
+    assert_eq!((b2.params.spec.threads, b2.params.spec.cpu_affinity.as_deref()), (Some(1), Some("0x1")));
+    let adb = doc.runs.iter().find(|r| r.device.name == "lab-adb1").unwrap();
+    assert_eq!(adb.device.transport, "adb");
+    assert_eq!(adb.device.probed.as_ref().unwrap().android["ro.product.model"], "adbd-STANDIN");
+
+    // Unchanged files are not pushed again.
+    let started = Instant::now();
+    let (out, _dir) = run_on("devices", &devices, &[&fp32], &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains(": pushed "), "a re-run pushed something:\n{err}");
+    assert_eq!(err.matches("already on the device (unchanged)").count(), 3, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn aarch64_board_runs_the_cross_built_runner_on_a_real_model() {
+    if !up() || aarch64_runner().is_none() {
+        return;
+    }
+    let model = fixture("xnnpack-fp32");
+    let (out, dir) = run_on("devices", &["lab-arm1"], &[&model], &["--iters", "1"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = &read_doc(dir.path()).runs[0];
+    assert_eq!(run.runner.as_ref().unwrap().target_triple, "aarch64-unknown-linux-gnu");
+    assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
+}
+
+#[test]
+fn unreachable_host_auth_refused_and_unknown_host_key_say_how_to_fix() {
+    if !up() {
+        return;
+    }
+    assert_fault("lab-unreachable", &["198.18.0.99", "unreachable"]);
+    assert_fault("lab-badauth", &["login refused", "identity"]);
+    assert_fault("lab-unknownkey", &["host key", "known_hosts", "accept-new"]);
+    // accept-new trusts a new board on first use (the lab starts with an empty known_hosts for it).
+    let (out, _dir) = run_on(FAULTS, &["lab-acceptnew"], &[&fixture("int8")], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(std::fs::read_to_string(format!("{LAB}/known_hosts_acceptnew")).unwrap().contains("ssh-ed25519"));
+}
+
+#[test]
+fn adb_unauthorized_and_offline_devices_say_how_to_fix() {
+    if !up() {
+        return;
+    }
+    assert_fault("lab-adb-unauth", &["127.0.0.1:17102", "unauthorized", "Allow USB debugging"]);
+    assert_fault("lab-adb-offline", &["127.0.0.1:17103", "offline", "adb connect"]);
+}
+
+#[test]
+fn full_device_disk_is_refused_before_sending_and_leaves_no_partial_file() {
+    if !up() {
+        return;
+    }
+    assert_fault("lab-tiny", &["not enough space", "etbench-runner", "work_dir"]);
+    let left: Vec<PathBuf> = find_named(Path::new(&format!("{LAB}/tiny")), "etbench-runner");
+    assert!(left.is_empty(), "{left:?}");
+    let parts = std::process::Command::new("find").arg(format!("{LAB}/tiny")).args(["-name", "*.part"]).output().unwrap();
+    assert!(parts.stdout.is_empty(), "{}", String::from_utf8_lossy(&parts.stdout));
+}
+
+#[test]
+fn nasty_model_path_and_work_dir_are_taken_literally() {
+    if !up() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("-m we'ird \"q\" ;$(touch pwned);`touch pwned2`.pte");
+    std::fs::copy(fixture("int8"), &model).unwrap();
+    let (out, dir) = run_on(FAULTS, &["lab-nasty"], &[&model], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // (No manifest.json beside the copy, so the output is checked for finiteness only.)
+    assert_eq!(read_doc(dir.path()).runs[0].output_verdict, OutputVerdict::Finite);
+    for name in ["pwned", "pwned2"] {
+        for root in [format!("{LAB}/home"), format!("{LAB}/board1"), tmp.path().display().to_string()] {
+            assert!(find_named(Path::new(&root), name).is_empty(), "shell injection: {name} created under {root}");
+        }
+    }
+    let work = Path::new("/tmp/etbench-lab/board1/-we ird 'q\" ;$(touch pwned);`touch pwned2`/-x");
+    assert!(work.join("bin/etbench-runner").is_file(), "work dir used literally");
+    assert_eq!(find_named(work, model.file_name().unwrap().to_str().unwrap()).len(), 1);
+}
+
+#[test]
+fn missing_or_wrong_architecture_runner_names_the_triple() {
+    if !up() {
+        return;
+    }
+    assert_fault("lab-missingrunner", &["/nonexistent/etbench-runner", "build-runner.sh"]);
+    if aarch64_runner().is_some() {
+        assert_fault("lab-wrongarch", &["aarch64-unknown-linux-gnu", "does not start", "x86_64"]);
+    }
+}
+
+/// The ssh transfer's own process among etbench's children (found by parent pid, then ended by its id).
+fn transfer_pid(etbench: u32) -> Option<i32> {
+    let children = std::fs::read_to_string(format!("/proc/{etbench}/task/{etbench}/children")).ok()?;
+    let tasks = std::fs::read_dir(format!("/proc/{etbench}/task")).ok()?;
+    let mut pids: Vec<String> = children.split_whitespace().map(str::to_owned).collect();
+    for t in tasks.flatten() {
+        if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
+            pids.extend(c.split_whitespace().map(str::to_owned));
+        }
+    }
+    pids.into_iter().find_map(|pid| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        String::from_utf8_lossy(&cmdline).contains(".part").then(|| pid.parse().ok()).flatten()
+    })
+}
+
+#[test]
+fn push_killed_mid_transfer_resumes_and_never_passes_a_partial_file() {
+    if !up() {
+        return;
+    }
+    // A big file (not a real model: the run itself fails after the push, which is all this test needs).
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.pte");
+    let mut data = vec![0u8; 256 << 20];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    // Unique bytes per run, so no manifest entry from an earlier run can match.
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    data[..16].copy_from_slice(&stamp.to_le_bytes());
+    std::fs::write(&big, &data).unwrap();
+    let sha = etbench::device::push::sha256_file(&big).unwrap();
+    let remote_dir = PathBuf::from(format!("{LAB}/board2/work/models/{}", &sha[..16]));
+    let _ = std::fs::remove_dir_all(&remote_dir);
+    let part = remote_dir.join(format!("big.pte.{}.part", &sha[..16]));
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab("devices");
+    cmd.args(["run", "--device", "lab-board2", "--iters", "1", "--format", "none", "--out"]).arg(out_dir.path());
+    let mut child = cmd.arg("--model").arg(&big).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut killed = false;
+    while Instant::now() < deadline && !killed {
+        let size = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        if size > 16 << 20 {
+            if let Some(pid) = transfer_pid(child.id()) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                killed = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(killed, "never caught the transfer in flight:\n{err}");
+    assert_eq!(status.code(), Some(1), "{err}");
+    let partial = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    assert!(partial < data.len() as u64, "the part is partial");
+    assert!(!remote_dir.join("big.pte").exists(), "a partial file never takes the final name");
+    let manifest = std::fs::read_to_string(format!("{LAB}/board2/work/.etbench-manifest.jsonl")).unwrap_or_default();
+    assert!(!manifest.contains(&sha), "no manifest entry for an unfinished push");
+
+    let (out, _dir) = run_on("devices", &["lab-board2"], &[&big], &["--iters", "1"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("resumed at"), "{err}");
+    assert_eq!(etbench::device::push::sha256_file(&remote_dir.join("big.pte")).unwrap(), sha);
+    assert!(!part.exists());
+    let _ = std::fs::remove_dir_all(&remote_dir);
+}
+
+#[test]
+fn second_etbench_on_a_busy_device_waits_for_the_lock() {
+    if !up() {
+        return;
+    }
+    let model = fixture("int8");
+    let first_out = tempfile::tempdir().unwrap();
+    let mut first = etbench_lab("devices");
+    first.args(["run", "--device", "lab-board1", "--iters", "25", "--format", "none", "--out"]).arg(first_out.path());
+    let first = first.arg("--model").arg(&model).stderr(Stdio::null()).spawn().unwrap();
+    let lock = cache_dir().join("locks/lab-board1.lock");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (out, _dir) = run_on("devices", &["lab-board1"], &[&model], &[]);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success());
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("is busy"), "the second run waited: {}", stderr_of(&out));
+    assert!(lock.is_file());
+}
+
+#[test]
+fn devices_lists_profiles_with_reachability_and_probes_info() {
+    if !up() {
+        return;
+    }
+    let out = etbench_lab("devices").arg("devices").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for line in ["lab-board1", "lab-board2", "lab-adb1"] {
+        let row = text.lines().find(|l| l.contains(line)).unwrap_or_else(|| panic!("{line} missing:\n{text}"));
+        assert!(row.contains("reachable"), "{row}");
+    }
+    let out = etbench_lab("devices").args(["devices", "--devices-dir"]).arg(repo().join(FAULTS)).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.contains("lab-unreachable") && l.contains("NOT USABLE")), "{text}");
+    assert!(text.contains("(127.0.0.1:17101)"), "unconfigured adb devices are listed:\n{text}");
+
+    let out = etbench_lab("devices").args(["devices", "info", "lab-adb1"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["probed"]["android"]["ro.product.model"], "adbd-STANDIN");
+    assert!(info["info"]["memory_total_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn profile_with_an_unknown_key_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.toml"), "name = \"x\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreads_ = 2\n[ssh]\nhost = \"h\"\n").unwrap();
+    let out = etbench().env("ETBENCH_DEVICES_DIR", dir.path()).args(["run", "--device", "x", "--model"]).arg(fixture("int8")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("threads_") && stderr_of(&out).contains("x.toml"), "{}", stderr_of(&out));
+    let empty = tempfile::tempdir().unwrap();
+    let out = etbench().env("ETBENCH_DEVICES_DIR", empty.path()).args(["run", "--device", "nope", "--model"]).arg(fixture("int8")).output().unwrap();
+    assert!(stderr_of(&out).contains("no such device"), "{}", stderr_of(&out));
+}

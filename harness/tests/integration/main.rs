@@ -1,0 +1,16 @@
+//! etbench's integration tests: one binary driving the real CLI, the real runner and the real ExecuTorch runtime
+//! on the bundled `.pte` fixtures, against the local host and the device lab (ssh boards in network namespaces, an
+//! aarch64 board under qemu-user, the real adb client/server with adbd-standin — a STAND-IN for adbd).
+//! `common` holds the helpers; each module is one area of the product.
+
+mod common;
+
+mod cli;
+mod compare;
+mod devices;
+mod export;
+mod layout;
+mod methodology;
+mod report;
+mod snapshots;
+mod text;

@@ -1,0 +1,287 @@
+//! End-to-end: `etbench report`, model-card updates, machine formats and the history, driven through the real CLI on
+//! real runs of the bundled fixtures (measured once per test binary).
+
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::common::*;
+use etbench::results::{Document, RunStatus};
+
+/// One real run of two variants, written once per test binary and shared by the tests (its results.json).
+fn real_results() -> &'static Path {
+    static RESULTS: OnceLock<PathBuf> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("etbench-report-test-{}", std::process::id()));
+        let out = etbench()
+            .args(["run", "--format", "none", "--warmup", "1", "--iters", "12", "--out"])
+            .arg(&dir)
+            .arg("--model")
+            .arg(fixture("bf16"))
+            .arg("--model")
+            .arg(fixture("xnnpack-fp32"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        dir.join("results.json")
+    })
+}
+
+fn report(args: &[&str]) -> std::process::Output {
+    etbench().arg("report").args(args).output().unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn report_writes_the_table_charts_and_csvs_of_real_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = report(&[s(real_results()), "--out", s(dir.path())]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for want in [
+        "| variant |",
+        "median ms (p10–p90)",
+        "size on disk",
+        "gemma3n-tiny-bf16",
+        "gemma3n-tiny-xnnpack-fp32",
+        "Same for every row:",
+        "load mode mmap",
+        "ExecuTorch 1.5.1",
+        "1 warm-up + 12 timed iterations",
+        "Device: ",
+        "Date: ",
+        "![Latency distribution",
+        "(latency.png)",
+    ] {
+        assert!(md.contains(want), "report.md lacks {want:?}:\n{md}");
+    }
+    // Threads and load mode are the same for both rows, so they are footnotes, not columns.
+    let header = md.lines().find(|l| l.starts_with("| variant")).unwrap();
+    assert!(!header.contains("threads") && !header.contains("load mode"), "{header}");
+    for chart in ["latency", "throughput", "peak_rss"] {
+        let png = std::fs::read(dir.path().join(format!("{chart}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{chart}.png");
+        let svg = std::fs::read_to_string(dir.path().join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("gemma3n-tiny-bf16"), "{chart}.svg has no labels");
+    }
+    let doc = Document::read(real_results()).unwrap();
+    let results = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
+    assert_eq!(results.lines().count(), doc.runs.len() + 1);
+    let samples = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
+    let timed: usize = doc.runs.iter().map(|r| r.samples.timed_ns.len()).sum();
+    assert_eq!(samples.lines().count(), timed + 1, "{samples}");
+    assert!(samples.starts_with("run_id,device,model,model_sha256,method,threads,load_mode,repeat_index,iteration,latency_ns"));
+}
+
+#[test]
+fn a_single_variant_shows_only_variant_and_median() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = Document::read(real_results()).unwrap();
+    doc.runs.truncate(1);
+    let path = dir.path().join("one.json");
+    std::fs::write(&path, etbench::export::json(&doc)).unwrap();
+    let out = report(&[s(&path), "--out", s(dir.path())]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("| variant | median ms (p10–p90) |\n"), "{md}");
+    assert!(md.contains("- Same for every row: size on disk"), "{md}");
+}
+
+const CARD: &str = "# Gemma 3n tiny\n\nIntro stays.\n\n## Benchmarks\n\nOld numbers.\n\n## License\n\nApache-2.0 ✓\n";
+
+#[test]
+fn card_section_is_replaced_with_markers_idempotently_and_links_are_relative() {
+    let tmp = tempfile::tempdir().unwrap();
+    let card = tmp.path().join("card/README.md");
+    std::fs::create_dir_all(card.parent().unwrap()).unwrap();
+    std::fs::write(&card, CARD).unwrap();
+    let out_dir = tmp.path().join("reports/run1");
+    let args = [s(real_results()), "--out", s(&out_dir), "--card", s(&card)];
+    let out = report(&args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let once = std::fs::read_to_string(&card).unwrap();
+    assert!(once.starts_with("# Gemma 3n tiny\n\nIntro stays.\n\n## Benchmarks\n\n<!-- etbench:begin -->\n"), "{once}");
+    assert!(once.ends_with("<!-- etbench:end -->\n\n## License\n\nApache-2.0 ✓\n"), "{once}");
+    assert!(!once.contains("Old numbers"));
+    assert!(once.contains("](../reports/run1/latency.png)"), "{once}");
+    assert!(once.contains("### local"), "{once}");
+    let out = report(&args);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&card).unwrap(), once, "a second update must not change the card");
+}
+
+#[test]
+fn bad_cards_are_refused_and_left_untouched_with_nothing_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("unbalanced", "# X\n<!-- etbench:begin -->\nold\n", "unbalanced etbench markers"),
+        ("reversed", "<!-- etbench:end -->\nx\n<!-- etbench:begin -->\n", "end marker comes first"),
+        ("twice", "<!-- etbench:begin -->\n<!-- etbench:end -->\n<!-- etbench:begin -->\n<!-- etbench:end -->\n", "2 `<!-- etbench:begin -->`"),
+        ("nosection", "# X\n\n## Usage\n", "neither"),
+    ];
+    for (name, text, message) in cases {
+        let card = tmp.path().join(format!("{name}.md"));
+        std::fs::write(&card, text).unwrap();
+        let out_dir = tmp.path().join(format!("out-{name}"));
+        let out = report(&[s(real_results()), "--out", s(&out_dir), "--card", s(&card)]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = stderr_of(&out);
+        assert!(err.contains(message) && err.contains(&format!("{name}.md")), "{name}: {err}");
+        assert_eq!(std::fs::read_to_string(&card).unwrap(), text, "{name}: card changed");
+        assert!(!out_dir.join("report.md").exists(), "{name}: report written despite the error");
+    }
+    let out = report(&[s(real_results()), "--out", s(&tmp.path().join("o")), "--card", s(&tmp.path().join("missing.md"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("missing.md"));
+}
+
+#[test]
+fn machine_formats_go_to_stdout_and_parse() {
+    let doc = Document::read(real_results()).unwrap();
+    let runs = doc.runs.len();
+    let fmt = |f: &str| {
+        let out = report(&[s(real_results()), "--format", f]);
+        assert!(out.status.success(), "{f}: {}", stderr_of(&out));
+        stdout(&out)
+    };
+    let json: serde_json::Value = serde_json::from_str(&fmt("json")).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), runs);
+    let jsonl = fmt("jsonl");
+    assert_eq!(jsonl.lines().count(), runs);
+    for line in jsonl.lines() {
+        let run: etbench::results::RunResult = serde_json::from_str(line).unwrap();
+        assert_eq!(run.status, RunStatus::Ok);
+    }
+    assert_eq!(fmt("csv").lines().count(), runs + 1);
+    let bmf: serde_json::Value = serde_json::from_str(&fmt("bmf")).unwrap();
+    let bench = &bmf["local/gemma3n-tiny-bf16/forward/t2/mmap"];
+    let median = doc.runs[0].summary.as_ref().unwrap().latency_ns.median;
+    assert_eq!(bench["latency"]["value"].as_f64().unwrap(), median, "{bmf}");
+    assert!(bench["latency"]["lower_value"].as_f64().unwrap() <= median);
+    for (f, unit) in [("gab-smaller", "ms"), ("gab-bigger", "tokens/s")] {
+        let v: serde_json::Value = serde_json::from_str(&fmt(f)).unwrap();
+        let entries = v.as_array().unwrap();
+        assert!(!entries.is_empty() && entries.iter().any(|e| e["unit"] == unit), "{f}: {v}");
+        assert!(entries.iter().all(|e| e["name"].is_string() && e["value"].is_number()), "{f}");
+    }
+    let v3: serde_json::Value = serde_json::from_str(&fmt("pytorch-v3")).unwrap();
+    let records = v3.as_array().unwrap();
+    assert!(records.iter().all(|r| r["benchmark"]["name"] == "ExecuTorch" && r["runners"][0]["name"].is_string()));
+    let lat = records.iter().find(|r| r["metric"]["name"] == "avg_inference_latency(ms)").unwrap();
+    assert_eq!(lat["metric"]["benchmark_values"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_inputs_name_the_file_and_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("results.json");
+    std::fs::write(&bad, r#"{"schema_version": 99, "runs": []}"#).unwrap();
+    let out = report(&[s(&bad)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("schema_version 99") && err.contains(s(&bad)), "{err}");
+    assert!(!tmp.path().join("report.md").exists());
+
+    // An unwritable --out (a path under a regular file) fails before anything is written.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = report(&[s(real_results()), "--out", s(&file.join("sub"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("--out"), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+/// A copy of the real document `nights_ago` days earlier, with its latencies scaled (the raw samples stay real).
+fn night(dir: &Path, nights_ago: i64, scale: f64) -> PathBuf {
+    let mut doc = Document::read(real_results()).unwrap();
+    let shift = chrono::Duration::days(nights_ago);
+    doc.provenance.created_at -= shift;
+    for run in &mut doc.runs {
+        run.started_at -= shift;
+        run.id = format!("{}-n{nights_ago}", run.id);
+        for v in &mut run.samples.timed_ns {
+            *v = (*v as f64 * scale) as u64;
+        }
+        run.summarise();
+    }
+    let path = dir.join(format!("night-{nights_ago}.json"));
+    std::fs::write(&path, etbench::export::json(&doc)).unwrap();
+    path
+}
+
+fn history(db: &Path, args: &[&str]) -> std::process::Output {
+    etbench().arg("history").args(args).arg("--db").arg(db).output().unwrap()
+}
+
+#[test]
+fn history_add_report_and_check_catch_a_slow_night() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.sqlite");
+    // Five ordinary nights (±2 % apart), then a night twice as slow.
+    let nights: Vec<PathBuf> = (0..5).map(|i| night(tmp.path(), 6 - i, 1.0 + 0.01 * (i % 3) as f64 - 0.01)).collect();
+    for n in &nights {
+        let out = history(&db, &["add", s(n)]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let again = history(&db, &["add", s(&nights[0])]);
+    assert!(stderr_of(&again).contains("0 run(s) added, 2 already present"), "{}", stderr_of(&again));
+
+    let out = history(&db, &["check", "--format", "md"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr_of(&out));
+    assert!(stdout(&out).contains("no significant change"));
+
+    let slow = night(tmp.path(), 0, 2.0);
+    assert!(history(&db, &["add", s(&slow)]).status.success());
+    let out = history(&db, &["check", "--format", "md", "--window", "5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let md = stdout(&out);
+    let row = md.lines().find(|l| l.contains("gemma3n-tiny-bf16") && l.contains("median latency")).unwrap();
+    assert!(row.contains("REGRESSED"), "{row}");
+
+    let report_dir = tmp.path().join("trend");
+    let out = history(&db, &["report", "--out", s(&report_dir)]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains("| series | runs |") && md.contains("(trend_latency.png)"), "{md}");
+    let svg = std::fs::read_to_string(report_dir.join("trend_latency.svg")).unwrap();
+    assert!(svg.contains("gemma3n-tiny-bf16"));
+}
+
+#[test]
+fn empty_or_missing_histories_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("none.sqlite");
+    for args in [&["check"][..], &["report", "--out", s(&tmp.path().join("r"))]] {
+        let out = history(&missing, args);
+        assert!(matches!(out.status.code(), Some(1) | Some(2)), "{args:?}");
+        let err = stderr_of(&out);
+        assert!(err.contains("no history database") && err.contains("history add"), "{err}");
+        assert!(!missing.exists(), "a read must not create the database");
+    }
+    // A history holding only failed runs has no runs to check.
+    let mut doc = Document::read(real_results()).unwrap();
+    for run in &mut doc.runs {
+        run.status = RunStatus::Error;
+    }
+    let failed = tmp.path().join("failed.json");
+    std::fs::write(&failed, etbench::export::json(&doc)).unwrap();
+    let db = tmp.path().join("h.sqlite");
+    let out = history(&db, &["add", s(&failed)]);
+    assert!(stderr_of(&out).contains("failed run(s) skipped"), "{}", stderr_of(&out));
+    let out = history(&db, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("no runs yet"), "{}", stderr_of(&out));
+    // Something that is not a history database.
+    let text = tmp.path().join("notes.sqlite");
+    std::fs::write(&text, "not sqlite at all, just some text that is long enough to be a header....").unwrap();
+    let out = history(&text, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("not an etbench history database"), "{}", stderr_of(&out));
+}

@@ -1,0 +1,233 @@
+//! Snapshot tests: every exporter on a fixed document, and `--help`. A change in output shows up as a diff to review
+//! (`cargo insta review`).
+
+use chrono::{TimeZone, Utc};
+use etbench::export;
+use etbench::results::*;
+use etbench_protocol::*;
+
+fn info() -> SystemInfo {
+    SystemInfo {
+        hostname: Some("lab-1".into()),
+        os: Some("Debian GNU/Linux".into()),
+        os_version: Some("12".into()),
+        kernel: Some("6.1.0".into()),
+        arch: "x86_64".into(),
+        cpu_brand: Some("Example CPU".into()),
+        cpu_logical_cores: 2,
+        cpu_physical_cores: Some(2),
+        memory_total_bytes: 24 << 30,
+    }
+}
+
+fn phase(phase: PhaseKind, duration_ns: u64, hwm_mib: u64) -> PhaseRecord {
+    PhaseRecord {
+        phase,
+        duration_ns,
+        iterations: 1,
+        memory: MemorySnapshot {
+            vm_hwm_bytes: Some(hwm_mib << 20),
+            ru_maxrss_bytes: Some(hwm_mib << 20),
+            rss_bytes: Some(hwm_mib << 20),
+            rss_anon_bytes: Some(4 << 20),
+            rss_file_bytes: Some(3 << 20),
+            minor_faults: Some(10),
+            major_faults: Some(0),
+            peak_reset: true,
+        },
+    }
+}
+
+fn ok_run(name: &str, base_ns: u64) -> RunResult {
+    let timed: Vec<u64> = (0..10).map(|i| base_ns + i * 1000 + if i == 9 { base_ns } else { 0 }).collect();
+    let mut run = RunResult {
+        id: format!("local/{name}/mmap/t2/r0"),
+        device: DeviceRef { name: "local".into(), transport: "local".into(), info: info(), probed: None },
+        model: ModelRef { path: format!("models/{name}.pte"), name: name.into(), size_bytes: 2_739_252, sha256: "ab".repeat(32) },
+        params: RunParams::single(RunSpec { warmup: 3, iterations: 10, threads: Some(2), ..RunSpec::default() }),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
+        status: RunStatus::Ok,
+        error: None,
+        runner: Some(RunnerInfo {
+            debug_build: false,
+            runner_version: "0.1.0".into(),
+            executorch_version: "1.5.1+cpu".into(),
+            target_triple: "x86_64-unknown-linux-gnu".into(),
+            threads_effective: Some(2),
+            inputs: vec![TensorSpec::tensor(Dtype::Int64, vec![1, 32])],
+            outputs: vec![TensorSpec::tensor(Dtype::Bfloat16, vec![1, 32, 2048])],
+            inputs_used: Vec::new(),
+            input_ids: vec![2; 32],
+        }),
+        phases: vec![
+            phase(PhaseKind::ProgramLoad, 40_000, 7),
+            phase(PhaseKind::MethodLoad, 2_000_000, 9),
+            phase(PhaseKind::FirstForward, base_ns * 2, 16),
+            phase(PhaseKind::Warmup, base_ns * 3, 16),
+            phase(PhaseKind::Timed, base_ns * 10, 16),
+        ],
+        samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed, generate_ns: vec![] },
+        outputs: vec![OutputCheck {
+            index: 0,
+            sizes: vec![1, 32, 2048],
+            dtype: Dtype::Bfloat16,
+            nan_count: 0,
+            inf_count: 0,
+            argmax_last: Some(105),
+            sum: Some(-12.5),
+        }],
+        output_verdict: OutputVerdict::MatchesManifest,
+        summary: None,
+        prompt: None,
+        generation: None,
+        conditions: Vec::new(),
+        warnings: Vec::new(),
+        profile: None,
+        output_dump: None,
+    };
+    run.summarise();
+    run
+}
+
+fn document() -> Document {
+    let mut failed = ok_run("broken", 1);
+    failed.status = RunStatus::Error;
+    failed.error = Some(RunnerError {
+        kind: ErrorKind::RunnerCrashed,
+        phase: Some(PhaseKind::Warmup),
+        executorch_error: None,
+        message: "runner killed by signal 9 (SIGKILL) after phase warmup".into(),
+    });
+    failed.samples.timed_ns.clear();
+    failed.output_verdict = OutputVerdict::Missing;
+    failed.summarise();
+    Document {
+        schema_version: SCHEMA_VERSION,
+        provenance: Provenance {
+            etbench_version: "0.1.0".into(),
+            git_sha: Some("0123456789ab".into()),
+            created_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
+            command: vec!["etbench".into(), "bench".into()],
+            host: info(),
+        },
+        runs: vec![ok_run("gemma3n-tiny-bf16", 80_000_000), ok_run("gemma3n-tiny-xnnpack-fp32", 6_600_000), failed],
+        drift: Vec::new(),
+    }
+}
+
+#[test]
+fn markdown_report() {
+    insta::assert_snapshot!(export::markdown::render(&document()));
+}
+
+#[test]
+fn terminal_table() {
+    insta::assert_snapshot!(export::table::render(&document()));
+}
+
+#[test]
+fn csv_rows() {
+    insta::assert_snapshot!(String::from_utf8(export::csv::render(&document())).unwrap());
+}
+
+#[test]
+fn json_round_trips_through_the_reader() {
+    let doc = document();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    std::fs::write(&path, export::json(&doc)).unwrap();
+    let back = Document::read(&path).unwrap();
+    let (a, b) = (String::from_utf8(export::json(&back)).unwrap(), String::from_utf8(export::json(&doc)).unwrap());
+    assert!(a == b, "results.json does not round-trip");
+    insta::assert_snapshot!(String::from_utf8(export::json(&doc)).unwrap());
+}
+
+#[test]
+fn unknown_schema_version_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    std::fs::write(&path, r#"{"schema_version": 99, "runs": []}"#).unwrap();
+    let err = Document::read(&path).unwrap_err().to_string();
+    assert!(err.contains("schema_version 99") && err.contains("results.json"), "{err}");
+}
+
+#[test]
+fn help_texts() {
+    for args in [vec!["--help"], vec!["run", "--help"], vec!["bench", "--help"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
+        assert!(out.status.success());
+        insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
+    }
+}
+
+/// `document()` with a different sha256 per model, as real files have (runs pair and pool by content hash).
+fn distinct_models() -> Document {
+    let mut doc = document();
+    for run in &mut doc.runs {
+        let h: u64 = run.model.name.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        run.model.sha256 = format!("{h:016x}").repeat(4);
+    }
+    doc
+}
+
+#[test]
+fn bmf_export() {
+    insta::assert_snapshot!(String::from_utf8(export::bmf::render(&distinct_models())).unwrap());
+}
+
+#[test]
+fn gab_exports() {
+    use export::gab::{render, Direction};
+    insta::assert_snapshot!("gab_smaller", String::from_utf8(render(&distinct_models(), Direction::SmallerIsBetter)).unwrap());
+    insta::assert_snapshot!("gab_bigger", String::from_utf8(render(&distinct_models(), Direction::BiggerIsBetter)).unwrap());
+}
+
+#[test]
+fn pytorch_v3_export() {
+    insta::assert_snapshot!(String::from_utf8(export::pytorch::render(&distinct_models())).unwrap());
+}
+
+#[test]
+fn jsonl_export() {
+    let text = String::from_utf8(export::jsonl::render(&distinct_models())).unwrap();
+    assert_eq!(text.lines().count(), distinct_models().runs.len());
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn model_card_report() {
+    let docs = [distinct_models()];
+    let report = etbench::export::report::Report::render(&docs).unwrap();
+    insta::assert_snapshot!(report.markdown(&docs));
+    insta::assert_snapshot!("samples_csv", String::from_utf8(report.samples_csv.clone()).unwrap());
+}
+
+#[test]
+fn compare_markdown_and_table() {
+    let base = distinct_models();
+    let mut cand = distinct_models();
+    for run in &mut cand.runs {
+        run.samples.timed_ns.iter_mut().for_each(|v| *v = *v * 13 / 10);
+        run.summarise();
+    }
+    let c = etbench::analysis::compare::compare(&base, &cand, ("base.json", "cand.json"), &Default::default()).unwrap();
+    insta::assert_snapshot!("compare_md", c.render_markdown());
+    insta::assert_snapshot!("compare_table", c.render_table());
+}
+
+#[test]
+fn help_texts_of_report_compare_history() {
+    let cmds = [
+        vec!["report", "--help"],
+        vec!["compare", "--help"],
+        vec!["history", "--help"],
+        vec!["history", "add", "--help"],
+        vec!["history", "report", "--help"],
+        vec!["history", "check", "--help"],
+    ];
+    for args in cmds {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
+        assert!(out.status.success());
+        insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
+    }
+}

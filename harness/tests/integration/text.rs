@@ -1,0 +1,126 @@
+//! Prompts, greedy generation and drift through the real runtime on the bundled fixtures.
+
+
+use std::path::Path;
+
+use crate::common::*;
+use etbench::results::{Document, Fit, RunStatus};
+
+fn run_prompt(models: &[&str], extra: &[&str]) -> (std::process::Output, Option<Document>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench();
+    cmd.args(["run", "--warmup", "0", "--iters", "2", "--format", "none", "--out"]).arg(dir.path());
+    for m in models {
+        cmd.arg("--model").arg(fixture(m));
+    }
+    let out = cmd.args(extra).output().unwrap();
+    let doc = Document::read(&dir.path().join("results.json")).ok();
+    (out, doc)
+}
+
+const PROMPT: &str = "The quick brown fox jumps over the lazy dog.";
+
+#[test]
+fn prompt_generation_is_counted_decoded_and_deterministic() {
+    let args = ["--prompt", PROMPT, "--generate", "5"];
+    let (out, first) = run_prompt(&["bf16", "int8", "xnnpack-fp32"], &args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (_, second) = run_prompt(&["bf16", "int8", "xnnpack-fp32"], &args);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let tokenizer = etbench::plan::prompt::Tokenizer::load(&models_dir().join("tokenizer.json")).unwrap();
+    let expected_ids = tokenizer.encode(PROMPT).unwrap();
+    for (a, b) in first.runs.iter().zip(&second.runs) {
+        assert_eq!(a.status, RunStatus::Ok, "{:?}", a.error);
+        let p = a.prompt.as_ref().unwrap();
+        assert_eq!(p.token_ids, expected_ids);
+        assert_eq!((p.fit, p.real_tokens, p.window), (Fit::Padded, expected_ids.len(), 32));
+        assert_eq!(a.params.spec.real_tokens, Some(expected_ids.len() as u32));
+        let g = a.generation.as_ref().unwrap();
+        assert_eq!(g.token_ids.len(), 5);
+        assert_eq!(g.step_latency_ns.len(), 5);
+        assert!(!g.text.as_deref().unwrap().is_empty());
+        assert_eq!(g.token_ids, b.generation.as_ref().unwrap().token_ids, "{}: greedy output must be deterministic", a.model.name);
+        // The first generated token is the argmax at the last real position of the timed forward.
+        assert_eq!(Some(g.token_ids[0] as u64), a.outputs[0].argmax_last);
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "--format none prints nothing on stdout");
+}
+
+#[test]
+fn long_prompts_are_truncated_with_a_warning() {
+    let long = "word ".repeat(200);
+    let (out, doc) = run_prompt(&["xnnpack-fp32"], &["--prompt", &long]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("kept the last 32"), "{}", stderr_of(&out));
+    let p = doc.unwrap().runs[0].prompt.clone().unwrap();
+    assert_eq!((p.fit, p.real_tokens), (Fit::Truncated, 32));
+    assert!(p.token_ids.len() > 32);
+}
+
+fn refused(extra: &[&str], needle: &str) {
+    let (out, _) = run_prompt(&["int8"], extra);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr_of(&out);
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_tokenizers_and_prompts_get_clear_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    refused(&["--prompt", "hi", "--tokenizer", "/nope/tokenizer.json"], "/nope/tokenizer.json: no such file");
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    refused(&["--prompt", "hi", "--tokenizer", garbage.to_str().unwrap()], "not a valid tokenizer.json");
+    refused(&["--prompt", "   "], "the prompt is empty");
+    let latin1 = dir.path().join("latin1.txt");
+    std::fs::write(&latin1, b"caf\xe9").unwrap();
+    refused(&["--prompt-file", latin1.to_str().unwrap()], "not UTF-8");
+}
+
+fn big_tokenizer(path: &Path, size: u32) {
+    use std::collections::HashMap;
+    let vocab: HashMap<String, u32> = (0..size).map(|i| (format!("t{i}"), i)).chain([("<unk>".to_owned(), size)]).collect();
+    let model = tokenizers::models::wordlevel::WordLevel::builder().vocab(vocab.into_iter().collect()).unk_token("<unk>".into()).build().unwrap();
+    let mut tokenizer = tokenizers::Tokenizer::new(model);
+    tokenizer.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::whitespace::Whitespace {}));
+    tokenizer.save(path, false).unwrap();
+}
+
+#[test]
+fn a_tokenizer_larger_than_the_model_vocabulary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    big_tokenizer(&path, 5000);
+    let (out, doc) = run_prompt(&["int8"], &["--prompt", "t1 t2", "--tokenizer", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let run = &doc.unwrap().runs[0];
+    let msg = &run.error.as_ref().unwrap().message;
+    assert!(msg.contains("5001 tokens") && msg.contains("2048 logits"), "{msg}");
+}
+
+#[test]
+fn drift_is_zero_against_itself_and_bounded_for_int8() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["drift", "--iters", "2", "--warmup", "0", "--generate", "4", "--reference"])
+        .arg(fixture("bf16"))
+        .arg(fixture("bf16"))
+        .arg(fixture("int8"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let (same, int8) = (&doc.drift[0], &doc.drift[1]);
+    assert_eq!(same.mean_kl, 0.0);
+    assert_eq!(same.top1_agreement, 1.0);
+    assert!(same.prompts.iter().all(|p| p.first_divergence.is_none() && p.kl.iter().all(|&k| k == 0.0)));
+    assert!(int8.mean_kl > 0.0 && int8.mean_kl < 0.1, "int8 KL {}", int8.mean_kl);
+    assert!(int8.top1_agreement > 0.5 && int8.top1_agreement < 1.0, "int8 top-1 {}", int8.top1_agreement);
+    assert!(int8.mean_cosine > 0.9 && int8.mean_cosine < 1.0);
+    assert_eq!(same.prompts.len(), etbench::run::drift::BUILTIN_PROMPTS.len());
+    let md = std::fs::read_to_string(dir.path().join("drift.md")).unwrap();
+    assert!(md.contains("top-1 agreement") && md.contains("gemma3n-tiny-int8"), "{md}");
+}
