@@ -12,10 +12,12 @@ use etbench_protocol::{
 use crate::inputs::{self, Built, Fed};
 use crate::{conditions, memory, output, Engine, RuntimeError};
 
-/// One invocation of the runner: the model, the run specification, and where its artifacts go.
+/// One invocation of the runner: the model(s), the run specification, and where its artifacts go. With several
+/// models the run is a paired session: every model is loaded and warmed up in this process, then their timed
+/// iterations alternate round by round in the spec's balanced order.
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    pub model: String,
+    pub models: Vec<String>,
     pub spec: RunSpec,
     /// Write the raw bytes of output 0 after the last timed iteration here.
     pub dump_output: Option<String>,
@@ -29,14 +31,18 @@ pub struct Invocation {
 
 impl Invocation {
     pub fn new(model: impl Into<String>, spec: RunSpec) -> Self {
-        Self { model: model.into(), spec, dump_output: None, etdump: None, describe: false, sysfs_root: "/sys".into() }
+        Self { models: vec![model.into()], spec, dump_output: None, etdump: None, describe: false, sysfs_root: "/sys".into() }
+    }
+
+    fn paired(&self) -> bool {
+        self.models.len() > 1
     }
 
     /// The ETDump path of a profiled run: `--etdump`, else `<model>.etdump` beside the working directory.
     fn etdump_path(&self) -> Option<String> {
         self.spec.profile.then(|| {
             self.etdump.clone().unwrap_or_else(|| {
-                let stem = Path::new(&self.model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let stem = Path::new(&self.models[0]).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 format!("{stem}.etdump")
             })
         })
@@ -55,11 +61,13 @@ pub struct Failed;
 struct Ctx<'a, E: Emit> {
     out: &'a mut E,
     phase: Option<PhaseKind>,
+    /// The model the next lines are about (its index on the command line).
+    model: u32,
 }
 
 impl<E: Emit> Ctx<'_, E> {
     fn fail(&mut self, kind: ErrorKind, executorch_error: Option<u32>, message: String) -> Failed {
-        self.out.emit(Message::Error(RunnerError { kind, phase: self.phase, executorch_error, message }));
+        self.out.emit(Message::Error(RunnerError { model: self.model, kind, phase: self.phase, executorch_error, message }));
         Failed
     }
 
@@ -79,15 +87,19 @@ impl<E: Emit> Ctx<'_, E> {
         let before = memory::fault_baseline();
         let (duration_ns, iterations, value) = body(self)?;
         let memory = memory::snapshot(Some(&before), peak_reset);
-        self.out.emit(Message::Phase(PhaseRecord { phase, duration_ns, iterations, memory }));
+        self.out.emit(Message::Phase(PhaseRecord { model: self.model, phase, duration_ns, iterations, memory }));
         Ok(value)
+    }
+
+    fn sample(&mut self, phase: PhaseKind, index: u32, latency_ns: u64, round: Option<u32>) {
+        self.out.emit(Message::Sample(SampleRecord { model: self.model, phase, index, latency_ns, round }));
     }
 
     fn timed_loop(&mut self, engine: &mut Engine, method: &str, phase: PhaseKind, n: u32) -> Result<(u64, u32, ()), Failed> {
         let mut latencies = Vec::with_capacity(n as usize);
         let result = engine.execute_timed(method, n, &mut latencies);
         for (index, latency_ns) in latencies.iter().enumerate() {
-            self.out.emit(Message::Sample(SampleRecord { phase, index: index as u32, latency_ns: *latency_ns }));
+            self.sample(phase, index as u32, *latency_ns, None);
         }
         match result {
             Ok(duration) => Ok((duration, n, ())),
@@ -147,14 +159,26 @@ fn vocabulary(outputs: &[etbench_protocol::TensorSpec]) -> Option<i64> {
     first.sizes.last().copied().filter(|v| *v > 1)
 }
 
+/// One model of the invocation, loaded and ready to execute.
+struct Loaded {
+    engine: Engine,
+    built: Vec<Built>,
+    token_ids: Vec<i64>,
+}
+
 /// Runs every phase, emitting protocol lines. `Err(Failed)` means an error line was emitted.
 pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
-    let mut ctx = Ctx { out, phase: None };
+    let mut ctx = Ctx { out, phase: None, model: 0 };
     let config = &inv.spec;
-    if let Err(e) = config.validate() {
+    if let Err(e) = config.validate().and_then(|_| check_paired(inv)) {
         return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("run specification: {e}")));
     }
-    let size = check_model_file(&mut ctx, &inv.model)?;
+    let mut sizes = Vec::new();
+    for (i, model) in inv.models.iter().enumerate() {
+        ctx.model = i as u32;
+        sizes.push(check_model_file(&mut ctx, model)?);
+    }
+    ctx.model = 0;
     if let Some(mask) = &config.cpu_affinity {
         conditions::parse_mask(mask)
             .and_then(|cpus| conditions::pin(&cpus))
@@ -173,20 +197,98 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
     }
     let threads_effective = config.threads.map(crate::set_threads).or_else(|| Some(crate::threads()));
     let etdump = inv.etdump_path();
-    let mut engine = Engine::with_profiling(&inv.model, config.load_mode, etdump.is_some());
+    let mut loaded = Vec::new();
+    for (i, model) in inv.models.iter().enumerate() {
+        ctx.model = i as u32;
+        if let Some(l) = load(&mut ctx, inv, model, sizes[i], threads_effective, etdump.is_some())? {
+            loaded.push(l);
+        }
+    }
+    if inv.describe {
+        return Ok(());
+    }
+    let method = config.method.as_str();
+    let timed = if inv.paired() || config.until_ci_pct.is_some() || config.max_time_s.is_some() {
+        timed_rounds(&mut ctx, &mut loaded, config)?
+    } else {
+        ctx.model = 0;
+        let engine = &mut loaded[0].engine;
+        ctx.phase(PhaseKind::Timed, |ctx| ctx.timed_loop(engine, method, PhaseKind::Timed, config.iterations))?;
+        config.iterations
+    };
+    let last_real = config.real_tokens.map(|r| r as usize - 1);
+    let mut summaries = Vec::new();
+    for (i, model) in loaded.iter_mut().enumerate() {
+        ctx.model = i as u32;
+        ctx.phase = None;
+        if let Some(path) = &etdump {
+            model.engine.write_etdump(path).map_err(|e| ctx.runtime(ErrorKind::Output, e, &format!("--etdump {path}")))?;
+        }
+        // Checks and dumps describe the timed loop's output, before generation changes the input.
+        let outputs = model.engine.outputs();
+        if let (Some(path), Some((_, bytes))) = (&inv.dump_output, outputs.first()) {
+            std::fs::write(path, bytes).map_err(|e| ctx.fail(ErrorKind::Output, None, format!("--dump-output {path}: {e}")))?;
+        }
+        let checks = outputs.iter().enumerate().filter_map(|(i, (spec, bytes))| output::check(i, spec, bytes, last_real)).collect();
+        let generated = if config.generate > 0 {
+            let window = Window { ids: model.token_ids.clone(), real: last_real.map_or(model.token_ids.len(), |p| p + 1) };
+            ctx.phase(PhaseKind::Generate, |ctx| generate(ctx, &mut model.engine, config, &model.built[0], window))?
+        } else {
+            Vec::new()
+        };
+        summaries.push(RunnerSummary { model: i as u32, warmup_iterations: config.warmup, timed_iterations: timed, outputs: checks, generated });
+    }
+    ctx.phase = None;
+    ctx.out.emit(Message::Conditions(conditions::read_conditions(&inv.sysfs_root, When::After)));
+    for summary in summaries {
+        ctx.out.emit(Message::Summary(summary));
+    }
+    Ok(())
+}
 
+/// What a paired session cannot do: per-model artifacts that would overwrite each other, and generation.
+fn check_paired(inv: &Invocation) -> Result<(), String> {
+    if inv.models.is_empty() {
+        return Err("no model given".into());
+    }
+    if !inv.paired() {
+        return Ok(());
+    }
+    let refuse = |what: &str| Err(format!("a paired session (several models) cannot {what}; run the models one by one for that"));
+    if inv.spec.generate > 0 {
+        return refuse("generate tokens");
+    }
+    if inv.spec.profile || inv.etdump.is_some() {
+        return refuse("record ETDump profiles (profiled and unprofiled timings are never pooled)");
+    }
+    if inv.dump_output.is_some() {
+        return refuse("dump outputs");
+    }
+    Ok(())
+}
+
+/// Program load, method description, meta line, method load, inputs, first forward and warm-up of one model.
+/// `Ok(None)` in describe mode (the meta line was printed).
+fn load(
+    ctx: &mut Ctx<impl Emit>,
+    inv: &Invocation,
+    path: &str,
+    size: u64,
+    threads_effective: Option<u32>,
+    profile: bool,
+) -> Result<Option<Loaded>, Failed> {
+    let config = &inv.spec;
+    let mut engine = Engine::with_profiling(path, config.load_mode, profile);
     ctx.phase(PhaseKind::ProgramLoad, |ctx| match engine.load_program() {
         Ok(ns) => Ok((ns, 1, ())),
         Err(e) => {
             let hint = load_hint(e.code);
-            let kind = ErrorKind::ProgramLoad;
-            Err(ctx.runtime(kind, RuntimeError { what: format!("loading {}", inv.model), ..e }, hint))
+            Err(ctx.runtime(ErrorKind::ProgramLoad, RuntimeError { what: format!("loading {path}"), ..e }, hint))
         }
     })?;
-
     let methods = engine.method_names();
     if !methods.contains(&config.method) {
-        let msg = format!("model {} has no method `{}`; available: {}", inv.model, config.method, methods.join(", "));
+        let msg = format!("model {path} has no method `{}`; available: {}", config.method, methods.join(", "));
         return Err(ctx.fail(ErrorKind::MethodNotFound, None, msg));
     }
     let specs = engine
@@ -196,23 +298,23 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
         Vec::new()
     } else {
         inputs::build_all(config, &config.method, &specs.inputs, vocabulary(&specs.outputs))
-            .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?
+            .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("{path}: {m}")))?
     };
     let token_ids = built.first().and_then(|b| b.ids.clone()).unwrap_or_default();
-    if let Some(real) = config.real_tokens.filter(|&r| r == 0 || r as usize > token_ids.len()) {
+    if let Some(real) = config.real_tokens.filter(|&r| !inv.describe && (r == 0 || r as usize > token_ids.len())) {
         return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("real_tokens {real} must be between 1 and the token input's length {}", token_ids.len())));
     }
-    if config.generate > 0 && token_ids.is_empty() {
+    if config.generate > 0 && token_ids.is_empty() && !inv.describe {
         let msg = format!("generation needs an integer token input at index 0; method `{}` takes {}", config.method, specs.inputs.first().map(|s| s.describe()).unwrap_or_else(|| "no inputs".into()));
         return Err(ctx.fail(ErrorKind::InvalidInput, None, msg));
     }
-
     ctx.out.emit(Message::Meta(RunnerMeta {
+        model: ctx.model,
         runner_version: env!("CARGO_PKG_VERSION").to_owned(),
         executorch_version: crate::EXECUTORCH_VERSION.to_owned(),
         target_triple: crate::TARGET.to_owned(),
         pid: std::process::id(),
-        model_path: inv.model.clone(),
+        model_path: path.to_owned(),
         model_size_bytes: Some(size),
         methods,
         spec: config.clone(),
@@ -224,45 +326,85 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
         debug_build: cfg!(debug_assertions),
     }));
     if inv.describe {
-        return Ok(());
+        return Ok(None);
     }
-
     ctx.phase(PhaseKind::MethodLoad, |ctx| match engine.load_method(&config.method) {
         Ok(ns) => Ok((ns, 1, ())),
         Err(e) => Err(ctx.runtime(ErrorKind::MethodLoad, e, "a missing operator or backend means the runtime lacks a kernel this .pte needs")),
     })?;
-    feed(&mut ctx, &mut engine, &built)?;
-
+    feed(ctx, &mut engine, &built)?;
     let method = config.method.as_str();
     ctx.phase(PhaseKind::FirstForward, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::FirstForward, 1))?;
     ctx.phase(PhaseKind::Warmup, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Warmup, config.warmup))?;
-    ctx.phase(PhaseKind::Timed, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Timed, config.iterations))?;
-    let last_real = config.real_tokens.map(|r| r as usize - 1);
-    if let Some(path) = &etdump {
-        engine.write_etdump(path).map_err(|e| ctx.runtime(ErrorKind::Output, e, &format!("--etdump {path}")))?;
+    Ok(Some(Loaded { engine, built, token_ids }))
+}
+
+/// The timed phase as rounds: each round executes every model once, in the spec's order. Stops after
+/// `iterations` rounds, or earlier once `min_iterations` are done and the time budget is spent or every interval is
+/// narrow enough (`until_ci_pct`). Every model gets a timed phase record; their memory is the process's (shared).
+fn timed_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &RunSpec) -> Result<u32, Failed> {
+    let peak_reset = memory::reset_peak();
+    let before = memory::fault_baseline();
+    let start = std::time::Instant::now();
+    let method = config.method.as_str();
+    let mut samples: Vec<Vec<u64>> = loaded.iter().map(|_| Vec::new()).collect();
+    let mut rounds = 0;
+    while rounds < config.iterations {
+        for m in config.order.round(rounds, loaded.len()) {
+            ctx.model = m as u32;
+            ctx.phase = Some(PhaseKind::Timed);
+            let mut latency = Vec::with_capacity(1);
+            if let Err(e) = loaded[m].engine.execute_timed(method, 1, &mut latency) {
+                return Err(ctx.runtime(ErrorKind::Execute, e, "the method failed while executing"));
+            }
+            ctx.sample(PhaseKind::Timed, rounds, latency[0], (loaded.len() > 1).then_some(rounds));
+            samples[m].push(latency[0]);
+        }
+        rounds += 1;
+        if rounds >= config.min_iterations && done(config, &samples, start.elapsed()) {
+            break;
+        }
     }
-    // Checks and dumps describe the timed loop's output, before generation changes the input.
-    let outputs = engine.outputs();
-    if let (Some(path), Some((_, bytes))) = (&inv.dump_output, outputs.first()) {
-        std::fs::write(path, bytes)
-            .map_err(|e| ctx.fail(ErrorKind::Output, None, format!("--dump-output {path}: {e}")))?;
+    let memory = memory::snapshot(Some(&before), peak_reset);
+    for (m, s) in samples.iter().enumerate() {
+        ctx.model = m as u32;
+        let duration_ns = s.iter().sum();
+        ctx.out.emit(Message::Phase(PhaseRecord { model: m as u32, phase: PhaseKind::Timed, duration_ns, iterations: rounds, memory: memory.clone() }));
     }
-    let checks = outputs.iter().enumerate().filter_map(|(i, (spec, bytes))| output::check(i, spec, bytes, last_real)).collect();
-    let generated = if config.generate > 0 {
-        let window = Window { ids: token_ids.clone(), real: last_real.map_or(token_ids.len(), |p| p + 1) };
-        ctx.phase(PhaseKind::Generate, |ctx| generate(ctx, &mut engine, config, &built[0], window))?
+    Ok(rounds)
+}
+
+/// Whether an adaptive or time-bounded run may stop now.
+fn done(config: &RunSpec, samples: &[Vec<u64>], elapsed: std::time::Duration) -> bool {
+    if config.max_time_s.is_some_and(|t| elapsed.as_secs_f64() >= t) {
+        return true;
+    }
+    let Some(pct) = config.until_ci_pct else { return false };
+    let widths: Vec<Option<f64>> = if samples.len() == 1 {
+        vec![median_ci_halfwidth_pct(&samples[0].iter().map(|&v| v as f64).collect::<Vec<_>>())]
     } else {
-        Vec::new()
+        samples[1..]
+            .iter()
+            .map(|s| median_ci_halfwidth_pct(&s.iter().zip(&samples[0]).map(|(c, r)| *c as f64 / *r as f64).collect::<Vec<_>>()))
+            .collect()
     };
-    ctx.phase = None;
-    ctx.out.emit(Message::Conditions(conditions::read_conditions(&inv.sysfs_root, When::After)));
-    ctx.out.emit(Message::Summary(RunnerSummary {
-        warmup_iterations: config.warmup,
-        timed_iterations: config.iterations,
-        outputs: checks,
-        generated,
-    }));
-    Ok(())
+    widths.iter().all(|w| w.is_some_and(|w| w <= pct))
+}
+
+/// Half-width of the distribution-free 95 % interval of the median (order statistics j, k around n/2 ± 0.98·√n),
+/// as a percentage of the median; `None` with fewer than 6 values.
+pub fn median_ci_halfwidth_pct(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    if n < 6 {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let spread = 0.98 * (n as f64).sqrt();
+    let lo = ((n as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
+    let hi = ((n as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(n) - 1;
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    (median > 0.0).then(|| (v[hi] - v[lo]) / 2.0 / median * 100.0)
 }
 
 /// The fixed-size input window during generation: `real` leading positions hold tokens.
@@ -312,7 +454,7 @@ fn generate(
         window.push(token as i64);
     }
     for (index, latency_ns) in latencies.iter().enumerate() {
-        ctx.out.emit(Message::Sample(SampleRecord { phase: PhaseKind::Generate, index: index as u32, latency_ns: *latency_ns }));
+        ctx.sample(PhaseKind::Generate, index as u32, *latency_ns, None);
     }
     Ok((total_ns, config.generate, tokens))
 }
@@ -334,6 +476,24 @@ mod tests {
         assert_eq!((w.ids.clone(), w.real), (vec![5, 6, 7, 8], 4));
         w.push(9);
         assert_eq!((w.ids, w.real), (vec![6, 7, 8, 9], 4));
+    }
+
+    #[test]
+    fn median_interval_narrows_with_more_samples_and_needs_six() {
+        assert_eq!(median_ci_halfwidth_pct(&[1.0; 5]), None);
+        let noisy = |n: usize| -> Vec<f64> { (0..n).map(|i| 100.0 + ((i * 37) % 11) as f64).collect() };
+        let (few, many) = (median_ci_halfwidth_pct(&noisy(10)).unwrap(), median_ci_halfwidth_pct(&noisy(400)).unwrap());
+        assert!(few > many, "{few} vs {many}");
+        assert_eq!(median_ci_halfwidth_pct(&[5.0; 50]), Some(0.0));
+    }
+
+    #[test]
+    fn a_paired_session_refuses_per_model_artifacts() {
+        let mut inv = Invocation::new("a.pte", RunSpec { generate: 2, ..RunSpec::default() });
+        inv.models.push("b.pte".into());
+        assert!(check_paired(&inv).unwrap_err().contains("generate"));
+        inv.spec.generate = 0;
+        assert!(check_paired(&inv).is_ok());
     }
 
     #[test]

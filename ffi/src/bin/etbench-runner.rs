@@ -14,8 +14,10 @@ use etbench_protocol::{Line, Message, RunSpec};
 #[derive(Parser, Debug)]
 #[command(name = "etbench-runner", version, about = "Time an ExecuTorch .pte on this device (driven by etbench)")]
 struct Args {
-    /// Path of the .pte program.
-    model: String,
+    /// Path of the .pte program; several paths make a paired session (all loaded in this process, timed
+    /// iterations alternating round by round; the first is the reference).
+    #[arg(required = true)]
+    models: Vec<String>,
     /// The run specification as JSON (keys: method, load_mode, warmup, iterations, threads, inputs, real_tokens,
     /// generate, thermal_gate_c, gate_timeout_s, cpu_affinity, profile, memory_limit_bytes, bandwidth_probe);
     /// missing keys take their defaults.
@@ -73,7 +75,7 @@ fn main() {
         std::process::exit(2);
     });
     let invocation = Invocation {
-        model: args.model,
+        models: args.models,
         spec,
         dump_output: args.dump_output,
         etdump: args.etdump,

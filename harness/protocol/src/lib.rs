@@ -10,7 +10,7 @@ mod facts;
 mod spec;
 
 pub use facts::{Battery, CpuCondition, DeviceFacts, ThermalZone};
-pub use spec::{default_ids, splitmix64, InputSpec, RunSpec};
+pub use spec::{default_ids, splitmix64, InputSpec, Order, RunSpec};
 
 /// Bumped whenever a line changes shape incompatibly; the host refuses other versions.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -302,6 +302,9 @@ pub struct InputRecord {
 /// First line of every run: what was loaded, how, and with which runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerMeta {
+    /// Which model of a paired session (the index of its path on the command line; 0 when there is one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model: u32,
     pub runner_version: String,
     pub executorch_version: String,
     pub target_triple: String,
@@ -371,6 +374,9 @@ pub struct MemorySnapshot {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseRecord {
+    /// Which model of a paired session (the index of its path on the command line; 0 when there is one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model: u32,
     pub phase: PhaseKind,
     /// Wall time of the whole phase on the device's monotonic clock.
     pub duration_ns: u64,
@@ -381,9 +387,15 @@ pub struct PhaseRecord {
 /// One `execute` call, timed on the device's monotonic clock around `execute` only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleRecord {
+    /// Which model of a paired session (the index of its path on the command line; 0 when there is one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model: u32,
     pub phase: PhaseKind,
     pub index: u32,
     pub latency_ns: u64,
+    /// The round of a paired session: samples of different models with the same round were measured back to back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
 }
 
 /// What one output looked like after the last timed iteration.
@@ -411,6 +423,9 @@ impl OutputCheck {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerSummary {
+    /// Which model of a paired session (the index of its path on the command line; 0 when there is one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model: u32,
     pub warmup_iterations: u32,
     pub timed_iterations: u32,
     pub outputs: Vec<OutputCheck>,
@@ -443,6 +458,9 @@ pub enum ErrorKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerError {
+    /// Which model of a paired session (the index of its path on the command line; 0 when there is one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model: u32,
     pub kind: ErrorKind,
     /// The phase in which it happened, if any had started.
     pub phase: Option<PhaseKind>,
@@ -472,7 +490,7 @@ mod tests {
 
     #[test]
     fn lines_round_trip_with_version_and_tag() {
-        let line = Line::new(Message::Sample(SampleRecord { phase: PhaseKind::Timed, index: 3, latency_ns: 42 }));
+        let line = Line::new(Message::Sample(SampleRecord { model: 0, phase: PhaseKind::Timed, index: 3, latency_ns: 42, round: None }));
         let text = line.to_json();
         assert!(text.contains("\"v\":2"), "{text}");
         assert!(text.contains("\"type\":\"sample\""), "{text}");
@@ -513,4 +531,8 @@ mod tests {
         }
         assert!("mmapp".parse::<LoadMode>().unwrap_err().contains("mmap, file or mlock"));
     }
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }

@@ -46,6 +46,58 @@ pub struct RunSpec {
     /// Measure streaming memory bandwidth before loading (roofline in reports).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub bandwidth_probe: bool,
+    /// Keep iterating until the 95 % interval of the median (of each model's paired ratio to the first model, in a
+    /// paired session) is within ± this many percent; `iterations` is then the most, `min_iterations` the least.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_ci_pct: Option<f64>,
+    /// Stop timing once this many seconds of timed iterations have passed (after `min_iterations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_time_s: Option<f64>,
+    /// The fewest timed iterations an adaptive or time-bounded run takes.
+    pub min_iterations: u32,
+    /// Order of the models within each round of a paired session (several models in one runner process).
+    #[serde(skip_serializing_if = "Order::is_default")]
+    pub order: Order,
+}
+
+/// How a paired session orders its models round by round. Balanced orders cancel a steady drift within a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Order {
+    /// A B, then B A, … (with more models: rotated, then reversed): balanced over every two rounds.
+    #[default]
+    Abba,
+    /// A fresh seeded random permutation per round.
+    Random { seed: u64 },
+}
+
+impl Order {
+    fn is_default(&self) -> bool {
+        *self == Order::Abba
+    }
+
+    /// The model indices in the order round `round` runs them.
+    pub fn round(&self, round: u32, models: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..models).collect();
+        match self {
+            Order::Abba => {
+                if models > 2 {
+                    order.rotate_left((round as usize / 2) % models);
+                }
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+            }
+            Order::Random { seed } => {
+                let mut draws = splitmix64(seed.wrapping_add(round as u64).wrapping_mul(0x2545_F491_4F6C_DD1D), models);
+                for i in (1..models).rev() {
+                    let j = (draws.next().unwrap_or(0) % (i as u64 + 1)) as usize;
+                    order.swap(i, j);
+                }
+            }
+        }
+        order
+    }
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -69,6 +121,10 @@ impl Default for RunSpec {
             profile: false,
             memory_limit_bytes: None,
             bandwidth_probe: false,
+            until_ci_pct: None,
+            max_time_s: None,
+            min_iterations: 3,
+            order: Order::Abba,
         }
     }
 }
@@ -84,6 +140,15 @@ impl RunSpec {
         }
         if self.threads == Some(0) {
             return Err("threads must be at least 1 (leave it out for the runtime's choice)".into());
+        }
+        if let Some(pct) = self.until_ci_pct.filter(|p| !(*p > 0.0 && p.is_finite())) {
+            return Err(format!("until_ci_pct {pct} must be a percentage above 0 (e.g. 2)"));
+        }
+        if let Some(t) = self.max_time_s.filter(|t| !(*t > 0.0 && t.is_finite())) {
+            return Err(format!("max_time_s {t} must be a number of seconds above 0"));
+        }
+        if self.min_iterations == 0 {
+            return Err("min_iterations must be at least 1".into());
         }
         if !(self.gate_timeout_s >= 0.0 && self.gate_timeout_s.is_finite()) {
             return Err(format!("gate_timeout_s {} must be a finite number of seconds ≥ 0", self.gate_timeout_s));
@@ -275,5 +340,37 @@ mod tests {
         assert_eq!((merged.threads, merged.cpu_affinity.as_deref(), merged.iterations), (Some(4), Some("0xf0"), 20));
         assert!(base.merged(&serde_json::json!({"iterations": 0})).unwrap_err().contains("at least 1"));
         assert!(base.merged(&serde_json::json!({"warmpu": 1})).unwrap_err().contains("warmpu"));
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    #[test]
+    fn abba_is_balanced_over_two_rounds() {
+        assert_eq!(Order::Abba.round(0, 2), vec![0, 1]);
+        assert_eq!(Order::Abba.round(1, 2), vec![1, 0]);
+        assert_eq!(Order::Abba.round(2, 2), vec![0, 1]);
+        // Three models: every model is first once in three even rounds.
+        let firsts: Vec<usize> = (0..3).map(|r| Order::Abba.round(2 * r, 3)[0]).collect();
+        assert_eq!(firsts, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn random_order_is_a_seeded_permutation() {
+        let o = Order::Random { seed: 5 };
+        let a = o.round(3, 4);
+        assert_eq!(a, o.round(3, 4));
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3]);
+        assert!((0..20).any(|r| o.round(r, 4) != a), "rounds differ");
+    }
+
+    #[test]
+    fn adaptive_settings_are_validated() {
+        let s = RunSpec { until_ci_pct: Some(0.0), ..RunSpec::default() };
+        assert!(s.validate().unwrap_err().contains("above 0"));
     }
 }

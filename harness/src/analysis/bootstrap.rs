@@ -171,13 +171,28 @@ impl Bootstrap {
     }
 }
 
+impl Bootstrap {
+    /// (pooled median, lower, upper): percentile interval of the median of `runs`, resampling runs then points.
+    pub fn median(&self, runs: &Runs) -> Result<(f64, f64, f64), BootstrapError> {
+        if runs.points() < 2 {
+            return Err(BootstrapError::TooFew { n: runs.points() });
+        }
+        let mut rng = SplitMix64::new(self.seed);
+        let mut buf = Vec::with_capacity(runs.points());
+        let mut medians: Vec<f64> = (0..self.resamples.max(1)).map(|_| runs.resample_median(&[], &mut buf, &mut rng)).collect();
+        medians.sort_by(f64::total_cmp);
+        let tail = (1.0 - self.level) / 2.0;
+        Ok((runs.pooled_median(), quantile_sorted(&medians, tail), quantile_sorted(&medians, 1.0 - tail)))
+    }
+}
+
 fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Improved,

@@ -12,7 +12,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use crate::export::metric::{groups, Estimate, Group, Metric, RunKey};
 use crate::results::{Document, RunResult};
-use super::bootstrap::{Bootstrap, RatioCi, Runs, Verdict};
+use super::bootstrap::{median_in_place, Bootstrap, RatioCi, Runs, Verdict};
 
 /// Metrics a comparison judges (those with raw samples).
 pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
@@ -157,16 +157,51 @@ pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunRe
     let boot = Bootstrap { level: per_metric_level(opts.bootstrap.level), ..opts.bootstrap };
     let sides = Runs::new(bs.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cs.iter().map(|v| v.as_slice()))?)));
     match sides.and_then(|(b, c)| boot.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
-        Ok((ci, single)) => {
+        Ok((ci, single)) if metric == Metric::Latency => {
+            let drift = process_drift(&bs).max(process_drift(&cs));
+            judge_unpaired(&mut change, ci, single, drift, opts);
+        }
+        Ok((ci, _)) => {
             change.verdict = Some(Verdict::of(&ci, opts.threshold, metric.smaller_is_better()));
             change.ci = Some(ci);
-            if single && metric == Metric::Latency {
-                change.note = Some("1 process per side: process-to-process variation is not in the interval; use --repeat 3 or more".into());
-            }
         }
         Err(e) => change.note = Some(format!("not judged: {e}; raise --iters")),
     }
     change
+}
+
+/// Half the range of the per-process medians over their median: how far separate processes of the same thing
+/// land apart on this device (0 with a single process).
+pub fn process_drift(processes: &[Vec<f64>]) -> f64 {
+    let medians: Vec<f64> = processes.iter().filter(|p| !p.is_empty()).map(|p| median_in_place(&mut p.clone())).collect();
+    if medians.len() < 2 {
+        return 0.0;
+    }
+    let center = median_in_place(&mut medians.clone());
+    let (lo, hi) = medians.iter().fold((f64::INFINITY, 0f64), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+    (hi - lo) / 2.0 / center
+}
+
+/// An unpaired latency verdict: a change must clear the threshold *plus* the drift seen between processes, and
+/// when the drift alone exceeds the threshold a "no change" is not claimed either. The drift comes from whichever
+/// side has several processes (the same device); with one process on each side it is unknown and only the interval
+/// is reported.
+fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f64, opts: &Options) {
+    let pct = drift * 100.0;
+    change.ci = Some(ci);
+    if single {
+        change.note = Some("1 process per side: drift between processes is unknown, no verdict; use --repeat 3 or more, or --paired".into());
+        return;
+    }
+    let verdict = Verdict::of(&ci, opts.threshold + drift, true);
+    if verdict == Verdict::NoChange && drift > opts.threshold {
+        change.note = Some(format!("runs on this device drift ±{pct:.0}% between processes: no verdict; use --paired"));
+        return;
+    }
+    if drift > opts.threshold {
+        change.note = Some(format!("called beyond the ±{pct:.0}% drift between processes"));
+    }
+    change.verdict = Some(verdict);
 }
 
 fn judge(base: &Group, cand: &Group, differences: Vec<Difference>, opts: &Options) -> Pair {
@@ -249,7 +284,8 @@ impl Comparison {
     fn rule(&self) -> String {
         let b = &self.options.bootstrap;
         format!(
-            "Verdicts: {:.2}% bootstrap intervals ({:.0}% over the {} metrics; {} resamples, seed {:#x}, runs then \
+            "Design: unpaired (separate processes per side; latency needs at least 2 processes on a side to see the \
+             drift between processes, and a change must clear the threshold plus that drift). Verdicts: {:.2}% bootstrap intervals ({:.0}% over the {} metrics; {} resamples, seed {:#x}, runs then \
              iterations resampled) of the ratio of medians of the raw samples (candidate / base); regressed or improved \
              only when the whole interval clears ±{:.1}%.",
             per_metric_level(b.level) * 100.0,
@@ -262,11 +298,14 @@ impl Comparison {
     }
 
     fn summary(&self) -> String {
+        let judged: usize = self.pairs.iter().flat_map(|p| &p.changes).filter(|c| c.verdict.is_some()).count();
+        let all: usize = self.pairs.iter().map(|p| p.changes.len()).sum();
         format!(
-            "{} regressed, {} improved, {} without significant change, over {} paired run set(s).",
+            "{} regressed, {} improved, {} without significant change, {} without a verdict, over {} matched run set(s).",
             self.count(Verdict::Regressed),
             self.count(Verdict::Improved),
             self.count(Verdict::NoChange),
+            all - judged,
             self.pairs.len()
         )
     }

@@ -4,3 +4,4 @@
 pub mod bootstrap;
 pub mod compare;
 pub mod history;
+pub mod paired;

@@ -122,9 +122,37 @@ struct Measure {
     /// Measure the device's streaming memory bandwidth before each run, for the roofline line in reports.
     #[arg(long)]
     bandwidth_probe: bool,
+    /// Keep iterating until the 95% interval of the median (with --paired: of each model's ratio to the first) is
+    /// within ± PCT percent; --iters is then the most iterations, --min-iters the fewest.
+    #[arg(long, value_name = "PCT", value_parser = parse_positive)]
+    until_ci: Option<f64>,
+    /// Stop timing a run once SECS seconds of timed iterations have passed (after --min-iters).
+    #[arg(long, value_name = "SECS", value_parser = parse_positive)]
+    max_time: Option<f64>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help = dflt("Fewest timed iterations of an adaptive (--until-ci) or time-bounded (--max-time) run", RunSpec::default().min_iterations))]
+    min_iters: Option<u32>,
+    /// Order of the models within each round of a --paired session: abba (balanced), or random[:SEED] [default: abba].
+    #[arg(long, value_parser = parse_order)]
+    order: Option<etbench_protocol::Order>,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
     #[arg(long)]
     runner: Option<PathBuf>,
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` must be a number above 0")),
+    }
+}
+
+fn parse_order(s: &str) -> Result<etbench_protocol::Order, String> {
+    match s.split_once(':') {
+        None if s == "abba" => Ok(etbench_protocol::Order::Abba),
+        None if s == "random" => Ok(etbench_protocol::Order::Random { seed: 0 }),
+        Some(("random", seed)) => seed.parse().map(|seed| etbench_protocol::Order::Random { seed }).map_err(|_| format!("`{seed}` is not a seed")),
+        _ => Err(format!("`{s}`: use abba or random[:SEED]")),
+    }
 }
 
 impl Measure {
@@ -150,6 +178,12 @@ impl Measure {
         spec.profile |= self.profile;
         spec.memory_limit_bytes = self.memory_limit.or(spec.memory_limit_bytes);
         spec.bandwidth_probe |= self.bandwidth_probe;
+        spec.until_ci_pct = self.until_ci.or(spec.until_ci_pct);
+        spec.max_time_s = self.max_time.or(spec.max_time_s);
+        if let Some(v) = self.min_iters {
+            spec.min_iterations = v;
+        }
+        spec.order = self.order.unwrap_or(spec.order);
         spec
     }
 
@@ -162,6 +196,7 @@ impl Measure {
             repeats: self.repeat,
             interleave: self.interleave,
             cooldown: std::time::Duration::from_secs_f64(self.cooldown.max(0.0)),
+            paired: false,
         }
     }
 }
@@ -230,6 +265,11 @@ struct RunArgs {
     /// A .pte file; repeat the flag for several models.
     #[arg(long = "model", required = true)]
     models: Vec<PathBuf>,
+    /// Time all models in one runner process per repeat, alternating their timed iterations (ABBA…) after each one's
+    /// own load and warm-up: the design that sees small differences on a noisy device. The first model is the
+    /// reference; results carry each model's paired ratio to it. Peak memory then covers all loaded models.
+    #[arg(long)]
+    paired: bool,
     /// Method to run [default: forward].
     #[arg(long)]
     method: Option<String>,
@@ -479,6 +519,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
         bail!("--device {dup} is given twice; a device runs one benchmark at a time");
     }
+    if args.paired && args.models.len() < 2 {
+        bail!("--paired needs at least two --model files (the first is the reference); got {}", args.models.len());
+    }
+    if args.paired && (args.text.generate > 0 || args.measure.profile) {
+        bail!("--paired cannot be combined with --generate or --profile: run those models one by one");
+    }
     let inputs = args.inputs.specs()?;
     let prompt = args.text.prompt()?;
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
@@ -492,7 +538,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         if !inputs.is_empty() {
             spec.inputs = inputs.clone();
         }
-        plans.push(Plan { device, models: args.models.clone(), settings: args.measure.settings(spec), prompt: prompt.clone(), dump_outputs: None });
+        let settings = Settings { paired: args.paired, ..args.measure.settings(spec) };
+        plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None });
     }
     let doc = crate::run::fleet::execute(&plans, &out, command_line())?;
     match args.format.as_str() {
@@ -500,6 +547,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         "csv" => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
         "table" => print_stdout(&export::table::render(&doc))?,
         _ => {}
+    }
+    if !doc.paired.is_empty() && args.format == "table" {
+        print_stdout(&format!("\n{}", export::paired::render(&doc.paired, false)))?;
     }
     eprintln!("etbench: results in {}", out.path().display());
     Ok(finish(&doc))

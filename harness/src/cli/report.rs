@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::analysis::bootstrap::Bootstrap;
+use crate::analysis::bootstrap::{Bootstrap, Verdict};
+use crate::analysis::paired;
 use crate::analysis::compare::{self, Comparison, Options};
 use crate::export;
 use crate::analysis::history::{self, History};
@@ -58,10 +59,11 @@ enum MachineFormat {
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The reference results.json (or its directory).
+    /// The reference results.json (or its directory); alone, a paired session (`run --paired`) whose models are
+    /// judged against its first model.
     base: PathBuf,
-    /// The results.json to judge against it (or its directory).
-    cand: PathBuf,
+    /// The results.json to judge against it (or its directory): an unpaired comparison of two separate runs.
+    cand: Option<PathBuf>,
     #[command(flatten)]
     judge: Judge,
     /// Compare even when the runs differ in device, model, threads, load mode, input, runner or ExecuTorch version
@@ -218,9 +220,34 @@ fn or_exit_2(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     or_exit_2((|| {
-        let (base, cand) = (read_doc(&args.base)?, read_doc(&args.cand)?);
-        let labels = (args.base.display().to_string(), args.cand.display().to_string());
-        let c = compare::compare(&base, &cand, (&labels.0, &labels.1), &options(&args.judge, args.force))?;
+        let opts = options(&args.judge, args.force);
+        let base = read_doc(&args.base)?;
+        let Some(cand_path) = &args.cand else {
+            let ratios = paired::ratios(&base, &opts);
+            if ratios.is_empty() {
+                anyhow::bail!(
+                    "{} holds no paired session (design: unpaired); judge two runs with `etbench compare BASE CAND`, or record one with `etbench run --paired --model A.pte --model B.pte`",
+                    args.base.display()
+                );
+            }
+            print_stdout(&crate::export::paired::render(&ratios, args.judge.format == CompareFormat::Md))?;
+            let regressed = ratios.iter().any(|r| r.verdict.as_deref() == Some(paired::verdict_name(Verdict::Regressed)));
+            return Ok(if regressed { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        };
+        let cand = read_doc(cand_path)?;
+        let designs = (paired::Design::of(&base), paired::Design::of(&cand));
+        if designs != (paired::Design::Unpaired, paired::Design::Unpaired) {
+            anyhow::bail!(
+                "{} is {} and {} is {}: a paired session judges its own models against its first one (`etbench compare {}`); comparing it with another run is an unpaired comparison that cannot cancel drift between processes. Record both sides in one paired session (`run --paired --model A --model B`) to see small differences",
+                args.base.display(),
+                designs.0.label(),
+                cand_path.display(),
+                designs.1.label(),
+                if designs.0 == paired::Design::PairedInProcess { args.base.display() } else { cand_path.display() }
+            );
+        }
+        let labels = (args.base.display().to_string(), cand_path.display().to_string());
+        let c = compare::compare(&base, &cand, (&labels.0, &labels.1), &opts)?;
         print_comparison(&c, args.judge.format)
     })())
 }

@@ -95,5 +95,8 @@ pub fn render(doc: &Document) -> String {
         p.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default(),
         p.created_at.format("%Y-%m-%d %H:%M UTC")
     );
+    if !doc.paired.is_empty() {
+        let _ = writeln!(out, "## Paired comparison\n\n{}", super::paired::render(&doc.paired, true));
+    }
     out
 }

@@ -10,6 +10,7 @@ pub mod gab;
 pub mod jsonl;
 pub mod markdown;
 pub mod metric;
+pub mod paired;
 pub mod pytorch;
 pub mod report;
 pub mod store;

@@ -292,6 +292,12 @@ impl Report {
             conditions(&mut out, &runs, docs);
             out.push('\n');
         }
+        let paired: Vec<crate::results::PairedRatio> = docs.iter().flat_map(|d| d.paired.iter().cloned()).collect();
+        if !paired.is_empty() {
+            let _ = writeln!(out, "{hashes} Paired comparison
+");
+            let _ = writeln!(out, "{}", export::paired::render(&paired, true));
+        }
         if !self.charts.is_empty() {
             let _ = writeln!(out, "{hashes} Charts\n");
             let prefix = if link_dir == "." || link_dir.is_empty() { String::new() } else { format!("{link_dir}/") };

@@ -29,6 +29,8 @@ pub struct Settings {
     pub interleave: bool,
     /// Pause between runs (lets a phone shed heat).
     pub cooldown: std::time::Duration,
+    /// Time every model in one runner process per cell, alternating their iterations (a paired session).
+    pub paired: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             repeats: 1,
             interleave: false,
             cooldown: std::time::Duration::ZERO,
+            paired: false,
         }
     }
 }
@@ -99,7 +102,12 @@ impl Plan {
         let settings: Vec<(LoadMode, Option<u32>)> =
             s.load_mode_axis().into_iter().flat_map(|m| threads.iter().map(move |&t| (m, t))).collect();
         let mut cells = Vec::new();
-        if s.interleave {
+        if s.paired {
+            // One cell per setting and repeat; `model` 0 stands for the whole session.
+            for repeat in 0..s.repeats {
+                cells.extend(settings.iter().map(|&(load_mode, threads)| Cell { model: 0, load_mode, threads, repeat }));
+            }
+        } else if s.interleave {
             for repeat in 0..s.repeats {
                 for model in 0..self.models.len() {
                     cells.extend(settings.iter().map(|&(load_mode, threads)| Cell { model, load_mode, threads, repeat }));

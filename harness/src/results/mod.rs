@@ -24,6 +24,9 @@ pub struct Document {
     /// Quantization drift between variants (`etbench drift`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftReport>,
+    /// Paired ratios of every model of a paired session to its reference (`run --paired`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paired: Vec<PairedRatio>,
 }
 
 /// Who produced the document, where and when.
@@ -152,6 +155,10 @@ pub struct Samples {
     /// One forward per generated token (`--generate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub generate_ns: Vec<u64>,
+    /// In a paired session, the round of each timed sample: samples of the session's models with the same round
+    /// were measured back to back in one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timed_rounds: Vec<u32>,
 }
 
 /// How the last output compared with what the export script recorded for the same input.
@@ -270,9 +277,41 @@ pub struct RunResult {
     /// Per-operator profile from the run's ETDump (`--profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::inspect::etdump::OpProfile>,
+    /// Set when the run was one model of a paired session (several models timed alternately in one process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<Pairing>,
     /// Host file holding output 0's raw bytes, when the plan kept them (not part of results.json).
     #[serde(skip)]
     pub output_dump: Option<std::path::PathBuf>,
+}
+
+/// Where a run sits in a paired session: the rows of one process share `session`; `models` lists the session's
+/// models in command-line order (the first is the reference every ratio is taken against).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pairing {
+    pub session: String,
+    pub position: u32,
+    pub models: Vec<String>,
+}
+
+/// A candidate's paired ratio to the reference of its sessions (`run --paired`), as computed when the document was
+/// written; `etbench compare` recomputes it from the raw samples and rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedRatio {
+    pub reference: String,
+    pub candidate: String,
+    /// What the sessions shared: device, threads, load mode.
+    pub setting: String,
+    pub sessions: usize,
+    pub pairs: usize,
+    /// Median of the per-round ratios candidate / reference (below 1: the candidate is faster).
+    pub ratio: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub level: f64,
+    pub threshold: f64,
+    /// improved / regressed / no_change; `None` when there were too few pairs for an interval.
+    pub verdict: Option<String>,
 }
 
 /// How a tokenized prompt was fitted to the method's fixed input length.
@@ -398,7 +437,7 @@ pub enum ReadError {
 
 impl Document {
     pub fn new(provenance: Provenance) -> Self {
-        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new() }
+        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new(), paired: Vec::new() }
     }
 
     /// Reads a `results.json`, checking the schema version before the shape.

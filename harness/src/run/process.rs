@@ -9,15 +9,22 @@ use etbench_protocol::{ErrorKind, InputSpec, Line, Message, PhaseKind, RunSpec, 
 use crate::device::{Device, Exit};
 use crate::plan::manifest::Expectation;
 use crate::results::{
-    DeviceRef, GenerationRecord, ModelRef, OutputVerdict, RunParams, RunResult, RunStatus, RunnerInfo, Samples,
+    DeviceRef, GenerationRecord, ModelRef, OutputVerdict, Pairing, RunParams, RunResult, RunStatus, RunnerInfo, Samples,
 };
 
 /// Runner arguments: the run specification as one JSON value, then the model path after `--` (argv entries,
 /// no shell quoting here; remote transports quote each one).
 pub fn runner_args(model_path: &str, spec: &RunSpec) -> Vec<OsString> {
+    session_args(&[model_path.to_owned()], spec)
+}
+
+/// [`runner_args`] for a paired session: every model path after `--`, the reference first.
+fn session_args(model_paths: &[String], spec: &RunSpec) -> Vec<OsString> {
     let json = serde_json::to_string(spec).expect("a RunSpec always serialises");
     // `--` so a model path starting with `-` is never taken for a flag.
-    vec!["--spec".into(), json.into(), "--".into(), model_path.into()]
+    let mut args: Vec<OsString> = vec!["--spec".into(), json.into(), "--".into()];
+    args.extend(model_paths.iter().map(OsString::from));
+    args
 }
 
 /// The spec as the device sees it: `file:` inputs point at their staged copies on the device.
@@ -42,7 +49,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         params,
         started_at: Utc::now(),
         status: RunStatus::Error,
-        error: Some(RunnerError { kind, phase: None, executorch_error: None, message }),
+        error: Some(RunnerError { model: 0, kind, phase: None, executorch_error: None, message }),
         runner: None,
         phases: Vec::new(),
         samples: Samples::default(),
@@ -54,6 +61,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
+        pairing: None,
         output_dump: None,
     }
 }
@@ -93,24 +101,57 @@ pub fn run_once_with(
     expectation: Option<&Expectation>,
     extra: &[OsString],
 ) -> RunResult {
-    let mut row = error_row(device_ref, model, params, ErrorKind::RunnerCrashed, String::new());
-    row.error = None;
-    let staged = match device.stage_model(std::path::Path::new(&row.model.path), &row.model.sha256) {
-        Ok(path) => path,
-        Err(e) => return fail(row, ErrorKind::Io, None, e.to_string()),
+    let mut rows = run_session(device, device_ref, vec![(model, expectation.cloned())], params, extra);
+    rows.pop().expect("one row per model")
+}
+
+/// One runner process timing every model of `models` (a paired session when there are several: loaded together,
+/// timed iterations alternating round by round): one row per model, in order. A failure of one model ends the
+/// session; the others keep what they measured and say why they stopped.
+pub fn run_session(
+    device: &dyn Device,
+    device_ref: DeviceRef,
+    models: Vec<(ModelRef, Option<Expectation>)>,
+    params: RunParams,
+    extra: &[OsString],
+) -> Vec<RunResult> {
+    let paired = models.len() > 1;
+    let names: Vec<String> = models.iter().map(|(m, _)| m.name.clone()).collect();
+    let mut rows: Vec<RunResult> = models
+        .iter()
+        .enumerate()
+        .map(|(i, (model, _))| {
+            let mut row = error_row(device_ref.clone(), model.clone(), params.clone(), ErrorKind::RunnerCrashed, String::new());
+            row.error = None;
+            if paired {
+                row.id = format!("{}/p{i}", row.id);
+                row.pairing = Some(Pairing { session: rows_session_id(&device_ref.name, &params, &names), position: i as u32, models: names.clone() });
+            }
+            row
+        })
+        .collect();
+    let fail_all = |rows: Vec<RunResult>, kind, message: String| -> Vec<RunResult> {
+        rows.into_iter().map(|r| fail(r, kind, None, message.clone())).collect()
     };
-    let spec = match device_spec(device, &row.params.spec) {
+    let mut staged = Vec::new();
+    for row in &rows {
+        match device.stage_model(std::path::Path::new(&row.model.path), &row.model.sha256) {
+            Ok(path) => staged.push(path),
+            Err(e) => return fail_all(rows, ErrorKind::Io, e.to_string()),
+        }
+    }
+    let spec = match device_spec(device, &params.spec) {
         Ok(spec) => spec,
-        Err(e) => return fail(row, ErrorKind::Io, None, e),
+        Err(e) => return fail_all(rows, ErrorKind::Io, e),
     };
-    let mut args = runner_args(&staged, &spec);
-    let at = args.len() - 2;
+    let mut args = session_args(&staged, &spec);
+    let at = args.iter().position(|a| a == "--").expect("session_args puts `--` before the models");
     args.splice(at..at, extra.iter().cloned());
     let mut process = match device.spawn_runner(&args) {
         Ok(p) => p,
-        Err(e) => return fail(row, ErrorKind::RunnerMissing, None, e.to_string()),
+        Err(e) => return fail_all(rows, ErrorKind::RunnerMissing, e.to_string()),
     };
-    let mut pending = Pending::default();
+    let mut pending: Vec<Pending> = rows.iter().map(|_| Pending::default()).collect();
     let mut protocol_error = None;
     let mut line = String::new();
     loop {
@@ -124,25 +165,65 @@ pub fn run_once_with(
             continue;
         }
         match Line::parse(text) {
-            Ok(parsed) => absorb(&mut row, parsed.msg, &mut pending),
+            Ok(parsed) => match parsed.msg {
+                Message::Conditions(c) => rows.iter_mut().for_each(|r| r.conditions.push(c.clone())),
+                msg => {
+                    let i = (message_model(&msg) as usize).min(rows.len() - 1);
+                    absorb(&mut rows[i], msg, &mut pending[i]);
+                }
+            },
             Err(e) => {
                 protocol_error.get_or_insert_with(|| e.to_string());
             }
         }
     }
     let (exit, stderr) = process.finish();
-    let last_phase = pending.last_phase;
-    if row.params.spec.generate > 0 && !row.samples.generate_ns.is_empty() {
-        row.generation = Some(GenerationRecord {
-            requested: row.params.spec.generate,
-            token_ids: pending.generated,
-            text: None,
-            step_latency_ns: row.samples.generate_ns.clone(),
-        });
+    let failed = rows.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {}", r.model.name, e.message)));
+    let out: Vec<RunResult> = rows
+        .into_iter()
+        .zip(pending)
+        .zip(models)
+        .map(|((mut row, pending), (_, expectation))| {
+            let last_phase = pending.last_phase;
+            if row.params.spec.generate > 0 && !row.samples.generate_ns.is_empty() {
+                row.generation = Some(GenerationRecord {
+                    requested: row.params.spec.generate,
+                    token_ids: pending.generated,
+                    text: None,
+                    step_latency_ns: row.samples.generate_ns.clone(),
+                });
+            }
+            match (&failed, row.error.is_none() && paired && exit != Exit::Code(0)) {
+                (Some(other), true) => {
+                    let kept = row.samples.timed_ns.len();
+                    fail(row, ErrorKind::RunnerCrashed, last_phase, format!("the paired session ended early because {other}; {kept} samples kept"))
+                }
+                _ => classify_exit(row, exit, &stderr, last_phase, protocol_error.clone(), expectation.as_ref()),
+            }
+        })
+        .collect();
+    if let Some(row) = out.first() {
+        remove_cgroup(row);
     }
-    let row = classify_exit(row, exit, &stderr, last_phase, protocol_error, expectation);
-    remove_cgroup(&row);
-    row
+    out
+}
+
+/// The session a paired row belongs to: device, settings and repeat (the rows of one process share it).
+fn rows_session_id(device: &str, params: &RunParams, names: &[String]) -> String {
+    let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+    format!("{device}/{}/{}/t{threads}/r{}", names.join("+"), params.spec.load_mode, params.repeat_index)
+}
+
+/// Which model of the session a line is about.
+fn message_model(msg: &Message) -> u32 {
+    match msg {
+        Message::Meta(m) => m.model,
+        Message::Phase(p) => p.model,
+        Message::Sample(s) => s.model,
+        Message::Summary(s) => s.model,
+        Message::Error(e) => e.model,
+        Message::Conditions(_) => 0,
+    }
 }
 
 fn classify_exit(
@@ -236,7 +317,7 @@ pub fn describe(device: &dyn Device, model: &ModelRef, method: &str) -> Result<e
 
 fn fail(mut row: RunResult, kind: ErrorKind, phase: Option<PhaseKind>, message: String) -> RunResult {
     row.status = RunStatus::Error;
-    row.error = Some(RunnerError { kind, phase, executorch_error: None, message });
+    row.error = Some(RunnerError { model: 0, kind, phase, executorch_error: None, message });
     row.summarise();
     row
 }
@@ -273,7 +354,12 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
             PhaseKind::FirstForward => row.samples.first_forward_ns = Some(s.latency_ns),
             PhaseKind::Warmup => row.samples.warmup_ns.push(s.latency_ns),
             PhaseKind::Generate => row.samples.generate_ns.push(s.latency_ns),
-            _ => row.samples.timed_ns.push(s.latency_ns),
+            _ => {
+                row.samples.timed_ns.push(s.latency_ns);
+                if let Some(round) = s.round {
+                    row.samples.timed_rounds.push(round);
+                }
+            }
         },
         Message::Summary(summary) => {
             row.outputs = summary.outputs;

@@ -113,6 +113,32 @@ fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cel
     row
 }
 
+/// One paired session: every model in one runner process. A model whose file check failed makes every row an
+/// error row (the session cannot run without it).
+fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared], cell: &Cell) -> Vec<RunResult> {
+    let params = plan.params(cell);
+    let bad = prepared.iter().zip(&plan.models).find_map(|(p, path)| p.checked.as_ref().err().map(|e| (path, e)));
+    let mut rows = match bad {
+        Some((bad_path, problem)) => prepared
+            .iter()
+            .zip(&plan.models)
+            .map(|(p, path)| {
+                let model = p.checked.clone().unwrap_or_else(|_| model::unreadable(path));
+                let message = format!("paired session not started: {}: {}", bad_path.display(), problem.message);
+                process::error_row(device_ref.clone(), model, params.clone(), problem.kind, message)
+            })
+            .collect(),
+        None => {
+            let models = prepared.iter().map(|p| (p.checked.clone().expect("checked above"), p.expectation.clone())).collect();
+            process::run_session(plan.device.as_ref(), device_ref.clone(), models, params, &[])
+        }
+    };
+    for row in rows.iter_mut() {
+        row.warnings = crate::results::warnings::assess(row);
+    }
+    rows
+}
+
 /// Distinguishes the dumps of one model's runs: settings, repeat and (for prompt runs) the fed ids.
 fn dump_key(params: &RunParams) -> String {
     let spec = serde_json::to_string(&params.spec).unwrap_or_default();
@@ -153,22 +179,40 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
         if i > 0 && !plan.settings.cooldown.is_zero() {
             std::thread::sleep(plan.settings.cooldown);
         }
-        let path = &plan.models[cell.model];
         let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+        let what = if plan.settings.paired {
+            let names: Vec<String> = plan.models.iter().map(|p| p.display().to_string()).collect();
+            format!("paired session {}", names.join(" ⇄ "))
+        } else {
+            plan.models[cell.model].display().to_string()
+        };
         eprintln!(
-            "[{}/{}] {}: {} ({}, {threads} threads, repeat {}/{})",
+            "[{}/{}] {}: {what} ({}, {threads} threads, repeat {}/{})",
             i + 1,
             cells.len(),
             device_ref.name,
-            path.display(),
             cell.load_mode,
             cell.repeat + 1,
             plan.settings.repeats
         );
-        let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
-        let row = run_cell(plan, &device_ref, model, cell, Some(&profiles));
-        report_progress(&row);
-        doc.runs.push(row);
+        let rows = if plan.settings.paired {
+            for (m, path) in plan.models.iter().enumerate() {
+                prepared[m].get_or_insert_with(|| prepare(plan, path));
+            }
+            let all: Vec<&Prepared> = prepared.iter().map(|p| p.as_ref().expect("prepared above")).collect();
+            run_session_cell(plan, &device_ref, &all, cell)
+        } else {
+            let path = &plan.models[cell.model];
+            let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
+            vec![run_cell(plan, &device_ref, model, cell, Some(&profiles))]
+        };
+        for row in rows {
+            report_progress(&row);
+            doc.runs.push(row);
+        }
+        if plan.settings.paired {
+            doc.paired = crate::analysis::paired::ratios(doc, &crate::analysis::compare::Options::default());
+        }
         if let Some(out) = out {
             out.write_results(doc)?;
         }

@@ -13,7 +13,6 @@ use etbench::analysis::compare::{change, Options};
 use etbench::export::metric::Metric;
 use etbench::results::RunResult;
 
-static MACHINE: Mutex<()> = Mutex::new(());
 
 fn bench(dir: &Path, variant: &str, extra: &[&str]) -> PathBuf {
     let out = etbench()

@@ -11,6 +11,7 @@ mod devices;
 mod export;
 mod layout;
 mod methodology;
+mod paired;
 mod report;
 mod snapshots;
 mod text;

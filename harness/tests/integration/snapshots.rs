@@ -22,6 +22,7 @@ fn info() -> SystemInfo {
 
 fn phase(phase: PhaseKind, duration_ns: u64, hwm_mib: u64) -> PhaseRecord {
     PhaseRecord {
+        model: 0,
         phase,
         duration_ns,
         iterations: 1,
@@ -66,7 +67,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             phase(PhaseKind::Warmup, base_ns * 3, 16),
             phase(PhaseKind::Timed, base_ns * 10, 16),
         ],
-        samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed, generate_ns: vec![] },
+        samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed, generate_ns: vec![], timed_rounds: vec![] },
         outputs: vec![OutputCheck {
             index: 0,
             sizes: vec![1, 32, 2048],
@@ -83,6 +84,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
+        pairing: None,
         output_dump: None,
     };
     run.summarise();
@@ -93,6 +95,7 @@ fn document() -> Document {
     let mut failed = ok_run("broken", 1);
     failed.status = RunStatus::Error;
     failed.error = Some(RunnerError {
+        model: 0,
         kind: ErrorKind::RunnerCrashed,
         phase: Some(PhaseKind::Warmup),
         executorch_error: None,
@@ -112,6 +115,7 @@ fn document() -> Document {
         },
         runs: vec![ok_run("gemma3n-tiny-bf16", 80_000_000), ok_run("gemma3n-tiny-xnnpack-fp32", 6_600_000), failed],
         drift: Vec::new(),
+        paired: Vec::new(),
     }
 }
 

@@ -1,0 +1,157 @@
+//! Verdicts of paired sessions: every model timed in one runner process, iterations alternating round by round
+//! (`run --paired`). A candidate's ratio to the reference (the session's first model) is the median of its
+//! per-round ratios `t_cand / t_ref`; the interval resamples sessions (fresh processes, `--repeat`) and then
+//! rounds within each, so both process-to-process and round-to-round noise are in it. Everything is recomputed
+//! from the raw samples and their rounds, never from stored summaries.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::bootstrap::{Bootstrap, Runs, Verdict};
+use super::compare::Options;
+use crate::results::{Document, PairedRatio, RunResult};
+
+/// The design a verdict came from, named in every comparison's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Design {
+    /// Several models in one runner process, iterations alternating (ABBA…).
+    PairedInProcess,
+    /// Separate processes per side.
+    Unpaired,
+}
+
+impl Design {
+    pub fn label(self) -> &'static str {
+        match self {
+            Design::PairedInProcess => "paired in-process",
+            Design::Unpaired => "unpaired",
+        }
+    }
+
+    /// The design a document's runs used.
+    pub fn of(doc: &Document) -> Self {
+        if doc.runs.iter().any(|r| r.pairing.is_some()) { Design::PairedInProcess } else { Design::Unpaired }
+    }
+}
+
+/// The per-round ratios of `cand` to `reference` within one session (rounds both measured).
+fn round_ratios(reference: &RunResult, cand: &RunResult) -> Vec<f64> {
+    let by_round: BTreeMap<u32, u64> =
+        reference.samples.timed_rounds.iter().copied().zip(reference.samples.timed_ns.iter().copied()).collect();
+    cand.samples
+        .timed_rounds
+        .iter()
+        .zip(&cand.samples.timed_ns)
+        .filter_map(|(round, ns)| Some(*ns as f64 / *by_round.get(round)? as f64))
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .collect()
+}
+
+/// Every candidate's paired ratio in a document, grouped by setting (device × threads × load mode); sessions are
+/// the repeats of that setting. Profiled and unprofiled sessions are never pooled (the setting includes it).
+pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
+    // setting → session → rows by position
+    let mut settings: BTreeMap<String, BTreeMap<String, Vec<&RunResult>>> = BTreeMap::new();
+    for run in doc.runs.iter().filter(|r| r.pairing.is_some()) {
+        let spec = &run.params.spec;
+        let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads).map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+        let profiled = if spec.profile { ", profiled" } else { "" };
+        let setting = format!("{}, {} threads, {}{profiled}", run.device.name, threads, spec.load_mode);
+        let session = run.pairing.as_ref().expect("filtered").session.clone();
+        settings.entry(setting).or_default().entry(session).or_default().push(run);
+    }
+    let mut out = Vec::new();
+    for (setting, sessions) in settings {
+        let Some(first) = sessions.values().next().and_then(|rows| rows.first()) else { continue };
+        let names = first.pairing.as_ref().expect("paired").models.clone();
+        for position in 1..names.len() {
+            let per_session: Vec<Vec<f64>> = sessions
+                .values()
+                .filter_map(|rows| {
+                    let find = |p: usize| rows.iter().find(|r| r.pairing.as_ref().is_some_and(|x| x.position as usize == p));
+                    Some(round_ratios(find(0)?, find(position)?))
+                })
+                .filter(|r| !r.is_empty())
+                .collect();
+            out.push(judge(&names[0], &names[position], &setting, &per_session, opts));
+        }
+    }
+    out
+}
+
+/// The schema's name of a verdict (`results.json` stores names, the analysis owns the type).
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "improved",
+        Verdict::Regressed => "regressed",
+        Verdict::NoChange => "no_change",
+    }
+}
+
+pub fn verdict_of_name(name: &str) -> Option<Verdict> {
+    [Verdict::Improved, Verdict::Regressed, Verdict::NoChange].into_iter().find(|v| verdict_name(*v) == name)
+}
+
+fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>], opts: &Options) -> PairedRatio {
+    let pairs = sessions.iter().map(Vec::len).sum();
+    let mut result = PairedRatio {
+        reference: reference.to_owned(),
+        candidate: candidate.to_owned(),
+        setting: setting.to_owned(),
+        sessions: sessions.len(),
+        pairs,
+        ratio: f64::NAN,
+        lower: f64::NAN,
+        upper: f64::NAN,
+        level: opts.bootstrap.level,
+        threshold: opts.threshold,
+        verdict: None,
+    };
+    if let Ok(runs) = Runs::new(sessions.iter().map(Vec::as_slice)) {
+        if let Ok(ci) = median_ci(&opts.bootstrap, &runs, pairs) {
+            result.ratio = ci.0;
+            result.lower = ci.1;
+            result.upper = ci.2;
+            let ratio_ci = super::bootstrap::RatioCi { ratio: ci.0, lower: ci.1, upper: ci.2, level: opts.bootstrap.level };
+            result.verdict = Some(verdict_name(Verdict::of(&ratio_ci, opts.threshold, true)).to_owned());
+        }
+    }
+    result
+}
+
+/// (pooled median, lower, upper) of the per-round ratios, resampling sessions then rounds.
+fn median_ci(boot: &Bootstrap, runs: &Runs, pairs: usize) -> Result<(f64, f64, f64), String> {
+    if pairs < 6 {
+        return Err(format!("{pairs} pairs: at least 6 are needed for an interval"));
+    }
+    boot.median(runs).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(n: usize, pairs: usize, ratio: f64) -> Vec<Vec<f64>> {
+        let mut rng = super::super::bootstrap::SplitMix64::new(7);
+        (0..n).map(|_| (0..pairs).map(|_| ratio * (1.0 + (rng.below(200) as f64 - 100.0) / 10_000.0)).collect()).collect()
+    }
+
+    #[test]
+    fn a_tight_ten_percent_slowdown_is_regressed_and_a_over_a_is_not() {
+        let opts = Options::default();
+        let slow = judge("a", "b", "s", &sessions(3, 30, 1.10), &opts);
+        assert_eq!(slow.verdict.as_deref(), Some("regressed"), "{slow:?}");
+        assert!(slow.lower > 1.05 && slow.upper < 1.15);
+        let same = judge("a", "a", "s", &sessions(3, 30, 1.0), &opts);
+        assert_eq!(same.verdict.as_deref(), Some("no_change"), "{same:?}");
+    }
+
+    #[test]
+    fn too_few_pairs_give_no_verdict() {
+        let r = judge("a", "b", "s", &sessions(1, 4, 1.5), &Options::default());
+        assert_eq!(r.verdict, None);
+        assert!(crate::export::paired::render(&[r], true).contains("no verdict"));
+    }
+}

@@ -1,0 +1,41 @@
+//! Paired-session ratios (`run --paired`, `compare PAIRED`) as a terminal table or markdown, the design named.
+
+use crate::results::PairedRatio;
+
+/// `etbench compare PAIRED`: a table (or markdown) of every candidate against its reference.
+pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
+    let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
+    let mut rows = Vec::new();
+    for r in ratios {
+        let verdict = match r.verdict.as_deref() {
+            Some("improved") => "improved".to_owned(),
+            Some("regressed") => "REGRESSED".to_owned(),
+            Some(_) => "no significant change".to_owned(),
+            None => format!("no verdict: {} pairs (need ≥ 6); raise --iters", r.pairs),
+        };
+        let interval = if r.ratio.is_finite() { format!("{} … {}", pct(r.lower), pct(r.upper)) } else { "–".into() };
+        let ratio = if r.ratio.is_finite() { format!("{:.4}", r.ratio) } else { "–".into() };
+        rows.push([r.candidate.clone(), r.reference.clone(), r.setting.clone(), format!("{} × {}", r.sessions, r.pairs / r.sessions.max(1)), ratio, interval, verdict]);
+    }
+    let header = ["candidate", "reference", "setting", "sessions × pairs", "latency ratio", "95% interval", "verdict"];
+    let threshold = ratios.first().map(|r| r.threshold * 100.0).unwrap_or(5.0);
+    let rule = format!(
+        "Design: paired in-process (models alternate round by round in one runner process; ratio = median of per-round ratios, interval resamples sessions then rounds). A change is called only when its whole interval clears ±{threshold:.0}%."
+    );
+    if markdown {
+        let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+        for row in rows {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        out.push_str(&format!("\n{rule}\n"));
+        out
+    } else {
+        let mut table = comfy_table::Table::new();
+        table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED).set_header(header);
+        for row in rows {
+            table.add_row(row);
+        }
+        format!("{table}\n{rule}\n")
+    }
+}
+

@@ -1,0 +1,141 @@
+//! Paired sessions (`run --paired`): several models in one runner process, timed iterations alternating; verdicts
+//! from the per-round ratios (`compare PAIRED`), and adaptive / time-bounded runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+use etbench::results::Document;
+
+fn paired(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = etbench();
+    cmd.args(["run", "--paired", "--warmup", "1", "--format", "none", "--out"]).arg(out.path());
+    for m in models {
+        cmd.arg("--model").arg(m);
+    }
+    cmd.args(extra);
+    (cmd.output().unwrap(), out)
+}
+
+fn compare_one(path: &Path) -> (Option<i32>, String, String) {
+    let out = etbench().args(["compare", "--format", "md"]).arg(path).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr_of(&out))
+}
+
+#[test]
+fn a_paired_session_alternates_models_in_one_process_and_records_the_pairing() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let (a, b) = (fixture("xnnpack-fp32"), fixture("xnnpack-8da4w"));
+    let (out, dir) = paired(&[&a, &b], &["--iters", "12", "--repeat", "2"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 4, "one row per model per session");
+    for pair in doc.runs.chunks(2) {
+        let (ra, rb) = (&pair[0], &pair[1]);
+        let (pa, pb) = (ra.pairing.as_ref().unwrap(), rb.pairing.as_ref().unwrap());
+        assert_eq!(pa.session, pb.session);
+        assert_eq!((pa.position, pb.position), (0, 1));
+        assert_eq!(ra.samples.timed_rounds, (0..12).collect::<Vec<u32>>());
+        assert_eq!(ra.samples.timed_rounds, rb.samples.timed_rounds);
+        assert_eq!(ra.output_verdict, etbench::results::OutputVerdict::MatchesManifest, "each model's output is still checked");
+        assert_eq!(rb.output_verdict, etbench::results::OutputVerdict::MatchesManifest);
+        // Both models ran in the same runner process.
+        assert_eq!(ra.phases.iter().filter(|p| p.phase == etbench_protocol::PhaseKind::ProgramLoad).count(), 1);
+    }
+    assert_eq!(doc.paired.len(), 1);
+    assert_eq!((doc.paired[0].sessions, doc.paired[0].pairs), (2, 24));
+    let (code, md, err) = compare_one(&dir.path().join("results.json"));
+    assert!(matches!(code, Some(0) | Some(1)), "{err}");
+    assert!(md.contains("Design: paired in-process") && md.contains("gemma3n-tiny-xnnpack-8da4w"), "{md}");
+}
+
+/// A/A: the same program twice in one process is not called a regression; the same real samples with the
+/// candidate's latencies scaled by 1.25 (a known slowdown, assuming multiplicative noise) are. The test runs beside
+/// the rest of the suite on 2 cores, so it checks the mechanism with a margin; the false-alarm and detection rates
+/// at 10 % on a quiet machine come from `scripts/truth-bench.sh` (README).
+#[test]
+fn paired_a_over_a_is_not_a_regression_and_a_known_slowdown_is() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let a = fixture("xnnpack-fp32");
+    let (out, dir) = paired(&[&a, &a], &["--iters", "200", "--repeat", "2"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let path = dir.path().join("results.json");
+    let (code, md, _) = compare_one(&path);
+    assert_eq!(code, Some(0), "A/A must not be a regression: {md}");
+    let ratio = read_doc(dir.path()).paired[0].ratio;
+    assert!((0.9..1.1).contains(&ratio), "A/A ratio {ratio}: {md}");
+    let mut doc = Document::read(&path).unwrap();
+    for run in doc.runs.iter_mut().filter(|r| r.pairing.as_ref().unwrap().position == 1) {
+        for v in &mut run.samples.timed_ns {
+            *v = (*v as f64 * 1.25) as u64;
+        }
+        run.summarise();
+    }
+    let slowed = dir.path().join("slowed.json");
+    std::fs::write(&slowed, etbench::export::json(&doc)).unwrap();
+    let (code, md, _) = compare_one(&slowed);
+    assert_eq!(code, Some(1), "a 25 % slowdown must be a regression: {md}");
+    assert!(md.contains("REGRESSED"), "{md}");
+}
+
+#[test]
+fn models_with_different_inputs_pair_and_each_gets_its_own() {
+    let (conv, step) = (program("convnet-fp32"), program("decoder-step-fp32"));
+    let (out, dir) = paired(&[&conv, &step], &["--iters", "8"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let specs: Vec<String> = doc.runs.iter().map(|r| r.runner.as_ref().unwrap().inputs_used[0].spec.to_string()).collect();
+    assert_eq!(specs, ["random:0", "ids"]);
+    assert!(doc.paired[0].ratio.is_finite(), "the ratio is still defined: {:?}", doc.paired[0]);
+}
+
+#[test]
+fn bad_paired_requests_are_refused_clearly() {
+    let a = fixture("xnnpack-fp32");
+    let (out, _dir) = paired(&[&a], &[]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr_of(&out).contains("--paired needs at least two --model"), "{}", stderr_of(&out));
+    let out = etbench().args(["run", "--until-ci", "0", "--model"]).arg(&a).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--until-ci") && stderr_of(&out).contains("above 0"), "{}", stderr_of(&out));
+    // A paired document against an unpaired one: each design is named, nothing is concluded.
+    let (out, paired_dir) = paired(&[&a, &a], &["--iters", "6"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let unpaired = tempfile::tempdir().unwrap();
+    let out = etbench().args(["run", "--iters", "6", "--format", "none", "--model"]).arg(&a).arg("--out").arg(unpaired.path()).output().unwrap();
+    assert!(out.status.success());
+    let out = etbench().arg("compare").arg(paired_dir.path()).arg(unpaired.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("paired in-process") && err.contains("unpaired") && err.contains("cannot cancel drift"), "{err}");
+    // An unpaired document alone has no paired session to judge.
+    let (code, _, err) = compare_one(&unpaired.path().join("results.json"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no paired session") && err.contains("--paired"), "{err}");
+}
+
+#[test]
+fn until_ci_stops_early_and_max_time_bounds_a_slow_run() {
+    let a = fixture("xnnpack-fp32");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], out: &PathBuf| {
+        let mut cmd = etbench();
+        cmd.args(["run", "--warmup", "0", "--format", "none", "--model"]).arg(&a).arg("--out").arg(out).args(extra);
+        cmd.output().unwrap()
+    };
+    let wide = dir.path().join("wide");
+    let out = run(&["--until-ci", "50", "--iters", "500", "--min-iters", "8"], &wide);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let n = read_doc(&wide).runs[0].samples.timed_ns.len();
+    assert!((8..500).contains(&n), "a ±50% interval is reached long before 500 iterations: {n}");
+    let slow = fixture("bf16");
+    let bounded = dir.path().join("bounded");
+    let mut cmd = etbench();
+    cmd.args(["run", "--warmup", "0", "--format", "none", "--max-time", "0.3", "--min-iters", "3", "--iters", "100000", "--model"]).arg(&slow).arg("--out").arg(&bounded);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = &read_doc(&bounded).runs[0];
+    let n = run.samples.timed_ns.len();
+    assert!(n >= 3 && n < 1000, "stopped by the time budget after at least --min-iters: {n}");
+    assert_eq!(run.params.spec.max_time_s, Some(0.3));
+}
