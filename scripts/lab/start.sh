@@ -4,16 +4,24 @@
 #   arm board   arm1   198.18.0.21:2222  (aarch64 binaries run through a private binfmt_misc + qemu-user)
 #   adb         private adb server 127.0.0.1:15037; adbd-standin (a STAND-IN for adbd, harness/lab/src/bin/adbd-standin.rs)
 #               on 127.0.0.1:17101 (ok), :17102 (unauthorized), :17103 (offline)
+#   phone       lab-phone 127.0.0.1:17104: adbd-standin --chroot into a root that looks like Android and holds nothing
+#               else (aarch64 busybox in /system/bin, getprop/dumpsys STAND-INs, /data/local/tmp, /proc, /sys with
+#               stand-in big.LITTLE cpufreq/thermal/battery nodes where the host lacks them; no /lib, /usr, /etc):
+#               aarch64 code runs through a private binfmt_misc + qemu-user, shell commands as uid 2000 (see
+#               scripts/lab/phone/). Needs busybox-static:arm64 from scripts/lab/setup.sh ($ETBENCH_LAB_CACHE).
 #   tiny        an 8 MiB tmpfs at $LAB/tiny (disk-full tests)
 # Logins: user `bench` (uid 4242, /bin/sh) from a private /etc/passwd bind-mounted in each board's mount namespace;
 # the host's /etc/passwd is untouched. Every process started is recorded in $LAB/pids; scripts/lab/stop.sh ends them.
 # Env: ETBENCH_LAB_DIR (default /tmp/etbench-lab; the devices/lab-*.toml profiles assume the default),
-#      ADBD_STANDIN (the stand-in binary; default target/debug/adbd-standin, else target/release/…).
+#      ADBD_STANDIN (the stand-in binary; default target/debug/adbd-standin, else target/release/…),
+#      ETBENCH_LAB_CACHE (default /var/cache/etbench-lab: busybox-static:arm64 unpacked by setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.." && cd "$(pwd -P)"
 LAB="${ETBENCH_LAB_DIR:-/tmp/etbench-lab}"
 BR=etblab0
 ADB_PORT=15037
+PHONE_PORT=17104
+CACHE="${ETBENCH_LAB_CACHE:-/var/cache/etbench-lab}"
 
 die() { echo "lab: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, tmpfs, sshd)"
@@ -22,7 +30,8 @@ for tool in ip unshare /usr/sbin/sshd ssh-keygen adb; do
 done
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-if [ -f "$LAB/up" ] && alive "$LAB/board1/sshd.pid" && alive "$LAB/board2/sshd.pid" && alive "$LAB/adb1.pid"; then
+if [ -f "$LAB/up" ] && alive "$LAB/board1/sshd.pid" && alive "$LAB/board2/sshd.pid" && alive "$LAB/adb1.pid" &&
+   { [ ! -f "$LAB/phone.pid" ] || alive "$LAB/phone.pid"; }; then
     echo "lab: already up ($LAB)"; exit 0
 fi
 bash scripts/lab/stop.sh >/dev/null 2>&1 || true
@@ -146,6 +155,73 @@ EOF
 standin_dev adb1 17101
 standin_dev adbunauth 17102 --unauthorized
 standin_dev adboffline 17103 --offline
+
+# --- lab-phone: an Android-looking root behind a fourth stand-in (a STAND-IN phone, not Android) ---------------
+rm -f "$LAB/phone.pid"
+phone_dev() { # name port
+    local name=$1 port=$2 dir="$LAB/$1" busybox="$CACHE/busybox-static/bin/busybox"
+    local root="$dir/root"
+    for m in "$root/proc" "$root/sys" "$root/data"; do   # the phone's mounts are private to its namespace
+        ! mountpoint -q "$m" 2>/dev/null || die "$m is a mount point on the host: not removing $dir"
+    done
+    rm -rf "$dir" && mkdir -p "$root"/system/bin "$root"/system/etc "$root"/data "$root"/proc "$root"/sys "$root"/dev
+    install -m 0755 "$busybox" "$root/system/bin/busybox"
+    for applet in $(qemu-aarch64-static "$busybox" --list); do
+        case "$applet" in busybox|getprop|dumpsys) ;; *) ln -s busybox "$root/system/bin/$applet" ;; esac
+    done
+    install -m 0755 scripts/lab/phone/getprop scripts/lab/phone/dumpsys "$root/system/bin/"
+    for d in null zero random urandom; do touch "$root/dev/$d"; done
+    # /data as on Android: /data system 0771, /data/local root 0751, /data/local/tmp shell (2000) 0771.
+    mkdir -p "$dir/data/local/tmp"
+    chown 1000:1000 "$dir/data" && chmod 0771 "$dir/data"
+    chmod 0751 "$dir/data/local"
+    chown 2000:2000 "$dir/data/local/tmp" && chmod 0771 "$dir/data/local/tmp"
+    local layout
+    layout="$(bash scripts/lab/phone/sysfs-standin.sh "$dir/sysfs")"
+    cat > "$root/system/build.prop" <<EOF
+# /system/build.prop of the etbench lab phone, a STAND-IN written by scripts/lab/start.sh: not Android but a chroot
+# with busybox, aarch64 code through qemu-user on this $(uname -m) host; getprop answers from this file.
+ro.product.model=etbench lab phone (STAND-IN)
+ro.product.manufacturer=etbench lab (STAND-IN)
+ro.product.brand=etbench
+ro.product.name=etbench_standin
+ro.product.device=etbench_standin
+ro.product.cpu.abi=arm64-v8a
+ro.product.cpu.abilist=arm64-v8a
+ro.product.cpu.abilist64=arm64-v8a
+ro.soc.manufacturer=etbench lab (STAND-IN)
+ro.soc.model=STAND-IN: qemu-aarch64 on $(uname -m)
+ro.hardware=etbench_standin
+ro.board.platform=etbench_standin
+ro.build.version.release=15
+ro.build.version.sdk=35
+ro.build.type=userdebug
+ro.build.fingerprint=etbench/etbench_standin/etbench_standin:15/STANDIN/0:userdebug/test-keys
+ro.build.description=etbench lab phone STAND-IN (busybox chroot, qemu-user, adbd-standin)
+ro.etbench.standin=1
+ro.etbench.standin.sysfs=$layout
+EOF
+    rm -f "$dir/go" && mkfifo "$dir/go"
+    unshare --user --mount --uts --propagation private sh scripts/lab/phone/ns-setup.sh "$dir" "$standin" "$port" "$name" \
+        > "$LAB/$name.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 50); do
+        [ "$(readlink /proc/$pid/ns/user 2>/dev/null)" != "$(readlink /proc/self/ns/user)" ] && break
+        sleep 0.05
+    done
+    echo "0 0 65536" > /proc/$pid/uid_map
+    echo "0 0 65536" > /proc/$pid/gid_map
+    echo go > "$dir/go"
+    echo "$pid" > "$LAB/$name.pid"
+    record "$pid" "adbd-standin $name (chroot)"
+    # Shell commands it starts may outlive it: stop.sh ends what is left in this mount namespace.
+    readlink "/proc/$pid/ns/mnt" > "$dir/mntns" || true
+}
+if command -v qemu-aarch64-static >/dev/null && [ -x "$CACHE/busybox-static/bin/busybox" ]; then
+    phone_dev phone "$PHONE_PORT"
+else
+    echo "lab: no lab-phone (needs qemu-user-static and busybox-static:arm64: scripts/lab/setup.sh)" >&2
+fi
 HOME="$LAB/adbhome" ANDROID_ADB_SERVER_PORT=$ADB_PORT adb -L tcp:localhost:$ADB_PORT server nodaemon > "$LAB/adb-server.log" 2>&1 &
 echo $! > "$LAB/adb-server.pid"
 record "$!" "adb server"
@@ -162,6 +238,14 @@ for i in $(seq 1 50); do
     sleep 0.2
 done
 [ $ok = 1 ] || { tail -n 5 "$LAB"/*/sshd.log "$LAB/adb-server.log" >&2; die "lab did not come up"; }
-for port in 17101 17102 17103; do adb -P $ADB_PORT connect "127.0.0.1:$port" >/dev/null 2>&1 || true; done
+# The phone is extra: when it does not answer, the rest of the lab is still up.
+if [ -f "$LAB/phone.pid" ]; then
+    for i in $(seq 1 25); do
+        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PHONE_PORT" 2>/dev/null && break
+        [ "$i" = 25 ] && { tail -n 5 "$LAB/phone.log" >&2; echo "lab: lab-phone did not come up (see $LAB/phone.log)" >&2; rm -f "$LAB/phone.pid"; }
+        sleep 0.2
+    done
+fi
+for port in 17101 17102 17103 $([ -f "$LAB/phone.pid" ] && echo $PHONE_PORT); do adb -P $ADB_PORT connect "127.0.0.1:$port" >/dev/null 2>&1 || true; done
 touch "$LAB/up"
-echo "lab: up ($LAB): board1 198.18.0.11, board2 198.18.0.12$([ -d "$LAB/arm1" ] && echo ', arm1 198.18.0.21:2222'), adb server :$ADB_PORT"
+echo "lab: up ($LAB): board1 198.18.0.11, board2 198.18.0.12$([ -d "$LAB/arm1" ] && echo ', arm1 198.18.0.21:2222'), adb server :$ADB_PORT$([ -f "$LAB/phone.pid" ] && echo ", lab-phone 127.0.0.1:$PHONE_PORT")"

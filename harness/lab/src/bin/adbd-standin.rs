@@ -9,6 +9,15 @@
 //!
 //! Fault modes for tests: `--unauthorized` answers `CNXN` with `AUTH` tokens forever (adb shows "unauthorized");
 //! `--offline` never answers `CNXN` (adb shows "offline").
+//!
+//! Phone-like mode (the lab's `lab-phone`, still a STAND-IN, not Android): `--chroot DIR` runs every shell command as
+//! `chroot DIR /system/bin/sh -c CMD` in `/` with a clean Android-like environment (`PATH` with `/system/bin`,
+//! `HOME=/`, `TMPDIR=/data/local/tmp`, `ANDROID_ROOT`, `ANDROID_DATA`), maps `sync:` paths under DIR (`..` cannot
+//! leave it; symlinks are followed on the host, so the root should hold relative ones only), makes missing parent
+//! directories on `SEND` as adbd does, and takes the banner's product names from DIR/system/build.prop.
+//! `--shell-uid N` (with `--chroot`) runs the commands as uid:gid N:N (Android's `shell` is 2000) and gives pushed
+//! files and the directories made for them to N. Whatever the root needs (an aarch64 `sh` under qemu-user, /proc,
+//! /sys) is set up by whoever starts this (scripts/lab/start.sh, scripts/lab/phone/).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -39,11 +48,28 @@ struct Config {
     root: PathBuf,
     mode: Mode,
     serial: String,
+    /// `--chroot DIR`: shell commands chrooted into DIR, `sync:` paths mapped under it.
+    chroot: Option<PathBuf>,
+    /// `--shell-uid N`: the uid (and gid) of chrooted shell commands and of pushed files.
+    shell_uid: Option<u32>,
+    /// The `CNXN` banner (`device::ro.product.name=…;ro.product.model=…;ro.product.device=…;features=…`).
+    banner: String,
 }
+
+/// The environment of a chrooted shell, like `adb shell` on Android 14 (only /system/bin exists in the lab's root).
+const ANDROID_PATH: &str = "/product/bin:/apex/com.android.runtime/bin:/apex/com.android.art/bin:/system_ext/bin:/system/bin:/system/xbin:/odm/bin:/vendor/bin:/vendor/xbin";
+const CHROOT: &str = "/usr/sbin/chroot";
 
 fn main() {
     let mut listen = "127.0.0.1:0".to_owned();
-    let mut config = Config { root: PathBuf::from("."), mode: Mode::Normal, serial: "standin".into() };
+    let mut config = Config {
+        root: PathBuf::from("."),
+        mode: Mode::Normal,
+        serial: "standin".into(),
+        chroot: None,
+        shell_uid: None,
+        banner: String::new(),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -52,12 +78,39 @@ fn main() {
             "--name" => config.serial = args.next().expect("--name NAME"),
             "--unauthorized" => config.mode = Mode::Unauthorized,
             "--offline" => config.mode = Mode::Offline,
+            "--chroot" => config.chroot = Some(PathBuf::from(args.next().expect("--chroot DIR"))),
+            "--shell-uid" => config.shell_uid = Some(args.next().and_then(|n| n.parse().ok()).expect("--shell-uid N")),
             _ => {
-                eprintln!("usage: adbd-standin --listen ADDR --root DIR [--name NAME] [--unauthorized|--offline]");
+                eprintln!(
+                    "usage: adbd-standin --listen ADDR (--root DIR | --chroot DIR [--shell-uid N]) [--name NAME] [--unauthorized|--offline]"
+                );
                 std::process::exit(2);
             }
         }
     }
+    if let Some(dir) = &config.chroot {
+        let sh = dir.join("system/bin/sh");
+        if std::fs::symlink_metadata(&sh).is_err() || !Path::new(CHROOT).exists() {
+            eprintln!("adbd-standin: --chroot {}: needs {} and {CHROOT}", dir.display(), sh.display());
+            std::process::exit(2);
+        }
+    } else if config.shell_uid.is_some() {
+        eprintln!("adbd-standin: --shell-uid needs --chroot");
+        std::process::exit(2);
+    }
+    // The banner's product names (what `adb devices -l` shows): from the chroot's /system/build.prop when it has
+    // them, else names that say this is the stand-in.
+    let props = config.chroot.as_ref().and_then(|dir| std::fs::read_to_string(dir.join("system/build.prop")).ok());
+    let prop = |key: &str, default: String| {
+        let value = props.as_deref().unwrap_or("").lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='));
+        value.map(str::to_owned).unwrap_or(default)
+    };
+    config.banner = format!(
+        "device::ro.product.name={};ro.product.model={};ro.product.device={};features=shell_v2,cmd",
+        prop("ro.product.name", "etbench_standin".into()),
+        prop("ro.product.model", format!("adbd-STANDIN-{}", config.serial)),
+        prop("ro.product.device", "standin".into()),
+    );
     std::fs::create_dir_all(&config.root).expect("creating the sandbox directory");
     let listener = TcpListener::bind(&listen).unwrap_or_else(|e| panic!("binding {listen}: {e}"));
     eprintln!("adbd-standin: listening on {}", listener.local_addr().expect("bound"));
@@ -124,11 +177,7 @@ fn serve(conn: TcpStream, config: &Arc<Config>) -> std::io::Result<()> {
                 Mode::Unauthorized => wire.send(A_AUTH, 1, 0, &[7u8; 20])?,
                 Mode::Normal => {
                     max_payload = p.arg1.clamp(4096, MAX_PAYLOAD);
-                    let banner = format!(
-                        "device::ro.product.name=etbench_standin;ro.product.model=adbd-STANDIN-{};ro.product.device=standin;features=shell_v2,cmd",
-                        config.serial
-                    );
-                    wire.send(A_CNXN, A_VERSION, max_payload, banner.as_bytes())?;
+                    wire.send(A_CNXN, A_VERSION, max_payload, config.banner.as_bytes())?;
                 }
             },
             // Every signature is refused and a new token sent: the host ends up "unauthorized".
@@ -241,13 +290,33 @@ fn run_service(mut stream: Stream, service: &str, config: &Config) {
     } else if let Some(cmd) = service.strip_prefix("exec:") {
         shell_v1(&stream, cmd, config, false);
     } else if service == "sync:" {
-        sync(&mut stream);
+        sync(&mut stream, config);
     }
     stream.close();
 }
 
 fn command(cmd: &str, config: &Config) -> Command {
     let cmd = if cmd.trim().is_empty() { "exit 0" } else { cmd };
+    if let Some(root) = &config.chroot {
+        let mut c = Command::new(CHROOT);
+        if let Some(uid) = config.shell_uid {
+            c.arg(format!("--userspec={uid}:{uid}"));
+        }
+        c.arg(root).args(["/system/bin/sh", "-c", cmd]).current_dir(root).env_clear();
+        c.envs([
+            ("PATH", ANDROID_PATH),
+            ("HOME", "/"),
+            ("TMPDIR", "/data/local/tmp"),
+            ("ANDROID_ROOT", "/system"),
+            ("ANDROID_DATA", "/data"),
+            ("SHELL", "/system/bin/sh"),
+            ("ANDROID_SERIAL_STANDIN", config.serial.as_str()),
+        ]);
+        if config.shell_uid == Some(2000) {
+            c.env("USER", "shell").env("LOGNAME", "shell");
+        }
+        return c;
+    }
     let mut c = Command::new("/bin/sh");
     c.arg("-c").arg(cmd).current_dir(&config.root);
     let bin = config.root.join("bin");
@@ -379,7 +448,25 @@ fn stat_words(meta: &std::fs::Metadata) -> [u32; 3] {
     [meta.mode(), meta.size() as u32, meta.mtime() as u32]
 }
 
-fn sync(stream: &mut Stream) {
+/// The host path of a device path: itself, or under `--chroot DIR` with `..` kept inside DIR.
+fn host_path(config: &Config, path: &str) -> PathBuf {
+    let Some(root) = &config.chroot else { return PathBuf::from(path) };
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for part in Path::new(path).components() {
+        match part {
+            std::path::Component::Normal(p) => parts.push(p),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let host = parts.iter().fold(root.clone(), |p, part| p.join(part));
+    // A trailing slash stays: `SEND dir/` fails as on a device instead of writing a file called `dir`.
+    if path.ends_with('/') { host.join("") } else { host }
+}
+
+fn sync(stream: &mut Stream, config: &Config) {
     loop {
         let Some(header) = stream.read_exact(8) else { return };
         let id: [u8; 4] = header[..4].try_into().expect("4 bytes");
@@ -387,11 +474,11 @@ fn sync(stream: &mut Stream) {
         let arg = String::from_utf8_lossy(&arg).into_owned();
         match &id {
             b"STAT" => {
-                let words = std::fs::metadata(&arg).map(|m| stat_words(&m)).unwrap_or([0, 0, 0]);
+                let words = std::fs::metadata(host_path(config, &arg)).map(|m| stat_words(&m)).unwrap_or([0, 0, 0]);
                 stream.write(&sync_reply(b"STAT", &words));
             }
             b"LIST" => {
-                for entry in std::fs::read_dir(&arg).into_iter().flatten().flatten() {
+                for entry in std::fs::read_dir(host_path(config, &arg)).into_iter().flatten().flatten() {
                     let Ok(meta) = entry.metadata() else { continue };
                     let name = entry.file_name().to_string_lossy().into_owned();
                     let [mode, size, mtime] = stat_words(&meta);
@@ -402,21 +489,31 @@ fn sync(stream: &mut Stream) {
                 stream.write(&sync_reply(b"DONE", &[0, 0, 0, 0]));
             }
             b"SEND" => {
-                if !receive_file(stream, &arg) {
+                if !receive_file(stream, &arg, config) {
                     return;
                 }
             }
-            b"RECV" => send_file(stream, Path::new(&arg)),
+            b"RECV" => send_file(stream, &host_path(config, &arg), &arg),
             _ => return, // QUIT or unknown
         }
     }
 }
 
 /// `SEND path,mode` then `DATA` chunks and `DONE mtime`. Errors still drain the data so the stream stays in sync.
-fn receive_file(stream: &mut Stream, arg: &str) -> bool {
+fn receive_file(stream: &mut Stream, arg: &str, config: &Config) -> bool {
     let (path, mode) = arg.rsplit_once(',').unwrap_or((arg, "420"));
     let mode: u32 = mode.parse().unwrap_or(0o644);
-    let mut file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"));
+    let host = host_path(config, path);
+    if config.chroot.is_some() {
+        // adbd makes the missing parent directories (its `secure_mkdirs`), owned by the shell user.
+        if let Some(parent) = host.parent() {
+            make_dirs(parent, config);
+        }
+    }
+    let mut file = std::fs::File::create(&host).map_err(|e| format!("{path}: {e}"));
+    if let (Ok(_), Some(uid)) = (&file, config.shell_uid) {
+        let _ = std::os::unix::fs::chown(&host, Some(uid), Some(uid));
+    }
     loop {
         let Some(header) = stream.read_exact(8) else { return false };
         let n = le(&header[4..]);
@@ -426,7 +523,7 @@ fn receive_file(stream: &mut Stream, arg: &str) -> bool {
                 if let Ok(f) = file.as_mut() {
                     if let Err(e) = f.write_all(&data) {
                         file = Err(format!("{path}: {e}"));
-                        let _ = std::fs::remove_file(path);
+                        let _ = std::fs::remove_file(&host);
                     }
                 }
             }
@@ -448,10 +545,26 @@ fn receive_file(stream: &mut Stream, arg: &str) -> bool {
     }
 }
 
-fn send_file(stream: &Stream, path: &Path) {
+/// `mkdir -p` of a host directory inside the chroot, new directories given to the shell user.
+fn make_dirs(dir: &Path, config: &Config) {
+    if dir.exists() {
+        return;
+    }
+    if let Some(parent) = dir.parent() {
+        make_dirs(parent, config);
+    }
+    if std::fs::create_dir(dir).is_ok() {
+        if let Some(uid) = config.shell_uid {
+            let _ = std::os::unix::fs::chown(dir, Some(uid), Some(uid));
+        }
+    }
+}
+
+/// `RECV`: the file at `path` (a host path); errors name `shown` (the device path).
+fn send_file(stream: &Stream, path: &Path, shown: &str) {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) => return fail(stream, &format!("{}: {e}", path.display())),
+        Err(e) => return fail(stream, &format!("{shown}: {e}")),
     };
     let mut buf = vec![0u8; SYNC_DATA_MAX];
     loop {
@@ -464,7 +577,7 @@ fn send_file(stream: &Stream, path: &Path) {
                     return;
                 }
             }
-            Err(e) => return fail(stream, &format!("{}: {e}", path.display())),
+            Err(e) => return fail(stream, &format!("{shown}: {e}")),
         }
     }
     stream.write(&sync_reply(b"DONE", &[0]));
