@@ -277,3 +277,119 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
         notes,
     }
 }
+
+/// A paired night's candidate judged by its ratio to a pinned reference artifact (the first model of its paired
+/// sessions, a `.pte` kept aside): device drift between nights cancels in the ratio, so a change of the ratio is the
+/// candidate's own.
+#[derive(Debug, Clone)]
+pub struct Normalised {
+    pub candidate: String,
+    pub reference: String,
+    pub setting: String,
+    /// Median per-round ratio of the window's nights and of the newest night.
+    pub baseline_ratio: f64,
+    pub newest_ratio: f64,
+    /// newest / baseline with its interval.
+    pub change: Option<super::bootstrap::RatioCi>,
+    pub verdict: Option<super::bootstrap::Verdict>,
+    pub note: Option<String>,
+}
+
+/// Per-round ratios of every paired night, keyed by (candidate, reference, setting), oldest batch first.
+fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, String, String), Vec<(String, Vec<Vec<f64>>)>> {
+    use std::collections::BTreeMap;
+    // batch → session → (position → run)
+    let mut sessions: BTreeMap<(String, String), BTreeMap<u32, &RunResult>> = BTreeMap::new();
+    for s in series {
+        for (run, batch) in s.runs.iter().zip(&s.batches) {
+            if let Some(p) = &run.pairing {
+                sessions.entry((batch.clone(), p.session.clone())).or_default().insert(p.position, run);
+            }
+        }
+    }
+    let mut out: BTreeMap<(String, String, String), BTreeMap<String, Vec<Vec<f64>>>> = BTreeMap::new();
+    for ((batch, _), rows) in &sessions {
+        let Some(reference) = rows.get(&0) else { continue };
+        let by_round: BTreeMap<u32, u64> = reference.samples.timed_rounds.iter().copied().zip(reference.samples.timed_ns.iter().copied()).collect();
+        for (_, cand) in rows.range(1..) {
+            let ratios: Vec<f64> = cand
+                .samples
+                .timed_rounds
+                .iter()
+                .zip(&cand.samples.timed_ns)
+                .filter_map(|(r, ns)| Some(*ns as f64 / *by_round.get(r)? as f64))
+                .collect();
+            if ratios.is_empty() {
+                continue;
+            }
+            let spec = &cand.params.spec;
+            let setting = format!("{}, t{}, {}", cand.device.name, threads_label(spec.threads), spec.load_mode);
+            let key = (cand.model.name.clone(), reference.model.name.clone(), setting);
+            out.entry(key).or_default().entry(batch.clone()).or_default().push(ratios);
+        }
+    }
+    out.into_iter().map(|(k, nights)| (k, nights.into_iter().collect())).collect()
+}
+
+/// The newest paired night of every candidate against the `window` nights before, on the reference-normalised
+/// series (per-round ratios; each night is one unit of resampling).
+pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec<Normalised> {
+    let mut out = Vec::new();
+    for ((candidate, reference, setting), nights) in paired_nights(series) {
+        let pooled = |n: &[(String, Vec<Vec<f64>>)]| -> Vec<f64> { n.iter().flat_map(|(_, s)| s.iter().flatten().copied()).collect() };
+        let median = |mut v: Vec<f64>| if v.is_empty() { f64::NAN } else { super::bootstrap::median_in_place(&mut v) };
+        let Some((newest, earlier)) = nights.split_last() else { continue };
+        let base_nights: Vec<(String, Vec<Vec<f64>>)> = earlier.iter().rev().take(window.max(1)).cloned().collect();
+        let mut n = Normalised {
+            candidate,
+            reference,
+            setting,
+            baseline_ratio: median(pooled(&base_nights)),
+            newest_ratio: median(pooled(std::slice::from_ref(newest))),
+            change: None,
+            verdict: None,
+            note: None,
+        };
+        if base_nights.is_empty() {
+            n.note = Some("no earlier paired night yet".into());
+            out.push(n);
+            continue;
+        }
+        let base_units: Vec<Vec<f64>> = base_nights.iter().map(|(_, s)| s.concat()).collect();
+        let cand_units = vec![newest.1.concat()];
+        let sides = super::bootstrap::Runs::new(base_units.iter().map(Vec::as_slice))
+            .and_then(|b| Ok((b, super::bootstrap::Runs::new(cand_units.iter().map(Vec::as_slice))?)));
+        match sides.and_then(|(b, c)| opts.bootstrap.ratio_of_medians(&b, &c)) {
+            Ok(ci) => {
+                n.verdict = Some(super::bootstrap::Verdict::of(&ci, opts.threshold, true));
+                n.change = Some(ci);
+            }
+            Err(e) => n.note = Some(format!("not judged: {e}")),
+        }
+        out.push(n);
+    }
+    out
+}
+
+/// Markdown rows for the normalised checks (appended to `history check`).
+pub fn render_normalised(checks: &[Normalised]) -> String {
+    if checks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n### Reference-normalised (paired nights: candidate / pinned reference, per-round ratios)\n\n| candidate | pinned reference | setting | window ratio | newest ratio | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for c in checks {
+        let (change, interval) = match &c.change {
+            Some(ci) => (format!("{:+.1}%", (ci.ratio - 1.0) * 100.0), format!("{:+.1}% … {:+.1}%", (ci.lower - 1.0) * 100.0, (ci.upper - 1.0) * 100.0)),
+            None => ("–".into(), "–".into()),
+        };
+        let verdict = c.verdict.map(|v| v.label().to_owned()).or_else(|| c.note.clone()).unwrap_or_default();
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.4} | {:.4} | {change} | {interval} | {verdict} |\n",
+            c.candidate, c.reference, c.setting, c.baseline_ratio, c.newest_ratio
+        ));
+    }
+    out.push_str("\nDesign: paired in-process each night; drift between nights cancels in the ratio to the pinned reference.\n");
+    out
+}

@@ -2,6 +2,7 @@
 //! and the nightly history in SQLite.
 
 pub mod bootstrap;
+pub mod calibrate;
 pub mod compare;
 pub mod history;
 pub mod paired;

@@ -43,6 +43,8 @@ enum Command {
     Report(crate::cli::report::ReportArgs),
     /// Compare two results: per metric improved / regressed / no significant change, from bootstrap intervals.
     Compare(crate::cli::report::CompareArgs),
+    /// How noisy a device is for one model: paired and unpaired spreads, and the smallest slowdown each design can see.
+    Calibrate(CalibrateArgs),
     /// Nightly history in SQLite: add runs, render trends, check the newest runs for regressions.
     History(crate::cli::report::HistoryArgs),
     /// Configured devices (devices/*.toml) and what `adb devices` sees, with reachability; `info NAME` probes one.
@@ -399,6 +401,73 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Args, Debug)]
+struct CalibrateArgs {
+    /// The .pte to measure the noise for.
+    #[arg(long)]
+    model: PathBuf,
+    /// Device: `local` or a profile name.
+    #[arg(long, default_value = "local")]
+    device: String,
+    /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the home's devices/).
+    #[arg(long)]
+    devices_dir: Option<PathBuf>,
+    /// Paired A/A sessions (the model twice in one process).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..))]
+    sessions: u32,
+    /// Rounds per paired session.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(6..))]
+    pairs: u32,
+    /// Unpaired fresh processes.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+    processes: u32,
+    /// Timed iterations per unpaired process.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..))]
+    iters: u32,
+    /// The noise threshold verdicts use, in percent.
+    #[arg(long, default_value_t = 5.0)]
+    threshold: f64,
+    /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
+    #[arg(long)]
+    runner: Option<PathBuf>,
+    /// Directory for results.json and calibration.md (default: etbench-results/<timestamp>-calibrate).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-calibrate", timestamp())));
+    let out = OutputDir::prepare(&out_path)?;
+    let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.runner.clone())?;
+    let _lock = crate::device::lock::lock_device(device.name())?;
+    let mut plan = Plan {
+        device,
+        models: vec![args.model.clone(), args.model.clone()],
+        settings: Settings { spec: RunSpec { iterations: args.pairs, ..base.clone() }, repeats: args.sessions, paired: true, ..Settings::default() },
+        prompt: None,
+        dump_outputs: None,
+    };
+    let mut doc = Document::new(crate::results::provenance::provenance(command_line()));
+    eprintln!("calibrate: {} paired A/A sessions × {} rounds", args.sessions, args.pairs);
+    sweep::execute_into(&plan, Some(&out), &mut doc)?;
+    let paired_doc = doc.clone();
+    eprintln!("calibrate: {} unpaired processes × {} iterations", args.processes, args.iters);
+    plan.models.truncate(1);
+    plan.settings = Settings { spec: RunSpec { iterations: args.iters, ..base }, repeats: args.processes, ..Settings::default() };
+    let mut unpaired_doc = Document::new(doc.provenance.clone());
+    sweep::execute_into(&plan, None, &mut unpaired_doc)?;
+    doc.runs.extend(unpaired_doc.runs.iter().cloned());
+    let calibration = crate::analysis::calibrate::calibrate(&paired_doc, &unpaired_doc, args.threshold / 100.0)
+        .ok_or_else(|| anyhow::anyhow!("calibrate: no successful run of {}; see the error rows in {}", args.model.display(), out.path().display()))?;
+    doc.calibration = Some(serde_json::to_value(&calibration)?);
+    out.write_results(&doc)?;
+    let text = crate::analysis::calibrate::render(&calibration);
+    out.write("calibration.md", text.as_bytes())?;
+    print_stdout(&text)?;
+    eprintln!("etbench: results in {}", out.path().display());
+    Ok(finish(&doc))
+}
+
+#[derive(Args, Debug)]
 struct InspectArgs {
     /// .pte files to inspect.
     #[arg(required = true)]
@@ -605,5 +674,6 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Compare(args) => crate::cli::report::compare(args),
         Command::History(args) => crate::cli::report::history(args),
         Command::Devices(args) => devices(args),
+        Command::Calibrate(args) => calibrate(args),
     }
 }

@@ -287,7 +287,12 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         }
         HistoryCommand::Check { db, window, judge } => or_exit_2((|| {
             let series = History::open(&db.db)?.series()?;
-            print_comparison(&history::check(&series, window as usize, &options(&judge, false)), judge.format)
+            let opts = options(&judge, false);
+            let code = print_comparison(&history::check(&series, window as usize, &opts), judge.format)?;
+            let normalised = history::check_normalised(&series, window as usize, &opts);
+            print_stdout(&history::render_normalised(&normalised))?;
+            let regressed = normalised.iter().any(|n| n.verdict == Some(Verdict::Regressed));
+            Ok(if regressed { ExitCode::from(1) } else { code })
         })()),
     }
 }

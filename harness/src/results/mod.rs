@@ -27,6 +27,9 @@ pub struct Document {
     /// Paired ratios of every model of a paired session to its reference (`run --paired`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paired: Vec<PairedRatio>,
+    /// This device's noise for a model and what each design can detect (`etbench calibrate`), as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<serde_json::Value>,
 }
 
 /// Who produced the document, where and when.
@@ -437,7 +440,7 @@ pub enum ReadError {
 
 impl Document {
     pub fn new(provenance: Provenance) -> Self {
-        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new(), paired: Vec::new() }
+        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new(), paired: Vec::new(), calibration: None }
     }
 
     /// Reads a `results.json`, checking the schema version before the shape.

@@ -139,3 +139,71 @@ fn until_ci_stops_early_and_max_time_bounds_a_slow_run() {
     assert!(n >= 3 && n < 1000, "stopped by the time budget after at least --min-iters: {n}");
     assert_eq!(run.params.spec.max_time_s, Some(0.3));
 }
+
+#[test]
+fn calibrate_measures_both_designs_and_stores_the_result() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["calibrate", "--sessions", "2", "--pairs", "20", "--processes", "3", "--iters", "8", "--model"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("| paired in-process | 3 × 30 |") && text.contains("| unpaired | 5 × 20 |"), "{text}");
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 2 * 2 + 3, "paired sessions and unpaired processes are kept as runs");
+    let c = doc.calibration.expect("stored as a result");
+    let effect = |design: &str, r: u64| {
+        c["budgets"].as_array().unwrap().iter().find(|b| b["design"] == design && b["processes"] == r).unwrap()["effect"].as_f64().unwrap()
+    };
+    assert!(effect("paired in-process", 5) <= effect("paired in-process", 3), "more budget never detects less");
+    assert!(std::fs::read_to_string(dir.path().join("calibration.md")).unwrap().contains("detects a slowdown"));
+}
+
+/// Nightly tracking on the reference-normalised series: a night where the whole device is 40 % slower (both the
+/// pinned reference and the candidate) is not a regression of the candidate; a night where only the candidate is
+/// 30 % slower is.
+#[test]
+fn history_judges_the_ratio_to_a_pinned_reference_so_device_drift_cancels() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let (reference, candidate) = (fixture("xnnpack-fp32"), fixture("xnnpack-8da4w"));
+    let (out, dir) = paired(&[&reference, &candidate], &["--iters", "40"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let base = read_doc(dir.path());
+    let night = |n: i64, ref_scale: f64, cand_scale: f64| -> PathBuf {
+        let mut doc = base.clone();
+        doc.provenance.created_at -= chrono::Duration::days(n);
+        for run in &mut doc.runs {
+            run.id = format!("{}-n{n}", run.id);
+            run.started_at -= chrono::Duration::days(n);
+            let scale = if run.pairing.as_ref().unwrap().position == 0 { ref_scale } else { cand_scale };
+            run.samples.timed_ns.iter_mut().for_each(|v| *v = (*v as f64 * scale) as u64);
+            run.summarise();
+        }
+        let path = dir.path().join(format!("night-{n}-{ref_scale}-{cand_scale}.json"));
+        std::fs::write(&path, etbench::export::json(&doc)).unwrap();
+        path
+    };
+    let db = dir.path().join("h.sqlite");
+    let add = |p: &Path| assert!(etbench().args(["history", "add"]).arg(p).arg("--db").arg(&db).status().unwrap().success());
+    let check = || {
+        let out = etbench().args(["history", "check", "--format", "md", "--db"]).arg(&db).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    for n in [4, 3, 2] {
+        add(&night(n, 1.0, 1.0));
+    }
+    add(&night(1, 1.4, 1.4));
+    let (_, md) = check();
+    let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
+    assert!(row.contains("no significant change"), "device drift cancels in the ratio: {row}\n{md}");
+    add(&night(0, 1.0, 1.3));
+    let (code, md) = check();
+    assert_eq!(code, Some(1), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
+    assert!(row.contains("REGRESSED"), "{row}");
+}

@@ -116,6 +116,7 @@ fn document() -> Document {
         runs: vec![ok_run("gemma3n-tiny-bf16", 80_000_000), ok_run("gemma3n-tiny-xnnpack-fp32", 6_600_000), failed],
         drift: Vec::new(),
         paired: Vec::new(),
+        calibration: None,
     }
 }
 
