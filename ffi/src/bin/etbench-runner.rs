@@ -51,7 +51,8 @@ struct Stdout(BufWriter<std::io::Stdout>);
 
 impl Emit for Stdout {
     fn emit(&mut self, msg: Message) -> bool {
-        let flush = !matches!(msg, Message::Sample(_));
+        // Samples are buffered (thousands of fast iterations), except slow ones: they are the host's progress.
+        let flush = !matches!(&msg, Message::Sample(s) if s.latency_ns < 50_000_000);
         let ok = writeln!(self.0, "{}", Line::new(msg).to_json()).is_ok();
         ok && (!flush || self.0.flush().is_ok())
     }

@@ -454,6 +454,8 @@ pub enum ErrorKind {
     RunnerMissing,
     /// The runner was killed for exceeding its memory limit (`--memory-limit`) or the device's memory.
     Oom,
+    /// Host side: the runner stopped answering for longer than the run timeout and was killed.
+    Timeout,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

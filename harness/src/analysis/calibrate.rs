@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn more_budget_detects_smaller_effects_and_paired_beats_unpaired_when_processes_drift() {
-        let (sigma_pair, sigma_session, sigma_within, sigma_process) = (0.02, 0.002, 0.05, 0.2);
+        let (sigma_pair, sigma_session, sigma_within, sigma_process): (f64, f64, f64, f64) = (0.02, 0.002, 0.05, 0.2);
         let paired = |r: f64, n: f64| 0.05 + Z * (sigma_session.powi(2) / r + MEDIAN_EFFICIENCY * sigma_pair * sigma_pair / (r * n)).sqrt();
         let unpaired = |r: f64, n: f64| 0.05 + Z * (2.0 * (sigma_process * sigma_process / r + MEDIAN_EFFICIENCY * sigma_within * sigma_within / (r * n))).sqrt();
         assert!(paired(3.0, 100.0) < paired(3.0, 30.0));

@@ -89,8 +89,11 @@ fn dflt(text: &str, value: impl std::fmt::Display) -> String {
 struct Measure {
     #[arg(long, help = dflt("Warm-up iterations after the first (cold) forward", RunSpec::default().warmup))]
     warmup: Option<u32>,
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help = dflt("Timed iterations per run", RunSpec::default().iterations))]
-    iters: Option<u32>,
+    #[arg(long, value_parser = parse_iters, help = dflt("Timed iterations per run, or `auto`: until the 95% interval of the median is within ±--precision % (bounded by --max-time)", RunSpec::default().iterations))]
+    iters: Option<Iters>,
+    /// With --iters auto: the half-width of the 95% interval of the median to reach, in percent.
+    #[arg(long, default_value_t = 2.0, value_parser = parse_positive)]
+    precision: f64,
     /// CPU threads for ExecuTorch's threadpool; a list sweeps (e.g. 1,2,4). Default: the runtime's choice.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
     threads: Vec<u32>,
@@ -136,9 +139,33 @@ struct Measure {
     /// Order of the models within each round of a --paired session: abba (balanced), or random[:SEED] [default: abba].
     #[arg(long, value_parser = parse_order)]
     order: Option<etbench_protocol::Order>,
+    /// Kill a runner that says nothing (no protocol line) for SECS seconds: the run becomes a `timeout` error row and
+    /// the sweep goes on. Set it above one forward's latency.
+    #[arg(long, value_name = "SECS", value_parser = parse_positive)]
+    run_timeout: Option<f64>,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
     #[arg(long)]
     runner: Option<PathBuf>,
+}
+
+/// `--iters N` or `--iters auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Iters {
+    Count(u32),
+    Auto,
+}
+
+/// The most iterations `--iters auto` takes (the time budget usually ends it first).
+const AUTO_MAX_ITERATIONS: u32 = 100_000;
+
+fn parse_iters(s: &str) -> Result<Iters, String> {
+    match s {
+        "auto" => Ok(Iters::Auto),
+        _ => match s.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(Iters::Count(n)),
+            _ => Err(format!("`{s}` is not a number of iterations ≥ 1 or `auto`")),
+        },
+    }
 }
 
 fn parse_positive(s: &str) -> Result<f64, String> {
@@ -163,8 +190,13 @@ impl Measure {
         if let Some(v) = self.warmup {
             spec.warmup = v;
         }
-        if let Some(v) = self.iters {
-            spec.iterations = v;
+        match self.iters {
+            Some(Iters::Count(n)) => spec.iterations = n,
+            Some(Iters::Auto) => {
+                spec.iterations = AUTO_MAX_ITERATIONS;
+                spec.until_ci_pct = Some(self.precision);
+            }
+            None => {}
         }
         if let [one] = self.threads[..] {
             spec.threads = Some(one);
@@ -199,6 +231,7 @@ impl Measure {
             interleave: self.interleave,
             cooldown: std::time::Duration::from_secs_f64(self.cooldown.max(0.0)),
             paired: false,
+            run_timeout: self.run_timeout.map(std::time::Duration::from_secs_f64),
         }
     }
 }

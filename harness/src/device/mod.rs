@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use crate::results::SystemInfo;
@@ -94,6 +95,39 @@ impl RunnerProcess {
         Self { child, stdout: Box::new(stdout), stderr: Some(stderr) }
     }
 
+    /// Kills the process and its process group (a runner that stopped answering, with whatever it started);
+    /// `finish` then reports the signal.
+    pub fn kill(&mut self) {
+        // Safety: kill(2) with a negative pid signals that process group; the group is the child's own (spawned
+        // with `process_group(0)`), so nothing else is hit. A failure (already gone) is harmless.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+    }
+
+    /// Hands the protocol stream to a reader thread: lines arrive on the returned channel (`None` at the end), so
+    /// the caller can wait for each with a timeout.
+    pub fn lines(&mut self) -> std::sync::mpsc::Receiver<Option<String>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut stdout: Box<dyn BufRead + Send> = std::mem::replace(&mut self.stdout, Box::new(std::io::empty()));
+        std::thread::spawn(move || loop {
+            let mut line = String::new();
+            match stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(None);
+                    return;
+                }
+                Ok(_) => {
+                    if tx.send(Some(line)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -145,6 +179,7 @@ impl Device for LocalDevice {
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError> {
         let child = Command::new(&self.runner)
             .args(args)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -31,6 +31,8 @@ pub struct Settings {
     pub cooldown: std::time::Duration,
     /// Time every model in one runner process per cell, alternating their iterations (a paired session).
     pub paired: bool,
+    /// Kill a runner that says nothing for this long; the run becomes a `timeout` row and the sweep goes on.
+    pub run_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             interleave: false,
             cooldown: std::time::Duration::ZERO,
             paired: false,
+            run_timeout: None,
         }
     }
 }
@@ -91,6 +94,7 @@ impl Plan {
             repeat_index: cell.repeat,
             repeats: s.repeats,
             cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
+            run_timeout_s: s.run_timeout.map(|t| t.as_secs_f64()),
         }
     }
 

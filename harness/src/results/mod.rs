@@ -102,12 +102,15 @@ pub struct RunParams {
     /// Pause before this run (lets a phone shed heat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_s: Option<f64>,
+    /// The runner was killed when it said nothing for this long (`--run-timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_timeout_s: Option<f64>,
 }
 
 impl RunParams {
     /// One run of `spec` (repeat 1 of 1).
     pub fn single(spec: RunSpec) -> Self {
-        Self { spec, repeat_index: 0, repeats: 1, cooldown_s: None }
+        Self { spec, repeat_index: 0, repeats: 1, cooldown_s: None, run_timeout_s: None }
     }
 
     /// Explicit token ids fed to input 0 (`--input-ids`, a prompt), if any.

@@ -115,6 +115,7 @@ pub fn run_session(
     params: RunParams,
     extra: &[OsString],
 ) -> Vec<RunResult> {
+    let timeout = params.run_timeout_s.map(std::time::Duration::from_secs_f64);
     let paired = models.len() > 1;
     let names: Vec<String> = models.iter().map(|(m, _)| m.name.clone()).collect();
     let mut rows: Vec<RunResult> = models
@@ -153,13 +154,23 @@ pub fn run_session(
     };
     let mut pending: Vec<Pending> = rows.iter().map(|_| Pending::default()).collect();
     let mut protocol_error = None;
-    let mut line = String::new();
+    let lines = process.lines();
+    let mut progress = Progress::new(&params);
+    let mut timed_out = None;
     loop {
-        line.clear();
-        match process.stdout.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
+        let line = match timeout {
+            Some(limit) => match lines.recv_timeout(limit) {
+                Ok(line) => line,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    timed_out = Some(limit);
+                    process.kill();
+                    break;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
+            },
+            None => lines.recv().ok().flatten(),
+        };
+        let Some(line) = line else { break };
         let text = line.trim();
         if text.is_empty() {
             continue;
@@ -168,6 +179,7 @@ pub fn run_session(
             Ok(parsed) => match parsed.msg {
                 Message::Conditions(c) => rows.iter_mut().for_each(|r| r.conditions.push(c.clone())),
                 msg => {
+                    progress.saw(&msg);
                     let i = (message_model(&msg) as usize).min(rows.len() - 1);
                     absorb(&mut rows[i], msg, &mut pending[i]);
                 }
@@ -178,6 +190,20 @@ pub fn run_session(
         }
     }
     let (exit, stderr) = process.finish();
+    if let Some(limit) = timed_out {
+        let message = format!(
+            "timeout: the runner said nothing for {:.0} s (--run-timeout) and was killed; the device may be hung, or one forward takes longer: raise --run-timeout",
+            limit.as_secs_f64()
+        );
+        return rows
+            .into_iter()
+            .zip(pending)
+            .map(|(row, p)| {
+                let kept = row.samples.timed_ns.len();
+                fail(row, ErrorKind::Timeout, p.last_phase, format!("{message}; {kept} samples kept"))
+            })
+            .collect();
+    }
     let failed = rows.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {}", r.model.name, e.message)));
     let out: Vec<RunResult> = rows
         .into_iter()
@@ -212,6 +238,44 @@ pub fn run_session(
 fn rows_session_id(device: &str, params: &RunParams, names: &[String]) -> String {
     let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
     format!("{device}/{}/{}/t{threads}/r{}", names.join("+"), params.spec.load_mode, params.repeat_index)
+}
+
+/// Per-iteration progress on stderr when forwards are slow (a multi-minute bf16 forward on a phone): k/N, the
+/// last latency and an estimate of what is left, from the sample lines as they arrive.
+struct Progress {
+    total: u32,
+    warmup: u32,
+    seen: u32,
+}
+
+impl Progress {
+    /// Forwards slower than this get a progress line each.
+    const SLOW_NS: u64 = 1_000_000_000;
+
+    fn new(params: &RunParams) -> Self {
+        Self { total: params.spec.iterations, warmup: params.spec.warmup, seen: 0 }
+    }
+
+    fn saw(&mut self, msg: &Message) {
+        let Message::Sample(s) = msg else { return };
+        if !matches!(s.phase, PhaseKind::Warmup | PhaseKind::Timed) {
+            return;
+        }
+        self.seen += 1;
+        if s.latency_ns < Self::SLOW_NS {
+            return;
+        }
+        let all = self.total + self.warmup;
+        let left = all.saturating_sub(self.seen) as f64 * s.latency_ns as f64 / 1e9;
+        eprintln!(
+            "      {} {}/{}: last {:.1} s, about {:.0} s left at this pace",
+            s.phase.as_str(),
+            if s.phase == PhaseKind::Timed { self.seen.saturating_sub(self.warmup) } else { self.seen },
+            if s.phase == PhaseKind::Timed { self.total } else { self.warmup },
+            s.latency_ns as f64 / 1e9,
+            left
+        );
+    }
 }
 
 /// Which model of the session a line is about.

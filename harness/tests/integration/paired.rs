@@ -207,3 +207,55 @@ fn history_judges_the_ratio_to_a_pinned_reference_so_device_drift_cancels() {
     let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
     assert!(row.contains("REGRESSED"), "{row}");
 }
+
+/// A runner that stops answering (here a stand-in "hung device": a script that sleeps without a word) is killed
+/// after --run-timeout, its run becomes a `timeout` row and the sweep goes on to the next model.
+#[test]
+fn a_runner_that_stops_answering_is_a_timeout_row_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let hung = dir.path().join("hung-runner.sh");
+    std::fs::write(&hung, "#!/bin/sh\nsleep 30\n").unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&hung).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&hung, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let start = std::time::Instant::now();
+    let out = etbench()
+        .args(["run", "--run-timeout", "0.5", "--format", "none", "--runner"])
+        .arg(&hung)
+        .arg("--model")
+        .arg(fixture("int8"))
+        .arg("--model")
+        .arg(fixture("bf16"))
+        .arg("--out")
+        .arg(dir.path().join("res"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "killed, not waited out: {:?}", start.elapsed());
+    let doc = read_doc(&dir.path().join("res"));
+    assert_eq!(doc.runs.len(), 2, "the sweep went on");
+    for run in &doc.runs {
+        let e = run.error.as_ref().unwrap();
+        assert_eq!(e.kind, etbench_protocol::ErrorKind::Timeout);
+        assert!(e.message.contains("--run-timeout"), "{}", e.message);
+    }
+}
+
+#[test]
+fn iters_auto_stops_at_the_requested_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--iters", "auto", "--precision", "10", "--warmup", "0", "--format", "none", "--model"])
+        .arg(program("convnet-fp32"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = &read_doc(dir.path()).runs[0];
+    assert_eq!(run.params.spec.until_ci_pct, Some(10.0));
+    let n = run.samples.timed_ns.len();
+    assert!((6..100_000).contains(&n), "{n}");
+    let bad = etbench().args(["run", "--iters", "often", "--model"]).arg(program("convnet-fp32")).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr_of(&bad).contains("`often`") && stderr_of(&bad).contains("auto"), "{}", stderr_of(&bad));
+}
