@@ -81,14 +81,7 @@ pub fn calibrate(paired: &Document, unpaired: &Document, threshold: f64) -> Opti
     // Paired: per session, log ratios of position 1 to position 0 by round.
     let mut sessions: Vec<Vec<f64>> = Vec::new();
     for pair in p.chunks(2).filter(|c| c.len() == 2) {
-        let reference: std::collections::BTreeMap<u32, u64> = pair[0].samples.timed_rounds.iter().copied().zip(pair[0].samples.timed_ns.iter().copied()).collect();
-        let logs: Vec<f64> = pair[1]
-            .samples
-            .timed_rounds
-            .iter()
-            .zip(&pair[1].samples.timed_ns)
-            .filter_map(|(round, ns)| Some((*ns as f64 / *reference.get(round)? as f64).ln()))
-            .collect();
+        let logs: Vec<f64> = super::paired::round_ratios(&pair[0], &pair[1]).iter().map(|r| r.ln()).collect();
         if logs.len() >= 2 {
             sessions.push(logs);
         }

@@ -310,15 +310,8 @@ fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, Strin
     let mut out: BTreeMap<(String, String, String), BTreeMap<String, Vec<Vec<f64>>>> = BTreeMap::new();
     for ((batch, _), rows) in &sessions {
         let Some(reference) = rows.get(&0) else { continue };
-        let by_round: BTreeMap<u32, u64> = reference.samples.timed_rounds.iter().copied().zip(reference.samples.timed_ns.iter().copied()).collect();
         for (_, cand) in rows.range(1..) {
-            let ratios: Vec<f64> = cand
-                .samples
-                .timed_rounds
-                .iter()
-                .zip(&cand.samples.timed_ns)
-                .filter_map(|(r, ns)| Some(*ns as f64 / *by_round.get(r)? as f64))
-                .collect();
+            let ratios = super::paired::round_ratios(reference, cand);
             if ratios.is_empty() {
                 continue;
             }

@@ -37,7 +37,7 @@ impl Design {
 }
 
 /// The per-round ratios of `cand` to `reference` within one session (rounds both measured).
-fn round_ratios(reference: &RunResult, cand: &RunResult) -> Vec<f64> {
+pub fn round_ratios(reference: &RunResult, cand: &RunResult) -> Vec<f64> {
     let by_round: BTreeMap<u32, u64> =
         reference.samples.timed_rounds.iter().copied().zip(reference.samples.timed_ns.iter().copied()).collect();
     cand.samples
