@@ -16,8 +16,11 @@ use fb::program as pte;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("{path}: {source}; check the path")]
-    Io { path: String, source: std::io::Error },
+    // `error`, not `source`: the message already carries its text, so it is not repeated as a cause.
+    #[error("{path}: {error}; check the path")]
+    Io { path: String, error: std::io::Error },
+    #[error("{path} is a directory; pass a .pte file")]
+    Directory { path: String },
     #[error("{path} is not an ExecuTorch program: {reason}; re-export it or check the file")]
     NotAProgram { path: String, reason: String },
 }
@@ -168,10 +171,13 @@ fn delegates(program: &pte::Program<'_>) -> Vec<DelegateSummary> {
 
 pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| InspectError::Io { path: shown.clone(), source })?;
+    if path.is_dir() {
+        return Err(InspectError::Directory { path: shown });
+    }
+    let file = std::fs::File::open(path).map_err(|error| InspectError::Io { path: shown.clone(), error })?;
     // Safety: the map is read-only and lives only inside this function; a concurrent truncation of the file could
     // fault, the same risk every mmap reader takes (ExecuTorch's own loader included).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| InspectError::Io { path: shown.clone(), source })?;
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|error| InspectError::Io { path: shown.clone(), error })?;
     let not_a_program = |reason: String| InspectError::NotAProgram { path: shown.clone(), reason };
     if map.len() < 8 || !matches!(&map[4..8], b"ET12" | b"ET13") {
         return Err(not_a_program("no ExecuTorch flatbuffer identifier (ET12) at offset 4".into()));

@@ -153,7 +153,16 @@ fn unknown_schema_version_is_refused_with_the_fix() {
 
 #[test]
 fn help_texts() {
-    for args in [vec!["--help"], vec!["run", "--help"], vec!["bench", "--help"]] {
+    let cmds = [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["bench", "--help"],
+        vec!["drift", "--help"],
+        vec!["inspect", "--help"],
+        vec!["profile", "show", "--help"],
+        vec!["completions", "--help"],
+    ];
+    for args in cmds {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
