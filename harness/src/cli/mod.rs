@@ -81,7 +81,7 @@ enum Command {
     Compare(crate::cli::report::CompareArgs),
     /// Nightly history in SQLite: add runs, render trends, check the newest runs for regressions.
     History(crate::cli::report::HistoryArgs),
-    /// Configured devices (devices/*.toml) and what `adb devices` sees, with reachability; `info NAME` probes one.
+    /// This host, the configured devices (devices/*.toml) and what `adb devices` sees; `info NAME` probes one.
     Devices(DevicesArgs),
     /// A shell completion script on stdout (e.g. `etbench completions bash > /etc/bash_completion.d/etbench`).
     Completions {
@@ -104,15 +104,18 @@ struct DevicesArgs {
 #[derive(Subcommand, Debug)]
 enum DevicesAction {
     /// Probe one device: CPU, memory, cpufreq, thermal zones, battery, Android properties, the runner it gets.
-    Info { name: String },
+    Info {
+        /// `local` (this host) or a profile name.
+        name: String,
+    },
 }
 
 fn devices(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     let dir = crate::device::config::devices_dir(args.devices_dir.as_deref());
     match args.action {
-        None => print_stdout(&crate::device::catalog::listing(&dir)?)?,
+        None => print_stdout(&crate::device::catalog::listing(&dir, locate_runner(None))?)?,
         Some(DevicesAction::Info { name }) => {
-            let profile = crate::device::catalog::find(&dir, &name)?;
+            let profile = if name == "local" { crate::device::catalog::local_profile() } else { crate::device::catalog::find(&dir, &name)? };
             print_stdout(&crate::device::catalog::info(profile, locate_runner(None).ok())?)?;
         }
     }

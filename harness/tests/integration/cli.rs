@@ -494,3 +494,49 @@ fn profile_show_and_diff_take_a_results_directory() {
     let diff = etbench().args(["profile", "diff"]).arg(dir.path()).arg(dir.path().join("results.json")).output().unwrap();
     assert!(diff.status.success(), "{}", stderr_of(&diff));
 }
+
+/// A fake `ssh` that takes half a second per call and fails, and an `adb` that sees nothing: the listing must not wait for
+/// the profiles one after the other.
+fn slow_tools(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, script) in [
+        ("ssh", "#!/bin/sh\nsleep 0.5\necho 'ssh: connect to host 127.0.0.1 port 9: Connection refused' >&2\nexit 255\n"),
+        ("adb", "#!/bin/sh\necho 'List of devices attached'\n"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn devices_lists_local_first_probes_profiles_in_parallel_and_info_local_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bin, profiles) = (tmp.path().join("bin"), tmp.path().join("devices"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&profiles).unwrap();
+    slow_tools(&bin);
+    const BOARDS: u32 = 6;
+    for i in 0..BOARDS {
+        let toml = format!("name = \"board{i}\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"127.0.0.1\"\nport = 9\n");
+        std::fs::write(profiles.join(format!("board{i}.toml")), toml).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let started = Instant::now();
+    let out = etbench().env("PATH", &path).arg("devices").arg("--devices-dir").arg(&profiles).output().unwrap();
+    let elapsed = started.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = listing.lines().skip(2).collect();
+    assert!(rows[0].trim_start().starts_with("local") && rows[0].contains("ready"), "{listing}");
+    assert_eq!(rows.len(), 1 + BOARDS as usize, "{listing}");
+    assert!(rows[1..].iter().all(|r| r.contains("NOT USABLE")), "{listing}");
+    // Each profile costs ≥ 1 s of fake ssh (check for a master, then connect); one after the other would take ≥ 6 s.
+    assert!(elapsed < Duration::from_secs_f64(BOARDS as f64 * 0.5), "took {elapsed:?}: profiles were not probed in parallel");
+    let out = etbench().args(["devices", "info", "local"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["name"], "local");
+    assert!(info["info"]["cpu_logical_cores"].as_u64().unwrap() >= 1, "{info}");
+    assert!(info["runner"]["path"].is_string(), "{info}");
+}

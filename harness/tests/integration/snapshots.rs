@@ -160,6 +160,8 @@ fn help_texts() {
         vec!["drift", "--help"],
         vec!["inspect", "--help"],
         vec!["profile", "show", "--help"],
+        vec!["devices", "--help"],
+        vec!["devices", "info", "--help"],
         vec!["completions", "--help"],
     ];
     for args in cmds {
