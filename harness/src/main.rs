@@ -3,6 +3,6 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     etbench::cli::main().unwrap_or_else(|e| {
         eprintln!("etbench: error: {e:#}");
-        ExitCode::from(1)
+        etbench::cli::exit_code(&e)
     })
 }

@@ -1,14 +1,17 @@
 //! Command-line parsing and dispatch. Only this module knows clap; it turns arguments into a [`Plan`] and hands
 //! off. Errors bubble up as `anyhow` with context and are printed once by `main`.
-
+//!
+//! Parsing is two layers: clap checks what was typed (numbers, enums, masks); then each command checks its
+//! arguments against the file system (models, prompt, tokenizer, inputs, devices, `--out`) before anything runs
+//! or any output directory exists. A problem found in either layer exits 2 ([`ArgError`], [`exit_code`]).
 
 pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use etbench_protocol::{InputSpec, LoadMode, RunSpec};
 
 use crate::device::{locate_runner, LocalDevice};
@@ -26,6 +29,39 @@ pub struct Cli {
     command: Command,
 }
 
+/// A problem with the command line found before anything ran and before any output directory was made; `main`
+/// exits 2 for it, as clap does for what it finds.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ArgError(pub String);
+
+fn arg_error(message: impl Into<String>) -> anyhow::Error {
+    ArgError(message.into()).into()
+}
+
+/// Wraps any error of an argument check as an [`ArgError`] (its whole chain becomes the message).
+fn as_arg_error<T, E: Into<anyhow::Error>>(result: Result<T, E>) -> anyhow::Result<T> {
+    result.map_err(|e| arg_error(format!("{:#}", e.into())))
+}
+
+/// The exit code for an error `main` got: 2 for argument problems, 1 for everything else.
+pub fn exit_code(e: &anyhow::Error) -> ExitCode {
+    if e.chain().any(|c| c.is::<ArgError>()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The clap command with negative numbers taken as values in every subcommand, so `--iters -1` is reported as an
+/// invalid value of `--iters` rather than an unexpected argument.
+fn command() -> clap::Command {
+    fn negative_numbers(cmd: clap::Command) -> clap::Command {
+        cmd.allow_negative_numbers(true).mut_subcommands(negative_numbers)
+    }
+    negative_numbers(Cli::command())
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Benchmark models on a device: fresh runner process per repeat, raw samples kept.
@@ -41,14 +77,21 @@ enum Command {
     Profile(ProfileCommand),
     /// Render results as a model-card report (tables, charts, CSVs), update a model card, or export machine formats.
     Report(crate::cli::report::ReportArgs),
-    /// Compare two results: per metric improved / regressed / no significant change, from bootstrap intervals.
+    /// Judge a paired session (one results dir) or compare two results: improved / regressed / no change, design named.
     Compare(crate::cli::report::CompareArgs),
     /// How noisy a device is for one model: paired and unpaired spreads, and the smallest slowdown each design can see.
     Calibrate(CalibrateArgs),
     /// Nightly history in SQLite: add runs, render trends, check the newest runs for regressions.
     History(crate::cli::report::HistoryArgs),
-    /// Configured devices (devices/*.toml) and what `adb devices` sees, with reachability; `info NAME` probes one.
+    /// This host, the configured devices (devices/*.toml) and what `adb devices` sees; `info NAME` probes one.
     Devices(DevicesArgs),
+    /// A shell completion script on stdout (e.g. `etbench completions bash > /etc/bash_completion.d/etbench`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout (e.g. `etbench manpage > /usr/local/share/man/man1/etbench.1`).
+    Manpage,
 }
 
 #[derive(Args, Debug)]
@@ -63,18 +106,35 @@ struct DevicesArgs {
 #[derive(Subcommand, Debug)]
 enum DevicesAction {
     /// Probe one device: CPU, memory, cpufreq, thermal zones, battery, Android properties, the runner it gets.
-    Info { name: String },
+    Info {
+        /// `local` (this host) or a profile name.
+        name: String,
+    },
 }
 
 fn devices(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     let dir = crate::device::config::devices_dir(args.devices_dir.as_deref());
     match args.action {
-        None => print_stdout(&crate::device::catalog::listing(&dir)?)?,
+        None => print_stdout(&crate::device::catalog::listing(&dir, locate_runner(None))?)?,
         Some(DevicesAction::Info { name }) => {
-            let profile = crate::device::catalog::find(&dir, &name)?;
+            let profile = if name == "local" { crate::device::catalog::local_profile() } else { crate::device::catalog::find(&dir, &name)? };
             print_stdout(&crate::device::catalog::info(profile, locate_runner(None).ok())?)?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "etbench", &mut script);
+    print_stdout(&String::from_utf8_lossy(&script))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn manpage() -> anyhow::Result<ExitCode> {
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(command()).render(&mut roff).context("rendering the man page")?;
+    print_stdout(&String::from_utf8_lossy(&roff))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -107,15 +167,15 @@ struct Measure {
     #[arg(long)]
     interleave: bool,
     /// Seconds to pause between runs.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_seconds)]
     cooldown: f64,
     /// Before each run, wait until the device's hottest thermal zone is below this (°C).
     #[arg(long)]
     thermal_gate: Option<f64>,
-    #[arg(long, help = dflt("Longest wait for --thermal-gate in seconds; a timeout is recorded as a warning, the run goes on", RunSpec::default().gate_timeout_s))]
+    #[arg(long, value_parser = parse_seconds, help = dflt("Longest wait for --thermal-gate in seconds; a timeout is recorded as a warning, the run goes on", RunSpec::default().gate_timeout_s))]
     gate_timeout: Option<f64>,
     /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_cpu_mask)]
     cpu_affinity: Option<String>,
     /// Record an ETDump per run and attach a per-operator profile (adds per-op overhead to the timings).
     #[arg(long)]
@@ -206,7 +266,7 @@ impl Measure {
         }
         spec.thermal_gate_c = self.thermal_gate.or(spec.thermal_gate_c);
         if let Some(v) = self.gate_timeout {
-            spec.gate_timeout_s = v.max(0.0);
+            spec.gate_timeout_s = v;
         }
         spec.cpu_affinity = self.cpu_affinity.clone().or(spec.cpu_affinity);
         spec.profile |= self.profile;
@@ -229,11 +289,56 @@ impl Measure {
             load_modes: if self.load_mode.len() > 1 { self.load_mode.clone() } else { Vec::new() },
             repeats: self.repeat,
             interleave: self.interleave,
-            cooldown: std::time::Duration::from_secs_f64(self.cooldown.max(0.0)),
+            cooldown: std::time::Duration::from_secs_f64(self.cooldown),
             paired: false,
             run_timeout: self.run_timeout.map(std::time::Duration::from_secs_f64),
         }
     }
+
+    /// Checks what clap cannot know: a `--cpu-affinity` mask must select a CPU this host has when it runs here.
+    fn check_for(&self, devices: &[String]) -> anyhow::Result<()> {
+        let Some(mask) = &self.cpu_affinity else { return Ok(()) };
+        if !devices.iter().any(|d| d == "local") {
+            return Ok(());
+        }
+        let cpus = host_cpus();
+        if cpu_mask_bits(mask).is_ok_and(|bits| (0..cpus.min(128)).all(|i| bits >> i & 1 == 0)) {
+            return Err(arg_error(format!(
+                "--cpu-affinity {mask} selects no CPU of this host (it has CPUs 0–{}); e.g. 0x{:x} selects all",
+                cpus - 1,
+                if cpus >= 128 { u128::MAX } else { (1u128 << cpus) - 1 }
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The bits of a hex CPU mask (`0x3`, `3`, `f0`), as the runner reads it.
+fn cpu_mask_bits(mask: &str) -> Result<u128, String> {
+    let digits = mask.strip_prefix("0x").or_else(|| mask.strip_prefix("0X")).unwrap_or(mask);
+    u128::from_str_radix(digits, 16).map_err(|_| "not a hex CPU mask (e.g. 0x3 = CPUs 0 and 1)".to_owned())
+}
+
+fn parse_cpu_mask(mask: &str) -> Result<String, String> {
+    match cpu_mask_bits(mask)? {
+        0 => Err("selects no CPU (e.g. 0x3 = CPUs 0 and 1)".into()),
+        _ => Ok(mask.to_owned()),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(_) => Err(format!("{s} is not a duration: give seconds ≥ 0")),
+        Err(_) => Err(format!("`{s}` is not a number of seconds")),
+    }
+}
+
+/// CPUs configured on this host (online or not: a mask may name any of them).
+fn host_cpus() -> usize {
+    // Safety: sysconf has no preconditions; it returns -1 for an unknown name, handled below.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1)
 }
 
 /// What to feed the method's inputs.
@@ -266,10 +371,12 @@ impl InputArgs {
         }
         for text in &self.inputs {
             let (index, spec) = match text.split_once('=') {
-                Some((i, spec)) if i.chars().all(|c| c.is_ascii_digit()) && !i.is_empty() => (i.parse::<usize>()?, spec),
+                Some((i, spec)) if i.chars().all(|c| c.is_ascii_digit()) && !i.is_empty() => {
+                    (as_arg_error(i.parse::<usize>().with_context(|| format!("--input {text}: index {i}")))?, spec)
+                }
                 _ => (next, text.as_str()),
             };
-            let spec: InputSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--input {text}: {e}"))?;
+            let spec: InputSpec = spec.parse().map_err(|e: String| arg_error(format!("--input {text}: {e}")))?;
             if let Some(path) = spec.file() {
                 check_input_file(text, path)?;
             }
@@ -283,9 +390,23 @@ impl InputArgs {
 fn check_input_file(flag: &str, path: &str) -> anyhow::Result<()> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => bail!("--input {flag}: {path} is a directory; give a file"),
-        Err(e) => bail!("--input {flag}: {path}: {e}"),
+        Ok(_) => Err(arg_error(format!("--input {flag}: {path} is a directory; give a file"))),
+        Err(e) => Err(arg_error(format!("--input {flag}: {path}: {e}"))),
     }
+}
+
+/// Model paths that cannot be a program at all (a directory) are refused before anything runs; a missing or broken
+/// file is left to the sweep, which records an error row for it and goes on with the others.
+fn check_models(flag: &str, models: &[PathBuf]) -> anyhow::Result<()> {
+    match models.iter().find(|m| m.is_dir()) {
+        Some(dir) => Err(arg_error(format!("{flag} {} is a directory; pass a .pte file", dir.display()))),
+        None => Ok(()),
+    }
+}
+
+/// The output directory, made and checked before anything runs; a place that cannot be written is an argument problem.
+fn prepare_out(path: &Path) -> anyhow::Result<OutputDir> {
+    as_arg_error(OutputDir::prepare(path))
 }
 
 #[derive(Args, Debug)]
@@ -317,9 +438,21 @@ struct RunArgs {
     /// Directory for results.json and results.csv (default: etbench-results/<timestamp>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// What to print on stdout.
-    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "none"])]
-    format: String,
+    /// What to print on stdout: the terminal table, the results document, one CSV row per run, a markdown table, or
+    /// nothing (results.json and results.csv are written either way).
+    #[arg(long, value_enum, default_value_t = RunFormat::Table)]
+    format: RunFormat,
+}
+
+/// What `run` prints on stdout. The words are the same in every command: `table`, `json`, `csv`, `md`, `none`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum RunFormat {
+    // No doc comments here: they would switch the whole `run --help` to clap's long form.
+    Table,
+    Json,
+    Csv,
+    Md,
+    None,
 }
 
 /// Prompt-driven input and generation.
@@ -340,26 +473,35 @@ struct TextArgs {
 }
 
 impl TextArgs {
+    /// The prompt with its tokenizer, checked (readable, non-empty, encodes to at least one token): every problem
+    /// here is an [`ArgError`].
     fn prompt(&self) -> anyhow::Result<Option<Prompt>> {
-        let text = match (&self.prompt, &self.prompt_file) {
-            (Some(text), _) => text.clone(),
-            (None, Some(file)) => read_prompt_file(file)?,
-            (None, None) if self.tokenizer.is_some() => bail!("--tokenizer needs --prompt or --prompt-file"),
+        let (flag, text) = match (&self.prompt, &self.prompt_file) {
+            (Some(text), _) => (format!("--prompt {text:?}"), text.clone()),
+            (None, Some(file)) => (format!("--prompt-file {}", file.display()), prompt_file(file)?),
+            (None, None) if self.tokenizer.is_some() => return Err(arg_error("--tokenizer needs --prompt or --prompt-file")),
             (None, None) => return Ok(None),
         };
-        Ok(Some(Prompt { text, tokenizer: Tokenizer::load(&tokenizer_path(self.tokenizer.as_deref())?)? }))
+        let tokenizer = load_tokenizer(self.tokenizer.as_deref())?;
+        tokenizer.encode(&text).map_err(|e| arg_error(format!("{flag}: {e}")))?;
+        Ok(Some(Prompt { text, tokenizer }))
     }
 }
 
-/// `--tokenizer`, else the home's `models/tokenizer.json`.
-fn tokenizer_path(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    match explicit {
-        Some(path) => Ok(path.to_owned()),
-        None => {
-            let home = crate::home::find().context("finding the bundled tokenizer (or pass --tokenizer path/to/tokenizer.json)")?;
-            Ok(home.tokenizer())
-        }
-    }
+fn prompt_file(path: &Path) -> anyhow::Result<String> {
+    read_prompt_file(path).map_err(|e| match e {
+        crate::plan::prompt::PromptError::File { path, reason } => arg_error(format!("--prompt-file {path}: {reason}")),
+        other => arg_error(other.to_string()),
+    })
+}
+
+/// `--tokenizer`, else the home's `models/tokenizer.json`, loaded.
+fn load_tokenizer(explicit: Option<&Path>) -> anyhow::Result<Tokenizer> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => as_arg_error(crate::home::find().context("finding the bundled tokenizer (or pass --tokenizer path/to/tokenizer.json)"))?.tokenizer(),
+    };
+    as_arg_error(Tokenizer::load(&path))
 }
 
 #[derive(Args, Debug)]
@@ -386,7 +528,7 @@ struct DriftArgs {
     #[arg(long)]
     reference: PathBuf,
     /// Candidate variants (e.g. int8, XNNPACK).
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "CANDIDATE")]
     candidates: Vec<PathBuf>,
     /// Extra prompt (repeatable); added to the built-in prompt set.
     #[arg(long = "prompt")]
@@ -407,20 +549,39 @@ struct DriftArgs {
     out: Option<PathBuf>,
 }
 
-fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let tokenizer = Tokenizer::load(&tokenizer_path(args.tokenizer.as_deref())?)?;
-    if let Some(empty) = args.prompts.iter().find(|p| p.trim().is_empty()) {
-        bail!("drift --prompt {empty:?} is empty; give some text");
+/// Drift compares every candidate with the reference, so each of them must be a file before anything runs.
+fn check_drift_models(args: &DriftArgs) -> anyhow::Result<()> {
+    let named = std::iter::once(("--reference", &args.reference)).chain(args.candidates.iter().map(|c| ("CANDIDATE", c)));
+    for (flag, path) in named {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(arg_error(format!("drift {flag} {} is a directory; pass a .pte file", path.display()))),
+            Ok(_) => {}
+            Err(e) => return Err(arg_error(format!("drift {flag} {}: {e}; pass a .pte file", path.display()))),
+        }
     }
+    Ok(())
+}
+
+fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
+    check_drift_models(&args)?;
+    args.measure.check_for(std::slice::from_ref(&args.device))?;
+    let tokenizer = load_tokenizer(args.tokenizer.as_deref())?;
     let mut prompts: Vec<String> = crate::run::drift::BUILTIN_PROMPTS.iter().map(|p| p.to_string()).collect();
-    prompts.extend(args.prompts.iter().cloned());
+    for prompt in &args.prompts {
+        tokenizer.encode(prompt).map_err(|e| arg_error(format!("drift --prompt {prompt:?}: {e}")))?;
+        prompts.push(prompt.clone());
+    }
     if let Some(file) = &args.prompt_file {
-        prompts.extend(read_prompt_file(file)?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+        let lines: Vec<String> = prompt_file(file)?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+        if lines.is_empty() {
+            return Err(arg_error(format!("drift --prompt-file {} has no non-empty line; put one prompt per line", file.display())));
+        }
+        prompts.extend(lines);
     }
     let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.measure.runner.clone())?;
     let spec = RunSpec { generate: args.generate, ..args.measure.complete(base) };
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
-    let out = OutputDir::prepare(&out_path)?;
+    let out = prepare_out(&out_path)?;
     let models: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
     let mut plan = Plan { device, models, settings: args.measure.settings(spec), prompt: None, dump_outputs: None };
     let _lock = crate::device::lock::lock_device(plan.device.name())?;
@@ -505,9 +666,18 @@ struct InspectArgs {
     /// .pte files to inspect.
     #[arg(required = true)]
     models: Vec<PathBuf>,
-    /// Output format on stdout.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    format: String,
+    /// Output on stdout: plain text for people, or a JSON array with one object per file (`text` is an old name of
+    /// `table`).
+    #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+    format: InspectFormat,
+}
+
+/// What `inspect` prints (`text` is the old name of `table`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum InspectFormat {
+    #[value(alias = "text")]
+    Table,
+    Json,
 }
 
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -515,9 +685,9 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     for model in &args.models {
         all.push(crate::inspect::inspect(model)?);
     }
-    match args.format.as_str() {
-        "json" => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&all)?))?,
-        _ => print_stdout(&all.iter().map(crate::inspect::render).collect::<Vec<_>>().join("\n"))?,
+    match args.format {
+        InspectFormat::Json => print_stdout(&format!("{}\n", serde_json::to_string_pretty(&all)?))?,
+        InspectFormat::Table => print_stdout(&all.iter().map(crate::inspect::render).collect::<Vec<_>>().join("\n"))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -526,21 +696,26 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
 enum ProfileCommand {
     /// The top operators of every profiled run in a results.json (markdown on stdout).
     Show {
+        /// A results.json, or the directory holding one.
+        #[arg(value_name = "RESULTS")]
         results: PathBuf,
+        /// Operators shown per run, by time per forward.
         #[arg(long, default_value_t = 15)]
         top: usize,
     },
-    /// Operator-by-operator comparison of the first profiled run of A and of B (results.json files).
+    /// Operator-by-operator comparison of the first profiled run of A and of B (results.json files or their
+    /// directories).
     Diff {
         a: PathBuf,
         b: PathBuf,
+        /// Operators shown, by the larger time per forward of the two.
         #[arg(long, default_value_t = 20)]
         top: usize,
     },
 }
 
 fn first_profile(path: &Path) -> anyhow::Result<(String, crate::inspect::etdump::OpProfile)> {
-    let doc = Document::read(path)?;
+    let doc = report::read_doc(path)?;
     doc.runs
         .into_iter()
         .find_map(|r| Some((r.model.name.clone(), r.profile?)))
@@ -550,7 +725,7 @@ fn first_profile(path: &Path) -> anyhow::Result<(String, crate::inspect::etdump:
 fn profile(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ProfileCommand::Show { results, top } => {
-            let doc = Document::read(&results)?;
+            let doc = report::read_doc(&results)?;
             let mut text = String::new();
             for run in doc.runs.iter().filter(|r| r.profile.is_some()) {
                 text.push_str(&format!("## {} ({})\n\n", run.model.name, run.id));
@@ -558,7 +733,7 @@ fn profile(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
                 text.push('\n');
             }
             if text.is_empty() {
-                bail!("{} has no profiled run; record one with `etbench run --profile`", results.display());
+                anyhow::bail!("{} has no profiled run; record one with `etbench run --profile`", results.display());
             }
             print_stdout(&text)?;
         }
@@ -580,10 +755,7 @@ fn timestamp() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-fn device(name: &str, runner: Option<PathBuf>) -> anyhow::Result<LocalDevice> {
-    if name != "local" {
-        bail!("--device {name}: unknown device; this build knows `local` (this host)");
-    }
+fn local_device(runner: Option<PathBuf>) -> anyhow::Result<LocalDevice> {
     let runner = locate_runner(runner).map_err(anyhow::Error::msg)?;
     Ok(LocalDevice { runner })
 }
@@ -606,34 +778,41 @@ fn command_line() -> Vec<String> {
 /// `local`, or a device profile, with the run specification completed by the profile's defaults.
 fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) -> anyhow::Result<(Box<dyn crate::device::Device>, RunSpec)> {
     if name == "local" {
-        return Ok((Box::new(device(name, runner)?), RunSpec::default()));
+        return Ok((Box::new(local_device(runner)?), RunSpec::default()));
     }
     let dir = crate::device::config::devices_dir(devices_dir);
-    let profile = crate::device::catalog::find(&dir, name)?;
+    let profile = crate::device::catalog::find(&dir, name).map_err(|e| match e {
+        crate::device::config::ProfileError::Unknown { .. } => arg_error(e.to_string()),
+        other => other.into(),
+    })?;
     let spec = profile.run_spec(&RunSpec::default()).map_err(|e| anyhow::anyhow!("device profile {name}: {e}"))?;
     let host_runner = locate_runner(runner).ok();
     Ok((crate::device::catalog::open(profile, host_runner), spec))
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut names = args.devices.clone();
-    names.dedup();
+    let names = args.devices.clone();
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
-        bail!("--device {dup} is given twice; a device runs one benchmark at a time");
+        return Err(arg_error(format!("--device {dup} is given twice; a device runs one benchmark at a time")));
     }
     if args.paired && args.models.len() < 2 {
-        bail!("--paired needs at least two --model files (the first is the reference); got {}", args.models.len());
+        return Err(arg_error(format!("--paired needs at least two --model files (the first is the reference); got {}", args.models.len())));
     }
     if args.paired && (args.text.generate > 0 || args.measure.profile) {
-        bail!("--paired cannot be combined with --generate or --profile: run those models one by one");
+        return Err(arg_error("--paired cannot be combined with --generate or --profile: run those models one by one".to_owned()));
     }
+    check_models("--model", &args.models)?;
+    args.measure.check_for(&names)?;
     let inputs = args.inputs.specs()?;
     let prompt = args.text.prompt()?;
+    let devices: Vec<_> = names
+        .iter()
+        .map(|name| open_device(name, args.devices_dir.as_deref(), args.measure.runner.clone()))
+        .collect::<anyhow::Result<_>>()?;
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
-    let out = OutputDir::prepare(&out_path)?;
+    let out = prepare_out(&out_path)?;
     let mut plans = Vec::new();
-    for name in &names {
-        let (device, base) = open_device(name, args.devices_dir.as_deref(), args.measure.runner.clone())?;
+    for (device, base) in devices {
         let mut spec = args.measure.complete(base);
         spec.method = args.method.clone().unwrap_or(spec.method);
         spec.generate = args.text.generate;
@@ -644,13 +823,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None });
     }
     let doc = crate::run::fleet::execute(&plans, &out, command_line())?;
-    match args.format.as_str() {
-        "json" => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
-        "csv" => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
-        "table" => print_stdout(&export::table::render(&doc))?,
-        _ => {}
+    match args.format {
+        RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
+        RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
+        RunFormat::Table => print_stdout(&export::table::render(&doc))?,
+        RunFormat::Md => print_stdout(&export::markdown::render(&doc))?,
+        RunFormat::None => {}
     }
-    if !doc.paired.is_empty() && args.format == "table" {
+    if !doc.paired.is_empty() && matches!(args.format, RunFormat::Table) {
         print_stdout(&format!("\n{}", export::paired::render(&doc.paired, false)))?;
     }
     eprintln!("etbench: results in {}", out.path().display());
@@ -665,7 +845,7 @@ fn bundled_models(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     models.sort();
     if models.is_empty() {
-        bail!("no .pte files in {}; pass --models DIR or export some with scripts/export_gemma3n.py", dir.display());
+        anyhow::bail!("no .pte files in {}; pass --models DIR or export some with scripts/export_gemma3n.py", dir.display());
     }
     Ok(models)
 }
@@ -676,13 +856,15 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => Some(crate::home::find().context("finding the bundled models (or pass --models DIR)")?),
     };
     let models_dir = args.models.clone().or_else(|| home.as_ref().map(|h| h.models())).expect("one of the two is set");
-    let models = bundled_models(&models_dir)?;
+    let models = if args.models.is_some() { as_arg_error(bundled_models(&models_dir))? } else { bundled_models(&models_dir)? };
+    args.measure.check_for(&["local".to_owned()])?;
+    let device = local_device(args.measure.runner.clone())?;
     let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
-    let out = OutputDir::prepare(&out_path)?;
+    let out = prepare_out(&out_path)?;
     eprintln!("etbench: {} models from {}", models.len(), models_dir.display());
     let plan = Plan {
-        device: Box::new(device("local", args.measure.runner.clone())?),
+        device: Box::new(device),
         models,
         settings: args.measure.settings(args.measure.complete(RunSpec::default())),
         prompt: None,
@@ -696,7 +878,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Run(args) => run(args),
         Command::Bench(args) => bench(args),
@@ -708,5 +890,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::History(args) => crate::cli::report::history(args),
         Command::Devices(args) => devices(args),
         Command::Calibrate(args) => calibrate(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Manpage => manpage(),
     }
 }

@@ -141,9 +141,11 @@ struct Db {
 }
 
 /// A results.json, or a directory holding one.
-fn read_doc(path: &Path) -> anyhow::Result<Document> {
+pub(crate) fn read_doc(path: &Path) -> anyhow::Result<Document> {
     let file = if path.is_dir() { path.join("results.json") } else { path.to_owned() };
-    Document::read(&file).with_context(|| format!("reading results {}; pass a results.json written by `etbench run`", file.display()))
+    // The read error already names the file and its cause (with the cause's text, which it also carries as its
+    // source): one flat message, so `{:#}` prints each part once.
+    Document::read(&file).map_err(|e| anyhow::anyhow!("{e}; pass a results.json written by `etbench run` (or its directory)"))
 }
 
 fn read_docs(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {

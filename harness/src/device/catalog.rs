@@ -32,24 +32,65 @@ pub fn find(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
     config::find(dir, name)
 }
 
-/// One line per configured device (with a reachability check, run in parallel) and per unconfigured adb device.
-pub fn listing(dir: &Path) -> Result<String, ProfileError> {
-    let all = config::load_all(dir)?;
-    let reach: Vec<String> = std::thread::scope(|s| {
+/// This host as a profile (`--device local`, `etbench devices info local`): the local transport, the host's triple,
+/// the runner beside etbench.
+pub fn local_profile() -> Profile {
+    Profile {
+        name: "local".into(),
+        transport: TransportKind::Local,
+        ssh: None,
+        adb: None,
+        target: None,
+        work_dir: None,
+        runner: None,
+        env: Default::default(),
+        cpu_affinity: None,
+        threads: None,
+        run: None,
+        verify_hash: false,
+    }
+}
+
+/// Connects to every profile at once (one thread each; a slow board costs its own timeout, not the sum), with a
+/// progress line on stderr.
+fn reachability(all: &[Profile]) -> Vec<String> {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(all.len() as u64), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {pos}/{len}").expect("valid template"));
+    bar.set_message("etbench: checking devices");
+    let reach = std::thread::scope(|s| {
         let checks: Vec<_> = all
             .iter()
             .map(|p| {
-                s.spawn(move || match transport_for(p).connect() {
-                    Ok(()) => "reachable".to_owned(),
-                    Err(e) => format!("NOT USABLE: {}", e.to_string().strip_prefix(&format!("device {}: ", p.name)).unwrap_or(&e.to_string())),
+                let bar = &bar;
+                s.spawn(move || {
+                    let status = match transport_for(p).connect() {
+                        Ok(()) => "reachable".to_owned(),
+                        Err(e) => format!("NOT USABLE: {}", e.to_string().strip_prefix(&format!("device {}: ", p.name)).unwrap_or(&e.to_string())),
+                    };
+                    bar.inc(1);
+                    status
                 })
             })
             .collect();
         checks.into_iter().map(|c| c.join().unwrap_or_else(|_| "check panicked".into())).collect()
     });
+    bar.finish_and_clear();
+    reach
+}
+
+/// One line for this host (first), one per configured device (with a reachability check, run in parallel) and one
+/// per unconfigured adb device. `host_runner` is where the local runner is, or why it is missing.
+pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<String, ProfileError> {
+    let all = config::load_all(dir)?;
+    let reach = reachability(&all);
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
     table.set_header(["device", "transport", "target", "address", "status"]);
+    let local = match host_runner {
+        Ok(runner) => format!("ready (runner {})", runner.display()),
+        Err(e) => format!("NOT USABLE: {e}"),
+    };
+    table.add_row(["local".to_owned(), "local".into(), config::host_triple(), "this host".into(), local]);
     for (p, status) in all.iter().zip(&reach) {
         let address = transport_for(p).address();
         table.add_row([p.name.clone(), p.transport.as_str().into(), p.target(), address, status.clone()]);

@@ -11,8 +11,9 @@ use serde::Deserialize;
 pub enum ProfileError {
     #[error("device profile {path}: {message}")]
     Invalid { path: String, message: String },
-    #[error("cannot read the devices directory {dir}: {source}; pass --devices-dir DIR or set ETBENCH_DEVICES_DIR")]
-    Dir { dir: String, source: std::io::Error },
+    // `error`, not `source`: the message already carries its text, so it is not repeated as a cause.
+    #[error("cannot read the devices directory {dir}: {error}; pass --devices-dir DIR or set ETBENCH_DEVICES_DIR")]
+    Dir { dir: String, error: std::io::Error },
     #[error("--device {name}: no such device; configured in {dir}: {known}. Add devices/{name}.toml (see README, \"Devices: ssh boards and adb phones\")")]
     Unknown { name: String, dir: String, known: String },
 }
@@ -204,7 +205,7 @@ pub fn load_all(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ProfileError::Dir { dir: dir.display().to_string(), source }),
+        Err(error) => return Err(ProfileError::Dir { dir: dir.display().to_string(), error }),
     };
     let mut paths: Vec<PathBuf> =
         entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();

@@ -11,6 +11,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::export::markdown::{device_line, distinct, escape};
+use super::charts::Unit;
 use crate::export::{self, fmt, DECODE_FOOTNOTE};
 use crate::export::store::OutputDir;
 use crate::results::{Document, RunResult};
@@ -135,30 +136,59 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     );
 }
 
-/// Row labels for charts: the variant, plus whatever else varies (device, threads, load mode).
+/// Row labels for charts: the variant, its device when rows come from several, and whatever else tells apart rows of
+/// one variant (method, threads, load mode, input); a label still shared by two rows (same name, different files)
+/// gets the model's sha256 prefix.
 fn chart_labels(groups: &[Group]) -> Vec<String> {
-    let varies = |f: &dyn Fn(&Group) -> String| groups.iter().map(f).collect::<BTreeSet<_>>().len() > 1;
-    let (dev, thr, mode) = (
-        varies(&|g| g.key.device.clone()),
-        varies(&|g| threads_label(g.key.threads)),
-        varies(&|g| g.key.load_mode.clone()),
-    );
-    groups
+    type Part = fn(&Group) -> String;
+    let parts: [Part; 4] = [
+        |g| format!("`{}`", g.key.method),
+        |g| match g.key.threads {
+            Some(1) => "1 thread".into(),
+            t => format!("{} threads", threads_label(t)),
+        },
+        |g| g.key.load_mode.clone(),
+        |g| format!("input {}", g.key.input.replace("fnv1a:", "")),
+    ];
+    let within_a_variant = |f: &Part| {
+        groups.iter().any(|a| groups.iter().any(|b| a.key.model_name == b.key.model_name && f(a) != f(b)))
+    };
+    let varying: Vec<Part> = parts.into_iter().filter(within_a_variant).collect();
+    let devices = groups.iter().map(|g| &g.key.device).collect::<BTreeSet<_>>().len() > 1;
+    let mut labels: Vec<String> = groups
         .iter()
         .map(|g| {
-            let mut l = g.key.model_name.clone();
-            if dev {
-                l += &format!(" · {}", g.key.device);
-            }
-            if thr {
-                l += &format!(" · t{}", threads_label(g.key.threads));
-            }
-            if mode {
-                l += &format!(" · {}", g.key.load_mode);
-            }
-            l
+            let device = devices.then(|| g.key.device.clone());
+            std::iter::once(g.key.model_name.clone()).chain(device).chain(varying.iter().map(|f| f(g))).collect::<Vec<_>>().join(" · ")
         })
-        .collect()
+        .collect();
+    let shared: BTreeSet<String> = labels.iter().filter(|l| labels.iter().filter(|m| m == l).count() > 1).cloned().collect();
+    for (label, g) in labels.iter_mut().zip(groups) {
+        if shared.contains(label) {
+            *label += &format!(" · {}", &g.key.model_sha256[..g.key.model_sha256.len().min(8)]);
+        }
+    }
+    labels
+}
+
+/// The line under every chart title: where, when and with what it was measured.
+fn caption(docs: &[Document], runs: &[&RunResult]) -> String {
+    let devices = distinct(runs, |r| {
+        let info = &r.device.info;
+        format!("{} ({}, {}, {} cores)", r.device.name, info.cpu_brand.as_deref().unwrap_or("unknown CPU").trim(), info.arch, info.cpu_logical_cores)
+    });
+    let dates: BTreeSet<String> = runs.iter().map(|r| r.started_at.format("%Y-%m-%d").to_string()).collect();
+    let dates = match (dates.first(), dates.last()) {
+        (Some(a), Some(b)) if a != b => format!("{a} – {b}"),
+        (Some(a), _) => a.clone(),
+        _ => "no date".into(),
+    };
+    let etbench: BTreeSet<String> = docs
+        .iter()
+        .map(|d| format!("{}{}", d.provenance.etbench_version, d.provenance.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()))
+        .collect();
+    let executorch = distinct(runs, |r| r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into()));
+    format!("{devices} · {dates} · etbench {} · ExecuTorch {executorch}", etbench.into_iter().collect::<Vec<_>>().join(", "))
 }
 
 fn device_index(groups: &[Group]) -> Vec<usize> {
@@ -188,7 +218,7 @@ fn bars(groups: &[Group], labels: &[String], colors: &[usize], metric: Metric) -
         .collect()
 }
 
-fn render_charts(groups: &[Group]) -> anyhow::Result<Vec<Chart>> {
+fn render_charts(groups: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
@@ -204,22 +234,27 @@ fn render_charts(groups: &[Group]) -> anyhow::Result<Vec<Chart>> {
         .map(|((g, label), &color)| BoxRow { label: label.clone(), values: Metric::Latency.raw_samples(&g.runs).iter().map(|v| v / 1e6).collect(), color })
         .filter(|r| !r.values.is_empty())
         .collect();
-    let points = if thinned { format!(", ≤{} points drawn per row", super::charts::MAX_POINTS) } else { ", every timed iteration".into() };
-    let mut out = vec![Spec::Box { rows, x_label: "latency per execute (ms)".into() }
-        .render("latency", &format!("Latency distribution{note}: box = p25–p75, line = median{points}"))?];
+    let points = if thinned { format!("≤{} points drawn per row", super::charts::MAX_POINTS) } else { "a point per timed iteration".into() };
+    let mut out = vec![Spec::Box { rows, x_label: "latency per execute".into(), unit: Unit::Ms }
+        .render("latency", &format!("Latency per execute{note}: box p25–p75, line median, {points}"), caption)?];
     let prefill = bars(groups, &labels, &colors, Metric::PrefillTokensPerS);
     let (metric, tps) = if prefill.is_empty() {
         (Metric::DecodeEquivalentTokensPerS, bars(groups, &labels, &colors, Metric::DecodeEquivalentTokensPerS))
     } else {
         (Metric::PrefillTokensPerS, prefill)
     };
-    out.push(
-        Spec::Bars { bars: tps, x_label: format!("{} (whiskers: from latency p90–p10)", metric.label()) }
-            .render("throughput", &format!("Throughput{note}"))?,
-    );
+    if !tps.is_empty() {
+        out.push(
+            Spec::Bars { bars: tps, x_label: format!("{} (whiskers from latency p90–p10)", metric.label()), unit: Unit::TokensPerS }
+                .render("throughput", &format!("Throughput: {}{note}", metric.label()), caption)?,
+        );
+    }
     let rss = bars(groups, &labels, &colors, Metric::PeakRss);
     if !rss.is_empty() {
-        out.push(Spec::Bars { bars: rss, x_label: "peak RSS (MiB, largest phase peak; whiskers: min–max over runs)".into() }.render("peak_rss", &format!("Peak memory{note}"))?);
+        out.push(
+            Spec::Bars { bars: rss, x_label: "peak RSS, largest phase peak (whiskers: min–max over runs)".into(), unit: Unit::Mib }
+                .render("peak_rss", &format!("Peak memory{note}"), caption)?,
+        );
     }
     Ok(out)
 }
@@ -267,7 +302,9 @@ impl Report {
     pub fn render(docs: &[Document]) -> anyhow::Result<Self> {
         let merged = merge(docs).ok_or_else(|| anyhow::anyhow!("no result documents to report on"))?;
         let groups = groups(docs);
-        Ok(Self { charts: render_charts(&groups)?, results_csv: export::csv::render(&merged), samples_csv: samples_csv(&merged), merged })
+        let ok: Vec<&RunResult> = merged.runs.iter().filter(|r| r.is_ok()).collect();
+        let charts = render_charts(&groups, &caption(docs, &ok))?;
+        Ok(Self { charts, results_csv: export::csv::render(&merged), samples_csv: samples_csv(&merged), merged })
     }
 
     /// The section: a table per device, footnotes, chart links (`link_dir` is where the charts are, relative to the

@@ -1,10 +1,14 @@
-//! Trends over time for `etbench history report`: a table of each series' latest run against its earlier runs, and
-//! one chart per metric with a line per series (median, p10–p90 band).
+//! Trends over time for `etbench history report`: a table of each series' latest night against its earlier nights,
+//! and one chart per metric with a line per series: one point per night (the median of that night's pooled runs,
+//! with its p10–p90 interval as a whisker and band).
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::charts::{Chart, Line, Spec};
-use super::metric::Metric;
+use chrono::NaiveDate;
+
+use super::charts::{Chart, Line, Spec, Unit};
+use super::metric::{threads_label, Metric, RunKey};
 use crate::export::fmt;
 use crate::results::RunResult;
 
@@ -20,47 +24,122 @@ pub struct Series<'a> {
     pub runs: Vec<&'a RunResult>,
 }
 
+impl Series<'_> {
+    /// The runs grouped by the (UTC) night they started in, oldest first: a nightly job's repeats become one point.
+    pub fn nights(&self) -> Vec<(NaiveDate, Vec<&RunResult>)> {
+        let mut out: Vec<(NaiveDate, Vec<&RunResult>)> = Vec::new();
+        for run in &self.runs {
+            let day = run.started_at.date_naive();
+            match out.iter_mut().find(|(d, _)| *d == day) {
+                Some((_, runs)) => runs.push(run),
+                None => out.push((day, vec![run])),
+            }
+        }
+        out.sort_by_key(|(d, _)| *d);
+        out
+    }
+}
+
 fn value(metric: Metric, runs: &[&RunResult]) -> String {
     let (unit, f) = metric.display_unit();
     metric.estimate(runs).map(|e| format!("{} {unit}", fmt::adaptive(e.value * f))).unwrap_or_else(|| "–".into())
 }
 
 pub fn table(series: &[Series]) -> String {
-    let mut out = String::from("| series | runs | first | latest | latest median | median of earlier runs | latest peak RSS |\n|---|--:|---|---|--:|--:|--:|\n");
+    let mut out = String::from(
+        "| series | runs | nights | first | latest | latest night's median | median of earlier nights | latest peak RSS |\n|---|--:|--:|---|---|--:|--:|--:|\n",
+    );
     for s in series {
-        let (Some(first), Some(last)) = (s.runs.first(), s.runs.last()) else { continue };
-        let earlier = &s.runs[..s.runs.len() - 1];
+        let nights = s.nights();
+        let Some((_, latest)) = nights.last() else { continue };
+        let earlier: Vec<&RunResult> = nights[..nights.len() - 1].iter().flat_map(|(_, r)| r.iter().copied()).collect();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             s.label.replace('|', "\\|"),
             s.runs.len(),
-            first.started_at.format("%Y-%m-%d %H:%M"),
-            last.started_at.format("%Y-%m-%d %H:%M"),
-            value(Metric::Latency, &[*last]),
-            if earlier.is_empty() { "–".into() } else { value(Metric::Latency, earlier) },
-            value(Metric::PeakRss, &[*last]),
+            nights.len(),
+            nights[0].0,
+            nights[nights.len() - 1].0,
+            value(Metric::Latency, latest),
+            if earlier.is_empty() { "–".into() } else { value(Metric::Latency, &earlier) },
+            value(Metric::PeakRss, latest),
         );
     }
     out
 }
 
+/// Legend labels: the model name, its device when series come from several, and whatever else tells apart series
+/// of one model (method, threads, load mode, input, ExecuTorch version); the full keys are in the table.
+fn short_labels(series: &[Series]) -> Vec<String> {
+    type Part = fn(&RunResult) -> String;
+    let parts: [Part; 5] = [
+        |r| format!("`{}`", RunKey::of(r).method),
+        |r| match RunKey::of(r).threads {
+            Some(1) => "1 thread".into(),
+            t => format!("{} threads", threads_label(t)),
+        },
+        |r| RunKey::of(r).load_mode,
+        |r| format!("input {}", RunKey::of(r).input.replace("fnv1a:", "")),
+        |r| format!("ET {}", r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into())),
+    ];
+    let first: Vec<&RunResult> = series.iter().filter_map(|s| s.runs.first().copied()).collect();
+    let within_a_model = |f: &Part| first.iter().any(|a| first.iter().any(|b| a.model.name == b.model.name && f(a) != f(b)));
+    let varying: Vec<Part> = parts.into_iter().filter(within_a_model).collect();
+    let devices = first.iter().map(|r| &r.device.name).collect::<BTreeSet<_>>().len() > 1;
+    let labels: Vec<String> = first
+        .iter()
+        .map(|r| {
+            let device = devices.then(|| r.device.name.clone());
+            std::iter::once(r.model.name.clone()).chain(device).chain(varying.iter().map(|f| f(r))).collect::<Vec<_>>().join(" · ")
+        })
+        .collect();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| if labels.iter().filter(|m| *m == l).count() > 1 { format!("{l} #{}", i + 1) } else { l.clone() })
+        .collect()
+}
+
+/// Devices, the nights covered and the ExecuTorch versions, under every trend title.
+fn caption(series: &[Series]) -> String {
+    let runs: Vec<&RunResult> = series.iter().flat_map(|s| s.runs.iter().copied()).collect();
+    let devices: BTreeSet<&str> = runs.iter().map(|r| r.device.name.as_str()).collect();
+    let nights: BTreeSet<NaiveDate> = runs.iter().map(|r| r.started_at.date_naive()).collect();
+    let range = match (nights.first(), nights.last()) {
+        (Some(a), Some(b)) if a != b => format!("{a} – {b}"),
+        (Some(a), _) => a.to_string(),
+        _ => String::new(),
+    };
+    let versions: BTreeSet<String> = runs.iter().filter_map(|r| r.runner.as_ref().map(|x| format!("etbench {} · ExecuTorch {}", x.runner_version, x.executorch_version))).collect();
+    format!(
+        "{} · {range} ({} nights) · {}",
+        devices.into_iter().collect::<Vec<_>>().join(", "),
+        nights.len(),
+        versions.into_iter().collect::<Vec<_>>().join("; ")
+    )
+}
+
 pub fn charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
     let shown = &series[..series.len().min(MAX_LINES)];
     let note = if series.len() > MAX_LINES { format!(" (first {MAX_LINES} of {} series)", series.len()) } else { String::new() };
+    let labels = short_labels(shown);
+    let caption = caption(shown);
     let mut out = Vec::new();
     for metric in TRENDS {
         let (unit, f) = metric.display_unit();
         let lines: Vec<Line> = shown
             .iter()
-            .map(|s| Line {
-                label: s.label.clone(),
+            .zip(&labels)
+            .map(|(s, label)| Line {
+                label: label.clone(),
                 points: s
-                    .runs
-                    .iter()
-                    .filter_map(|r| {
-                        let e = metric.estimate(&[*r])?;
-                        Some((r.started_at.timestamp() as f64, e.value * f, e.lower * f, e.upper * f))
+                    .nights()
+                    .into_iter()
+                    .filter_map(|(day, runs)| {
+                        let e = metric.estimate(&runs)?;
+                        let noon = day.and_hms_opt(12, 0, 0).expect("valid time").and_utc().timestamp() as f64;
+                        Some((noon, e.value * f, e.lower * f, e.upper * f))
                     })
                     .collect(),
             })
@@ -69,9 +148,10 @@ pub fn charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
         if lines.is_empty() {
             continue;
         }
-        let title = format!("{} over time{note}", metric.label());
+        let spread = if metric == Metric::Latency { "p10–p90 of its iterations" } else { "min–max over its runs" };
+        let title = format!("{} per night{note}: point = the night's median, whisker = {spread}", metric.label());
         let name = format!("trend_{}", metric.slug().replace('-', "_"));
-        out.push(Spec::Trend { lines, y_label: format!("{} ({unit})", metric.label()) }.render(&name, &title)?);
+        out.push(Spec::Trend { lines, y_label: metric.label().to_owned(), unit: Unit::of(unit) }.render(&name, &title, &caption)?);
     }
     Ok(out)
 }

@@ -118,12 +118,11 @@ fn missing_model_is_an_error_row_naming_the_path() {
 }
 
 #[test]
-fn empty_file_directory_and_non_pte_are_refused_clearly() {
+fn empty_file_and_non_pte_are_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = tmp.path().join("empty.pte");
     std::fs::write(&empty, b"").unwrap();
     assert_eq!(single_error(&empty, &[]).0, ErrorKind::EmptyFile);
-    assert_eq!(single_error(tmp.path(), &[]).0, ErrorKind::NotAFile);
     let text = tmp.path().join("notes.pte");
     std::fs::write(&text, b"this is not a flatbuffer at all, just text\n").unwrap();
     let (kind, msg) = single_error(&text, &[]);
@@ -169,7 +168,7 @@ fn unwritable_out_fails_before_running_and_writes_nothing() {
     let file = tmp.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let out = etbench().args(["run", "--out"]).arg(file.join("sub")).arg("--model").arg(fixture("bf16")).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "an unwritable --out is an argument problem");
     let err = stderr_of(&out);
     assert!(err.contains("--out") && err.contains("a-file"), "{err}");
     assert!(!err.contains("[1/1]"), "nothing should have run: {err}");
@@ -317,7 +316,7 @@ fn bad_input_specs_fail_clearly() {
     assert_eq!(kind, ErrorKind::InvalidInput);
     assert!(msg.contains("index 1") && msg.contains("takes 1 input"), "{msg}");
     let out = etbench().args(["run", "--input", "gauss", "--model"]).arg(&conv).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--input gauss") && stderr_of(&out).contains("random[:SEED]"), "{}", stderr_of(&out));
     let (kind, msg) = single_error(&conv, &["--prompt", "hello there"]);
     assert_eq!(kind, ErrorKind::InvalidInput);
@@ -375,4 +374,169 @@ fn a_copied_binary_benchmarks_its_home_not_the_checkout_it_was_built_in() {
     let out = copied().env("ETBENCH_HOME", &home).arg("devices").output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("lab-board1"), "no profiles of the build checkout leak in");
+}
+
+/// Every argument problem found before anything runs: exit 2, one message naming the flag, no results directory.
+#[test]
+fn argument_problems_exit_2_name_the_flag_and_leave_no_results_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let garbage = tmp.path().join("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    let blank_prompts = tmp.path().join("blank.txt");
+    std::fs::write(&blank_prompts, "\n  \n").unwrap();
+    let (int8, conv, bf16) = (fixture("int8"), program("convnet-fp32"), fixture("bf16"));
+    let (int8, conv, bf16) = (int8.to_str().unwrap(), conv.to_str().unwrap(), bf16.to_str().unwrap());
+    let (dir, garbage, blank) = (tmp.path().to_str().unwrap(), garbage.to_str().unwrap(), blank_prompts.to_str().unwrap());
+    let all_cpus_but_none_here = "0x80000000000000000000000000000000";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "--model", dir], "--model"),
+        (vec!["run", "--model", int8, "--model", dir], "is a directory"),
+        (vec!["run", "--model", int8, "--prompt", ""], "--prompt"),
+        (vec!["run", "--model", int8, "--prompt", "   "], "the prompt is empty"),
+        (vec!["run", "--model", int8, "--prompt-file", blank], "--prompt-file"),
+        (vec!["run", "--model", int8, "--cpu-affinity", "zz"], "--cpu-affinity"),
+        (vec!["run", "--model", int8, "--cpu-affinity", "0x0"], "selects no CPU"),
+        (vec!["run", "--model", int8, "--cpu-affinity", all_cpus_but_none_here], "selects no CPU of this host"),
+        (vec!["run", "--model", int8, "--prompt", "hi", "--tokenizer", "/nope/tokenizer.json"], "--tokenizer"),
+        (vec!["run", "--model", int8, "--prompt", "hi", "--tokenizer", garbage], "not a valid tokenizer.json"),
+        (vec!["run", "--model", int8, "--tokenizer", garbage], "--tokenizer needs --prompt"),
+        (vec!["run", "--model", conv, "--input", "gauss"], "--input gauss"),
+        (vec!["run", "--model", conv, "--input", "file:/nope/x.bin"], "--input file:/nope/x.bin"),
+        (vec!["run", "--model", conv, "--input", "0=file:/"], "is a directory"),
+        (vec!["run", "--model", conv, "--iters", "-1"], "invalid value '-1' for '--iters"),
+        (vec!["run", "--model", conv, "--warmup", "-3"], "invalid value '-3' for '--warmup"),
+        (vec!["run", "--model", conv, "--cooldown", "-1"], "--cooldown"),
+        (vec!["run", "--model", conv, "--device", "nosuch", "--devices-dir", dir], "--device nosuch"),
+        (vec!["run", "--model", conv, "--device", "local", "--device", "local"], "--device local is given twice"),
+        (vec!["run", "--model", conv, "--format", "yaml"], "--format"),
+        (vec!["bench", "--iters", "-1"], "invalid value '-1' for '--iters"),
+        (vec!["bench", "--models", "/nope/models"], "--models"),
+        (vec!["bench", "--cpu-affinity", "0xq"], "--cpu-affinity"),
+        (vec!["drift", "--reference", dir, int8], "drift --reference"),
+        (vec!["drift", "--reference", bf16, "/nope/candidate.pte"], "drift CANDIDATE /nope/candidate.pte"),
+        (vec!["drift", "--reference", bf16, int8, "--prompt", " "], "drift --prompt"),
+        (vec!["drift", "--reference", bf16, int8, "--prompt-file", blank], "drift --prompt-file"),
+        (vec!["drift", "--reference", bf16, int8, "--tokenizer", garbage], "--tokenizer"),
+        (vec!["drift", "--reference", bf16, int8, "--cpu-affinity", all_cpus_but_none_here], "--cpu-affinity"),
+        (vec!["drift", "--reference", bf16, int8, "--generate", "-2"], "invalid value '-2' for '--generate"),
+    ];
+    for (i, (args, needle)) in cases.iter().enumerate() {
+        let out_dir = tmp.path().join(format!("out-{i}"));
+        let out = etbench().args(args).arg("--out").arg(&out_dir).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: expected {needle:?} in: {err}");
+        assert!(!out_dir.exists(), "{args:?}: a results directory was created");
+        assert!(!err.contains("[1/"), "{args:?}: something ran: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn each_cause_of_an_error_is_printed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("results.json");
+    std::fs::write(&bad, "{\"schema_version\": 2, \"runs\": [\n").unwrap();
+    for args in [vec!["report"], vec!["compare", bad.to_str().unwrap()], vec!["profile", "show"], vec!["history", "add", "--db", tmp.path().join("h.sqlite").to_str().unwrap()]] {
+        let out = etbench().args(&args).arg(&bad).output().unwrap();
+        let err = stderr_of(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(err.matches("EOF while parsing").count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("etbench: error:").count(), 1, "{args:?}: {err}");
+    }
+    let out = etbench().args(["inspect"]).arg(tmp.path()).output().unwrap();
+    let err = stderr_of(&out);
+    assert!(err.contains("is a directory") && !err.contains("No such device"), "{err}");
+    let out = etbench().args(["inspect", "/nope/model.pte"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = etbench().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr_of(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("etbench") && script.contains("run") && script.contains("iters"), "{shell}: {script}");
+    }
+    let out = etbench().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = etbench().arg("manpage").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let roff = String::from_utf8(out.stdout).unwrap();
+    assert!(roff.starts_with(".TH") || roff.starts_with(".ie") && roff.contains("\n.TH"), "{}", &roff[..roff.len().min(200)]);
+    assert!(roff.contains("etbench") && roff.contains("completions"), "{roff}");
+}
+
+#[test]
+fn one_format_vocabulary_run_md_and_inspect_table_with_text_alias() {
+    let conv = program("convnet-fp32");
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench().args(["run", "--iters", "1", "--warmup", "0", "--format", "md", "--model"]).arg(&conv).arg("--out").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("| model |") && md.contains("convnet-fp32"), "{md}");
+    let table = etbench().args(["inspect", "--format", "table"]).arg(&conv).output().unwrap();
+    let text = etbench().args(["inspect", "--format", "text"]).arg(&conv).output().unwrap();
+    assert!(table.status.success() && text.status.success(), "{}", stderr_of(&text));
+    assert_eq!(table.stdout, text.stdout, "`text` is the old name of `table`");
+}
+
+#[test]
+fn profile_show_and_diff_take_a_results_directory() {
+    let conv = program("convnet-fp32");
+    let (out, dir) = run_models(&[&conv], &["--profile"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let show = etbench().args(["profile", "show"]).arg(dir.path()).output().unwrap();
+    assert!(show.status.success(), "{}", stderr_of(&show));
+    assert!(String::from_utf8_lossy(&show.stdout).contains("convnet-fp32"));
+    let diff = etbench().args(["profile", "diff"]).arg(dir.path()).arg(dir.path().join("results.json")).output().unwrap();
+    assert!(diff.status.success(), "{}", stderr_of(&diff));
+}
+
+/// A fake `ssh` that takes half a second per call and fails, and an `adb` that sees nothing: the listing must not wait for
+/// the profiles one after the other.
+fn slow_tools(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, script) in [
+        ("ssh", "#!/bin/sh\nsleep 0.5\necho 'ssh: connect to host 127.0.0.1 port 9: Connection refused' >&2\nexit 255\n"),
+        ("adb", "#!/bin/sh\necho 'List of devices attached'\n"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn devices_lists_local_first_probes_profiles_in_parallel_and_info_local_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bin, profiles) = (tmp.path().join("bin"), tmp.path().join("devices"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&profiles).unwrap();
+    slow_tools(&bin);
+    const BOARDS: u32 = 6;
+    for i in 0..BOARDS {
+        let toml = format!("name = \"board{i}\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"127.0.0.1\"\nport = 9\n");
+        std::fs::write(profiles.join(format!("board{i}.toml")), toml).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let started = Instant::now();
+    let out = etbench().env("PATH", &path).arg("devices").arg("--devices-dir").arg(&profiles).output().unwrap();
+    let elapsed = started.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = listing.lines().skip(2).collect();
+    assert!(rows[0].trim_start().starts_with("local") && rows[0].contains("ready"), "{listing}");
+    assert_eq!(rows.len(), 1 + BOARDS as usize, "{listing}");
+    assert!(rows[1..].iter().all(|r| r.contains("NOT USABLE")), "{listing}");
+    // Each profile costs ≥ 1 s of fake ssh (check for a master, then connect); one after the other would take ≥ 6 s.
+    assert!(elapsed < Duration::from_secs_f64(BOARDS as f64 * 0.5), "took {elapsed:?}: profiles were not probed in parallel");
+    let out = etbench().args(["devices", "info", "local"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["name"], "local");
+    assert!(info["info"]["cpu_logical_cores"].as_u64().unwrap() >= 1, "{info}");
+    assert!(info["runner"]["path"].is_string(), "{info}");
 }

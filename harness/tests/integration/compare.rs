@@ -5,7 +5,6 @@
 
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use crate::common::*;
 use etbench::analysis::bootstrap::Verdict;

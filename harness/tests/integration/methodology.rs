@@ -83,3 +83,38 @@ fn a_memory_limited_run_becomes_an_oom_row_and_the_sweep_goes_on() {
     let cgroup = &doc.runs[1].conditions[0].memory_limit.as_ref().unwrap().cgroup;
     assert!(!std::path::Path::new(cgroup).exists(), "the runner's cgroup is removed afterwards");
 }
+
+#[test]
+fn inspect_bytes_add_up_to_the_file_size_for_every_program() {
+    let mut paths: Vec<_> = std::fs::read_dir(models_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "pte")).collect();
+    paths.push(repo().join("harness/tests/integration/data/mutable-buffer.pte"));
+    for path in &paths {
+        let out = etbench().args(["inspect", "--format", "json"]).arg(path).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let ins: Vec<etbench::inspect::Inspection> = serde_json::from_slice(&out.stdout).unwrap();
+        let ins = &ins[0];
+        let total: u64 = ins.bytes.iter().map(|b| b.bytes).sum();
+        assert_eq!(total, ins.file_bytes, "{}: {:?}", path.display(), ins.bytes);
+        assert!(ins.bytes.iter().all(|b| b.bytes > 0), "{}: {:?}", path.display(), ins.bytes);
+        let constants = ins.bytes.iter().find(|b| b.part.starts_with("constants")).map_or(0, |b| b.bytes);
+        let tensors: u64 = ins.constant_bytes_by_dtype.values().sum();
+        assert!(constants >= tensors, "{}: the constant segment holds every constant tensor", path.display());
+        let text = etbench().arg("inspect").arg(path).output().unwrap();
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(text.contains("= file size") && text.contains("other/padding") || !text.contains("other/padding"), "{text}");
+        assert!(!text.contains("0.00 MiB") && !text.contains(" 0 B"), "{}: rows that round to nothing:\n{text}", path.display());
+    }
+    let int8 = etbench().arg("inspect").arg(fixture("int8")).output().unwrap();
+    let int8 = String::from_utf8(int8.stdout).unwrap();
+    assert!(int8.contains("embeddings stay bfloat16: 1.00 MiB of 2.25 MiB"), "{int8}");
+    let bf16 = String::from_utf8(etbench().arg("inspect").arg(fixture("bf16")).output().unwrap().stdout).unwrap();
+    assert!(bf16.contains("embeddings are bfloat16") && !bf16.contains("stay"), "{bf16}");
+    let fp32 = String::from_utf8(etbench().arg("inspect").arg(fixture("xnnpack-fp32")).output().unwrap().stdout).unwrap();
+    assert!(fp32.contains("delegate blobs") && fp32.contains("named data"), "{fp32}");
+    let conv = String::from_utf8(etbench().arg("inspect").arg(program("convnet-fp32")).output().unwrap().stdout).unwrap();
+    assert!(conv.contains("10,600 bytes") && !conv.contains("embeddings"), "{conv}");
+    let named = etbench().args(["inspect", "--format", "json"]).arg(repo().join("harness/tests/integration/data/mutable-buffer.pte")).output().unwrap();
+    let named: Vec<etbench::inspect::Inspection> = serde_json::from_slice(&named.stdout).unwrap();
+    let cache = &named[0].named_tensors[0];
+    assert_eq!((cache.name.as_str(), cache.role.as_str(), &cache.sizes), ("cache", "mutable buffer", &vec![4, 8]));
+}

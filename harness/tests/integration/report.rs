@@ -57,7 +57,7 @@ fn report_writes_the_table_charts_and_csvs_of_real_runs() {
         "1 warm-up + 12 timed iterations",
         "Device: ",
         "Date: ",
-        "![Latency distribution",
+        "![Latency per execute",
         "(latency.png)",
     ] {
         assert!(md.contains(want), "report.md lacks {want:?}:\n{md}");
@@ -71,7 +71,22 @@ fn report_writes_the_table_charts_and_csvs_of_real_runs() {
         let svg = std::fs::read_to_string(dir.path().join(format!("{chart}.svg"))).unwrap();
         assert!(svg.contains("<svg") && svg.contains("gemma3n-tiny-bf16"), "{chart}.svg has no labels");
     }
+    // bf16 (~50 ms) next to XNNPACK (~3 ms): more than 10×, so a log axis with ticks in units, and a caption that
+    // says where, when and with what; 1400 px wide, no text under 15 px.
+    let svg = std::fs::read_to_string(dir.path().join("latency.svg")).unwrap();
+    assert!(svg.contains("log scale") && svg.contains("10 ms") && svg.contains("median "), "{svg}");
+    assert!(!svg.contains(".0<") && !svg.contains("10000"), "tick labels in units, not raw numbers");
     let doc = Document::read(real_results()).unwrap();
+    let date = doc.runs[0].started_at.format("%Y-%m-%d").to_string();
+    for chart in ["latency", "throughput", "peak_rss"] {
+        let svg = std::fs::read_to_string(dir.path().join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains("local (") && svg.contains(&date) && svg.contains("etbench 0.1.0") && svg.contains("ExecuTorch 1.5.1"), "{chart}: no caption");
+        let sizes: Vec<f64> = svg.split("font-size=\"").skip(1).filter_map(|t| t.split('"').next()?.parse().ok()).collect();
+        assert!(!sizes.is_empty() && sizes.iter().all(|&px| px >= 14.0), "{chart}: text sizes {sizes:?}");
+        let png = std::fs::read(dir.path().join(format!("{chart}.png"))).unwrap();
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        assert!(width >= 1200, "{chart}.png is {width} px wide");
+    }
     let results = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
     assert_eq!(results.lines().count(), doc.runs.len() + 1);
     let samples = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
@@ -237,6 +252,13 @@ fn history_add_report_and_check_catch_a_slow_night() {
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr_of(&out));
     assert!(stdout(&out).contains("no significant change"));
 
+    // A second run on night 3 (a nightly job with repeats) is pooled into that night's point.
+    let mut repeat = Document::read(&nights[3]).unwrap();
+    repeat.runs.iter_mut().for_each(|r| r.id += "-again");
+    let repeat_path = tmp.path().join("night-3-again.json");
+    std::fs::write(&repeat_path, etbench::export::json(&repeat)).unwrap();
+    assert!(history(&db, &["add", s(&repeat_path)]).status.success());
+
     let slow = night(tmp.path(), 0, 2.0);
     assert!(history(&db, &["add", s(&slow)]).status.success());
     let out = history(&db, &["check", "--format", "md", "--window", "5"]);
@@ -251,7 +273,10 @@ fn history_add_report_and_check_catch_a_slow_night() {
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
     assert!(md.contains("| series | runs |") && md.contains("(trend_latency.png)"), "{md}");
     let svg = std::fs::read_to_string(report_dir.join("trend_latency.svg")).unwrap();
-    assert!(svg.contains("gemma3n-tiny-bf16"));
+    assert!(svg.contains("gemma3n-tiny-bf16") && svg.contains("per night"));
+    assert!(!svg.contains("forward |") && !svg.contains("ExecuTorch 1.5.1+cpu |"), "legends are short, the keys are in the table");
+    // Six nights: six points for the first series' line, plus its legend mark.
+    assert_eq!(svg.matches("r=\"5\" opacity=\"1\" fill=\"#1F77B4\"").count(), 6 + 1, "{svg}");
 }
 
 #[test]

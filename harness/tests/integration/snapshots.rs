@@ -158,7 +158,18 @@ fn unknown_schema_version_is_refused_with_the_fix() {
 
 #[test]
 fn help_texts() {
-    for args in [vec!["--help"], vec!["run", "--help"], vec!["bench", "--help"]] {
+    let cmds = [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["bench", "--help"],
+        vec!["drift", "--help"],
+        vec!["inspect", "--help"],
+        vec!["profile", "show", "--help"],
+        vec!["devices", "--help"],
+        vec!["devices", "info", "--help"],
+        vec!["completions", "--help"],
+    ];
+    for args in cmds {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
@@ -234,5 +245,23 @@ fn help_texts_of_report_compare_history() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
+    }
+}
+
+#[test]
+fn chart_rows_say_what_differs_so_no_two_look_alike() {
+    let mut doc = distinct_models();
+    doc.runs.truncate(2);
+    // The same file at 1 and 2 threads, and another file that happens to have the same name.
+    let mut one_thread = doc.runs[0].clone();
+    one_thread.runner.as_mut().unwrap().threads_effective = Some(1);
+    let mut namesake = doc.runs[1].clone();
+    namesake.model.sha256 = "cd".repeat(32);
+    let original = format!("gemma3n-tiny-xnnpack-fp32 · 2 threads · {}\n", &doc.runs[1].model.sha256[..8]);
+    doc.runs.extend([one_thread, namesake]);
+    let report = etbench::export::report::Report::render(&[doc]).unwrap();
+    let svg = &report.charts.iter().find(|c| c.name == "latency").unwrap().svg;
+    for label in ["gemma3n-tiny-bf16 · 2 threads\n", "gemma3n-tiny-bf16 · 1 thread\n", &original, "gemma3n-tiny-xnnpack-fp32 · 2 threads · cdcdcdcd\n"] {
+        assert!(svg.contains(label), "no row {label:?} in {svg}");
     }
 }
