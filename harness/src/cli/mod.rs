@@ -134,7 +134,11 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
 fn manpage() -> anyhow::Result<ExitCode> {
     let mut roff = Vec::new();
     clap_mangen::Man::new(command()).render(&mut roff).context("rendering the man page")?;
-    print_stdout(&String::from_utf8_lossy(&roff))?;
+    // clap_mangen opens with its apostrophe string definitions; `.TH` goes first, as man(7) pages start (the
+    // definitions still come before any text that uses them).
+    let text = String::from_utf8_lossy(&roff);
+    let (title, rest): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with(".TH "));
+    print_stdout(&format!("{}\n", title.into_iter().chain(rest).collect::<Vec<_>>().join("\n")))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -465,7 +465,7 @@ fn completions_for_every_shell_and_a_man_page() {
     let out = etbench().arg("manpage").output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let roff = String::from_utf8(out.stdout).unwrap();
-    assert!(roff.starts_with(".TH") || roff.starts_with(".ie") && roff.contains("\n.TH"), "{}", &roff[..roff.len().min(200)]);
+    assert!(roff.starts_with(".TH etbench 1"), "{}", &roff[..roff.len().min(200)]);
     assert!(roff.contains("etbench") && roff.contains("completions"), "{roff}");
 }
 
@@ -539,4 +539,45 @@ fn devices_lists_local_first_probes_profiles_in_parallel_and_info_local_works() 
     assert_eq!(info["name"], "local");
     assert!(info["info"]["cpu_logical_cores"].as_u64().unwrap() >= 1, "{info}");
     assert!(info["runner"]["path"].is_string(), "{info}");
+}
+
+#[test]
+fn the_first_five_minutes_of_the_readme_run_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let first_lines: Vec<&str> = readme.lines().take(4).collect();
+    assert_eq!(
+        first_lines,
+        [
+            "```sh",
+            "cargo build --release && ./target/release/etbench bench   # main job: every bundled model on this host → reports/<timestamp>-local/",
+            "bash scripts/test.sh                                       # tests: installs the export venv, builds, runs every test",
+            "```",
+        ],
+        "the README's first lines are the two set-up commands"
+    );
+    let section = readme.split("## First five minutes").nth(1).expect("a First five minutes section");
+    let block = section.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    let commands: Vec<&str> = block.lines().filter(|l| l.starts_with("./target/release/etbench ")).collect();
+    assert!(commands.len() >= 7, "{commands:?}");
+    let work = tempfile::tempdir().unwrap();
+    let bin = work.path().join("target/release");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_etbench"), bin.join("etbench")).unwrap();
+    std::os::unix::fs::symlink(models_dir(), work.path().join("models")).unwrap();
+    for command in commands {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(work.path())
+            .env("ETBENCH_HOME", work.path())
+            .env("ETBENCH_RUNNER", runner())
+            .output()
+            .unwrap();
+        let ok = if command.contains(" compare ") { matches!(out.status.code(), Some(0) | Some(1)) } else { out.status.success() };
+        assert!(ok, "{command}: {:?}\n{}", out.status, stderr_of(&out));
+    }
+    let reports: Vec<_> = std::fs::read_dir(work.path().join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].join("latency.png").is_file() && reports[0].join("report.md").is_file());
+    assert!(std::fs::read_to_string(work.path().join("etbench.1")).unwrap().starts_with(".TH"));
 }
