@@ -50,7 +50,9 @@ pub fn render(doc: &Document) -> String {
         let _ = writeln!(out, "## {device}\n");
         out.push_str(&table(&runs));
         out.push('\n');
-        let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
+        if super::has_tokens(&runs) {
+            let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
+        }
         for note in super::text_notes(&runs).into_iter().chain(super::roofline_notes(&runs)) {
             let _ = writeln!(out, "- {}", escape(&note));
         }

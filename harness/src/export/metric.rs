@@ -19,7 +19,8 @@ pub struct RunKey {
     /// Effective threads when the runner reported them, else the requested count.
     pub threads: Option<u32>,
     pub load_mode: String,
-    /// The token ids fed, as the runner reported them (`default` when unknown).
+    /// What was fed: the token ids of a one-input token model, else every input's spec and a digest of the
+    /// bytes (`default` when unknown), so runs on different inputs are never pooled.
     pub input: String,
 }
 
@@ -34,7 +35,7 @@ impl RunKey {
             method: run.params.spec.method.clone(),
             threads,
             load_mode: run.params.spec.load_mode.to_string(),
-            input: ids.map(|ids| input_digest(&ids)).unwrap_or_else(|| "default".into()),
+            input: input_key(run, ids),
         }
     }
 
@@ -94,6 +95,23 @@ pub fn threads_label(t: Option<u32>) -> String {
 
 pub fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
+}
+
+fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
+    let used = run.runner.as_ref().map(|r| r.inputs_used.as_slice()).unwrap_or_default();
+    match (ids, used) {
+        (Some(ids), [] | [_]) => input_digest(&ids),
+        (_, []) => {
+            let specs: Vec<String> = run.params.spec.inputs.iter().map(|s| s.to_string()).collect();
+            if specs.is_empty() { "default".into() } else { specs.join(" + ") }
+        }
+        (_, used) => {
+            let specs: Vec<String> = used.iter().map(|u| u.spec.to_string()).collect();
+            let hashes: String = used.iter().map(|u| u.sha256.as_str()).collect();
+            let digest = input_digest(&hashes.bytes().map(i64::from).collect::<Vec<_>>());
+            format!("{} ({})", specs.join(" + "), digest.rsplit(' ').next().unwrap_or_default())
+        }
+    }
 }
 
 /// `n ids, fnv1a:xxxxxxxx`: short, stable, and different whenever the ids differ.
@@ -239,7 +257,11 @@ impl Metric {
                 let tokens = runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)? as f64;
                 Some(throughput(tokens, Metric::Latency.estimate(runs)?))
             }
-            Metric::DecodeEquivalentTokensPerS => Some(throughput(1.0, Metric::Latency.estimate(runs)?)),
+            Metric::DecodeEquivalentTokensPerS => {
+                // Only programs with a token input have tokens (an image classifier does not).
+                runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)?;
+                Some(throughput(1.0, Metric::Latency.estimate(runs)?))
+            }
             Metric::FirstForward | Metric::Load | Metric::PeakRss => spread(&self.raw_samples(runs)),
         }
     }

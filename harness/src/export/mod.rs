@@ -56,8 +56,10 @@ pub mod fmt {
         let b = bytes as f64;
         if b >= 1e9 {
             format!("{:.2} GB", b / 1e9)
-        } else {
+        } else if b >= 1e5 {
             format!("{:.1} MB", b / 1e6)
+        } else {
+            format!("{:.1} kB", b / 1e3)
         }
     }
 }
@@ -223,6 +225,11 @@ pub fn text_notes(runs: &[&RunResult]) -> Vec<String> {
         }
     }
     notes
+}
+
+/// Whether any run had a token input (its rows show tokens/s, so the decode-equivalent footnote applies).
+pub fn has_tokens(runs: &[&RunResult]) -> bool {
+    runs.iter().any(|r| r.summary.as_ref().is_some_and(|s| s.tokens_per_forward.is_some()))
 }
 
 pub const DECODE_FOOTNOTE: &str =

@@ -91,7 +91,9 @@ fn device_table(out: &mut String, groups: &[&Group]) {
         let _ = writeln!(out, "| {} |", shown.iter().map(|c| escape(&c.cells[i])).collect::<Vec<_>>().join(" | "));
     }
     out.push('\n');
-    if shown.iter().any(|c| c.header.ends_with('¹')) || same.iter().any(|c| c.header.ends_with('¹')) {
+    // A column that is "–" in every row says nothing: neither listed nor footnoted.
+    let same: Vec<&Column> = same.into_iter().filter(|c| c.cells[0] != "–").collect();
+    if shown.iter().chain(&same).any(|c| c.header.ends_with('¹')) {
         let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
     }
     if !same.is_empty() {

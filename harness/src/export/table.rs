@@ -16,5 +16,6 @@ pub fn render(doc: &Document) -> String {
     let errors: String = super::error_notes(&runs).iter().map(|e| format!("error: {e}\n")).collect();
     let texts: String = super::text_notes(&runs).iter().chain(&super::profile_notes(&runs)).chain(&super::roofline_notes(&runs)).map(|t| format!("{t}\n")).collect();
     let warnings: String = super::warning_notes(&runs).iter().map(|w| format!("warning: {w}\n")).collect();
-    format!("{table}\n{DECODE_FOOTNOTE}\n{texts}{warnings}{errors}")
+    let footnote = if super::has_tokens(&runs) { format!("{DECODE_FOOTNOTE}\n") } else { String::new() };
+    format!("{table}\n{footnote}{texts}{warnings}{errors}")
 }

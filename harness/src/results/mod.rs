@@ -431,10 +431,11 @@ impl RunResult {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
-    #[error("{path}: not an etbench results document: {source}")]
-    Json { path: String, source: serde_json::Error },
+    // The cause is part of the message, not a `source`: `{:#}` would print it twice.
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: std::io::Error },
+    #[error("{path}: not an etbench results document: {reason}")]
+    Json { path: String, reason: serde_json::Error },
     #[error("{path}: schema_version {found}: written by a newer etbench: upgrade (this one reads versions 1 to {SCHEMA_VERSION})")]
     Newer { path: String, found: u64 },
     #[error("{path}: no schema_version: not an etbench results document")]
@@ -449,9 +450,9 @@ impl Document {
     /// Reads a `results.json`, checking the schema version before the shape.
     pub fn read(path: &std::path::Path) -> Result<Self, ReadError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|reason| ReadError::Io { path: p.clone(), reason })?;
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| ReadError::Json { path: p.clone(), source })?;
+            serde_json::from_str(&text).map_err(|reason| ReadError::Json { path: p.clone(), reason })?;
         Self::from_value(value, &p)
     }
 
@@ -463,7 +464,7 @@ impl Document {
             Some(found) if found > SCHEMA_VERSION as u64 => return Err(ReadError::Newer { path: path.into(), found }),
             _ => return Err(ReadError::Unversioned { path: path.into() }),
         }
-        serde_json::from_value(value).map_err(|source| ReadError::Json { path: path.into(), source })
+        serde_json::from_value(value).map_err(|reason| ReadError::Json { path: path.into(), reason })
     }
 
     pub fn failed_runs(&self) -> usize {
