@@ -89,7 +89,7 @@ impl RemoteDevice {
     }
 
     fn pusher(&self) -> Pusher<'_> {
-        Pusher { transport: self.transport.as_ref(), work_dir: self.work_dir() }
+        Pusher { transport: self.transport.as_ref(), work_dir: self.work_dir(), each_file: true }
     }
 
     fn install_runner(&self, bundle: &RunnerBundle) -> Result<(), super::transport::TransportError> {
@@ -99,14 +99,25 @@ impl RemoteDevice {
             let name = lib.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             files.push((lib.clone(), format!("{bin}/lib/{name}"), false));
         }
-        for (local, remote, executable) in files {
-            let sha256 = sha256_cached(&local).map_err(|e| super::transport::TransportError::Other {
+        let mut hashes = Vec::with_capacity(files.len());
+        for (local, _, _) in &files {
+            hashes.push(sha256_cached(local).map_err(|e| super::transport::TransportError::Other {
                 device: self.profile.name.clone(),
                 message: format!("{}: {e}", local.display()),
-            })?;
-            let req = PushRequest { local: &local, sha256: &sha256, remote: &remote, executable, verify_hash: self.profile.verify_hash };
-            self.pusher().push(&req)?;
+            })?);
         }
+        let reqs: Vec<PushRequest> = files
+            .iter()
+            .zip(&hashes)
+            .map(|((local, remote, executable), sha256)| PushRequest {
+                local,
+                sha256,
+                remote,
+                executable: *executable,
+                verify_hash: self.profile.verify_hash,
+            })
+            .collect();
+        self.pusher().push_all(&reqs)?;
         Ok(())
     }
 
