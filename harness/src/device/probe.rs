@@ -1,5 +1,5 @@
 //! What a remote device is: one shell script (POSIX sh; toybox and busybox work) reads `uname`, `/proc/cpuinfo`,
-//! `/proc/meminfo`, cpufreq and `cpu_capacity` per core, thermal zones, batteries and, on Android,
+//! `/proc/meminfo`, cpufreq and `cpu_capacity` per core, thermal zones, batteries, the libc and, on Android,
 //! `getprop`, `dumpsys battery` and `dumpsys thermalservice`; the host parses it into [`ProbedInfo`] (recorded with
 //! every result) and the [`SystemInfo`] summary. CPUs are grouped into clusters ([`clusters`]) by capacity.
 
@@ -33,6 +33,7 @@ echo @@cpufreq; for d in /sys/devices/system/cpu/cpu[0-9]*; do [ -d "$d/cpufreq"
 echo @@thermal; for z in /sys/class/thermal/thermal_zone*; do [ -d "$z" ] && echo "$(cat "$z/type" 2>/dev/null) $(cat "$z/temp" 2>/dev/null)"; done
 echo @@battery; for b in /sys/class/power_supply/*; do [ -f "$b/capacity" ] && echo "${b##*/} $(cat "$b/capacity" 2>/dev/null) $(cat "$b/status" 2>/dev/null)"; done
 echo @@batterytemp; cat /sys/class/power_supply/battery/temp 2>/dev/null
+echo @@libc; getconf GNU_LIBC_VERSION 2>/dev/null
 echo @@dumpsys_battery; command -v dumpsys >/dev/null 2>&1 && dumpsys battery 2>/dev/null | head -n 40
 echo @@dumpsys_thermal; command -v dumpsys >/dev/null 2>&1 && dumpsys thermalservice 2>/dev/null | grep -E '^Thermal Status|Temperature\{' | head -n 80
 "#,
@@ -114,8 +115,14 @@ pub fn parse(text: &str) -> (SystemInfo, ProbedInfo) {
         thermal_status: parse_dumpsys_thermal(&get("dumpsys_thermal")),
         facts,
         memory_available_bytes: kb("MemAvailable"),
+        runner_libc: None,
     };
     (info, probed)
+}
+
+/// The glibc version `getconf GNU_LIBC_VERSION` printed ("glibc 2.36" → "2.36").
+pub fn glibc_version(text: &str) -> Option<String> {
+    sections(text).get("libc")?.first()?.trim().strip_prefix("glibc ").map(str::to_owned)
 }
 
 fn android_facts(props: &BTreeMap<String, String>) -> AndroidFacts {

@@ -80,6 +80,9 @@ pub struct ProbedInfo {
     /// Android's thermal status and sensor temperatures (`dumpsys thermalservice`), when the device has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thermal_status: Option<ThermalStatus>,
+    /// The C library the runner used here: the bundle's own glibc, or the device's (bionic, glibc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_libc: Option<RunnerLibc>,
 }
 
 /// `getprop` facts of an Android device.
@@ -135,6 +138,30 @@ pub struct ThermalStatus {
     /// Sensor temperatures (`kind`: CPU, GPU, BATTERY, SKIN, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub temperatures: Vec<etbench_protocol::ThermalZone>,
+}
+
+/// Which C library a runner ran on: a runner bundle brings its own glibc (its malloc and libstdc++ then shape the
+/// numbers, not bionic and libc++); a runner started directly uses the device's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerLibc {
+    /// `bundled` or `device`.
+    pub provided_by: String,
+    /// glibc, bionic, musl, or unknown.
+    pub libc: String,
+    pub version: Option<String>,
+    /// Where it came from, e.g. "Debian libc6:arm64 2.36-9+deb12u14".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for RunnerLibc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let version = self.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+        match self.provided_by.as_str() {
+            "bundled" => write!(f, "bundled {}{version}", self.libc),
+            _ => write!(f, "the device's {}{version}", self.libc),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

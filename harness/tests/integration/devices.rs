@@ -278,3 +278,111 @@ fn profile_with_an_unknown_key_is_refused_by_name() {
     let out = etbench().env("ETBENCH_DEVICES_DIR", empty.path()).args(["run", "--device", "nope", "--model"]).arg(fixture("int8")).output().unwrap();
     assert!(stderr_of(&out).contains("no such device"), "{}", stderr_of(&out));
 }
+
+// --- the lab phone: adbd-standin --chroot, a STAND-IN for an Android phone (real adb client and server, aarch64
+// code through qemu-user, Android's file layout, no /lib or /usr), running the runner bundle ---------------------
+
+const PHONE_WORK: &str = "/data/local/tmp/etbench";
+
+/// The one phone run of a test: `run_on("devices", ["lab-phone"], …)` under the phone lock's caller.
+fn phone_run(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    run_on("devices", &["lab-phone"], models, extra)
+}
+
+#[test]
+fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_what_changed() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let (bf16, int8, xnn) = (fixture("bf16"), fixture("int8"), fixture("xnnpack-8da4w"));
+    let (out, dir) = phone_run(&[&xnn, &int8, &bf16], &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 3);
+    for run in &doc.runs {
+        assert_eq!(run.status, RunStatus::Ok, "{}: {:?}", run.id, run.error);
+        assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}", run.id);
+        // The bundle's runner is the aarch64 glibc build, started by its own loader.
+        assert_eq!(run.runner.as_ref().unwrap().target_triple, "aarch64-unknown-linux-gnu");
+    }
+    let probed = doc.runs[0].device.probed.as_ref().expect("probed facts recorded");
+    let android = probed.android_facts.as_ref().expect("getprop facts");
+    assert!(android.model.as_deref().unwrap().contains("STAND-IN"), "{android:?}");
+    assert_eq!((android.android_version.as_deref(), android.sdk, android.abi.as_deref()), (Some("15"), Some(35), Some("arm64-v8a")));
+    assert!(android.soc.as_deref().unwrap().contains("qemu-aarch64"), "{android:?}");
+    let clusters: Vec<(&str, Vec<u32>, Option<u32>)> = probed.clusters.iter().map(|c| (c.name.as_str(), c.cpus.clone(), c.capacity)).collect();
+    assert_eq!(clusters, [("little", vec![0], Some(512)), ("big", vec![1], Some(1024))]);
+    let power = probed.power.as_ref().expect("dumpsys battery");
+    assert_eq!((power.source.as_str(), power.level_pct, power.charging), ("dumpsys battery", Some(80), Some(false)));
+    assert_eq!(probed.thermal_status.as_ref().and_then(|t| t.status), Some(0));
+    let libc = probed.runner_libc.as_ref().expect("the runner's libc");
+    assert_eq!((libc.provided_by.as_str(), libc.libc.as_str()), ("bundled", "glibc"));
+    assert!(libc.version.as_deref().is_some_and(|v| v.starts_with("2.")), "{libc:?}");
+    // What results.json holds, by name (the schema other tools read).
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"][0]["device"]["probed"]["android"]["ro.product.model"], "etbench lab phone (STAND-IN)");
+    assert_eq!(json["runs"][0]["device"]["probed"]["runner_libc"]["provided_by"], "bundled");
+
+    // Unchanged: one check, nothing sent.
+    let (out, dir) = phone_run(&[&int8], &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("runner bundle unchanged on the device"), "{err}");
+    assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "an unchanged bundle or model was pushed again:\n{err}");
+    assert_eq!(read_doc(dir.path()).runs[0].output_verdict, OutputVerdict::MatchesManifest);
+
+    // A bundle file changed on the device is pushed again before anything runs (never run stale).
+    let on_device = phone_data(&format!("{PHONE_WORK}/bundle/etbench-runner"));
+    let size = std::fs::metadata(&on_device).unwrap().len();
+    std::fs::write(&on_device, vec![0u8; size as usize]).unwrap();
+    let (out, dir) = phone_run(&[&int8], &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("pushed 1 of ") && err.contains(": etbench-runner"), "{err}");
+    assert_eq!(read_doc(dir.path()).runs[0].output_verdict, OutputVerdict::MatchesManifest);
+}
+
+#[test]
+fn phone_bundle_runs_in_an_empty_root() {
+    if !phone_up() {
+        return;
+    }
+    let bundle = android_bundle();
+    if !bundle.join("MANIFEST").is_file() {
+        // etbench builds the bundle for lab-phone when it is missing.
+        let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+        let (out, _dir) = phone_run(&[&fixture("int8")], &["--iters", "1"]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("scripts/lab/check-bundle.sh"))
+        .arg(&bundle)
+        .arg(fixture("int8"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+    if out.status.code() == Some(77) {
+        eprintln!("SKIPPED: scripts/lab/check-bundle.sh cannot run here: {text}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("plain form fails without a loader"), "{text}");
+}
+
+#[test]
+fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
+    if !phone_up() {
+        return;
+    }
+    phone_sdcard();
+    let (out, dir) = run_on(FAULTS, &["lab-phone-sdcard"], &[&fixture("int8")], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let message = error_of(dir.path());
+    for needle in ["device lab-phone-sdcard", "/sdcard/etbench", "/storage/emulated", "noexec", "/data/local/tmp"] {
+        assert!(message.contains(needle), "expected {needle:?} in {message}");
+    }
+    let err = stderr_of(&out);
+    assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "nothing is sent to a noexec work dir:\n{err}");
+}
