@@ -11,6 +11,7 @@ use crate::results::SystemInfo;
 pub mod adb;
 pub mod catalog;
 pub mod config;
+pub mod cores;
 pub mod local;
 pub mod lock;
 pub mod probe;
@@ -106,6 +107,14 @@ pub trait Device: Send + Sync {
     /// Details probed on a remote device, recorded with every result.
     fn probed(&self) -> Option<crate::results::ProbedInfo> {
         None
+    }
+    /// The device's CPU clusters (for `--cores`), slowest first. The default reads this host's sysfs.
+    fn clusters(&self) -> Result<Vec<crate::results::CpuCluster>, DeviceError> {
+        let out = Command::new("sh").arg("-c").arg(probe::CPUS_SCRIPT).stdin(Stdio::null()).output().map_err(|e| {
+            DeviceError::Transport { device: self.name().to_owned(), message: format!("cannot read this host's CPUs: {e}") }
+        })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(probe::parse(&text).1.clusters)
     }
     /// Starts the runner with `args` (the model path included); nothing goes through a shell.
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError>;

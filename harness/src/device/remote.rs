@@ -23,7 +23,7 @@ use super::transport::{quote, Transport, TransportError};
 use crate::device::config::{Profile, RunnerSource, ANDROID};
 use crate::device::push::{sha256_cached, PushRequest, Pushed, Pusher};
 use crate::device::{Device, DeviceError, RunnerProcess};
-use crate::results::{ProbedInfo, RunnerLibc, SystemInfo};
+use crate::results::{CpuCluster, ProbedInfo, RunnerLibc, SystemInfo};
 
 /// The bundle's loader and library directory, relative to the bundle (`scripts/bundle-android.sh`).
 const LOADER: &str = "lib/ld-linux-aarch64.so.1";
@@ -426,6 +426,10 @@ impl Device for RemoteDevice {
 
     fn probed(&self) -> Option<ProbedInfo> {
         self.prepared().ok().map(|p| p.probed.clone())
+    }
+
+    fn clusters(&self) -> Result<Vec<CpuCluster>, DeviceError> {
+        Ok(self.probe()?.probed.clusters.clone())
     }
 
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError> {

@@ -112,6 +112,21 @@ pub struct CpuCluster {
     pub max_khz: Option<u64>,
 }
 
+/// "cpu0-3,6" for a sorted list of CPUs.
+pub fn cpu_list(cpus: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        while i + 1 < cpus.len() && cpus[i + 1] == cpus[i] + 1 {
+            i += 1;
+        }
+        parts.push(if cpus[i] == start { start.to_string() } else { format!("{start}-{}", cpus[i]) });
+        i += 1;
+    }
+    format!("cpu{}", parts.join(","))
+}
+
 /// The battery as the OS reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PowerState {

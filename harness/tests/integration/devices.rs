@@ -325,13 +325,15 @@ fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_w
     assert_eq!(json["runs"][0]["device"]["probed"]["android"]["ro.product.model"], "etbench lab phone (STAND-IN)");
     assert_eq!(json["runs"][0]["device"]["probed"]["runner_libc"]["provided_by"], "bundled");
 
-    // Unchanged: one check, nothing sent.
-    let (out, dir) = phone_run(&[&int8], &[]);
+    // Unchanged: one check, nothing sent. --cores big pins to the big cluster with one thread per core.
+    let (out, dir) = phone_run(&[&int8], &["--cores", "big"]);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("runner bundle unchanged on the device"), "{err}");
     assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "an unchanged bundle or model was pushed again:\n{err}");
-    assert_eq!(read_doc(dir.path()).runs[0].output_verdict, OutputVerdict::MatchesManifest);
+    let run = &read_doc(dir.path()).runs[0];
+    assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some("0x2"), Some(1)));
+    assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
 
     // A bundle file changed on the device is pushed again before anything runs (never run stale).
     let on_device = phone_data(&format!("{PHONE_WORK}/bundle/etbench-runner"));
@@ -385,4 +387,72 @@ fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
     }
     let err = stderr_of(&out);
     assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "nothing is sent to a noexec work dir:\n{err}");
+}
+
+#[test]
+fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    // The lab phone's stand-in cpufreq for its big core, bound into the phone's /sys from the lab directory.
+    let node = PathBuf::from(format!("{LAB}/phone/sysfs/tree/devices/system/cpu/cpu1/cpufreq/scaling_cur_freq"));
+    let original = std::fs::read_to_string(&node).unwrap();
+    struct Restore(PathBuf, String);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, &self.1);
+        }
+    }
+    let _restore = Restore(node.clone(), original.clone());
+    // The runner reads the "before" conditions, then waits at the thermal gate (the stand-in is above 20 °C) for
+    // 10 s: the frequency drops during that wait.
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab("devices");
+    cmd.args(["run", "--device", "lab-phone", "--warmup", "0", "--iters", "1", "--thermal-gate", "20", "--gate-timeout", "10"])
+        .args(["--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"));
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !phone_runner_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let before_khz: u64 = original.trim().parse().unwrap();
+    std::fs::write(&node, format!("{}\n", before_khz / 2)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = &read_doc(out_dir.path()).runs[0];
+    let warnings: Vec<String> = run.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("the big cluster (cpu1) fell from") && w.contains("MHz during the run")),
+        "{warnings:?}"
+    );
+    assert!(!warnings.iter().any(|w| w.contains("little cluster")), "{warnings:?}");
+}
+
+#[test]
+fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--device", "local", "--cores", "big", "--warmup", "0", "--iters", "2", "--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"))
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    if err.contains("--cores big: cpu") && !err.contains("one kind of core") {
+        eprintln!("SKIPPED: this host has big and little cores; the one-cluster case needs a host whose CPUs are alike");
+        return;
+    }
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: --cores big") && err.contains("one kind of core"), "{err}");
+    let run = &read_doc(out_dir.path()).runs[0];
+    let n = std::thread::available_parallelism().unwrap().get() as u32;
+    let all = etbench::device::probe::mask_of(&(0..n).collect::<Vec<_>>());
+    assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some(all.as_str()), Some(n)));
+    assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
 }
