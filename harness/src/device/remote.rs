@@ -435,6 +435,8 @@ impl Device for RemoteDevice {
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError> {
         let bundle = self.bundle.as_ref().map_err(|e| self.error(e.clone()))?;
         self.prepared()?;
+        // Checks the connection again when the last run lost the device (a network adb device is reconnected).
+        self.transport.connect().map_err(|e| self.error(self.strip(e)))?;
         let child = self
             .transport
             .command(&self.launch_script(bundle, args))
@@ -443,7 +445,8 @@ impl Device for RemoteDevice {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| DeviceError::Spawn { device: self.profile.name.clone(), runner: self.runner_path(), source })?;
-        Ok(RunnerProcess::from_child(child))
+        let transport = Arc::clone(&self.transport);
+        Ok(RunnerProcess::from_child(child).with_device_check(Box::new(move || transport.lost())))
     }
 
     fn stage_model(&self, host_path: &Path, sha256: &str) -> Result<String, DeviceError> {

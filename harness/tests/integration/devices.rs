@@ -390,6 +390,40 @@ fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
 }
 
 #[test]
+fn phone_disconnecting_mid_run_is_an_error_row_with_a_reconnect_hint_and_the_sweep_goes_on() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab("devices");
+    cmd.args(["run", "--device", "lab-phone", "--repeat", "2", "--warmup", "0", "--iters", "8", "--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"));
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !phone_runner_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(phone_runner_running(), "the first run never started");
+    std::thread::sleep(Duration::from_millis(1500));
+    let adb = std::process::Command::new("adb").args(["-P", "15037", "disconnect", "127.0.0.1:17104"]).output().unwrap();
+    assert!(adb.status.success(), "{}", stderr_of(&adb));
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let doc = read_doc(out_dir.path());
+    assert_eq!(doc.runs.len(), 2, "the sweep went on:\n{err}");
+    let message = doc.runs[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+    for needle in ["127.0.0.1:17104 disconnected during the run", "adb connect 127.0.0.1:17104", "USB"] {
+        assert!(message.contains(needle), "expected {needle:?} in {message}");
+    }
+    // A network device is reconnected before the next run.
+    assert_eq!(doc.runs[1].status, RunStatus::Ok, "{:?}\n{err}", doc.runs[1].error);
+}
+
+#[test]
 fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
     if !phone_up() {
         return;
