@@ -8,7 +8,8 @@
 #               else (aarch64 busybox in /system/bin, getprop/dumpsys STAND-INs, /data/local/tmp, /proc, /sys with
 #               stand-in big.LITTLE cpufreq/thermal/battery nodes where the host lacks them; no /lib, /usr, /etc):
 #               aarch64 code runs through a private binfmt_misc + qemu-user, shell commands as uid 2000 (see
-#               scripts/lab/phone/). Needs busybox-static:arm64 from scripts/lab/setup.sh ($ETBENCH_LAB_CACHE).
+#               scripts/lab/phone/); /sdcard -> /storage/emulated/0 is a noexec tmpfs as on Android
+#               (scripts/lab/phone/sdcard.sh). Needs busybox-static:arm64 from scripts/lab/setup.sh ($ETBENCH_LAB_CACHE).
 #   tiny        an 8 MiB tmpfs at $LAB/tiny (disk-full tests)
 # Logins: user `bench` (uid 4242, /bin/sh) from a private /etc/passwd bind-mounted in each board's mount namespace;
 # the host's /etc/passwd is untouched. Every process started is recorded in $LAB/pids; scripts/lab/stop.sh ends them.
@@ -247,5 +248,7 @@ if [ -f "$LAB/phone.pid" ]; then
     done
 fi
 for port in 17101 17102 17103 $([ -f "$LAB/phone.pid" ] && echo $PHONE_PORT); do adb -P $ADB_PORT connect "127.0.0.1:$port" >/dev/null 2>&1 || true; done
+# The phone's shared storage, noexec as on Android (/sdcard -> /storage/emulated/0).
+[ -f "$LAB/phone.pid" ] && { ETBENCH_LAB_DIR="$LAB" bash scripts/lab/phone/sdcard.sh >/dev/null || echo "lab: no /sdcard on lab-phone" >&2; }
 touch "$LAB/up"
 echo "lab: up ($LAB): board1 198.18.0.11, board2 198.18.0.12$([ -d "$LAB/arm1" ] && echo ', arm1 198.18.0.21:2222'), adb server :$ADB_PORT$([ -f "$LAB/phone.pid" ] && echo ", lab-phone 127.0.0.1:$PHONE_PORT")"

@@ -181,6 +181,11 @@ struct Measure {
     /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0).
     #[arg(long, value_parser = parse_cpu_mask)]
     cpu_affinity: Option<String>,
+    /// Pin to a kind of core, found per device from its CPU clusters (cpu_capacity, else cpuinfo_max_freq): big
+    /// (big and prime clusters), prime (the fastest), little (the slowest), all, or a hex MASK. Threads default to
+    /// the number of cores chosen. A device with one kind of core uses all of them (with a warning).
+    #[arg(long, value_name = "KIND", conflicts_with = "cpu_affinity")]
+    cores: Option<crate::device::cores::CoreSelection>,
     /// Record an ETDump per run and attach a per-operator profile (adds per-op overhead to the timings).
     #[arg(long)]
     profile: bool,
@@ -283,6 +288,29 @@ impl Measure {
         }
         spec.order = self.order.unwrap_or(spec.order);
         spec
+    }
+
+    /// `--cores` on `device`: its CPUs of that kind become the spec's `cpu_affinity`, and as many threads when
+    /// neither the profile nor `--threads` set them.
+    fn pin_cores(&self, device: &dyn crate::device::Device, spec: &mut RunSpec) -> anyhow::Result<()> {
+        let Some(selection) = &self.cores else { return Ok(()) };
+        let clusters = device.clusters()?;
+        let choice = crate::device::cores::choose(selection, &clusters, device.name()).map_err(anyhow::Error::msg)?;
+        if let Some(warning) = &choice.warning {
+            eprintln!("etbench: {}: warning: {warning}", device.name());
+        }
+        eprintln!(
+            "etbench: {}: --cores {selection}: {} ({}, mask {})",
+            device.name(),
+            crate::device::cores::cpu_list(&choice.cpus),
+            choice.clusters.join("+"),
+            choice.mask
+        );
+        spec.cpu_affinity = Some(choice.mask);
+        if spec.threads.is_none() && self.threads.is_empty() {
+            spec.threads = Some(choice.cpus.len() as u32);
+        }
+        Ok(())
     }
 
     /// The sweep around a completed spec.
@@ -583,7 +611,8 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
         prompts.extend(lines);
     }
     let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.measure.runner.clone())?;
-    let spec = RunSpec { generate: args.generate, ..args.measure.complete(base) };
+    let mut spec = RunSpec { generate: args.generate, ..args.measure.complete(base) };
+    args.measure.pin_cores(device.as_ref(), &mut spec)?;
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
     let out = prepare_out(&out_path)?;
     let models: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
@@ -818,6 +847,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut plans = Vec::new();
     for (device, base) in devices {
         let mut spec = args.measure.complete(base);
+        args.measure.pin_cores(device.as_ref(), &mut spec)?;
         spec.method = args.method.clone().unwrap_or(spec.method);
         spec.generate = args.text.generate;
         if !inputs.is_empty() {
@@ -867,10 +897,12 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = prepare_out(&out_path)?;
     eprintln!("etbench: {} models from {}", models.len(), models_dir.display());
+    let mut spec = args.measure.complete(RunSpec::default());
+    args.measure.pin_cores(&device, &mut spec)?;
     let plan = Plan {
         device: Box::new(device),
         models,
-        settings: args.measure.settings(args.measure.complete(RunSpec::default())),
+        settings: args.measure.settings(spec),
         prompt: None,
         dump_outputs: None,
     };

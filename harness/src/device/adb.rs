@@ -101,7 +101,14 @@ impl Transport for AdbTransport {
             let mut cmd = self.adb_plain();
             cmd.arg("connect").arg(&self.profile.serial);
             self.output(cmd)?;
-            out = self.get_state()?;
+            // A fresh connection is "offline" until its handshake is done.
+            for _ in 0..20 {
+                out = self.get_state()?;
+                if !(out.stderr.contains("offline") || out.stdout_text().trim() == "offline") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
         }
         if out.success() && out.stdout_text().trim() == "device" {
             *connected = true;
@@ -136,6 +143,20 @@ impl Transport for AdbTransport {
             },
             None => command_error(&self.device, what, out),
         }
+    }
+
+    fn lost(&self) -> Option<String> {
+        let out = self.get_state().ok()?;
+        if out.success() && out.stdout_text().trim() == "device" {
+            return None;
+        }
+        *self.connected.lock().expect("connect lock") = false;
+        let state = state_problem(&out.stderr).map(|(state, _)| state).unwrap_or("gone");
+        let serial = &self.profile.serial;
+        let retry = if self.is_network_serial() { "; etbench runs `adb connect` before its next run" } else { "" };
+        Some(format!(
+            "etbench: the adb device {serial} disconnected during the run (now {state}): reconnect with `adb connect {serial}` (network) or over USB (replug the cable, unlock the phone), check `adb devices`, then re-run what failed{retry}"
+        ))
     }
 
     fn push(&self, local: &Path, remote: &str, offset: u64, progress: &indicatif::ProgressBar) -> Result<(), TransportError> {

@@ -117,13 +117,18 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
     Ok(format!("Profiles: {}\n{table}\n", dir.display()))
 }
 
-/// What `etbench devices info NAME` prints: the probed facts as JSON.
+/// What `etbench devices info NAME` prints: the probed facts as JSON (Android facts, CPU clusters, battery and
+/// thermal status included), the runner it gets and the libc that runner uses.
 pub fn info(profile: Profile, host_runner: Option<PathBuf>) -> anyhow::Result<String> {
     let transport = transport_for(&profile);
     transport.connect().map_err(anyhow::Error::msg)?;
     let out = transport.run_ok("probing the device", super::probe::SCRIPT).map_err(anyhow::Error::msg)?;
-    let (info, probed) = super::probe::parse(&out.stdout_text());
+    let text = out.stdout_text();
+    let (info, mut probed) = super::probe::parse(&text);
     let runner = super::remote::resolve_runner(&profile, host_runner);
+    if let Ok(b) = &runner {
+        probed.runner_libc = Some(super::remote::runner_libc(b, &profile.target(), super::probe::glibc_version(&text)));
+    }
     let value = serde_json::json!({
         "name": profile.name,
         "transport": profile.transport.as_str(),
@@ -131,7 +136,7 @@ pub fn info(profile: Profile, host_runner: Option<PathBuf>) -> anyhow::Result<St
         "target": profile.target(),
         "work_dir": profile.work_dir,
         "runner": match &runner {
-            Ok(b) => serde_json::json!({"path": b.runner, "arch": b.arch, "libs": b.libs}),
+            Ok(b) => b.describe(),
             Err(e) => serde_json::json!({"error": e}),
         },
         "info": info,

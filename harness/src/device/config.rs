@@ -78,15 +78,24 @@ pub struct AdbProfile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunnerSource {
     /// `target/<triple>/release/etbench-runner` (the host's own runner for the host triple), built with
-    /// `scripts/build-runner.sh --target <triple>` when missing.
+    /// `scripts/build-runner.sh --target <triple>` when missing; started directly on the device.
     Build,
+    /// The Android runner bundle `target/runner-bundles/aarch64-linux-android/` (the glibc runner with its own
+    /// loader and libraries, no NDK), built with `scripts/build-runner.sh --target aarch64-linux-android` when
+    /// missing; the default for that target.
+    Bundle,
+    /// A runner binary built for the target (e.g. with the NDK), started directly.
     Path(PathBuf),
 }
 
 impl<'de> Deserialize<'de> for RunnerSource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Ok(if s == "build" { RunnerSource::Build } else { RunnerSource::Path(PathBuf::from(s)) })
+        Ok(match s.as_str() {
+            "build" => RunnerSource::Build,
+            "bundle" => RunnerSource::Bundle,
+            _ => RunnerSource::Path(PathBuf::from(s)),
+        })
     }
 }
 
@@ -102,7 +111,8 @@ pub struct Profile {
     pub target: Option<String>,
     /// Absolute directory on the device for the runner, libraries and models (created when missing).
     pub work_dir: Option<String>,
-    /// `"build"` (default) or a path to an etbench-runner built for `target`.
+    /// `"bundle"` (the default for `aarch64-linux-android`), `"build"` (the default otherwise) or a path to an
+    /// etbench-runner built for `target` (started directly).
     pub runner: Option<RunnerSource>,
     /// Environment variables for the runner.
     #[serde(default)]
@@ -119,6 +129,9 @@ pub struct Profile {
     #[serde(default)]
     pub verify_hash: bool,
 }
+
+/// Android phones' triple; its profiles get the runner bundle unless `runner` says otherwise.
+pub const ANDROID: &str = "aarch64-linux-android";
 
 /// This host's target triple (the runner built beside etbench has it).
 pub fn host_triple() -> String {
@@ -163,6 +176,12 @@ impl Profile {
         if self.threads == Some(0) {
             return Err("threads must be at least 1".into());
         }
+        if self.runner == Some(RunnerSource::Bundle) && self.target() != ANDROID {
+            return Err(format!(
+                "runner = \"bundle\" is the runner bundle for target = \"{ANDROID}\"; this profile's target is {}: use \"build\" or a path",
+                self.target()
+            ));
+        }
         self.run_spec(&etbench_protocol::RunSpec::default()).map(|_| ())
     }
 
@@ -184,7 +203,7 @@ impl Profile {
 
     pub fn target(&self) -> String {
         self.target.clone().unwrap_or_else(|| match self.transport {
-            TransportKind::Adb => "aarch64-linux-android".into(),
+            TransportKind::Adb => ANDROID.into(),
             _ => host_triple(),
         })
     }
@@ -261,6 +280,14 @@ mod tests {
         assert_eq!((spec.threads, spec.warmup, spec.gate_timeout_s, spec.iterations), (Some(2), 1, 60.0, 20));
         let e = parse("name = \"b\"\ntransport = \"local\"\n[run]\nwarmpu = 1\n").unwrap_err();
         assert!(e.contains("warmpu") && e.contains("devices/x.toml"), "{e}");
+    }
+
+    #[test]
+    fn android_profiles_get_the_bundle_and_only_they_may_ask_for_it() {
+        let phone = parse("name = \"p\"\ntransport = \"adb\"\nwork_dir = \"/data/local/tmp/e\"\nrunner = \"bundle\"\n[adb]\nserial = \"X\"\n").unwrap();
+        assert_eq!((phone.target(), phone.runner), (ANDROID.to_owned(), Some(RunnerSource::Bundle)));
+        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nrunner = \"bundle\"\n[ssh]\nhost = \"h\"\n").unwrap_err();
+        assert!(e.contains("aarch64-linux-android") && e.contains("\"build\""), "{e}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::results::SystemInfo;
 pub mod adb;
 pub mod catalog;
 pub mod config;
+pub mod cores;
 pub mod local;
 pub mod lock;
 pub mod probe;
@@ -58,20 +59,24 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
+/// Asked when a runner has ended: what happened to the device, when it went away (e.g. an adb device disconnected).
+pub type DeviceCheck = Box<dyn FnOnce() -> Option<String> + Send>;
+
 /// A started runner: protocol lines come from `stdout`; stderr is drained on a thread so the runner never blocks.
 pub struct RunnerProcess {
     child: Child,
     pub stdout: Box<dyn BufRead + Send>,
     stderr: Option<std::thread::JoinHandle<String>>,
+    device_check: Option<DeviceCheck>,
 }
 
 impl RunnerProcess {
-    /// Waits for the process; returns how it ended and the tail of its stderr.
+    /// Waits for the process; returns how it ended and its stderr (ending with what the device check found).
     pub fn finish(mut self) -> (Exit, String) {
         // Drain what is left so the runner is never blocked on a full pipe.
         let _ = std::io::copy(&mut self.stdout, &mut std::io::sink());
         let status = self.child.wait();
-        let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let mut stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
         let exit = match status {
             Ok(s) => {
                 use std::os::unix::process::ExitStatusExt;
@@ -79,7 +84,18 @@ impl RunnerProcess {
             }
             Err(_) => Exit::Code(-1),
         };
+        // Asked whatever the exit: `adb shell` can exit 0 when the connection dropped mid-run.
+        if let Some(cause) = self.device_check.take().and_then(|check| check()) {
+            stderr.push_str(&format!("\n{cause}\n"));
+        }
         (exit, stderr)
+    }
+
+    /// Runs `check` once the process has ended; what it returns is appended to the stderr
+    /// [`RunnerProcess::finish`] gives.
+    pub fn with_device_check(mut self, check: DeviceCheck) -> Self {
+        self.device_check = Some(check);
+        self
     }
 
     /// Wraps a child spawned with piped stdout and stderr (locally, or `ssh … runner` by a transport): stdout is
@@ -92,7 +108,7 @@ impl RunnerProcess {
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        Self { child, stdout: Box::new(stdout), stderr: Some(stderr) }
+        Self { child, stdout: Box::new(stdout), stderr: Some(stderr), device_check: None }
     }
 
     /// Kills the process and its process group (a runner that stopped answering, with whatever it started);
@@ -140,6 +156,14 @@ pub trait Device: Send + Sync {
     /// Details probed on a remote device, recorded with every result.
     fn probed(&self) -> Option<crate::results::ProbedInfo> {
         None
+    }
+    /// The device's CPU clusters (for `--cores`), slowest first. The default reads this host's sysfs.
+    fn clusters(&self) -> Result<Vec<crate::results::CpuCluster>, DeviceError> {
+        let out = Command::new("sh").arg("-c").arg(probe::CPUS_SCRIPT).stdin(Stdio::null()).output().map_err(|e| {
+            DeviceError::Transport { device: self.name().to_owned(), message: format!("cannot read this host's CPUs: {e}") }
+        })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(probe::parse(&text).1.clusters)
     }
     /// Starts the runner with `args` (the model path included); nothing goes through a shell.
     fn spawn_runner(&self, args: &[OsString]) -> Result<RunnerProcess, DeviceError>;

@@ -9,6 +9,8 @@
 //! - Transfers check free space first, go to `NAME.<hash>.part` and are renamed when complete and verified (byte count;
 //!   also a device-side sha256 with `verify_hash`); an interrupted ssh push resumes from the part's size, adb
 //!   restarts it.
+//! - [`Pusher::push_all`] does this for many files (a runner bundle) in a fixed number of round trips, so an
+//!   unchanged bundle costs one remote command however many files it has.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -125,13 +127,22 @@ pub struct PushRequest<'a> {
 pub struct Pusher<'a> {
     pub transport: &'a dyn Transport,
     pub work_dir: &'a str,
+    /// Print a line per file sent (size, time, rate); a caller pushing a bundle reports it as one.
+    pub each_file: bool,
 }
 
-/// The device's view of a destination before a push.
+/// The device's view of the destinations before a push: the manifest, then per destination the file's (size,
+/// mtime) and its part's size.
 struct RemoteState {
     manifest: Vec<ManifestEntry>,
-    file: Option<(u64, i64)>,
-    part_size: Option<u64>,
+    files: Vec<(Option<(u64, i64)>, Option<u64>)>,
+}
+
+/// A destination that needs bytes: which request, from which offset.
+struct Transfer {
+    index: usize,
+    size: u64,
+    offset: u64,
 }
 
 impl Pusher<'_> {
@@ -143,73 +154,167 @@ impl Pusher<'_> {
         TransportError::Other { device: self.transport.device().into(), message }
     }
 
-    /// One round trip: create the destination's directory, read the manifest, stat the file and its part.
-    fn remote_state(&self, remote: &str, sha256: &str) -> Result<RemoteState, TransportError> {
-        let parent = remote.rsplit_once('/').map(|(p, _)| p).filter(|p| !p.is_empty()).unwrap_or("/");
-        let script = format!(
-            "mkdir -p -- {dir} || exit 3; cat -- {m} 2>/dev/null; echo @@ETB@@; stat -c '%s %Y' -- {f} 2>/dev/null; echo @@ETB@@; stat -c %s -- {p} 2>/dev/null; true",
-            dir = quote(parent),
-            m = quote(&self.manifest_path()),
-            f = quote(remote),
-            p = quote(&part_name(remote, sha256)),
-        );
-        let out = self.transport.run_ok(&format!("creating {parent}"), &script)?;
+    /// One round trip: create the destinations' directories, read the manifest, stat every file and its part.
+    fn remote_state(&self, reqs: &[PushRequest]) -> Result<RemoteState, TransportError> {
+        let mut dirs: Vec<&str> =
+            reqs.iter().map(|r| r.remote.rsplit_once('/').map(|(p, _)| p).filter(|p| !p.is_empty()).unwrap_or("/")).collect();
+        dirs.dedup();
+        let mut script = String::from("mkdir -p --");
+        for d in &dirs {
+            script.push(' ');
+            script.push_str(&quote(d));
+        }
+        script.push_str(&format!(" || exit 3; cat -- {} 2>/dev/null; echo @@ETB@@", quote(&self.manifest_path())));
+        for r in reqs {
+            script.push_str(&format!(
+                "; echo \"$(stat -c '%s %Y' -- {f} 2>/dev/null || echo - -) $(stat -c %s -- {p} 2>/dev/null || echo -)\"",
+                f = quote(r.remote),
+                p = quote(&part_name(r.remote, r.sha256)),
+            ));
+        }
+        let out = self.transport.run_ok(&format!("creating {}", dirs.join(", ")), &script)?;
         let text = out.stdout_text();
-        let mut sections = text.split("@@ETB@@\n");
-        let manifest = sections
-            .next()
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| serde_json::from_str::<ManifestEntry>(l).ok())
+        let (manifest, stats) = text.split_once("@@ETB@@\n").unwrap_or((&text, ""));
+        let manifest = manifest.lines().filter_map(|l| serde_json::from_str::<ManifestEntry>(l).ok()).collect();
+        let mut lines = stats.lines();
+        let files = reqs
+            .iter()
+            .map(|_| {
+                let line = lines.next().unwrap_or("");
+                let mut w = line.split_whitespace();
+                let (size, mtime, part) = (w.next(), w.next(), w.next());
+                let file = size.and_then(|s| s.parse().ok()).zip(mtime.and_then(|m| m.parse().ok()));
+                (file, part.and_then(|p| p.parse().ok()))
+            })
             .collect();
-        let file = sections.next().and_then(|s| {
-            let mut w = s.split_whitespace();
-            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
-        });
-        let part_size = sections.next().and_then(|s| s.trim().parse().ok());
-        Ok(RemoteState { manifest, file, part_size })
+        Ok(RemoteState { manifest, files })
     }
 
     /// Makes `req.remote` an exact copy of `req.local`, sending bytes only when needed.
     pub fn push(&self, req: &PushRequest) -> Result<Pushed, TransportError> {
-        let size = std::fs::metadata(req.local).map_err(|e| self.err(format!("{}: {e}", req.local.display())))?.len();
-        let state = self.remote_state(req.remote, req.sha256)?;
-        let entry = state.manifest.iter().find(|e| e.path == req.remote);
-        if let (Some(e), Some((fsize, fmtime))) = (entry, state.file) {
-            if e.sha256 == req.sha256 && e.size == fsize && e.mtime == fmtime && fsize == size {
-                return Ok(Pushed::Unchanged);
+        let mut pushed = self.push_all(std::slice::from_ref(req))?;
+        Ok(pushed.pop().expect("one outcome per request"))
+    }
+
+    /// [`Pusher::push`] for several files in few round trips: one reads the manifest and stats every destination,
+    /// one checks free space for all, then the transfers, one check of every part, one rename of every part, one
+    /// manifest write. Files that were verified are committed (and recorded) even when a later one fails.
+    pub fn push_all(&self, reqs: &[PushRequest]) -> Result<Vec<Pushed>, TransportError> {
+        let mut outcome = vec![Pushed::Unchanged; reqs.len()];
+        let todo = self.transfers_needed(reqs)?;
+        let Some(first) = todo.first() else { return Ok(outcome) };
+        self.check_space(&reqs[first.index], todo.iter().map(|t| t.size - t.offset).sum())?;
+        let (arrived, failed) = self.send(reqs, &todo);
+        let (committed, problem) = self.settle(reqs, &arrived);
+        if !committed.is_empty() {
+            let entries = committed
+                .iter()
+                .map(|(t, mtime)| {
+                    let req = &reqs[t.index];
+                    ManifestEntry { path: req.remote.into(), sha256: req.sha256.into(), size: t.size, mtime: *mtime }
+                })
+                .collect();
+            self.write_manifest(entries)?;
+        }
+        for (t, _) in &committed {
+            outcome[t.index] = Pushed::Sent { bytes: t.size - t.offset, resumed_from: t.offset };
+            if self.each_file {
+                let secs = arrived.iter().find(|(a, _)| a.index == t.index).map_or(0.0, |(_, s)| *s);
+                self.report(&reqs[t.index], t, secs.max(1e-6));
             }
         }
-        let part = part_name(req.remote, req.sha256);
-        let offset = match state.part_size {
-            Some(n) if self.transport.can_resume() && n <= size => n,
-            _ => 0,
+        match failed.or(problem) {
+            Some(e) => Err(e),
+            None => Ok(outcome),
+        }
+    }
+
+    /// The destinations whose manifest entry, size or mtime does not match the wanted file (from one round trip).
+    fn transfers_needed(&self, reqs: &[PushRequest]) -> Result<Vec<Transfer>, TransportError> {
+        let mut sizes = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            sizes.push(std::fs::metadata(r.local).map_err(|e| self.err(format!("{}: {e}", r.local.display())))?.len());
+        }
+        let state = self.remote_state(reqs)?;
+        let mut todo = Vec::new();
+        for (index, (req, &size)) in reqs.iter().zip(&sizes).enumerate() {
+            let (file, part_size) = state.files[index];
+            let entry = state.manifest.iter().find(|e| e.path == req.remote);
+            if let (Some(e), Some((fsize, fmtime))) = (entry, file) {
+                if e.sha256 == req.sha256 && e.size == fsize && e.mtime == fmtime && fsize == size {
+                    continue;
+                }
+            }
+            let offset = match part_size {
+                Some(n) if self.transport.can_resume() && n <= size => n,
+                _ => 0,
+            };
+            todo.push(Transfer { index, size, offset });
+        }
+        Ok(todo)
+    }
+
+    /// Sends each transfer into its part file, in order, stopping at the first failure; with each arrival's seconds.
+    fn send<'t>(&self, reqs: &[PushRequest], todo: &'t [Transfer]) -> (Vec<(&'t Transfer, f64)>, Option<TransportError>) {
+        let mut arrived = Vec::new();
+        for t in todo {
+            let req = &reqs[t.index];
+            let part = part_name(req.remote, req.sha256);
+            let bar = progress_bar(t.size, &format!("{}: {}", self.transport.device(), file_name(req.local)));
+            let started = Instant::now();
+            let result = self.transport.push(req.local, &part, t.offset, &bar);
+            bar.finish_and_clear();
+            match result {
+                Ok(()) => arrived.push((t, started.elapsed().as_secs_f64())),
+                Err(e) => {
+                    if e.to_string().contains("No space left") {
+                        let _ = self.transport.run(&format!("rm -f -- {}", quote(&part)));
+                    }
+                    return (arrived, Some(e));
+                }
+            }
+        }
+        (arrived, None)
+    }
+
+    /// Verifies the arrived parts and renames the good ones into place: (transfer, mtime on the device) of each
+    /// committed file, and the first problem.
+    fn settle<'t>(&self, reqs: &[PushRequest], arrived: &[(&'t Transfer, f64)]) -> (Vec<(&'t Transfer, i64)>, Option<TransportError>) {
+        if arrived.is_empty() {
+            return (Vec::new(), None);
+        }
+        let transfers: Vec<&Transfer> = arrived.iter().map(|(t, _)| *t).collect();
+        let (good, mut problem) = match self.verify(reqs, &transfers) {
+            Ok(found) => found,
+            Err(e) => (Vec::new(), Some(e)),
         };
-        self.check_space(req, size - offset)?;
-        let name = req.local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let bar = progress_bar(size, &format!("{}: {name}", self.transport.device()));
-        let started = Instant::now();
-        let result = self.transport.push(req.local, &part, offset, &bar);
-        bar.finish_and_clear();
-        if let Err(e) = result {
-            if e.to_string().contains("No space left") {
-                let _ = self.transport.run(&format!("rm -f -- {}", quote(&part)));
+        let good: Vec<&Transfer> = transfers.into_iter().filter(|t| good.contains(&t.index)).collect();
+        let mtimes = match self.commit(reqs, &good) {
+            Ok(m) => m,
+            Err(e) => return (Vec::new(), problem.or(Some(e))),
+        };
+        let mut committed = Vec::new();
+        for (t, mtime) in good.into_iter().zip(mtimes) {
+            match mtime {
+                Some(mtime) => committed.push((t, mtime)),
+                None => {
+                    problem.get_or_insert_with(|| self.err(format!("cannot rename the pushed {} into place", reqs[t.index].remote)));
+                }
             }
-            return Err(e);
         }
-        self.verify(req, &part, size)?;
-        let mtime = self.commit(req, &part)?;
-        self.write_manifest(ManifestEntry { path: req.remote.into(), sha256: req.sha256.into(), size, mtime })?;
-        let secs = started.elapsed().as_secs_f64().max(1e-6);
-        let sent = size - offset;
+        (committed, problem)
+    }
+
+    fn report(&self, req: &PushRequest, t: &Transfer, secs: f64) {
+        let sent = t.size - t.offset;
         eprintln!(
-            "etbench: {}: pushed {name} ({:.1} MiB{} in {secs:.1} s, {:.0} MiB/s)",
+            "etbench: {}: pushed {} ({:.1} MiB{} in {secs:.1} s, {:.0} MiB/s)",
             self.transport.device(),
+            file_name(req.local),
             sent as f64 / 1048576.0,
-            if offset > 0 { format!(", resumed at {:.1} MiB", offset as f64 / 1048576.0) } else { String::new() },
+            if t.offset > 0 { format!(", resumed at {:.1} MiB", t.offset as f64 / 1048576.0) } else { String::new() },
             sent as f64 / 1048576.0 / secs
         );
-        Ok(Pushed::Sent { bytes: sent, resumed_from: offset })
     }
 
     fn check_space(&self, req: &PushRequest, needed: u64) -> Result<(), TransportError> {
@@ -227,42 +332,72 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    /// The part must hold exactly the file's bytes (and hash, when asked) before it may take the final name.
-    fn verify(&self, req: &PushRequest, part: &str, size: u64) -> Result<(), TransportError> {
-        let hash = if req.verify_hash { format!("; sha256sum -- {} | cut -c1-64", quote(part)) } else { String::new() };
-        let out = self.transport.run_ok("checking the pushed file", &format!("stat -c %s -- {}{hash}", quote(part)))?;
+    /// Every part must hold exactly its file's bytes (and hash, when asked) before it may take the final name.
+    /// Returns the requests whose parts are good and, when some were not, the first problem (bad parts are removed).
+    fn verify(&self, reqs: &[PushRequest], transfers: &[&Transfer]) -> Result<(Vec<usize>, Option<TransportError>), TransportError> {
+        let mut script = String::from("true");
+        for t in transfers {
+            let req = &reqs[t.index];
+            let part = quote(&part_name(req.remote, req.sha256));
+            let hash = if req.verify_hash { format!(" $(sha256sum -- {part} 2>/dev/null | cut -c1-64)") } else { String::new() };
+            script.push_str(&format!("; echo \"$(stat -c %s -- {part} 2>/dev/null || echo -){hash}\""));
+        }
+        let out = self.transport.run_ok("checking the pushed files", &script)?;
         let text = out.stdout_text();
         let mut lines = text.lines();
-        let got: Option<u64> = lines.next().and_then(|l| l.trim().parse().ok());
-        let digest_ok = !req.verify_hash || lines.next().map(str::trim) == Some(req.sha256);
-        if got == Some(size) && digest_ok {
-            return Ok(());
+        let mut good = Vec::new();
+        let mut problem = None;
+        for t in transfers {
+            let req = &reqs[t.index];
+            let line = lines.next().unwrap_or("");
+            let mut w = line.split_whitespace();
+            let got: Option<u64> = w.next().and_then(|v| v.parse().ok());
+            let digest_ok = !req.verify_hash || w.next() == Some(req.sha256);
+            if got == Some(t.size) && digest_ok {
+                good.push(t.index);
+                continue;
+            }
+            let part = part_name(req.remote, req.sha256);
+            let _ = self.transport.run(&format!("rm -f -- {}", quote(&part)));
+            problem.get_or_insert_with(|| {
+                self.err(format!(
+                    "push of {} to {} was incomplete or corrupt ({} of {} bytes{}); the partial file was removed, re-run to push again",
+                    req.local.display(),
+                    req.remote,
+                    got.map(|g| g.to_string()).unwrap_or_else(|| "?".into()),
+                    t.size,
+                    if digest_ok { "" } else { ", sha256 mismatch" }
+                ))
+            });
         }
-        let _ = self.transport.run(&format!("rm -f -- {}", quote(part)));
-        Err(self.err(format!(
-            "push of {} to {} was incomplete or corrupt ({} of {size} bytes{}); the partial file was removed, re-run to push again",
-            req.local.display(),
-            req.remote,
-            got.map(|g| g.to_string()).unwrap_or_else(|| "?".into()),
-            if digest_ok { "" } else { ", sha256 mismatch" }
-        )))
+        Ok((good, problem))
     }
 
-    /// Renames the verified part into place; returns the file's mtime on the device.
-    fn commit(&self, req: &PushRequest, part: &str) -> Result<i64, TransportError> {
-        let chmod = if req.executable { format!("chmod 755 -- {} && ", quote(part)) } else { String::new() };
-        let script = format!("{chmod}mv -f -- {p} {f} && stat -c %Y -- {f}", p = quote(part), f = quote(req.remote));
-        let out = self.transport.run_ok("renaming the pushed file into place", &script)?;
-        out.stdout_text().trim().parse().map_err(|_| self.err(format!("cannot read the mtime of {}", req.remote)))
+    /// Renames the verified parts into place; returns each file's mtime on the device (`None`: not renamed).
+    fn commit(&self, reqs: &[PushRequest], transfers: &[&Transfer]) -> Result<Vec<Option<i64>>, TransportError> {
+        if transfers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut script = String::from("true");
+        for t in transfers {
+            let req = &reqs[t.index];
+            let (p, f) = (quote(&part_name(req.remote, req.sha256)), quote(req.remote));
+            let chmod = if req.executable { format!("chmod 755 -- {p} && ") } else { String::new() };
+            script.push_str(&format!("; {{ {chmod}mv -f -- {p} {f} && stat -c %Y -- {f}; }} || echo -"));
+        }
+        let out = self.transport.run_ok("renaming the pushed files into place", &script)?;
+        let text = out.stdout_text();
+        let mut lines = text.lines();
+        Ok(transfers.iter().map(|_| lines.next().and_then(|l| l.trim().parse().ok())).collect())
     }
 
-    fn write_manifest(&self, entry: ManifestEntry) -> Result<(), TransportError> {
+    fn write_manifest(&self, new: Vec<ManifestEntry>) -> Result<(), TransportError> {
         // Re-read right before writing: the lock is per device, so keep the window for a concurrent writer small.
         let current = self.transport.run(&format!("cat -- {} 2>/dev/null; true", quote(&self.manifest_path())))?;
         let mut entries: Vec<ManifestEntry> =
             current.stdout_text().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        entries.retain(|e| e.path != entry.path);
-        entries.push(entry);
+        entries.retain(|e| !new.iter().any(|n| n.path == e.path));
+        entries.extend(new);
         let mut text = String::new();
         for e in &entries {
             text.push_str(&serde_json::to_string(e).expect("serialisable"));
@@ -299,6 +434,10 @@ mod tests {
         std::fs::write(&file, b"abcd").unwrap();
         assert_ne!(sha256_cached(&file).unwrap(), "0".repeat(64));
     }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// sha256 of a file's content, hex.

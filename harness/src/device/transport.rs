@@ -66,6 +66,11 @@ pub trait Transport: Send + Sync {
     fn pull(&self, remote: &str, local: &Path) -> Result<(), TransportError>;
     /// Turns a failed command into the most specific error (unreachable, auth, host key, device state).
     fn classify(&self, what: &str, out: &Output) -> TransportError;
+    /// Asked after a runner ended: `Some(what happened and how to fix it)` when the device itself is gone (the next
+    /// [`Transport::connect`] then checks the connection again). The default knows no such case.
+    fn lost(&self) -> Option<String> {
+        None
+    }
 
     /// Runs a script and collects its output; transport failures become errors, the remote exit code does not.
     fn run(&self, script: &str) -> Result<Output, TransportError> {

@@ -71,6 +71,115 @@ pub struct ProbedInfo {
     #[serde(flatten)]
     pub facts: etbench_protocol::DeviceFacts,
     pub memory_available_bytes: Option<u64>,
+    /// The phone as Android describes it (from `getprop`); absent on other devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub android_facts: Option<AndroidFacts>,
+    /// CPUs grouped by `cpu_capacity` (else `cpuinfo_max_freq`), slowest cluster first; one cluster is `all`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<CpuCluster>,
+    /// The battery as the OS reports it: `dumpsys battery` on Android, else sysfs `power_supply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerState>,
+    /// Android's thermal status and sensor temperatures (`dumpsys thermalservice`), when the device has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thermal_status: Option<ThermalStatus>,
+    /// The C library the runner used here: the bundle's own glibc, or the device's (bionic, glibc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_libc: Option<RunnerLibc>,
+}
+
+/// `getprop` facts of an Android device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AndroidFacts {
+    pub model: Option<String>,
+    pub manufacturer: Option<String>,
+    /// `ro.soc.manufacturer ro.soc.model` (Android 12+), else `ro.board.platform` / `ro.hardware`.
+    pub soc: Option<String>,
+    /// `ro.build.version.release`, e.g. "15".
+    pub android_version: Option<String>,
+    /// `ro.build.version.sdk`, e.g. 35.
+    pub sdk: Option<u32>,
+    /// `ro.product.cpu.abi`, e.g. "arm64-v8a".
+    pub abi: Option<String>,
+}
+
+/// CPUs of one kind: same capacity (or, without `cpu_capacity`, same maximum frequency).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuCluster {
+    /// little, mid, big, prime (slowest to fastest), or `all` when every CPU is alike.
+    pub name: String,
+    pub cpus: Vec<u32>,
+    /// Hex affinity mask of `cpus`, as `--cpu-affinity` takes it.
+    pub mask: String,
+    pub capacity: Option<u32>,
+    pub max_khz: Option<u64>,
+}
+
+/// "cpu0-3,6" for a sorted list of CPUs.
+pub fn cpu_list(cpus: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        while i + 1 < cpus.len() && cpus[i + 1] == cpus[i] + 1 {
+            i += 1;
+        }
+        parts.push(if cpus[i] == start { start.to_string() } else { format!("{start}-{}", cpus[i]) });
+        i += 1;
+    }
+    format!("cpu{}", parts.join(","))
+}
+
+/// The battery as the OS reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PowerState {
+    /// `dumpsys battery` or `sysfs`.
+    pub source: String,
+    pub level_pct: Option<u32>,
+    pub temperature_c: Option<f64>,
+    pub charging: Option<bool>,
+    /// charging, discharging, not charging, full, unknown.
+    pub status: Option<String>,
+    /// Power sources plugged in (ac, usb, wireless, dock); empty when on battery or unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugged: Vec<String>,
+}
+
+/// Android's thermal status (`PowerManager.THERMAL_STATUS_*`) and what its thermal HAL reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThermalStatus {
+    pub source: String,
+    /// 0 none, 1 light, 2 moderate, 3 severe, 4 critical, 5 emergency, 6 shutdown.
+    pub status: Option<u32>,
+    /// The status's name.
+    pub name: Option<String>,
+    /// Sensor temperatures (`kind`: CPU, GPU, BATTERY, SKIN, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub temperatures: Vec<etbench_protocol::ThermalZone>,
+}
+
+/// Which C library a runner ran on: a runner bundle brings its own glibc (its malloc and libstdc++ then shape the
+/// numbers, not bionic and libc++); a runner started directly uses the device's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerLibc {
+    /// `bundled` or `device`.
+    pub provided_by: String,
+    /// glibc, bionic, musl, or unknown.
+    pub libc: String,
+    pub version: Option<String>,
+    /// Where it came from, e.g. "Debian libc6:arm64 2.36-9+deb12u14".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for RunnerLibc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let version = self.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+        match self.provided_by.as_str() {
+            "bundled" => write!(f, "bundled {}{version}", self.libc),
+            _ => write!(f, "the device's {}{version}", self.libc),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::results::RunResult;
-use etbench_protocol::When;
+use etbench_protocol::{CpuCondition, When};
 
 /// Coefficient of variation above which a run is called noisy.
 pub const HIGH_CV: f64 = 0.05;
@@ -15,6 +15,8 @@ pub enum Warning {
     GovernorNotPerformance { governors: Vec<String> },
     /// A core ran ≥ 10% slower after the run than before it.
     FrequencyDropped { cpu: u32, before_khz: u64, after_khz: u64 },
+    /// A CPU cluster (its fastest core) ran ≥ 10% slower after the run than before it.
+    ClusterFrequencyDropped { cluster: String, cpus: Vec<u32>, before_khz: u64, after_khz: u64 },
     /// The device was still above the thermal gate when the wait timed out.
     ThermalGateTimedOut { limit_c: f64, temp_c: Option<f64> },
     HighVariance { cv: f64 },
@@ -33,6 +35,13 @@ impl std::fmt::Display for Warning {
             Warning::FrequencyDropped { cpu, before_khz, after_khz } => write!(
                 f,
                 "throttling: cpu{cpu} fell from {} to {} MHz during the run; add --cooldown or --thermal-gate, or cool the device",
+                before_khz / 1000,
+                after_khz / 1000
+            ),
+            Warning::ClusterFrequencyDropped { cluster, cpus, before_khz, after_khz } => write!(
+                f,
+                "throttling: the {cluster} cluster ({}) fell from {} to {} MHz during the run; add --cooldown or --thermal-gate, or cool the device",
+                crate::results::cpu_list(cpus),
                 before_khz / 1000,
                 after_khz / 1000
             ),
@@ -76,10 +85,15 @@ pub fn assess(run: &RunResult) -> Vec<Warning> {
         }
     }
     if let (Some(before), Some(after)) = (before, after) {
-        for (b, a) in before.facts.cpus.iter().zip(&after.facts.cpus) {
-            if let (Some(bk), Some(ak)) = (b.cur_khz, a.cur_khz) {
-                if (ak as f64) < bk as f64 * 0.9 {
-                    out.push(Warning::FrequencyDropped { cpu: b.cpu, before_khz: bk, after_khz: ak });
+        let clusters = run.device.probed.as_ref().map(|p| p.clusters.as_slice()).unwrap_or_default();
+        if clusters.len() > 1 {
+            out.extend(cluster_drops(clusters, &before.facts.cpus, &after.facts.cpus));
+        } else {
+            for (b, a) in before.facts.cpus.iter().zip(&after.facts.cpus) {
+                if let (Some(bk), Some(ak)) = (b.cur_khz, a.cur_khz) {
+                    if (ak as f64) < bk as f64 * 0.9 {
+                        out.push(Warning::FrequencyDropped { cpu: b.cpu, before_khz: bk, after_khz: ak });
+                    }
                 }
             }
         }
@@ -88,4 +102,44 @@ pub fn assess(run: &RunResult) -> Vec<Warning> {
         out.push(Warning::HighVariance { cv });
     }
     out
+}
+
+/// Per cluster, the fastest core's frequency before and after (a cluster's cores share one clock policy).
+fn cluster_drops(clusters: &[crate::results::CpuCluster], before: &[CpuCondition], after: &[CpuCondition]) -> Vec<Warning> {
+    let fastest = |cpus: &[CpuCondition], members: &[u32]| cpus.iter().filter(|c| members.contains(&c.cpu)).filter_map(|c| c.cur_khz).max();
+    clusters
+        .iter()
+        .filter_map(|cl| {
+            let (b, a) = (fastest(before, &cl.cpus)?, fastest(after, &cl.cpus)?);
+            ((a as f64) < b as f64 * 0.9).then(|| Warning::ClusterFrequencyDropped {
+                cluster: cl.name.clone(),
+                cpus: cl.cpus.clone(),
+                before_khz: b,
+                after_khz: a,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(cpu: u32, khz: u64) -> CpuCondition {
+        CpuCondition { cpu, cur_khz: Some(khz), max_khz: None, governor: None }
+    }
+
+    #[test]
+    fn a_cluster_that_slowed_down_is_named_once() {
+        let cluster = |name: &str, cpus: Vec<u32>| crate::results::CpuCluster { name: name.into(), mask: String::new(), cpus, capacity: None, max_khz: None };
+        let clusters = [cluster("little", vec![0, 1]), cluster("big", vec![2, 3])];
+        let before = [cpu(0, 1_800_000), cpu(1, 1_800_000), cpu(2, 2_900_000), cpu(3, 2_900_000)];
+        let after = [cpu(0, 1_800_000), cpu(1, 1_700_000), cpu(2, 1_500_000), cpu(3, 1_500_000)];
+        let drops = cluster_drops(&clusters, &before, &after);
+        assert_eq!(
+            drops,
+            [Warning::ClusterFrequencyDropped { cluster: "big".into(), cpus: vec![2, 3], before_khz: 2_900_000, after_khz: 1_500_000 }]
+        );
+        assert!(drops[0].to_string().contains("the big cluster (cpu2-3) fell from 2900 to 1500 MHz"), "{}", drops[0]);
+    }
 }

@@ -278,3 +278,215 @@ fn profile_with_an_unknown_key_is_refused_by_name() {
     let out = etbench().env("ETBENCH_DEVICES_DIR", empty.path()).args(["run", "--device", "nope", "--model"]).arg(fixture("int8")).output().unwrap();
     assert!(stderr_of(&out).contains("no such device"), "{}", stderr_of(&out));
 }
+
+// --- the lab phone: adbd-standin --chroot, a STAND-IN for an Android phone (real adb client and server, aarch64
+// code through qemu-user, Android's file layout, no /lib or /usr), running the runner bundle ---------------------
+
+const PHONE_WORK: &str = "/data/local/tmp/etbench";
+
+/// The one phone run of a test: `run_on("devices", ["lab-phone"], …)` under the phone lock's caller.
+fn phone_run(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    run_on("devices", &["lab-phone"], models, extra)
+}
+
+#[test]
+fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_what_changed() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let (bf16, int8, xnn) = (fixture("bf16"), fixture("int8"), fixture("xnnpack-8da4w"));
+    let (out, dir) = phone_run(&[&xnn, &int8, &bf16], &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 3);
+    for run in &doc.runs {
+        assert_eq!(run.status, RunStatus::Ok, "{}: {:?}", run.id, run.error);
+        assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}", run.id);
+        // The bundle's runner is the aarch64 glibc build, started by its own loader.
+        assert_eq!(run.runner.as_ref().unwrap().target_triple, "aarch64-unknown-linux-gnu");
+    }
+    let probed = doc.runs[0].device.probed.as_ref().expect("probed facts recorded");
+    let android = probed.android_facts.as_ref().expect("getprop facts");
+    assert!(android.model.as_deref().unwrap().contains("STAND-IN"), "{android:?}");
+    assert_eq!((android.android_version.as_deref(), android.sdk, android.abi.as_deref()), (Some("15"), Some(35), Some("arm64-v8a")));
+    assert!(android.soc.as_deref().unwrap().contains("qemu-aarch64"), "{android:?}");
+    let clusters: Vec<(&str, Vec<u32>, Option<u32>)> = probed.clusters.iter().map(|c| (c.name.as_str(), c.cpus.clone(), c.capacity)).collect();
+    assert_eq!(clusters, [("little", vec![0], Some(512)), ("big", vec![1], Some(1024))]);
+    let power = probed.power.as_ref().expect("dumpsys battery");
+    assert_eq!((power.source.as_str(), power.level_pct, power.charging), ("dumpsys battery", Some(80), Some(false)));
+    assert_eq!(probed.thermal_status.as_ref().and_then(|t| t.status), Some(0));
+    let libc = probed.runner_libc.as_ref().expect("the runner's libc");
+    assert_eq!((libc.provided_by.as_str(), libc.libc.as_str()), ("bundled", "glibc"));
+    assert!(libc.version.as_deref().is_some_and(|v| v.starts_with("2.")), "{libc:?}");
+    // What results.json holds, by name (the schema other tools read).
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"][0]["device"]["probed"]["android"]["ro.product.model"], "etbench lab phone (STAND-IN)");
+    assert_eq!(json["runs"][0]["device"]["probed"]["runner_libc"]["provided_by"], "bundled");
+
+    // Unchanged: one check, nothing sent. --cores big pins to the big cluster with one thread per core.
+    let (out, dir) = phone_run(&[&int8], &["--cores", "big"]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("runner bundle unchanged on the device"), "{err}");
+    assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "an unchanged bundle or model was pushed again:\n{err}");
+    let run = &read_doc(dir.path()).runs[0];
+    assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some("0x2"), Some(1)));
+    assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
+
+    // A bundle file changed on the device is pushed again before anything runs (never run stale).
+    let on_device = phone_data(&format!("{PHONE_WORK}/bundle/etbench-runner"));
+    let size = std::fs::metadata(&on_device).unwrap().len();
+    std::fs::write(&on_device, vec![0u8; size as usize]).unwrap();
+    let (out, dir) = phone_run(&[&int8], &[]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("pushed 1 of ") && err.contains(": etbench-runner"), "{err}");
+    assert_eq!(read_doc(dir.path()).runs[0].output_verdict, OutputVerdict::MatchesManifest);
+}
+
+#[test]
+fn phone_bundle_runs_in_an_empty_root() {
+    if !phone_up() {
+        return;
+    }
+    let bundle = android_bundle();
+    if !bundle.join("MANIFEST").is_file() {
+        // etbench builds the bundle for lab-phone when it is missing.
+        let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+        let (out, _dir) = phone_run(&[&fixture("int8")], &["--iters", "1"]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("scripts/lab/check-bundle.sh"))
+        .arg(&bundle)
+        .arg(fixture("int8"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+    if out.status.code() == Some(77) {
+        eprintln!("SKIPPED: scripts/lab/check-bundle.sh cannot run here: {text}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("plain form fails without a loader"), "{text}");
+}
+
+#[test]
+fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
+    if !phone_up() {
+        return;
+    }
+    phone_sdcard();
+    let (out, dir) = run_on(FAULTS, &["lab-phone-sdcard"], &[&fixture("int8")], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let message = error_of(dir.path());
+    for needle in ["device lab-phone-sdcard", "/sdcard/etbench", "/storage/emulated", "noexec", "/data/local/tmp"] {
+        assert!(message.contains(needle), "expected {needle:?} in {message}");
+    }
+    let err = stderr_of(&out);
+    assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "nothing is sent to a noexec work dir:\n{err}");
+}
+
+#[test]
+fn phone_disconnecting_mid_run_is_an_error_row_with_a_reconnect_hint_and_the_sweep_goes_on() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab("devices");
+    cmd.args(["run", "--device", "lab-phone", "--repeat", "2", "--warmup", "0", "--iters", "8", "--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"));
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !phone_runner_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(phone_runner_running(), "the first run never started");
+    std::thread::sleep(Duration::from_millis(1500));
+    let adb = std::process::Command::new("adb").args(["-P", "15037", "disconnect", "127.0.0.1:17104"]).output().unwrap();
+    assert!(adb.status.success(), "{}", stderr_of(&adb));
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let doc = read_doc(out_dir.path());
+    assert_eq!(doc.runs.len(), 2, "the sweep went on:\n{err}");
+    let message = doc.runs[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+    for needle in ["127.0.0.1:17104 disconnected during the run", "adb connect 127.0.0.1:17104", "USB"] {
+        assert!(message.contains(needle), "expected {needle:?} in {message}");
+    }
+    // A network device is reconnected before the next run.
+    assert_eq!(doc.runs[1].status, RunStatus::Ok, "{:?}\n{err}", doc.runs[1].error);
+}
+
+#[test]
+fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    // The lab phone's stand-in cpufreq for its big core, bound into the phone's /sys from the lab directory.
+    let node = PathBuf::from(format!("{LAB}/phone/sysfs/tree/devices/system/cpu/cpu1/cpufreq/scaling_cur_freq"));
+    let original = std::fs::read_to_string(&node).unwrap();
+    struct Restore(PathBuf, String);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, &self.1);
+        }
+    }
+    let _restore = Restore(node.clone(), original.clone());
+    // The runner reads the "before" conditions, then waits at the thermal gate (the stand-in is above 20 °C) for
+    // 10 s: the frequency drops during that wait.
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab("devices");
+    cmd.args(["run", "--device", "lab-phone", "--warmup", "0", "--iters", "1", "--thermal-gate", "20", "--gate-timeout", "10"])
+        .args(["--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"));
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !phone_runner_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let before_khz: u64 = original.trim().parse().unwrap();
+    std::fs::write(&node, format!("{}\n", before_khz / 2)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = &read_doc(out_dir.path()).runs[0];
+    let warnings: Vec<String> = run.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("the big cluster (cpu1) fell from") && w.contains("MHz during the run")),
+        "{warnings:?}"
+    );
+    assert!(!warnings.iter().any(|w| w.contains("little cluster")), "{warnings:?}");
+}
+
+#[test]
+fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--device", "local", "--cores", "big", "--warmup", "0", "--iters", "2", "--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"))
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    if err.contains("--cores big: cpu") && !err.contains("one kind of core") {
+        eprintln!("SKIPPED: this host has big and little cores; the one-cluster case needs a host whose CPUs are alike");
+        return;
+    }
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: --cores big") && err.contains("one kind of core"), "{err}");
+    let run = &read_doc(out_dir.path()).runs[0];
+    let n = std::thread::available_parallelism().unwrap().get() as u32;
+    let all = etbench::device::probe::mask_of(&(0..n).collect::<Vec<_>>());
+    assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some(all.as_str()), Some(n)));
+    assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
+}

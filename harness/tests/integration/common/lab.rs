@@ -92,3 +92,47 @@ pub fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// The lab phone (`lab-phone`, a STAND-IN: adbd-standin --chroot, see devices/lab-phone.toml) is up; says why not.
+pub fn phone_up() -> bool {
+    if !up() {
+        return false;
+    }
+    if !Path::new(&format!("{LAB}/phone.pid")).is_file() {
+        eprintln!("SKIPPED: the lab has no lab-phone (needs qemu-user-static and busybox-static:arm64: scripts/lab/setup.sh)");
+        return false;
+    }
+    true
+}
+
+/// Tests that change the lab phone's state (files on it, its connection, its stand-in sysfs) take this lock.
+pub static PHONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The host path of a file under the lab phone's `/data` (bind-mounted from the lab directory).
+pub fn phone_data(device_path: &str) -> PathBuf {
+    let rel = device_path.strip_prefix("/data/").expect("a path under /data");
+    PathBuf::from(format!("{LAB}/phone/data")).join(rel)
+}
+
+/// The lab phone's `/sdcard` (noexec, as on Android): `scripts/lab/phone/sdcard.sh`, idempotent, so a lab started
+/// by an older start.sh gets it too.
+pub fn phone_sdcard() {
+    let out = Command::new("bash").arg(repo().join("scripts/lab/phone/sdcard.sh")).output().unwrap();
+    assert!(out.status.success(), "scripts/lab/phone/sdcard.sh: {}", stderr_of(&out));
+}
+
+/// Whether a runner started from the bundle on the lab phone is running now (seen in the host's /proc: the phone's
+/// processes are this host's, through qemu-user).
+pub fn phone_runner_running() -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline);
+        text.contains("--library-path") && text.contains("/data/local/tmp/etbench/models/")
+    })
+}
+
+/// The Android runner bundle etbench uses for `lab-phone` (built by etbench itself when missing).
+pub fn android_bundle() -> PathBuf {
+    repo().join("target/runner-bundles/aarch64-linux-android")
+}
