@@ -217,6 +217,23 @@ struct Measure {
     runner: Option<PathBuf>,
 }
 
+/// A paired session given no `--iters`/`--until-ci` samples until it can call a 10 % change: rounds go on until
+/// the 95 % interval of every model's ratio to the reference is within ±[`PAIRED_DEFAULT_CI_PCT`] %, at least
+/// [`PAIRED_MIN_ROUNDS`] and at most [`PAIRED_MAX_ROUNDS`] rounds (measured: 20 fixed rounds gave intervals of ±5–10 %
+/// on this VM, too wide for a 10 % slowdown to clear the 5 % threshold).
+const PAIRED_DEFAULT_CI_PCT: f64 = 2.0;
+const PAIRED_MIN_ROUNDS: u32 = 20;
+const PAIRED_MAX_ROUNDS: u32 = 500;
+
+fn paired_defaults(spec: RunSpec) -> RunSpec {
+    RunSpec {
+        until_ci_pct: Some(PAIRED_DEFAULT_CI_PCT),
+        iterations: PAIRED_MAX_ROUNDS,
+        min_iterations: spec.min_iterations.max(PAIRED_MIN_ROUNDS),
+        ..spec
+    }
+}
+
 /// `--iters N` or `--iters auto`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Iters {
@@ -455,7 +472,8 @@ struct RunArgs {
     models: Vec<PathBuf>,
     /// Time all models in one runner process per repeat, alternating their timed iterations (ABBA…) after each one's
     /// own load and warm-up: the design that sees small differences on a noisy device. The first model is the
-    /// reference; results carry each model's paired ratio to it. Peak memory then covers all loaded models.
+    /// reference; results carry each model's paired ratio to it. Without --iters/--until-ci, rounds go on until every
+    /// ratio's 95% interval is within ±2% (20 to 500 rounds). Peak memory then covers all loaded models.
     #[arg(long)]
     paired: bool,
     /// Method to run [default: forward].
@@ -852,6 +870,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         spec.generate = args.text.generate;
         if !inputs.is_empty() {
             spec.inputs = inputs.clone();
+        }
+        if args.paired && args.measure.iters.is_none() && args.measure.until_ci.is_none() {
+            spec = paired_defaults(spec);
         }
         let settings = Settings { paired: args.paired, ..args.measure.settings(spec) };
         plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None });
