@@ -32,7 +32,7 @@ impl RunKey {
             device: run.device.name.clone(),
             model_name: run.model.name.clone(),
             model_sha256: run.model.sha256.clone(),
-            method: run.params.spec.method.clone(),
+            method: method_label(run),
             threads,
             load_mode: run.params.spec.load_mode.to_string(),
             input: input_key(run, ids),
@@ -95,6 +95,19 @@ pub fn threads_label(t: Option<u32>) -> String {
 
 pub fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
+}
+
+/// The method, marked when the timings are not comparable with plain runs: profiled runs carry per-operator
+/// overhead, and a paired session's memory covers every model it loaded. Marked runs never pool with plain ones.
+fn method_label(run: &RunResult) -> String {
+    let mut label = run.params.spec.method.clone();
+    if run.params.spec.profile {
+        label.push_str(" (profiled)");
+    }
+    if run.pairing.is_some() {
+        label.push_str(" (paired)");
+    }
+    label
 }
 
 fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {

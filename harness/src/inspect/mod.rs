@@ -40,6 +40,9 @@ pub struct MethodSummary {
     /// Kernel calls per operator (`name.overload`), most frequent first.
     pub operators: Vec<OpCount>,
     pub delegate_calls: usize,
+    /// Memory-planned buffers (`non_const_buffer_sizes`): activations and state the runtime allocates at method load.
+    #[serde(default)]
+    pub planned_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +229,7 @@ fn method(plan: pte::ExecutionPlan<'_>, tensors: &mut PlanTensors) -> MethodSumm
     MethodSummary {
         inputs: plan.inputs().map(|v| v.iter().map(|i| spec_of(&values, i)).collect()).unwrap_or_default(),
         outputs: plan.outputs().map(|v| v.iter().map(|i| spec_of(&values, i)).collect()).unwrap_or_default(),
+        planned_bytes: plan.non_const_buffer_sizes().map(|v| v.iter().filter(|b| *b > 0).map(|b| b as u64).sum()).unwrap_or(0),
         name,
         instructions,
         operators,

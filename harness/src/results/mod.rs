@@ -392,12 +392,28 @@ pub struct RunResult {
     /// Per-operator profile from the run's ETDump (`--profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::inspect::etdump::OpProfile>,
+    /// Will it fit? The program's planned memory and file size against the device's available memory before the
+    /// run (recorded whether it fits or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_fit: Option<MemoryFit>,
     /// Set when the run was one model of a paired session (several models timed alternately in one process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairing: Option<Pairing>,
     /// Host file holding output 0's raw bytes, when the plan kept them (not part of results.json).
     #[serde(skip)]
     pub output_dump: Option<std::path::PathBuf>,
+}
+
+/// What a model needs against what the device has (bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryFit {
+    /// Memory-planned buffers of the method (from the program flatbuffer).
+    pub planned_bytes: u64,
+    pub file_bytes: u64,
+    /// `MemAvailable` (remote) or sysinfo's available memory (local) before the run.
+    pub available_bytes: u64,
+    /// planned + file ≤ available.
+    pub fits: bool,
 }
 
 /// Where a run sits in a paired session: the rows of one process share `session`; `models` lists the session's

@@ -21,6 +21,8 @@ pub enum Warning {
     ThermalGateTimedOut { limit_c: f64, temp_c: Option<f64> },
     HighVariance { cv: f64 },
     Charging,
+    /// Planned memory plus the weights exceed what the device had available before the run.
+    MayNotFit { needs_bytes: u64, planned_bytes: u64, available_bytes: u64, mmap: bool },
 }
 
 impl std::fmt::Display for Warning {
@@ -57,6 +59,15 @@ impl std::fmt::Display for Warning {
                 HIGH_CV * 100.0
             ),
             Warning::Charging => write!(f, "the device was charging: charging heats phones and changes clocks; unplug or use a power bypass"),
+            Warning::MayNotFit { needs_bytes, planned_bytes, available_bytes, mmap } => {
+                let gib = |b: &u64| *b as f64 / (1u64 << 30) as f64;
+                write!(f, "needs ≈ {:.2} GiB (planned memory {:.2} GiB + weights), device has {:.2} GiB available", gib(needs_bytes), gib(planned_bytes), gib(available_bytes))?;
+                if *mmap {
+                    write!(f, "; mmap keeps the weights file-backed: expect page-ins as latency (or use a device with more RAM)")
+                } else {
+                    write!(f, "; use --load-mode mmap so the weights stay file-backed")
+                }
+            }
         }
     }
 }
@@ -64,6 +75,14 @@ impl std::fmt::Display for Warning {
 /// Every warning that applies to a finished run.
 pub fn assess(run: &RunResult) -> Vec<Warning> {
     let mut out = Vec::new();
+    if let Some(fit) = run.memory_fit.as_ref().filter(|f| !f.fits) {
+        out.push(Warning::MayNotFit {
+            needs_bytes: fit.planned_bytes + fit.file_bytes,
+            planned_bytes: fit.planned_bytes,
+            available_bytes: fit.available_bytes,
+            mmap: run.params.spec.load_mode == etbench_protocol::LoadMode::Mmap,
+        });
+    }
     if run.runner.as_ref().is_some_and(|r| r.debug_build) {
         out.push(Warning::DebugBuild);
     }

@@ -61,6 +61,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
+        memory_fit: None,
         pairing: None,
         output_dump: None,
     }

@@ -22,11 +22,13 @@ fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef
     FittedPrompt::new(&prompt.tokenizer, &prompt.text, window, &model.path).map_err(|e| e.to_string())
 }
 
-/// What is known about a model before any run: its file check, expected output, fitted prompt.
+/// What is known about a model before any run: its file check, expected output, fitted prompt, planned memory.
 struct Prepared {
     checked: Result<crate::results::ModelRef, model::ModelProblem>,
     expectation: Option<crate::plan::manifest::Expectation>,
     prompt: Option<Result<FittedPrompt, String>>,
+    /// The method's memory-planned bytes, read from the program on the host (no runtime needed).
+    planned_bytes: Option<u64>,
 }
 
 fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
@@ -36,7 +38,33 @@ fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
         (Ok(m), Some(p)) => Some(prepare_prompt(plan, p, m)),
         _ => None,
     };
-    Prepared { checked, expectation, prompt }
+    let method = &plan.settings.spec.method;
+    let planned_bytes = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok()).and_then(|i| {
+        i.methods.iter().find(|m| &m.name == method).map(|m| m.planned_bytes)
+    });
+    Prepared { checked, expectation, prompt, planned_bytes }
+}
+
+/// Memory the device had available: `MemAvailable` from a remote device's probe, sysinfo here.
+fn available_memory(plan: &Plan) -> Option<u64> {
+    match plan.device.probed() {
+        Some(p) => p.memory_available_bytes,
+        None if plan.device.transport() == "local" => {
+            let mut sys = sysinfo::System::new().ok()?;
+            sys.refresh_memory();
+            Some(sys.available_memory()).filter(|b| *b > 0)
+        }
+        None => None,
+    }
+}
+
+/// Will it fit: planned memory plus the file against the available memory (the file counts fully: in file mode it
+/// is copied to the heap, with mmap its pages compete for the same RAM, only reclaimably).
+fn memory_fit(prepared: &Prepared, available: Option<u64>) -> Option<crate::results::MemoryFit> {
+    let model = prepared.checked.as_ref().ok()?;
+    let (planned_bytes, available_bytes) = (prepared.planned_bytes?, available?);
+    let fits = planned_bytes + model.size_bytes <= available_bytes;
+    Some(crate::results::MemoryFit { planned_bytes, file_bytes: model.size_bytes, available_bytes, fits })
 }
 
 /// Host path of a run's ETDump: `<dir>/<model>-<load mode>-t<threads>-r<repeat>.etdump`.
@@ -175,6 +203,7 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
         std::fs::create_dir_all(&profiles)?;
     }
     let mut prepared: Vec<Option<Prepared>> = plan.models.iter().map(|_| None).collect();
+    let available = available_memory(plan);
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 && !plan.settings.cooldown.is_zero() {
             std::thread::sleep(plan.settings.cooldown);
@@ -200,11 +229,30 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
                 prepared[m].get_or_insert_with(|| prepare(plan, path));
             }
             let all: Vec<&Prepared> = prepared.iter().map(|p| p.as_ref().expect("prepared above")).collect();
-            run_session_cell(plan, &device_ref, &all, cell)
+            let mut rows = run_session_cell(plan, &device_ref, &all, cell);
+            for (row, p) in rows.iter_mut().zip(&all) {
+                row.memory_fit = memory_fit(p, available);
+                row.warnings = crate::results::warnings::assess(row);
+            }
+            rows
         } else {
             let path = &plan.models[cell.model];
             let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
-            vec![run_cell(plan, &device_ref, model, cell, Some(&profiles))]
+            let fit = memory_fit(model, available);
+            if let Some(f) = fit.as_ref().filter(|f| !f.fits) {
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                eprintln!(
+                    "      warning: needs ≈ {:.2} GiB (planned {:.2} GiB + file {:.2} GiB), the device has {:.2} GiB available",
+                    gib(f.planned_bytes + f.file_bytes),
+                    gib(f.planned_bytes),
+                    gib(f.file_bytes),
+                    gib(f.available_bytes)
+                );
+            }
+            let mut row = run_cell(plan, &device_ref, model, cell, Some(&profiles));
+            row.memory_fit = fit;
+            row.warnings = crate::results::warnings::assess(&row);
+            vec![row]
         };
         for row in rows {
             report_progress(&row);
@@ -234,5 +282,27 @@ fn report_progress(row: &RunResult) {
             s.latency_ns.n
         ),
         (None, None) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(size_bytes: u64, planned: u64) -> Prepared {
+        let model = crate::results::ModelRef { path: "m.pte".into(), name: "m".into(), size_bytes, sha256: "ab".into() };
+        Prepared { checked: Ok(model), expectation: None, prompt: None, planned_bytes: Some(planned) }
+    }
+
+    #[test]
+    fn a_model_bigger_than_available_memory_does_not_fit_and_says_so() {
+        let gib = 1u64 << 30;
+        let fit = memory_fit(&prepared(9 * gib + gib / 2, gib), Some(8 * gib)).unwrap();
+        assert!(!fit.fits);
+        assert!(memory_fit(&prepared(gib, gib), Some(8 * gib)).unwrap().fits);
+        assert_eq!(memory_fit(&prepared(gib, gib), None), None, "unknown memory: nothing claimed");
+        let w = crate::results::warnings::Warning::MayNotFit { needs_bytes: fit.planned_bytes + fit.file_bytes, planned_bytes: fit.planned_bytes, available_bytes: fit.available_bytes, mmap: true };
+        let text = w.to_string();
+        assert!(text.contains("needs ≈ 10.50 GiB") && text.contains("8.00 GiB available") && text.contains("mmap keeps the weights file-backed"), "{text}");
     }
 }

@@ -263,6 +263,8 @@ fn a_float_input_and_a_two_input_program_run_end_to_end_and_match_their_exports(
         assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}: {:?}", run.model.name, run.outputs);
     }
     let conv_run = &doc.runs[0];
+    let fit = conv_run.memory_fit.as_ref().expect("will it fit is recorded for every run");
+    assert!(fit.planned_bytes > 0 && fit.fits && fit.file_bytes == conv_run.model.size_bytes, "{fit:?}");
     let used = &conv_run.runner.as_ref().unwrap().inputs_used;
     assert_eq!((used[0].spec.to_string(), used[0].value.describe()), ("random:0".into(), "float32[1, 3, 32, 32]".into()));
     assert_eq!(conv_run.summary.as_ref().unwrap().tokens_per_forward, None, "an image has no tokens");

@@ -84,6 +84,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
+        memory_fit: None,
         pairing: None,
         output_dump: None,
     };

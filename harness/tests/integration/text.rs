@@ -124,3 +124,35 @@ fn drift_is_zero_against_itself_and_bounded_for_int8() {
     let md = std::fs::read_to_string(dir.path().join("drift.md")).unwrap();
     assert!(md.contains("top-1 agreement") && md.contains("gemma3n-tiny-int8"), "{md}");
 }
+
+/// Drift goes plan → device lock → sweep like `run`: every measurement flag applies to the speed prompt (both
+/// thread counts, both repeats), the other prompts give logits, and results.json is written as it goes.
+#[test]
+fn drift_honours_repeat_and_thread_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["drift", "--iters", "2", "--warmup", "0", "--generate", "0", "--repeat", "2", "--threads", "1,2", "--reference"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg(fixture("xnnpack-8da4w"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let speed: Vec<(String, Option<u32>, u32)> = doc
+        .runs
+        .iter()
+        .filter(|r| r.params.spec.iterations == 2)
+        .map(|r| (r.model.name.clone(), r.params.spec.threads, r.params.repeat_index))
+        .collect();
+    for model in ["gemma3n-tiny-xnnpack-fp32", "gemma3n-tiny-xnnpack-8da4w"] {
+        for threads in [1, 2] {
+            for repeat in [0, 1] {
+                assert!(speed.contains(&(model.to_owned(), Some(threads), repeat)), "{model} t{threads} r{repeat} missing: {speed:?}");
+            }
+        }
+    }
+    assert_eq!(doc.drift.len(), 1);
+    assert_eq!(doc.drift[0].prompts.len(), etbench::run::drift::BUILTIN_PROMPTS.len());
+}
