@@ -175,3 +175,11 @@ fn cpu_affinity_pins_or_refuses_clearly() {
     let Some(Message::Error(e)) = msgs.last() else { panic!("{msgs:?}") };
     assert!(e.message.contains("--cpu-affinity 0x0"), "{}", e.message);
 }
+
+#[test]
+fn heartbeats_keep_coming_while_the_model_executes() {
+    let (code, msgs, err) = with_spec(r#"{"warmup": 0, "iterations": 12, "heartbeat_s": 0.05}"#, &[], &fixture("bf16"));
+    assert_eq!(code, Some(0), "{err}");
+    let beats = msgs.iter().filter(|m| matches!(m, Message::Heartbeat(_))).count();
+    assert!(beats >= 3, "{beats} heartbeats in a run of ~12 bf16 forwards at one per 50 ms");
+}

@@ -6,6 +6,7 @@
 //! results.json; every key is optional: `etbench-runner --spec '{"iterations": 5}' model.pte`.
 
 use std::io::{BufWriter, Write};
+use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use etbench_ffi::run::{run, Emit, Invocation};
@@ -46,15 +47,40 @@ fn parse_spec(text: &str) -> Result<RunSpec, String> {
     Ok(spec)
 }
 
-/// Writes protocol lines to stdout; a closed pipe ends the run without an error.
-struct Stdout(BufWriter<std::io::Stdout>);
+/// Writes protocol lines to stdout; a closed pipe ends the run without an error. Shared with the heartbeat thread.
+#[derive(Clone)]
+struct Stdout(Arc<Mutex<BufWriter<std::io::Stdout>>>);
+
+impl Stdout {
+    fn write(&self, msg: Message) -> bool {
+        // Samples are buffered (thousands of fast iterations), except slow ones: they are the host's progress.
+        let flush = !matches!(&msg, Message::Sample(s) if s.latency_ns < 50_000_000);
+        let mut out = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = writeln!(out, "{}", Line::new(msg).to_json()).is_ok();
+        ok && (!flush || out.flush().is_ok())
+    }
+
+    fn flush(&self) {
+        let _ = self.0.lock().unwrap_or_else(|e| e.into_inner()).flush();
+    }
+
+    /// A heartbeat line every `every` until the process exits (also while one execute takes minutes).
+    fn heartbeats(&self, every: std::time::Duration) {
+        let out = self.clone();
+        let start = std::time::Instant::now();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(every);
+            let beat = Message::Heartbeat(etbench_protocol::Heartbeat { uptime_ms: start.elapsed().as_millis() as u64 });
+            if !out.write(beat) {
+                return;
+            }
+        });
+    }
+}
 
 impl Emit for Stdout {
     fn emit(&mut self, msg: Message) -> bool {
-        // Samples are buffered (thousands of fast iterations), except slow ones: they are the host's progress.
-        let flush = !matches!(&msg, Message::Sample(s) if s.latency_ns < 50_000_000);
-        let ok = writeln!(self.0, "{}", Line::new(msg).to_json()).is_ok();
-        ok && (!flush || self.0.flush().is_ok())
+        self.write(msg)
     }
 }
 
@@ -83,8 +109,11 @@ fn main() {
         describe: args.describe,
         sysfs_root: args.sysfs_root,
     };
-    let mut out = Stdout(BufWriter::new(std::io::stdout()));
+    let mut out = Stdout(Arc::new(Mutex::new(BufWriter::new(std::io::stdout()))));
+    if invocation.spec.heartbeat_s > 0.0 && !invocation.describe {
+        out.heartbeats(std::time::Duration::from_secs_f64(invocation.spec.heartbeat_s));
+    }
     let result = run(&invocation, &mut out);
-    let _ = out.0.flush();
+    out.flush();
     std::process::exit(if result.is_ok() { 0 } else { 1 });
 }

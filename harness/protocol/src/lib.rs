@@ -77,6 +77,15 @@ pub enum Message {
     Summary(RunnerSummary),
     Error(RunnerError),
     Conditions(Conditions),
+    /// "Still alive": written every `heartbeat_s` seconds from a side thread, also during a single long execute,
+    /// so the host can tell a slow forward from a hung device or a dead connection.
+    Heartbeat(Heartbeat),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Time since the runner started, on its monotonic clock.
+    pub uptime_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,6 +58,8 @@ pub struct RunSpec {
     /// Order of the models within each round of a paired session (several models in one runner process).
     #[serde(skip_serializing_if = "Order::is_default")]
     pub order: Order,
+    /// Seconds between heartbeat lines (0: none).
+    pub heartbeat_s: f64,
 }
 
 /// How a paired session orders its models round by round. Balanced orders cancel a steady drift within a round.
@@ -125,6 +127,7 @@ impl Default for RunSpec {
             max_time_s: None,
             min_iterations: 3,
             order: Order::Abba,
+            heartbeat_s: 10.0,
         }
     }
 }
@@ -146,6 +149,9 @@ impl RunSpec {
         }
         if let Some(t) = self.max_time_s.filter(|t| !(*t > 0.0 && t.is_finite())) {
             return Err(format!("max_time_s {t} must be a number of seconds above 0"));
+        }
+        if !(self.heartbeat_s >= 0.0 && self.heartbeat_s.is_finite()) {
+            return Err(format!("heartbeat_s {} must be a number of seconds ≥ 0 (0 turns heartbeats off)", self.heartbeat_s));
         }
         if self.min_iterations == 0 {
             return Err("min_iterations must be at least 1".into());

@@ -208,10 +208,13 @@ struct Measure {
     /// Order of the models within each round of a --paired session: abba (balanced), or random[:SEED] [default: abba].
     #[arg(long, value_parser = parse_order)]
     order: Option<etbench_protocol::Order>,
-    /// Kill a runner that says nothing (no protocol line) for SECS seconds: the run becomes a `timeout` error row and
-    /// the sweep goes on. Set it above one forward's latency.
+    /// Kill a runner that says nothing (no protocol line, no heartbeat) for SECS seconds: the run becomes a `timeout`
+    /// error row and the sweep goes on. The runner's heartbeats (--heartbeat) keep a slow forward alive, so SECS only
+    /// needs to exceed the heartbeat interval.
     #[arg(long, value_name = "SECS", value_parser = parse_positive)]
     run_timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", help = dflt("Seconds between the runner's heartbeat lines, also during one long execute (0: none)", RunSpec::default().heartbeat_s))]
+    heartbeat: Option<f64>,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
     #[arg(long)]
     runner: Option<PathBuf>,
@@ -304,6 +307,9 @@ impl Measure {
             spec.min_iterations = v;
         }
         spec.order = self.order.unwrap_or(spec.order);
+        if let Some(v) = self.heartbeat {
+            spec.heartbeat_s = v;
+        }
         spec
     }
 

@@ -259,3 +259,19 @@ fn iters_auto_stops_at_the_requested_precision() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr_of(&bad).contains("`often`") && stderr_of(&bad).contains("auto"), "{}", stderr_of(&bad));
 }
+
+/// A run with heartbeats on and a short --run-timeout completes: heartbeat lines are absorbed, never an error (that
+/// they arrive during a long execute is checked on the runner itself, `ffi/tests/runner.rs`).
+#[test]
+fn heartbeats_are_absorbed_and_a_short_run_timeout_passes_a_live_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--warmup", "0", "--iters", "3", "--heartbeat", "0.02", "--run-timeout", "0.5", "--format", "none", "--model"])
+        .arg(fixture("bf16"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(read_doc(dir.path()).runs[0].is_ok());
+}
