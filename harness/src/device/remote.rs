@@ -600,15 +600,24 @@ enum Built {
     Bundle,
 }
 
-/// The runner (or bundle) for `target` in this checkout, built with `scripts/build-runner.sh` when missing.
+/// Whether a cross build at `built` is older than this host's runner: the host runner is relinked whenever the
+/// runner's or the protocol's sources change, so an older cross build speaks an older protocol and is rebuilt.
+fn stale(built: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let host = super::locate_runner(None).ok().and_then(|p| modified(&p));
+    matches!((host, modified(built)), (Some(h), Some(b)) if h > b)
+}
+
+/// The runner (or bundle) for `target` in this checkout, built with `scripts/build-runner.sh` when missing or older
+/// than this host's runner (see [`stale`]).
 fn built(target: &str, what: Built) -> Result<PathBuf, String> {
     let root = crate::home::checkout().ok_or_else(|| {
         format!("no etbench-runner for {target}: this etbench is not inside a source checkout; build one with scripts/build-runner.sh --target {target} and set `runner` in the profile")
     })?;
     let target_dir = root.join("target");
     let (path, ready): (PathBuf, fn(&Path) -> bool) = match what {
-        Built::Runner => (target_dir.join(target).join("release/etbench-runner"), |p| p.is_file()),
-        Built::Bundle => (target_dir.join("runner-bundles").join(target), |p| p.join("MANIFEST").is_file()),
+        Built::Runner => (target_dir.join(target).join("release/etbench-runner"), |p| p.is_file() && !stale(p)),
+        Built::Bundle => (target_dir.join("runner-bundles").join(target), |p| p.join("MANIFEST").is_file() && !stale(&p.join("MANIFEST"))),
     };
     if ready(&path) {
         return Ok(path);
@@ -638,7 +647,12 @@ fn built(target: &str, what: Built) -> Result<PathBuf, String> {
         .stdout(std::io::stderr())
         .status()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if status.success() && ready(&path) {
+    let built_file = if what == Built::Bundle { path.join("MANIFEST") } else { path.clone() };
+    if status.success() && built_file.is_file() {
+        // A no-op build (nothing changed) keeps the old mtime: mark it current so it is not rebuilt every run.
+        if let Ok(f) = std::fs::File::options().append(true).open(&built_file) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
         Ok(path)
     } else {
         Err(format!("no etbench-runner for {target}: `{shown}` failed ({status}); see its output above"))
