@@ -26,7 +26,7 @@ fn engine(path: &str) -> Engine {
     let mut engine = Engine::new(path, LoadMode::Mmap);
     engine.load_program().expect("fixture loads");
     engine.load_method("forward").expect("method loads");
-    let bytes = etbench_ffi::run::input_bytes(&etbench_protocol::default_ids(32), Dtype::Int64);
+    let bytes = etbench_ffi::inputs::encode_ints(Dtype::Int64, &etbench_protocol::default_ids(32)).expect("ids fit int64");
     engine.set_input(0, Dtype::Int64, &bytes, &[1, 32]).expect("input accepted");
     engine
 }

@@ -80,8 +80,8 @@ fn build(index: usize, spec: &InputSpec, value: &TensorSpec) -> Result<Built, St
         ValueKind::Other => return Err("a non-tensor value of a kind the runner cannot feed (string or list)".into()),
     };
     let sha256 = match &fed {
-        Fed::Tensor { bytes, .. } => hex(&Sha256::digest(bytes)),
-        Fed::Scalar(s) => hex(&Sha256::digest(scalar_bytes(*s))),
+        Fed::Tensor { bytes, .. } => format!("{:x}", Sha256::digest(bytes)),
+        Fed::Scalar(s) => format!("{:x}", Sha256::digest(scalar_bytes(*s))),
     };
     let record = InputRecord { index: index as u32, spec: spec.clone(), value: value.clone(), sha256 };
     Ok(Built { fed, record, ids })
@@ -145,7 +145,8 @@ fn tensor_bytes(spec: &InputSpec, dtype: Dtype, sizes: &[i64], numel: usize) -> 
     }
 }
 
-fn encode_ints(dtype: Dtype, values: &[i64]) -> Result<Vec<u8>, String> {
+/// Integer values as the raw little-endian elements of a tensor of `dtype` (refused when a value does not fit).
+pub fn encode_ints(dtype: Dtype, values: &[i64]) -> Result<Vec<u8>, String> {
     let range = |lo: i64, hi: i64| -> Result<(), String> {
         match values.iter().find(|v| **v < lo || **v > hi) {
             Some(v) => Err(format!("value {v} does not fit {} ({lo}..={hi})", dtype.name())),
@@ -268,10 +269,6 @@ fn npy_payload(path: &str, data: &[u8], dtype: Dtype, sizes: &[i64]) -> Result<V
     Ok(data[start + header_len..].to_vec())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +372,12 @@ mod tests {
     fn token_ids_beyond_the_vocabulary_are_refused() {
         let err = build_all(&spec(&["ids:1,2,3,100"]), "forward", &[tensor(Dtype::Int64, &[1, 4])], Some(100)).unwrap_err();
         assert!(err.contains("token id 100") && err.contains("0..100"), "{err}");
+    }
+
+    #[test]
+    fn token_ids_encode_as_the_input_dtype() {
+        assert_eq!(encode_ints(Dtype::Int32, &[1, 2]).unwrap(), vec![1, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(encode_ints(Dtype::Int64, &[1]).unwrap().len(), 8);
     }
 
     #[test]

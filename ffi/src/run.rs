@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use etbench_protocol::{
-    Dtype, ErrorKind, Message, MemorySnapshot, PhaseKind, PhaseRecord, RunSpec, RunnerError, RunnerMeta, RunnerSummary,
+    ErrorKind, Message, MemorySnapshot, PhaseKind, PhaseRecord, RunSpec, RunnerError, RunnerMeta, RunnerSummary,
     SampleRecord, When,
 };
 
@@ -130,14 +130,6 @@ fn load_hint(code: u32) -> &'static str {
         0x22 => "could not read the file (permissions, or truncated)",
         0x21 => "out of memory while loading",
         _ => "",
-    }
-}
-
-/// Token ids as the raw little-endian elements of an int32 or int64 tensor.
-pub fn input_bytes(ids: &[i64], dtype: Dtype) -> Vec<u8> {
-    match dtype {
-        Dtype::Int32 => ids.iter().flat_map(|&id| (id as i32).to_le_bytes()).collect(),
-        _ => ids.iter().flat_map(|&id| id.to_le_bytes()).collect(),
     }
 }
 
@@ -438,7 +430,7 @@ fn generate(
     let Fed::Tensor { dtype, sizes, .. } = &input.fed else { unreachable!("generation is checked to have a token tensor") };
     let (mut tokens, mut latencies, mut total_ns) = (Vec::new(), Vec::new(), 0);
     for _ in 0..config.generate {
-        let bytes = input_bytes(&window.ids, *dtype);
+        let bytes = inputs::encode_ints(*dtype, &window.ids).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("generated token: {m}")))?;
         engine
             .set_input(0, *dtype, &bytes, sizes)
             .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
@@ -467,6 +459,7 @@ pub fn memory_now() -> MemorySnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use etbench_protocol::Dtype;
 
     #[test]
     fn window_fills_padding_then_slides() {
@@ -494,12 +487,6 @@ mod tests {
         assert!(check_paired(&inv).unwrap_err().contains("generate"));
         inv.spec.generate = 0;
         assert!(check_paired(&inv).is_ok());
-    }
-
-    #[test]
-    fn token_ids_encode_as_the_input_dtype() {
-        assert_eq!(input_bytes(&[1, 2], Dtype::Int32), vec![1, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(input_bytes(&[1], Dtype::Int64).len(), 8);
     }
 
     #[test]

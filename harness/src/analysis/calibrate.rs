@@ -35,12 +35,9 @@ pub struct Calibration {
     pub budgets: Vec<Detectable>,
 }
 
+/// Sample standard deviation (0 for fewer than two finite points).
 fn sd(v: &[f64]) -> f64 {
-    if v.len() < 2 {
-        return 0.0;
-    }
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    crate::stats::Sample::new(v).ok().and_then(|s| s.stddev()).unwrap_or(0.0)
 }
 
 /// 1.4826 × the median absolute deviation: the sd of a normal, robust to the long right tail latencies have.

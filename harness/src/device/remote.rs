@@ -628,7 +628,7 @@ fn built(target: &str, what: Built) -> Result<PathBuf, String> {
     }
     // Two etbench processes (or test threads) needing the same build wait for one another instead of racing.
     let lock_path = target_dir.join(format!(".etbench-build-{target}.lock"));
-    let _lock = build_lock(&lock_path)?;
+    let _lock = super::lock::exclusive(&lock_path, "build lock", "another etbench is building this runner")?;
     if ready(&path) {
         return Ok(path);
     }
@@ -657,24 +657,6 @@ fn built(target: &str, what: Built) -> Result<PathBuf, String> {
     } else {
         Err(format!("no etbench-runner for {target}: `{shown}` failed ({status}); see its output above"))
     }
-}
-
-/// An exclusive lock on `path` (created), held until dropped; says so when it has to wait.
-fn build_lock(path: &Path) -> Result<std::fs::File, String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("opening the build lock {}: {e}", path.display()))?;
-    if fs4::FileExt::try_lock(&file).is_err() {
-        eprintln!("etbench: another etbench is building this runner (it holds {}); waiting", path.display());
-        fs4::FileExt::lock(&file).map_err(|e| format!("locking {}: {e}", path.display()))?;
-    }
-    Ok(file)
 }
 
 #[cfg(test)]

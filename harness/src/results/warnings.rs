@@ -73,16 +73,19 @@ impl std::fmt::Display for Warning {
 }
 
 /// Every warning that applies to a finished run.
+/// The warning for a model that may not fit in the device's available memory (none when it fits).
+pub fn may_not_fit(fit: &crate::results::MemoryFit, load_mode: etbench_protocol::LoadMode) -> Option<Warning> {
+    (!fit.fits).then(|| Warning::MayNotFit {
+        needs_bytes: fit.planned_bytes + fit.file_bytes,
+        planned_bytes: fit.planned_bytes,
+        available_bytes: fit.available_bytes,
+        mmap: load_mode == etbench_protocol::LoadMode::Mmap,
+    })
+}
+
 pub fn assess(run: &RunResult) -> Vec<Warning> {
     let mut out = Vec::new();
-    if let Some(fit) = run.memory_fit.as_ref().filter(|f| !f.fits) {
-        out.push(Warning::MayNotFit {
-            needs_bytes: fit.planned_bytes + fit.file_bytes,
-            planned_bytes: fit.planned_bytes,
-            available_bytes: fit.available_bytes,
-            mmap: run.params.spec.load_mode == etbench_protocol::LoadMode::Mmap,
-        });
-    }
+    out.extend(run.memory_fit.as_ref().and_then(|fit| may_not_fit(fit, run.params.spec.load_mode)));
     if run.runner.as_ref().is_some_and(|r| r.debug_build) {
         out.push(Warning::DebugBuild);
     }

@@ -88,7 +88,14 @@ fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path
     }
 }
 
-fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cell, profiles: Option<&std::path::Path>) -> RunResult {
+fn run_cell(
+    plan: &Plan,
+    device_ref: &DeviceRef,
+    prepared: &Prepared,
+    cell: &Cell,
+    profiles: Option<&std::path::Path>,
+    available: Option<u64>,
+) -> RunResult {
     let path = &plan.models[cell.model];
     let mut params = plan.params(cell);
     if let Some(Ok(input)) = &prepared.prompt {
@@ -137,13 +144,14 @@ fn run_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &Prepared, cell: &Cel
             generation.text = Some(p.tokenizer.decode(&generation.token_ids));
         }
     }
+    row.memory_fit = memory_fit(prepared, available);
     row.warnings = crate::results::warnings::assess(&row);
     row
 }
 
 /// One paired session: every model in one runner process. A model whose file check failed makes every row an
 /// error row (the session cannot run without it).
-fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared], cell: &Cell) -> Vec<RunResult> {
+fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared], cell: &Cell, available: Option<u64>) -> Vec<RunResult> {
     let params = plan.params(cell);
     let bad = prepared.iter().zip(&plan.models).find_map(|(p, path)| p.checked.as_ref().err().map(|e| (path, e)));
     let mut rows = match bad {
@@ -161,7 +169,8 @@ fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared],
             process::run_session(plan.device.as_ref(), device_ref.clone(), models, params, &[])
         }
     };
-    for row in rows.iter_mut() {
+    for (row, p) in rows.iter_mut().zip(prepared) {
+        row.memory_fit = memory_fit(p, available);
         row.warnings = crate::results::warnings::assess(row);
     }
     rows
@@ -229,30 +238,16 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
                 prepared[m].get_or_insert_with(|| prepare(plan, path));
             }
             let all: Vec<&Prepared> = prepared.iter().map(|p| p.as_ref().expect("prepared above")).collect();
-            let mut rows = run_session_cell(plan, &device_ref, &all, cell);
-            for (row, p) in rows.iter_mut().zip(&all) {
-                row.memory_fit = memory_fit(p, available);
-                row.warnings = crate::results::warnings::assess(row);
-            }
-            rows
+            run_session_cell(plan, &device_ref, &all, cell, available)
         } else {
             let path = &plan.models[cell.model];
             let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
-            let fit = memory_fit(model, available);
-            if let Some(f) = fit.as_ref().filter(|f| !f.fits) {
-                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-                eprintln!(
-                    "      warning: needs ≈ {:.2} GiB (planned {:.2} GiB + file {:.2} GiB), the device has {:.2} GiB available",
-                    gib(f.planned_bytes + f.file_bytes),
-                    gib(f.planned_bytes),
-                    gib(f.file_bytes),
-                    gib(f.available_bytes)
-                );
+            // Said before loading too: a GB-scale model that will not fit may take minutes to fail.
+            let warning = memory_fit(model, available).and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
+            if let Some(w) = warning {
+                eprintln!("      warning: {w}");
             }
-            let mut row = run_cell(plan, &device_ref, model, cell, Some(&profiles));
-            row.memory_fit = fit;
-            row.warnings = crate::results::warnings::assess(&row);
-            vec![row]
+            vec![run_cell(plan, &device_ref, model, cell, Some(&profiles), available)]
         };
         for row in rows {
             report_progress(&row);
