@@ -183,3 +183,33 @@ fn heartbeats_keep_coming_while_the_model_executes() {
     let beats = msgs.iter().filter(|m| matches!(m, Message::Heartbeat(_))).count();
     assert!(beats >= 3, "{beats} heartbeats in a run of ~12 bf16 forwards at one per 50 ms");
 }
+
+#[test]
+fn a_runner_whose_host_stopped_reading_exits_within_a_heartbeat() {
+    use std::io::BufRead;
+    // 100 000 bf16 forwards would take many minutes: only the closed pipe can end this run early.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etbench-runner"))
+        .args(["--spec", r#"{"warmup": 0, "iterations": 100000, "heartbeat_s": 0.1}"#])
+        .arg(fixture("bf16"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(Line::parse(first.trim()).is_ok(), "{first}");
+    drop(stdout);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the runner kept computing after its reader went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+}

@@ -10,6 +10,7 @@ pub mod export;
 pub mod home;
 pub mod inspect;
 pub mod plan;
+pub mod progress;
 pub mod results;
 pub mod run;
 pub mod stats;

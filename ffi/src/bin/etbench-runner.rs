@@ -1,6 +1,6 @@
 //! `etbench-runner`: the device-side program. Loads one `.pte`, runs the phases of one run specification, and
 //! writes the versioned JSON-lines protocol on stdout (the runtime's own logs go to stderr). Exit 0 = ok, 1 = the
-//! run failed (an error line says why), 2 = bad arguments.
+//! run failed (an error line says why), 2 = bad arguments, 3 = the host stopped reading (see `heartbeats`).
 //!
 //! The run specification is one JSON object (`--spec`, or `--spec-file`), the same `RunSpec` etbench records in
 //! results.json; every key is optional: `etbench-runner --spec '{"iterations": 5}' model.pte`.
@@ -64,7 +64,9 @@ impl Stdout {
         let _ = self.0.lock().unwrap_or_else(|e| e.into_inner()).flush();
     }
 
-    /// A heartbeat line every `every` until the process exits (also while one execute takes minutes).
+    /// A heartbeat line every `every` until the process exits (also while one execute takes minutes). When one
+    /// cannot be written the host is gone (etbench interrupted, ssh or adb connection closed): the process exits
+    /// with code 3 rather than compute for no one, so a remote runner outlives its host by one heartbeat at most.
     fn heartbeats(&self, every: std::time::Duration) {
         let out = self.clone();
         let start = std::time::Instant::now();
@@ -72,7 +74,7 @@ impl Stdout {
             std::thread::sleep(every);
             let beat = Message::Heartbeat(etbench_protocol::Heartbeat { uptime_ms: start.elapsed().as_millis() as u64 });
             if !out.write(beat) {
-                return;
+                std::process::exit(3);
             }
         });
     }

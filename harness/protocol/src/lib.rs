@@ -465,6 +465,8 @@ pub enum ErrorKind {
     Oom,
     /// Host side: the runner stopped answering for longer than the run timeout and was killed.
     Timeout,
+    /// Host side: etbench was interrupted (Ctrl-C, SIGTERM) and stopped the runner; `run --resume` redoes the run.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -320,9 +320,9 @@ impl Measure {
         let clusters = device.clusters()?;
         let choice = crate::device::cores::choose(selection, &clusters, device.name()).map_err(anyhow::Error::msg)?;
         if let Some(warning) = &choice.warning {
-            eprintln!("etbench: {}: warning: {warning}", device.name());
+            crate::say!("etbench: {}: warning: {warning}", device.name());
         }
-        eprintln!(
+        crate::say!(
             "etbench: {}: --cores {selection}: {} ({}, mask {})",
             device.name(),
             crate::device::cores::cpu_list(&choice.cpus),
@@ -476,6 +476,10 @@ struct RunArgs {
     /// A .pte file; repeat the flag for several models.
     #[arg(long = "model", required = true)]
     models: Vec<PathBuf>,
+    /// Finish the interrupted `etbench run` whose results are in DIR: its own flags are reused, its completed runs
+    /// kept, the interrupted and missing ones run. Takes no other flag.
+    #[arg(long, value_name = "DIR", exclusive = true)]
+    resume: Option<PathBuf>,
     /// Time all models in one runner process per repeat, alternating their timed iterations (ABBA…) after each one's
     /// own load and warm-up: the design that sees small differences on a noisy device. The first model is the
     /// reference; results carry each model's paired ratio to it. Without --iters/--until-ci, rounds go on until every
@@ -619,6 +623,7 @@ fn check_drift_models(args: &DriftArgs) -> anyhow::Result<()> {
 }
 
 fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
+    crate::progress::handle_interrupts();
     check_drift_models(&args)?;
     args.measure.check_for(std::slice::from_ref(&args.device))?;
     let tokenizer = load_tokenizer(args.tokenizer.as_deref())?;
@@ -647,7 +652,7 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
     out.write_results(&doc)?;
     out.write("drift.md", export::drift::markdown(&doc).as_bytes())?;
     print_stdout(&export::drift::table(&doc))?;
-    eprintln!("etbench: results in {}", out.path().display());
+    crate::say!("etbench: results in {}", out.path().display());
     Ok(finish(&doc))
 }
 
@@ -686,6 +691,7 @@ struct CalibrateArgs {
 }
 
 fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
+    crate::progress::handle_interrupts();
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-calibrate", timestamp())));
     let out = OutputDir::prepare(&out_path)?;
     let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.runner.clone())?;
@@ -698,10 +704,14 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
         dump_outputs: None,
     };
     let mut doc = Document::new(crate::results::provenance::provenance(command_line()));
-    eprintln!("calibrate: {} paired A/A sessions × {} rounds", args.sessions, args.pairs);
+    crate::say!("calibrate: {} paired A/A sessions × {} rounds", args.sessions, args.pairs);
     sweep::execute_into(&plan, Some(&out), &mut doc)?;
+    if crate::progress::interrupted() {
+        crate::say!("etbench: results in {}", out.path().display());
+        return Ok(finish(&doc));
+    }
     let paired_doc = doc.clone();
-    eprintln!("calibrate: {} unpaired processes × {} iterations", args.processes, args.iters);
+    crate::say!("calibrate: {} unpaired processes × {} iterations", args.processes, args.iters);
     plan.models.truncate(1);
     plan.settings = Settings { spec: RunSpec { iterations: args.iters, ..base }, repeats: args.processes, ..Settings::default() };
     let mut unpaired_doc = Document::new(doc.provenance.clone());
@@ -714,7 +724,7 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let text = crate::analysis::calibrate::render(&calibration);
     out.write("calibration.md", text.as_bytes())?;
     print_stdout(&text)?;
-    eprintln!("etbench: results in {}", out.path().display());
+    crate::say!("etbench: results in {}", out.path().display());
     Ok(finish(&doc))
 }
 
@@ -817,11 +827,17 @@ fn local_device(runner: Option<PathBuf>) -> anyhow::Result<LocalDevice> {
     Ok(LocalDevice { runner })
 }
 
-/// Exit status for a finished sweep: 1 when any run failed.
+/// Exit status for a finished sweep: 130 when interrupted, 1 when any run failed.
 fn finish(doc: &Document) -> ExitCode {
+    if crate::progress::interrupted() {
+        let kept = doc.runs.iter().filter(|r| !r.is_interrupted()).count();
+        let runs = if kept == 1 { "run completed before is" } else { "runs completed before are" };
+        crate::say!("etbench: interrupted; the {kept} {runs} in the results");
+        return ExitCode::from(crate::progress::EXIT_INTERRUPTED);
+    }
     let failed = doc.failed_runs();
     if failed > 0 {
-        eprintln!("etbench: {failed} of {} runs failed; their error rows are in the results", doc.runs.len());
+        crate::say!("etbench: {failed} of {} runs failed; their error rows are in the results", doc.runs.len());
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -848,6 +864,70 @@ fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) 
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    crate::progress::handle_interrupts();
+    match &args.resume {
+        Some(dir) => resume(dir),
+        None => run_with(args, Vec::new()),
+    }
+}
+
+/// `run --resume DIR`: the recorded command again, in its working directory, with DIR's completed runs kept.
+fn resume(dir: &Path) -> anyhow::Result<ExitCode> {
+    let results = dir.join("results.json");
+    if !results.is_file() {
+        return Err(arg_error(format!("--resume {}: no results.json there; pass the directory an interrupted `etbench run` wrote", dir.display())));
+    }
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("--resume {}", dir.display()))?;
+    let doc = as_arg_error(Document::read(&results))?;
+    let recorded = doc.provenance.command.clone();
+    let parsed = Cli::from_arg_matches(&command().try_get_matches_from(&recorded).map_err(|e| {
+        arg_error(format!("--resume {}: its recorded command `{}` does not parse with this etbench: {}", dir.display(), recorded.join(" "), e.kind()))
+    })?)?;
+    let mut args = match parsed.command {
+        Command::Run(args) if args.resume.is_none() => args,
+        _ => {
+            return Err(arg_error(format!(
+                "--resume {}: its results come from `{}`; --resume finishes `etbench run` sweeps",
+                dir.display(),
+                recorded.iter().skip(1).take(1).cloned().collect::<String>()
+            )))
+        }
+    };
+    if let Some(cwd) = &doc.provenance.cwd {
+        std::env::set_current_dir(cwd).map_err(|e| arg_error(format!("--resume {}: the run's working directory {cwd} is gone ({e}); its relative paths cannot be found", dir.display())))?;
+    }
+    for run in doc.runs.iter().filter(|r| !r.is_interrupted() && !r.model.sha256.is_empty()) {
+        let now = crate::device::push::sha256_cached(Path::new(&run.model.path));
+        if now.as_deref().ok() != Some(run.model.sha256.as_str()) {
+            let what = match now {
+                Ok(sha) => format!("changed since it was measured (sha256 {}… then, {}… now)", &run.model.sha256[..12], &sha[..12]),
+                Err(e) => format!("cannot be read any more ({e})"),
+            };
+            return Err(arg_error(format!(
+                "--resume {}: model {} {what}: resuming would mix two programs in one result; start a new run",
+                dir.display(),
+                run.model.path
+            )));
+        }
+    }
+    let priors = if args.devices.len() == 1 {
+        vec![Some(doc)]
+    } else {
+        // Each device wrote its own document after every run; the merged one only when a device finished.
+        args.devices
+            .iter()
+            .map(|name| match Document::read(&dir.join(name).join("results.json")) {
+                Ok(own) => Some(own),
+                Err(_) => Some(Document { runs: doc.runs.iter().filter(|r| &r.device.name == name).cloned().collect(), ..doc.clone() }),
+            })
+            .collect()
+    };
+    args.out = Some(dir.clone());
+    crate::say!("etbench: resuming `{}` in {}", recorded.iter().skip(1).cloned().collect::<Vec<_>>().join(" "), dir.display());
+    run_with(args, priors)
+}
+
+fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<ExitCode> {
     let names = args.devices.clone();
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
         return Err(arg_error(format!("--device {dup} is given twice; a device runs one benchmark at a time")));
@@ -883,7 +963,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let settings = Settings { paired: args.paired, ..args.measure.settings(spec) };
         plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None });
     }
-    let doc = crate::run::fleet::execute(&plans, &out, command_line())?;
+    let doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
     match args.format {
         RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
         RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
@@ -894,7 +974,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !doc.paired.is_empty() && matches!(args.format, RunFormat::Table) {
         print_stdout(&format!("\n{}", export::paired::render(&doc.paired, false)))?;
     }
-    eprintln!("etbench: results in {}", out.path().display());
+    crate::say!("etbench: results in {}", out.path().display());
+    if crate::progress::interrupted() {
+        crate::say!("etbench: finish the sweep with `etbench run --resume {}`", out.path().display());
+    }
     Ok(finish(&doc))
 }
 
@@ -912,6 +995,7 @@ fn bundled_models(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    crate::progress::handle_interrupts();
     let home = match &args.models {
         Some(_) => crate::home::find().ok(),
         None => Some(crate::home::find().context("finding the bundled models (or pass --models DIR)")?),
@@ -923,7 +1007,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = prepare_out(&out_path)?;
-    eprintln!("etbench: {} models from {}", models.len(), models_dir.display());
+    crate::say!("etbench: {} models from {}", models.len(), models_dir.display());
     let mut spec = args.measure.complete(RunSpec::default());
     args.measure.pin_cores(&device, &mut spec)?;
     let plan = Plan {
@@ -933,7 +1017,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         prompt: None,
         dump_outputs: None,
     };
-    let doc = sweep::execute(&plan, Some(&out), command_line())?;
+    let doc = sweep::execute(&plan, Some(&out), command_line(), None)?;
     out.write("report.md", export::markdown::render(&doc).as_bytes())?;
     print_stdout(&export::table::render(&doc))?;
     print_stdout(&format!("\nReport: {}\n", out.path().join("report.md").display()))?;

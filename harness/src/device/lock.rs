@@ -29,7 +29,7 @@ pub fn exclusive(path: &Path, what: &str, busy: &str) -> Result<File, String> {
         .open(path)
         .map_err(|e| format!("opening the {what} {}: {e}", path.display()))?;
     if fs4::FileExt::try_lock(&file).is_err() {
-        eprintln!("etbench: {busy} (it holds {}); waiting", path.display());
+        crate::say!("etbench: {busy} (it holds {}); waiting", path.display());
         fs4::FileExt::lock(&file).map_err(|e| format!("locking {}: {e}", path.display()))?;
     }
     Ok(file)

@@ -307,7 +307,7 @@ impl Pusher<'_> {
 
     fn report(&self, req: &PushRequest, t: &Transfer, secs: f64) {
         let sent = t.size - t.offset;
-        eprintln!(
+        crate::say!(
             "etbench: {}: pushed {} ({:.1} MiB{} in {secs:.1} s, {:.0} MiB/s)",
             self.transport.device(),
             file_name(req.local),

@@ -155,7 +155,7 @@ impl RemoteDevice {
         self.install_runner(bundle).map_err(|e| self.strip(e))?;
         self.check_runner(bundle, &target, &info.arch)?;
         if normalise_arch(&info.arch) != triple_arch(&target) {
-            eprintln!(
+            crate::say!(
                 "etbench: {}: note: the device reports {} (uname -m) yet runs the {target} runner (emulation or a compat layer)",
                 self.profile.name, info.arch
             );
@@ -262,11 +262,11 @@ impl RemoteDevice {
         let bytes: u64 = pushed.iter().map(|p| if let Pushed::Sent { bytes, .. } = p { *bytes } else { 0 }).sum();
         let name = &self.profile.name;
         if sent.is_empty() {
-            eprintln!("etbench: {name}: runner bundle unchanged on the device ({} files, checked in {secs:.1} s), nothing sent", files.len());
+            crate::say!("etbench: {name}: runner bundle unchanged on the device ({} files, checked in {secs:.1} s), nothing sent", files.len());
             return;
         }
         let which = if sent.len() < files.len() && sent.len() <= 3 { format!(": {}", sent.join(", ")) } else { String::new() };
-        eprintln!(
+        crate::say!(
             "etbench: {name}: runner bundle {} → {}: pushed {} of {} files ({:.1} MiB in {secs:.1} s){which}",
             dir.display(),
             self.bundle_dir(),
@@ -458,7 +458,7 @@ impl Device for RemoteDevice {
         let remote = format!("{}/models/{}/{name}", self.work_dir(), &sha256[..sha256.len().min(16)]);
         let req = PushRequest { local: host_path, sha256, remote: &remote, executable: false, verify_hash: self.profile.verify_hash };
         match self.pusher().push(&req).map_err(|e| self.error(strip_device(&e.to_string(), &self.profile.name)))? {
-            Pushed::Unchanged => eprintln!("etbench: {}: {name} is already on the device (unchanged), not pushed", self.profile.name),
+            Pushed::Unchanged => crate::say!("etbench: {}: {name} is already on the device (unchanged), not pushed", self.profile.name),
             Pushed::Sent { .. } => {}
         }
         self.staged.lock().expect("staged lock").insert(sha256.to_owned(), remote.clone());
@@ -637,7 +637,7 @@ fn built(target: &str, what: Built) -> Result<PathBuf, String> {
         args.push("--ndk");
     }
     let shown = format!("scripts/build-runner.sh {}", args.join(" "));
-    eprintln!("etbench: building the {} for {target} ({shown})", if what == Built::Bundle { "runner bundle" } else { "etbench-runner" });
+    crate::say!("etbench: building the {} for {target} ({shown})", if what == Built::Bundle { "runner bundle" } else { "etbench-runner" });
     let status = std::process::Command::new("bash")
         .arg(&script)
         .args(&args)

@@ -136,15 +136,7 @@ pub fn command_error(device: &str, what: &str, out: &Output) -> TransportError {
 
 /// A byte progress bar on stderr (hidden when stderr is not a terminal, so logs stay clean).
 pub fn progress_bar(total: u64, label: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
-    let style = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .expect("valid template")
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_message(label.to_owned());
-    bar
+    crate::progress::bytes(total, label)
 }
 
 #[cfg(test)]

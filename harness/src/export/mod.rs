@@ -112,6 +112,7 @@ impl Row {
             .unwrap_or_else(|| "–".into());
         let status = match &run.error {
             None => "ok".to_owned(),
+            Some(_) if run.is_interrupted() => "interrupted".to_owned(),
             Some(e) => format!("ERROR ({})", error_kind_name(e.kind)),
         };
         let dash = || "–".to_owned();

@@ -124,7 +124,7 @@ impl FittedPrompt {
         let ids = tokenizer.encode(text)?;
         let (window_ids, fit, real_tokens) = fit(&ids, window.len, tokenizer.pad_id());
         if fit == Fit::Truncated {
-            eprintln!(
+            crate::say!(
                 "etbench: warning: the prompt is {} tokens but {model_path} takes {}: kept the last {}",
                 ids.len(),
                 window.len,

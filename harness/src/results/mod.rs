@@ -39,6 +39,9 @@ pub struct Provenance {
     pub git_sha: Option<String>,
     pub created_at: DateTime<Utc>,
     pub command: Vec<String>,
+    /// The working directory the command ran in (its relative paths are relative to it; `run --resume` goes there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
     pub host: SystemInfo,
 }
 
@@ -551,6 +554,11 @@ impl RunResult {
 
     pub fn is_ok(&self) -> bool {
         self.status == RunStatus::Ok
+    }
+
+    /// Stopped by an interrupt of etbench (not a failure of the run): `run --resume` runs it again.
+    pub fn is_interrupted(&self) -> bool {
+        self.error.as_ref().is_some_and(|e| e.kind == etbench_protocol::ErrorKind::Interrupted)
     }
 }
 

@@ -37,6 +37,7 @@ pub fn provenance(command: Vec<String>) -> Provenance {
         git_sha: git_sha(),
         created_at: Utc::now(),
         command,
+        cwd: std::env::current_dir().ok().map(|d| d.display().to_string()),
         host: system_info(),
     }
 }

@@ -85,6 +85,10 @@ pub fn may_not_fit(fit: &crate::results::MemoryFit, load_mode: etbench_protocol:
 
 pub fn assess(run: &RunResult) -> Vec<Warning> {
     let mut out = Vec::new();
+    if run.is_interrupted() {
+        // Not a measurement, only a place holder for `run --resume`.
+        return out;
+    }
     out.extend(run.memory_fit.as_ref().and_then(|fit| may_not_fit(fit, run.params.spec.load_mode)));
     if run.runner.as_ref().is_some_and(|r| r.debug_build) {
         out.push(Warning::DebugBuild);

@@ -166,7 +166,10 @@ pub fn measure(plan: &mut Plan, prompts: &[String], tokenizer: &Tokenizer, out: 
     let mut answers: Vec<Vec<Option<Answer>>> = paths.iter().map(|_| Vec::new()).collect();
     let mut models: Vec<Option<ModelRef>> = paths.iter().map(|_| None).collect();
     for (i, text) in prompts.iter().enumerate() {
-        eprintln!("drift: prompt {}/{}: {text:?}", i + 1, prompts.len());
+        if crate::progress::interrupted() {
+            break;
+        }
+        crate::say!("drift: prompt {}/{}: {text:?}", i + 1, prompts.len());
         plan.prompt = Some(Prompt { text: text.clone(), tokenizer: tokenizer.clone() });
         plan.settings = if i == 0 { full.clone() } else { logits_only(&full) };
         let start = doc.runs.len();
@@ -175,7 +178,7 @@ pub fn measure(plan: &mut Plan, prompts: &[String], tokenizer: &Tokenizer, out: 
             let runs = doc.runs[start..].iter().filter(|r| &r.model.path == path);
             let answer = runs.clone().find_map(Answer::of);
             if let Some(Err(e)) = &answer {
-                eprintln!("      warning: no logits from {path}: {e}");
+                crate::say!("      warning: no logits from {path}: {e}");
             }
             models[m] = models[m].take().or_else(|| runs.clone().next().map(|r| r.model.clone()));
             answers[m].push(answer.and_then(Result::ok));

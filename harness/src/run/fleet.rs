@@ -15,23 +15,28 @@ use crate::plan::Plan;
 use crate::run::sweep;
 
 /// Runs every plan (one per device) concurrently and merges the results.
-pub fn execute(plans: &[Plan], out: &OutputDir, command: Vec<String>) -> anyhow::Result<Document> {
+///
+/// `priors` (one per plan, `run --resume`) are the documents of an interrupted sweep: their completed runs are kept.
+pub fn execute(plans: &[Plan], out: &OutputDir, command: Vec<String>, priors: Vec<Option<Document>>) -> anyhow::Result<Document> {
+    let mut priors = priors;
+    priors.resize(plans.len(), None);
     if let [plan] = plans {
         let _lock = lock_device(plan.device.name())?;
-        return sweep::execute(plan, Some(out), command);
+        return sweep::execute(plan, Some(out), command, priors.pop().flatten());
     }
     let merged: Mutex<Vec<Option<Document>>> = Mutex::new(plans.iter().map(|_| None).collect());
     let outcomes: Vec<anyhow::Result<()>> = std::thread::scope(|scope| {
         let workers: Vec<_> = plans
             .iter()
+            .zip(priors)
             .enumerate()
-            .map(|(i, plan)| {
+            .map(|(i, (plan, prior))| {
                 let (merged, command) = (&merged, command.clone());
                 scope.spawn(move || -> anyhow::Result<()> {
                     let name = plan.device.name().to_owned();
                     let _lock = lock_device(&name)?;
                     let dir = OutputDir::prepare(&out.path().join(&name))?;
-                    let doc = sweep::execute(plan, Some(&dir), command)?;
+                    let doc = sweep::execute(plan, Some(&dir), command, prior)?;
                     let mut all = merged.lock().expect("merge lock");
                     all[i] = Some(doc);
                     out.write_results(&merge(&all))?;

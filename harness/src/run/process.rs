@@ -158,20 +158,28 @@ pub fn run_session(
     let lines = process.lines();
     let mut progress = Progress::new(&params);
     let mut timed_out = None;
+    let mut interrupted = false;
+    let mut last_line = std::time::Instant::now();
     loop {
-        let line = match timeout {
-            Some(limit) => match lines.recv_timeout(limit) {
-                Ok(line) => line,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+        if crate::progress::interrupted() {
+            interrupted = true;
+            process.kill();
+            break;
+        }
+        // Short waits, so an interrupt or the run timeout is noticed while the runner is quiet.
+        let line = match lines.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(Some(line)) => line,
+            Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(limit) = timeout.filter(|limit| last_line.elapsed() >= *limit) {
                     timed_out = Some(limit);
                     process.kill();
                     break;
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
-            },
-            None => lines.recv().ok().flatten(),
+                continue;
+            }
         };
-        let Some(line) = line else { break };
+        last_line = std::time::Instant::now();
         let text = line.trim();
         if text.is_empty() {
             continue;
@@ -191,6 +199,17 @@ pub fn run_session(
         }
     }
     let (exit, stderr) = process.finish();
+    if interrupted {
+        return rows
+            .into_iter()
+            .zip(pending)
+            .map(|(row, p)| {
+                let kept = row.samples.timed_ns.len();
+                let message = format!("interrupted: etbench was stopped (Ctrl-C or SIGTERM) and killed the runner; {kept} samples kept; `etbench run --resume` redoes this run");
+                fail(row, ErrorKind::Interrupted, p.last_phase, message)
+            })
+            .collect();
+    }
     if let Some(limit) = timed_out {
         let message = format!(
             "timeout: the runner said nothing for {:.0} s (--run-timeout) and was killed; the device may be hung, or one forward takes longer: raise --run-timeout",
@@ -268,7 +287,7 @@ impl Progress {
         }
         let all = self.total + self.warmup;
         let left = all.saturating_sub(self.seen) as f64 * s.latency_ns as f64 / 1e9;
-        eprintln!(
+        crate::say!(
             "      {} {}/{}: last {:.1} s, about {:.0} s left at this pace",
             s.phase.as_str(),
             if s.phase == PhaseKind::Timed { self.seen.saturating_sub(self.warmup) } else { self.seen },

@@ -84,7 +84,7 @@ fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path
         .and_then(|_| crate::inspect::etdump::parse(host_path, 1 + row.params.spec.warmup as usize).map_err(|e| e.to_string()));
     match parsed {
         Ok(profile) => row.profile = Some(profile),
-        Err(e) => eprintln!("      warning: no profile for {}: {e}", row.id),
+        Err(e) => crate::say!("      warning: no profile for {}: {e}", row.id),
     }
 }
 
@@ -132,7 +132,7 @@ fn run_cell(
             if let Some((device_path, host_path)) = dump.filter(|_| row.is_ok()) {
                 match plan.device.fetch_artifact(&device_path, &host_path) {
                     Ok(()) => row.output_dump = Some(host_path),
-                    Err(e) => eprintln!("      warning: output of {} not fetched: {e}", row.id),
+                    Err(e) => crate::say!("      warning: output of {} not fetched: {e}", row.id),
                 }
             }
             row
@@ -188,14 +188,43 @@ fn file_safe(name: &str) -> String {
 }
 
 /// Runs the plan cell by cell, writing results after every run; a failed run is an error row and the sweep goes on.
-pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>) -> anyhow::Result<Document> {
-    let mut doc = Document::new(provenance::provenance(command));
-    execute_into(plan, out, &mut doc)?;
+/// With `prior` (an interrupted sweep's document, `run --resume`), its completed runs are kept and their cells
+/// skipped; its interrupted rows are dropped and run again.
+pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>, prior: Option<Document>) -> anyhow::Result<Document> {
+    let resuming = prior.is_some();
+    let mut doc = match prior {
+        Some(mut doc) => {
+            doc.runs.retain(|r| !r.is_interrupted());
+            doc
+        }
+        None => Document::new(provenance::provenance(command)),
+    };
+    run_cells(plan, out, &mut doc, resuming)?;
     Ok(doc)
 }
 
-/// [`execute`] appending to `doc` (several plans, one document: drift's prompts).
+/// Whether `doc` already holds the run of `cell` (same device, model file, load mode, threads and repeat).
+fn done(plan: &Plan, cell: &Cell, doc: &Document) -> bool {
+    let path = plan.models[cell.model].display().to_string();
+    let params = plan.params(cell);
+    doc.runs.iter().any(|r| {
+        r.device.name == plan.device.name()
+            && r.model.path == path
+            && r.pairing.is_some() == plan.settings.paired
+            && r.params.spec.load_mode == params.spec.load_mode
+            && r.params.spec.threads == params.spec.threads
+            && r.params.repeat_index == params.repeat_index
+    })
+}
+
+/// [`execute`] appending to `doc` (several plans, one document: drift's prompts). Stops starting runs once
+/// interrupted ([`crate::progress::interrupted`]); the run that was going is an `interrupted` row.
 pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) -> anyhow::Result<()> {
+    run_cells(plan, out, doc, false)
+}
+
+/// The sweep; with `resuming`, cells whose run `doc` holds already are skipped.
+fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming: bool) -> anyhow::Result<()> {
     let device_ref = DeviceRef {
         name: plan.device.name().to_owned(),
         transport: plan.device.transport().to_owned(),
@@ -203,6 +232,10 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
         probed: plan.device.probed(),
     };
     let cells = plan.cells();
+    let todo: Vec<usize> = (0..cells.len()).filter(|&i| !(resuming && done(plan, &cells[i], doc))).collect();
+    if todo.len() < cells.len() {
+        crate::say!("{}: {} of {} runs are already in the results; running the other {}", device_ref.name, cells.len() - todo.len(), cells.len(), todo.len());
+    }
     let scratch = tempfile::tempdir()?;
     let profiles = match out {
         Some(out) => out.path().join("profiles"),
@@ -213,9 +246,16 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
     }
     let mut prepared: Vec<Option<Prepared>> = plan.models.iter().map(|_| None).collect();
     let available = available_memory(plan);
-    for (i, cell) in cells.iter().enumerate() {
-        if i > 0 && !plan.settings.cooldown.is_zero() {
-            std::thread::sleep(plan.settings.cooldown);
+    let bar = crate::progress::runs(cells.len() as u64, &device_ref.name);
+    bar.set_position((cells.len() - todo.len()) as u64);
+    bar.reset_eta();
+    for (k, &i) in todo.iter().enumerate() {
+        let cell = &cells[i];
+        if k > 0 && !plan.settings.cooldown.is_zero() {
+            cool_down(plan.settings.cooldown);
+        }
+        if crate::progress::interrupted() {
+            break;
         }
         let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
         let what = if plan.settings.paired {
@@ -224,7 +264,7 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
         } else {
             plan.models[cell.model].display().to_string()
         };
-        eprintln!(
+        crate::say!(
             "[{}/{}] {}: {what} ({}, {threads} threads, repeat {}/{})",
             i + 1,
             cells.len(),
@@ -245,11 +285,15 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
             // Said before loading too: a GB-scale model that will not fit may take minutes to fail.
             let warning = memory_fit(model, available).and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
             if let Some(w) = warning {
-                eprintln!("      warning: {w}");
+                crate::say!("      warning: {w}");
             }
             vec![run_cell(plan, &device_ref, model, cell, Some(&profiles), available)]
         };
-        for row in rows {
+        for mut row in rows {
+            if crate::progress::interrupted() && !row.is_ok() && !row.is_interrupted() {
+                // A push or probe cut short by the signal fails with its own words: it is the interrupted run.
+                mark_interrupted(&mut row);
+            }
             report_progress(&row);
             doc.runs.push(row);
         }
@@ -259,17 +303,34 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
         if let Some(out) = out {
             out.write_results(doc)?;
         }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(())
+}
+
+/// The pause between runs, cut short by an interrupt.
+fn cool_down(pause: std::time::Duration) {
+    let until = std::time::Instant::now() + pause;
+    while !crate::progress::interrupted() && std::time::Instant::now() < until {
+        std::thread::sleep((until - std::time::Instant::now()).min(std::time::Duration::from_millis(100)));
+    }
+}
+
+fn mark_interrupted(row: &mut RunResult) {
+    if let Some(error) = row.error.as_mut() {
+        error.message = format!("interrupted (Ctrl-C or SIGTERM): {}; `etbench run --resume` redoes this run", error.message);
+        error.kind = ErrorKind::Interrupted;
+    }
 }
 
 fn report_progress(row: &RunResult) {
     for warning in &row.warnings {
-        eprintln!("      warning: {warning}");
+        crate::say!("      warning: {warning}");
     }
     match (&row.error, &row.summary) {
-        (Some(e), _) => eprintln!("      error: {}", e.message),
-        (None, Some(s)) => eprintln!(
+        (Some(e), _) => crate::say!("      error: {}", e.message),
+        (None, Some(s)) => crate::say!(
             "      median {} ms (p10–p90 {}–{} ms), {} timed iterations",
             crate::export::fmt::ms(s.latency_ns.median),
             crate::export::fmt::ms(s.latency_ns.p10),

@@ -490,3 +490,54 @@ fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
     assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some(all.as_str()), Some(n)));
     assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
 }
+
+/// Whether a runner is running on lab-board1 (its processes are this host's, in a network namespace).
+fn board1_runner_running() -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|e| {
+        let text = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).into_owned();
+        text.contains("etbench-runner") && text.contains("--spec") && text.contains("board1/work/models/")
+    })
+}
+
+#[test]
+fn ctrl_c_during_a_two_device_sweep_stops_the_runners_on_the_ssh_board_and_the_phone() {
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut cmd = etbench_lab("devices");
+    // 2000 int8 forwards take many minutes on either device: only the interrupt ends these runs.
+    cmd.args(["run", "--device", "lab-board1", "--device", "lab-phone", "--warmup", "0", "--iters", "2000", "--format", "none", "--out"])
+        .arg(out_dir.path())
+        .arg("--model")
+        .arg(fixture("int8"));
+    let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !(phone_runner_running() && board1_runner_running()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(phone_runner_running() && board1_runner_running(), "the runners never started on both devices");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let stderr = child.stderr.take().map(|mut s| {
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    });
+    let code = child.wait().unwrap().code();
+    let stderr = stderr.unwrap_or_default();
+    assert_eq!(code, Some(130), "{stderr}");
+    // The remote runners notice that nobody reads them any more at their next heartbeat (10 s by default).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (phone_runner_running() || board1_runner_running()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!phone_runner_running(), "the phone's runner outlived the interrupt");
+    assert!(!board1_runner_running(), "the board's runner outlived the interrupt");
+    let doc = read_doc(out_dir.path());
+    assert_eq!(doc.runs.len(), 2, "{stderr}");
+    assert!(doc.runs.iter().all(|r| r.is_interrupted()), "{:?}", doc.runs.iter().map(|r| &r.error).collect::<Vec<_>>());
+    assert!(stderr.contains("etbench run --resume"), "{stderr}");
+}

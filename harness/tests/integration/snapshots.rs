@@ -112,6 +112,7 @@ fn document() -> Document {
             git_sha: Some("0123456789ab".into()),
             created_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
             command: vec!["etbench".into(), "bench".into()],
+            cwd: None,
             host: info(),
         },
         runs: vec![ok_run("gemma3n-tiny-bf16", 80_000_000), ok_run("gemma3n-tiny-xnnpack-fp32", 6_600_000), failed],
