@@ -298,20 +298,22 @@ pub struct Normalised {
 /// Per-round ratios of every paired night, keyed by (candidate, reference, setting), oldest batch first.
 fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, String, String), Vec<(String, Vec<Vec<f64>>)>> {
     use std::collections::BTreeMap;
-    // batch → session → (position → run)
-    let mut sessions: BTreeMap<(String, String), BTreeMap<u32, &RunResult>> = BTreeMap::new();
+    // batch → session → its rows (one per model, or one per model and pair of processes)
+    let mut sessions: BTreeMap<(String, String), Vec<&RunResult>> = BTreeMap::new();
     for s in series {
         for (run, batch) in s.runs.iter().zip(&s.batches) {
             if let Some(p) = &run.pairing {
-                sessions.entry((batch.clone(), p.session.clone())).or_default().insert(p.position, run);
+                sessions.entry((batch.clone(), p.session.clone())).or_default().push(run);
             }
         }
     }
     let mut out: BTreeMap<(String, String, String), BTreeMap<String, Vec<Vec<f64>>>> = BTreeMap::new();
     for ((batch, _), rows) in &sessions {
-        let Some(reference) = rows.get(&0) else { continue };
-        for (_, cand) in rows.range(1..) {
-            let ratios = super::paired::round_ratios(reference, cand);
+        let Some(reference) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == 0)) else { continue };
+        let positions: std::collections::BTreeSet<u32> = rows.iter().filter_map(|r| r.pairing.as_ref().map(|p| p.position)).filter(|&p| p > 0).collect();
+        for position in positions {
+            let ratios = super::paired::session_ratios(rows, position);
+            let Some(cand) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == position)) else { continue };
             if ratios.is_empty() {
                 continue;
             }
@@ -383,6 +385,6 @@ pub fn render_normalised(checks: &[Normalised]) -> String {
             c.candidate, c.reference, c.setting, c.baseline_ratio, c.newest_ratio
         ));
     }
-    out.push_str("\nDesign: paired in-process each night; drift between nights cancels in the ratio to the pinned reference.\n");
+    out.push_str("\nDesign: a paired session each night (in-process, or paired processes); drift between nights cancels in the ratio to the pinned reference.\n");
     out
 }

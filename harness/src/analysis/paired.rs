@@ -18,6 +18,9 @@ use crate::results::{Document, PairedRatio, RunResult};
 pub enum Design {
     /// Several models in one runner process, iterations alternating (ABBA…).
     PairedInProcess,
+    /// One fresh process per model, alternating A B B A …; neighbours in time are compared (models that cannot
+    /// share a process: different runners or ExecuTorch builds, or too big to load together).
+    PairedProcesses,
     /// Separate processes per side.
     Unpaired,
 }
@@ -26,13 +29,18 @@ impl Design {
     pub fn label(self) -> &'static str {
         match self {
             Design::PairedInProcess => "paired in-process",
+            Design::PairedProcesses => "paired processes",
             Design::Unpaired => "unpaired",
         }
     }
 
     /// The design a document's runs used.
     pub fn of(doc: &Document) -> Self {
-        if doc.runs.iter().any(|r| r.pairing.is_some()) { Design::PairedInProcess } else { Design::Unpaired }
+        match doc.runs.iter().find_map(|r| r.pairing.as_ref()) {
+            Some(p) if p.pair.is_some() => Design::PairedProcesses,
+            Some(_) => Design::PairedInProcess,
+            None => Design::Unpaired,
+        }
     }
 }
 
@@ -47,6 +55,37 @@ pub fn round_ratios(reference: &RunResult, cand: &RunResult) -> Vec<f64> {
         .filter_map(|(round, ns)| Some(*ns as f64 / *by_round.get(round)? as f64))
         .filter(|r| r.is_finite() && *r > 0.0)
         .collect()
+}
+
+/// The ratios of the model at `position` to the reference (position 0) among one session's rows: per round when
+/// the session was one process, per neighbour pair (the two processes' medians) for a session of paired processes.
+pub fn session_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
+    let at = |p: u32| rows.iter().filter(move |r| r.pairing.as_ref().is_some_and(|x| x.position == p));
+    if rows.iter().all(|r| r.pairing.as_ref().is_some_and(|p| p.pair.is_none())) {
+        return match (at(0).next(), at(position).next()) {
+            (Some(reference), Some(cand)) => round_ratios(reference, cand),
+            _ => Vec::new(),
+        };
+    }
+    let medians = |p: u32| -> BTreeMap<u32, f64> {
+        at(p)
+            .filter(|r| !r.samples.timed_ns.is_empty())
+            .filter_map(|r| Some((r.pairing.as_ref()?.pair?, crate::stats::Sample::from_ns(&r.samples.timed_ns).ok()?.quantile(0.5))))
+            .collect()
+    };
+    let reference = medians(0);
+    medians(position)
+        .into_iter()
+        .filter_map(|(pair, cand)| Some(cand / reference.get(&pair)?))
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .collect()
+}
+
+/// The median ratio of one session's ratios with its 95% bootstrap interval (`None` below 6 ratios): what an
+/// adaptive session of paired processes watches to know when to stop.
+pub fn session_interval(ratios: &[f64], opts: &Options) -> Option<(f64, f64, f64)> {
+    let runs = Runs::new(std::iter::once(ratios)).ok()?;
+    median_ci(&opts.bootstrap, &runs, ratios.len()).ok()
 }
 
 /// Every candidate's paired ratio in a document, grouped by setting (device × threads × load mode); sessions are
@@ -66,16 +105,13 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     for (setting, sessions) in settings {
         let Some(first) = sessions.values().next().and_then(|rows| rows.first()) else { continue };
         let names = first.pairing.as_ref().expect("paired").models.clone();
+        let design = if first.pairing.as_ref().is_some_and(|p| p.pair.is_some()) { Design::PairedProcesses } else { Design::PairedInProcess };
         for position in 1..names.len() {
-            let per_session: Vec<Vec<f64>> = sessions
-                .values()
-                .filter_map(|rows| {
-                    let find = |p: usize| rows.iter().find(|r| r.pairing.as_ref().is_some_and(|x| x.position as usize == p));
-                    Some(round_ratios(find(0)?, find(position)?))
-                })
-                .filter(|r| !r.is_empty())
-                .collect();
-            out.push(judge(&names[0], &names[position], &setting, &per_session, opts));
+            let per_session: Vec<Vec<f64>> =
+                sessions.values().map(|rows| session_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();
+            let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
+            ratio.design = design.label().to_owned();
+            out.push(ratio);
         }
     }
     out
@@ -102,6 +138,7 @@ fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>],
         setting: setting.to_owned(),
         sessions: sessions.len(),
         pairs,
+        design: Design::PairedInProcess.label().to_owned(),
         ratio: f64::NAN,
         lower: f64::NAN,
         upper: f64::NAN,

@@ -215,9 +215,10 @@ struct Measure {
     run_timeout: Option<f64>,
     #[arg(long, value_name = "SECS", help = dflt("Seconds between the runner's heartbeat lines, also during one long execute (0: none)", RunSpec::default().heartbeat_s))]
     heartbeat: Option<f64>,
-    /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench).
+    /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench). `run` on the local device takes one
+    /// per --model, in order, to compare runners or ExecuTorch builds (with --paired: paired processes).
     #[arg(long)]
-    runner: Option<PathBuf>,
+    runner: Vec<PathBuf>,
 }
 
 /// A paired session given no `--iters`/`--until-ci` samples until it can call a 10 % change: rounds go on until
@@ -274,6 +275,15 @@ fn parse_order(s: &str) -> Result<etbench_protocol::Order, String> {
 }
 
 impl Measure {
+    /// The one runner of a command that runs every model with the same runner.
+    fn one_runner(&self) -> anyhow::Result<Option<PathBuf>> {
+        match self.runner.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            more => Err(arg_error(format!("--runner is given {} times; this command runs every model with one runner (only `run` takes one per --model)", more.len()))),
+        }
+    }
+
     /// `base` (defaults, completed by a device profile) with every flag the user gave.
     fn complete(&self, mut spec: RunSpec) -> RunSpec {
         if let Some(v) = self.warmup {
@@ -346,6 +356,7 @@ impl Measure {
             interleave: self.interleave,
             cooldown: std::time::Duration::from_secs_f64(self.cooldown),
             paired: false,
+            processes: false,
             run_timeout: self.run_timeout.map(std::time::Duration::from_secs_f64),
         }
     }
@@ -480,12 +491,15 @@ struct RunArgs {
     /// kept, the interrupted and missing ones run. Takes no other flag.
     #[arg(long, value_name = "DIR", exclusive = true)]
     resume: Option<PathBuf>,
-    /// Time all models in one runner process per repeat, alternating their timed iterations (ABBA…) after each one's
-    /// own load and warm-up: the design that sees small differences on a noisy device. The first model is the
-    /// reference; results carry each model's paired ratio to it. Without --iters/--until-ci, rounds go on until every
-    /// ratio's 95% interval is within ±2% (20 to 500 rounds). Peak memory then covers all loaded models.
-    #[arg(long)]
-    paired: bool,
+    /// Pair the models, the first being the reference: the design that sees small differences on a noisy device.
+    /// `in-process`: all in one runner process per repeat, timed iterations alternating (ABBA…) after each one's own
+    /// load and warm-up; without --iters/--until-ci, rounds go on until every ratio's 95% interval is within ±2% (20
+    /// to 500 rounds); peak memory covers all loaded models. `processes`: a fresh process per model, alternating
+    /// A B B A … and comparing neighbours, until ±2% (--until-ci) or --max-time, 6 to 40 pairs (for models with
+    /// different --runner builds or too big to load together). `auto` (the flag alone): processes when the models'
+    /// runners differ, else in-process.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "auto", value_name = "DESIGN")]
+    paired: Option<PairedDesign>,
     /// Method to run [default: forward].
     #[arg(long)]
     method: Option<String>,
@@ -502,6 +516,15 @@ struct RunArgs {
     /// nothing (results.json and results.csv are written either way).
     #[arg(long, value_enum, default_value_t = RunFormat::Table)]
     format: RunFormat,
+}
+
+/// How `run --paired` pairs its models.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PairedDesign {
+    // No doc comments here: they would switch the whole `run --help` to clap's long form.
+    Auto,
+    InProcess,
+    Processes,
 }
 
 /// What `run` prints on stdout. The words are the same in every command: `table`, `json`, `csv`, `md`, `none`.
@@ -639,13 +662,13 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
         }
         prompts.extend(lines);
     }
-    let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.measure.runner.clone())?;
+    let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.measure.one_runner()?)?;
     let mut spec = RunSpec { generate: args.generate, ..args.measure.complete(base) };
     args.measure.pin_cores(device.as_ref(), &mut spec)?;
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
     let out = prepare_out(&out_path)?;
     let models: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
-    let mut plan = Plan { device, models, settings: args.measure.settings(spec), prompt: None, dump_outputs: None };
+    let mut plan = Plan { device, models, settings: args.measure.settings(spec), prompt: None, dump_outputs: None, model_devices: Vec::new() };
     let _lock = crate::device::lock::lock_device(plan.device.name())?;
     let mut doc = Document::new(crate::results::provenance::provenance(command_line()));
     crate::run::drift::measure(&mut plan, &prompts, &tokenizer, &out, &mut doc)?;
@@ -702,6 +725,7 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
         settings: Settings { spec: RunSpec { iterations: args.pairs, ..base.clone() }, repeats: args.sessions, paired: true, ..Settings::default() },
         prompt: None,
         dump_outputs: None,
+        model_devices: Vec::new(),
     };
     let mut doc = Document::new(crate::results::provenance::provenance(command_line()));
     crate::say!("calibrate: {} paired A/A sessions × {} rounds", args.sessions, args.pairs);
@@ -932,10 +956,32 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
         return Err(arg_error(format!("--device {dup} is given twice; a device runs one benchmark at a time")));
     }
-    if args.paired && args.models.len() < 2 {
+    let runners = &args.measure.runner;
+    if runners.len() > 1 && runners.len() != args.models.len() {
+        return Err(arg_error(format!(
+            "--runner is given {} times for {} --model files: give one runner for all, or one per model in order",
+            runners.len(),
+            args.models.len()
+        )));
+    }
+    let own_runners = runners.len() > 1 && runners.iter().any(|r| r != &runners[0]);
+    if own_runners && names.iter().any(|n| n != "local") {
+        return Err(arg_error(
+            "one --runner per model works on the local device; a remote device runs the runner its profile names (set `runner` in the profile)".to_owned(),
+        ));
+    }
+    let design = args.paired.map(|d| match d {
+        PairedDesign::Auto if own_runners => PairedDesign::Processes,
+        PairedDesign::Auto => PairedDesign::InProcess,
+        other => other,
+    });
+    if design == Some(PairedDesign::InProcess) && own_runners {
+        return Err(arg_error("--paired in-process needs one runner for all models (they share its process); the models have different --runner: use --paired processes".to_owned()));
+    }
+    if design.is_some() && args.models.len() < 2 {
         return Err(arg_error(format!("--paired needs at least two --model files (the first is the reference); got {}", args.models.len())));
     }
-    if args.paired && (args.text.generate > 0 || args.measure.profile) {
+    if design.is_some() && (args.text.generate > 0 || args.measure.profile) {
         return Err(arg_error("--paired cannot be combined with --generate or --profile: run those models one by one".to_owned()));
     }
     check_models("--model", &args.models)?;
@@ -944,7 +990,7 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     let prompt = args.text.prompt()?;
     let devices: Vec<_> = names
         .iter()
-        .map(|name| open_device(name, args.devices_dir.as_deref(), args.measure.runner.clone()))
+        .map(|name| open_device(name, args.devices_dir.as_deref(), runners.first().cloned()))
         .collect::<anyhow::Result<_>>()?;
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
     let out = prepare_out(&out_path)?;
@@ -957,11 +1003,25 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         if !inputs.is_empty() {
             spec.inputs = inputs.clone();
         }
-        if args.paired && args.measure.iters.is_none() && args.measure.until_ci.is_none() {
+        if design == Some(PairedDesign::InProcess) && args.measure.iters.is_none() && args.measure.until_ci.is_none() {
             spec = paired_defaults(spec);
         }
-        let settings = Settings { paired: args.paired, ..args.measure.settings(spec) };
-        plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None });
+        let processes = design == Some(PairedDesign::Processes);
+        let settings = Settings { paired: design.is_some(), processes, ..args.measure.settings(spec) };
+        let model_devices = if own_runners {
+            let labels = crate::plan::ModelRunner::labels(runners);
+            runners
+                .iter()
+                .zip(labels)
+                .map(|(path, label)| {
+                    let device = local_device(Some(path.clone())).map_err(|e| arg_error(e.to_string()))?;
+                    Ok(crate::plan::ModelRunner { device: Box::new(device), path: path.clone(), label })
+                })
+                .collect::<anyhow::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None, model_devices });
     }
     let doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
     match args.format {
@@ -1003,7 +1063,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let models_dir = args.models.clone().or_else(|| home.as_ref().map(|h| h.models())).expect("one of the two is set");
     let models = if args.models.is_some() { as_arg_error(bundled_models(&models_dir))? } else { bundled_models(&models_dir)? };
     args.measure.check_for(&["local".to_owned()])?;
-    let device = local_device(args.measure.runner.clone())?;
+    let device = local_device(args.measure.one_runner()?)?;
     let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = prepare_out(&out_path)?;
@@ -1016,6 +1076,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         settings: args.measure.settings(spec),
         prompt: None,
         dump_outputs: None,
+        model_devices: Vec::new(),
     };
     let doc = sweep::execute(&plan, Some(&out), command_line(), None)?;
     out.write("report.md", export::markdown::render(&doc).as_bytes())?;

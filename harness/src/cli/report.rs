@@ -245,7 +245,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 designs.0.label(),
                 cand_path.display(),
                 designs.1.label(),
-                if designs.0 == paired::Design::PairedInProcess { args.base.display() } else { cand_path.display() }
+                if designs.0 != paired::Design::Unpaired { args.base.display() } else { cand_path.display() }
             );
         }
         let labels = (args.base.display().to_string(), cand_path.display().to_string());

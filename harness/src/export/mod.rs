@@ -199,9 +199,28 @@ pub fn roofline_notes(runs: &[&RunResult]) -> Vec<String> {
         .collect()
 }
 
-/// One line per warning, naming the run.
+/// One line per warning, naming the run; a kind of warning several runs of a model share is one line naming how
+/// many ("(12 of 40 runs, e.g. …)"), so the processes of a paired-processes session do not print forty lines.
 pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
-    runs.iter().flat_map(|r| r.warnings.iter().map(move |w| format!("{} ({}): {w}", r.model.name, r.id))).collect()
+    let mut seen: Vec<(&str, std::mem::Discriminant<crate::results::warnings::Warning>, String, Vec<&str>)> = Vec::new();
+    for r in runs {
+        for w in &r.warnings {
+            let kind = std::mem::discriminant(w);
+            match seen.iter_mut().find(|(model, k, _, _)| *model == r.model.name && *k == kind) {
+                Some((_, _, _, ids)) => ids.push(&r.id),
+                None => seen.push((&r.model.name, kind, w.to_string(), vec![&r.id])),
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(model, _, text, ids)| match ids.as_slice() {
+            [id] => format!("{model} ({id}): {text}"),
+            _ => {
+                let of = runs.iter().filter(|r| r.model.name == model).count();
+                format!("{model} ({} of {of} runs; the first): {text}", ids.len())
+            }
+        })
+        .collect()
 }
 
 /// One line per prompt-driven run: how the prompt was fitted and, with `--generate`, what came out.

@@ -19,9 +19,15 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
     }
     let header = ["candidate", "reference", "setting", "sessions × pairs", "latency ratio", "95% interval", "verdict"];
     let threshold = ratios.first().map(|r| r.threshold * 100.0).unwrap_or(5.0);
-    let rule = format!(
-        "Design: paired in-process (models alternate round by round in one runner process; ratio = median of per-round ratios, interval resamples sessions then rounds). A change is called only when its whole interval clears ±{threshold:.0}%."
-    );
+    let designs: std::collections::BTreeSet<&str> = ratios.iter().map(|r| r.design.as_str()).collect();
+    let how: Vec<&str> = designs
+        .iter()
+        .map(|d| match *d {
+            "paired processes" => "paired processes (one fresh process per model, alternating A B B A …; ratio = median over neighbour pairs of their medians' ratio, interval resamples sessions then pairs)",
+            _ => "paired in-process (models alternate round by round in one runner process; ratio = median of per-round ratios, interval resamples sessions then rounds)",
+        })
+        .collect();
+    let rule = format!("Design: {}. A change is called only when its whole interval clears ±{threshold:.0}%.", how.join("; "));
     if markdown {
         let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
         for row in rows {

@@ -31,6 +31,10 @@ pub struct Settings {
     pub cooldown: std::time::Duration,
     /// Time every model in one runner process per cell, alternating their iterations (a paired session).
     pub paired: bool,
+    /// With `paired`: one fresh process per model instead, alternating A B B A … and comparing neighbours in time
+    /// (models that cannot share a process). Pairs go on until every ratio's interval is within ± the spec's
+    /// `until_ci_pct` (default 2 %) or its `max_time_s` is spent, between 6 and 40 pairs per session.
+    pub processes: bool,
     /// Kill a runner that says nothing for this long; the run becomes a `timeout` row and the sweep goes on.
     pub run_timeout: Option<std::time::Duration>,
 }
@@ -45,6 +49,7 @@ impl Default for Settings {
             interleave: false,
             cooldown: std::time::Duration::ZERO,
             paired: false,
+            processes: false,
             run_timeout: None,
         }
     }
@@ -74,6 +79,29 @@ pub struct Plan {
     pub prompt: Option<Prompt>,
     /// Keep the raw bytes of every run's output 0 in this host directory (drift compares logits from them).
     pub dump_outputs: Option<PathBuf>,
+    /// One device per model when the models have runners of their own (`--runner` per model: paired processes),
+    /// with the runner's label that model names then carry (`bf16 @et-1.6`); empty: every model runs on `device`.
+    pub model_devices: Vec<ModelRunner>,
+}
+
+/// A model's own runner: the device that starts it, its path, and the label its rows carry.
+pub struct ModelRunner {
+    pub device: Box<dyn Device>,
+    pub path: PathBuf,
+    pub label: String,
+}
+
+impl ModelRunner {
+    /// Labels for runner paths: each one's directory name when those differ (`/opt/et-1.6/etbench-runner` →
+    /// `et-1.6`), else the whole paths.
+    pub fn labels(paths: &[PathBuf]) -> Vec<String> {
+        let dirs: Vec<String> = paths
+            .iter()
+            .map(|p| p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .collect();
+        let distinct = dirs.iter().all(|d| !d.is_empty()) && dirs.iter().collect::<std::collections::BTreeSet<_>>().len() == dirs.len();
+        if distinct { dirs } else { paths.iter().map(|p| p.display().to_string()).collect() }
+    }
 }
 
 /// One run of the matrix: which model, with which settings, which repeat.
@@ -86,6 +114,19 @@ pub struct Cell {
 }
 
 impl Plan {
+    /// The device (with its runner) that runs `model`.
+    /// The name a model's rows carry: its file's, with its own runner's label when it has one.
+    pub fn model_label(&self, model: usize, name: &str) -> String {
+        match self.model_devices.get(model) {
+            Some(r) => format!("{name} @{}", r.label),
+            None => name.to_owned(),
+        }
+    }
+
+    pub fn device_for(&self, model: usize) -> &dyn Device {
+        self.model_devices.get(model).map(|r| r.device.as_ref()).unwrap_or(self.device.as_ref())
+    }
+
     /// The parameters of one cell: the spec with the cell's axes filled in.
     pub fn params(&self, cell: &Cell) -> RunParams {
         let s = &self.settings;
@@ -95,6 +136,7 @@ impl Plan {
             repeats: s.repeats,
             cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
             run_timeout_s: s.run_timeout.map(|t| t.as_secs_f64()),
+            runner: self.model_devices.get(cell.model).map(|r| r.path.display().to_string()),
         }
     }
 
@@ -125,5 +167,17 @@ impl Plan {
             }
         }
         cells
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runner_labels_are_directory_names_when_those_tell_them_apart() {
+        let paths = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(ModelRunner::labels(&paths(&["/opt/et-1.5/etbench-runner", "/opt/et-1.6/etbench-runner"])), ["et-1.5", "et-1.6"]);
+        assert_eq!(ModelRunner::labels(&paths(&["/a/bin/etbench-runner", "/b/bin/etbench-runner"])), ["/a/bin/etbench-runner", "/b/bin/etbench-runner"]);
     }
 }

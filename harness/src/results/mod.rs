@@ -217,12 +217,15 @@ pub struct RunParams {
     /// The runner was killed when it said nothing for this long (`--run-timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_timeout_s: Option<f64>,
+    /// The runner binary, when the models of a run had one each (`run --runner A --runner B`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }
 
 impl RunParams {
     /// One run of `spec` (repeat 1 of 1).
     pub fn single(spec: RunSpec) -> Self {
-        Self { spec, repeat_index: 0, repeats: 1, cooldown_s: None, run_timeout_s: None }
+        Self { spec, repeat_index: 0, repeats: 1, cooldown_s: None, run_timeout_s: None, runner: None }
     }
 
     /// Explicit token ids fed to input 0 (`--input-ids`, a prompt), if any.
@@ -426,6 +429,14 @@ pub struct Pairing {
     pub session: String,
     pub position: u32,
     pub models: Vec<String>,
+    /// Set in a session of paired processes (`--paired processes`: one fresh process per model, A B B A …): which
+    /// neighbour pair of processes this run belongs to. `None`: every model of the session shared one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<u32>,
+}
+
+fn in_process() -> String {
+    "paired in-process".to_owned()
 }
 
 /// A candidate's paired ratio to the reference of its sessions (`run --paired`), as computed when the document was
@@ -438,6 +449,10 @@ pub struct PairedRatio {
     pub setting: String,
     pub sessions: usize,
     pub pairs: usize,
+    /// The design the ratio came from: `paired in-process` (per-round ratios) or `paired processes` (per neighbour
+    /// pair of fresh processes, median over median).
+    #[serde(default = "in_process")]
+    pub design: String,
     /// Median of the per-round ratios candidate / reference (below 1: the candidate is faster).
     pub ratio: f64,
     pub lower: f64,

@@ -127,7 +127,7 @@ pub fn run_session(
             row.error = None;
             if paired {
                 row.id = format!("{}/p{i}", row.id);
-                row.pairing = Some(Pairing { session: rows_session_id(&device_ref.name, &params, &names), position: i as u32, models: names.clone() });
+                row.pairing = Some(Pairing { session: rows_session_id(&device_ref.name, &params, &names), position: i as u32, models: names.clone(), pair: None });
             }
             row
         })
@@ -255,7 +255,7 @@ pub fn run_session(
 }
 
 /// The session a paired row belongs to: device, settings and repeat (the rows of one process share it).
-fn rows_session_id(device: &str, params: &RunParams, names: &[String]) -> String {
+pub fn rows_session_id(device: &str, params: &RunParams, names: &[String]) -> String {
     let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
     format!("{device}/{}/{}/t{threads}/r{}", names.join("+"), params.spec.load_mode, params.repeat_index)
 }

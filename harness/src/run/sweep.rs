@@ -15,9 +15,9 @@ use crate::results::{DeviceRef, Document, RunParams, RunResult};
 use crate::run::process;
 
 /// Fits the plan's prompt to `model`'s token window (the runner describes the method: program load only).
-fn prepare_prompt(plan: &Plan, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<FittedPrompt, String> {
+fn prepare_prompt(plan: &Plan, index: usize, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<FittedPrompt, String> {
     let method = &plan.settings.spec.method;
-    let meta = process::describe(plan.device.as_ref(), model, method)?;
+    let meta = process::describe(plan.device_for(index), model, method)?;
     let window = ModelWindow::from_meta(&meta, &model.path, method, &prompt.tokenizer)?;
     FittedPrompt::new(&prompt.tokenizer, &prompt.text, window, &model.path).map_err(|e| e.to_string())
 }
@@ -31,11 +31,12 @@ struct Prepared {
     planned_bytes: Option<u64>,
 }
 
-fn prepare(plan: &Plan, path: &std::path::Path) -> Prepared {
+fn prepare(plan: &Plan, index: usize) -> Prepared {
+    let path = &plan.models[index];
     let checked = model::inspect(path);
     let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
     let prompt = match (&checked, &plan.prompt) {
-        (Ok(m), Some(p)) => Some(prepare_prompt(plan, p, m)),
+        (Ok(m), Some(p)) => Some(prepare_prompt(plan, index, p, m)),
         _ => None,
     };
     let method = &plan.settings.spec.method;
@@ -73,12 +74,11 @@ fn etdump_path(dir: &std::path::Path, model: &str, cell: &Cell) -> PathBuf {
     dir.join(format!("{model}-{}-t{threads}-r{}.etdump", cell.load_mode, cell.repeat))
 }
 
-fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path: &std::path::Path) {
+fn attach_profile(device: &dyn crate::device::Device, row: &mut RunResult, device_path: &str, host_path: &std::path::Path) {
     if !row.is_ok() {
         return;
     }
-    let parsed = plan
-        .device
+    let parsed = device
         .fetch_artifact(device_path, host_path)
         .map_err(|e| e.to_string())
         .and_then(|_| crate::inspect::etdump::parse(host_path, 1 + row.params.spec.warmup as usize).map_err(|e| e.to_string()));
@@ -88,16 +88,18 @@ fn attach_profile(plan: &Plan, row: &mut RunResult, device_path: &str, host_path
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_cell(
     plan: &Plan,
+    device: &dyn crate::device::Device,
     device_ref: &DeviceRef,
     prepared: &Prepared,
     cell: &Cell,
+    mut params: RunParams,
     profiles: Option<&std::path::Path>,
     available: Option<u64>,
 ) -> RunResult {
     let path = &plan.models[cell.model];
-    let mut params = plan.params(cell);
     if let Some(Ok(input)) = &prepared.prompt {
         let mut inputs = params.spec.inputs.clone();
         if inputs.is_empty() {
@@ -115,22 +117,21 @@ fn run_cell(
         (Ok(model), _) => {
             let etdump = profiles.filter(|_| plan.settings.spec.profile).map(|dir| {
                 let host = etdump_path(dir, &model.name, cell);
-                (plan.device.artifact_path(&host), host)
+                (device.artifact_path(&host), host)
             });
             let dump = plan.dump_outputs.as_ref().map(|dir| {
                 let host = dir.join(format!("{}.bin", file_safe(&format!("{}-{}-{}", model.name, model.sha256, dump_key(&params)))));
-                (plan.device.artifact_path(&host), host)
+                (device.artifact_path(&host), host)
             });
             let mut extra: Vec<std::ffi::OsString> =
                 etdump.iter().flat_map(|(device, _)| ["--etdump".into(), device.into()]).collect();
             extra.extend(dump.iter().flat_map(|(device, _)| ["--dump-output".into(), device.into()]));
-            let device = plan.device.as_ref();
             let mut row = process::run_once_with(device, device_ref.clone(), model.clone(), params, prepared.expectation.as_ref(), &extra);
             if let Some((device_path, host_path)) = &etdump {
-                attach_profile(plan, &mut row, device_path, host_path);
+                attach_profile(device, &mut row, device_path, host_path);
             }
             if let Some((device_path, host_path)) = dump.filter(|_| row.is_ok()) {
-                match plan.device.fetch_artifact(&device_path, &host_path) {
+                match device.fetch_artifact(&device_path, &host_path) {
                     Ok(()) => row.output_dump = Some(host_path),
                     Err(e) => crate::say!("      warning: output of {} not fetched: {e}", row.id),
                 }
@@ -144,6 +145,7 @@ fn run_cell(
             generation.text = Some(p.tokenizer.decode(&generation.token_ids));
         }
     }
+    row.model.name = plan.model_label(cell.model, &row.model.name);
     row.memory_fit = memory_fit(prepared, available);
     row.warnings = crate::results::warnings::assess(&row);
     row
@@ -176,6 +178,91 @@ fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared],
     rows
 }
 
+/// Neighbour pairs per session of paired processes: at least this many before an interval is trusted, at most
+/// this many however wide it still is.
+const PROCESS_PAIRS_MIN: u32 = 6;
+const PROCESS_PAIRS_MAX: u32 = 40;
+/// The interval half-width a session of paired processes aims for without `--until-ci`.
+const PROCESS_PAIRS_CI_PCT: f64 = 2.0;
+
+/// One session of paired processes: a fresh process per model, in A B … order for even pairs and … B A for odd ones
+/// (so drift hits both sides alike), each process with its own load, warm-up and timed iterations. Pairs go on until
+/// every candidate's ratio to the reference is within ± the target or the session's time is spent. A failed
+/// process ends the session (what was measured is kept); an interrupt too.
+fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared], cell: &Cell, available: Option<u64>) -> Vec<RunResult> {
+    let session_params = plan.params(cell);
+    let target = session_params.spec.until_ci_pct.unwrap_or(PROCESS_PAIRS_CI_PCT) / 100.0;
+    let budget = session_params.spec.max_time_s.map(std::time::Duration::from_secs_f64);
+    // The adaptive and time bounds are the session's; each process runs its fixed iterations.
+    let mut params = session_params.clone();
+    params.spec.until_ci_pct = None;
+    params.spec.max_time_s = None;
+    let names: Vec<String> = prepared
+        .iter()
+        .zip(&plan.models)
+        .enumerate()
+        .map(|(i, (p, path))| plan.model_label(i, &p.checked.as_ref().map(|m| m.name.clone()).unwrap_or_else(|_| model::unreadable(path).name)))
+        .collect();
+    let session = process::rows_session_id(&device_ref.name, &session_params, &names);
+    let opts = crate::analysis::compare::Options::default();
+    let started = std::time::Instant::now();
+    let mut rows: Vec<RunResult> = Vec::new();
+    let mut warned: Vec<(usize, std::mem::Discriminant<crate::results::warnings::Warning>)> = Vec::new();
+    for pair in 0..PROCESS_PAIRS_MAX {
+        let order: Vec<usize> = if pair % 2 == 0 { (0..names.len()).collect() } else { (0..names.len()).rev().collect() };
+        for m in order {
+            if crate::progress::interrupted() {
+                return rows;
+            }
+            let model_cell = Cell { model: m, ..*cell };
+            let model_params = RunParams { runner: plan.params(&model_cell).runner, ..params.clone() };
+            let mut row = run_cell(plan, plan.device_for(m), device_ref, prepared[m], &model_cell, model_params, None, available);
+            row.id = format!("{}/p{m}/k{pair}", row.id);
+            row.pairing = Some(crate::results::Pairing { session: session.clone(), position: m as u32, models: names.clone(), pair: Some(pair) });
+            // Each kind of warning once per model and session, not once per process.
+            for w in &row.warnings {
+                let key = (m, std::mem::discriminant(w));
+                if !warned.contains(&key) {
+                    crate::say!("      warning: {}: {w} (said once per session)", names[m]);
+                    warned.push(key);
+                }
+            }
+            let failed = row.error.as_ref().map(|e| e.message.clone());
+            rows.push(row);
+            if let Some(message) = failed {
+                crate::say!("      error: {} (pair {}): {message}", names[m], pair + 1);
+                crate::say!("      the session of paired processes ends here; the {} processes before are kept", rows.len() - 1);
+                return rows;
+            }
+        }
+        let done = pair + 1;
+        let refs: Vec<&RunResult> = rows.iter().collect();
+        let intervals: Vec<Option<(f64, f64, f64)>> = (1..names.len() as u32)
+            .map(|position| crate::analysis::paired::session_interval(&crate::analysis::paired::session_ratios(&refs, position), &opts))
+            .collect();
+        let shown: Vec<String> = intervals
+            .iter()
+            .zip(&names[1..])
+            .map(|(ci, name)| match ci {
+                Some((r, lo, hi)) => format!("{name} {r:.3} [{lo:.3}, {hi:.3}]"),
+                None => format!("{name}: interval after {PROCESS_PAIRS_MIN} pairs"),
+            })
+            .collect();
+        let mut last: Vec<&RunResult> = rows[rows.len() - names.len()..].iter().collect();
+        last.sort_by_key(|r| r.pairing.as_ref().map(|p| p.position));
+        let medians: Vec<String> =
+            last.iter().filter_map(|r| Some(crate::export::fmt::ms(r.summary.as_ref()?.latency_ns.median))).collect();
+        let order = if pair % 2 == 0 { "→" } else { "←" };
+        crate::say!("      pair {done} ({order}): medians {} ms; ratio to {}: {}", medians.join(" / "), names[0], shown.join("; "));
+        let tight = done >= PROCESS_PAIRS_MIN
+            && intervals.iter().all(|ci| ci.is_some_and(|(r, lo, hi)| (hi - lo) / 2.0 <= target * r));
+        if tight || budget.is_some_and(|b| started.elapsed() >= b) {
+            break;
+        }
+    }
+    rows
+}
+
 /// Distinguishes the dumps of one model's runs: settings, repeat and (for prompt runs) the fed ids.
 fn dump_key(params: &RunParams) -> String {
     let spec = serde_json::to_string(&params.spec).unwrap_or_default();
@@ -194,7 +281,10 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>, prior
     let resuming = prior.is_some();
     let mut doc = match prior {
         Some(mut doc) => {
-            doc.runs.retain(|r| !r.is_interrupted());
+            // A paired session is one unit: a session with an interrupted run is run again whole.
+            let broken: std::collections::BTreeSet<String> =
+                doc.runs.iter().filter(|r| r.is_interrupted()).filter_map(|r| r.pairing.as_ref().map(|p| p.session.clone())).collect();
+            doc.runs.retain(|r| !r.is_interrupted() && !r.pairing.as_ref().is_some_and(|p| broken.contains(&p.session)));
             doc
         }
         None => Document::new(provenance::provenance(command)),
@@ -260,7 +350,8 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
         let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
         let what = if plan.settings.paired {
             let names: Vec<String> = plan.models.iter().map(|p| p.display().to_string()).collect();
-            format!("paired session {}", names.join(" ⇄ "))
+            let design = if plan.settings.processes { "paired processes" } else { "paired session" };
+            format!("{design} {}", names.join(" ⇄ "))
         } else {
             plan.models[cell.model].display().to_string()
         };
@@ -274,27 +365,32 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
             plan.settings.repeats
         );
         let rows = if plan.settings.paired {
-            for (m, path) in plan.models.iter().enumerate() {
-                prepared[m].get_or_insert_with(|| prepare(plan, path));
+            for (m, slot) in prepared.iter_mut().enumerate() {
+                slot.get_or_insert_with(|| prepare(plan, m));
             }
             let all: Vec<&Prepared> = prepared.iter().map(|p| p.as_ref().expect("prepared above")).collect();
-            run_session_cell(plan, &device_ref, &all, cell, available)
+            if plan.settings.processes {
+                run_process_pairs(plan, &device_ref, &all, cell, available)
+            } else {
+                run_session_cell(plan, &device_ref, &all, cell, available)
+            }
         } else {
-            let path = &plan.models[cell.model];
-            let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, path));
+            let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, cell.model));
             // Said before loading too: a GB-scale model that will not fit may take minutes to fail.
             let warning = memory_fit(model, available).and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
             if let Some(w) = warning {
                 crate::say!("      warning: {w}");
             }
-            vec![run_cell(plan, &device_ref, model, cell, Some(&profiles), available)]
+            vec![run_cell(plan, plan.device_for(cell.model), &device_ref, model, cell, plan.params(cell), Some(&profiles), available)]
         };
         for mut row in rows {
             if crate::progress::interrupted() && !row.is_ok() && !row.is_interrupted() {
                 // A push or probe cut short by the signal fails with its own words: it is the interrupted run.
                 mark_interrupted(&mut row);
             }
-            report_progress(&row);
+            if !plan.settings.processes {
+                report_progress(&row);
+            }
             doc.runs.push(row);
         }
         if plan.settings.paired {

@@ -275,3 +275,64 @@ fn heartbeats_are_absorbed_and_a_short_run_timeout_passes_a_live_runner() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(read_doc(dir.path()).runs[0].is_ok());
 }
+
+/// Two runner builds cannot share a process: `--paired` then alternates fresh processes A B B A … and pairs
+/// neighbours. Two copies of the runner stand for two ExecuTorch builds (the design does not care what differs).
+#[test]
+fn models_with_their_own_runners_pair_as_alternating_processes() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runners = Vec::new();
+    for dir in ["et one", "et two"] {
+        std::fs::create_dir(tmp.path().join(dir)).unwrap();
+        let path = tmp.path().join(dir).join("etbench-runner");
+        std::fs::copy(runner(), &path).unwrap();
+        runners.push(path);
+    }
+    let a = fixture("xnnpack-fp32");
+    let mut extra: Vec<&str> = vec!["--iters", "8", "--until-ci", "50"];
+    for r in &runners {
+        extra.extend(["--runner", r.to_str().unwrap()]);
+    }
+    let (out, dir) = paired(&[&a, &a], &extra);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("paired processes") && err.contains("pair 6 (←)"), "{err}");
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 12, "6 pairs (the minimum; ±50% is reached at once) of 2 processes");
+    let positions: Vec<u32> = doc.runs.iter().map(|r| r.pairing.as_ref().unwrap().position).collect();
+    assert_eq!(positions, [0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0], "A B B A order");
+    for (i, run) in doc.runs.iter().enumerate() {
+        let pairing = run.pairing.as_ref().unwrap();
+        assert_eq!(pairing.pair, Some(i as u32 / 2));
+        assert_eq!(pairing.session, doc.runs[0].pairing.as_ref().unwrap().session);
+        let own = &runners[pairing.position as usize];
+        assert_eq!(run.params.runner.as_deref(), own.to_str(), "each row records the runner that ran it");
+        let label = if pairing.position == 0 { "@et one" } else { "@et two" };
+        assert!(run.model.name.ends_with(label), "{}", run.model.name);
+        assert_eq!(run.phases.iter().filter(|p| p.phase == etbench_protocol::PhaseKind::ProgramLoad).count(), 1, "a fresh process each");
+        assert_eq!(run.samples.timed_ns.len(), 8);
+    }
+    assert!(doc.runs.windows(2).all(|w| w[0].started_at < w[1].started_at), "processes one after another");
+    assert_eq!(doc.paired.len(), 1);
+    let ratio = &doc.paired[0];
+    assert_eq!((ratio.design.as_str(), ratio.sessions, ratio.pairs), ("paired processes", 1, 6));
+    assert!(ratio.lower <= ratio.ratio && ratio.ratio <= ratio.upper && ratio.ratio > 0.5 && ratio.ratio < 2.0, "{ratio:?}");
+    let (code, md, err) = compare_one(&dir.path().join("results.json"));
+    assert!(matches!(code, Some(0) | Some(1)), "{err}");
+    assert!(md.contains("Design: paired processes") && md.contains("gemma3n-tiny-xnnpack-fp32 @et two"), "{md}");
+
+    // What cannot work is refused before anything runs.
+    let (r1, r2) = (runners[0].to_str().unwrap(), runners[1].to_str().unwrap());
+    let refused = |args: &[&str], needle: &str| {
+        let out = etbench().args(args).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    };
+    let model = a.to_str().unwrap();
+    refused(&["run", "--paired", "in-process", "--model", model, "--model", model, "--runner", r1, "--runner", r2], "use --paired processes");
+    refused(&["run", "--model", model, "--model", model, "--runner", r1, "--runner", r2, "--runner", r1], "one per model in order");
+    refused(&["run", "--device", "lab-board1", "--model", model, "--model", model, "--runner", r1, "--runner", r2], "works on the local device");
+    refused(&["bench", "--runner", r1, "--runner", r2], "only `run` takes one per --model");
+}
