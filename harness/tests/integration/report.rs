@@ -95,8 +95,10 @@ fn report_writes_the_table_charts_and_csvs_of_real_runs() {
     assert!(samples.starts_with("run_id,device,model,model_sha256,method,threads,load_mode,repeat_index,iteration,latency_ns"));
 }
 
+/// A one-row table has nothing that varies, yet it still shows what was measured and how (it used to shrink to
+/// variant and median, everything else in a footnote).
 #[test]
-fn a_single_variant_shows_only_variant_and_median() {
+fn a_one_row_table_still_shows_its_key_columns() {
     let dir = tempfile::tempdir().unwrap();
     let mut doc = Document::read(real_results()).unwrap();
     doc.runs.truncate(1);
@@ -105,8 +107,42 @@ fn a_single_variant_shows_only_variant_and_median() {
     let out = report(&[s(&path), "--out", s(dir.path())]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    assert!(md.contains("| variant | median ms (p10–p90) |\n"), "{md}");
-    assert!(md.contains("- Same for every row: size on disk"), "{md}");
+    let header = md.lines().find(|l| l.starts_with("| variant")).unwrap();
+    assert_eq!(
+        header,
+        "| variant | size on disk | method | threads | load mode | median ms (p10–p90) | prefill tok/s | decode-eq tok/s ¹ | peak RSS |"
+    );
+    assert!(md.contains("\n¹ decode-equivalent = "), "the mark's footnote: {md}");
+    assert!(md.contains("- Also: input 32 ids") && !md.contains("Same for every row"), "{md}");
+}
+
+/// Profiled runs carry per-operator overhead: the same file run plain and with --profile gives two rows, never one
+/// pooled row, and the profiled one lists its top operators.
+#[test]
+fn profiled_runs_are_never_pooled_with_plain_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let dir = tmp.path().join(name);
+        let out = etbench()
+            .args(["run", "--format", "none", "--warmup", "1", "--iters", "4", "--model"])
+            .arg(fixture("xnnpack-fp32"))
+            .args(extra)
+            .arg("--out")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        dir
+    };
+    let (plain, profiled) = (run("plain", &[]), run("profiled", &["--profile"]));
+    let out_dir = tmp.path().join("report");
+    let out = report(&[s(&plain), s(&profiled), "--out", s(&out_dir)]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| gemma3n-tiny-xnnpack-fp32 |")).collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(rows.iter().any(|r| r.contains("| forward (profiled) |")) && rows.iter().any(|r| r.contains("| forward |")), "{md}");
+    assert!(md.contains("### Top operators: gemma3n-tiny-xnnpack-fp32") && md.contains("| op | where |"), "{md}");
 }
 
 const CARD: &str = "# Gemma 3n tiny\n\nIntro stays.\n\n## Benchmarks\n\nOld numbers.\n\n## License\n\nApache-2.0 ✓\n";

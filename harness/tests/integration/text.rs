@@ -46,6 +46,45 @@ fn prompt_generation_is_counted_decoded_and_deterministic() {
     assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "--format none prints nothing on stdout");
 }
 
+/// The report of a prompt run shows the prompt, how many of the window's tokens were real and the generated text;
+/// its prefill tokens/s counts the real tokens only (it used to count the padded window).
+#[test]
+fn a_prompt_run_reports_its_prompt_real_tokens_and_generated_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--warmup", "0", "--iters", "3", "--format", "md", "--prompt", PROMPT, "--generate", "3", "--model"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let doc = read_doc(dir.path());
+    let run = &doc.runs[0];
+    let p = run.prompt.as_ref().unwrap();
+    let (real, window) = (p.real_tokens, p.window);
+    assert!(real < window, "the test prompt must be padded");
+    let s = run.summary.as_ref().unwrap();
+    let prefill = s.prefill_tokens_per_s.as_ref().unwrap().median;
+    assert!((prefill - real as f64 * 1e9 / s.latency_ns.median).abs() < 1e-6 * prefill, "prefill {prefill} counts the window");
+    let report = etbench().arg("report").arg(dir.path()).output().unwrap();
+    assert!(report.status.success(), "{}", stderr_of(&report));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let text = run.generation.as_ref().unwrap().text.clone().unwrap();
+    for want in [
+        "### Prompt and generated text".to_owned(),
+        format!("{PROMPT:?}"),
+        format!("{real} real + {} padding = window {window}", window - real),
+        format!("{} of the {window} tokens of each forward were padding", window - real),
+        format!("{text:?}"),
+        "3 of 3".to_owned(),
+    ] {
+        assert!(md.contains(&want), "report.md lacks {want:?}:\n{md}");
+        assert!(stdout.contains(&want), "run --format md lacks {want:?}:\n{stdout}");
+    }
+}
+
 #[test]
 fn long_prompts_are_truncated_with_a_warning() {
     let long = "word ".repeat(200);
