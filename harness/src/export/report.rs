@@ -26,7 +26,7 @@ pub(crate) fn escape(cell: &str) -> String {
 
 /// Free text (a prompt, generated text) as a quoted markdown-safe string: newlines and quotes escaped as in Rust,
 /// characters markdown or HTML would interpret escaped, cut after `max` characters with the length said.
-pub(crate) fn quoted(text: &str, max: usize) -> String {
+pub fn quoted(text: &str, max: usize) -> String {
     let count = text.chars().count();
     let shown: String = text.chars().take(max).collect();
     let mut out = String::new();

@@ -504,6 +504,14 @@ pub struct PromptDrift {
     pub greedy_candidate: Vec<i64>,
     /// Index of the first generated token where the continuations differ.
     pub first_divergence: Option<usize>,
+    /// The continuations decoded by the prompt's tokenizer (absent in documents written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_candidate: Option<String>,
+    /// The decoded tokens both continuations share before `first_divergence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_shared: Option<String>,
 }
 
 impl RunResult {

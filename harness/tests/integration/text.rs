@@ -162,6 +162,32 @@ fn drift_is_zero_against_itself_and_bounded_for_int8() {
     assert_eq!(same.prompts.len(), etbench::run::drift::BUILTIN_PROMPTS.len());
     let md = std::fs::read_to_string(dir.path().join("drift.md")).unwrap();
     assert!(md.contains("top-1 agreement") && md.contains("gemma3n-tiny-int8"), "{md}");
+    // Each prompt's continuations, decoded, and where they diverge after which shared text.
+    assert!(md.contains("### Greedy continuations"), "{md}");
+    let tokenizer = etbench::plan::prompt::Tokenizer::load(&models_dir().join("tokenizer.json")).unwrap();
+    let quoted = |t: &str| etbench::export::report::quoted(t, 240);
+    for (i, p) in int8.prompts.iter().enumerate() {
+        let section = md.split(&format!("#### Prompt {}: ", i + 1)).nth(1).unwrap_or_else(|| panic!("no prompt {i}: {md}"));
+        let section = section.split("#### ").next().unwrap();
+        assert!(section.starts_with(&etbench::export::report::quoted(&p.prompt, 160)), "{section}");
+        let (reference, candidate) = (p.text_reference.as_deref().unwrap(), p.text_candidate.as_deref().unwrap());
+        assert_eq!(reference, tokenizer.decode(&p.greedy_reference));
+        assert_eq!(candidate, tokenizer.decode(&p.greedy_candidate));
+        let row = |name: &str| section.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_else(|| panic!("no {name} row: {section}"));
+        assert!(row("gemma3n-tiny-bf16 (reference)").contains(&quoted(reference)), "{section}");
+        let int8_row = row("gemma3n-tiny-int8");
+        assert!(int8_row.contains(&quoted(candidate)), "{int8_row}");
+        match p.first_divergence {
+            None => assert!(int8_row.ends_with("| identical |"), "{int8_row}"),
+            Some(k) => {
+                assert!(int8_row.contains(&format!("diverges at token {k}")), "{int8_row}");
+                assert_eq!(p.text_shared.as_deref().unwrap(), tokenizer.decode(&p.greedy_reference[..k]));
+            }
+        }
+        // The reference against itself never diverges.
+        assert!(section.lines().filter(|l| l.starts_with("| gemma3n-tiny-bf16 |")).all(|l| l.ends_with("| identical |")), "{section}");
+    }
+    assert!(int8.prompts.iter().any(|p| p.first_divergence.is_some()), "int8 diverges somewhere on these prompts");
 }
 
 /// Drift goes plan → device lock → sweep like `run`: every measurement flag applies to the speed prompt (both
