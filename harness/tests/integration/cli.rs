@@ -486,7 +486,7 @@ fn one_format_vocabulary_run_md_and_inspect_table_with_text_alias() {
     let out = etbench().args(["run", "--iters", "1", "--warmup", "0", "--format", "md", "--model"]).arg(&conv).arg("--out").arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let md = String::from_utf8(out.stdout).unwrap();
-    assert!(md.contains("| model |") && md.contains("convnet-fp32"), "{md}");
+    assert!(md.starts_with("# etbench report\n") && md.contains("| variant |") && md.contains("convnet-fp32"), "the one report, on stdout: {md}");
     let table = etbench().args(["inspect", "--format", "table"]).arg(&conv).output().unwrap();
     let text = etbench().args(["inspect", "--format", "text"]).arg(&conv).output().unwrap();
     assert!(table.status.success() && text.status.success(), "{}", stderr_of(&text));
