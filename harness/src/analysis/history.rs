@@ -295,8 +295,20 @@ pub struct Normalised {
     pub note: Option<String>,
 }
 
+/// One batch (one nightly `etbench run --paired`) of a candidate against its pinned reference: the per-round ratios
+/// of each of its sessions.
+#[derive(Debug, Clone)]
+struct PairedBatch {
+    /// The (UTC) night its sessions started in.
+    night: chrono::NaiveDate,
+    sessions: Vec<Vec<f64>>,
+}
+
+/// (candidate, reference, setting) → its paired batches, oldest first.
+type PairedNights = std::collections::BTreeMap<(String, String, String), Vec<PairedBatch>>;
+
 /// Per-round ratios of every paired night, keyed by (candidate, reference, setting), oldest batch first.
-fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, String, String), Vec<(String, Vec<Vec<f64>>)>> {
+fn paired_nights(series: &[Series]) -> PairedNights {
     use std::collections::BTreeMap;
     // batch → session → its rows (one per model, or one per model and pair of processes)
     let mut sessions: BTreeMap<(String, String), Vec<&RunResult>> = BTreeMap::new();
@@ -307,7 +319,7 @@ fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, Strin
             }
         }
     }
-    let mut out: BTreeMap<(String, String, String), BTreeMap<String, Vec<Vec<f64>>>> = BTreeMap::new();
+    let mut out: BTreeMap<(String, String, String), BTreeMap<String, PairedBatch>> = BTreeMap::new();
     for ((batch, _), rows) in &sessions {
         let Some(reference) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == 0)) else { continue };
         let positions: std::collections::BTreeSet<u32> = rows.iter().filter_map(|r| r.pairing.as_ref().map(|p| p.position)).filter(|&p| p > 0).collect();
@@ -318,12 +330,66 @@ fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, Strin
                 continue;
             }
             let spec = &cand.params.spec;
-            let setting = format!("{}, t{}, {}", cand.device.name, threads_label(spec.threads), spec.load_mode);
+            let setting = format!("{}, {} threads, {}", cand.device.name, threads_label(spec.threads), spec.load_mode);
             let key = (cand.model.name.clone(), reference.model.name.clone(), setting);
-            out.entry(key).or_default().entry(batch.clone()).or_default().push(ratios);
+            let night = reference.started_at.date_naive();
+            let entry = out.entry(key).or_default().entry(batch.clone()).or_insert_with(|| PairedBatch { night, sessions: Vec::new() });
+            entry.night = entry.night.min(night);
+            entry.sessions.push(ratios);
         }
     }
-    out.into_iter().map(|(k, nights)| (k, nights.into_iter().collect())).collect()
+    out.into_iter().map(|(k, batches)| (k, batches.into_values().collect())).collect()
+}
+
+/// A night of a reference-normalised series: the median per-round ratio candidate / pinned reference, with its
+/// bootstrap interval (resampling that night's sessions, then rounds; equal to the ratio when too few rounds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalisedNight {
+    pub night: chrono::NaiveDate,
+    pub ratio: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub pairs: usize,
+}
+
+/// The reference-normalised series of one candidate, one point per night (batches of a night pooled).
+#[derive(Debug, Clone)]
+pub struct NormalisedSeries {
+    pub candidate: String,
+    pub reference: String,
+    pub setting: String,
+    pub nights: Vec<NormalisedNight>,
+}
+
+/// Every paired candidate's series of nightly ratios to its pinned reference, what `check` judges, for charts.
+pub fn normalised_series(series: &[Series], boot: &super::bootstrap::Bootstrap) -> Vec<NormalisedSeries> {
+    paired_nights(series)
+        .into_iter()
+        .map(|((candidate, reference, setting), batches)| {
+            let mut by_night: Vec<(chrono::NaiveDate, Vec<Vec<f64>>)> = Vec::new();
+            for b in batches {
+                match by_night.iter_mut().find(|(n, _)| *n == b.night) {
+                    Some((_, sessions)) => sessions.extend(b.sessions),
+                    None => by_night.push((b.night, b.sessions)),
+                }
+            }
+            by_night.sort_by_key(|(n, _)| *n);
+            let nights = by_night
+                .into_iter()
+                .filter_map(|(night, sessions)| {
+                    let pairs = sessions.iter().map(Vec::len).sum();
+                    let runs = super::bootstrap::Runs::new(sessions.iter().map(Vec::as_slice)).ok()?;
+                    let (ratio, lower, upper) = boot.median(&runs).unwrap_or_else(|_| {
+                        let r = super::bootstrap::median_in_place(&mut sessions.concat());
+                        (r, r, r)
+                    });
+                    Some(NormalisedNight { night, ratio, lower, upper, pairs })
+                })
+                .collect();
+            NormalisedSeries { candidate, reference, setting, nights }
+        })
+        .filter(|s| !s.nights.is_empty())
+        .collect()
 }
 
 /// The newest paired night of every candidate against the `window` nights before, on the reference-normalised
@@ -331,10 +397,10 @@ fn paired_nights(series: &[Series]) -> std::collections::BTreeMap<(String, Strin
 pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec<Normalised> {
     let mut out = Vec::new();
     for ((candidate, reference, setting), nights) in paired_nights(series) {
-        let pooled = |n: &[(String, Vec<Vec<f64>>)]| -> Vec<f64> { n.iter().flat_map(|(_, s)| s.iter().flatten().copied()).collect() };
+        let pooled = |n: &[PairedBatch]| -> Vec<f64> { n.iter().flat_map(|b| b.sessions.iter().flatten().copied()).collect() };
         let median = |mut v: Vec<f64>| if v.is_empty() { f64::NAN } else { super::bootstrap::median_in_place(&mut v) };
         let Some((newest, earlier)) = nights.split_last() else { continue };
-        let base_nights: Vec<(String, Vec<Vec<f64>>)> = earlier.iter().rev().take(window.max(1)).cloned().collect();
+        let base_nights: Vec<PairedBatch> = earlier.iter().rev().take(window.max(1)).cloned().collect();
         let mut n = Normalised {
             candidate,
             reference,
@@ -350,8 +416,8 @@ pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec
             out.push(n);
             continue;
         }
-        let base_units: Vec<Vec<f64>> = base_nights.iter().map(|(_, s)| s.concat()).collect();
-        let cand_units = vec![newest.1.concat()];
+        let base_units: Vec<Vec<f64>> = base_nights.iter().map(|b| b.sessions.concat()).collect();
+        let cand_units = vec![newest.sessions.concat()];
         let sides = super::bootstrap::Runs::new(base_units.iter().map(Vec::as_slice))
             .and_then(|b| Ok((b, super::bootstrap::Runs::new(cand_units.iter().map(Vec::as_slice))?)));
         match sides.and_then(|(b, c)| opts.bootstrap.ratio_of_medians(&b, &c)) {

@@ -1028,7 +1028,7 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
         RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
         RunFormat::Table => print_stdout(&export::table::render(&doc))?,
-        RunFormat::Md => print_stdout(&export::markdown::render(&doc))?,
+        RunFormat::Md => print_stdout(&export::report::Report::tables(&doc))?,
         RunFormat::None => {}
     }
     if !doc.paired.is_empty() && matches!(args.format, RunFormat::Table) {
@@ -1078,11 +1078,13 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         dump_outputs: None,
         model_devices: Vec::new(),
     };
-    let doc = sweep::execute(&plan, Some(&out), command_line(), None)?;
-    out.write("report.md", export::markdown::render(&doc).as_bytes())?;
-    print_stdout(&export::table::render(&doc))?;
+    let docs = [sweep::execute(&plan, Some(&out), command_line(), None)?];
+    // The same report as `etbench report` writes: one renderer, charts included.
+    export::report::Report::render(&docs)?.write(&out, &docs)?;
+    let doc = &docs[0];
+    print_stdout(&export::table::render(doc))?;
     print_stdout(&format!("\nReport: {}\n", out.path().join("report.md").display()))?;
-    Ok(finish(&doc))
+    Ok(finish(doc))
 }
 
 pub fn main() -> anyhow::Result<ExitCode> {

@@ -276,8 +276,23 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let series = h.series()?;
             let out = OutputDir::prepare(&out)?;
             let views: Vec<trend::Series> = series.iter().map(|s| trend::Series { label: s.key.clone(), runs: s.runs.iter().collect() }).collect();
-            let charts = trend::charts(&views)?;
-            let mut md = format!("# etbench history\n\nFrom `{}`: {} series.\n\n{}\n", h.path().display(), views.len(), trend::table(&views));
+            let ratios: Vec<trend::RatioSeries> = history::normalised_series(&series, &Bootstrap::default())
+                .into_iter()
+                .map(|n| trend::RatioSeries {
+                    nights: n.nights.iter().map(|x| (x.night, x.ratio, x.lower, x.upper, x.pairs)).collect(),
+                    candidate: n.candidate,
+                    reference: n.reference,
+                    setting: n.setting,
+                })
+                .collect();
+            let charts = trend::charts(&views, &ratios)?;
+            let mut md = format!(
+                "# etbench history\n\nFrom `{}`: {} series.\n\n{}\n{}\n",
+                h.path().display(),
+                views.len(),
+                trend::table(&views),
+                trend::ratio_table(&ratios)
+            );
             for c in &charts {
                 out.write(&format!("{}.png", c.name), &c.png)?;
                 out.write(&format!("{}.svg", c.name), c.svg.as_bytes())?;

@@ -77,6 +77,8 @@ pub enum Unit {
     Ms,
     TokensPerS,
     Mib,
+    /// A dimensionless ratio (candidate ÷ reference): "0.95×".
+    Ratio,
 }
 
 impl Unit {
@@ -99,6 +101,7 @@ impl Unit {
             Unit::TokensPerS => format!("{} tok/s", number(v)),
             Unit::Mib if v.abs() >= 1024.0 => format!("{} GiB", number(v / 1024.0)),
             Unit::Mib => format!("{} MiB", number(v)),
+            Unit::Ratio => format!("{}×", number(v)),
         }
     }
 }
@@ -118,7 +121,9 @@ fn number(v: f64) -> String {
 pub enum Spec {
     Box { rows: Vec<BoxRow>, x_label: String, unit: Unit },
     Bars { bars: Vec<Bar>, x_label: String, unit: Unit },
-    Trend { lines: Vec<Line>, y_label: String, unit: Unit },
+    /// `reference`: a horizontal line at that value with its label (1.0 for ratios to a reference); the value axis
+    /// then stays linear and always shows it.
+    Trend { lines: Vec<Line>, y_label: String, unit: Unit, reference: Option<(f64, String)> },
 }
 
 type DrawResult = Result<(), String>;
@@ -407,26 +412,35 @@ fn date_label(secs: &f64) -> String {
     chrono::DateTime::from_timestamp(*secs as i64, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
+/// The legend's entries: every line, then the reference line when there is one.
+fn legend_labels<'a>(lines: &'a [Line], reference: Option<&'a (f64, String)>) -> Vec<&'a str> {
+    lines.iter().map(|l| l.label.as_str()).chain(reference.map(|(_, l)| l.as_str())).collect()
+}
+
 /// Legend entries per row below a trend, and the number of rows.
-fn legend_layout(lines: &[Line]) -> (usize, usize) {
-    let longest = lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
+fn legend_layout(labels: &[&str]) -> (usize, usize) {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let per_row = if longest > 40 { 2 } else { 3 };
-    (per_row, lines.len().div_ceil(per_row).max(1))
+    (per_row, labels.len().div_ceil(per_row).max(1))
 }
 
 const LEGEND_ROW_PX: u32 = 30;
 
-/// The legend under the plot, where it never hides a line.
-fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lines: &[Line]) -> DrawResult {
-    let (per_row, _) = legend_layout(lines);
+/// The legend under the plot, where it never hides a line; an entry past the lines is the dashed reference line.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, labels: &[&str], lines: usize) -> DrawResult {
+    let (per_row, _) = legend_layout(labels);
     let (w, _) = area.dim_in_pixel();
     let column = (w as i32 - 80) / per_row as i32;
     let style = TextStyle::from((FONT, LABEL_PX).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, line) in lines.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let (x, y) = (40 + column * (i % per_row) as i32, 14 + LEGEND_ROW_PX as i32 * (i / per_row) as i32);
-        area.draw(&PathElement::new(vec![(x, y), (x + 28, y)], color(i).stroke_width(4))).map_err(err)?;
-        area.draw(&Circle::new((x + 14, y), 5, color(i).filled())).map_err(err)?;
-        area.draw(&Text::new(line.label.clone(), (x + 38, y), style.clone())).map_err(err)?;
+        if i < lines {
+            area.draw(&PathElement::new(vec![(x, y), (x + 28, y)], color(i).stroke_width(4))).map_err(err)?;
+            area.draw(&Circle::new((x + 14, y), 5, color(i).filled())).map_err(err)?;
+        } else {
+            area.draw(&plotters::element::DashedPathElement::new(vec![(x, y), (x + 28, y)], 8, 4, BLACK.mix(0.7).stroke_width(2))).map_err(err)?;
+        }
+        area.draw(&Text::new(label.to_string(), (x + 38, y), style.clone())).map_err(err)?;
     }
     Ok(())
 }
@@ -439,16 +453,29 @@ fn date_axis(lines: &[Line], lo: f64, hi: f64) -> TickedRange {
     TickedRange { lo, hi, light: nights.iter().map(|&x| x as f64).collect(), bold }
 }
 
-fn draw_trend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, caption: &str, lines: &[Line], y_label: &str, unit: Unit) -> DrawResult {
+fn draw_trend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    caption: &str,
+    lines: &[Line],
+    y_label: &str,
+    unit: Unit,
+    reference: Option<&(f64, String)>,
+) -> DrawResult {
     let area = header(root, title, caption)?;
-    let (_, legend_rows) = legend_layout(lines);
+    let labels = legend_labels(lines, reference);
+    let (_, legend_rows) = legend_layout(&labels);
     let (_, height) = area.dim_in_pixel();
     let (plot, legend) = area.split_vertically(height.saturating_sub(legend_rows as u32 * LEGEND_ROW_PX + 12));
     let pts = || lines.iter().flat_map(|l| l.points.iter());
     let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.2), b.max(p.3)));
+    let (mut y0, mut y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.2), b.max(p.3)));
+    if let Some((r, _)) = reference {
+        // Room around the reference line, so a flat series at 1.0 is not a line on the plot's edge.
+        (y0, y1) = (y0.min(r * 0.97), y1.max(r * 1.03));
+    }
     let pad = ((x1 - x0) * 0.05).max(12.0 * 3600.0);
-    let axis = Axis::new(y0, y1, unit, true);
+    let axis = Axis::new(y0, y1, unit, reference.is_none());
     let m = |v: f64| axis.map(v);
     let mut chart = ChartBuilder::on(&plot)
         .margin(16)
@@ -468,6 +495,11 @@ fn draw_trend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ca
         .bold_line_style(RGBColor(200, 200, 200))
         .draw()
         .map_err(err)?;
+    // The reference line is named in the legend, where its label never sits on a point.
+    if let Some((r, _)) = reference {
+        let (lo, hi) = (x0 - pad, x1 + pad);
+        chart.draw_series(DashedLineSeries::new([(lo, m(*r)), (hi, m(*r))], 10, 6, BLACK.mix(0.7).stroke_width(2))).map_err(err)?;
+    }
     // Series sit side by side around each night, so whiskers of lines with close values do not merge.
     let dodge = (x1 - x0 + 2.0 * pad) * 0.006;
     for (i, line) in lines.iter().enumerate() {
@@ -482,7 +514,7 @@ fn draw_trend<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ca
         chart.draw_series(LineSeries::new(line.points.iter().map(|p| (p.0 + dx, m(p.1))), c.stroke_width(2))).map_err(err)?;
         chart.draw_series(line.points.iter().map(|p| Circle::new((p.0 + dx, m(p.1)), 5, c.filled()))).map_err(err)?;
     }
-    draw_legend(&legend, lines)?;
+    draw_legend(&legend, &labels, lines.len())?;
     root.present().map_err(err)
 }
 
@@ -491,7 +523,7 @@ impl Spec {
         match self {
             Spec::Box { rows, .. } => rows.len(),
             Spec::Bars { bars, .. } => bars.len(),
-            Spec::Trend { lines, .. } => 7 + legend_layout(lines).1 / 2,
+            Spec::Trend { lines, reference, .. } => 7 + legend_layout(&legend_labels(lines, reference.as_ref())).1 / 2,
         }
     }
 
@@ -500,7 +532,7 @@ impl Spec {
         match self {
             Spec::Box { rows, x_label, unit } => draw_box(&root, title, caption, rows, x_label, *unit),
             Spec::Bars { bars, x_label, unit } => draw_bars(&root, title, caption, bars, x_label, *unit),
-            Spec::Trend { lines, y_label, unit } => draw_trend(&root, title, caption, lines, y_label, *unit),
+            Spec::Trend { lines, y_label, unit, reference } => draw_trend(&root, title, caption, lines, y_label, *unit, reference.as_ref()),
         }
     }
 
@@ -574,5 +606,7 @@ mod tests {
         assert_eq!(Unit::TokensPerS.label(611.0), "611 tok/s");
         assert_eq!(Unit::Mib.label(14.5), "14.5 MiB");
         assert_eq!(Unit::Mib.label(0.0), "0 MiB");
+        assert_eq!(Unit::Ratio.label(1.0), "1×");
+        assert_eq!(Unit::Ratio.label(0.953), "0.953×");
     }
 }

@@ -1,10 +1,11 @@
 //! Drift tables: each candidate next to its reference, with speed and size so a model card can say
-//! "int8: X× the speed, Y% smaller, top-1 agreement Z%".
+//! "int8: X× the speed, Y% smaller, top-1 agreement Z%", and per prompt every variant's greedy continuation with
+//! where it leaves the reference's.
 
 use std::fmt::Write;
 
 use super::fmt;
-use crate::results::{Document, DriftReport, RunResult};
+use crate::results::{Document, DriftReport, PromptDrift, RunResult};
 
 fn median_ns(doc: &Document, sha: &str) -> Option<f64> {
     doc.runs.iter().find(|r| r.model.sha256 == sha).and_then(|r: &RunResult| r.summary.as_ref()).map(|s| s.latency_ns.median)
@@ -58,7 +59,63 @@ pub fn markdown(doc: &Document) -> String {
             d.prompts.len()
         );
     }
+    continuations(&mut out, doc);
     out
+}
+
+/// A continuation as markdown-safe quoted text, or its ids when the document has no decoded text.
+fn continuation(text: Option<&str>, ids: &[i64]) -> String {
+    match text {
+        Some(t) => super::report::quoted(t, 240),
+        None => format!("ids {ids:?}"),
+    }
+}
+
+/// Where a candidate's continuation leaves the reference's.
+fn diverges(p: &PromptDrift) -> String {
+    match p.first_divergence {
+        None => "identical".into(),
+        Some(k) => {
+            let shared = match &p.text_shared {
+                Some(t) if !t.is_empty() => format!(" after {}", super::report::quoted(t, 120)),
+                Some(_) => " (the first token already differs)".into(),
+                None => format!(" after ids {:?}", &p.greedy_reference[..k.min(p.greedy_reference.len())]),
+            };
+            format!("diverges at token {k}{shared}")
+        }
+    }
+}
+
+/// Per prompt, the reference's continuation and each candidate's, with where it diverges.
+fn continuations(out: &mut String, doc: &Document) {
+    let Some(first) = doc.drift.first() else { return };
+    if doc.drift.iter().all(|d| d.prompts.iter().all(|p| p.greedy_reference.is_empty() && p.greedy_candidate.is_empty())) {
+        let _ = writeln!(out, "\nNo continuations were generated (`--generate 0`).");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### Greedy continuations\n\nEach prompt's greedy continuation (one full forward per token, no KV cache) through every variant; tokens count from 0, and \"diverges at token k\" follows the text both share before it."
+    );
+    // Prompts in the order they ran; a candidate that failed a prompt has no entry for it.
+    let mut prompts: Vec<&str> = Vec::new();
+    for p in doc.drift.iter().flat_map(|d| &d.prompts) {
+        if !prompts.contains(&p.prompt.as_str()) {
+            prompts.push(&p.prompt);
+        }
+    }
+    for (i, prompt) in prompts.iter().enumerate() {
+        let _ = writeln!(out, "\n#### Prompt {}: {}\n", i + 1, super::report::quoted(prompt, 160));
+        let _ = writeln!(out, "| variant | continuation | vs {} |\n|---|---|---|", first.reference.name);
+        let entries: Vec<(&DriftReport, &PromptDrift)> =
+            doc.drift.iter().filter_map(|d| Some((d, d.prompts.iter().find(|p| p.prompt == *prompt)?))).collect();
+        if let Some((d, p)) = entries.first() {
+            let _ = writeln!(out, "| {} (reference) | {} | – |", d.reference.name, continuation(p.text_reference.as_deref(), &p.greedy_reference));
+        }
+        for (d, p) in entries {
+            let _ = writeln!(out, "| {} | {} | {} |", d.candidate.name, continuation(p.text_candidate.as_deref(), &p.greedy_candidate), diverges(p));
+        }
+    }
 }
 
 pub fn table(doc: &Document) -> String {

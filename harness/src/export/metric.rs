@@ -267,7 +267,8 @@ impl Metric {
                 Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9) })
             }
             Metric::PrefillTokensPerS => {
-                let tokens = runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)? as f64;
+                // Real tokens only: a padded prompt's padding is not prefill work anyone asked for.
+                let tokens = runs.iter().find_map(|r| r.prefill_tokens())? as f64;
                 Some(throughput(tokens, Metric::Latency.estimate(runs)?))
             }
             Metric::DecodeEquivalentTokensPerS => {

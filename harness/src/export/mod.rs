@@ -1,5 +1,6 @@
-//! Exporters: each turns a [`Document`] into bytes. One row model ([`Row`]) feeds every tabular format, so the
-//! terminal table, `report.md` and `results.csv` cannot disagree.
+//! Exporters: each turns a [`Document`] into bytes. The terminal table reads one row per run ([`Row`]); `report.md`
+//! (the one markdown renderer, [`report`]) and every machine format read the same [`metric`]s, so they cannot
+//! disagree.
 
 pub mod bmf;
 pub mod card;
@@ -8,7 +9,6 @@ pub mod csv;
 pub mod drift;
 pub mod gab;
 pub mod jsonl;
-pub mod markdown;
 pub mod metric;
 pub mod paired;
 pub mod pytorch;
@@ -230,10 +230,16 @@ pub fn text_notes(runs: &[&RunResult]) -> Vec<String> {
         if let Some(p) = &run.prompt {
             let fit = match p.fit {
                 crate::results::Fit::Exact => "exactly the window".to_owned(),
-                crate::results::Fit::Padded => format!("right-padded to {}", p.window),
+                crate::results::Fit::Padded => format!(
+                    "right-padded to {}: {} of the {} tokens were padding, prefill tok/s counts the {} real ones",
+                    p.window,
+                    p.window - p.real_tokens,
+                    p.window,
+                    p.real_tokens
+                ),
                 crate::results::Fit::Truncated => format!("TRUNCATED to its last {}", p.window),
             };
-            notes.push(format!("{}: prompt of {} tokens, {fit}", run.model.name, p.token_ids.len()));
+            notes.push(format!("{}: prompt {:?} of {} tokens, {fit}", run.model.name, p.text, p.token_ids.len()));
         }
         if let Some(g) = &run.generation {
             let text = g.text.as_deref().map(|t| format!(" {t:?}")).unwrap_or_default();
@@ -252,5 +258,5 @@ pub fn has_tokens(runs: &[&RunResult]) -> bool {
     runs.iter().any(|r| r.summary.as_ref().is_some_and(|s| s.tokens_per_forward.is_some()))
 }
 
-pub const DECODE_FOOTNOTE: &str =
-    "¹ decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";
+/// What the decode-equivalent column means (the text of its footnote ¹).
+pub const DECODE_NOTE: &str = "decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";

@@ -1,22 +1,71 @@
-//! `etbench report`: one or many result documents rendered as a model-card section. A table per device shows only
-//! the columns that vary (variant and median always), footnotes state the exact conditions, charts show every raw
-//! sample, and `results.csv` / `samples.csv` carry the numbers for spreadsheets.
+//! `report.md`, the one markdown report: what `etbench report`, `etbench bench` and `etbench run --format md` write.
+//! A table per device shows only the columns that vary (variant and median always; a one-row table its key
+//! columns), footnotes state the exact conditions, prompt runs show their prompt, token counts and generated text,
+//! profiled runs their top operators, charts show every raw sample, and `results.csv` / `samples.csv` carry the
+//! numbers for spreadsheets.
 //!
-//! Runs of the same [`super::metric::RunKey`] (repeats, or the same setting in several documents) are pooled into one row.
-
+//! Runs of the same [`super::metric::RunKey`] (repeats, or the same setting in several documents) are pooled into one
+//! row; profiled and paired runs have their own method label, so they never pool with plain ones.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::export::markdown::{device_line, distinct, escape};
 use super::charts::Unit;
-use crate::export::{self, fmt, DECODE_FOOTNOTE};
+use crate::export::{self, fmt, DECODE_NOTE};
 use crate::export::store::OutputDir;
-use crate::results::{Document, RunResult};
+use crate::results::{Document, Fit, RunResult, SystemInfo};
 use super::charts::{Bar, BoxRow, Chart, Spec};
 use super::metric::{groups, short_sha, threads_label, Group, Metric};
+
+/// A markdown table cell: pipes escaped, newlines folded.
+pub(crate) fn escape(cell: &str) -> String {
+    cell.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Free text (a prompt, generated text) as a quoted markdown-safe string: newlines and quotes escaped as in Rust,
+/// characters markdown or HTML would interpret escaped, cut after `max` characters with the length said.
+pub fn quoted(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    let shown: String = text.chars().take(max).collect();
+    let mut out = String::new();
+    for c in format!("{shown:?}").chars() {
+        match c {
+            '|' | '*' | '_' | '`' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    if count > max {
+        let _ = write!(out, " … ({count} characters in all; the whole text is in results.json)");
+    }
+    out
+}
+
+/// The distinct values of `f` over `runs`, sorted and comma-joined (for "conditions" footnotes).
+pub(crate) fn distinct<'a>(runs: &[&'a RunResult], f: impl Fn(&'a RunResult) -> String) -> String {
+    runs.iter().map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// "- Device: CPU (arch, cores, RAM), OS, kernel" footnote line.
+pub(crate) fn device_line(info: &SystemInfo) -> String {
+    format!(
+        "- Device: {} ({}, {} logical cores, {:.1} GiB RAM), {} {}, kernel {}",
+        info.cpu_brand.as_deref().unwrap_or("unknown CPU"),
+        info.arch,
+        info.cpu_logical_cores,
+        info.memory_total_bytes as f64 / (1u64 << 30) as f64,
+        info.os.as_deref().unwrap_or("unknown OS"),
+        info.os_version.as_deref().unwrap_or(""),
+        info.kernel.as_deref().unwrap_or("?"),
+    )
+}
 
 /// Everything `etbench report` writes, rendered in memory first so nothing is written when rendering fails.
 pub struct Report {
@@ -39,7 +88,22 @@ pub fn merge(docs: &[Document]) -> Option<Document> {
 struct Column {
     header: &'static str,
     cells: Vec<String>,
+    /// Shown in every table (the variant and its median).
     always: bool,
+    /// Shown in a one-row table too, where nothing varies: what was measured and how.
+    key: bool,
+    /// Marked with ¹ (the decode-equivalent footnote) where the column is shown.
+    footnote: bool,
+}
+
+impl Column {
+    fn header(&self) -> String {
+        if self.footnote { format!("{} ¹", self.header) } else { self.header.to_owned() }
+    }
+
+    fn shown(&self, rows: usize) -> bool {
+        self.always || if rows == 1 { self.key && self.cells[0] != "–" } else { !all_same(&self.cells) }
+    }
 }
 
 fn all_same(cells: &[String]) -> bool {
@@ -51,28 +115,44 @@ fn est(metric: Metric, g: &Group) -> Option<super::metric::Estimate> {
 }
 
 fn columns(groups: &[&Group]) -> Vec<Column> {
-    let col = |header, always, f: &dyn Fn(&Group) -> String| Column { header, always, cells: groups.iter().map(|g| f(g)).collect() };
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Always,
+        Key,
+        Other,
+    }
+    let col = |header, kind: Kind, f: &dyn Fn(&Group) -> String| Column {
+        header,
+        always: matches!(kind, Kind::Always),
+        key: !matches!(kind, Kind::Other),
+        footnote: false,
+        cells: groups.iter().map(|g| f(g)).collect(),
+    };
     let ms = |m: Metric| move |g: &Group| est(m, g).map(|e| fmt::ms(e.value)).unwrap_or_else(|| "–".into());
     let rate = |m: Metric| move |g: &Group| est(m, g).map(|e| fmt::rate(e.value)).unwrap_or_else(|| "–".into());
     vec![
-        col("variant", true, &|g| g.key.model_name.clone()),
-        col("size on disk", false, &|g| fmt::size(g.runs[0].model.size_bytes)),
-        col("method", false, &|g| g.key.method.clone()),
-        col("input", false, &|g| g.key.input.clone()),
-        col("threads", false, &|g| threads_label(g.key.threads)),
-        col("load mode", false, &|g| g.key.load_mode.clone()),
-        col("runs", false, &|g| g.runs.len().to_string()),
-        col("load ms", false, &ms(Metric::Load)),
-        col("first fwd ms", false, &ms(Metric::FirstForward)),
-        col("median ms (p10–p90)", true, &|g| {
+        col("variant", Kind::Always, &|g| g.key.model_name.clone()),
+        col("size on disk", Kind::Key, &|g| fmt::size(g.runs[0].model.size_bytes)),
+        col("method", Kind::Key, &|g| g.key.method.clone()),
+        col("input", Kind::Other, &|g| match g.runs.iter().find_map(|r| r.prompt.as_ref()) {
+            // The prompt's text is in the prompt table below; here what tells the rows apart.
+            Some(p) => format!("prompt: {} real of {} ids, {}", p.real_tokens, p.window, g.key.input.rsplit(", ").next().unwrap_or_default()),
+            None => g.key.input.clone(),
+        }),
+        col("threads", Kind::Key, &|g| threads_label(g.key.threads)),
+        col("load mode", Kind::Key, &|g| g.key.load_mode.clone()),
+        col("runs", Kind::Other, &|g| g.runs.len().to_string()),
+        col("load ms", Kind::Other, &ms(Metric::Load)),
+        col("first fwd ms", Kind::Other, &ms(Metric::FirstForward)),
+        col("median ms (p10–p90)", Kind::Always, &|g| {
             est(Metric::Latency, g)
                 .map(|e| format!("{} ({}–{})", fmt::ms(e.value), fmt::ms(e.lower), fmt::ms(e.upper)))
                 .unwrap_or_else(|| "–".into())
         }),
-        col("prefill tok/s", false, &rate(Metric::PrefillTokensPerS)),
-        col("decode-eq tok/s ¹", false, &rate(Metric::DecodeEquivalentTokensPerS)),
-        col("peak RSS", false, &|g| fmt::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
-        col("output check", false, &|g| output_check(&g.runs)),
+        col("prefill tok/s", Kind::Key, &rate(Metric::PrefillTokensPerS)),
+        Column { footnote: true, ..col("decode-eq tok/s", Kind::Key, &rate(Metric::DecodeEquivalentTokensPerS)) },
+        col("peak RSS", Kind::Key, &|g| fmt::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
+        col("output check", Kind::Other, &|g| output_check(&g.runs)),
     ]
 }
 
@@ -81,24 +161,28 @@ fn output_check(runs: &[&RunResult]) -> String {
     labels.into_iter().collect::<Vec<_>>().join(" / ")
 }
 
-
 fn device_table(out: &mut String, groups: &[&Group]) {
     let cols = columns(groups);
-    let (shown, same): (Vec<&Column>, Vec<&Column>) = cols.iter().partition(|c| c.always || !all_same(&c.cells));
-    let _ = writeln!(out, "| {} |", shown.iter().map(|c| c.header).collect::<Vec<_>>().join(" | "));
-    let _ = writeln!(out, "|{}", shown.iter().map(|c| if c.always && c.header == "variant" { "---|" } else { "--:|" }).collect::<String>());
+    let (shown, rest): (Vec<&Column>, Vec<&Column>) = cols.iter().partition(|c| c.shown(groups.len()));
+    let _ = writeln!(out, "| {} |", shown.iter().map(|c| c.header()).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|{}", shown.iter().map(|c| if c.header == "variant" { "---|" } else { "--:|" }).collect::<String>());
     for i in 0..groups.len() {
         let _ = writeln!(out, "| {} |", shown.iter().map(|c| escape(&c.cells[i])).collect::<Vec<_>>().join(" | "));
     }
     out.push('\n');
     // A column that is "–" in every row says nothing: neither listed nor footnoted.
-    let same: Vec<&Column> = same.into_iter().filter(|c| c.cells[0] != "–").collect();
-    if shown.iter().chain(&same).any(|c| c.header.ends_with('¹')) {
-        let _ = writeln!(out, "{DECODE_FOOTNOTE}\n");
+    let rest: Vec<&Column> = rest.into_iter().filter(|c| c.cells[0] != "–").collect();
+    // The mark ¹ is on the header only where the column is shown; listed below the table, it needs no mark.
+    if shown.iter().any(|c| c.footnote) {
+        let _ = writeln!(out, "¹ {DECODE_NOTE}\n");
     }
-    if !same.is_empty() {
-        let items: Vec<String> = same.iter().map(|c| format!("{} {}", c.header.trim_end_matches(" ¹"), escape(&c.cells[0]))).collect();
-        let _ = writeln!(out, "- Same for every row: {}", items.join(" · "));
+    if !rest.is_empty() {
+        let items: Vec<String> = rest.iter().map(|c| format!("{} {}", c.header, escape(&c.cells[0]))).collect();
+        let lead = if groups.len() == 1 { "Also" } else { "Same for every row" };
+        let _ = writeln!(out, "- {lead}: {}", items.join(" · "));
+        if rest.iter().any(|c| c.footnote) {
+            let _ = writeln!(out, "- {}", DECODE_NOTE[..1].to_uppercase() + &DECODE_NOTE[1..]);
+        }
     }
 }
 
@@ -136,6 +220,144 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
         out,
         "- Latency is `Method::execute` alone on the device's monotonic clock, all repeats pooled; load = program + method load; first fwd = the first (cold) execute",
     );
+}
+
+/// One line per distinct warning, naming the variants it applies to (a warning every run got, such as a debug
+/// build, is said once).
+fn warning_lines(runs: &[&RunResult]) -> Vec<String> {
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    for run in runs {
+        for w in &run.warnings {
+            let text = w.to_string();
+            match lines.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, names)) => names.push(run.model.name.clone()),
+                None => lines.push((text, vec![run.model.name.clone()])),
+            }
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(text, names)| {
+            let mut unique: Vec<String> = Vec::new();
+            for n in &names {
+                if !unique.contains(n) {
+                    unique.push(n.clone());
+                }
+            }
+            let runs = if names.len() > unique.len() { format!(", {} runs", names.len()) } else { String::new() };
+            format!("{text} ({}{runs})", unique.join(", "))
+        })
+        .collect()
+}
+
+/// How far each variant is from the memory limit, when the device's bandwidth was measured (`--bandwidth-probe`).
+fn roofline_notes(groups: &[&Group]) -> Vec<String> {
+    groups
+        .iter()
+        .filter_map(|g| {
+            let device = g.runs.iter().find_map(|r| r.summary.as_ref()?.roofline.as_ref()?.device_bytes_per_s)?;
+            let weights = g.runs[0].model.size_bytes as f64;
+            let achieved = weights * 1e9 / Metric::Latency.estimate(&g.runs)?.value;
+            Some(format!(
+                "{}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved at the median, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
+                g.key.model_name,
+                fmt::size(g.runs[0].model.size_bytes),
+                achieved / 1e9,
+                achieved / device * 100.0,
+                device / 1e9
+            ))
+        })
+        .collect()
+}
+
+/// Longest prompt and generated text shown in full; the rest is in results.json.
+const PROMPT_CHARS: usize = 160;
+const GENERATED_CHARS: usize = 240;
+
+/// How a prompt filled the method's fixed window.
+fn prompt_tokens(p: &crate::results::PromptRecord) -> String {
+    match p.fit {
+        Fit::Exact => format!("{} (exactly the window)", p.real_tokens),
+        Fit::Padded => format!("{} real + {} padding = window {}", p.real_tokens, p.window.saturating_sub(p.real_tokens), p.window),
+        Fit::Truncated => format!("last {} of {} (TRUNCATED to the window)", p.real_tokens, p.token_ids.len()),
+    }
+}
+
+/// Prompt runs: the prompt, how many of the window's tokens were real, and what greedy generation produced.
+fn prompt_table(out: &mut String, groups: &[&Group], hashes: &str) {
+    let rows: Vec<(&Group, &crate::results::PromptRecord)> =
+        groups.iter().filter_map(|g| Some((*g, g.runs.iter().find_map(|r| r.prompt.as_ref())?))).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let texts: BTreeSet<&str> = rows.iter().map(|(_, p)| p.text.as_str()).collect();
+    let shared = texts.len() == 1;
+    let generated = rows.iter().any(|(g, _)| g.runs.iter().any(|r| r.generation.is_some()));
+    let _ = writeln!(out, "{hashes} Prompt and generated text\n");
+    let tokenizer = |p: &crate::results::PromptRecord| {
+        std::path::Path::new(&p.tokenizer).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.tokenizer.clone())
+    };
+    if shared {
+        let p = rows[0].1;
+        let _ = writeln!(out, "Prompt ({} tokens with `{}`): {}\n", p.token_ids.len(), tokenizer(p), quoted(&p.text, PROMPT_CHARS));
+    }
+    let mut header = vec!["variant"];
+    if !shared {
+        header.push("prompt");
+    }
+    header.push("prompt tokens");
+    if generated {
+        header.extend(["generated text", "generated tokens", "first token ms", "generate tok/s"]);
+    }
+    let _ = writeln!(out, "| {} |\n|{}", header.join(" | "), header.iter().map(|_| "---|").collect::<String>());
+    for (g, p) in &rows {
+        let mut cells = vec![escape(&g.key.model_name)];
+        if !shared {
+            cells.push(quoted(&p.text, PROMPT_CHARS));
+        }
+        cells.push(prompt_tokens(p));
+        if generated {
+            cells.extend(generation_cells(g.runs.iter().find_map(|r| r.generation.as_ref())));
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+    let padded: BTreeSet<(usize, usize)> =
+        rows.iter().filter(|(_, p)| p.fit == Fit::Padded).map(|(_, p)| (p.window - p.real_tokens, p.window)).collect();
+    let counts = match (padded.len(), padded.first()) {
+        (1, Some((pad, window))) => format!(": {pad} of the {window} tokens of each forward were padding"),
+        _ => " (padding per row above)".into(),
+    };
+    if !padded.is_empty() {
+        let _ = writeln!(out, "- Prefill tok/s counts only the prompt's real tokens{counts}; the padding is computed but not counted.");
+    }
+    if generated {
+        let _ = writeln!(
+            out,
+            "- Generated greedily after the timed loop, one full forward over the window per token (no KV cache); first token ms = the first of those forwards, generate tok/s = 1 / median step latency."
+        );
+    }
+    out.push('\n');
+}
+
+fn generation_cells(g: Option<&crate::results::GenerationRecord>) -> [String; 4] {
+    let Some(g) = g else { return ["–".into(), "–".into(), "–".into(), "–".into()] };
+    let text = match &g.text {
+        Some(t) => quoted(t, GENERATED_CHARS),
+        None => format!("ids {:?}", g.token_ids),
+    };
+    let rate = crate::stats::Sample::from_ns(&g.step_latency_ns).map(|s| fmt::rate(1e9 / s.quantile(0.5))).unwrap_or_else(|_| "–".into());
+    [text, format!("{} of {}", g.token_ids.len(), g.requested), fmt::ms_u(g.step_latency_ns.first().copied()), rate]
+}
+
+/// Per profiled run, its most expensive operators (ETDump).
+fn top_operators(out: &mut String, runs: &[&RunResult], hashes: &str) {
+    for run in runs {
+        let Some(profile) = &run.profile else { continue };
+        let _ = writeln!(out, "{hashes} Top operators: {} ({})\n", escape(&run.model.name), escape(&run.id));
+        out.push_str(&crate::inspect::etdump::markdown(profile, 10));
+        out.push('\n');
+    }
 }
 
 /// Row labels for charts: the variant, its device when rows come from several, and whatever else tells apart rows of
@@ -302,11 +524,17 @@ pub fn samples_csv(doc: &Document) -> Vec<u8> {
 impl Report {
     /// Renders tables, charts and CSVs of `docs` (at least one).
     pub fn render(docs: &[Document]) -> anyhow::Result<Self> {
+        let mut report = Self::without_charts(docs)?;
+        let ok: Vec<&RunResult> = report.merged.runs.iter().filter(|r| r.is_ok()).collect();
+        let charts = render_charts(&groups(docs), &caption(docs, &ok))?;
+        report.charts = charts;
+        Ok(report)
+    }
+
+    /// The same report with no charts (nothing links to chart files that were not written).
+    pub fn without_charts(docs: &[Document]) -> anyhow::Result<Self> {
         let merged = merge(docs).ok_or_else(|| anyhow::anyhow!("no result documents to report on"))?;
-        let groups = groups(docs);
-        let ok: Vec<&RunResult> = merged.runs.iter().filter(|r| r.is_ok()).collect();
-        let charts = render_charts(&groups, &caption(docs, &ok))?;
-        Ok(Self { charts, results_csv: export::csv::render(&merged), samples_csv: samples_csv(&merged), merged })
+        Ok(Self { charts: Vec::new(), results_csv: export::csv::render(&merged), samples_csv: samples_csv(&merged), merged })
     }
 
     /// The section: a table per device, footnotes, chart links (`link_dir` is where the charts are, relative to the
@@ -328,13 +556,20 @@ impl Report {
             for note in export::error_notes(&runs) {
                 let _ = writeln!(out, "- Failed: {}", escape(&note));
             }
+            for note in warning_lines(&runs) {
+                let _ = writeln!(out, "- Warning: {}", escape(&note));
+            }
+            for note in roofline_notes(&dev_groups) {
+                let _ = writeln!(out, "- {}", escape(&note));
+            }
             conditions(&mut out, &runs, docs);
             out.push('\n');
+            prompt_table(&mut out, &dev_groups, &format!("{hashes}#"));
+            top_operators(&mut out, &runs, &format!("{hashes}#"));
         }
         let paired: Vec<crate::results::PairedRatio> = docs.iter().flat_map(|d| d.paired.iter().cloned()).collect();
         if !paired.is_empty() {
-            let _ = writeln!(out, "{hashes} Paired comparison
-");
+            let _ = writeln!(out, "{hashes} Paired comparison\n");
             let _ = writeln!(out, "{}", export::paired::render(&paired, true));
         }
         if !self.charts.is_empty() {
@@ -351,6 +586,12 @@ impl Report {
     /// The whole `report.md`.
     pub fn markdown(&self, docs: &[Document]) -> String {
         format!("# etbench report\n\n{}", self.section(docs, 2, "."))
+    }
+
+    /// `report.md` of one document without charts: `etbench run --format md` on stdout.
+    pub fn tables(doc: &Document) -> String {
+        let docs = std::slice::from_ref(doc);
+        Self::without_charts(docs).map(|r| r.markdown(docs)).expect("one document is never empty")
     }
 
     /// Writes report.md, the charts, results.csv and samples.csv.

@@ -1,6 +1,8 @@
 //! Trends over time for `etbench history report`: a table of each series' latest night against its earlier nights,
 //! and one chart per metric with a line per series: one point per night (the median of that night's pooled runs,
-//! with its p10–p90 interval as a whisker and band).
+//! with its p10–p90 interval as a whisker and band). Paired nights add the reference-normalised series that
+//! `history check` judges: per candidate, its nightly latency ratio to the pinned reference with a 95 % interval,
+//! around a line at 1×.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -120,7 +122,98 @@ fn caption(series: &[Series]) -> String {
     )
 }
 
-pub fn charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
+/// One paired candidate's nightly ratios to its pinned reference (`analysis::history::normalised_series`).
+pub struct RatioSeries {
+    pub candidate: String,
+    pub reference: String,
+    pub setting: String,
+    /// (night, median per-round ratio, lower, upper, pairs), oldest first.
+    pub nights: Vec<(NaiveDate, f64, f64, f64, usize)>,
+}
+
+/// The table of the reference-normalised series: each candidate's latest night against the one before.
+pub fn ratio_table(series: &[RatioSeries]) -> String {
+    if series.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "### Reference-normalised (paired nights: latency ÷ pinned reference)\n\n| candidate | pinned reference | setting | nights | latest | latest ratio (95% interval) | night before |\n|---|---|---|--:|---|--:|--:|\n",
+    );
+    let ratio = |n: &(NaiveDate, f64, f64, f64, usize)| format!("{:.3}× ({:.3}–{:.3})", n.1, n.2, n.3);
+    for s in series {
+        let Some(latest) = s.nights.last() else { continue };
+        let before = s.nights.len().checked_sub(2).map(|i| ratio(&s.nights[i])).unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {before} |",
+            s.candidate.replace('|', "\\|"),
+            s.reference.replace('|', "\\|"),
+            s.setting.replace('|', "\\|"),
+            s.nights.len(),
+            latest.0,
+            ratio(latest)
+        );
+    }
+    out.push_str("\nBelow 1× the candidate is faster than the reference. Device drift between nights cancels in the ratio: both ran alternating in one process.\n");
+    out
+}
+
+/// Legend labels of ratio lines: the candidate, and its reference or setting only where two lines would look alike.
+fn ratio_labels(series: &[RatioSeries]) -> Vec<String> {
+    let shared = |f: &dyn Fn(&RatioSeries) -> String| series.iter().any(|a| series.iter().filter(|b| f(a) == f(b)).count() > 1);
+    let by_reference = shared(&|s| s.candidate.clone());
+    let by_setting = shared(&|s| format!("{} {}", s.candidate, if by_reference { &s.reference } else { "" }));
+    series
+        .iter()
+        .map(|s| {
+            let mut label = s.candidate.clone();
+            if by_reference {
+                label += &format!(" ÷ {}", s.reference);
+            }
+            if by_setting {
+                label += &format!(" · {}", s.setting);
+            }
+            label
+        })
+        .collect()
+}
+
+fn ratio_chart(ratios: &[RatioSeries], caption: &str) -> anyhow::Result<Option<Chart>> {
+    let shown = &ratios[..ratios.len().min(MAX_LINES)];
+    if shown.iter().all(|s| s.nights.is_empty()) {
+        return Ok(None);
+    }
+    let note = if ratios.len() > MAX_LINES { format!(" (first {MAX_LINES} of {})", ratios.len()) } else { String::new() };
+    let lines: Vec<Line> = shown
+        .iter()
+        .zip(ratio_labels(shown))
+        .map(|(s, label)| Line {
+            label,
+            points: s
+                .nights
+                .iter()
+                .map(|(day, r, lo, hi, _)| (day.and_hms_opt(12, 0, 0).expect("valid time").and_utc().timestamp() as f64, *r, *lo, *hi))
+                .collect(),
+        })
+        .collect();
+    let references: BTreeSet<&str> = shown.iter().map(|s| s.reference.as_str()).collect();
+    let line = match references.iter().next() {
+        Some(r) if references.len() == 1 => format!("1× = {r} (pinned reference)"),
+        _ => "1× = each candidate's pinned reference".into(),
+    };
+    let title = format!("Latency ÷ reference per night{note}: point = median ratio, whisker = 95% interval");
+    let spec = Spec::Trend { lines, y_label: "latency ÷ reference (paired in-process)".into(), unit: Unit::Ratio, reference: Some((1.0, line)) };
+    Ok(Some(spec.render("trend_latency_vs_reference", &title, caption)?))
+}
+
+/// The raw trend charts (one per metric) and, when there are paired nights, the reference-normalised one.
+pub fn charts(series: &[Series], ratios: &[RatioSeries]) -> anyhow::Result<Vec<Chart>> {
+    let mut out = raw_charts(series)?;
+    out.extend(ratio_chart(ratios, &caption(series))?);
+    Ok(out)
+}
+
+fn raw_charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
     let shown = &series[..series.len().min(MAX_LINES)];
     let note = if series.len() > MAX_LINES { format!(" (first {MAX_LINES} of {} series)", series.len()) } else { String::new() };
     let labels = short_labels(shown);
@@ -151,7 +244,7 @@ pub fn charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
         let spread = if metric == Metric::Latency { "p10–p90 of its iterations" } else { "min–max over its runs" };
         let title = format!("{} per night{note}: point = the night's median, whisker = {spread}", metric.label());
         let name = format!("trend_{}", metric.slug().replace('-', "_"));
-        out.push(Spec::Trend { lines, y_label: metric.label().to_owned(), unit: Unit::of(unit) }.render(&name, &title, &caption)?);
+        out.push(Spec::Trend { lines, y_label: metric.label().to_owned(), unit: Unit::of(unit), reference: None }.render(&name, &title, &caption)?);
     }
     Ok(out)
 }

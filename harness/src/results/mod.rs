@@ -340,9 +340,10 @@ pub struct RunSummary {
     pub program_load_ns: Option<u64>,
     pub method_load_ns: Option<u64>,
     pub first_forward_ns: Option<u64>,
-    /// Tokens in one forward (the input's element count).
+    /// Tokens in one forward (the input's element count: the whole window, padding included).
     pub tokens_per_forward: Option<u64>,
-    /// input length / forward latency.
+    /// Real tokens / forward latency: a prompt's real tokens when it was padded to the window (padding is not
+    /// counted), else the whole token input.
     pub prefill_tokens_per_s: Option<Throughput>,
     /// 1 / forward latency: no KV cache, every new token re-runs the whole window (token models only).
     #[serde(default)]
@@ -521,6 +522,14 @@ pub struct PromptDrift {
     pub greedy_candidate: Vec<i64>,
     /// Index of the first generated token where the continuations differ.
     pub first_divergence: Option<usize>,
+    /// The continuations decoded by the prompt's tokenizer (absent in documents written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_candidate: Option<String>,
+    /// The decoded tokens both continuations share before `first_divergence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_shared: Option<String>,
 }
 
 impl RunResult {
@@ -546,8 +555,9 @@ impl RunResult {
             .filter_map(|p| p.memory.vm_hwm_bytes.map(|b| (b, p.phase)))
             .max_by_key(|(b, _)| *b);
         let max_of = |f: fn(&PhaseRecord) -> Option<u64>| self.phases.iter().filter_map(f).max();
+        let real = tokens.map(|window| self.real_tokens_of(window));
         self.summary = Some(RunSummary {
-            prefill_tokens_per_s: tokens.map(|t| Throughput::from_latency(t as f64, &latency_ns)),
+            prefill_tokens_per_s: real.map(|t| Throughput::from_latency(t as f64, &latency_ns)),
             decode_equivalent_tokens_per_s: tokens.map(|_| Throughput::from_latency(1.0, &latency_ns)),
             latency_ns,
             program_load_ns: phase(PhaseKind::ProgramLoad).map(|p| p.duration_ns),
@@ -574,6 +584,16 @@ impl RunResult {
     /// Stopped by an interrupt of etbench (not a failure of the run): `run --resume` runs it again.
     pub fn is_interrupted(&self) -> bool {
         self.error.as_ref().is_some_and(|e| e.kind == etbench_protocol::ErrorKind::Interrupted)
+    }
+
+    /// The tokens a prefill of this run really processes: the prompt's real tokens when it was right-padded to the
+    /// window, else the whole token input; `None` for a program without a token input.
+    pub fn prefill_tokens(&self) -> Option<u64> {
+        self.summary.as_ref()?.tokens_per_forward.map(|window| self.real_tokens_of(window))
+    }
+
+    fn real_tokens_of(&self, window: u64) -> u64 {
+        self.params.spec.real_tokens.map_or(window, |real| u64::from(real).min(window))
     }
 }
 

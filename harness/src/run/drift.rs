@@ -125,18 +125,23 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { f64::NAN } else { sum / n as f64 }
 }
 
-fn report(reference: &ModelRef, candidate: &ModelRef, pairs: &[(String, &Answer, &Answer)]) -> DriftReport {
+fn report(reference: &ModelRef, candidate: &ModelRef, pairs: &[(String, &Answer, &Answer)], tokenizer: &Tokenizer) -> DriftReport {
     let prompts: Vec<PromptDrift> = pairs
         .iter()
         .map(|(text, r, c)| {
             let cmp = compare_logits(&r.logits, &c.logits, r.vocab, r.real.min(c.real));
+            let divergence = first_divergence(&r.greedy, &c.greedy);
+            let shared = &r.greedy[..divergence.unwrap_or(r.greedy.len()).min(r.greedy.len())];
             PromptDrift {
+                text_reference: Some(tokenizer.decode(&r.greedy)),
+                text_candidate: Some(tokenizer.decode(&c.greedy)),
+                text_shared: Some(tokenizer.decode(shared)),
                 prompt: text.clone(),
                 real_tokens: r.real,
                 top1_agree: cmp.top1_agree,
                 kl: cmp.kl,
                 cosine: cmp.cosine,
-                first_divergence: first_divergence(&r.greedy, &c.greedy),
+                first_divergence: divergence,
                 greedy_reference: r.greedy.clone(),
                 greedy_candidate: c.greedy.clone(),
             }
@@ -195,7 +200,7 @@ pub fn measure(plan: &mut Plan, prompts: &[String], tokenizer: &Tokenizer, out: 
             .filter_map(|((t, r), c)| Some((t.clone(), r.as_ref()?, c.as_ref()?)))
             .collect();
         if !pairs.is_empty() {
-            doc.drift.push(report(&reference, candidate, &pairs));
+            doc.drift.push(report(&reference, candidate, &pairs, tokenizer));
         }
     }
     out.write_results(doc)?;

@@ -89,7 +89,15 @@ fn bench_writes_json_csv_and_markdown_for_every_bundled_model() {
         let name = model.file_stem().unwrap().to_string_lossy().into_owned();
         assert!(report.contains(&name), "report.md lacks {name}:\n{report}");
     }
-    assert!(report.contains("| model |") && report.contains("matches export"), "{report}");
+    // The same report as `etbench report` writes (one renderer), charts included.
+    assert!(report.starts_with("# etbench report\n") && report.contains("| variant |") && report.contains("matches export"), "{report}");
+    for chart in ["latency", "throughput", "peak_rss"] {
+        assert!(dir.path().join(format!("{chart}.png")).is_file() && dir.path().join(format!("{chart}.svg")).is_file(), "no {chart} chart");
+        assert!(report.contains(&format!("({chart}.png)")), "report.md does not link {chart}.png:\n{report}");
+    }
+    let reported = etbench().arg("report").arg(dir.path()).arg("--out").arg(dir.path().join("again")).output().unwrap();
+    assert!(reported.status.success(), "{}", stderr_of(&reported));
+    assert_eq!(std::fs::read_to_string(dir.path().join("again/report.md")).unwrap(), report, "bench and report write the same report.md");
     let bundled = std::fs::read_dir(models_dir()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "pte")).count();
     let doc = read_doc(dir.path());
     assert_eq!(doc.runs.len(), bundled, "bench runs every .pte in models/, LLM or not");
@@ -478,7 +486,7 @@ fn one_format_vocabulary_run_md_and_inspect_table_with_text_alias() {
     let out = etbench().args(["run", "--iters", "1", "--warmup", "0", "--format", "md", "--model"]).arg(&conv).arg("--out").arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let md = String::from_utf8(out.stdout).unwrap();
-    assert!(md.contains("| model |") && md.contains("convnet-fp32"), "{md}");
+    assert!(md.starts_with("# etbench report\n") && md.contains("| variant |") && md.contains("convnet-fp32"), "the one report, on stdout: {md}");
     let table = etbench().args(["inspect", "--format", "table"]).arg(&conv).output().unwrap();
     let text = etbench().args(["inspect", "--format", "text"]).arg(&conv).output().unwrap();
     assert!(table.status.success() && text.status.success(), "{}", stderr_of(&text));

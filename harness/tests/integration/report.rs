@@ -95,8 +95,10 @@ fn report_writes_the_table_charts_and_csvs_of_real_runs() {
     assert!(samples.starts_with("run_id,device,model,model_sha256,method,threads,load_mode,repeat_index,iteration,latency_ns"));
 }
 
+/// A one-row table has nothing that varies, yet it still shows what was measured and how (it used to shrink to
+/// variant and median, everything else in a footnote).
 #[test]
-fn a_single_variant_shows_only_variant_and_median() {
+fn a_one_row_table_still_shows_its_key_columns() {
     let dir = tempfile::tempdir().unwrap();
     let mut doc = Document::read(real_results()).unwrap();
     doc.runs.truncate(1);
@@ -105,8 +107,42 @@ fn a_single_variant_shows_only_variant_and_median() {
     let out = report(&[s(&path), "--out", s(dir.path())]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    assert!(md.contains("| variant | median ms (p10–p90) |\n"), "{md}");
-    assert!(md.contains("- Same for every row: size on disk"), "{md}");
+    let header = md.lines().find(|l| l.starts_with("| variant")).unwrap();
+    assert_eq!(
+        header,
+        "| variant | size on disk | method | threads | load mode | median ms (p10–p90) | prefill tok/s | decode-eq tok/s ¹ | peak RSS |"
+    );
+    assert!(md.contains("\n¹ decode-equivalent = "), "the mark's footnote: {md}");
+    assert!(md.contains("- Also: input 32 ids") && !md.contains("Same for every row"), "{md}");
+}
+
+/// Profiled runs carry per-operator overhead: the same file run plain and with --profile gives two rows, never one
+/// pooled row, and the profiled one lists its top operators.
+#[test]
+fn profiled_runs_are_never_pooled_with_plain_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let dir = tmp.path().join(name);
+        let out = etbench()
+            .args(["run", "--format", "none", "--warmup", "1", "--iters", "4", "--model"])
+            .arg(fixture("xnnpack-fp32"))
+            .args(extra)
+            .arg("--out")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        dir
+    };
+    let (plain, profiled) = (run("plain", &[]), run("profiled", &["--profile"]));
+    let out_dir = tmp.path().join("report");
+    let out = report(&[s(&plain), s(&profiled), "--out", s(&out_dir)]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| gemma3n-tiny-xnnpack-fp32 |")).collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(rows.iter().any(|r| r.contains("| forward (profiled) |")) && rows.iter().any(|r| r.contains("| forward |")), "{md}");
+    assert!(md.contains("### Top operators: gemma3n-tiny-xnnpack-fp32") && md.contains("| op | where |"), "{md}");
 }
 
 const CARD: &str = "# Gemma 3n tiny\n\nIntro stays.\n\n## Benchmarks\n\nOld numbers.\n\n## License\n\nApache-2.0 ✓\n";
@@ -309,4 +345,63 @@ fn empty_or_missing_histories_are_clear_errors() {
     let out = history(&text, &["check"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("not an etbench history database"), "{}", stderr_of(&out));
+}
+
+/// `history report` on paired nights also draws the series `history check` judges: each night's latency ratio of the
+/// candidate to the pinned reference with its interval, around a 1× line, next to the raw latency trend. A night on
+/// which the whole device is 40 % slower moves the raw line, not the ratio.
+#[test]
+fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("paired");
+    let out = etbench()
+        .args(["run", "--paired", "--format", "none", "--warmup", "1", "--iters", "30", "--model"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--model")
+        .arg(fixture("xnnpack-8da4w"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let base = etbench::results::Document::read(&dir.join("results.json")).unwrap();
+    let db = tmp.path().join("h.sqlite");
+    // Nights 3..0 ago; night 1 has the whole device 40 % slower, night 0 only the candidate 30 % slower.
+    for (n, ref_scale, cand_scale) in [(3, 1.0, 1.0), (2, 1.0, 1.0), (1, 1.4, 1.4), (0, 1.0, 1.3)] {
+        let mut doc = base.clone();
+        doc.provenance.created_at -= chrono::Duration::days(n);
+        for run in &mut doc.runs {
+            run.id = format!("{}-n{n}", run.id);
+            run.started_at -= chrono::Duration::days(n);
+            let scale = if run.pairing.as_ref().unwrap().position == 0 { ref_scale } else { cand_scale };
+            run.samples.timed_ns.iter_mut().for_each(|v| *v = (*v as f64 * scale) as u64);
+            run.summarise();
+        }
+        let path = tmp.path().join(format!("night-{n}.json"));
+        std::fs::write(&path, etbench::export::json(&doc)).unwrap();
+        let out = history(&db, &["add", s(&path)]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let report_dir = tmp.path().join("trend");
+    let out = history(&db, &["report", "--out", s(&report_dir)]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains("(trend_latency.png)") && md.contains("(trend_latency_vs_reference.png)"), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32 |")).expect(&md);
+    assert!(row.contains("| 4 |"), "four nights: {row}");
+    let png = std::fs::read(report_dir.join("trend_latency_vs_reference.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(report_dir.join("trend_latency_vs_reference.svg")).unwrap();
+    assert!(svg.contains("latency ÷ reference (paired in-process)") && svg.contains("1× = gemma3n-tiny-xnnpack-fp32"), "{svg}");
+    assert!(svg.contains("gemma3n-tiny-xnnpack-8da4w") && !svg.contains("forward (paired)"), "short legend: {svg}");
+    // One point per night on the candidate's line, plus its legend mark.
+    assert_eq!(svg.matches("r=\"5\" opacity=\"1\" fill=\"#1F77B4\"").count(), 4 + 1, "{svg}");
+    // The ratios: night 1 (device drift) stays at the earlier nights' ratio, night 0 is 30 % above it.
+    let series = etbench::analysis::history::History::open(&db).unwrap().series().unwrap();
+    let ratios = etbench::analysis::history::normalised_series(&series, &Default::default());
+    assert_eq!(ratios.len(), 1);
+    let r: Vec<f64> = ratios[0].nights.iter().map(|n| n.ratio).collect();
+    assert!((r[2] / r[1] - 1.0).abs() < 0.02, "device drift cancels: {r:?}");
+    assert!((r[3] / r[1] - 1.3).abs() < 0.02, "the candidate's own slowdown shows: {r:?}");
+    assert!(ratios[0].nights.iter().all(|n| n.lower <= n.ratio && n.ratio <= n.upper && n.lower < n.upper), "{:?}", ratios[0].nights);
 }

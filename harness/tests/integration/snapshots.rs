@@ -122,9 +122,108 @@ fn document() -> Document {
     }
 }
 
+/// `run --format md`: the one report renderer, without charts.
 #[test]
 fn markdown_report() {
-    insta::assert_snapshot!(export::markdown::render(&document()));
+    insta::assert_snapshot!(export::report::Report::tables(&distinct_models()));
+}
+
+/// A prompt run padded to its window and generating text, a profiled run of the same file (never pooled with the
+/// plain one), and a second device with a single run of a program without a token input.
+fn prompts_profiles_and_one_row() -> Document {
+    let mut doc = distinct_models();
+    doc.runs.truncate(2);
+    let mut prompt = doc.runs[1].clone();
+    prompt.id = "local/gemma3n-tiny-xnnpack-fp32/mmap/t2/r0/prompt".into();
+    let ids: Vec<i64> = (2..13).collect();
+    let mut window = ids.clone();
+    window.resize(32, 0);
+    prompt.params.spec.inputs = vec![InputSpec::Values(window.clone())];
+    prompt.params.spec.real_tokens = Some(11);
+    prompt.runner.as_mut().unwrap().input_ids = window;
+    prompt.prompt = Some(PromptRecord {
+        text: "Say \"hi\" | <b>twice</b>\nthen *stop*".into(),
+        tokenizer: "/abs/path/models/tokenizer.json".into(),
+        token_ids: ids,
+        window: 32,
+        fit: Fit::Padded,
+        real_tokens: 11,
+    });
+    prompt.generation = Some(GenerationRecord {
+        requested: 3,
+        token_ids: vec![105, 7, 7],
+        text: Some("hi hi\n".into()),
+        step_latency_ns: vec![7_000_000, 6_000_000, 6_500_000],
+    });
+    prompt.summarise();
+    let mut profiled = doc.runs[0].clone();
+    profiled.id += "/profiled";
+    profiled.params.spec.profile = true;
+    profiled.profile = Some(etbench::inspect::etdump::OpProfile {
+        etdump: None,
+        forwards: 10,
+        forward_median_ns: 80e6,
+        ops: vec![
+            etbench::inspect::etdump::OpStat {
+                name: "aten::mm.out".into(),
+                kind: etbench::inspect::etdump::OpKind::Operator,
+                calls_per_forward: 64.0,
+                median_ns_per_forward: 67e6,
+                share: 0.84,
+            },
+            etbench::inspect::etdump::OpStat {
+                name: "aten::permute_copy.out".into(),
+                kind: etbench::inspect::etdump::OpKind::Operator,
+                calls_per_forward: 48.0,
+                median_ns_per_forward: 8e6,
+                share: 0.1,
+            },
+        ],
+    });
+    profiled.warnings = vec![etbench::results::warnings::Warning::DebugBuild];
+    doc.runs[0].warnings = vec![etbench::results::warnings::Warning::DebugBuild];
+    let mut board = doc.runs[1].clone();
+    board.id = "board/convnet-fp32/mmap/t2/r0".into();
+    board.device.name = "board".into();
+    board.model.name = "convnet-fp32".into();
+    board.model.sha256 = "ef".repeat(32);
+    let runner = board.runner.as_mut().unwrap();
+    runner.inputs = vec![TensorSpec::tensor(Dtype::Float32, vec![1, 3, 32, 32])];
+    runner.input_ids.clear();
+    board.summarise();
+    doc.runs.extend([prompt, profiled, board]);
+    doc
+}
+
+#[test]
+fn report_of_prompts_profiles_and_a_one_row_table() {
+    let doc = prompts_profiles_and_one_row();
+    let md = export::report::Report::tables(&doc);
+    // Prefill tokens/s counts the 11 real tokens of the padded prompt, not the 32-token window.
+    let prompt = &doc.runs[2];
+    let median = prompt.summary.as_ref().unwrap().latency_ns.median;
+    let prefill = prompt.summary.as_ref().unwrap().prefill_tokens_per_s.as_ref().unwrap().median;
+    assert!((prefill - 11.0 * 1e9 / median).abs() < 1e-6, "{prefill}");
+    insta::assert_snapshot!(md);
+}
+
+/// The decode-equivalent mark ¹ is on a header only where that column is shown; listed among the columns that are
+/// the same for every row, the column has no mark and its note is a plain sentence.
+#[test]
+fn a_footnote_mark_appears_only_with_its_column() {
+    let mut doc = distinct_models();
+    doc.runs.truncate(2);
+    let same = doc.runs[0].samples.clone();
+    doc.runs[1].samples = same;
+    doc.runs[1].summarise();
+    let md = export::report::Report::tables(&doc);
+    let header = md.lines().find(|l| l.starts_with("| variant")).unwrap();
+    assert!(!header.contains("decode-eq"), "{header}");
+    assert!(!md.contains('¹'), "a mark with no column: {md}");
+    assert!(md.contains("· decode-eq tok/s 12.5 ·") && md.contains("- Decode-equivalent = 1 / forward latency."), "{md}");
+    // Shown, the column carries the mark and the footnote follows the table.
+    let md = export::report::Report::tables(&distinct_models());
+    assert!(md.contains("decode-eq tok/s ¹ |") && md.contains("\n¹ decode-equivalent = "), "{md}");
 }
 
 #[test]

@@ -46,6 +46,45 @@ fn prompt_generation_is_counted_decoded_and_deterministic() {
     assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "--format none prints nothing on stdout");
 }
 
+/// The report of a prompt run shows the prompt, how many of the window's tokens were real and the generated text;
+/// its prefill tokens/s counts the real tokens only (it used to count the padded window).
+#[test]
+fn a_prompt_run_reports_its_prompt_real_tokens_and_generated_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .args(["run", "--warmup", "0", "--iters", "3", "--format", "md", "--prompt", PROMPT, "--generate", "3", "--model"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let doc = read_doc(dir.path());
+    let run = &doc.runs[0];
+    let p = run.prompt.as_ref().unwrap();
+    let (real, window) = (p.real_tokens, p.window);
+    assert!(real < window, "the test prompt must be padded");
+    let s = run.summary.as_ref().unwrap();
+    let prefill = s.prefill_tokens_per_s.as_ref().unwrap().median;
+    assert!((prefill - real as f64 * 1e9 / s.latency_ns.median).abs() < 1e-6 * prefill, "prefill {prefill} counts the window");
+    let report = etbench().arg("report").arg(dir.path()).output().unwrap();
+    assert!(report.status.success(), "{}", stderr_of(&report));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let text = run.generation.as_ref().unwrap().text.clone().unwrap();
+    for want in [
+        "### Prompt and generated text".to_owned(),
+        format!("{PROMPT:?}"),
+        format!("{real} real + {} padding = window {window}", window - real),
+        format!("{} of the {window} tokens of each forward were padding", window - real),
+        format!("{text:?}"),
+        "3 of 3".to_owned(),
+    ] {
+        assert!(md.contains(&want), "report.md lacks {want:?}:\n{md}");
+        assert!(stdout.contains(&want), "run --format md lacks {want:?}:\n{stdout}");
+    }
+}
+
 #[test]
 fn long_prompts_are_truncated_with_a_warning() {
     let long = "word ".repeat(200);
@@ -123,6 +162,32 @@ fn drift_is_zero_against_itself_and_bounded_for_int8() {
     assert_eq!(same.prompts.len(), etbench::run::drift::BUILTIN_PROMPTS.len());
     let md = std::fs::read_to_string(dir.path().join("drift.md")).unwrap();
     assert!(md.contains("top-1 agreement") && md.contains("gemma3n-tiny-int8"), "{md}");
+    // Each prompt's continuations, decoded, and where they diverge after which shared text.
+    assert!(md.contains("### Greedy continuations"), "{md}");
+    let tokenizer = etbench::plan::prompt::Tokenizer::load(&models_dir().join("tokenizer.json")).unwrap();
+    let quoted = |t: &str| etbench::export::report::quoted(t, 240);
+    for (i, p) in int8.prompts.iter().enumerate() {
+        let section = md.split(&format!("#### Prompt {}: ", i + 1)).nth(1).unwrap_or_else(|| panic!("no prompt {i}: {md}"));
+        let section = section.split("#### ").next().unwrap();
+        assert!(section.starts_with(&etbench::export::report::quoted(&p.prompt, 160)), "{section}");
+        let (reference, candidate) = (p.text_reference.as_deref().unwrap(), p.text_candidate.as_deref().unwrap());
+        assert_eq!(reference, tokenizer.decode(&p.greedy_reference));
+        assert_eq!(candidate, tokenizer.decode(&p.greedy_candidate));
+        let row = |name: &str| section.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_else(|| panic!("no {name} row: {section}"));
+        assert!(row("gemma3n-tiny-bf16 (reference)").contains(&quoted(reference)), "{section}");
+        let int8_row = row("gemma3n-tiny-int8");
+        assert!(int8_row.contains(&quoted(candidate)), "{int8_row}");
+        match p.first_divergence {
+            None => assert!(int8_row.ends_with("| identical |"), "{int8_row}"),
+            Some(k) => {
+                assert!(int8_row.contains(&format!("diverges at token {k}")), "{int8_row}");
+                assert_eq!(p.text_shared.as_deref().unwrap(), tokenizer.decode(&p.greedy_reference[..k]));
+            }
+        }
+        // The reference against itself never diverges.
+        assert!(section.lines().filter(|l| l.starts_with("| gemma3n-tiny-bf16 |")).all(|l| l.ends_with("| identical |")), "{section}");
+    }
+    assert!(int8.prompts.iter().any(|p| p.first_divergence.is_some()), "int8 diverges somewhere on these prompts");
 }
 
 /// Drift goes plan → device lock → sweep like `run`: every measurement flag applies to the speed prompt (both
