@@ -202,7 +202,7 @@ fn ratio_chart(ratios: &[RatioSeries], caption: &str) -> anyhow::Result<Option<C
         _ => "1× = each candidate's pinned reference".into(),
     };
     let title = format!("Latency ÷ reference per night{note}: point = median ratio, whisker = 95% interval");
-    let spec = Spec::Trend { lines, y_label: "latency ÷ reference (paired in-process)".into(), unit: Unit::Ratio, reference: Some((1.0, line)) };
+    let spec = Spec::Trend { lines, y_label: "latency ÷ reference (paired session each night)".into(), unit: Unit::Ratio, reference: Some((1.0, line)) };
     Ok(Some(spec.render("trend_latency_vs_reference", &title, caption)?))
 }
 
