@@ -175,15 +175,7 @@ fn history_judges_the_ratio_to_a_pinned_reference_so_device_drift_cancels() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let base = read_doc(dir.path());
     let night = |n: i64, ref_scale: f64, cand_scale: f64| -> PathBuf {
-        let mut doc = base.clone();
-        doc.provenance.created_at -= chrono::Duration::days(n);
-        for run in &mut doc.runs {
-            run.id = format!("{}-n{n}", run.id);
-            run.started_at -= chrono::Duration::days(n);
-            let scale = if run.pairing.as_ref().unwrap().position == 0 { ref_scale } else { cand_scale };
-            run.samples.timed_ns.iter_mut().for_each(|v| *v = (*v as f64 * scale) as u64);
-            run.summarise();
-        }
+        let doc = paired_night(&base, n, ref_scale, cand_scale);
         let path = dir.path().join(format!("night-{n}-{ref_scale}-{cand_scale}.json"));
         std::fs::write(&path, etbench::export::json(&doc)).unwrap();
         path

@@ -368,15 +368,7 @@ fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
     let db = tmp.path().join("h.sqlite");
     // Nights 3..0 ago; night 1 has the whole device 40 % slower, night 0 only the candidate 30 % slower.
     for (n, ref_scale, cand_scale) in [(3, 1.0, 1.0), (2, 1.0, 1.0), (1, 1.4, 1.4), (0, 1.0, 1.3)] {
-        let mut doc = base.clone();
-        doc.provenance.created_at -= chrono::Duration::days(n);
-        for run in &mut doc.runs {
-            run.id = format!("{}-n{n}", run.id);
-            run.started_at -= chrono::Duration::days(n);
-            let scale = if run.pairing.as_ref().unwrap().position == 0 { ref_scale } else { cand_scale };
-            run.samples.timed_ns.iter_mut().for_each(|v| *v = (*v as f64 * scale) as u64);
-            run.summarise();
-        }
+        let doc = paired_night(&base, n, ref_scale, cand_scale);
         let path = tmp.path().join(format!("night-{n}.json"));
         std::fs::write(&path, etbench::export::json(&doc)).unwrap();
         let out = history(&db, &["add", s(&path)]);
@@ -392,7 +384,7 @@ fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
     let png = std::fs::read(report_dir.join("trend_latency_vs_reference.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let svg = std::fs::read_to_string(report_dir.join("trend_latency_vs_reference.svg")).unwrap();
-    assert!(svg.contains("latency ÷ reference (paired in-process)") && svg.contains("1× = gemma3n-tiny-xnnpack-fp32"), "{svg}");
+    assert!(svg.contains("latency ÷ reference (paired session each night)") && svg.contains("1× = gemma3n-tiny-xnnpack-fp32"), "{svg}");
     assert!(svg.contains("gemma3n-tiny-xnnpack-8da4w") && !svg.contains("forward (paired)"), "short legend: {svg}");
     // One point per night on the candidate's line, plus its legend mark.
     assert_eq!(svg.matches("r=\"5\" opacity=\"1\" fill=\"#1F77B4\"").count(), 4 + 1, "{svg}");

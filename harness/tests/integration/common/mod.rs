@@ -71,3 +71,18 @@ pub fn read_doc(dir: &Path) -> Document {
 pub fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A paired document as if recorded `n` days ago, with the reference's (position 0) and the candidates' latencies
+/// scaled: nights for the history tests, from one real paired session.
+pub fn paired_night(base: &Document, n: i64, ref_scale: f64, cand_scale: f64) -> Document {
+    let mut doc = base.clone();
+    doc.provenance.created_at -= chrono::Duration::days(n);
+    for run in &mut doc.runs {
+        run.id = format!("{}-n{n}", run.id);
+        run.started_at -= chrono::Duration::days(n);
+        let scale = if run.pairing.as_ref().unwrap().position == 0 { ref_scale } else { cand_scale };
+        run.samples.timed_ns.iter_mut().for_each(|v| *v = (*v as f64 * scale) as u64);
+        run.summarise();
+    }
+    doc
+}
