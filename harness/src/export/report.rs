@@ -223,11 +223,20 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
 }
 
 /// One line per distinct warning, naming the variants it applies to (a warning every run got, such as a debug
-/// build, is said once).
+/// build, is said once). High variance is one line listing each variant's worst CV.
 fn warning_lines(runs: &[&RunResult]) -> Vec<String> {
+    use crate::results::warnings::{Warning, HIGH_CV};
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    let mut cvs: Vec<(String, f64)> = Vec::new();
     for run in runs {
         for w in &run.warnings {
+            if let Warning::HighVariance { cv } = w {
+                match cvs.iter_mut().find(|(name, _)| *name == run.model.name) {
+                    Some((_, worst)) => *worst = worst.max(*cv),
+                    None => cvs.push((run.model.name.clone(), *cv)),
+                }
+                continue;
+            }
             let text = w.to_string();
             match lines.iter_mut().find(|(t, _)| *t == text) {
                 Some((_, names)) => names.push(run.model.name.clone()),
@@ -247,6 +256,14 @@ fn warning_lines(runs: &[&RunResult]) -> Vec<String> {
             let runs = if names.len() > unique.len() { format!(", {} runs", names.len()) } else { String::new() };
             format!("{text} ({}{runs})", unique.join(", "))
         })
+        .chain((!cvs.is_empty()).then(|| {
+            let each: Vec<String> = cvs.iter().map(|(name, cv)| format!("{name} {:.1}%", cv * 100.0)).collect();
+            format!(
+                "high variance (CV > {:.0}%): {}; close other apps, pin cores (--cpu-affinity), add --warmup/--iters or --repeat",
+                HIGH_CV * 100.0,
+                each.join(", ")
+            )
+        }))
         .collect()
 }
 
