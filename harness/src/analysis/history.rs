@@ -438,7 +438,7 @@ pub fn render_normalised(checks: &[Normalised]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "\n### Reference-normalised (paired nights: candidate / pinned reference, per-round ratios)\n\n| candidate | pinned reference | setting | window ratio | newest ratio | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
+        "\n### Reference-normalised (paired nights: candidate / pinned reference, per round or per pair of processes)\n\n| candidate | pinned reference | setting | window ratio | newest ratio | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
     );
     for c in checks {
         let (change, interval) = match &c.change {
@@ -446,9 +446,14 @@ pub fn render_normalised(checks: &[Normalised]) -> String {
             None => ("–".into(), "–".into()),
         };
         let verdict = c.verdict.map(|v| v.label().to_owned()).or_else(|| c.note.clone()).unwrap_or_default();
+        let ratio = |r: f64| if r.is_finite() { format!("{r:.4}") } else { "–".into() };
         out.push_str(&format!(
-            "| {} | {} | {} | {:.4} | {:.4} | {change} | {interval} | {verdict} |\n",
-            c.candidate, c.reference, c.setting, c.baseline_ratio, c.newest_ratio
+            "| {} | {} | {} | {} | {} | {change} | {interval} | {verdict} |\n",
+            c.candidate,
+            c.reference,
+            c.setting,
+            ratio(c.baseline_ratio),
+            ratio(c.newest_ratio)
         ));
     }
     out.push_str("\nDesign: a paired session each night (in-process, or paired processes); drift between nights cancels in the ratio to the pinned reference.\n");
