@@ -978,6 +978,11 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     if design == Some(PairedDesign::InProcess) && own_runners {
         return Err(arg_error("--paired in-process needs one runner for all models (they share its process); the models have different --runner: use --paired processes".to_owned()));
     }
+    if design == Some(PairedDesign::Processes) && args.measure.iters == Some(Iters::Auto) {
+        return Err(arg_error(
+            "--iters auto cannot go with --paired processes: there the session adapts its number of pairs (--until-ci, --max-time); give --iters N, the timed iterations of each process".to_owned(),
+        ));
+    }
     if design.is_some() && args.models.len() < 2 {
         return Err(arg_error(format!("--paired needs at least two --model files (the first is the reference); got {}", args.models.len())));
     }

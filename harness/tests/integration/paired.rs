@@ -327,4 +327,5 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     refused(&["run", "--model", model, "--model", model, "--runner", r1, "--runner", r2, "--runner", r1], "one per model in order");
     refused(&["run", "--device", "lab-board1", "--model", model, "--model", model, "--runner", r1, "--runner", r2], "works on the local device");
     refused(&["bench", "--runner", r1, "--runner", r2], "only `run` takes one per --model");
+    refused(&["run", "--paired", "processes", "--iters", "auto", "--model", model, "--model", model], "give --iters N");
 }
