@@ -1032,11 +1032,14 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     match args.format {
         RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
         RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
+        // A paired-processes session has a row per process (dozens): the terminal gets them pooled per model, as
+        // in report.md; results.json keeps every row.
+        RunFormat::Table if design == Some(PairedDesign::Processes) => print_stdout(&export::report::Report::tables(&doc))?,
         RunFormat::Table => print_stdout(&export::table::render(&doc))?,
         RunFormat::Md => print_stdout(&export::report::Report::tables(&doc))?,
         RunFormat::None => {}
     }
-    if !doc.paired.is_empty() && matches!(args.format, RunFormat::Table) {
+    if !doc.paired.is_empty() && matches!(args.format, RunFormat::Table) && design != Some(PairedDesign::Processes) {
         print_stdout(&format!("\n{}", export::paired::render(&doc.paired, false)))?;
     }
     crate::say!("etbench: results in {}", out.path().display());

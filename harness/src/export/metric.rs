@@ -104,8 +104,11 @@ fn method_label(run: &RunResult) -> String {
     if run.params.spec.profile {
         label.push_str(" (profiled)");
     }
-    if run.pairing.is_some() {
-        label.push_str(" (paired)");
+    match &run.pairing {
+        // Own processes: per-model memory is real, but the rows belong to a paired session.
+        Some(p) if p.pair.is_some() => label.push_str(" (paired processes)"),
+        Some(_) => label.push_str(" (paired)"),
+        None => {}
     }
     label
 }

@@ -186,16 +186,35 @@ fn device_table(out: &mut String, groups: &[&Group]) {
     }
 }
 
+/// How many runner processes each model had: `--repeat`, or, in paired-processes sessions, one per pair.
+fn processes_line(runs: &[&RunResult]) -> String {
+    let (paired, plain): (Vec<&RunResult>, Vec<&RunResult>) =
+        runs.iter().partition(|r| r.pairing.as_ref().is_some_and(|p| p.pair.is_some()));
+    let mut parts = Vec::new();
+    if !plain.is_empty() {
+        parts.push(format!("{} fresh runner process(es)", distinct(&plain, |r| r.params.repeats.to_string())));
+    }
+    if !paired.is_empty() {
+        let mut per_model: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for r in &paired {
+            *per_model.entry(r.model.name.as_str()).or_default() += 1;
+        }
+        let counts: BTreeSet<String> = per_model.values().map(|n| n.to_string()).collect();
+        parts.push(format!("{} processes in paired-processes sessions (A B B A …)", counts.into_iter().collect::<Vec<_>>().join(", ")));
+    }
+    parts.join("; ")
+}
+
 fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     let info = &runs[0].device.info;
     let _ = writeln!(out, "{}", device_line(info));
     let _ = writeln!(
         out,
-        "- Per run: {} warm-up + {} timed iterations of `{}`; {} fresh runner process(es) per model; threads {}; load mode {}",
+        "- Per run: {} warm-up + {} timed iterations of `{}`; {} per model; threads {}; load mode {}",
         distinct(runs, |r| r.params.spec.warmup.to_string()),
         distinct(runs, |r| r.params.spec.iterations.to_string()),
         distinct(runs, |r| r.params.spec.method.clone()),
-        distinct(runs, |r| r.params.repeats.to_string()),
+        processes_line(runs),
         distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads))),
         distinct(runs, |r| r.params.spec.load_mode.to_string()),
     );

@@ -314,6 +314,22 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     assert!(matches!(code, Some(0) | Some(1)), "{err}");
     assert!(md.contains("Design: paired processes") && md.contains("gemma3n-tiny-xnnpack-fp32 @et two"), "{md}");
 
+    // The terminal gets the processes pooled per model (as in report.md) and the paired verdict once.
+    let out = etbench()
+        .args(["run", "--paired", "processes", "--iters", "4", "--until-ci", "90", "--format", "table", "--model"])
+        .arg(&a)
+        .arg("--model")
+        .arg(fixture("xnnpack-8da4w"))
+        .arg("--out")
+        .arg(tmp.path().join("table"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout.contains("6 processes in paired-processes sessions (A B B A …) per model"), "{stdout}");
+    assert_eq!(stdout.matches("Design: paired processes").count(), 1, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("| gemma3n-tiny-xnnpack-fp32 |")).count(), 1, "one pooled row per model: {stdout}");
+
     // What cannot work is refused before anything runs.
     let (r1, r2) = (runners[0].to_str().unwrap(), runners[1].to_str().unwrap());
     let refused = |args: &[&str], needle: &str| {
