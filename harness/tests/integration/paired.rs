@@ -282,7 +282,7 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
         runners.push(path);
     }
     let a = fixture("xnnpack-fp32");
-    let mut extra: Vec<&str> = vec!["--iters", "8", "--until-ci", "50"];
+    let mut extra: Vec<&str> = vec!["--iters", "8", "--until-ci", "1000"];
     for r in &runners {
         extra.extend(["--runner", r.to_str().unwrap()]);
     }
@@ -291,7 +291,7 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("paired processes") && err.contains("pair 6 (←)"), "{err}");
     let doc = read_doc(dir.path());
-    assert_eq!(doc.runs.len(), 12, "6 pairs (the minimum; ±50% is reached at once) of 2 processes");
+    assert_eq!(doc.runs.len(), 12, "6 pairs (the minimum: a ±1000% target is met by any interval, however busy the machine) of 2 processes");
     let positions: Vec<u32> = doc.runs.iter().map(|r| r.pairing.as_ref().unwrap().position).collect();
     assert_eq!(positions, [0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0], "A B B A order");
     for (i, run) in doc.runs.iter().enumerate() {
@@ -316,7 +316,7 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
 
     // The terminal gets the processes pooled per model (as in report.md) and the paired verdict once.
     let out = etbench()
-        .args(["run", "--paired", "processes", "--iters", "4", "--until-ci", "90", "--format", "table", "--model"])
+        .args(["run", "--paired", "processes", "--iters", "4", "--until-ci", "1000", "--format", "table", "--model"])
         .arg(&a)
         .arg("--model")
         .arg(fixture("xnnpack-8da4w"))
