@@ -157,12 +157,13 @@ pub fn run_session(
     let mut protocol_error = None;
     let lines = process.lines();
     let mut progress = Progress::new(&params);
-    let mut timed_out = None;
-    let mut interrupted = false;
+    // Why etbench killed the runner, if it did: the kind and what to say before (and after) the kept samples.
+    let mut stopped: Option<(ErrorKind, String, &str)> = None;
     let mut last_line = std::time::Instant::now();
     loop {
         if crate::progress::interrupted() {
-            interrupted = true;
+            let head = "interrupted: etbench was stopped (Ctrl-C or SIGTERM) and killed the runner".to_owned();
+            stopped = Some((ErrorKind::Interrupted, head, "; `etbench run --resume` redoes this run"));
             process.kill();
             break;
         }
@@ -172,7 +173,11 @@ pub fn run_session(
             Ok(None) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if let Some(limit) = timeout.filter(|limit| last_line.elapsed() >= *limit) {
-                    timed_out = Some(limit);
+                    let head = format!(
+                        "timeout: the runner said nothing for {:.0} s (--run-timeout) and was killed; the device may be hung, or one forward takes longer: raise --run-timeout",
+                        limit.as_secs_f64()
+                    );
+                    stopped = Some((ErrorKind::Timeout, head, ""));
                     process.kill();
                     break;
                 }
@@ -199,28 +204,13 @@ pub fn run_session(
         }
     }
     let (exit, stderr) = process.finish();
-    if interrupted {
+    if let Some((kind, head, tail)) = stopped {
         return rows
             .into_iter()
             .zip(pending)
             .map(|(row, p)| {
                 let kept = row.samples.timed_ns.len();
-                let message = format!("interrupted: etbench was stopped (Ctrl-C or SIGTERM) and killed the runner; {kept} samples kept; `etbench run --resume` redoes this run");
-                fail(row, ErrorKind::Interrupted, p.last_phase, message)
-            })
-            .collect();
-    }
-    if let Some(limit) = timed_out {
-        let message = format!(
-            "timeout: the runner said nothing for {:.0} s (--run-timeout) and was killed; the device may be hung, or one forward takes longer: raise --run-timeout",
-            limit.as_secs_f64()
-        );
-        return rows
-            .into_iter()
-            .zip(pending)
-            .map(|(row, p)| {
-                let kept = row.samples.timed_ns.len();
-                fail(row, ErrorKind::Timeout, p.last_phase, format!("{message}; {kept} samples kept"))
+                fail(row, kind, p.last_phase, format!("{head}; {kept} samples kept{tail}"))
             })
             .collect();
     }

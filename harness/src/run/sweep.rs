@@ -194,9 +194,12 @@ fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared]
     let target = session_params.spec.until_ci_pct.unwrap_or(PROCESS_PAIRS_CI_PCT) / 100.0;
     let budget = session_params.spec.max_time_s.map(std::time::Duration::from_secs_f64);
     // The adaptive and time bounds are the session's; each process runs its fixed iterations.
-    let mut params = session_params.clone();
-    params.spec.until_ci_pct = None;
-    params.spec.max_time_s = None;
+    let process_params = |model_cell: &Cell| {
+        let mut params = plan.params(model_cell);
+        params.spec.until_ci_pct = None;
+        params.spec.max_time_s = None;
+        params
+    };
     let names: Vec<String> = prepared
         .iter()
         .zip(&plan.models)
@@ -215,8 +218,7 @@ fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared]
                 return rows;
             }
             let model_cell = Cell { model: m, ..*cell };
-            let model_params = RunParams { runner: plan.params(&model_cell).runner, ..params.clone() };
-            let mut row = run_cell(plan, plan.device_for(m), device_ref, prepared[m], &model_cell, model_params, None, available);
+            let mut row = run_cell(plan, plan.device_for(m), device_ref, prepared[m], &model_cell, process_params(&model_cell), None, available);
             row.id = format!("{}/p{m}/k{pair}", row.id);
             row.pairing = Some(crate::results::Pairing { session: session.clone(), position: m as u32, models: names.clone(), pair: Some(pair) });
             // Each kind of warning once per model and session, not once per process.
@@ -296,14 +298,13 @@ pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>, prior
 /// Whether `doc` already holds the run of `cell` (same device, model file, load mode, threads and repeat).
 fn done(plan: &Plan, cell: &Cell, doc: &Document) -> bool {
     let path = plan.models[cell.model].display().to_string();
-    let params = plan.params(cell);
     doc.runs.iter().any(|r| {
         r.device.name == plan.device.name()
             && r.model.path == path
             && r.pairing.is_some() == plan.settings.paired
-            && r.params.spec.load_mode == params.spec.load_mode
-            && r.params.spec.threads == params.spec.threads
-            && r.params.repeat_index == params.repeat_index
+            && r.params.spec.load_mode == cell.load_mode
+            && r.params.spec.threads == cell.threads
+            && r.params.repeat_index == cell.repeat
     })
 }
 
