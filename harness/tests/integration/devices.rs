@@ -402,10 +402,7 @@ fn phone_disconnecting_mid_run_is_an_error_row_with_a_reconnect_hint_and_the_swe
         .arg("--model")
         .arg(fixture("int8"));
     let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !phone_runner_running() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(120), phone_runner_running);
     assert!(phone_runner_running(), "the first run never started");
     std::thread::sleep(Duration::from_millis(1500));
     let adb = std::process::Command::new("adb").args(["-P", "15037", "disconnect", "127.0.0.1:17104"]).output().unwrap();
@@ -449,10 +446,7 @@ fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
         .arg("--model")
         .arg(fixture("int8"));
     let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !phone_runner_running() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(120), phone_runner_running);
     std::thread::sleep(Duration::from_secs(5));
     let before_khz: u64 = original.trim().parse().unwrap();
     std::fs::write(&node, format!("{}\n", before_khz / 2)).unwrap();
@@ -493,11 +487,7 @@ fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
 
 /// Whether a runner is running on lab-board1 (its processes are this host's, in a network namespace).
 fn board1_runner_running() -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
-    entries.flatten().any(|e| {
-        let text = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).into_owned();
-        text.contains("etbench-runner") && text.contains("--spec") && text.contains("board1/work/models/")
-    })
+    command_lines().iter().any(|text| text.contains("etbench-runner") && text.contains("--spec") && text.contains("board1/work/models/"))
 }
 
 #[test]
@@ -514,10 +504,7 @@ fn ctrl_c_during_a_two_device_sweep_stops_the_runners_on_the_ssh_board_and_the_p
         .arg("--model")
         .arg(fixture("int8"));
     let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !(phone_runner_running() && board1_runner_running()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(180), || phone_runner_running() && board1_runner_running());
     assert!(phone_runner_running() && board1_runner_running(), "the runners never started on both devices");
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
@@ -530,10 +517,7 @@ fn ctrl_c_during_a_two_device_sweep_stops_the_runners_on_the_ssh_board_and_the_p
     let stderr = stderr.unwrap_or_default();
     assert_eq!(code, Some(130), "{stderr}");
     // The remote runners notice that nobody reads them any more at their next heartbeat (10 s by default).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while (phone_runner_running() || board1_runner_running()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(Duration::from_secs(30), || !phone_runner_running() && !board1_runner_running());
     assert!(!phone_runner_running(), "the phone's runner outlived the interrupt");
     assert!(!board1_runner_running(), "the board's runner outlived the interrupt");
     let doc = read_doc(out_dir.path());

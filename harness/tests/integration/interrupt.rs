@@ -3,11 +3,11 @@
 
 use std::io::BufRead;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etbench_protocol::ErrorKind;
 
-use crate::common::{etbench, fixture, read_doc, MACHINE};
+use crate::common::{command_lines, etbench, fixture, read_doc, wait_until, MACHINE};
 
 /// Starts `etbench run` with stderr piped; sends `signal` once `after` seconds have passed since a stderr line
 /// starting with `marker`, and returns the exit code and all of stderr.
@@ -32,24 +32,12 @@ fn interrupt_when(mut child: Child, marker: &str, after: Duration, signal: i32) 
 
 /// Processes whose command line names `needle` (a runner still working on that model file).
 fn processes_naming(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle) {
-                found.push(cmdline);
-            }
-        }
-    }
-    found
+    command_lines().into_iter().filter(|cmdline| cmdline.contains(needle)).collect()
 }
 
 fn no_runner_left(needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_naming(needle).is_empty() {
-        assert!(Instant::now() < deadline, "runner still alive after etbench exited: {:?}", processes_naming(needle));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let gone = wait_until(Duration::from_secs(10), || processes_naming(needle).is_empty());
+    assert!(gone, "runner still alive after etbench exited: {:?}", processes_naming(needle));
 }
 
 #[test]

@@ -124,12 +124,7 @@ pub fn phone_sdcard() {
 /// Whether a runner started from the bundle on the lab phone is running now (seen in the host's /proc: the phone's
 /// processes are this host's, through qemu-user).
 pub fn phone_runner_running() -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
-    entries.flatten().any(|e| {
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let text = String::from_utf8_lossy(&cmdline);
-        text.contains("--library-path") && text.contains("/data/local/tmp/etbench/models/")
-    })
+    command_lines().iter().any(|text| text.contains("--library-path") && text.contains("/data/local/tmp/etbench/models/"))
 }
 
 /// The Android runner bundle etbench uses for `lab-phone` (built by etbench itself when missing).

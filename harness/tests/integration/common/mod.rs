@@ -86,3 +86,25 @@ pub fn paired_night(base: &Document, n: i64, ref_scale: f64, cand_scale: f64) ->
     }
     doc
 }
+
+/// The command lines of this host's processes (arguments joined by spaces); the lab's devices run here too.
+pub fn command_lines() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .collect()
+}
+
+/// Polls `done` every 100 ms for at most `limit`; whether it came true.
+pub fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
+}
