@@ -511,8 +511,10 @@ fn render_charts(groups: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> 
     }
     let rss = bars(groups, &labels, &colors, Metric::PeakRss);
     if !rss.is_empty() {
+        // Whiskers only exist where a variant had several runs; one run each has no range to name.
+        let whiskers = if rss.iter().any(|b| b.lower < b.upper) { " (whiskers: min–max over runs)" } else { "" };
         out.push(
-            Spec::Bars { bars: rss, x_label: "peak RSS, largest phase peak (whiskers: min–max over runs)".into(), unit: Unit::Mib }
+            Spec::Bars { bars: rss, x_label: format!("peak RSS, largest phase peak{whiskers}"), unit: Unit::Mib }
                 .render("peak_rss", &format!("Peak memory{note}"), caption)?,
         );
     }
