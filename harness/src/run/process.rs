@@ -204,6 +204,29 @@ pub fn run_session(
         }
     }
     let (exit, stderr) = process.finish();
+    let cgroup = rows.first().and_then(memory_limit).map(|l| l.cgroup.clone());
+    let out = judge(rows, pending, models, paired, exit, &stderr, protocol_error, stopped);
+    // After judging (an OOM verdict reads the cgroup's counters), whatever ended the run (a remote
+    // runner's cgroup is not on this host: it stays behind as an empty directory).
+    if let Some(dir) = cgroup {
+        let _ = std::fs::remove_dir(dir);
+    }
+    out
+}
+
+/// The rows once the runner has exited: a run etbench stopped keeps its samples and says why; otherwise each row
+/// is judged by the exit, the protocol and (paired) whether another model ended the session.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    rows: Vec<RunResult>,
+    pending: Vec<Pending>,
+    models: Vec<(ModelRef, Option<Expectation>)>,
+    paired: bool,
+    exit: Exit,
+    stderr: &str,
+    protocol_error: Option<String>,
+    stopped: Option<(ErrorKind, String, &str)>,
+) -> Vec<RunResult> {
     if let Some((kind, head, tail)) = stopped {
         return rows
             .into_iter()
@@ -215,7 +238,7 @@ pub fn run_session(
             .collect();
     }
     let failed = rows.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {}", r.model.name, e.message)));
-    let out: Vec<RunResult> = rows
+    rows
         .into_iter()
         .zip(pending)
         .zip(models)
@@ -234,14 +257,10 @@ pub fn run_session(
                     let kept = row.samples.timed_ns.len();
                     fail(row, ErrorKind::RunnerCrashed, last_phase, format!("the paired session ended early because {other}; {kept} samples kept"))
                 }
-                _ => classify_exit(row, exit, &stderr, last_phase, protocol_error.clone(), expectation.as_ref()),
+                _ => classify_exit(row, exit, stderr, last_phase, protocol_error.clone(), expectation.as_ref()),
             }
         })
-        .collect();
-    if let Some(row) = out.first() {
-        remove_cgroup(row);
-    }
-    out
+        .collect()
 }
 
 /// The session a paired row belongs to: device, settings and repeat (the rows of one process share it).
@@ -358,13 +377,6 @@ fn oom_killed(row: &RunResult, exit: Exit) -> Option<String> {
         text.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
     });
     (counter != Some(0)).then(|| format!("{:.1} MiB", limit.bytes as f64 / 1048576.0))
-}
-
-/// Removes the runner's memory cgroup once it has exited (local device; remote ones leave an empty directory).
-fn remove_cgroup(row: &RunResult) {
-    if let Some(limit) = memory_limit(row) {
-        let _ = std::fs::remove_dir(&limit.cgroup);
-    }
 }
 
 /// Asks the runner for a model's method metadata (`--describe`: program load only, no method load).

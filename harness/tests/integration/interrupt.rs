@@ -102,7 +102,8 @@ fn sigterm_stops_the_first_run_and_resume_refuses_what_it_cannot_finish() {
     let child = etbench()
         .args(["run", "--model"])
         .arg(&model)
-        .args(["--warmup", "0", "--iters", "2000", "--format", "none", "--out"])
+        // A memory limit, so the runner has a cgroup of its own that must not outlive the interrupted run.
+        .args(["--warmup", "0", "--iters", "2000", "--memory-limit", "512M", "--format", "none", "--out"])
         .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -114,6 +115,8 @@ fn sigterm_stops_the_first_run_and_resume_refuses_what_it_cannot_finish() {
     let doc = read_doc(&dir);
     assert_eq!(doc.runs.len(), 1);
     assert!(doc.runs[0].is_interrupted(), "{:?}", doc.runs[0].error);
+    let cgroup = &doc.runs[0].conditions[0].memory_limit.as_ref().expect("the limit is recorded").cgroup;
+    assert!(!std::path::Path::new(cgroup).exists(), "the interrupted runner's cgroup {cgroup} is removed");
 
     // --resume takes no other flag (the recorded ones are reused).
     let out = etbench().args(["run", "--resume"]).arg(&dir).args(["--iters", "5"]).output().unwrap();
