@@ -68,7 +68,7 @@ pub fn handle_interrupts() {
             if INTERRUPTED.swap(true, Ordering::SeqCst) {
                 std::process::exit(EXIT_INTERRUPTED as i32);
             }
-            line("etbench: interrupted: stopping the runner; completed runs are kept (interrupt again to quit at once)");
+            line("etbench: interrupted: stopping the run in progress (runner or push); completed runs are kept (interrupt again to quit at once)");
         });
         if let Err(e) = installed {
             line(&format!("etbench: warning: Ctrl-C will kill etbench without saving the run in progress: {e}"));

@@ -330,7 +330,7 @@ fn paired_nights(series: &[Series]) -> PairedNights {
                 continue;
             }
             let spec = &cand.params.spec;
-            let setting = format!("{}, {} threads, {}", cand.device.name, threads_label(spec.threads), spec.load_mode);
+            let setting = format!("{}, {}, {}", cand.device.name, crate::export::metric::threads_phrase(spec.threads), spec.load_mode);
             let key = (cand.model.name.clone(), reference.model.name.clone(), setting);
             let night = reference.started_at.date_naive();
             let entry = out.entry(key).or_default().entry(batch.clone()).or_insert_with(|| PairedBatch { night, sessions: Vec::new() });

@@ -95,9 +95,9 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     let mut settings: BTreeMap<String, BTreeMap<String, Vec<&RunResult>>> = BTreeMap::new();
     for run in doc.runs.iter().filter(|r| r.pairing.is_some()) {
         let spec = &run.params.spec;
-        let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads).map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+        let threads = crate::export::metric::threads_phrase(run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads));
         let profiled = if spec.profile { ", profiled" } else { "" };
-        let setting = format!("{}, {} threads, {}{profiled}", run.device.name, threads, spec.load_mode);
+        let setting = format!("{}, {threads}, {}{profiled}", run.device.name, spec.load_mode);
         let session = run.pairing.as_ref().expect("filtered").session.clone();
         settings.entry(setting).or_default().entry(session).or_default().push(run);
     }

@@ -887,6 +887,16 @@ fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) 
     Ok((crate::device::catalog::open(profile, host_runner), spec))
 }
 
+/// Device `name` running the runner at `path` (one model's own `--runner`): a local runner binary, or on a remote
+/// device a runner for its target (a bundle directory for a phone), installed beside the others.
+fn open_with_runner(name: &str, devices_dir: Option<&Path>, path: &Path) -> anyhow::Result<Box<dyn crate::device::Device>> {
+    if name == "local" {
+        return Ok(Box::new(local_device(Some(path.to_owned())).map_err(|e| arg_error(e.to_string()))?));
+    }
+    let profile = crate::device::catalog::find(&crate::device::config::devices_dir(devices_dir), name)?;
+    Ok(crate::device::catalog::open_with_runner(profile, path))
+}
+
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     crate::progress::handle_interrupts();
     match &args.resume {
@@ -965,11 +975,6 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         )));
     }
     let own_runners = runners.len() > 1 && runners.iter().any(|r| r != &runners[0]);
-    if own_runners && names.iter().any(|n| n != "local") {
-        return Err(arg_error(
-            "one --runner per model works on the local device; a remote device runs the runner its profile names (set `runner` in the profile)".to_owned(),
-        ));
-    }
     let design = args.paired.map(|d| match d {
         PairedDesign::Auto if own_runners => PairedDesign::Processes,
         PairedDesign::Auto => PairedDesign::InProcess,
@@ -995,7 +1000,14 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     let prompt = args.text.prompt()?;
     let devices: Vec<_> = names
         .iter()
-        .map(|name| open_device(name, args.devices_dir.as_deref(), runners.first().cloned()))
+        .map(|name| {
+            let (device, spec) = open_device(name, args.devices_dir.as_deref(), runners.first().cloned())?;
+            // With a runner per model, the device itself (its facts, its lock) is the first model's.
+            match own_runners {
+                true => Ok((open_with_runner(name, args.devices_dir.as_deref(), &runners[0])?, spec)),
+                false => Ok((device, spec)),
+            }
+        })
         .collect::<anyhow::Result<_>>()?;
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
     let out = prepare_out(&out_path)?;
@@ -1019,8 +1031,8 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
                 .iter()
                 .zip(labels)
                 .map(|(path, label)| {
-                    let device = local_device(Some(path.clone())).map_err(|e| arg_error(e.to_string()))?;
-                    Ok(crate::plan::ModelRunner { device: Box::new(device), path: path.clone(), label })
+                    let device = open_with_runner(device.name(), args.devices_dir.as_deref(), path)?;
+                    Ok(crate::plan::ModelRunner { device, path: path.clone(), label })
                 })
                 .collect::<anyhow::Result<_>>()?
         } else {

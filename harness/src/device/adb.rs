@@ -57,15 +57,39 @@ impl AdbTransport {
     }
 
     fn output(&self, mut cmd: Command) -> Result<Output, TransportError> {
-        let out = cmd.stdin(Stdio::null()).output().map_err(|e| TransportError::Other {
-            device: self.device.clone(),
-            message: format!("cannot run adb: {e}; install it (Debian: apt-get install adb, or Android platform-tools)"),
-        })?;
+        let out = cmd.stdin(Stdio::null()).output().map_err(|e| self.cannot_run(e))?;
         Ok(Output {
             stdout: out.stdout,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             code: out.status.code(),
         })
+    }
+
+    /// [`Self::output`] for a long command (a multi-GB push): killed, and `None`, when etbench is interrupted.
+    fn output_unless_interrupted(&self, mut cmd: Command) -> Result<Option<Output>, TransportError> {
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| self.cannot_run(e))?;
+        loop {
+            if crate::progress::interrupted() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => return Err(self.cannot_run(e)),
+            }
+        }
+        // It has exited: what it printed (a line or two) is waiting in the pipes.
+        let out = child.wait_with_output().map_err(|e| self.cannot_run(e))?;
+        Ok(Some(Output { stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() }))
+    }
+
+    fn cannot_run(&self, e: std::io::Error) -> TransportError {
+        TransportError::Other {
+            device: self.device.clone(),
+            message: format!("cannot run adb: {e}; install it (Debian: apt-get install adb, or Android platform-tools)"),
+        }
     }
 
     fn get_state(&self) -> Result<Output, TransportError> {
@@ -184,10 +208,14 @@ impl Transport for AdbTransport {
             });
             let mut cmd = self.adb();
             cmd.arg("push").arg(local).arg(remote);
-            let out = self.output(cmd);
+            let out = self.output_unless_interrupted(cmd);
             drop(done);
             out
         })?;
+        let Some(out) = out else {
+            let next = "the next push starts it again".to_owned();
+            return Err(TransportError::Interrupted { device: self.device.clone(), file: local.display().to_string(), next });
+        };
         if out.success() {
             progress.set_position(std::fs::metadata(local).map(|m| m.len()).unwrap_or(0));
             Ok(())

@@ -27,6 +27,12 @@ pub fn open(profile: Profile, host_runner: Option<PathBuf>) -> Box<dyn Device> {
     Box::new(RemoteDevice::new(profile, transport, bundle))
 }
 
+/// A device from its profile whose runner is `runner` (one model's own `--runner`), installed beside others.
+pub fn open_with_runner(profile: Profile, runner: &std::path::Path) -> Box<dyn Device> {
+    let transport = transport_for(&profile);
+    Box::new(RemoteDevice::with_runner(profile, transport, runner))
+}
+
 /// Looks a device up by name in `dir`.
 pub fn find(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
     config::find(dir, name)

@@ -10,6 +10,10 @@
 //!   `WORK_DIR/bundle/`, started there as `lib/ld-linux-aarch64.so.1 --library-path lib ./etbench-runner ARGS`: the
 //!   bundle brings its own glibc, as its MANIFEST records.
 //!
+//! A model with a runner of its own (`run --runner A --runner B`, paired processes) gets that runner installed in
+//! `WORK_DIR/runners/<sha256 prefix of the runner>/` (bin/ or bundle/ as above), so two ExecuTorch builds live side
+//! by side and alternating processes never push either again.
+//!
 //! Also `WORK_DIR/models/…`, `WORK_DIR/artifacts/…`, `WORK_DIR/.etbench-manifest.jsonl`.
 
 use std::collections::HashMap;
@@ -85,6 +89,8 @@ pub struct RemoteDevice {
     probe: OnceLock<Result<Probed, String>>,
     prepared: OnceLock<Result<Prepared, String>>,
     staged: Mutex<HashMap<String, String>>,
+    /// Where under the work dir the runner lives: "" (the profile's runner) or `runners/<sha prefix>`.
+    runner_home: String,
 }
 
 impl RemoteDevice {
@@ -96,23 +102,48 @@ impl RemoteDevice {
             probe: OnceLock::new(),
             prepared: OnceLock::new(),
             staged: Mutex::new(HashMap::new()),
+            runner_home: String::new(),
         }
+    }
+
+    /// This device with a runner of its own (`--runner` per model): the runner at `path` (a runner binary for the
+    /// profile's target, or a runner bundle directory), installed under `WORK_DIR/runners/<its sha256 prefix>/`.
+    pub fn with_runner(profile: Profile, transport: Box<dyn Transport>, path: &Path) -> Self {
+        let target = profile.target();
+        let bundle = if path.is_dir() { loader_bundle(path) } else { bundle(path) }.and_then(|b| {
+            if b.arch != triple_arch(&target) {
+                return Err(format!("--runner {} is built for {}, but device {}'s target is {target}", path.display(), b.arch, profile.name));
+            }
+            Ok(b)
+        });
+        let home = bundle.as_ref().ok().and_then(|b| sha256_cached(&b.runner).ok()).map(|sha| format!("runners/{}", &sha[..16]));
+        let mut device = Self::new(profile, transport, bundle);
+        device.runner_home = home.unwrap_or_default();
+        device
     }
 
     fn work_dir(&self) -> &str {
         self.profile.work_dir.as_deref().unwrap_or("/tmp/etbench").trim_end_matches('/')
     }
 
+    /// The directory the runner's bin/ or bundle/ is in: the work dir, or its `runners/<sha prefix>`.
+    fn runner_home(&self) -> String {
+        match self.runner_home.as_str() {
+            "" => self.work_dir().to_owned(),
+            home => format!("{}/{home}", self.work_dir()),
+        }
+    }
+
     /// Where the runner is on the device, as its launch line names it.
     fn runner_path(&self) -> String {
         match self.bundle.as_ref().map(|b| &b.layout) {
             Ok(Layout::Loader { .. }) => format!("{}/etbench-runner", self.bundle_dir()),
-            _ => format!("{}/bin/etbench-runner", self.work_dir()),
+            _ => format!("{}/bin/etbench-runner", self.runner_home()),
         }
     }
 
     fn bundle_dir(&self) -> String {
-        format!("{}/bundle", self.work_dir())
+        format!("{}/bundle", self.runner_home())
     }
 
     fn error(&self, message: impl Into<String>) -> DeviceError {
@@ -199,7 +230,7 @@ impl RemoteDevice {
     fn runner_files(&self, bundle: &RunnerBundle) -> Vec<(PathBuf, String, bool)> {
         match &bundle.layout {
             Layout::Direct { libs } => {
-                let bin = format!("{}/bin", self.work_dir());
+                let bin = format!("{}/bin", self.runner_home());
                 let mut files = vec![(bundle.runner.clone(), self.runner_path(), true)];
                 for lib in libs {
                     let name = lib.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

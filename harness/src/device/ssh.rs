@@ -179,7 +179,12 @@ impl Transport for SshTransport {
         let mut buf = vec![0u8; 1 << 20];
         let mut sent = Ok(());
         progress.set_position(offset);
+        let mut interrupted = false;
         loop {
+            if crate::progress::interrupted() {
+                interrupted = true;
+                break;
+            }
             let n = file.read(&mut buf).map_err(io)?;
             if n == 0 {
                 break;
@@ -193,6 +198,10 @@ impl Transport for SshTransport {
         drop(stdin);
         let out = child.wait_with_output().map_err(|e| TransportError::Other { device: self.device.clone(), message: e.to_string() })?;
         let out = Output { stdout: Vec::new(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() };
+        if interrupted {
+            let next = "what arrived is kept and the next push resumes from there".to_owned();
+            return Err(TransportError::Interrupted { device: self.device.clone(), file: local.display().to_string(), next });
+        }
         if !out.success() {
             return Err(self.classify(&format!("push of {} to {remote}", local.display()), &out));
         }

@@ -43,6 +43,8 @@ pub enum TransportError {
     DiskFull { device: String, dir: String, file: String, needed_bytes: u64, available_bytes: u64 },
     #[error("device {device}: {what} failed ({code}): {stderr}")]
     Command { device: String, what: String, code: String, stderr: String },
+    #[error("device {device}: the push of {file} was stopped by an interrupt (Ctrl-C or SIGTERM); {next}")]
+    Interrupted { device: String, file: String, next: String },
     #[error("device {device}: {message}")]
     Other { device: String, message: String },
 }

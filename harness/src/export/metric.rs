@@ -22,6 +22,9 @@ pub struct RunKey {
     /// What was fed: the token ids of a one-input token model, else every input's spec and a digest of the
     /// bytes (`default` when unknown), so runs on different inputs are never pooled.
     pub input: String,
+    /// The model's own runner (`--runner` per model, host path), when it had one: two ExecuTorch builds running the
+    /// same `.pte` are two variants, never pooled.
+    pub runner: Option<String>,
 }
 
 impl RunKey {
@@ -36,6 +39,7 @@ impl RunKey {
             threads,
             load_mode: run.params.spec.load_mode.to_string(),
             input: input_key(run, ids),
+            runner: run.params.runner.clone(),
         }
     }
 
@@ -58,8 +62,8 @@ impl RunKey {
 }
 
 impl RunKey {
-    fn identity(&self) -> (&str, &str, &str, Option<u32>, &str, &str) {
-        (&self.device, &self.model_sha256, &self.method, self.threads, &self.load_mode, &self.input)
+    fn identity(&self) -> (&str, &str, &str, Option<u32>, &str, &str, Option<&str>) {
+        (&self.device, &self.model_sha256, &self.method, self.threads, &self.load_mode, &self.input, self.runner.as_deref())
     }
 }
 
@@ -85,12 +89,20 @@ impl Ord for RunKey {
 
 impl fmt::Display for RunKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} on {} ({}, {} threads, {})", self.model_name, self.device, self.method, threads_label(self.threads), self.load_mode)
+        write!(f, "{} on {} ({}, {}, {})", self.model_name, self.device, self.method, threads_phrase(self.threads), self.load_mode)
     }
 }
 
 pub fn threads_label(t: Option<u32>) -> String {
     t.map(|t| t.to_string()).unwrap_or_else(|| "default".into())
+}
+
+/// "1 thread", "4 threads", "default threads".
+pub fn threads_phrase(t: Option<u32>) -> String {
+    match t {
+        Some(1) => "1 thread".into(),
+        t => format!("{} threads", threads_label(t)),
+    }
 }
 
 pub fn short_sha(sha: &str) -> &str {

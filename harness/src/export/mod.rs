@@ -199,27 +199,64 @@ pub fn roofline_notes(runs: &[&RunResult]) -> Vec<String> {
         .collect()
 }
 
-/// One line per warning, naming the run; a kind of warning several runs of a model share is one line naming how
-/// many ("(12 of 40 runs, e.g. …)"), so the processes of a paired-processes session do not print forty lines.
+/// One line per distinct warning, for the terminal table and report.md alike. A warning whose text is the same
+/// for every run it hit (a debug build, a governor) is one line naming its variants and how many runs; a kind whose
+/// figures differ run to run (throttling, memory) is one line per variant, the first run's text and how many of
+/// its runs had it, so the forty processes of a paired-processes session do not print forty lines; high variance
+/// is one line listing each variant's worst CV.
 pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
-    let mut seen: Vec<(&str, std::mem::Discriminant<crate::results::warnings::Warning>, String, Vec<&str>)> = Vec::new();
-    for r in runs {
-        for w in &r.warnings {
+    use crate::results::warnings::{Warning, HIGH_CV};
+    // (kind, variant) → the texts of its runs, in order of first appearance.
+    let mut kinds: Vec<(std::mem::Discriminant<Warning>, &str, Vec<String>)> = Vec::new();
+    let mut cvs: Vec<(&str, f64)> = Vec::new();
+    for run in runs {
+        let name = run.model.name.as_str();
+        for w in &run.warnings {
+            if let Warning::HighVariance { cv } = w {
+                match cvs.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, worst)) => *worst = worst.max(*cv),
+                    None => cvs.push((name, *cv)),
+                }
+                continue;
+            }
             let kind = std::mem::discriminant(w);
-            match seen.iter_mut().find(|(model, k, _, _)| *model == r.model.name && *k == kind) {
-                Some((_, _, _, ids)) => ids.push(&r.id),
-                None => seen.push((&r.model.name, kind, w.to_string(), vec![&r.id])),
+            match kinds.iter_mut().find(|(k, n, _)| *k == kind && *n == name) {
+                Some((_, _, texts)) => texts.push(w.to_string()),
+                None => kinds.push((kind, name, vec![w.to_string()])),
             }
         }
     }
-    seen.into_iter()
-        .map(|(model, _, text, ids)| match ids.as_slice() {
-            [id] => format!("{model} ({id}): {text}"),
-            _ => {
-                let of = runs.iter().filter(|r| r.model.name == model).count();
-                format!("{model} ({} of {of} runs; the first): {text}", ids.len())
+    // Same text throughout: one line for every variant that had it; else one line per variant.
+    let mut lines: Vec<(String, Vec<&str>, usize)> = Vec::new();
+    for (_, name, texts) in &kinds {
+        if texts.iter().all(|t| *t == texts[0]) {
+            match lines.iter_mut().find(|(t, _, _)| *t == texts[0]) {
+                Some((_, names, n)) => {
+                    names.push(name);
+                    *n += texts.len();
+                }
+                None => lines.push((texts[0].clone(), vec![name], texts.len())),
             }
+        } else {
+            let of = runs.iter().filter(|r| r.model.name == *name).count();
+            lines.push((format!("{} ({name}: {} of {of} runs, the first shown)", texts[0], texts.len()), Vec::new(), 0));
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(text, names, n)| match names.as_slice() {
+            [] => text,
+            [_] if n == 1 => format!("{text} ({})", names[0]),
+            _ => format!("{text} ({}; {n} runs)", names.join(", ")),
         })
+        .chain((!cvs.is_empty()).then(|| {
+            let each: Vec<String> = cvs.iter().map(|(name, cv)| format!("{name} {:.1}%", cv * 100.0)).collect();
+            format!(
+                "high variance (CV > {:.0}%): {}; close other apps, pin cores (--cpu-affinity), add --warmup/--iters or --repeat",
+                HIGH_CV * 100.0,
+                each.join(", ")
+            )
+        }))
         .collect()
 }
 
@@ -260,3 +297,35 @@ pub fn has_tokens(runs: &[&RunResult]) -> bool {
 
 /// What the decode-equivalent column means (the text of its footnote ¹).
 pub const DECODE_NOTE: &str = "decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::warnings::Warning;
+    use crate::results::{DeviceRef, ModelRef, RunParams};
+
+    fn run(model: &str, warnings: Vec<Warning>) -> RunResult {
+        let device = DeviceRef { name: "d".into(), transport: "local".into(), info: crate::results::provenance::system_info(), probed: None };
+        let model = ModelRef { path: format!("{model}.pte"), name: model.into(), size_bytes: 1, sha256: "0".repeat(64) };
+        let mut row = crate::run::process::error_row(device, model, RunParams::default(), etbench_protocol::ErrorKind::Io, String::new());
+        row.warnings = warnings;
+        row
+    }
+
+    #[test]
+    fn warnings_are_one_line_per_text_per_varying_kind_and_one_for_variance() {
+        let drop = |after_khz| Warning::FrequencyDropped { cpu: 0, before_khz: 2_000_000, after_khz };
+        let runs = [
+            run("a", vec![Warning::DebugBuild, drop(1_500_000), Warning::HighVariance { cv: 0.07 }]),
+            run("a", vec![Warning::DebugBuild, drop(1_200_000), Warning::HighVariance { cv: 0.09 }]),
+            run("a", vec![Warning::DebugBuild]),
+            run("b", vec![Warning::DebugBuild, Warning::Charging]),
+        ];
+        let notes = warning_notes(&runs.iter().collect::<Vec<_>>());
+        assert_eq!(notes.len(), 4, "{notes:#?}");
+        assert!(notes[0].starts_with("the runner is a debug build") && notes[0].ends_with("(a, b; 4 runs)"), "{}", notes[0]);
+        assert!(notes[1].contains("fell from 2000 to 1500 MHz") && notes[1].ends_with("(a: 2 of 3 runs, the first shown)"), "{}", notes[1]);
+        assert!(notes[2].starts_with("the device was charging") && notes[2].ends_with("(b)"), "{}", notes[2]);
+        assert!(notes[3].starts_with("high variance (CV > 5%): a 9.0%;"), "{}", notes[3]);
+    }
+}

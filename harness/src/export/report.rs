@@ -17,7 +17,7 @@ use crate::export::{self, fmt, DECODE_NOTE};
 use crate::export::store::OutputDir;
 use crate::results::{Document, Fit, RunResult, SystemInfo};
 use super::charts::{Bar, BoxRow, Chart, Spec};
-use super::metric::{groups, short_sha, threads_label, Group, Metric};
+use super::metric::{groups, short_sha, threads_label, threads_phrase, Group, Metric};
 
 /// A markdown table cell: pipes escaped, newlines folded.
 pub(crate) fn escape(cell: &str) -> String {
@@ -241,51 +241,6 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     );
 }
 
-/// One line per distinct warning, naming the variants it applies to (a warning every run got, such as a debug
-/// build, is said once). High variance is one line listing each variant's worst CV.
-fn warning_lines(runs: &[&RunResult]) -> Vec<String> {
-    use crate::results::warnings::{Warning, HIGH_CV};
-    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    let mut cvs: Vec<(String, f64)> = Vec::new();
-    for run in runs {
-        for w in &run.warnings {
-            if let Warning::HighVariance { cv } = w {
-                match cvs.iter_mut().find(|(name, _)| *name == run.model.name) {
-                    Some((_, worst)) => *worst = worst.max(*cv),
-                    None => cvs.push((run.model.name.clone(), *cv)),
-                }
-                continue;
-            }
-            let text = w.to_string();
-            match lines.iter_mut().find(|(t, _)| *t == text) {
-                Some((_, names)) => names.push(run.model.name.clone()),
-                None => lines.push((text, vec![run.model.name.clone()])),
-            }
-        }
-    }
-    lines
-        .into_iter()
-        .map(|(text, names)| {
-            let mut unique: Vec<String> = Vec::new();
-            for n in &names {
-                if !unique.contains(n) {
-                    unique.push(n.clone());
-                }
-            }
-            let runs = if names.len() > unique.len() { format!(", {} runs", names.len()) } else { String::new() };
-            format!("{text} ({}{runs})", unique.join(", "))
-        })
-        .chain((!cvs.is_empty()).then(|| {
-            let each: Vec<String> = cvs.iter().map(|(name, cv)| format!("{name} {:.1}%", cv * 100.0)).collect();
-            format!(
-                "high variance (CV > {:.0}%): {}; close other apps, pin cores (--cpu-affinity), add --warmup/--iters or --repeat",
-                HIGH_CV * 100.0,
-                each.join(", ")
-            )
-        }))
-        .collect()
-}
-
 /// How far each variant is from the memory limit, when the device's bandwidth was measured (`--bandwidth-probe`).
 fn roofline_notes(groups: &[&Group]) -> Vec<String> {
     groups
@@ -403,10 +358,7 @@ fn chart_labels(groups: &[Group]) -> Vec<String> {
     type Part = fn(&Group) -> String;
     let parts: [Part; 4] = [
         |g| format!("`{}`", g.key.method),
-        |g| match g.key.threads {
-            Some(1) => "1 thread".into(),
-            t => format!("{} threads", threads_label(t)),
-        },
+        |g| threads_phrase(g.key.threads),
         |g| g.key.load_mode.clone(),
         |g| format!("input {}", g.key.input.replace("fnv1a:", "")),
     ];
@@ -594,7 +546,7 @@ impl Report {
             for note in export::error_notes(&runs) {
                 let _ = writeln!(out, "- Failed: {}", escape(&note));
             }
-            for note in warning_lines(&runs) {
+            for note in export::warning_notes(&runs) {
                 let _ = writeln!(out, "- Warning: {}", escape(&note));
             }
             for note in roofline_notes(&dev_groups) {

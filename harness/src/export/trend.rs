@@ -10,7 +10,7 @@ use std::fmt::Write;
 use chrono::NaiveDate;
 
 use super::charts::{Chart, Line, Spec, Unit};
-use super::metric::{threads_label, Metric, RunKey};
+use super::metric::{threads_phrase, Metric, RunKey};
 use crate::export::fmt;
 use crate::results::RunResult;
 
@@ -77,10 +77,7 @@ fn short_labels(series: &[Series]) -> Vec<String> {
     type Part = fn(&RunResult) -> String;
     let parts: [Part; 5] = [
         |r| format!("`{}`", RunKey::of(r).method),
-        |r| match RunKey::of(r).threads {
-            Some(1) => "1 thread".into(),
-            t => format!("{} threads", threads_label(t)),
-        },
+        |r| threads_phrase(RunKey::of(r).threads),
         |r| RunKey::of(r).load_mode,
         |r| format!("input {}", RunKey::of(r).input.replace("fnv1a:", "")),
         |r| format!("ET {}", r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into())),

@@ -93,11 +93,13 @@ pub struct ModelRunner {
 
 impl ModelRunner {
     /// Labels for runner paths: each one's directory name when those differ (`/opt/et-1.6/etbench-runner` →
-    /// `et-1.6`), else the whole paths.
+    /// `et-1.6`; a bundle directory `/opt/et-1.6-android/` → `et-1.6-android`), else the whole paths.
     pub fn labels(paths: &[PathBuf]) -> Vec<String> {
+        // A runner bundle is a directory: its own name; a runner binary: its directory's.
         let dirs: Vec<String> = paths
             .iter()
-            .map(|p| p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|p| if p.is_dir() { Some(p.as_path()) } else { p.parent() })
+            .map(|d| d.and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
             .collect();
         let distinct = dirs.iter().all(|d| !d.is_empty()) && dirs.iter().collect::<std::collections::BTreeSet<_>>().len() == dirs.len();
         if distinct { dirs } else { paths.iter().map(|p| p.display().to_string()).collect() }

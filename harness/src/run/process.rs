@@ -139,6 +139,8 @@ pub fn run_session(
     for row in &rows {
         match device.stage_model(std::path::Path::new(&row.model.path), &row.model.sha256) {
             Ok(path) => staged.push(path),
+            // A push stopped by Ctrl-C is an interrupted run (redone by --resume), not an I/O failure.
+            Err(e) if crate::progress::interrupted() => return fail_all(rows, ErrorKind::Interrupted, e.to_string()),
             Err(e) => return fail_all(rows, ErrorKind::Io, e.to_string()),
         }
     }

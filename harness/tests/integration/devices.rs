@@ -167,23 +167,127 @@ fn transfer_pid(etbench: u32) -> Option<i32> {
     })
 }
 
+/// A 256 MiB file of bytes unique to this call (so no manifest entry of an earlier run matches): (path, bytes,
+/// sha256). Not a real model: a run of it fails after the push, which is all the push tests need.
+fn big_file(dir: &Path) -> (PathBuf, Vec<u8>, String) {
+    let big = dir.join("big.pte");
+    let mut data = vec![0u8; 256 << 20];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    data[..16].copy_from_slice(&stamp.to_le_bytes());
+    std::fs::write(&big, &data).unwrap();
+    let sha = etbench::device::push::sha256_file(&big).unwrap();
+    (big, data, sha)
+}
+
+/// SIGTERM while a multi-MB push is in flight stops the push itself (not after it), over ssh and over adb: exit 130,
+/// an interrupted row that says so, no file under its final name, and `--resume` picks the push up again.
+#[test]
+fn sigterm_during_a_push_stops_the_transfer_and_resume_pushes_again() {
+    if !up() || !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let (big, data, sha) = big_file(tmp.path());
+    let on_board = PathBuf::from(format!("{LAB}/board2/work/models/{}", &sha[..16]));
+    let on_phone = phone_data(&format!("/data/local/tmp/etbench/models/{}", &sha[..16]));
+    for (device, remote_dir) in [("lab-board2", &on_board), ("lab-phone", &on_phone)] {
+        let part = remote_dir.join(format!("big.pte.{}.part", &sha[..16]));
+        let out_dir = tmp.path().join(device);
+        let mut cmd = etbench_lab("devices");
+        cmd.args(["run", "--device", device, "--iters", "1", "--format", "none", "--out"]).arg(&out_dir);
+        let mut child = cmd.arg("--model").arg(&big).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        wait_until(Duration::from_secs(120), || std::fs::metadata(&part).is_ok_and(|m| m.len() > 16 << 20));
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(130), "{device}: {err}");
+        assert!(!remote_dir.join("big.pte").exists(), "{device}: the push went on to the end:\n{err}");
+        let doc = read_doc(&out_dir);
+        let row = &doc.runs[0];
+        assert!(row.is_interrupted(), "{device}: {:?}", row.error);
+        assert!(row.error.as_ref().unwrap().message.contains("push of") && err.contains("etbench run --resume"), "{device}: {err}");
+        if device == "lab-board2" {
+            let partial = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+            assert!(partial > 0 && partial < data.len() as u64, "{device}: the part ({partial} bytes) is kept for resuming");
+        }
+        let out = etbench_lab("devices").args(["run", "--resume"]).arg(&out_dir).output().unwrap();
+        let err = stderr_of(&out);
+        assert!(remote_dir.join("big.pte").exists(), "{device}: --resume pushed it: {err}");
+        assert_eq!(etbench::device::push::sha256_file(&remote_dir.join("big.pte")).unwrap(), sha, "{device}");
+        if device == "lab-board2" {
+            assert!(err.contains("resumed at"), "{device}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(remote_dir);
+    }
+}
+
+/// Two runner builds on a board: each is installed once under `WORK_DIR/runners/<its sha256 prefix>/`, the
+/// session alternates fresh processes of each (paired processes), and a second session pushes neither again.
+/// Two copies of the runner, one with a trailing byte, stand for two ExecuTorch builds.
+#[test]
+fn a_board_runs_each_models_own_runner_as_paired_processes() {
+    if !up() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runners = Vec::new();
+    for (i, dir) in ["et one", "et two"].into_iter().enumerate() {
+        std::fs::create_dir(tmp.path().join(dir)).unwrap();
+        let path = tmp.path().join(dir).join("etbench-runner");
+        let mut bytes = std::fs::read(runner()).unwrap();
+        // Bytes after the last section change the file's hash, not the program (unique per test run).
+        bytes.extend(format!("{i}{:?}", Instant::now()).as_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        runners.push(path);
+    }
+    let model = fixture("xnnpack-fp32");
+    let mut extra = vec!["--paired", "processes", "--iters", "3", "--until-ci", "1000"];
+    for r in &runners {
+        extra.extend(["--runner", r.to_str().unwrap()]);
+    }
+    let (out, dir) = run_on("devices", &["lab-board1"], &[&model, &model], &extra);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let doc = read_doc(dir.path());
+    assert_eq!(doc.runs.len(), 12, "6 pairs of two processes: {err}");
+    for run in &doc.runs {
+        let position = run.pairing.as_ref().unwrap().position as usize;
+        assert_eq!(run.params.runner.as_deref(), runners[position].to_str(), "each row records its own runner");
+        assert!(run.is_ok(), "{:?}", run.error);
+    }
+    let homes: Vec<PathBuf> = runners
+        .iter()
+        .map(|r| PathBuf::from(format!("{LAB}/board1/work/runners/{}/bin/etbench-runner", &etbench::device::push::sha256_file(r).unwrap()[..16])))
+        .collect();
+    for (home, runner) in homes.iter().zip(&runners) {
+        assert_eq!(std::fs::read(home).unwrap(), std::fs::read(runner).unwrap(), "{} is installed as is", runner.display());
+    }
+    assert_eq!(doc.paired[0].design, "paired processes");
+    // One .pte under two runners is two variants: never pooled into one row.
+    let groups = etbench::export::metric::groups([&doc]);
+    assert_eq!(groups.len(), 2, "{:?}", groups.iter().map(|g| &g.key).collect::<Vec<_>>());
+
+    let (out, _dir) = run_on("devices", &["lab-board1"], &[&model, &model], &extra);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("etbench-runner ("), "no runner is pushed again:\n{err}");
+    for home in &homes {
+        let _ = std::fs::remove_dir_all(home.parent().unwrap().parent().unwrap());
+    }
+}
+
 #[test]
 fn push_killed_mid_transfer_resumes_and_never_passes_a_partial_file() {
     if !up() {
         return;
     }
-    // A big file (not a real model: the run itself fails after the push, which is all this test needs).
     let tmp = tempfile::tempdir().unwrap();
-    let big = tmp.path().join("big.pte");
-    let mut data = vec![0u8; 256 << 20];
-    for (i, b) in data.iter_mut().enumerate() {
-        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
-    }
-    // Unique bytes per run, so no manifest entry from an earlier run can match.
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    data[..16].copy_from_slice(&stamp.to_le_bytes());
-    std::fs::write(&big, &data).unwrap();
-    let sha = etbench::device::push::sha256_file(&big).unwrap();
+    let (big, data, sha) = big_file(tmp.path());
     let remote_dir = PathBuf::from(format!("{LAB}/board2/work/models/{}", &sha[..16]));
     let _ = std::fs::remove_dir_all(&remote_dir);
     let part = remote_dir.join(format!("big.pte.{}.part", &sha[..16]));

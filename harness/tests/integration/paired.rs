@@ -341,7 +341,6 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     let model = a.to_str().unwrap();
     refused(&["run", "--paired", "in-process", "--model", model, "--model", model, "--runner", r1, "--runner", r2], "use --paired processes");
     refused(&["run", "--model", model, "--model", model, "--runner", r1, "--runner", r2, "--runner", r1], "one per model in order");
-    refused(&["run", "--device", "lab-board1", "--model", model, "--model", model, "--runner", r1, "--runner", r2], "works on the local device");
     refused(&["bench", "--runner", r1, "--runner", r2], "only `run` takes one per --model");
     refused(&["run", "--paired", "processes", "--iters", "auto", "--model", model, "--model", model], "give --iters N");
 }
