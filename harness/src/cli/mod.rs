@@ -215,8 +215,9 @@ struct Measure {
     run_timeout: Option<f64>,
     #[arg(long, value_name = "SECS", help = dflt("Seconds between the runner's heartbeat lines, also during one long execute (0: none)", RunSpec::default().heartbeat_s))]
     heartbeat: Option<f64>,
-    /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench). `run` on the local device takes one
-    /// per --model, in order, to compare runners or ExecuTorch builds (with --paired: paired processes).
+    /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench); for a remote device one built for
+    /// its target (a phone: a runner bundle directory), used instead of the profile's. `run` takes one per --model,
+    /// in order, to compare runners or ExecuTorch builds (with --paired: paired processes).
     #[arg(long)]
     runner: Vec<PathBuf>,
 }
@@ -883,18 +884,19 @@ fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) 
         other => other.into(),
     })?;
     let spec = profile.run_spec(&RunSpec::default()).map_err(|e| anyhow::anyhow!("device profile {name}: {e}"))?;
-    let host_runner = locate_runner(runner).ok();
+    // An explicit --runner is the one the device runs, whatever its target (installed beside the profile's own).
+    if let Some(path) = runner {
+        return Ok((crate::device::catalog::open_with_runner(profile, &path), spec));
+    }
+    let host_runner = locate_runner(None).ok();
     Ok((crate::device::catalog::open(profile, host_runner), spec))
 }
 
 /// Device `name` running the runner at `path` (one model's own `--runner`): a local runner binary, or on a remote
 /// device a runner for its target (a bundle directory for a phone), installed beside the others.
 fn open_with_runner(name: &str, devices_dir: Option<&Path>, path: &Path) -> anyhow::Result<Box<dyn crate::device::Device>> {
-    if name == "local" {
-        return Ok(Box::new(local_device(Some(path.to_owned())).map_err(|e| arg_error(e.to_string()))?));
-    }
-    let profile = crate::device::catalog::find(&crate::device::config::devices_dir(devices_dir), name)?;
-    Ok(crate::device::catalog::open_with_runner(profile, path))
+    let (device, _) = open_device(name, devices_dir, Some(path.to_owned())).map_err(|e| arg_error(e.to_string()))?;
+    Ok(device)
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -1000,14 +1002,8 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     let prompt = args.text.prompt()?;
     let devices: Vec<_> = names
         .iter()
-        .map(|name| {
-            let (device, spec) = open_device(name, args.devices_dir.as_deref(), runners.first().cloned())?;
-            // With a runner per model, the device itself (its facts, its lock) is the first model's.
-            match own_runners {
-                true => Ok((open_with_runner(name, args.devices_dir.as_deref(), &runners[0])?, spec)),
-                false => Ok((device, spec)),
-            }
-        })
+        // With a runner per model, the device itself (its facts, its lock) has the first model's.
+        .map(|name| open_device(name, args.devices_dir.as_deref(), runners.first().cloned()))
         .collect::<anyhow::Result<_>>()?;
     let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
     let out = prepare_out(&out_path)?;

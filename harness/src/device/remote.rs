@@ -112,7 +112,12 @@ impl RemoteDevice {
         let target = profile.target();
         let bundle = if path.is_dir() { loader_bundle(path) } else { bundle(path) }.and_then(|b| {
             if b.arch != triple_arch(&target) {
-                return Err(format!("--runner {} is built for {}, but device {}'s target is {target}", path.display(), b.arch, profile.name));
+                return Err(format!(
+                    "--runner {} is built for {}, but device {}'s target is {target}; pass one built with `scripts/build-runner.sh --target {target}`",
+                    path.display(),
+                    b.arch,
+                    profile.name
+                ));
             }
             Ok(b)
         });

@@ -348,7 +348,10 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
         if crate::progress::interrupted() {
             break;
         }
-        let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
+        let threads = match cell.threads {
+            None => "auto threads".to_owned(),
+            t => crate::export::metric::threads_phrase(t),
+        };
         let what = if plan.settings.paired {
             let names: Vec<String> = plan.models.iter().map(|p| p.display().to_string()).collect();
             let design = if plan.settings.processes { "paired processes" } else { "paired session" };
@@ -357,7 +360,7 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
             plan.models[cell.model].display().to_string()
         };
         crate::say!(
-            "[{}/{}] {}: {what} ({}, {threads} threads, repeat {}/{})",
+            "[{}/{}] {}: {what} ({}, {threads}, repeat {}/{})",
             i + 1,
             cells.len(),
             device_ref.name,

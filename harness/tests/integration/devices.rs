@@ -279,6 +279,15 @@ fn a_board_runs_each_models_own_runner_as_paired_processes() {
     for home in &homes {
         let _ = std::fs::remove_dir_all(home.parent().unwrap().parent().unwrap());
     }
+
+    // An explicit --runner is the one a remote device runs, whatever its target: built for another, it is an error
+    // row naming both and how to build the right one.
+    let runner_arg = runner();
+    let (out, dir) = run_on("devices", &["lab-arm1"], &[&model], &["--runner", runner_arg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let message = error_of(dir.path());
+    assert!(message.contains("is built for x86_64, but device lab-arm1's target is aarch64-unknown-linux-gnu"), "{message}");
+    assert!(message.contains("scripts/build-runner.sh --target aarch64-unknown-linux-gnu"), "{message}");
 }
 
 #[test]
