@@ -297,35 +297,3 @@ pub fn has_tokens(runs: &[&RunResult]) -> bool {
 
 /// What the decode-equivalent column means (the text of its footnote ¹).
 pub const DECODE_NOTE: &str = "decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::results::warnings::Warning;
-    use crate::results::{DeviceRef, ModelRef, RunParams};
-
-    fn run(model: &str, warnings: Vec<Warning>) -> RunResult {
-        let device = DeviceRef { name: "d".into(), transport: "local".into(), info: crate::results::provenance::system_info(), probed: None };
-        let model = ModelRef { path: format!("{model}.pte"), name: model.into(), size_bytes: 1, sha256: "0".repeat(64) };
-        let mut row = crate::run::process::error_row(device, model, RunParams::default(), etbench_protocol::ErrorKind::Io, String::new());
-        row.warnings = warnings;
-        row
-    }
-
-    #[test]
-    fn warnings_are_one_line_per_text_per_varying_kind_and_one_for_variance() {
-        let drop = |after_khz| Warning::FrequencyDropped { cpu: 0, before_khz: 2_000_000, after_khz };
-        let runs = [
-            run("a", vec![Warning::DebugBuild, drop(1_500_000), Warning::HighVariance { cv: 0.07 }]),
-            run("a", vec![Warning::DebugBuild, drop(1_200_000), Warning::HighVariance { cv: 0.09 }]),
-            run("a", vec![Warning::DebugBuild]),
-            run("b", vec![Warning::DebugBuild, Warning::Charging]),
-        ];
-        let notes = warning_notes(&runs.iter().collect::<Vec<_>>());
-        assert_eq!(notes.len(), 4, "{notes:#?}");
-        assert!(notes[0].starts_with("the runner is a debug build") && notes[0].ends_with("(a, b; 4 runs)"), "{}", notes[0]);
-        assert!(notes[1].contains("fell from 2000 to 1500 MHz") && notes[1].ends_with("(a: 2 of 3 runs, the first shown)"), "{}", notes[1]);
-        assert!(notes[2].starts_with("the device was charging") && notes[2].ends_with("(b)"), "{}", notes[2]);
-        assert!(notes[3].starts_with("high variance (CV > 5%): a 9.0%;"), "{}", notes[3]);
-    }
-}

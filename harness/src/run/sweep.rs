@@ -353,7 +353,8 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
             t => crate::export::metric::threads_phrase(t),
         };
         let what = if plan.settings.paired {
-            let names: Vec<String> = plan.models.iter().map(|p| p.display().to_string()).collect();
+            // With a runner per model, one .pte twice reads `M.pte @et-a ⇄ M.pte @et-b`.
+            let names: Vec<String> = plan.models.iter().enumerate().map(|(i, p)| plan.model_label(i, &p.display().to_string())).collect();
             let design = if plan.settings.processes { "paired processes" } else { "paired session" };
             format!("{design} {}", names.join(" ⇄ "))
         } else {

@@ -253,6 +253,7 @@ fn a_board_runs_each_models_own_runner_as_paired_processes() {
     let (out, dir) = run_on("devices", &["lab-board1"], &[&model, &model], &extra);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
+    assert!(err.contains("gemma3n-tiny-xnnpack-fp32.pte @et one ⇄ ") && err.contains(".pte @et two"), "{err}");
     let doc = read_doc(dir.path());
     assert_eq!(doc.runs.len(), 12, "6 pairs of two processes: {err}");
     for run in &doc.runs {

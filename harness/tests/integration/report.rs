@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::common::*;
-use etbench::results::{Document, RunStatus};
+use etbench::results::warnings::Warning;
+use etbench::results::{DeviceRef, Document, ModelRef, RunParams, RunResult, RunStatus};
 
 /// One real run of two variants, written once per test binary and shared by the tests (its results.json).
 fn real_results() -> &'static Path {
@@ -396,4 +397,31 @@ fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
     assert!((r[2] / r[1] - 1.0).abs() < 0.02, "device drift cancels: {r:?}");
     assert!((r[3] / r[1] - 1.3).abs() < 0.02, "the candidate's own slowdown shows: {r:?}");
     assert!(ratios[0].nights.iter().all(|n| n.lower <= n.ratio && n.ratio <= n.upper && n.lower < n.upper), "{:?}", ratios[0].nights);
+}
+
+/// A run of `model` with these warnings (its other fields do not matter to the warning lines).
+fn warned_run(model: &str, warnings: Vec<Warning>) -> RunResult {
+    let device = DeviceRef { name: "d".into(), transport: "local".into(), info: etbench::results::provenance::system_info(), probed: None };
+    let model = ModelRef { path: format!("{model}.pte"), name: model.into(), size_bytes: 1, sha256: "0".repeat(64) };
+    let mut row = etbench::run::process::error_row(device, model, RunParams::default(), etbench_protocol::ErrorKind::Io, String::new());
+    row.warnings = warnings;
+    row
+}
+
+/// One warning grouping serves the terminal table and report.md.
+#[test]
+fn warnings_are_one_line_per_text_per_varying_kind_and_one_for_variance() {
+    let drop = |after_khz| Warning::FrequencyDropped { cpu: 0, before_khz: 2_000_000, after_khz };
+    let runs = [
+        warned_run("a", vec![Warning::DebugBuild, drop(1_500_000), Warning::HighVariance { cv: 0.07 }]),
+        warned_run("a", vec![Warning::DebugBuild, drop(1_200_000), Warning::HighVariance { cv: 0.09 }]),
+        warned_run("a", vec![Warning::DebugBuild]),
+        warned_run("b", vec![Warning::DebugBuild, Warning::Charging]),
+    ];
+    let notes = etbench::export::warning_notes(&runs.iter().collect::<Vec<_>>());
+    assert_eq!(notes.len(), 4, "{notes:#?}");
+    assert!(notes[0].starts_with("the runner is a debug build") && notes[0].ends_with("(a, b; 4 runs)"), "{}", notes[0]);
+    assert!(notes[1].contains("fell from 2000 to 1500 MHz") && notes[1].ends_with("(a: 2 of 3 runs, the first shown)"), "{}", notes[1]);
+    assert!(notes[2].starts_with("the device was charging") && notes[2].ends_with("(b)"), "{}", notes[2]);
+    assert!(notes[3].starts_with("high variance (CV > 5%): a 9.0%;"), "{}", notes[3]);
 }
