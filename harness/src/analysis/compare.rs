@@ -198,6 +198,17 @@ fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f
         change.note = Some(format!("runs on this device drift ±{pct:.0}% between processes: no verdict; use --paired"));
         return;
     }
+    // Unpaired, "no change" is claimed only when the whole interval is inside ±threshold: an interval that reaches
+    // past it without clearing threshold + drift (+5.7% … +8.9% with ±4% drift) is a change this design cannot
+    // tell from drift, so it is not denied either.
+    let inside = ci.lower >= 1.0 - opts.threshold && ci.upper <= 1.0 + opts.threshold;
+    if verdict == Verdict::NoChange && !inside {
+        change.note = Some(format!(
+            "no verdict: the interval reaches past ±{:.0}% but does not clear it plus the ±{pct:.0}% drift between processes; use --paired",
+            opts.threshold * 100.0
+        ));
+        return;
+    }
     if drift > opts.threshold {
         change.note = Some(format!("called beyond the ±{pct:.0}% drift between processes"));
     }
@@ -374,5 +385,31 @@ impl Comparison {
         }
         let notes: String = self.all_notes().iter().map(|n| format!("{n}\n")).collect();
         format!("base: {}\ncandidate: {}\n{table}\n{}\n{}\n{notes}", self.base_label, self.cand_label, self.summary(), self.rule())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(lower: f64, upper: f64, drift: f64) -> MetricChange {
+        let mut change = MetricChange { metric: Metric::Latency, base: None, cand: None, n_base: 5, n_cand: 5, ci: None, verdict: None, note: None };
+        let ci = RatioCi { ratio: (lower + upper) / 2.0, lower, upper, level: 0.95 };
+        judge_unpaired(&mut change, ci, false, drift, &Options::default());
+        change
+    }
+
+    #[test]
+    fn unpaired_verdicts_call_past_the_drift_deny_only_inside_the_threshold_and_refuse_between() {
+        assert_eq!(judged(1.10, 1.14, 0.03).verdict, Some(Verdict::Regressed), "clears 5% + 3% drift");
+        assert_eq!(judged(0.98, 1.03, 0.03).verdict, Some(Verdict::NoChange), "inside ±5%");
+        // Above the threshold but within threshold + drift: neither called nor denied.
+        let between = judged(1.057, 1.089, 0.04);
+        assert_eq!(between.verdict, None);
+        assert!(between.note.as_deref().unwrap().contains("does not clear it plus the ±4% drift"), "{:?}", between.note);
+        // A wide interval straddling the threshold is not a "no change" either.
+        assert_eq!(judged(0.97, 1.12, 0.02).verdict, None);
+        // Drift beyond the threshold refuses whatever the interval.
+        assert!(judged(0.99, 1.01, 0.08).note.as_deref().unwrap().contains("drift ±8% between processes: no verdict"));
     }
 }
