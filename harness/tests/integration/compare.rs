@@ -57,7 +57,7 @@ fn interleaved(dir: &Path, variant: &str, n: usize, args: &[&str]) -> [PathBuf; 
 /// processes of both sides are interleaved in time: the unit of replication is the process, and each side gets 4.
 #[test]
 fn a_over_a_pairs_of_real_runs_are_not_called_regressions() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let tmp = tempfile::tempdir().unwrap();
     let args = ["--iters", "8"];
     let mut regressed = 0;
@@ -100,7 +100,7 @@ fn a_over_a_pairs_of_real_runs_are_not_called_regressions() {
 
 #[test]
 fn the_bf16_fixture_against_xnnpack_is_a_forced_regression_and_refused_without_force() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let tmp = tempfile::tempdir().unwrap();
     let args = ["--iters", "6", "--repeat", "2"];
     let fast = bench(&tmp.path().join("xnnpack"), "xnnpack-fp32", &args);

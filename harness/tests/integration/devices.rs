@@ -35,6 +35,7 @@ fn assert_fault(device: &str, needles: &[&str]) -> String {
 
 #[test]
 fn ssh_boards_and_adb_phone_run_concurrently_then_repush_nothing() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -72,6 +73,7 @@ fn ssh_boards_and_adb_phone_run_concurrently_then_repush_nothing() {
 
 #[test]
 fn aarch64_board_runs_the_cross_built_runner_on_a_real_model() {
+    let _load = load();
     if !up() || aarch64_runner().is_none() {
         return;
     }
@@ -85,6 +87,7 @@ fn aarch64_board_runs_the_cross_built_runner_on_a_real_model() {
 
 #[test]
 fn unreachable_host_auth_refused_and_unknown_host_key_say_how_to_fix() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -99,6 +102,7 @@ fn unreachable_host_auth_refused_and_unknown_host_key_say_how_to_fix() {
 
 #[test]
 fn adb_unauthorized_and_offline_devices_say_how_to_fix() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -108,6 +112,7 @@ fn adb_unauthorized_and_offline_devices_say_how_to_fix() {
 
 #[test]
 fn full_device_disk_is_refused_before_sending_and_leaves_no_partial_file() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -120,6 +125,7 @@ fn full_device_disk_is_refused_before_sending_and_leaves_no_partial_file() {
 
 #[test]
 fn nasty_model_path_and_work_dir_are_taken_literally() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -142,6 +148,7 @@ fn nasty_model_path_and_work_dir_are_taken_literally() {
 
 #[test]
 fn missing_or_wrong_architecture_runner_names_the_triple() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -186,6 +193,7 @@ fn big_file(dir: &Path) -> (PathBuf, Vec<u8>, String) {
 /// an interrupted row that says so, no file under its final name, and `--resume` picks the push up again.
 #[test]
 fn sigterm_during_a_push_stops_the_transfer_and_resume_pushes_again() {
+    let _load = load();
     if !up() || !phone_up() {
         return;
     }
@@ -230,6 +238,7 @@ fn sigterm_during_a_push_stops_the_transfer_and_resume_pushes_again() {
 /// Two copies of the runner, one with a trailing byte, stand for two ExecuTorch builds.
 #[test]
 fn a_board_runs_each_models_own_runner_as_paired_processes() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -293,6 +302,7 @@ fn a_board_runs_each_models_own_runner_as_paired_processes() {
 
 #[test]
 fn push_killed_mid_transfer_resumes_and_never_passes_a_partial_file() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -339,6 +349,7 @@ fn push_killed_mid_transfer_resumes_and_never_passes_a_partial_file() {
 
 #[test]
 fn second_etbench_on_a_busy_device_waits_for_the_lock() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -359,6 +370,7 @@ fn second_etbench_on_a_busy_device_waits_for_the_lock() {
 
 #[test]
 fn devices_lists_profiles_with_reachability_and_probes_info() {
+    let _load = load();
     if !up() {
         return;
     }
@@ -383,6 +395,7 @@ fn devices_lists_profiles_with_reachability_and_probes_info() {
 
 #[test]
 fn profile_with_an_unknown_key_is_refused_by_name() {
+    let _load = load();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x.toml"), "name = \"x\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreads_ = 2\n[ssh]\nhost = \"h\"\n").unwrap();
     let out = etbench().env("ETBENCH_DEVICES_DIR", dir.path()).args(["run", "--device", "x", "--model"]).arg(fixture("int8")).output().unwrap();
@@ -405,6 +418,7 @@ fn phone_run(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfil
 
 #[test]
 fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_what_changed() {
+    let _load = load();
     if !phone_up() {
         return;
     }
@@ -462,6 +476,7 @@ fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_w
 
 #[test]
 fn phone_bundle_runs_in_an_empty_root() {
+    let _load = load();
     if !phone_up() {
         return;
     }
@@ -489,6 +504,7 @@ fn phone_bundle_runs_in_an_empty_root() {
 
 #[test]
 fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
+    let _load = load();
     if !phone_up() {
         return;
     }
@@ -505,6 +521,7 @@ fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
 
 #[test]
 fn phone_disconnecting_mid_run_is_an_error_row_with_a_reconnect_hint_and_the_sweep_goes_on() {
+    let _load = load();
     if !phone_up() {
         return;
     }
@@ -536,6 +553,7 @@ fn phone_disconnecting_mid_run_is_an_error_row_with_a_reconnect_hint_and_the_swe
 
 #[test]
 fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
+    let _load = load();
     if !phone_up() {
         return;
     }
@@ -577,6 +595,7 @@ fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
 
 #[test]
 fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
+    let _load = load();
     let out_dir = tempfile::tempdir().unwrap();
     let out = etbench()
         .args(["run", "--device", "local", "--cores", "big", "--warmup", "0", "--iters", "2", "--format", "none", "--out"])
@@ -606,6 +625,7 @@ fn board1_runner_running() -> bool {
 
 #[test]
 fn ctrl_c_during_a_two_device_sweep_stops_the_runners_on_the_ssh_board_and_the_phone() {
+    let _load = load();
     if !phone_up() {
         return;
     }

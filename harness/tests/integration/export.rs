@@ -34,6 +34,7 @@ fn bf16_logits(model: &Path, dump: &Path) -> Vec<f32> {
 
 #[test]
 fn fresh_export_reproduces_the_committed_fixtures() {
+    let _load = load();
     let python = export_python();
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(&python)
@@ -60,6 +61,7 @@ fn fresh_export_reproduces_the_committed_fixtures() {
 
 #[test]
 fn fresh_export_of_the_program_fixtures_reproduces_their_manifest() {
+    let _load = load();
     let python = export_python();
     let out = Command::new(&python).arg(repo().join("scripts/export_fixtures.py")).arg("--check").output().unwrap();
     assert!(out.status.success(), "export_fixtures.py --check failed:\n{}", String::from_utf8_lossy(&out.stderr));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use etbench_protocol::ErrorKind;
 
-use crate::common::{command_lines, etbench, fixture, read_doc, wait_until, MACHINE};
+use crate::common::{command_lines, etbench, fixture, read_doc, timing, wait_until};
 
 /// Starts `etbench run` with stderr piped; sends `signal` once `after` seconds have passed since a stderr line
 /// starting with `marker`, and returns the exit code and all of stderr.
@@ -42,7 +42,7 @@ fn no_runner_left(needle: &str) {
 
 #[test]
 fn ctrl_c_keeps_completed_runs_and_resume_finishes_the_sweep_from_anywhere() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let tmp = tempfile::tempdir().unwrap();
     // Quotes, `;` and `$()` in the name: the recorded command is parsed again on resume, never through a shell.
     let name = "it's a model; $(touch pwned).pte";
@@ -94,7 +94,7 @@ fn ctrl_c_keeps_completed_runs_and_resume_finishes_the_sweep_from_anywhere() {
 
 #[test]
 fn sigterm_stops_the_first_run_and_resume_refuses_what_it_cannot_finish() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("term me.pte");
     std::fs::copy(fixture("bf16"), &model).unwrap();

@@ -24,7 +24,7 @@ fn compare_one(path: &Path) -> (Option<i32>, String, String) {
 
 #[test]
 fn a_paired_session_alternates_models_in_one_process_and_records_the_pairing() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let (a, b) = (fixture("xnnpack-fp32"), fixture("xnnpack-8da4w"));
     let (out, dir) = paired(&[&a, &b], &["--iters", "12", "--repeat", "2"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -55,7 +55,7 @@ fn a_paired_session_alternates_models_in_one_process_and_records_the_pairing() {
 /// at 10 % on a quiet machine come from `scripts/truth-bench.sh` (README).
 #[test]
 fn paired_a_over_a_is_not_a_regression_and_a_known_slowdown_is() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let a = fixture("xnnpack-fp32");
     let (out, dir) = paired(&[&a, &a], &["--iters", "200", "--repeat", "2"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -142,7 +142,7 @@ fn until_ci_stops_early_and_max_time_bounds_a_slow_run() {
 
 #[test]
 fn calibrate_measures_both_designs_and_stores_the_result() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let dir = tempfile::tempdir().unwrap();
     let out = etbench()
         .args(["calibrate", "--sessions", "2", "--pairs", "20", "--processes", "3", "--iters", "8", "--model"])
@@ -169,7 +169,7 @@ fn calibrate_measures_both_designs_and_stores_the_result() {
 /// 50 % slower is.
 #[test]
 fn history_judges_the_ratio_to_a_pinned_reference_so_device_drift_cancels() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let (reference, candidate) = (fixture("xnnpack-fp32"), fixture("xnnpack-8da4w"));
     let (out, dir) = paired(&[&reference, &candidate], &["--iters", "80"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -272,7 +272,7 @@ fn heartbeats_are_absorbed_and_a_short_run_timeout_passes_a_live_runner() {
 /// neighbours. Two copies of the runner stand for two ExecuTorch builds (the design does not care what differs).
 #[test]
 fn models_with_their_own_runners_pair_as_alternating_processes() {
-    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = timing();
     let tmp = tempfile::tempdir().unwrap();
     let mut runners = Vec::new();
     for dir in ["et one", "et two"] {

@@ -3,8 +3,19 @@
 
 pub mod lab;
 
-/// Tests whose verdicts depend on timing take this lock, so they do not measure each other on a 2-core machine.
-pub static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// The machine's CPUs. Tests whose verdicts depend on timing take it exclusively ([`timing`]), so they measure
+/// neither each other nor the CPU-heavy tests (lab devices under qemu, fresh exports), which share it ([`load`]).
+pub static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test whose verdicts depend on timing: nothing else heavy runs meanwhile.
+pub fn timing() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by a CPU-heavy test that times nothing: it runs beside other such tests, never beside a [`timing`] one.
+pub fn load() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|e| e.into_inner())
+}
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
