@@ -43,8 +43,9 @@ impl RunKey {
         }
     }
 
-    /// The fields that decide whether two runs may be compared, named for messages.
-    pub fn fields(&self) -> [(&'static str, String); 6] {
+    /// The fields that decide whether two runs may be compared, named for messages: every part of the identity,
+    /// so two keys that differ always say where.
+    pub fn fields(&self) -> [(&'static str, String); 7] {
         [
             ("device", self.device.clone()),
             ("model sha256", short_sha(&self.model_sha256).to_owned()),
@@ -52,6 +53,7 @@ impl RunKey {
             ("threads", threads_label(self.threads)),
             ("load mode", self.load_mode.clone()),
             ("input", self.input.clone()),
+            ("runner file", self.runner.clone().unwrap_or_else(|| "the device's".into())),
         ]
     }
 
@@ -331,6 +333,24 @@ mod tests {
         assert_ne!(input_digest(&[1, 2, 3]), input_digest(&[1, 2, 4]));
         assert_eq!(input_digest(&[1, 2, 3]), input_digest(&[1, 2, 3]));
         assert!(input_digest(&[1, 2, 3]).starts_with("3 ids"));
+    }
+
+    #[test]
+    fn keys_that_differ_only_in_their_runner_name_it() {
+        let key = |runner: Option<&str>| RunKey {
+            device: "d".into(),
+            model_name: "m".into(),
+            model_sha256: "0".repeat(64),
+            method: "forward".into(),
+            threads: Some(2),
+            load_mode: "mmap".into(),
+            input: "default".into(),
+            runner: runner.map(str::to_owned),
+        };
+        let (a, b) = (key(None), key(Some("/opt/et-1.6/etbench-runner")));
+        assert_ne!(a, b);
+        let differing: Vec<&str> = a.fields().iter().zip(b.fields().iter()).filter(|(x, y)| x != y).map(|(x, _)| x.0).collect();
+        assert_eq!(differing, ["runner file"]);
     }
 
     #[test]
