@@ -316,6 +316,9 @@ fn load(
         inputs_used: built.iter().map(|b| b.record.clone()).collect(),
         input_ids: token_ids.clone(),
         debug_build: cfg!(debug_assertions),
+        metadata: Default::default(),
+        llm: None,
+        prompt_ids: Vec::new(),
     }));
     if inv.describe {
         return Ok(None);

@@ -7,9 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 mod facts;
+pub mod llm;
 mod spec;
 
 pub use facts::{Battery, CpuCondition, DeviceFacts, ThermalZone};
+pub use llm::{Convention, LlmProgram, LlmSpec, MetaValue, PrefillMode};
 pub use spec::{default_ids, splitmix64, InputSpec, Order, RunSpec};
 
 /// Bumped whenever a line changes shape incompatibly; the host refuses other versions.
@@ -80,6 +82,46 @@ pub enum Message {
     /// "Still alive": written every `heartbeat_s` seconds from a side thread, also during a single long execute,
     /// so the host can tell a slow forward from a hung device or a dead connection.
     Heartbeat(Heartbeat),
+    /// One whole generation (prefill + decode) of an LLM program.
+    Generation(GenerationRecord),
+}
+
+/// One generation of an LLM program, timed on the device: `depth` untimed tokens, then the timed prefill, then
+/// `decode` greedy steps, each step's `execute` timed alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub model: u32,
+    /// Index among the timed generations (warm-up generations have `warmup: true` and their own count).
+    pub index: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
+    /// The round of a paired session (generations of the session's models with the same round ran back to back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
+    pub depth: u32,
+    pub prefill_tokens: u32,
+    /// How the prompt was fed: one call, chunks, token by token.
+    pub prefill_mode: PrefillMode,
+    pub prefill_calls: u32,
+    /// Sum of the prefill calls' `execute` times.
+    pub prefill_ns: u64,
+    /// Time to first token: the prefill calls plus the argmax of the first token's logits.
+    pub ttft_ns: u64,
+    /// Each decode step's `execute`, in order (step k feeds the token at position depth + prefill + k).
+    pub decode_ns: Vec<u64>,
+    /// Greedy token ids: the first comes from the prefill's logits, then one per decode step.
+    pub generated: Vec<i64>,
+    /// Index into `generated` of the first EOS id, when one came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eos_at: Option<u32>,
+    /// Steps whose logits held NaN or Inf (the argmax then skips them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nonfinite_steps: u32,
+    /// Monotonic time since the runner started, at the end of this generation (sustained runs plot against it).
+    pub end_uptime_ms: u64,
+    pub memory_after_prefill: MemorySnapshot,
+    pub memory_after_decode: MemorySnapshot,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,6 +377,15 @@ pub struct RunnerMeta {
     /// The runner was built without optimisations (its timings are not representative).
     #[serde(default)]
     pub debug_build: bool,
+    /// Values of the program's constant metadata methods (`get_max_seq_len`, `use_kv_cache`, …).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, MetaValue>,
+    /// How the program generates text, when it is an LLM program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmProgram>,
+    /// The prompt of a generation run: the depth tokens, then the prefill tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -352,6 +403,10 @@ pub enum PhaseKind {
     Timed,
     /// Greedy generation: one forward per new token over the sliding window (no KV cache).
     Generate,
+    /// LLM programs: the timed prompt calls of a generation.
+    Prefill,
+    /// LLM programs: one decode step (one new token through the cache).
+    Decode,
 }
 
 impl PhaseKind {
@@ -363,6 +418,8 @@ impl PhaseKind {
             PhaseKind::Warmup => "warmup",
             PhaseKind::Timed => "timed",
             PhaseKind::Generate => "generate",
+            PhaseKind::Prefill => "prefill",
+            PhaseKind::Decode => "decode",
         }
     }
 }

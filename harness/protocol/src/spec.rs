@@ -60,6 +60,10 @@ pub struct RunSpec {
     pub order: Order,
     /// Seconds between heartbeat lines (0: none).
     pub heartbeat_s: f64,
+    /// The generation workload (LLM programs): each warm-up and timed iteration is then one whole generation —
+    /// prefill, then decode steps — instead of one forward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<crate::LlmSpec>,
 }
 
 /// How a paired session orders its models round by round. Balanced orders cancel a steady drift within a round.
@@ -128,6 +132,7 @@ impl Default for RunSpec {
             min_iterations: 3,
             order: Order::Abba,
             heartbeat_s: 10.0,
+            llm: None,
         }
     }
 }
@@ -155,6 +160,12 @@ impl RunSpec {
         }
         if self.min_iterations == 0 {
             return Err("min_iterations must be at least 1".into());
+        }
+        if let Some(llm) = &self.llm {
+            llm.validate()?;
+            if self.generate > 0 {
+                return Err("generate (no-cache greedy tokens) and llm (a generation workload) exclude each other".into());
+            }
         }
         if !(self.gate_timeout_s >= 0.0 && self.gate_timeout_s.is_finite()) {
             return Err(format!("gate_timeout_s {} must be a finite number of seconds ≥ 0", self.gate_timeout_s));

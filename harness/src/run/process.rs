@@ -317,6 +317,7 @@ fn message_model(msg: &Message) -> u32 {
         Message::Sample(s) => s.model,
         Message::Summary(s) => s.model,
         Message::Error(e) => e.model,
+        Message::Generation(g) => g.model,
         Message::Conditions(_) | Message::Heartbeat(_) => 0,
     }
 }
@@ -420,6 +421,7 @@ struct Pending {
 fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
     match msg {
         Message::Heartbeat(_) => {}
+        Message::Generation(_) => {}
         Message::Conditions(c) => row.conditions.push(c),
         Message::Meta(meta) => {
             row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
