@@ -205,6 +205,49 @@ Status EtRunner::execute_timed(rust::Str name, uint32_t iterations, rust::Vec<ui
   return ok_status(nanos_since(phase_start));
 }
 
+ConstValue EtRunner::constant_value(rust::Str name) {
+  ConstValue value;
+  value.tag = -1;
+  value.double_value = 0.0;
+  auto result = module_.execute(std::string(name));
+  if (!result.ok()) {
+    value.status = make_status(result.error(), "constant method failed");
+    return value;
+  }
+  if (result->size() != 1) {
+    value.status = make_status(Error::InvalidProgram, "a constant method must return exactly one value");
+    return value;
+  }
+  const auto& out = (*result)[0];
+  value.tag = static_cast<int32_t>(out.tag);
+  if (out.isInt()) {
+    value.ints.push_back(out.toInt());
+  } else if (out.isBool()) {
+    value.ints.push_back(out.toBool() ? 1 : 0);
+  } else if (out.isDouble()) {
+    value.double_value = out.toDouble();
+  } else if (out.isString()) {
+    auto text = out.toString();
+    value.text = rust::String(text.data(), text.size());
+  } else if (out.isIntList()) {
+    for (int64_t v : out.toIntList()) value.ints.push_back(v);
+  } else if (out.isTensor()) {
+    const auto& t = out.toTensor();
+    if (t.scalar_type() == executorch::aten::ScalarType::Long) {
+      const int64_t* data = t.const_data_ptr<int64_t>();
+      for (ssize_t i = 0; i < t.numel(); ++i) value.ints.push_back(data[i]);
+    } else if (t.scalar_type() == executorch::aten::ScalarType::Int) {
+      const int32_t* data = t.const_data_ptr<int32_t>();
+      for (ssize_t i = 0; i < t.numel(); ++i) value.ints.push_back(data[i]);
+    } else if (t.scalar_type() == executorch::aten::ScalarType::Bool) {
+      const bool* data = t.const_data_ptr<bool>();
+      for (ssize_t i = 0; i < t.numel(); ++i) value.ints.push_back(data[i] ? 1 : 0);
+    }
+  }
+  value.status = ok_status();
+  return value;
+}
+
 size_t EtRunner::num_outputs() const { return outputs_.size(); }
 
 TensorInfo EtRunner::output_info(size_t index) const {

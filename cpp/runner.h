@@ -23,6 +23,7 @@ struct Status;
 struct TensorInfo;
 struct MethodInfo;
 struct TimedLoop;
+struct ConstValue;
 
 class EtRunner {
  public:
@@ -40,6 +41,8 @@ class EtRunner {
   Status set_scalar_input(size_t index, int32_t tag, int64_t int_value, double double_value);
   // Runs `execute` `iterations` times, appending one monotonic-clock latency per call.
   Status execute_timed(rust::Str name, uint32_t iterations, rust::Vec<uint64_t>& latencies_ns);
+  // Executes a constant (metadata) method and returns its single output value.
+  ConstValue constant_value(rust::Str name);
   size_t num_outputs() const;
   TensorInfo output_info(size_t index) const;
   rust::Slice<const uint8_t> output_bytes(size_t index) const;
@@ -64,5 +67,9 @@ uint32_t thread_count();
 
 // The baseline etbench is measured against: a bare `Module::forward` loop, no etbench code in between.
 TimedLoop bare_forward_loop(rust::Str path, uint32_t warmup, uint32_t iterations);
+
+// The decode baseline: prefill `prompt` in one `forward(tokens, input_pos)` call, then `steps` greedy decode steps,
+// each `Module::forward({token, input_pos})` timed alone; no etbench code in between.
+TimedLoop bare_decode_loop(rust::Str path, rust::Slice<const int64_t> prompt, uint32_t steps);
 
 }  // namespace etbench

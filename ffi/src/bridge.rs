@@ -27,6 +27,17 @@ pub mod ffi {
         outputs: Vec<TensorInfo>,
     }
 
+    /// The value a constant (metadata) method returns: `tag` is ExecuTorch's `Tag` of output 0 (Int 4, Double 3,
+    /// Bool 5, String 2, ListInt 7, Tensor 1); integers (and an integer tensor's elements) in `ints`.
+    #[derive(Debug, Clone)]
+    struct ConstValue {
+        status: Status,
+        tag: i32,
+        ints: Vec<i64>,
+        double_value: f64,
+        text: String,
+    }
+
     #[derive(Debug, Clone)]
     struct TimedLoop {
         status: Status,
@@ -51,6 +62,7 @@ pub mod ffi {
             iterations: u32,
             latencies_ns: &mut Vec<u64>,
         ) -> Status;
+        fn constant_value(self: Pin<&mut EtRunner>, name: &str) -> ConstValue;
         fn num_outputs(self: &EtRunner) -> usize;
         fn output_info(self: &EtRunner, index: usize) -> TensorInfo;
         fn output_bytes(self: &EtRunner, index: usize) -> &[u8];
@@ -60,6 +72,7 @@ pub mod ffi {
         fn thread_count() -> u32;
 
         fn bare_forward_loop(path: &str, warmup: u32, iterations: u32) -> TimedLoop;
+        fn bare_decode_loop(path: &str, prompt: &[i64], steps: u32) -> TimedLoop;
     }
 }
 

@@ -79,6 +79,7 @@ const TAG_TENSOR: i32 = 1;
 const TAG_DOUBLE: i32 = 3;
 const TAG_INT: i32 = 4;
 const TAG_BOOL: i32 = 5;
+const TAG_STRING: i32 = 2;
 
 fn kind(tag: i32) -> ValueKind {
     match tag {
@@ -205,6 +206,20 @@ impl Engine {
         check(self.pin().execute_timed(method, iterations, latencies_ns))
     }
 
+    /// Runs a constant (metadata) method, e.g. `get_max_seq_len`, and returns its value.
+    pub fn constant_value(&mut self, method: &str) -> Result<etbench_protocol::MetaValue, RuntimeError> {
+        use etbench_protocol::MetaValue;
+        let v = self.pin().constant_value(method);
+        check(v.status.clone())?;
+        Ok(match v.tag {
+            TAG_INT => MetaValue::Int(v.ints.first().copied().unwrap_or(0)),
+            TAG_BOOL => MetaValue::Bool(v.ints.first().is_some_and(|&b| b != 0)),
+            TAG_DOUBLE => MetaValue::Double(v.double_value),
+            TAG_STRING => MetaValue::Text(v.text),
+            _ => MetaValue::Ints(v.ints),
+        })
+    }
+
     /// The outputs of the last successful `execute`: spec and raw bytes.
     pub fn outputs(&self) -> Vec<(TensorSpec, &[u8])> {
         (0..self.inner.num_outputs())
@@ -228,5 +243,14 @@ pub fn bare_forward_loop(path: &str, warmup: u32, iterations: u32) -> Result<Vec
     check(result.status)?;
     Ok(result.latencies_ns)
 }
+pub mod generate;
 pub mod output;
 pub mod run;
+
+/// The decode baseline: a bare C++ loop of `Module::forward({token, input_pos})` after a one-call prefill of
+/// `prompt`; one latency per decode step.
+pub fn bare_decode_loop(path: &str, prompt: &[i64], steps: u32) -> Result<Vec<u64>, RuntimeError> {
+    let result = ffi::bare_decode_loop(path, prompt, steps);
+    check(result.status)?;
+    Ok(result.latencies_ns)
+}

@@ -9,6 +9,7 @@ use etbench_protocol::{
     SampleRecord, When,
 };
 
+use crate::generate::{self as llm_run, Plan};
 use crate::inputs::{self, Built, Fed};
 use crate::{conditions, memory, output, Engine, RuntimeError};
 
@@ -156,6 +157,8 @@ struct Loaded {
     engine: Engine,
     built: Vec<Built>,
     token_ids: Vec<i64>,
+    /// The generation workload, for an LLM run.
+    llm: Option<Plan>,
 }
 
 /// Runs every phase, emitting protocol lines. `Err(Failed)` means an error line was emitted.
@@ -200,7 +203,9 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
         return Ok(());
     }
     let method = config.method.as_str();
-    let timed = if inv.paired() || config.until_ci_pct.is_some() || config.max_time_s.is_some() {
+    let timed = if config.llm.is_some() {
+        generation_rounds(&mut ctx, &mut loaded, config, &inv.sysfs_root)?
+    } else if inv.paired() || config.until_ci_pct.is_some() || config.max_time_s.is_some() {
         timed_rounds(&mut ctx, &mut loaded, config)?
     } else {
         ctx.model = 0;
@@ -286,7 +291,18 @@ fn load(
     let specs = engine
         .method_specs(&config.method)
         .map_err(|e| ctx.runtime(ErrorKind::MethodLoad, e, "could not read the method's metadata"))?;
-    let built = if inv.describe {
+    let metadata = if inv.describe || config.llm.is_some() { llm_run::read_metadata(&mut engine, &methods, &config.method) } else { Default::default() };
+    let program = if inv.describe || config.llm.is_some() { Some(llm_run::recognise(&mut engine, &methods, &metadata)) } else { None };
+    let plan = match (&config.llm, &program) {
+        (Some(workload), Some(Ok(program))) => {
+            Some(llm_run::plan(program, workload, path).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("generation: {m}")))?)
+        }
+        (Some(_), Some(Err(found))) => {
+            return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("generation needs an LLM program; {path}: {found}")));
+        }
+        _ => None,
+    };
+    let built = if inv.describe || plan.is_some() {
         Vec::new()
     } else {
         inputs::build_all(config, &config.method, &specs.inputs, vocabulary(&specs.outputs))
@@ -316,12 +332,15 @@ fn load(
         inputs_used: built.iter().map(|b| b.record.clone()).collect(),
         input_ids: token_ids.clone(),
         debug_build: cfg!(debug_assertions),
-        metadata: Default::default(),
-        llm: None,
-        prompt_ids: Vec::new(),
+        metadata,
+        llm: program.and_then(Result::ok),
+        prompt_ids: plan.as_ref().map(|p| p.context.clone()).unwrap_or_default(),
     }));
     if inv.describe {
         return Ok(None);
+    }
+    if let Some(plan) = plan {
+        return load_llm(ctx, engine, plan, config.warmup).map(Some);
     }
     ctx.phase(PhaseKind::MethodLoad, |ctx| match engine.load_method(&config.method) {
         Ok(ns) => Ok((ns, 1, ())),
@@ -331,7 +350,91 @@ fn load(
     let method = config.method.as_str();
     ctx.phase(PhaseKind::FirstForward, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::FirstForward, 1))?;
     ctx.phase(PhaseKind::Warmup, |ctx| ctx.timed_loop(&mut engine, method, PhaseKind::Warmup, config.warmup))?;
-    Ok(Some(Loaded { engine, built, token_ids }))
+    Ok(Some(Loaded { engine, built, token_ids, llm: None }))
+}
+
+/// Method load and warm-up generations of an LLM program (the first warm-up generation is the cold one).
+fn load_llm(ctx: &mut Ctx<impl Emit>, mut engine: Engine, plan: Plan, warmup: u32) -> Result<Loaded, Failed> {
+    let program = plan.program.clone();
+    ctx.phase(PhaseKind::MethodLoad, |ctx| {
+        let mut total = 0;
+        let mut methods = vec![program.prefill_method.as_str()];
+        if program.decode_method != program.prefill_method {
+            methods.push(program.decode_method.as_str());
+        }
+        for m in &methods {
+            total += engine.load_method(m).map_err(|e| {
+                ctx.runtime(ErrorKind::MethodLoad, e, "a missing operator or backend means the runtime lacks a kernel this .pte needs; export without custom operators (no llama::sdpa_with_kv_cache / update_cache / custom_sdpa: drop --use_sdpa_with_kv_cache)")
+            })?;
+        }
+        Ok((total, methods.len() as u32, ()))
+    })?;
+    llm_run::check_outputs(&mut engine, &program).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
+    let started = std::time::Instant::now();
+    ctx.phase(PhaseKind::Warmup, |ctx| {
+        let mut total = 0;
+        for i in 0..warmup {
+            let mut g = llm_run::generate(&mut engine, &plan, started).map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("warm-up generation, {}", e.at)))?;
+            total += g.prefill_ns + g.decode_ns.iter().sum::<u64>();
+            (g.model, g.index, g.warmup) = (ctx.model, i, true);
+            ctx.out.emit(Message::Generation(g));
+        }
+        Ok((total, warmup, ()))
+    })?;
+    Ok(Loaded { engine, built: Vec::new(), token_ids: Vec::new(), llm: Some(plan) })
+}
+
+/// The timed generations: each round runs one whole generation per model, in the spec's order. The sample of a
+/// generation is its mean time per decode step (the paired and adaptive machinery works on it); the generation
+/// line keeps every step. Stops after `iterations` rounds, or once `min_iterations` are done and the time budget
+/// is spent or both the decode and the time-to-first-token intervals are narrow enough; a sustained run
+/// (`llm.sustain_s`) generates until its time is up and records device conditions after every generation.
+fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &RunSpec, sysfs: &Path) -> Result<u32, Failed> {
+    let sustain = config.llm.as_ref().and_then(|l| l.sustain_s);
+    let paired = loaded.len() > 1;
+    let (mut per_token, mut ttft) = (vec![Vec::new(); loaded.len()], vec![Vec::new(); loaded.len()]);
+    let mut spent = vec![0u64; loaded.len()];
+    let before = memory::fault_baseline();
+    let start = std::time::Instant::now();
+    let mut rounds = 0;
+    ctx.phase = Some(PhaseKind::Timed);
+    loop {
+        for m in config.order.round(rounds, loaded.len()) {
+            ctx.model = m as u32;
+            let plan = loaded[m].llm.as_ref().expect("an LLM run loads every model with a plan");
+            let mut g = llm_run::generate(&mut loaded[m].engine, plan, start)
+                .map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("generation {rounds}, {}", e.at)))?;
+            (g.model, g.index, g.round) = (m as u32, rounds, paired.then_some(rounds));
+            if sustain.is_some() {
+                g.conditions = Some(conditions::read_conditions(sysfs, When::After).facts);
+            }
+            let per = llm_run::ns_per_decode_token(&g);
+            per_token[m].push(per);
+            ttft[m].push(g.ttft_ns);
+            spent[m] += g.prefill_ns + g.decode_ns.iter().sum::<u64>();
+            ctx.sample(PhaseKind::Decode, rounds, per, g.round);
+            if !ctx.out.emit(Message::Generation(g)) {
+                return Err(Failed);
+            }
+        }
+        rounds += 1;
+        let elapsed = start.elapsed();
+        let stop = match sustain {
+            Some(s) => elapsed.as_secs_f64() >= s && rounds >= config.min_iterations,
+            None => {
+                rounds >= config.iterations
+                    || (rounds >= config.min_iterations && done(config, &per_token, elapsed) && done(config, &ttft, elapsed))
+            }
+        };
+        if stop {
+            break;
+        }
+    }
+    let memory = memory::snapshot(Some(&before), false);
+    for (m, ns) in spent.iter().enumerate() {
+        ctx.out.emit(Message::Phase(PhaseRecord { model: m as u32, phase: PhaseKind::Timed, duration_ns: *ns, iterations: rounds, memory: memory.clone() }));
+    }
+    Ok(rounds)
 }
 
 /// The timed phase as rounds: each round executes every model once, in the spec's order. Stops after

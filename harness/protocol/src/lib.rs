@@ -122,6 +122,9 @@ pub struct GenerationRecord {
     pub end_uptime_ms: u64,
     pub memory_after_prefill: MemorySnapshot,
     pub memory_after_decode: MemorySnapshot,
+    /// Device conditions right after the generation (sustained runs: clocks and temperatures over time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<DeviceFacts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

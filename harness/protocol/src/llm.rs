@@ -372,9 +372,10 @@ impl LlmSpec {
         }
     }
 
-    /// Positions one generation needs: depth + prefill + decode (the last decoded token is never fed back).
+    /// Positions one generation fills: depth + prefill + decode (each decode step feeds one token at the next
+    /// position; the token of the last step is generated, never fed).
     pub fn positions(&self) -> u64 {
-        self.depth as u64 + self.prefill as u64 + self.decode.saturating_sub(1) as u64
+        self.depth as u64 + self.prefill as u64 + self.decode as u64
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -469,6 +470,6 @@ mod tests {
         assert_eq!(prompt_ids(0, 1, 1 << 40)[0], (0xE220A8397B1DCDAFu64 % (1 << 40)) as i64);
         let spec = LlmSpec { depth: 4, prefill: 4, ..LlmSpec::default() };
         assert_eq!(spec.context_ids(64), prompt_ids(0, 8, 64));
-        assert_eq!(LlmSpec { prefill: 8, decode: 4, depth: 2, ..LlmSpec::default() }.positions(), 13);
+        assert_eq!(LlmSpec { prefill: 8, decode: 4, depth: 2, ..LlmSpec::default() }.positions(), 14);
     }
 }

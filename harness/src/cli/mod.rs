@@ -359,6 +359,9 @@ impl Measure {
             paired: false,
             processes: false,
             run_timeout: self.run_timeout.map(std::time::Duration::from_secs_f64),
+            workloads: Vec::new(),
+            llm_auto: false,
+            generation_defaults: self.warmup.is_none() && self.iters.is_none() && self.until_ci.is_none() && self.max_time.is_none(),
         }
     }
 
@@ -509,6 +512,8 @@ struct RunArgs {
     #[command(flatten)]
     text: TextArgs,
     #[command(flatten)]
+    llm: LlmArgs,
+    #[command(flatten)]
     measure: Measure,
     /// Directory for results.json and results.csv (default: etbench-results/<timestamp>).
     #[arg(long)]
@@ -537,6 +542,78 @@ enum RunFormat {
     Csv,
     Md,
     None,
+}
+
+/// The generation workload of LLM programs (KV cache in the program: `forward(tokens, input_pos)` and kin).
+#[derive(Args, Debug, Default)]
+struct LlmArgs {
+    /// LLM programs: prompt tokens in the timed prefill (a list sweeps, e.g. 128,512). Turns each iteration into one
+    /// whole generation: prefill, then --decode greedy steps. Without it an LLM program with a KV cache gets
+    /// prefill 128 / decode 128, cut to fit its context.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    prefill: Vec<u32>,
+    /// Greedy decode steps after the prefill, each one token through the cache (a list sweeps) [default: 128].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    decode: Vec<u32>,
+    /// Tokens already in the cache before the timed prefill, from an untimed prefill (a list sweeps) [default: 0].
+    #[arg(long, value_delimiter = ',')]
+    depth: Vec<u32>,
+    /// Seed of the prompt ids (`splitmix64(seed)[i] % vocab`, always inside the vocabulary) [default: 0].
+    #[arg(long)]
+    prompt_seed: Option<u64>,
+    /// How the prompt is fed: auto (one call if the token dimension is dynamic, else chunks, else token by
+    /// token), one-call, chunked or token [default: auto].
+    #[arg(long, value_parser = parse_prefill_mode)]
+    prefill_mode: Option<etbench_protocol::PrefillMode>,
+    /// Stop a generation at the program's first EOS id (text runs); benchmarks decode past it, as llama-bench does.
+    #[arg(long)]
+    stop_at_eos: bool,
+    /// Sustained generation: repeat generations for this many seconds, recording clocks and temperatures after
+    /// each (throttling shows as falling tokens/s).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_positive)]
+    sustain: Option<f64>,
+}
+
+fn parse_prefill_mode(s: &str) -> Result<etbench_protocol::PrefillMode, String> {
+    s.parse()
+}
+
+impl LlmArgs {
+    fn given(&self) -> bool {
+        !self.prefill.is_empty() || !self.decode.is_empty() || !self.depth.is_empty() || self.prompt_seed.is_some() || self.prefill_mode.is_some() || self.stop_at_eos || self.sustain.is_some()
+    }
+
+    /// Every combination of --prefill × --decode × --depth; `prompt_ids` (a prompt through the tokenizer) fixes
+    /// the prefill to its length.
+    fn workloads(&self, prompt_ids: Option<&[i64]>) -> Vec<etbench_protocol::LlmSpec> {
+        if !self.given() && prompt_ids.is_none() {
+            return Vec::new();
+        }
+        let base = etbench_protocol::LlmSpec {
+            prompt_seed: self.prompt_seed.unwrap_or(0),
+            stop_at_eos: self.stop_at_eos,
+            prefill_mode: self.prefill_mode.unwrap_or_default(),
+            sustain_s: self.sustain,
+            ..etbench_protocol::LlmSpec::default()
+        };
+        let prefills: Vec<u32> = match prompt_ids {
+            Some(ids) => vec![ids.len() as u32],
+            None if self.prefill.is_empty() => vec![128],
+            None => self.prefill.clone(),
+        };
+        let decodes = if self.decode.is_empty() { vec![128] } else { self.decode.clone() };
+        let depths = if self.depth.is_empty() { vec![0] } else { self.depth.clone() };
+        let mut out = Vec::new();
+        for &prefill in &prefills {
+            for &decode in &decodes {
+                for &depth in &depths {
+                    let prompt_ids = prompt_ids.filter(|_| depth == 0).map(<[i64]>::to_vec);
+                    out.push(etbench_protocol::LlmSpec { prefill, decode, depth, prompt_ids, ..base.clone() });
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Prompt-driven input and generation.
@@ -1000,6 +1077,19 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     args.measure.check_for(&names)?;
     let inputs = args.inputs.specs()?;
     let prompt = args.text.prompt()?;
+    if args.llm.given() && (args.text.generate > 0 || !inputs.is_empty()) {
+        return Err(arg_error("--prefill/--decode/--depth (the generation workload of LLM programs) cannot go with --generate or --input: the runner feeds tokens and positions itself".to_owned()));
+    }
+    if args.llm.depth.iter().any(|&d| d > 0) && prompt.is_some() {
+        return Err(arg_error("--depth cannot go with --prompt: the cache is filled with seeded ids before the timed prefill; give --prompt-seed instead".to_owned()));
+    }
+    // A text prompt drives a generation run of an LLM program when the generation flags are given.
+    let prompt_ids = match (&prompt, args.llm.given()) {
+        (Some(p), true) => Some(p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}")))?),
+        _ => None,
+    };
+    let workloads = args.llm.workloads(prompt_ids.as_deref());
+    let prompt = if prompt_ids.is_some() { None } else { prompt };
     let devices: Vec<_> = names
         .iter()
         // With a runner per model, the device itself (its facts, its lock) has the first model's.
@@ -1020,7 +1110,8 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
             spec = paired_defaults(spec);
         }
         let processes = design == Some(PairedDesign::Processes);
-        let settings = Settings { paired: design.is_some(), processes, ..args.measure.settings(spec) };
+        let llm_auto = workloads.is_empty() && inputs.is_empty() && args.text.generate == 0 && prompt.is_none();
+        let settings = Settings { paired: design.is_some(), processes, workloads: workloads.clone(), llm_auto, ..args.measure.settings(spec) };
         let model_devices = if own_runners {
             let labels = crate::plan::ModelRunner::labels(runners);
             runners
@@ -1089,7 +1180,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let plan = Plan {
         device: Box::new(device),
         models,
-        settings: args.measure.settings(spec),
+        settings: Settings { llm_auto: true, ..args.measure.settings(spec) },
         prompt: None,
         dump_outputs: None,
         model_devices: Vec::new(),

@@ -16,12 +16,26 @@ pub struct Variant {
     pub name: String,
     pub file: String,
     pub sha256: String,
+    #[serde(default)]
     pub expected: Expectation,
+    /// LLM programs (`manifest-llm.json`): greedy generations the export recorded with ExecuTorch's Python runtime.
+    #[serde(default)]
+    pub generations: Vec<ExpectedGeneration>,
+}
+
+/// A greedy generation: the prompt (seeded ids) and the ids that followed it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExpectedGeneration {
+    #[serde(default)]
+    pub seed: u64,
+    pub prompt_ids: Vec<i64>,
+    pub generated: Vec<i64>,
 }
 
 /// What the export script saw when it ran the variant with ExecuTorch's Python runtime on the default input.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Expectation {
+    #[serde(default)]
     pub argmax_last: u64,
     #[serde(default)]
     pub argmax_per_position: Vec<u64>,
@@ -32,6 +46,16 @@ pub struct Expectation {
     /// Every output's dtype, shape, sum and argmax (fixtures record these; the Gemma manifest only output 0's argmax).
     #[serde(default)]
     pub outputs: Vec<ExpectedOutput>,
+    /// LLM programs: the recorded generations (the forward fields above are then empty).
+    #[serde(default)]
+    pub generations: Vec<ExpectedGeneration>,
+}
+
+impl Expectation {
+    /// The ids the export generated after exactly this prompt.
+    pub fn generation_after(&self, prompt: &[i64]) -> Option<&[i64]> {
+        self.generations.iter().find(|g| g.prompt_ids == prompt).map(|g| g.generated.as_slice())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,7 +86,7 @@ impl ExpectedOutput {
 }
 
 /// The manifest files an export script may leave in a models directory.
-const MANIFEST_FILES: [&str; 2] = ["manifest.json", "manifest-fixtures.json"];
+const MANIFEST_FILES: [&str; 3] = ["manifest.json", "manifest-fixtures.json", "manifest-llm.json"];
 
 impl Manifest {
     /// Every readable manifest in `dir`, merged.
@@ -84,5 +108,5 @@ impl Manifest {
 /// The expectation for a model file, looked up in the manifest beside it.
 pub fn expectation_for(model_path: &Path, sha256: &str) -> Option<Expectation> {
     let dir = model_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Manifest::in_dir(dir)?.by_sha256(sha256).map(|v| v.expected.clone())
+    Manifest::in_dir(dir)?.by_sha256(sha256).map(|v| Expectation { generations: v.generations.clone(), ..v.expected.clone() })
 }

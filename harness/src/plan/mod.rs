@@ -7,7 +7,7 @@ pub mod prompt;
 
 use std::path::PathBuf;
 
-use etbench_protocol::{LoadMode, RunSpec};
+use etbench_protocol::{LlmSpec, LoadMode, RunSpec};
 
 use crate::device::Device;
 use crate::results::RunParams;
@@ -37,6 +37,13 @@ pub struct Settings {
     pub processes: bool,
     /// Kill a runner that says nothing for this long; the run becomes a `timeout` row and the sweep goes on.
     pub run_timeout: Option<std::time::Duration>,
+    /// Generation workloads to sweep (`--prefill` × `--decode` × `--depth`); empty = the spec's `llm`.
+    pub workloads: Vec<LlmSpec>,
+    /// Give a model that is an LLM program with a KV cache the default generation workload when no workload is
+    /// set (`bench`, and `run` without `--prefill`/`--decode`/`--input`).
+    pub llm_auto: bool,
+    /// Apply [`generation_sampling`] to generation runs (the user set no warm-up or sampling flag).
+    pub generation_defaults: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +58,9 @@ impl Default for Settings {
             paired: false,
             processes: false,
             run_timeout: None,
+            workloads: Vec::new(),
+            llm_auto: false,
+            generation_defaults: false,
         }
     }
 }
@@ -63,6 +73,41 @@ impl Settings {
     fn load_mode_axis(&self) -> Vec<LoadMode> {
         if self.load_modes.is_empty() { vec![self.spec.load_mode] } else { self.load_modes.clone() }
     }
+
+    fn workload_count(&self) -> usize {
+        self.workloads.len().max(1)
+    }
+}
+
+/// The generation workload a run of an LLM program gets when none is asked for: llama-bench's pp128 / tg128
+/// cut to fit the program's context (half of it for the prompt at most), one warm-up generation, and generations
+/// until the decode and time-to-first-token intervals are within ±2 % (6 to 50 generations, 2 minutes at most).
+pub fn default_workload(program: &etbench_protocol::LlmProgram) -> LlmSpec {
+    let context = program.max_context.unwrap_or(256).max(2) as u32;
+    let prefill = 128.min(context / 2).max(1);
+    let decode = 128.min(context - prefill).max(1);
+    LlmSpec { prefill, decode, ..LlmSpec::default() }
+}
+
+/// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation.
+pub fn generation_sampling(mut spec: RunSpec, warmup_set: bool, sampling_set: bool) -> RunSpec {
+    if !warmup_set {
+        spec.warmup = 1;
+    }
+    if !sampling_set {
+        spec.iterations = 50;
+        spec.min_iterations = 6;
+        spec.until_ci_pct = Some(2.0);
+        spec.max_time_s = Some(120.0);
+    }
+    spec
+}
+
+/// The LLM program inside `path`, when it is one with a KV cache (read from its flatbuffer, no runtime).
+pub fn cached_llm(path: &std::path::Path) -> Option<etbench_protocol::LlmProgram> {
+    let _ = crate::inspect::inspect(path).ok()?;
+    None // MERGE: inspect-llm gives Inspection.llm
+
 }
 
 /// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
@@ -113,6 +158,8 @@ pub struct Cell {
     pub load_mode: LoadMode,
     pub threads: Option<u32>,
     pub repeat: u32,
+    /// Index into the plan's generation workloads (0 when there are none).
+    pub workload: usize,
 }
 
 impl Plan {
@@ -132,8 +179,19 @@ impl Plan {
     /// The parameters of one cell: the spec with the cell's axes filled in.
     pub fn params(&self, cell: &Cell) -> RunParams {
         let s = &self.settings;
+        let mut spec = RunSpec { threads: cell.threads, load_mode: cell.load_mode, ..s.spec.clone() };
+        if let Some(w) = s.workloads.get(cell.workload) {
+            spec.llm = Some(w.clone());
+        } else if s.llm_auto && spec.llm.is_none() && spec.inputs.is_empty() && spec.generate == 0 {
+            if let Some(program) = self.models.get(cell.model).and_then(|m| cached_llm(m)) {
+                spec.llm = Some(default_workload(&program));
+            }
+        }
+        if spec.llm.is_some() && s.generation_defaults {
+            spec = generation_sampling(spec, false, false);
+        }
         RunParams {
-            spec: RunSpec { threads: cell.threads, load_mode: cell.load_mode, ..s.spec.clone() },
+            spec,
             repeat_index: cell.repeat,
             repeats: s.repeats,
             cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
@@ -147,24 +205,28 @@ impl Plan {
     pub fn cells(&self) -> Vec<Cell> {
         let s = &self.settings;
         let threads = s.thread_axis();
-        let settings: Vec<(LoadMode, Option<u32>)> =
-            s.load_mode_axis().into_iter().flat_map(|m| threads.iter().map(move |&t| (m, t))).collect();
+        let workloads = s.workload_count();
+        let settings: Vec<(LoadMode, Option<u32>, usize)> = s
+            .load_mode_axis()
+            .into_iter()
+            .flat_map(|m| threads.iter().flat_map(move |&t| (0..workloads).map(move |w| (m, t, w))))
+            .collect();
         let mut cells = Vec::new();
         if s.paired {
             // One cell per setting and repeat; `model` 0 stands for the whole session.
             for repeat in 0..s.repeats {
-                cells.extend(settings.iter().map(|&(load_mode, threads)| Cell { model: 0, load_mode, threads, repeat }));
+                cells.extend(settings.iter().map(|&(load_mode, threads, workload)| Cell { model: 0, load_mode, threads, repeat, workload }));
             }
         } else if s.interleave {
             for repeat in 0..s.repeats {
                 for model in 0..self.models.len() {
-                    cells.extend(settings.iter().map(|&(load_mode, threads)| Cell { model, load_mode, threads, repeat }));
+                    cells.extend(settings.iter().map(|&(load_mode, threads, workload)| Cell { model, load_mode, threads, repeat, workload }));
                 }
             }
         } else {
             for model in 0..self.models.len() {
-                for &(load_mode, threads) in &settings {
-                    cells.extend((0..s.repeats).map(|repeat| Cell { model, load_mode, threads, repeat }));
+                for &(load_mode, threads, workload) in &settings {
+                    cells.extend((0..s.repeats).map(|repeat| Cell { model, load_mode, threads, repeat, workload }));
                 }
             }
         }

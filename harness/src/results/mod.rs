@@ -4,6 +4,7 @@
 //! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
 
 
+pub mod llm;
 pub mod provenance;
 pub mod warnings;
 
@@ -390,6 +391,10 @@ pub struct RunResult {
     /// Greedy generation without KV cache, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationRecord>,
+    /// The generations of an LLM program's generation run (`--prefill`/`--decode`): prefill, time to first token,
+    /// every decode step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<llm::LlmResult>,
     /// Device conditions the runner read before and after the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<etbench_protocol::Conditions>,
@@ -535,6 +540,9 @@ pub struct PromptDrift {
 impl RunResult {
     /// Derives the summary from the raw samples and phases (None when nothing was timed).
     pub fn summarise(&mut self) {
+        if let Some(llm) = &mut self.llm {
+            llm.summarise();
+        }
         let Ok(sample) = Sample::from_ns(&self.samples.timed_ns) else {
             self.summary = None;
             return;
@@ -555,6 +563,8 @@ impl RunResult {
             .filter_map(|p| p.memory.vm_hwm_bytes.map(|b| (b, p.phase)))
             .max_by_key(|(b, _)| *b);
         let max_of = |f: fn(&PhaseRecord) -> Option<u64>| self.phases.iter().filter_map(f).max();
+        // A generation run's samples are per-generation decode times: its token rates live in `llm`.
+        let tokens = tokens.filter(|_| self.llm.is_none());
         let real = tokens.map(|window| self.real_tokens_of(window));
         self.summary = Some(RunSummary {
             prefill_tokens_per_s: real.map(|t| Throughput::from_latency(t as f64, &latency_ns)),
@@ -569,7 +579,7 @@ impl RunResult {
             max_rss_anon_bytes: max_of(|p| p.memory.rss_anon_bytes),
             max_rss_file_bytes: max_of(|p| p.memory.rss_file_bytes),
             major_faults: self.phases.iter().filter_map(|p| p.memory.major_faults).reduce(|a, b| a + b),
-            roofline: (self.model.size_bytes > 0).then(|| Roofline {
+            roofline: (self.model.size_bytes > 0 && self.llm.is_none()).then(|| Roofline {
                 weight_bytes: self.model.size_bytes,
                 achieved_bytes_per_s: self.model.size_bytes as f64 * 1e9 / latency_median_ns,
                 device_bytes_per_s: self.conditions.iter().find_map(|c| c.memory_bandwidth_bytes_per_s),

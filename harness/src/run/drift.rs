@@ -117,7 +117,7 @@ fn logits_only(full: &Settings) -> Settings {
     spec.iterations = 1;
     spec.threads = full.threads.first().copied().or(spec.threads);
     spec.load_mode = full.load_modes.first().copied().unwrap_or(spec.load_mode);
-    Settings { spec, threads: Vec::new(), load_modes: Vec::new(), repeats: 1, interleave: false, cooldown: full.cooldown, paired: false, processes: false, run_timeout: full.run_timeout }
+    Settings { spec, threads: Vec::new(), load_modes: Vec::new(), repeats: 1, interleave: false, cooldown: full.cooldown, paired: false, processes: false, run_timeout: full.run_timeout, ..Settings::default() }
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {

@@ -58,6 +58,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         summary: None,
         prompt: None,
         generation: None,
+        llm: None,
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
@@ -336,6 +337,9 @@ fn classify_exit(
     match (exit, row.error.is_some()) {
         (Exit::Code(0), false) if row.runner.is_some() && !row.samples.timed_ns.is_empty() => {
             row.status = RunStatus::Ok;
+            if let Some(llm) = &mut row.llm {
+                llm.expected = expectation.and_then(|e| e.generation_after(&llm.prompt_ids)).map(<[i64]>::to_vec);
+            }
             row.output_verdict = verdict(&row, expectation);
             row.summarise();
             row
@@ -421,7 +425,11 @@ struct Pending {
 fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
     match msg {
         Message::Heartbeat(_) => {}
-        Message::Generation(_) => {}
+        Message::Generation(g) => {
+            if let Some(llm) = &mut row.llm {
+                llm.generations.push(g);
+            }
+        }
         Message::Conditions(c) => row.conditions.push(c),
         Message::Meta(meta) => {
             row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
@@ -436,6 +444,18 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
                 inputs_used: meta.inputs_used,
                 input_ids: meta.input_ids,
             });
+            if let (Some(program), Some(_)) = (meta.llm, &row.params.spec.llm) {
+                row.llm = Some(crate::results::llm::LlmResult {
+                    program,
+                    metadata: meta.metadata,
+                    prompt_ids: meta.prompt_ids,
+                    generations: Vec::new(),
+                    kv_cache_bytes: None,
+                    decode_step_bytes: None,
+                    expected: None,
+                    summary: None,
+                });
+            }
         }
         Message::Phase(phase) => {
             pending.last_phase = Some(phase.phase);
@@ -464,6 +484,9 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
 }
 
 fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict {
+    if let Some(llm) = &row.llm {
+        return generation_verdict(llm);
+    }
     let Some(first) = row.outputs.first() else { return OutputVerdict::Missing };
     if let Some(bad) = row.outputs.iter().find(|o| !o.is_finite()) {
         return OutputVerdict::NonFinite { nan_count: bad.nan_count, inf_count: bad.inf_count };
@@ -475,6 +498,32 @@ fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict 
     match exp.outputs.iter().zip(&row.outputs).find(|(e, got)| !e.matches(got)) {
         Some((e, got)) => OutputVerdict::OutputDiffers { index: got.index, expected: e.describe(), got: describe_check(got) },
         None => OutputVerdict::MatchesManifest,
+    }
+}
+
+/// A generation run is judged by its generated ids: every step's logits finite, the same ids in every generation,
+/// and the ids the export recorded for the same prompt.
+fn generation_verdict(llm: &crate::results::llm::LlmResult) -> OutputVerdict {
+    let nonfinite: u32 = llm.timed().map(|g| g.nonfinite_steps).sum();
+    if nonfinite > 0 {
+        return OutputVerdict::NonFinite { nan_count: nonfinite as u64, inf_count: 0 };
+    }
+    let inconsistent = llm.inconsistent();
+    if inconsistent > 0 {
+        return OutputVerdict::OutputDiffers {
+            index: 0,
+            expected: format!("the ids of the first generation {:?}", llm.generated()),
+            got: format!("different ids in {inconsistent} other generation{}", if inconsistent == 1 { "" } else { "s" }),
+        };
+    }
+    match llm.check_expected() {
+        None => OutputVerdict::Finite,
+        Some(Ok(_)) => OutputVerdict::MatchesManifest,
+        Some(Err((i, expected, got))) => OutputVerdict::OutputDiffers {
+            index: 0,
+            expected: format!("generated id {expected} at token {i} (export manifest)"),
+            got: format!("{got}"),
+        },
     }
 }
 

@@ -304,6 +304,7 @@ fn done(plan: &Plan, cell: &Cell, doc: &Document) -> bool {
             && r.pairing.is_some() == plan.settings.paired
             && r.params.spec.load_mode == cell.load_mode
             && r.params.spec.threads == cell.threads
+            && r.params.spec.llm == plan.params(cell).spec.llm
             && r.params.repeat_index == cell.repeat
     })
 }

@@ -81,6 +81,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         summary: None,
         prompt: None,
         generation: None,
+        llm: None,
         conditions: Vec::new(),
         warnings: Vec::new(),
         profile: None,
