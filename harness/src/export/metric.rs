@@ -128,6 +128,10 @@ fn method_label(run: &RunResult) -> String {
 }
 
 fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
+    if let Some(w) = &run.params.spec.llm {
+        let prompt = run.llm.as_ref().map(|l| input_digest(&l.prompt_ids)).unwrap_or_else(|| format!("seed {}", w.prompt_seed));
+        return format!("{} ({prompt})", workload_label(w));
+    }
     let used = run.runner.as_ref().map(|r| r.inputs_used.as_slice()).unwrap_or_default();
     match (ids, used) {
         (Some(ids), [] | [_]) => input_digest(&ids),
@@ -142,6 +146,12 @@ fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
             format!("{} ({})", specs.join(" + "), digest.rsplit(' ').next().unwrap_or_default())
         }
     }
+}
+
+/// `pp64 tg64`, `pp512 tg128 @ d1024`: llama-bench's names for a generation workload.
+pub fn workload_label(w: &etbench_protocol::LlmSpec) -> String {
+    let depth = if w.depth > 0 { format!(" @ d{}", w.depth) } else { String::new() };
+    format!("pp{} tg{}{depth}", w.prefill, w.decode)
 }
 
 /// `n ids, fnv1a:xxxxxxxx`: short, stable, and different whenever the ids differ.
@@ -199,16 +209,22 @@ pub enum Metric {
     PrefillTokensPerS,
     DecodeEquivalentTokensPerS,
     PeakRss,
+    /// Generation runs of LLM programs: decode steps per second through the KV cache (per generation).
+    DecodeTokensPerS,
+    /// Generation runs: prefill + the first token's argmax.
+    TimeToFirstToken,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Latency,
         Metric::FirstForward,
         Metric::Load,
         Metric::PrefillTokensPerS,
         Metric::DecodeEquivalentTokensPerS,
         Metric::PeakRss,
+        Metric::DecodeTokensPerS,
+        Metric::TimeToFirstToken,
     ];
 
     /// Stable machine name (BMF measure slug, history column).
@@ -220,6 +236,8 @@ impl Metric {
             Metric::PrefillTokensPerS => "prefill-throughput",
             Metric::DecodeEquivalentTokensPerS => "decode-equivalent-throughput",
             Metric::PeakRss => "peak-rss",
+            Metric::DecodeTokensPerS => "decode-throughput",
+            Metric::TimeToFirstToken => "time-to-first-token",
         }
     }
 
@@ -231,14 +249,16 @@ impl Metric {
             Metric::PrefillTokensPerS => "prefill tokens/s",
             Metric::DecodeEquivalentTokensPerS => "decode-equivalent tokens/s",
             Metric::PeakRss => "peak RSS",
+            Metric::DecodeTokensPerS => "decode tokens/s",
+            Metric::TimeToFirstToken => "time to first token",
         }
     }
 
     /// Unit of [`Metric::estimate`]'s numbers.
     pub fn base_unit(self) -> &'static str {
         match self {
-            Metric::Latency | Metric::FirstForward | Metric::Load => "ns",
-            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS => "tokens/s",
+            Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => "ns",
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => "tokens/s",
             Metric::PeakRss => "bytes",
         }
     }
@@ -246,14 +266,14 @@ impl Metric {
     /// Human unit and the factor from the base unit to it.
     pub fn display_unit(self) -> (&'static str, f64) {
         match self {
-            Metric::Latency | Metric::FirstForward | Metric::Load => ("ms", 1e-6),
-            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS => ("tokens/s", 1.0),
+            Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => ("ms", 1e-6),
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => ("tokens/s", 1.0),
             Metric::PeakRss => ("MiB", 1.0 / (1024.0 * 1024.0)),
         }
     }
 
     pub fn smaller_is_better(self) -> bool {
-        !matches!(self, Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS)
+        !matches!(self, Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS)
     }
 
     /// The raw samples of each run: every timed iteration for latency, one value per run for first forward, load
@@ -266,7 +286,10 @@ impl Metric {
                 Metric::FirstForward => one(r.samples.first_forward_ns),
                 Metric::Load => one(load_ns(r)),
                 Metric::PeakRss => one(r.summary.as_ref().and_then(|s| s.peak_rss_bytes)),
-                Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS => Vec::new(),
+                Metric::PrefillTokensPerS => llm_values(r, |g| rate(g.prefill_tokens as f64, g.prefill_ns)),
+                Metric::DecodeTokensPerS => llm_values(r, |g| rate(g.decode_ns.len() as f64, g.decode_ns.iter().sum())),
+                Metric::TimeToFirstToken => llm_values(r, |g| g.ttft_ns as f64),
+                Metric::DecodeEquivalentTokensPerS => Vec::new(),
             })
             .collect()
     }
@@ -283,6 +306,11 @@ impl Metric {
                 let s = Sample::new(&self.raw_samples(runs)).ok()?;
                 Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9) })
             }
+            Metric::PrefillTokensPerS | Metric::DecodeTokensPerS | Metric::TimeToFirstToken if runs.iter().any(|r| r.llm.is_some()) => {
+                let e = crate::results::llm::Estimate::of(&self.raw_samples(runs))?;
+                Some(Estimate { value: e.median, lower: e.lower, upper: e.upper })
+            }
+            Metric::DecodeTokensPerS | Metric::TimeToFirstToken => None,
             Metric::PrefillTokensPerS => {
                 // Real tokens only: a padded prompt's padding is not prefill work anyone asked for.
                 let tokens = runs.iter().find_map(|r| r.prefill_tokens())? as f64;
@@ -302,6 +330,15 @@ impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
     }
+}
+
+/// One value per timed generation of a generation run (none for forward-loop runs).
+fn llm_values(run: &RunResult, f: impl Fn(&etbench_protocol::GenerationRecord) -> f64) -> Vec<f64> {
+    run.llm.iter().flat_map(|l| l.timed()).map(f).filter(|v| v.is_finite()).collect()
+}
+
+fn rate(tokens: f64, ns: u64) -> f64 {
+    if ns == 0 { f64::NAN } else { tokens * 1e9 / ns as f64 }
 }
 
 pub fn load_ns(run: &RunResult) -> Option<u64> {

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod drift;
 pub mod gab;
 pub mod jsonl;
+pub mod llm;
 pub mod metric;
 pub mod paired;
 pub mod pytorch;

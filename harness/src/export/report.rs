@@ -538,10 +538,20 @@ impl Report {
             let dev_groups: Vec<&Group> = groups.iter().filter(|g| g.key.device == device).collect();
             let runs: Vec<&RunResult> = self.merged.runs.iter().filter(|r| r.device.name == device).collect();
             let _ = writeln!(out, "{hashes} {device}\n");
+            let (llm_groups, forward_groups): (Vec<&Group>, Vec<&Group>) = dev_groups.iter().partition(|g| export::llm::is_llm(g.runs[0]));
             if dev_groups.is_empty() {
                 let _ = writeln!(out, "No successful runs.\n");
-            } else {
-                device_table(&mut out, &dev_groups);
+            }
+            if !llm_groups.is_empty() {
+                export::llm::markdown(&mut out, &llm_groups);
+                let firsts: Vec<&RunResult> = llm_groups.iter().map(|g| g.runs[0]).collect();
+                for note in export::llm::generation_notes(&firsts) {
+                    let _ = writeln!(out, "- {}", escape(&note));
+                }
+                out.push('\n');
+            }
+            if !forward_groups.is_empty() {
+                device_table(&mut out, &forward_groups);
             }
             for note in export::error_notes(&runs) {
                 let _ = writeln!(out, "- Failed: {}", escape(&note));

@@ -6,6 +6,31 @@ use super::{Row, DECODE_NOTE};
 use crate::results::Document;
 
 pub fn render(doc: &Document) -> String {
+    let (llm_runs, forward_runs): (Vec<_>, Vec<_>) = doc.runs.iter().partition(|r| super::llm::is_llm(r));
+    if llm_runs.is_empty() {
+        return forward(doc);
+    }
+    let groups = super::metric::groups(std::iter::once(doc));
+    let llm_groups: Vec<_> = groups.iter().filter(|g| super::llm::is_llm(g.runs[0])).collect();
+    let mut out = super::llm::terminal(&llm_groups);
+    let mut seen = std::collections::BTreeSet::new();
+    let firsts: Vec<_> = llm_runs.iter().copied().filter(|r| seen.insert(super::metric::RunKey::of(r))).collect();
+    for note in super::llm::generation_notes(&firsts) {
+        out.push_str(&format!("{note}\n"));
+    }
+    let warnings: String = super::warning_notes(&llm_runs).iter().map(|w| format!("warning: {w}\n")).collect();
+    let errors: String = super::error_notes(&llm_runs).iter().map(|e| format!("error: {e}\n")).collect();
+    out.push_str(&warnings);
+    out.push_str(&errors);
+    if !forward_runs.is_empty() {
+        let rest = Document { runs: forward_runs.into_iter().cloned().collect(), ..doc.clone() };
+        out.push('\n');
+        out.push_str(&forward(&rest));
+    }
+    out
+}
+
+fn forward(doc: &Document) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
     // The footnote mark only where its footnote is printed (a program without token input has neither).

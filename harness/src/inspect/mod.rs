@@ -533,3 +533,4 @@ mod tests {
         assert_eq!(grouped(999), "999");
     }
 }
+

@@ -19,6 +19,9 @@ pub struct LlmResult {
     pub prompt_ids: Vec<i64>,
     /// Every generation, warm-up ones flagged, with each decode step's latency.
     pub generations: Vec<GenerationRecord>,
+    /// The backends the program delegates to (`XnnpackBackend`), from its flatbuffer; `None`: no delegate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// The KV cache (mutable buffers) of the program, from its flatbuffer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_cache_bytes: Option<u64>,

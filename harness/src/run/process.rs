@@ -450,6 +450,7 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
                     metadata: meta.metadata,
                     prompt_ids: meta.prompt_ids,
                     generations: Vec::new(),
+                    backend: None,
                     kv_cache_bytes: None,
                     decode_step_bytes: None,
                     expected: None,

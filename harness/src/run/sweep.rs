@@ -29,6 +29,8 @@ struct Prepared {
     prompt: Option<Result<FittedPrompt, String>>,
     /// The method's memory-planned bytes, read from the program on the host (no runtime needed).
     planned_bytes: Option<u64>,
+    /// What the program's flatbuffer says (delegates, KV cache), read on the host.
+    inspection: Option<crate::inspect::Inspection>,
 }
 
 fn prepare(plan: &Plan, index: usize) -> Prepared {
@@ -40,10 +42,26 @@ fn prepare(plan: &Plan, index: usize) -> Prepared {
         _ => None,
     };
     let method = &plan.settings.spec.method;
-    let planned_bytes = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok()).and_then(|i| {
-        i.methods.iter().find(|m| &m.name == method).map(|m| m.planned_bytes)
-    });
-    Prepared { checked, expectation, prompt, planned_bytes }
+    let inspection = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok());
+    let planned_bytes = inspection.as_ref().and_then(|i| i.methods.iter().find(|m| &m.name == method).map(|m| m.planned_bytes));
+    Prepared { checked, expectation, prompt, planned_bytes, inspection }
+}
+
+/// What the host knows of a generation run's program from its flatbuffer: the delegate, the KV cache, the bytes a
+/// decode step reads.
+fn enrich_llm(row: &mut RunResult, prepared: &[Option<Prepared>], plan: &Plan) {
+    let Some(llm) = row.llm.as_mut() else { return };
+    let index = plan.models.iter().position(|m| m.display().to_string() == row.model.path);
+    let Some(ins) = index.and_then(|i| prepared.get(i)?.as_ref()?.inspection.as_ref()) else { return };
+    let backends: Vec<&str> = ins.delegates.iter().map(|d| d.backend.as_str()).collect();
+    llm.backend = (!backends.is_empty()).then(|| backends.join(", "));
+    llm_facts(ins, llm);
+    row.summarise();
+}
+
+/// The KV cache and the bytes a decode step reads, from the flatbuffer.
+fn llm_facts(_ins: &crate::inspect::Inspection, _llm: &mut crate::results::llm::LlmResult) {
+    // MERGE: inspect-llm fills kv_cache_bytes and decode_step_bytes.
 }
 
 /// Memory the device had available: `MemAvailable` from a remote device's probe, sysinfo here.
@@ -390,6 +408,7 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
             vec![run_cell(plan, plan.device_for(cell.model), &device_ref, model, cell, plan.params(cell), Some(&profiles), available)]
         };
         for mut row in rows {
+            enrich_llm(&mut row, &prepared, plan);
             if crate::progress::interrupted() && !row.is_ok() && !row.is_interrupted() {
                 // A push or probe cut short by the signal fails with its own words: it is the interrupted run.
                 mark_interrupted(&mut row);
@@ -430,8 +449,21 @@ fn report_progress(row: &RunResult) {
     for warning in &row.warnings {
         crate::say!("      warning: {warning}");
     }
+    let llm = row.llm.as_ref().and_then(|l| l.summary.as_ref());
     match (&row.error, &row.summary) {
         (Some(e), _) => crate::say!("      error: {}", e.message),
+        (None, Some(_)) if llm.is_some() => {
+            let s = llm.expect("checked");
+            crate::say!(
+                "      decode {} tok/s ({}–{}), prefill {} tok/s, TTFT {} ms; {} generations",
+                crate::export::fmt::rate(s.decode_tokens_per_s.median),
+                crate::export::fmt::rate(s.decode_tokens_per_s.lower),
+                crate::export::fmt::rate(s.decode_tokens_per_s.upper),
+                crate::export::fmt::rate(s.prefill_tokens_per_s.median),
+                crate::export::fmt::adaptive(s.ttft_ms.median),
+                s.generations
+            )
+        }
         (None, Some(s)) => crate::say!(
             "      median {} ms (p10–p90 {}–{} ms), {} timed iterations",
             crate::export::fmt::ms(s.latency_ns.median),
@@ -449,7 +481,7 @@ mod tests {
 
     fn prepared(size_bytes: u64, planned: u64) -> Prepared {
         let model = crate::results::ModelRef { path: "m.pte".into(), name: "m".into(), size_bytes, sha256: "ab".into() };
-        Prepared { checked: Ok(model), expectation: None, prompt: None, planned_bytes: Some(planned) }
+        Prepared { checked: Ok(model), expectation: None, prompt: None, planned_bytes: Some(planned), inspection: None }
     }
 
     #[test]

@@ -1,0 +1,142 @@
+//! The LLM table: what a model card publishes for a generation run — prefill tokens/s, decode tokens/s with its
+//! interval, time to first token, load, peak RSS and the KV cache — for the terminal and for `report.md` / model
+//! cards. Values come from the same [`Metric`]s every machine format reads.
+
+use std::fmt::Write;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+
+use super::fmt;
+use super::metric::{threads_label, workload_label, Group, Metric};
+use crate::results::RunResult;
+
+pub const HEADERS: [&str; 12] = [
+    "variant",
+    "size",
+    "delegate",
+    "threads",
+    "workload",
+    "prefill tok/s",
+    "decode tok/s",
+    "TTFT ms",
+    "load ms",
+    "peak RSS",
+    "KV cache",
+    "output",
+];
+
+/// Whether a run is a generation run of an LLM program.
+pub fn is_llm(run: &RunResult) -> bool {
+    run.llm.is_some() || run.params.spec.llm.is_some()
+}
+
+fn estimate(metric: Metric, runs: &[&RunResult], scale: f64) -> String {
+    match metric.estimate(runs) {
+        Some(e) => format!("{} ({}–{})", fmt::adaptive(e.value * scale), fmt::adaptive(e.lower * scale), fmt::adaptive(e.upper * scale)),
+        None => "–".into(),
+    }
+}
+
+/// One row per group (repeats pooled).
+pub fn row(group: &Group) -> [String; 12] {
+    let runs = &group.runs;
+    let first = runs[0];
+    let llm = first.llm.as_ref();
+    let threads = first.runner.as_ref().and_then(|r| r.threads_effective).or(first.params.spec.threads);
+    let workload = first.params.spec.llm.as_ref().map(workload_label).unwrap_or_else(|| "–".into());
+    let mode = llm.and_then(|l| l.summary.as_ref()).map(|s| match s.prefill_mode {
+        etbench_protocol::PrefillMode::OneCall => String::new(),
+        m => format!(" ({})", m.as_str()),
+    });
+    let load = Metric::Load.estimate(runs).map(|e| fmt::ms(e.value)).unwrap_or_else(|| "–".into());
+    let peak = runs.iter().filter_map(|r| r.summary.as_ref()?.peak_rss_bytes).max();
+    let outputs: std::collections::BTreeSet<String> = runs.iter().map(|r| r.output_verdict.label()).collect();
+    [
+        first.model.name.clone(),
+        fmt::size(first.model.size_bytes),
+        llm.and_then(|l| l.backend.clone()).unwrap_or_else(|| "none".into()),
+        threads_label(threads),
+        format!("{workload}{}", mode.unwrap_or_default()),
+        estimate(Metric::PrefillTokensPerS, runs, 1.0),
+        estimate(Metric::DecodeTokensPerS, runs, 1.0),
+        estimate(Metric::TimeToFirstToken, runs, 1e-6),
+        load,
+        fmt::mib(peak),
+        llm.and_then(|l| l.kv_cache_bytes).map(crate::inspect::size).unwrap_or_else(|| "–".into()),
+        outputs.into_iter().collect::<Vec<_>>().join(", "),
+    ]
+}
+
+/// What the columns mean, for under the table.
+pub fn notes(groups: &[&Group]) -> Vec<String> {
+    let generations: usize = groups.iter().flat_map(|g| &g.runs).filter_map(|r| r.llm.as_ref()?.summary.as_ref()).map(|s| s.generations).sum();
+    let mut notes = vec![
+        "ppN tgM @ dD: a prompt of N tokens, then M greedy decode steps through the KV cache, after D tokens already in the cache (an untimed prefill); decoding goes on past EOS, as llama-bench does".to_owned(),
+        format!(
+            "prefill tok/s = N ÷ the prefill calls' execute time; decode tok/s = M ÷ the decode steps' summed execute time; TTFT (time to first token) = prefill + the argmax of the first token. Each is the median over the timed generations ({generations} in all; every generation restarts at position 0) with its 95% interval (order statistics)"
+        ),
+    ];
+    for g in groups {
+        let Some(l) = g.runs[0].llm.as_ref() else { continue };
+        let Some(s) = l.summary.as_ref() else { continue };
+        if let Some(bps) = s.decode_bytes_per_s {
+            let device = g.runs.iter().find_map(|r| r.conditions.iter().find_map(|c| c.memory_bandwidth_bytes_per_s));
+            let share = device.map(|d| format!(" = {:.0}% of this device's measured read bandwidth ({:.1} GB/s)", bps / d * 100.0, d / 1e9)).unwrap_or_default();
+            notes.push(format!(
+                "{}: decode reads {:.2} GB/s{share} ({} per step: weights outside embedding tables in full, one row per embedding table, the KV cache up to the step's position; low-bit kernels can be compute-bound, and a CPU figure says nothing about GPU/NPU backends)",
+                g.key.model_name,
+                bps / 1e9,
+                fmt::size(l.decode_step_bytes.unwrap_or(0))
+            ));
+        }
+        if s.eos_generations > 0 && !g.runs[0].params.spec.llm.as_ref().is_some_and(|w| w.stop_at_eos) {
+            notes.push(format!("{}: EOS came in {} generation(s); decoding went on past it (benchmark mode)", g.key.model_name, s.eos_generations));
+        }
+    }
+    notes
+}
+
+/// The model-card table (markdown).
+pub fn markdown(out: &mut String, groups: &[&Group]) {
+    let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
+    let align: Vec<&str> = HEADERS.iter().enumerate().map(|(i, _)| if (1..=4).contains(&i) || i == 11 || i == 0 { "---" } else { "--:" }).collect();
+    let _ = writeln!(out, "|{}|", align.join("|"));
+    for g in groups {
+        let cells = row(g);
+        let _ = writeln!(out, "| {} |", cells.map(|c| c.replace('|', "\\|")).join(" | "));
+    }
+    out.push('\n');
+    for note in notes(groups) {
+        let _ = writeln!(out, "- {note}");
+    }
+}
+
+/// The terminal table.
+pub fn terminal(groups: &[&Group]) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(HEADERS);
+    for g in groups {
+        table.add_row(row(g));
+    }
+    let notes: String = notes(groups).iter().map(|n| format!("{n}\n")).collect();
+    format!("{table}\n{notes}")
+}
+
+/// The ids of a generation run, for under the table: what came out and whether it matches the export.
+pub fn generation_notes(runs: &[&RunResult]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|r| {
+            let l = r.llm.as_ref()?;
+            let ids = l.generated();
+            let shown: Vec<String> = ids.iter().take(16).map(i64::to_string).collect();
+            let more = if ids.len() > 16 { format!(" … ({} ids)", ids.len()) } else { String::new() };
+            let check = match l.check_expected() {
+                Some(Ok(n)) => format!("; the first {n} match the export's greedy generation"),
+                Some(Err((i, e, g))) => format!("; DIFFERS from the export at token {i}: {g}, expected {e}"),
+                None => String::new(),
+            };
+            Some(format!("{} ({}): generated [{}{more}]{check}", r.model.name, workload_label(r.params.spec.llm.as_ref()?), shown.join(", ")))
+        })
+        .collect()
+}
