@@ -81,6 +81,21 @@ pub fn session_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
         .collect()
 }
 
+/// The per-round ratios of time to first token within one in-process session of generation runs.
+fn session_ttft_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
+    let at = |p: u32| rows.iter().find(|r| r.pairing.as_ref().is_some_and(|x| x.position == p));
+    let (Some(reference), Some(cand)) = (at(0), at(position)) else { return Vec::new() };
+    let by_round = |r: &RunResult| -> BTreeMap<u32, u64> {
+        r.llm.iter().flat_map(|l| l.timed()).filter_map(|g| Some((g.round?, g.ttft_ns))).collect()
+    };
+    let reference = by_round(reference);
+    by_round(cand)
+        .into_iter()
+        .filter_map(|(round, ns)| Some(ns as f64 / *reference.get(&round)? as f64))
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .collect()
+}
+
 /// The median ratio of one session's ratios with its 95% bootstrap interval (`None` below 6 ratios): what an
 /// adaptive session of paired processes watches to know when to stop.
 pub fn session_interval(ratios: &[f64], opts: &Options) -> Option<(f64, f64, f64)> {
@@ -97,7 +112,8 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
         let spec = &run.params.spec;
         let threads = crate::export::metric::threads_phrase(run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads));
         let profiled = if spec.profile { ", profiled" } else { "" };
-        let setting = format!("{}, {threads}, {}{profiled}", run.device.name, spec.load_mode);
+        let workload = spec.llm.as_ref().map(|w| format!(", {}", crate::export::metric::workload_label(w))).unwrap_or_default();
+        let setting = format!("{}, {threads}, {}{profiled}{workload}", run.device.name, spec.load_mode);
         let session = run.pairing.as_ref().expect("filtered").session.clone();
         settings.entry(setting).or_default().entry(session).or_default().push(run);
     }
@@ -111,7 +127,18 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
                 sessions.values().map(|rows| session_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();
             let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
             ratio.design = design.label().to_owned();
+            let generation = first.llm.is_some();
+            if generation {
+                ratio.quantity = "decode time per token".to_owned();
+            }
             out.push(ratio);
+            if generation && design == Design::PairedInProcess {
+                let per_session: Vec<Vec<f64>> =
+                    sessions.values().map(|rows| session_ttft_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();
+                let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
+                ratio.quantity = "time to first token".to_owned();
+                out.push(ratio);
+            }
         }
     }
     out
@@ -139,6 +166,7 @@ fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>],
         sessions: sessions.len(),
         pairs,
         design: Design::PairedInProcess.label().to_owned(),
+        quantity: "latency".to_owned(),
         ratio: f64::NAN,
         lower: f64::NAN,
         upper: f64::NAN,

@@ -15,9 +15,9 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
         };
         let interval = if r.ratio.is_finite() { format!("{} … {}", pct(r.lower), pct(r.upper)) } else { "–".into() };
         let ratio = if r.ratio.is_finite() { format!("{:.4}", r.ratio) } else { "–".into() };
-        rows.push([r.candidate.clone(), r.reference.clone(), r.setting.clone(), format!("{} × {}", r.sessions, r.pairs / r.sessions.max(1)), ratio, interval, verdict]);
+        rows.push([r.candidate.clone(), r.reference.clone(), r.setting.clone(), format!("{} × {}", r.sessions, r.pairs / r.sessions.max(1)), r.quantity.clone(), ratio, interval, verdict]);
     }
-    let header = ["candidate", "reference", "setting", "sessions × pairs", "latency ratio", "95% interval", "verdict"];
+    let header = ["candidate", "reference", "setting", "sessions × pairs", "ratio of", "ratio", "95% interval", "verdict"];
     let threshold = ratios.first().map(|r| r.threshold * 100.0).unwrap_or(5.0);
     let designs: std::collections::BTreeSet<&str> = ratios.iter().map(|r| r.design.as_str()).collect();
     let how: Vec<&str> = designs

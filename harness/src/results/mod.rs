@@ -441,6 +441,14 @@ pub struct Pairing {
     pub pair: Option<u32>,
 }
 
+fn latency_quantity() -> String {
+    "latency".to_owned()
+}
+
+fn is_latency(q: &String) -> bool {
+    q == "latency"
+}
+
 fn in_process() -> String {
     "paired in-process".to_owned()
 }
@@ -459,6 +467,10 @@ pub struct PairedRatio {
     /// pair of fresh processes, median over median).
     #[serde(default = "in_process")]
     pub design: String,
+    /// What the ratio is of: `latency` (a forward), or for generation runs `decode time per token` and `time to
+    /// first token`.
+    #[serde(default = "latency_quantity", skip_serializing_if = "is_latency")]
+    pub quantity: String,
     /// Median of the per-round ratios candidate / reference (below 1: the candidate is faster).
     pub ratio: f64,
     pub lower: f64,
