@@ -152,5 +152,74 @@ fn processes(_c: &mut Criterion) {
     let _ = std::fs::write(dir.join("overhead.json"), serde_json::to_vec_pretty(&verdict).unwrap());
 }
 
-criterion_group!(benches, in_process, processes);
+/// Decode steps: etbench's generation (the runner's own code: `generate::generate` over an `Engine`) against a bare
+/// C++ loop of `Module::forward({token, input_pos})` (`bare_decode_loop`), alternated in one process, the same
+/// program, prompt and threads. Each round compares the two medians of per-step latency; the verdict is the median of
+/// the per-round ratios with the distribution-free 95 % interval. Goal: within 1 %. Written to
+/// target/criterion/decode-overhead.json.
+fn decode(_c: &mut Criterion) {
+    use etbench_protocol::llm::{recognise, MethodSig};
+    let path = std::env::var("ETBENCH_DECODE_MODEL")
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/llama-tiny-kv-xnnpack.pte").to_string_lossy().into_owned());
+    if !std::path::Path::new(&path).exists() {
+        eprintln!("decode overhead: {path} not found (set ETBENCH_DECODE_MODEL)");
+        return;
+    }
+    let (rounds, prefill, steps) = (40u32, 16u32, 64u32);
+    let mut engine = Engine::new(&path, LoadMode::Mmap);
+    engine.load_program().expect("program loads");
+    let methods = engine.method_names();
+    let metadata = etbench_ffi::generate::read_metadata(&mut engine, &methods, "forward");
+    let specs = engine.method_specs("forward").expect("forward");
+    let n = specs.inputs.len();
+    let sigs = std::collections::BTreeMap::from([("forward".to_owned(), MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] })]);
+    let program = recognise(&sigs, &metadata).expect("an LLM program");
+    let workload = etbench_protocol::LlmSpec { prefill, decode: steps, ..Default::default() };
+    let plan = etbench_ffi::generate::plan(&program, &workload, &path).expect("the workload fits");
+    engine.load_method("forward").expect("method loads");
+    let started = std::time::Instant::now();
+    let mut ratios = Vec::new();
+    let (mut ours_all, mut bare_all) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut ours = || etbench_ffi::generate::generate(&mut engine, &plan, started).expect("generation").decode_ns;
+        let bare = || etbench_ffi::bare_decode_loop(&path, &plan.context, steps).expect("bare decode loop");
+        let (mut a, mut b) = if round % 2 == 0 {
+            let a = ours();
+            (a, bare())
+        } else {
+            let b = bare();
+            (ours(), b)
+        };
+        if round < 2 {
+            continue; // warm-up rounds
+        }
+        ours_all.extend_from_slice(&a);
+        bare_all.extend_from_slice(&b);
+        ratios.push(median(&mut a) / median(&mut b));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let k = ratios.len();
+    let spread = 0.98 * (k as f64).sqrt();
+    let lo = ((k as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
+    let hi = ((k as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(k) - 1;
+    let ratio = if k % 2 == 1 { ratios[k / 2] } else { (ratios[k / 2 - 1] + ratios[k / 2]) / 2.0 };
+    let ok = ratios[lo] >= 0.99 && ratios[hi] <= 1.01;
+    eprintln!(
+        "\ndecode A/B in one process, {k} rounds × {steps} steps (prefill {prefill}): etbench/bare median step ratio {ratio:.4} (95% interval {:.4}–{:.4}, {}); median steps {:.1} vs {:.1} µs",
+        ratios[lo],
+        ratios[hi],
+        if ok { "within 1%" } else { "NOT shown within 1%" },
+        median(&mut ours_all) / 1e3,
+        median(&mut bare_all) / 1e3,
+    );
+    let verdict = serde_json::json!({
+        "model": path, "rounds": k, "steps": steps, "prefill": prefill,
+        "ratio_median": ratio, "ratio_lower": ratios[lo], "ratio_upper": ratios[hi], "within_1pct": ok,
+    });
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("decode-overhead.json"), serde_json::to_vec_pretty(&verdict).unwrap());
+}
+
+criterion_group!(benches, in_process, processes, decode);
 criterion_main!(benches);

@@ -39,7 +39,18 @@ pub fn build_all(spec: &RunSpec, method: &str, inputs: &[TensorSpec], vocab: Opt
     let built = inputs
         .iter()
         .enumerate()
-        .map(|(i, value)| build(i, &spec.input_for(i, value), value).map_err(|e| format!("input {i} of method `{method}` ({}): {e}", value.describe())))
+        .map(|(i, value)| {
+            let mut input = spec.input_for(i, value);
+            // etbench's own `ids` formula reaches 510: a smaller vocabulary gets the same ids modulo its size, so
+            // the default input always fits the program.
+            if let (0, InputSpec::Ids, Some(v)) = (i, &input, vocab) {
+                let ids = default_ids(value.numel().max(0) as usize);
+                if ids.iter().any(|&id| id >= v) && v > 0 {
+                    input = InputSpec::Values(ids.iter().map(|id| id % v).collect());
+                }
+            }
+            build(i, &input, value).map_err(|e| format!("input {i} of method `{method}` ({}): {e}", value.describe()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if let (Some(first), Some(vocab)) = (built.first(), vocab) {
         check_vocabulary(first, vocab)?;
@@ -372,6 +383,16 @@ mod tests {
     fn token_ids_beyond_the_vocabulary_are_refused() {
         let err = build_all(&spec(&["ids:1,2,3,100"]), "forward", &[tensor(Dtype::Int64, &[1, 4])], Some(100)).unwrap_err();
         assert!(err.contains("token id 100") && err.contains("0..100"), "{err}");
+    }
+
+    #[test]
+    fn default_ids_always_fit_a_small_vocabulary() {
+        let built = build_all(&spec(&[]), "forward", &[tensor(Dtype::Int64, &[1, 32]), tensor(Dtype::Int64, &[1])], Some(64)).unwrap();
+        let ids = built[0].ids.clone().unwrap();
+        assert!(ids.iter().all(|&id| (0..64).contains(&id)), "{ids:?}");
+        assert!(ids.iter().any(|&id| id > 2 + 31), "spread over the vocabulary: {ids:?}");
+        let wide = build_all(&spec(&[]), "forward", &[tensor(Dtype::Int64, &[1, 32])], Some(4096)).unwrap();
+        assert_eq!(wide[0].ids.clone().unwrap(), etbench_protocol::default_ids(32));
     }
 
     #[test]
