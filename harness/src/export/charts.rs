@@ -79,6 +79,11 @@ pub enum Unit {
     Mib,
     /// A dimensionless ratio (candidate ÷ reference): "0.95×".
     Ratio,
+    /// A plain count (token positions).
+    Count,
+    Seconds,
+    Mhz,
+    Celsius,
 }
 
 impl Unit {
@@ -102,6 +107,10 @@ impl Unit {
             Unit::Mib if v.abs() >= 1024.0 => format!("{} GiB", number(v / 1024.0)),
             Unit::Mib => format!("{} MiB", number(v)),
             Unit::Ratio => format!("{}×", number(v)),
+            Unit::Count => number(v),
+            Unit::Seconds => format!("{} s", number(v)),
+            Unit::Mhz => format!("{} MHz", number(v)),
+            Unit::Celsius => format!("{} °C", number(v)),
         }
     }
 }
@@ -124,6 +133,17 @@ pub enum Spec {
     /// `reference`: a horizontal line at that value with its label (1.0 for ratios to a reference); the value axis
     /// then stays linear and always shows it.
     Trend { lines: Vec<Line>, y_label: String, unit: Unit, reference: Option<(f64, String)> },
+    /// Panels stacked over one shared x axis (token position, seconds): each a set of lines (x, median, lower,
+    /// upper) with a band between lower and upper. Every panel's lines share the legend's colours by label.
+    Panels { panels: Vec<Panel>, x_label: String, x_unit: Unit },
+}
+
+/// One panel of [`Spec::Panels`].
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub lines: Vec<Line>,
+    pub y_label: String,
+    pub unit: Unit,
 }
 
 type DrawResult = Result<(), String>;
@@ -518,9 +538,73 @@ fn draw_trend<DB: DrawingBackend>(
     root.present().map_err(err)
 }
 
+fn draw_panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, caption: &str, panels: &[Panel], x_label: &str, x_unit: Unit) -> DrawResult {
+    let area = header(root, title, caption)?;
+    // One legend for all panels: every distinct label, in first-seen order, coloured by that order.
+    let mut labels: Vec<&str> = Vec::new();
+    for line in panels.iter().flat_map(|p| &p.lines) {
+        if !labels.contains(&line.label.as_str()) {
+            labels.push(&line.label);
+        }
+    }
+    let (_, legend_rows) = legend_layout(&labels);
+    let (_, height) = area.dim_in_pixel();
+    let (plot, legend) = area.split_vertically(height.saturating_sub(legend_rows as u32 * LEGEND_ROW_PX + 12));
+    let all = || panels.iter().flat_map(|p| p.lines.iter().flat_map(|l| l.points.iter()));
+    let (x0, x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    if !x0.is_finite() {
+        return Err("no points to draw".into());
+    }
+    let x_axis = Axis::new(x0, x1.max(x0 + 1.0), x_unit, false);
+    let rows = plot.split_evenly((panels.len().max(1), 1));
+    for (i, (panel, area)) in panels.iter().zip(rows.iter()).enumerate() {
+        let pts = || panel.lines.iter().flat_map(|l| l.points.iter());
+        let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.2), b.max(p.3)));
+        if !y0.is_finite() {
+            continue;
+        }
+        let axis = Axis::new(y0, y1, panel.unit, false);
+        let last = i + 1 == panels.len();
+        let mut chart = ChartBuilder::on(area)
+            .margin(12)
+            .margin_right(40)
+            .x_label_area_size(if last { 50 } else { 24 })
+            .y_label_area_size(140)
+            .build_cartesian_2d(x_axis.coord(), axis.coord())
+            .map_err(err)?;
+        let x_fmt = |x: &f64| if last { x_axis.tick_label(x) } else { String::new() };
+        let y_fmt = |y: &f64| axis.tick_label(y);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .y_desc(panel.y_label.as_str())
+            .label_style((FONT, TICK_PX))
+            .axis_desc_style((FONT, LABEL_PX))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(200, 200, 200));
+        if last {
+            mesh.x_desc(x_label);
+        }
+        mesh.draw().map_err(err)?;
+        for line in &panel.lines {
+            let c = color(labels.iter().position(|l| *l == line.label).unwrap_or(0));
+            let mut band: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.3)).collect();
+            band.extend(line.points.iter().rev().map(|p| (p.0, p.2)));
+            chart.draw_series([Polygon::new(band, c.mix(0.12).filled())]).map_err(err)?;
+            chart.draw_series(LineSeries::new(line.points.iter().map(|p| (p.0, p.1)), c.stroke_width(2))).map_err(err)?;
+            if line.points.len() <= 60 {
+                chart.draw_series(line.points.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled()))).map_err(err)?;
+            }
+        }
+    }
+    draw_legend(&legend, &labels, labels.len())?;
+    root.present().map_err(err)
+}
+
 impl Spec {
     fn rows(&self) -> usize {
         match self {
+            Spec::Panels { panels, .. } => 5 * panels.len() + 1,
             Spec::Box { rows, .. } => rows.len(),
             Spec::Bars { bars, .. } => bars.len(),
             Spec::Trend { lines, reference, .. } => 7 + legend_layout(&legend_labels(lines, reference.as_ref())).1 / 2,
@@ -533,6 +617,7 @@ impl Spec {
             Spec::Box { rows, x_label, unit } => draw_box(&root, title, caption, rows, x_label, *unit),
             Spec::Bars { bars, x_label, unit } => draw_bars(&root, title, caption, bars, x_label, *unit),
             Spec::Trend { lines, y_label, unit, reference } => draw_trend(&root, title, caption, lines, y_label, *unit, reference.as_ref()),
+            Spec::Panels { panels, x_label, x_unit } => draw_panels(&root, title, caption, panels, x_label, *x_unit),
         }
     }
 

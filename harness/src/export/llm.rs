@@ -140,3 +140,105 @@ pub fn generation_notes(runs: &[&RunResult]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Median and p10/p90 of values.
+fn band(values: &mut [f64]) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let q = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
+    Some((q(0.5), q(0.1), q(0.9)))
+}
+
+/// Decode milliseconds per token against the position it was fed at, one line per variant (median over the timed
+/// generations, band p10–p90): how decode slows as the context fills.
+pub fn depth_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyhow::Result<Option<super::charts::Chart>> {
+    use super::charts::{Line, Panel, Spec, Unit};
+    let mut lines = Vec::new();
+    for (g, label) in groups.iter().zip(labels) {
+        let gens: Vec<&etbench_protocol::GenerationRecord> = g.runs.iter().filter_map(|r| r.llm.as_ref()).flat_map(|l| l.timed()).collect();
+        let steps = gens.iter().map(|x| x.decode_ns.len()).max().unwrap_or(0);
+        let points: Vec<(f64, f64, f64, f64)> = (0..steps)
+            .filter_map(|k| {
+                let mut v: Vec<f64> = gens.iter().filter_map(|x| x.decode_ns.get(k).map(|&ns| ns as f64 / 1e6)).collect();
+                let start = gens.first().map(|x| (x.depth + x.prefill_tokens) as f64).unwrap_or(0.0);
+                band(&mut v).map(|(m, lo, hi)| (start + k as f64, m, lo, hi))
+            })
+            .collect();
+        if points.len() >= 2 {
+            lines.push(Line { label: label.clone(), points });
+        }
+    }
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let spec = Spec::Panels { panels: vec![Panel { lines, y_label: "decode time per token".into(), unit: Unit::Ms }], x_label: "position of the token fed (prompt + earlier decode steps in the KV cache)".into(), x_unit: Unit::Count };
+    Ok(Some(spec.render("decode_by_position", "Decode time per token by position: median over generations, band p10–p90", caption)?))
+}
+
+/// Sustained generation: decode tokens/s per time window next to CPU clocks and the hottest temperature, so
+/// throttling shows. Only for runs made with `--sustain`.
+pub fn sustained_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyhow::Result<Option<super::charts::Chart>> {
+    use super::charts::{Line, Panel, Spec, Unit};
+    let (mut rates, mut clocks, mut temps) = (Vec::new(), Vec::new(), Vec::new());
+    for (g, label) in groups.iter().zip(labels) {
+        let gens: Vec<&etbench_protocol::GenerationRecord> = g
+            .runs
+            .iter()
+            .filter(|r| r.params.spec.llm.as_ref().is_some_and(|w| w.sustain_s.is_some()))
+            .filter_map(|r| r.llm.as_ref())
+            .flat_map(|l| l.timed())
+            .collect();
+        if gens.len() < 2 {
+            continue;
+        }
+        let end = gens.iter().map(|x| x.end_uptime_ms).max().unwrap_or(0) as f64 / 1000.0;
+        let window = (end / 20.0).max(1.0);
+        let mut buckets: std::collections::BTreeMap<i64, Vec<&etbench_protocol::GenerationRecord>> = Default::default();
+        for x in &gens {
+            buckets.entry((x.end_uptime_ms as f64 / 1000.0 / window) as i64).or_default().push(x);
+        }
+        let mut rate_pts = Vec::new();
+        let mut clock_pts = Vec::new();
+        let mut temp_pts = Vec::new();
+        for (b, xs) in &buckets {
+            let t = (*b as f64 + 0.5) * window;
+            let mut r: Vec<f64> = xs.iter().filter(|x| !x.decode_ns.is_empty()).map(|x| x.decode_ns.len() as f64 * 1e9 / x.decode_ns.iter().sum::<u64>() as f64).collect();
+            if let Some((m, lo, hi)) = band(&mut r) {
+                rate_pts.push((t, m, lo, hi));
+            }
+            let mut c: Vec<f64> = xs
+                .iter()
+                .filter_map(|x| {
+                    let khz: Vec<u64> = x.conditions.as_ref()?.cpus.iter().filter_map(|c| c.cur_khz).collect();
+                    (!khz.is_empty()).then(|| khz.iter().sum::<u64>() as f64 / khz.len() as f64 / 1000.0)
+                })
+                .collect();
+            if let Some((m, lo, hi)) = band(&mut c) {
+                clock_pts.push((t, m, lo, hi));
+            }
+            let mut k: Vec<f64> = xs.iter().filter_map(|x| x.conditions.as_ref()?.max_temp_c()).collect();
+            if let Some((m, lo, hi)) = band(&mut k) {
+                temp_pts.push((t, m, lo, hi));
+            }
+        }
+        rates.push(Line { label: label.clone(), points: rate_pts });
+        if !clock_pts.is_empty() {
+            clocks.push(Line { label: label.clone(), points: clock_pts });
+        }
+        if !temp_pts.is_empty() {
+            temps.push(Line { label: label.clone(), points: temp_pts });
+        }
+    }
+    if rates.is_empty() {
+        return Ok(None);
+    }
+    let mut panels = vec![Panel { lines: rates, y_label: "decode tok/s".into(), unit: Unit::TokensPerS }];
+    let mut missing = Vec::new();
+    if clocks.is_empty() { missing.push("no CPU clock readable") } else { panels.push(Panel { lines: clocks, y_label: "mean CPU clock".into(), unit: Unit::Mhz }) }
+    if temps.is_empty() { missing.push("no thermal zone readable") } else { panels.push(Panel { lines: temps, y_label: "hottest zone".into(), unit: Unit::Celsius }) }
+    let note = if missing.is_empty() { String::new() } else { format!(" ({} on this device)", missing.join(", ")) };
+    let spec = Spec::Panels { panels, x_label: format!("time since the first timed generation{note}"), x_unit: Unit::Seconds };
+    Ok(Some(spec.render("sustained", "Sustained generation: decode tok/s per time window", caption)?))
+}

@@ -208,12 +208,24 @@ fn processes_line(runs: &[&RunResult]) -> String {
 fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     let info = &runs[0].device.info;
     let _ = writeln!(out, "{}", device_line(info));
+    let generation = runs.iter().any(|r| r.params.spec.llm.is_some());
+    let (unit, method) = if generation {
+        ("timed generations (each: prefill + decode steps)", "the LLM program".to_owned())
+    } else {
+        ("timed iterations", format!("`{}`", distinct(runs, |r| r.params.spec.method.clone())))
+    };
     let _ = writeln!(
         out,
-        "- Per run: {} warm-up + {} timed iterations of `{}`; {} per model; threads {}; load mode {}",
+        "- Per run: {} warm-up + {} {unit} of {method}; {} per model; threads {}; load mode {}",
         distinct(runs, |r| r.params.spec.warmup.to_string()),
-        distinct(runs, |r| r.params.spec.iterations.to_string()),
-        distinct(runs, |r| r.params.spec.method.clone()),
+        distinct(runs, |r| {
+            let done = r.llm.as_ref().and_then(|l| l.summary.as_ref()).map(|s| s.generations as u32);
+            match (done, r.params.spec.until_ci_pct) {
+                (Some(n), Some(pct)) if n < r.params.spec.iterations => format!("{n} (stopped at ±{pct}%)"),
+                (Some(n), _) => n.to_string(),
+                _ => r.params.spec.iterations.to_string(),
+            }
+        }),
         processes_line(runs),
         distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads))),
         distinct(runs, |r| r.params.spec.load_mode.to_string()),
@@ -430,7 +442,36 @@ fn bars(groups: &[Group], labels: &[String], colors: &[usize], metric: Metric) -
         .collect()
 }
 
-fn render_charts(groups: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
+fn render_charts(all: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
+    let (llm, forward): (Vec<&Group>, Vec<&Group>) = all.iter().partition(|g| export::llm::is_llm(g.runs[0]));
+    let mut out = Vec::new();
+    if !llm.is_empty() {
+        let owned: Vec<Group> = llm.iter().map(|g| (*g).clone()).collect();
+        let labels = chart_labels(&owned);
+        let colors = device_index(&owned);
+        let decode = bars(&owned, &labels, &colors, Metric::DecodeTokensPerS);
+        if !decode.is_empty() {
+            out.push(
+                Spec::Bars { bars: decode, x_label: "decode tokens/s (whiskers: 95% interval of the median)".into(), unit: Unit::TokensPerS }
+                    .render("decode", "Decode throughput through the KV cache", caption)?,
+            );
+        }
+        let ttft = bars(&owned, &labels, &colors, Metric::TimeToFirstToken);
+        if !ttft.is_empty() {
+            out.push(
+                Spec::Bars { bars: ttft, x_label: "time to first token (whiskers: 95% interval of the median)".into(), unit: Unit::Ms }
+                    .render("ttft", "Time to first token", caption)?,
+            );
+        }
+        out.extend(export::llm::depth_chart(&llm, &labels, caption)?);
+        out.extend(export::llm::sustained_chart(&llm, &labels, caption)?);
+    }
+    let groups: Vec<Group> = forward.into_iter().cloned().collect();
+    out.extend(forward_charts(&groups, caption)?);
+    Ok(out)
+}
+
+fn forward_charts(groups: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
