@@ -14,6 +14,17 @@ use crate::stats::Sample;
 /// (metric name, per-run value) for one run; `None` when the run lacks it.
 fn metrics(run: &RunResult) -> Vec<(&'static str, Option<f64>)> {
     let s = run.summary.as_ref();
+    if let Some(l) = run.llm.as_ref() {
+        // Generation runs: the names of ExecuTorch's LLM benchmark app (`token_per_sec` is the decode rate).
+        let g = l.summary.as_ref();
+        return vec![
+            ("token_per_sec", g.map(|g| g.decode_tokens_per_s.median)),
+            ("prefill_token_per_sec", g.map(|g| g.prefill_tokens_per_s.median)),
+            ("time_to_first_token(ms)", g.map(|g| g.ttft_ms.median)),
+            ("model_load_time(ms)", load_ns(run).map(|v| v as f64 / 1e6)),
+            ("peak_inference_mem_usage(mb)", s.and_then(|s| s.peak_rss_bytes).map(|b| b as f64 / (1024.0 * 1024.0))),
+        ];
+    }
     let lat = s.map(|s| &s.latency_ns);
     vec![
         ("avg_inference_latency(ms)", lat.map(|l| l.mean / 1e6)),
