@@ -616,6 +616,27 @@ impl LlmArgs {
     }
 }
 
+/// A generation workload longer than an LLM program's context is refused before anything runs, naming the limit
+/// and where it came from (programs that are not LLM programs are left to the run, which says what it found).
+fn check_workloads(models: &[PathBuf], workloads: &[etbench_protocol::LlmSpec]) -> anyhow::Result<()> {
+    for model in models {
+        let Some(program) = crate::plan::cached_llm(model) else { continue };
+        let Some(max) = program.max_context else { continue };
+        if let Some(w) = workloads.iter().find(|w| w.positions() > max as u64) {
+            return Err(arg_error(format!(
+                "--depth {} + --prefill {} + --decode {} = {} positions, but {} holds {max} (from {}); lower them",
+                w.depth,
+                w.prefill,
+                w.decode,
+                w.positions(),
+                model.display(),
+                program.max_context_source.as_deref().unwrap_or("the program")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Prompt-driven input and generation.
 #[derive(Args, Debug)]
 struct TextArgs {
@@ -1089,6 +1110,7 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         _ => None,
     };
     let workloads = args.llm.workloads(prompt_ids.as_deref());
+    check_workloads(&args.models, &workloads)?;
     let prompt = if prompt_ids.is_some() { None } else { prompt };
     let devices: Vec<_> = names
         .iter()

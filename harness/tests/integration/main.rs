@@ -11,6 +11,7 @@ mod devices;
 mod export;
 mod interrupt;
 mod layout;
+mod llm;
 mod methodology;
 mod paired;
 mod report;

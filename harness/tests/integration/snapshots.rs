@@ -150,7 +150,7 @@ fn prompts_profiles_and_one_row() -> Document {
         fit: Fit::Padded,
         real_tokens: 11,
     });
-    prompt.generation = Some(GenerationRecord {
+    prompt.generation = Some(etbench::results::GenerationRecord {
         requested: 3,
         token_ids: vec![105, 7, 7],
         text: Some("hi hi\n".into()),
