@@ -185,6 +185,9 @@ fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared],
             })
             .collect(),
         None => {
+            if let Some(w) = together_fit(prepared, available) {
+                crate::say!("      warning: {w}");
+            }
             let models = prepared.iter().map(|p| (p.checked.clone().expect("checked above"), p.expectation.clone())).collect();
             process::run_session(plan.device.as_ref(), device_ref.clone(), models, params, &[])
         }
@@ -194,6 +197,22 @@ fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared],
         row.warnings = crate::results::warnings::assess(row);
     }
     rows
+}
+
+/// A paired in-process session loads every model at once: said before loading when their planned memory (KV caches
+/// included) and files together exceed what the device has available.
+fn together_fit(prepared: &[&Prepared], available: Option<u64>) -> Option<String> {
+    let available = available?;
+    let need: u64 = prepared.iter().map(|p| p.planned_bytes.unwrap_or(0) + p.checked.as_ref().map(|m| m.size_bytes).unwrap_or(0)).sum();
+    (need > available).then(|| {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        format!(
+            "the {} models of this paired session need ≈ {:.2} GiB together (planned memory + files) and the device has {:.2} GiB available: they may not fit in one process; use --paired processes (one model per process) instead",
+            prepared.len(),
+            gib(need),
+            gib(available)
+        )
+    })
 }
 
 /// Neighbour pairs per session of paired processes: at least this many before an interval is trusted, at most
@@ -482,6 +501,15 @@ mod tests {
     fn prepared(size_bytes: u64, planned: u64) -> Prepared {
         let model = crate::results::ModelRef { path: "m.pte".into(), name: "m".into(), size_bytes, sha256: "ab".into() };
         Prepared { checked: Ok(model), expectation: None, prompt: None, planned_bytes: Some(planned), inspection: None }
+    }
+
+    #[test]
+    fn paired_models_that_do_not_fit_together_point_to_paired_processes() {
+        let gib = 1u64 << 30;
+        let (a, b) = (prepared(3 * gib, gib), prepared(3 * gib, gib));
+        let w = together_fit(&[&a, &b], Some(6 * gib)).unwrap();
+        assert!(w.contains("8.00 GiB") && w.contains("--paired processes"), "{w}");
+        assert_eq!(together_fit(&[&a, &b], Some(9 * gib)), None);
     }
 
     #[test]

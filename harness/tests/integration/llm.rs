@@ -28,7 +28,10 @@ fn expected(file: &str, prompt_len: usize) -> (Vec<i64>, Vec<i64>) {
 fn generate(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = etbench();
-    cmd.args(["run", "--warmup", "1", "--iters", "3", "--format", "table", "--out"]).arg(dir.path());
+    cmd.args(["run", "--warmup", "1", "--format", "table", "--out"]).arg(dir.path());
+    if !extra.contains(&"--iters") {
+        cmd.args(["--iters", "3"]);
+    }
     for m in models {
         cmd.arg("--model").arg(m);
     }
