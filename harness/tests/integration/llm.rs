@@ -137,6 +137,26 @@ fn workloads_sweep_and_a_paired_generation_judges_decode_and_ttft() {
 }
 
 #[test]
+fn eos_is_recorded_and_stops_a_text_run_only_when_asked() {
+    let _guard = load();
+    let m = llm("llama-tiny-kv-xnnpack");
+    // Seed 11's greedy continuation of 8 tokens reaches the program's EOS id (get_eos_ids) within 40 steps.
+    let (out, dir) = generate(&[&m], &["--prefill", "8", "--decode", "40", "--prompt-seed", "11"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let l = doc.runs[0].llm.as_ref().unwrap();
+    let g = l.timed().next().unwrap();
+    let at = g.eos_at.expect("EOS reached") as usize;
+    assert_eq!((g.generated[at], g.generated.len(), g.decode_ns.len()), (2, 41, 40), "benchmark mode decodes past EOS");
+    let (out, dir) = generate(&[&m], &["--prefill", "8", "--decode", "40", "--prompt-seed", "11", "--stop-at-eos"]);
+    assert!(out.status.success(), "EOS is not an error: {}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let stopped = doc.runs[0].llm.as_ref().unwrap().timed().next().unwrap().clone();
+    assert_eq!((stopped.generated.len(), stopped.decode_ns.len(), stopped.eos_at), (at + 1, at, Some(at as u32)));
+    assert_eq!(stopped.generated[..], g.generated[..=at]);
+}
+
+#[test]
 fn generation_refuses_what_cannot_work_and_says_why() {
     let _guard = load();
     let m = llm("llama-tiny-kv-xnnpack");
@@ -165,4 +185,27 @@ fn generation_refuses_what_cannot_work_and_says_why() {
     // Generation flags with explicit inputs are an argument problem.
     let (out, _) = generate(&[&m], &["--prefill", "8", "--input", "ids"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_sustained_run_charts_tokens_per_second_over_time_and_decode_by_position() {
+    let _guard = load();
+    let m = llm("llama-tiny-kv-xnnpack");
+    let (out, dir) = generate(&[&m], &["--prefill", "8", "--decode", "48", "--sustain", "2"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let l = doc.runs[0].llm.as_ref().unwrap();
+    let timed: Vec<_> = l.timed().collect();
+    assert!(timed.len() > 3, "generations go on for the whole time, not --iters: {}", timed.len());
+    let last = timed.last().unwrap();
+    assert!(last.end_uptime_ms >= 2000, "{}", last.end_uptime_ms);
+    assert!(timed.iter().all(|g| g.conditions.is_some()), "conditions after every generation of a sustained run");
+    let report = tempfile::tempdir().unwrap();
+    let out = etbench().arg("report").arg(dir.path()).arg("--out").arg(report.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for chart in ["sustained.png", "decode_by_position.png", "decode.png", "ttft.png"] {
+        assert!(report.path().join(chart).is_file(), "{chart}");
+    }
+    let md = std::fs::read_to_string(report.path().join("report.md")).unwrap();
+    assert!(md.contains("| variant | size | delegate |") && md.contains("pp8 tg48") && md.contains("timed generations"), "{md}");
 }
