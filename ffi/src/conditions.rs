@@ -82,16 +82,22 @@ pub fn read_conditions(sys: &Path, when: When) -> Conditions {
     }
 }
 
-/// Streaming read bandwidth: the best of 5 passes summing a 256 MiB buffer (far larger than any cache), so a
-/// variant's achieved bytes/s can be set against what the memory system delivers.
-pub fn probe_bandwidth() -> f64 {
+/// Streaming read bandwidth: the best of 5 passes summing a 256 MiB buffer (far larger than any cache) on `threads`
+/// threads at once, each reading its own slice (on the CPUs the runner is pinned to: threads inherit its affinity), so
+/// a variant's achieved bytes/s can be set against what the memory system delivers to that many cores.
+pub fn probe_bandwidth(threads: usize) -> f64 {
     const BYTES: usize = 256 << 20;
+    let threads = threads.clamp(1, 64);
     let buffer: Vec<u64> = (0..BYTES / 8).map(|i| i as u64).collect();
+    let chunk = buffer.len().div_ceil(threads);
     let best = (0..5)
         .map(|_| {
             let start = Instant::now();
-            let sum = buffer.iter().fold(0u64, |acc, v| acc.wrapping_add(*v));
-            std::hint::black_box(sum);
+            std::thread::scope(|s| {
+                for part in buffer.chunks(chunk) {
+                    s.spawn(move || std::hint::black_box(part.iter().fold(0u64, |acc, v| acc.wrapping_add(*v))));
+                }
+            });
             start.elapsed()
         })
         .min()

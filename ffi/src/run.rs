@@ -183,7 +183,8 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
         let gate_timeout = std::time::Duration::from_secs_f64(config.gate_timeout_s);
         let mut before = conditions::read_conditions(&inv.sysfs_root, When::Before);
         before.thermal_gate = config.thermal_gate_c.map(|limit| conditions::thermal_gate(&inv.sysfs_root, limit, gate_timeout));
-        before.memory_bandwidth_bytes_per_s = config.bandwidth_probe.then(conditions::probe_bandwidth);
+        let probe_threads = config.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        before.memory_bandwidth_bytes_per_s = config.bandwidth_probe.then(|| conditions::probe_bandwidth(probe_threads));
         if let Some(bytes) = config.memory_limit_bytes {
             let cgroup = conditions::limit_memory(bytes).map_err(|m| ctx.fail(ErrorKind::Io, None, m))?;
             before.memory_limit = Some(etbench_protocol::MemoryLimit { bytes, cgroup });

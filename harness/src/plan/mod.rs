@@ -89,11 +89,14 @@ pub fn default_workload(program: &etbench_protocol::LlmProgram) -> LlmSpec {
     LlmSpec { prefill, decode, ..LlmSpec::default() }
 }
 
-/// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation.
+/// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation; the
+/// read-bandwidth probe runs before loading.
 pub fn generation_sampling(mut spec: RunSpec, warmup_set: bool, sampling_set: bool) -> RunSpec {
     if !warmup_set {
         spec.warmup = 1;
     }
+    // Decode is usually bound by memory: every generation run states its share of the device's read bandwidth.
+    spec.bandwidth_probe = true;
     if !sampling_set {
         spec.iterations = 50;
         spec.min_iterations = 6;
