@@ -659,3 +659,28 @@ fn ctrl_c_during_a_two_device_sweep_stops_the_runners_on_the_ssh_board_and_the_p
     assert!(doc.runs.iter().all(|r| r.is_interrupted()), "{:?}", doc.runs.iter().map(|r| &r.error).collect::<Vec<_>>());
     assert!(stderr.contains("etbench run --resume"), "{stderr}");
 }
+
+#[test]
+fn llm_generation_runs_on_an_ssh_board_and_the_phone_and_matches_the_export() {
+    let _load = load();
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let llama = models_dir().join("llama-tiny-kv-xnnpack.pte");
+    // Short under emulation: the phone's aarch64 runner runs through qemu-user (correctness, not speed).
+    let (out, dir) = run_on("devices", &["lab-board1", "lab-phone"], &[&llama], &["--prefill", "8", "--decode", "8"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let mut devices: Vec<&str> = doc.runs.iter().map(|r| r.device.name.as_str()).collect();
+    devices.sort();
+    assert_eq!(devices, ["lab-board1", "lab-phone"]);
+    for run in &doc.runs {
+        assert_eq!(run.status, RunStatus::Ok, "{}: {:?}", run.device.name, run.error);
+        assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{}", run.device.name);
+        let l = run.llm.as_ref().expect("a generation run");
+        assert_eq!((l.timed().count(), l.generated().len()), (2, 9), "{}", run.device.name);
+    }
+    let phone = doc.runs.iter().find(|r| r.device.name == "lab-phone").unwrap();
+    assert_eq!(phone.runner.as_ref().unwrap().target_triple, "aarch64-unknown-linux-gnu");
+}
