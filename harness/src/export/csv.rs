@@ -39,6 +39,14 @@ struct CsvRow<'a> {
     peak_rss_bytes: Option<u64>,
     max_rss_anon_bytes: Option<u64>,
     max_rss_file_bytes: Option<u64>,
+    /// Generation runs: `pp64 tg64 @ d0`, and the medians (with the decode interval) over the timed generations.
+    llm_workload: Option<String>,
+    llm_generations: Option<usize>,
+    llm_prefill_tokens_per_s: Option<f64>,
+    llm_decode_tokens_per_s: Option<f64>,
+    llm_decode_tokens_per_s_lower: Option<f64>,
+    llm_decode_tokens_per_s_upper: Option<f64>,
+    llm_ttft_ns: Option<f64>,
     output_verdict: String,
     argmax_last: Option<u64>,
     executorch_version: Option<&'a str>,
@@ -48,7 +56,15 @@ struct CsvRow<'a> {
 fn row(run: &RunResult) -> CsvRow<'_> {
     let s = run.summary.as_ref();
     let lat = s.map(|s| &s.latency_ns);
+    let g = run.llm.as_ref().and_then(|l| l.summary.as_ref());
     CsvRow {
+        llm_workload: run.params.spec.llm.as_ref().map(super::metric::workload_label),
+        llm_generations: g.map(|g| g.generations),
+        llm_prefill_tokens_per_s: g.map(|g| g.prefill_tokens_per_s.median),
+        llm_decode_tokens_per_s: g.map(|g| g.decode_tokens_per_s.median),
+        llm_decode_tokens_per_s_lower: g.map(|g| g.decode_tokens_per_s.lower),
+        llm_decode_tokens_per_s_upper: g.map(|g| g.decode_tokens_per_s.upper),
+        llm_ttft_ns: g.map(|g| g.ttft_ms.median * 1e6),
         id: &run.id,
         device: &run.device.name,
         model: &run.model.name,
