@@ -6,6 +6,8 @@ Usage (after `bash scripts/setup-export-env.sh`):
     .venv-export/bin/python scripts/export_gemma3n.py                 # all 4 tiny variants -> models/
     .venv-export/bin/python scripts/export_gemma3n.py --out-dir /tmp/x --variants bf16,int8
     .venv-export/bin/python scripts/export_gemma3n.py --hf-dir /path/to/gemma-3n-E4B-it --out-dir /data/e4b
+    .venv-export/bin/python scripts/export_gemma3n.py --kv-cache      # tiny KV-cache decoders -> models/
+                                                                      #   gemma3n-tiny-kv-*.pte + manifest-llm.json
 
 Recipe (same as the public Gemma 3n ExecuTorch model-card exports):
     forward(ids) = lm_head(language_model(ids, use_cache=False).last_hidden_state)
@@ -17,6 +19,12 @@ Recipe (same as the public Gemma 3n ExecuTorch model-card exports):
                     nn.Linear with in_features % 32 == 0       -> XNNPACK lowering -> to_executorch
 The logits are the RAW lm_head output: Gemma 3n's final_logit_softcapping is NOT applied.
 
+--kv-cache [--max-seq-len N]: the same weights behind a static KV cache in the ExecuTorch LLM-runner convention
+(see make_kv_cls): forward(tokens int64 [1,S], dynamic S in 1..N-1, input_pos int64 [1]) -> logits [1, vocab] of
+the last position, k/v in mutable buffers, constant methods get_max_seq_len, get_max_context_len, get_vocab_size,
+get_n_layers, use_kv_cache, use_sdpa_with_kv_cache, enable_dynamic_shape, get_bos_id, get_eos_ids. Greedy
+generations (prompt rule of scripts/export_llm.py) go to manifest-llm.json; manifest.json is not touched.
+
 Everything is logged to stderr; nothing is printed on stdout.
 """
 from __future__ import annotations
@@ -27,6 +35,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -435,6 +444,412 @@ def sha256_file(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# --kv-cache: a decoder with a static KV cache (ExecuTorch LLM runner convention)
+# --------------------------------------------------------------------------------------
+
+KV_VARIANTS = ALL_VARIANTS  # same four recipes as the fixed-window fixtures
+KV_EXPORTER = "scripts/export_gemma3n.py --kv-cache"
+KV_NOTE = ("forward(tokens int64 [1,S], input_pos int64 [1]) -> raw lm_head logits [1, vocab] of the last position "
+           "(final_logit_softcapping NOT applied, like the fixed-window fixtures); KV cache in mutable buffers")
+
+
+def make_kv_cls():
+    """Gemma3nKVDecoder: transformers' Gemma 3n text model with a static KV cache written at input_pos.
+
+    Reuses the HF modules' weights and sub-modules (embeddings, per-layer embeddings and projections, altup,
+    laurel, norms, MLPs, rotary embedding) and re-implements only the attention step, as ExecuTorch's Gemma 4
+    text decoder does with --no-use_custom_sdpa: each non-shared layer owns k/v buffers
+    [1, n_kv_heads, max_seq_len, head_dim]; a step writes its S new k/v rows at input_pos .. input_pos+S-1
+    (narrow().copy_(), an in-place buffer update that ExecuTorch keeps as a mutable buffer) and attends over
+    cache positions [0, input_pos+S) with a causal mask; sliding layers mask everything older than the last
+    `sliding_window` positions (transformers' rule: kv > q - window). KV-shared layers (the last
+    num_kv_shared_layers) read the cache of the last non-shared layer of the same attention type, exactly
+    as transformers' `kv_sharing_modes` ("store"/"reuse") do. Plain aten ops only (no custom SDPA)."""
+    import torch
+    from torch import nn
+    from transformers.models.gemma3n import modeling_gemma3n as mg
+
+    class KVCache(nn.Module):
+        def __init__(self, shape, dtype):
+            super().__init__()
+            self.register_buffer("k_cache", torch.zeros(shape, dtype=dtype), persistent=False)
+            self.register_buffer("v_cache", torch.zeros(shape, dtype=dtype), persistent=False)
+
+    class Gemma3nKVDecoder(nn.Module):
+        def __init__(self, causal_lm, max_seq_len: int, dtype):
+            super().__init__()
+            self.language_model = causal_lm.model
+            self.lm_head = causal_lm.lm_head
+            cfg = self.language_model.config
+            self.cfg = cfg
+            self.max_seq_len = int(max_seq_len)
+            self.layer_types = list(cfg.layer_types)
+            self.sliding_window = int(cfg.sliding_window)
+            modes = cfg.kv_sharing_modes
+            shape = (1, cfg.num_key_value_heads, self.max_seq_len, cfg.head_dim)
+            self.kv_caches = nn.ModuleDict()
+            self.cache_source = []  # layer -> index of the layer whose cache it attends over
+            producer = {}
+            for i, mode in enumerate(modes):
+                if mode == "reuse":
+                    self.cache_source.append(producer[self.layer_types[i]])
+                else:
+                    self.kv_caches[str(i)] = KVCache(shape, dtype)
+                    self.cache_source.append(i)
+                    producer[self.layer_types[i]] = i  # the last non-shared layer of each type wins
+            self.kv_shared = [m == "reuse" for m in modes]
+
+        def forward(self, tokens, input_pos):
+            lm, cfg = self.language_model, self.cfg
+            seq_len = tokens.shape[1]
+            start = input_pos[0].item()
+            torch._check(start >= 0)
+            torch._check(start + seq_len <= self.max_seq_len)
+            kv_len = start + seq_len
+            position_ids = (torch.arange(seq_len, dtype=torch.long) + input_pos[0]).unsqueeze(0)
+
+            inputs_embeds = lm.embed_tokens(tokens)
+            per_layer_inputs = lm.project_per_layer_inputs(inputs_embeds, lm.get_per_layer_inputs(tokens))
+
+            # altup expansion, as Gemma3nTextModel.forward
+            hidden_states_0 = inputs_embeds
+            target_magnitude = torch.mean(hidden_states_0 ** 2, dim=-1, keepdim=True) ** 0.5
+            temp = [hidden_states_0]
+            for i in range(1, cfg.altup_num_inputs):
+                cur = lm.altup_projections[i - 1](hidden_states_0).to(dtype=hidden_states_0.dtype)
+                new_magnitude = torch.sqrt(torch.mean(cur ** 2, dim=-1, keepdim=True).clamp(min=1e-5))
+                temp.append(cur * target_magnitude / new_magnitude)
+            hidden_states = torch.stack(temp, dim=0)
+            pos_emb = {t: lm.rotary_emb(hidden_states, position_ids, t) for t in sorted(set(self.layer_types))}
+
+            # masks over cache positions [0, kv_len) for the query positions start .. start+S-1
+            kpos = torch.arange(kv_len, dtype=torch.long).unsqueeze(0)
+            qpos = position_ids[0].unsqueeze(1)
+            causal = kpos <= qpos
+            sliding = torch.logical_and(causal, kpos > qpos - self.sliding_window)
+            neg = torch.tensor(float("-inf"), dtype=inputs_embeds.dtype)
+            zero = torch.tensor(0.0, dtype=inputs_embeds.dtype)
+            masks = {"full_attention": torch.where(causal, zero, neg),
+                     "sliding_attention": torch.where(sliding, zero, neg)}
+
+            shared = {}
+            for i, layer in enumerate(lm.layers[: cfg.num_hidden_layers]):
+                lt = self.layer_types[i]
+                hidden_states = self._decoder_layer(i, layer, hidden_states, pos_emb[lt], per_layer_inputs[:, :, i, :],
+                                                    masks[lt], start, seq_len, kv_len, shared)
+
+            # Only the last position's logits are returned: everything below is per position.
+            hidden_states = hidden_states[:, :, -1:, :]
+            target_magnitude = torch.mean(hidden_states[0] ** 2, dim=-1, keepdim=True) ** 0.5
+            temp = [hidden_states[0]]
+            for i in range(1, cfg.altup_num_inputs):
+                cur = lm.altup_unembed_projections[i - 1](hidden_states[i]).to(dtype=hidden_states_0.dtype)
+                new_magnitude = torch.sqrt(torch.mean(cur ** 2, dim=-1, keepdim=True).clamp(min=1e-5))
+                temp.append(cur * target_magnitude / new_magnitude)
+            hidden_states = torch.mean(torch.stack(temp), dim=0)
+            hidden_states = lm.norm(hidden_states)
+            return self.lm_head(hidden_states[:, -1, :])
+
+        def _decoder_layer(self, i, layer, hidden_states, pos_emb, per_layer_input, mask, start, seq_len, kv_len, shared):
+            # Gemma3nTextDecoderLayer.forward with our attention step.
+            cfg = self.cfg
+            predictions = layer.altup.predict(hidden_states)
+            active_prediction = predictions[cfg.altup_active_idx]
+            active_prediction_normed = layer.input_layernorm(active_prediction)
+            laurel_output = layer.laurel(active_prediction_normed)
+            attn = self._attention(i, layer.self_attn, active_prediction_normed, pos_emb, mask, start, seq_len,
+                                   kv_len, shared)
+            attn = layer.post_attention_layernorm(attn)
+            attn_gated = active_prediction + attn
+            attn_laurel = (attn_gated + laurel_output) / math.sqrt(2)
+            attn_norm = layer.pre_feedforward_layernorm(attn_laurel)
+            attn_ffw = layer.mlp(attn_norm)
+            attn_ffw_norm = layer.post_feedforward_layernorm(attn_ffw)
+            attn_ffw_laurel_gated = attn_laurel + attn_ffw_norm
+            corrected_predictions = layer.altup.correct(predictions, attn_ffw_laurel_gated)
+            first_prediction = corrected_predictions[cfg.altup_active_idx].clone()
+            if cfg.altup_correct_scale:
+                first_prediction = layer.altup.scale_corrected_output(first_prediction)
+            first_prediction = layer.per_layer_input_gate(first_prediction)
+            first_prediction = layer.act_fn(first_prediction)
+            first_prediction = torch.multiply(first_prediction, per_layer_input)
+            first_prediction = layer.per_layer_projection(first_prediction)
+            first_prediction = layer.post_per_layer_input_norm(first_prediction)
+            # corrected_predictions[1:] += first_prediction, written out of place
+            return torch.cat([corrected_predictions[:1], corrected_predictions[1:] + first_prediction], dim=0)
+
+        def _attention(self, i, sa, x, pos_emb, mask, start, seq_len, kv_len, shared):
+            cfg = self.cfg
+            cos, sin = pos_emb
+            hidden_shape = (*x.shape[:-1], -1, cfg.head_dim)
+            q = sa.q_norm(sa.q_proj(x).view(hidden_shape))
+            q = mg.apply_rotary_pos_emb(q, cos, sin, unsqueeze_dim=2).transpose(1, 2)
+            if self.kv_shared[i]:
+                k, v = shared[sa.layer_type]
+            else:
+                k = sa.k_norm(sa.k_proj(x).view(hidden_shape))
+                k = mg.apply_rotary_pos_emb(k, cos, sin, unsqueeze_dim=2).transpose(1, 2)
+                v = sa.v_norm(sa.v_proj(x).view(hidden_shape)).transpose(1, 2)
+                cache = self.kv_caches[str(i)]
+                cache.k_cache.narrow(2, start, seq_len).copy_(k)
+                cache.v_cache.narrow(2, start, seq_len).copy_(v)
+                k = cache.k_cache.narrow(2, 0, kv_len)
+                v = cache.v_cache.narrow(2, 0, kv_len)
+                shared[sa.layer_type] = (k, v)  # read by the later kv-shared layers of this type
+            k = mg.repeat_kv(k, sa.num_key_value_groups)
+            v = mg.repeat_kv(v, sa.num_key_value_groups)
+            w = torch.matmul(q, k.transpose(2, 3)) * sa.scaling + mask
+            w = torch.nn.functional.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+            out = torch.matmul(w, v).transpose(1, 2).contiguous()
+            return sa.o_proj(out.reshape(*x.shape[:-1], -1))
+
+    return Gemma3nKVDecoder
+
+
+def kv_cache_facts(decoder) -> dict:
+    bufs = [(n, b) for n, b in decoder.named_buffers() if n.endswith("k_cache") or n.endswith("v_cache")]
+    return {
+        "buffers": len(bufs),
+        "bytes": sum(b.numel() * b.element_size() for _, b in bufs),
+        "shape": list(bufs[0][1].shape) if bufs else None,
+        "dtype": str(bufs[0][1].dtype).replace("torch.", "") if bufs else None,
+        "layout": "[batch, n_kv_heads, max_seq_len, head_dim]; one k_cache and one v_cache per non-kv-shared layer",
+        "layers_with_cache": sorted(int(k) for k in decoder.kv_caches.keys()),
+        "cache_source_per_layer": list(decoder.cache_source),
+    }
+
+
+def kv_constant_methods(config, max_seq_len: int) -> dict:
+    return {
+        "get_max_seq_len": max_seq_len,
+        "get_max_context_len": max_seq_len,
+        "get_vocab_size": int(config.vocab_size),
+        "get_n_layers": int(config.num_hidden_layers),
+        "use_kv_cache": True,
+        "use_sdpa_with_kv_cache": False,
+        "enable_dynamic_shape": True,
+        "get_bos_id": int(config.bos_token_id if config.bos_token_id is not None else 2),
+        "get_eos_ids": [int(e) for e in (config.eos_token_id if isinstance(config.eos_token_id, list)
+                                         else [config.eos_token_id if config.eos_token_id is not None else 1])],
+    }
+
+
+def kv_eager_step(decoder):
+    import torch
+
+    def step(tokens, input_pos):
+        with torch.no_grad():
+            return decoder(tokens, input_pos)
+
+    return step
+
+
+def nocache_step(causal_lm):
+    """Greedy step function for the existing no-cache wrapper: keeps the whole sequence and recomputes
+    lm_head(language_model(ids, use_cache=False)) from position 0 on every call."""
+    import torch
+
+    wrapper = make_wrapper_cls()(causal_lm).eval()
+    seq = []
+
+    def step(tokens, input_pos):
+        pos = int(input_pos[0])
+        del seq[pos:]
+        if len(seq) != pos:
+            raise ExportError(f"no-cache reference: input_pos {pos} skips positions (have {len(seq)})")
+        seq.extend(int(t) for t in tokens[0].tolist())
+        with torch.no_grad():
+            out = wrapper(torch.tensor([seq], dtype=torch.int64))
+        return out[:, -1, :]
+
+    return step
+
+
+def export_kv_variant(make_decoder, variant: str, max_seq_len: int, constant_methods: dict, out_path: Path) -> dict:
+    import torch
+    from executorch.exir import EdgeCompileConfig, to_edge, to_edge_transform_and_lower
+
+    _, _, delegate = VARIANT_INFO[variant]
+    t0 = time.monotonic()
+    decoder = make_decoder(variant)
+    tokens = torch.tensor([[2, 3, 4]], dtype=torch.int64)
+    input_pos = torch.tensor([0], dtype=torch.int64)
+    token_dim = torch.export.Dim("token_dim", min=1, max=max_seq_len - 1)
+    t1 = time.monotonic()
+    LOG.info("[kv-%s] torch.export.export (dynamic token dim 1..%d) ...", variant, max_seq_len - 1)
+    with torch.no_grad():
+        ep = torch.export.export(decoder, (tokens, input_pos), dynamic_shapes=({1: token_dim}, None), strict=False)
+    t2 = time.monotonic()
+    cfg = EdgeCompileConfig(_check_ir_validity=False)
+    if delegate is None:
+        LOG.info("[kv-%s] to_edge ...", variant)
+        edge = to_edge(ep, constant_methods=constant_methods, compile_config=cfg)
+    else:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        LOG.info("[kv-%s] to_edge_transform_and_lower(XnnpackPartitioner) ...", variant)
+        edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()], constant_methods=constant_methods,
+                                           compile_config=cfg)
+    t3 = time.monotonic()
+    LOG.info("[kv-%s] to_executorch ...", variant)
+    et = edge.to_executorch()
+    data = et.buffer
+    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out_path)
+    t4 = time.monotonic()
+    LOG.info("[kv-%s] wrote %s (%.2f MB, %d delegate call(s)); model %.1fs, export %.1fs, edge/lower %.1fs, "
+             "to_executorch %.1fs, total %.1fs", variant, out_path, len(data) / 1e6, _count_delegates(et),
+             t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)
+    return {"seconds": t4 - t0}
+
+
+def kv_main(args, make_model, config, config_json: dict, file_prefix: str, versions: dict) -> int:
+    """--kv-cache: export the KV-cache variants, check them, add them to manifest-llm.json."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import export_llm as el
+
+    Decoder = make_kv_cls()
+    max_seq_len = args.max_seq_len
+    if max_seq_len < 2:
+        raise ExportError("--max-seq-len must be >= 2")
+    need = max(el.PROMPT_LENS) + el.N_GENERATED - 1
+    if max_seq_len < need:
+        raise ExportError(f"--max-seq-len {max_seq_len} < {need} (longest recorded prompt + generated ids)")
+    out_dir: Path = args.out_dir
+    const = kv_constant_methods(config, max_seq_len)
+    vocab = int(config.vocab_size)
+
+    def make_decoder(variant):
+        dtype_name = VARIANT_INFO[variant][0]
+        dtype = getattr(torch, dtype_name)
+        model = quantize(make_model(dtype), variant)
+        return Decoder(model, max_seq_len, dtype).eval()
+
+    # 1. Correctness of the cache itself (fp32 eager): cached greedy == no-cache greedy, prompts longer
+    #    than the sliding window included.
+    eager_vs_hf = hf_diff = cached = None
+    if args.eager_check:
+        eager_vs_hf, hf_diff, cached = _kv_check_against_hf(Decoder, make_model, max_seq_len, vocab, config)
+    else:
+        LOG.warning("[kv] --no-eager-check: the cache is not compared with the no-cache model, programs not with eager")
+
+    entries = []
+    for variant in args.variants:
+        name = f"{file_prefix}-kv-{variant}"
+        out_path = out_dir / f"{name}.pte"
+        res = export_kv_variant(make_decoder, variant, max_seq_len, const, out_path)
+        m = el.measure_program(out_path, check_token_by_token=args.eager_check, keep_logits=True)
+        if m["metadata"] != const:
+            raise ExportError(f"[kv-{variant}] constant methods {m['metadata']} != {const}")
+        dtype_name, quant, delegate = VARIANT_INFO[variant]
+        if args.eager_check:
+            dec = make_decoder(variant)
+            kv_facts = kv_cache_facts(dec)
+            eager_ref, eager_eq = _kv_compare_eager(el, dec, m, vocab, cached, variant)
+            del dec
+        else:
+            kv_facts = kv_cache_facts(Decoder(_meta_model(config), max_seq_len, getattr(torch, dtype_name)))
+            eager_ref, eager_eq = None, None
+        if eager_ref is not None:
+            eager_ref["fp32_cached_equals_hf_no_cache"] = eager_vs_hf
+            eager_ref["fp32_cached_vs_hf_no_cache_max_abs_logit_diff"] = hf_diff
+        checked = {
+            "one_call_prefill_equals_token_by_token": m["tbt_equal"],
+            "static_equals_dynamic": None,
+            "finite": m["finite"],
+            "eager_equals_program": eager_eq,
+        }
+        extra = {
+            "export_command": (f"python scripts/export_gemma3n.py --kv-cache --max-seq-len {max_seq_len} "
+                               f"--variants {variant}" + (f" --hf-dir {args.hf_dir}" if args.hf_dir else "")),
+            "note": KV_NOTE,
+            "model": {"shape": "hf" if args.hf_dir else args.shape, "seed": None if args.hf_dir else args.seed,
+                      "noise_std": None if args.hf_dir else NOISE_STD, "config": config_json,
+                      "same_weights_as": None if args.hf_dir else f"{file_prefix}-{variant}.pte (manifest.json)"},
+            "eager_reference": eager_ref,
+            "export_seconds": round(res["seconds"], 1),
+        }
+        entries.append(el.variant_entry(name, out_path, m, family="gemma3n", exporter=KV_EXPORTER, delegate=delegate,
+                                        weight_dtype={"int8": "int8", "xnnpack-8da4w": "int4"}.get(variant, dtype_name),
+                                        quantization=quant, kv_cache=kv_facts, checked=checked, extra=extra))
+    old = el.read_manifest(out_dir / el.MANIFEST_NAME) or {}
+    names = {e["name"] for e in entries}
+    keep = [v for v in old.get("variants", []) if v.get("family") == "gemma3n" and v["name"] not in names]
+    el.write_manifest(out_dir, "gemma3n", keep + entries)
+    for e in entries:
+        LOG.info("  %-36s %9d bytes  %s  eager==program %s", e["name"], e["size_bytes"], e["sha256"][:16],
+                 e["checked"]["eager_equals_program"])
+    return 0
+
+
+def _meta_model(config):
+    """A weightless (meta) Gemma3nForCausalLM, only to read the cache layout."""
+    import torch
+    from transformers.models.gemma3n.modeling_gemma3n import Gemma3nForCausalLM
+
+    with torch.device("meta"):
+        return Gemma3nForCausalLM(config)
+
+
+def _kv_check_against_hf(Decoder, make_model, max_seq_len, vocab, config):
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import export_llm as el
+
+    t0 = time.monotonic()
+    fp32_model = make_model(torch.float32)
+    ref_dec = Decoder(fp32_model, max_seq_len, torch.float32).eval()
+    cached = el.run_generations(kv_eager_step(ref_dec), vocab, True, keep_logits=True)
+    cached_tbt = el.run_generations(kv_eager_step(ref_dec), vocab, True, token_by_token=True)
+    nocache = el.run_generations(nocache_step(fp32_model), vocab, True, keep_logits=True)
+    eager_vs_hf = el.same_ids(cached, nocache)
+    hf_diff = el.max_logit_diff(cached, nocache) if eager_vs_hf else None
+    LOG.info("[kv] fp32 eager: cached == no-cache HF (prompts %s, window %d): %s (max |logit diff| %s); "
+             "cached one-call == token-by-token: %s (%.1fs)", list(el.PROMPT_LENS), config.sliding_window,
+             eager_vs_hf, f"{hf_diff:.3g}" if hf_diff is not None else "-", el.same_ids(cached, cached_tbt),
+             time.monotonic() - t0)
+    if not eager_vs_hf:
+        raise ExportError(f"fp32 eager cached model != no-cache HF model ({el.first_difference(cached, nocache)})")
+    return eager_vs_hf, hf_diff, cached
+
+
+def _kv_compare_eager(el, dec, m, vocab, cached, variant):
+    """Program generations vs the same decoder (same dtype/quantisation) in eager PyTorch."""
+    eager = el.run_generations(kv_eager_step(dec), vocab, True, keep_logits=True)
+    eager_eq = el.same_ids(m["_gens"], eager)
+    # logits rows line up while the ids agree (after a divergence they belong to different sequences)
+    diff = el.max_logit_diff(m["_gens"], eager) if eager_eq else None
+    agree = sum(sum(int(a == b) for a, b in zip(g1["generated"], g2["generated"]))
+                for g1, g2 in zip(m["_gens"], eager))
+    total = sum(len(g["generated"]) for g in eager)
+    first_div = [next((i for i, (a, b) in enumerate(zip(g1["generated"], g2["generated"])) if a != b), None)
+                 for g1, g2 in zip(m["_gens"], eager)]
+    # first-step logits (the prefill) always line up: their max |diff| says how far the kernels drift
+    prefill_diff = max(float((g1["_logits"][0].double() - g2["_logits"][0].double()).abs().max())
+                       for g1, g2 in zip(m["_gens"], eager))
+    vs_fp32 = el.same_ids(m["_gens"], cached) if cached is not None else None
+    LOG.info("[kv-%s] program == eager cached (%s): %s (%d/%d ids agree position-wise, first divergence per "
+             "prompt %s, max |logit diff| %s, prefill logits max |diff| %.3g); == fp32 eager: %s; finite %s; "
+             "one-call == token-by-token %s", variant, VARIANT_INFO[variant][0], eager_eq, agree, total, first_div,
+             f"{diff:.3g}" if diff is not None else "-", prefill_diff, vs_fp32, m["finite"], m["tbt_equal"])
+    if variant == "xnnpack-fp32" and not eager_eq:
+        raise ExportError(f"[kv-{variant}] program != fp32 eager cached model ({el.first_difference(m['_gens'], eager)})")
+    dtype_name, quant, _ = VARIANT_INFO[variant]
+    return {
+        "model": f"Gemma3nKVDecoder in eager PyTorch, {dtype_name}" + (f", {quant}" if quant != "none" else ""),
+        "ids_agree": f"{agree}/{total}",
+        "first_divergence_per_prompt": first_div,
+        "max_abs_logit_diff": diff,
+        "prefill_max_abs_logit_diff": prefill_diff,
+        "program_equals_fp32_eager_cached": vs_fp32,
+    }, eager_eq
+
+
+# --------------------------------------------------------------------------------------
 # Tokenizer
 # --------------------------------------------------------------------------------------
 
@@ -530,6 +945,15 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--window", type=int, default=32, help="fixed input length (default 32)")
     p.add_argument("--no-tokenizer", action="store_true", help="skip tokenizer training")
+    p.add_argument("--kv-cache", action="store_true",
+                   help="export KV-cache decoders instead (forward(tokens [1,S], input_pos [1]) -> last logits; "
+                        "<prefix>-kv-<variant>.pte + entries in manifest-llm.json; manifest.json untouched)")
+    p.add_argument("--max-seq-len", type=int, default=None,
+                   help="--kv-cache: cache length = max context (default 128; 1024 with --hf-dir)")
+    p.add_argument("--eager-check", action=argparse.BooleanOptionalAction, default=None,
+                   help="--kv-cache: compare with eager PyTorch (fp32 no-cache HF model, eager cached model per "
+                        "variant) and the token-by-token prefill (default: on, off with --hf-dir: a real model "
+                        "needs ~30 GB for the fp32 reference)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -539,6 +963,14 @@ def parse_args(argv):
     args.variants = [v for v in ALL_VARIANTS if v in variants]  # canonical order, no dups
     if args.window < 1:
         p.error("--window must be >= 1")
+    if args.max_seq_len is not None and not args.kv_cache:
+        p.error("--max-seq-len needs --kv-cache")
+    if args.kv_cache and args.max_seq_len is None:
+        args.max_seq_len = 1024 if args.hf_dir is not None else 128
+    if args.eager_check is not None and not args.kv_cache:
+        p.error("--eager-check/--no-eager-check need --kv-cache")
+    if args.eager_check is None:
+        args.eager_check = args.hf_dir is None
     return args
 
 
@@ -604,6 +1036,11 @@ def main(argv=None) -> int:
             return copy.deepcopy(base).to(dtype).eval()
 
         file_prefix = f"gemma3n-{shape_name}"
+
+    if args.kv_cache:
+        ret = kv_main(args, make_model, config, config_json, file_prefix, versions)
+        LOG.info("total %.1fs", time.monotonic() - t_start)
+        return ret
 
     vocab = config.vocab_size
     variants_out = []
