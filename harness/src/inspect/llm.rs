@@ -263,6 +263,11 @@ pub(super) fn dynamic_dims(plan: &pte::ExecutionPlan<'_>, ops: &[String]) -> (Ve
 
 /// The mutable buffers of a method (see the module docs for how they are told apart from activations).
 pub(super) fn mutable_buffers(plan: &pte::ExecutionPlan<'_>) -> Vec<MutableBuffer> {
+    state_tensors(plan, true)
+}
+
+/// Mutable buffers by name (when `by_name`) or by their place among the placeholders.
+fn state_tensors(plan: &pte::ExecutionPlan<'_>, by_name: bool) -> Vec<MutableBuffer> {
     let values = plan.values().unwrap_or_default();
     let first_input = plan.inputs().iter().flatten().filter_map(|i| usize::try_from(i).ok()).min();
     let inputs: BTreeSet<usize> = plan.inputs().iter().flatten().filter_map(|i| usize::try_from(i).ok()).collect();
@@ -275,7 +280,7 @@ pub(super) fn mutable_buffers(plan: &pte::ExecutionPlan<'_>) -> Vec<MutableBuffe
         let planned = t.allocation_info().is_some();
         // A constant has data in the file and no planned memory; a mutable buffer with an initial state has both.
         let constant = t.data_buffer_idx() != 0 && !planned;
-        let named_state = name.is_some() && !external && !constant;
+        let named_state = by_name && name.is_some() && !external && !constant;
         let placeholder_state = planned && !inputs.contains(&value_index) && first_input.is_some_and(|first| value_index < first);
         if named_state || placeholder_state {
             let dtype = Dtype::from_scalar_type(t.scalar_type().0 as i32);
@@ -391,11 +396,176 @@ fn kv_line(ins: &Inspection, kv: &KvCache) -> String {
         (Some(d), Some(s)) => format!(" ({} {s:?})", d.name()),
         _ => String::new(),
     };
-    let planned = ins.methods.iter().find(|m| m.name == kv.method).map_or(0, |m| m.planned_bytes);
+    let method = ins.methods.iter().find(|m| m.name == kv.method);
+    let (planned, outside) = method.map_or((0, 0), |m| (m.planned_bytes, m.memory_bytes() - m.planned_bytes));
     let place = if kv.in_planned_memory {
         format!("inside the method's planned memory ({}) that will-it-fit counts", size(planned))
     } else {
-        "partly outside the planned memory: will-it-fit adds it".to_owned()
+        format!("{} of it outside the method's planned memory ({}): will-it-fit adds it", size(outside), size(planned))
     };
     format!("KV cache: {buffers}, {}{each}, {place}", size(kv.bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::{inspect, ByteShare, DelegateSummary, EmbeddingSummary};
+    use etbench_protocol::Convention;
+    use std::path::{Path, PathBuf};
+
+    fn data(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/data").join(name)
+    }
+
+    fn model(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(name)
+    }
+
+    /// Calls `f` with every execution plan of the program at `path`.
+    fn plans(path: &Path, mut f: impl FnMut(&pte::ExecutionPlan<'_>)) {
+        let bytes = std::fs::read(path).unwrap();
+        let len = super::super::program_len(&bytes);
+        let mut opts = flatbuffers::VerifierOptions::default();
+        opts.max_tables = usize::MAX / 2;
+        let program = pte::root_as_program_with_opts(&opts, &bytes[..len]).unwrap();
+        program.execution_plan().iter().flatten().for_each(|plan| f(&plan));
+    }
+
+    #[test]
+    fn metadata_of_every_kind_the_emitter_writes_is_read() {
+        let ins = inspect(&data("llm-metadata.pte")).unwrap();
+        let expected: BTreeMap<String, MetaValue> = [
+            ("get_eos_ids", MetaValue::Ints(vec![2, 7])),
+            ("get_layer_ids", MetaValue::Ints(vec![3, 4, 5])),
+            ("get_max_context_len", MetaValue::Int(16)),
+            ("get_name", MetaValue::Text("tiny".into())),
+            ("get_rope_theta", MetaValue::Double(0.5)),
+            ("get_stop_ids", MetaValue::Ints(vec![5])),
+            ("get_vocab_size", MetaValue::Int(32)),
+            ("use_kv_cache", MetaValue::Bool(true)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(ins.metadata, expected);
+        let llm = ins.llm.as_ref().expect("an LLM program");
+        assert_eq!((llm.convention, llm.max_tokens_per_call, llm.dynamic_tokens, llm.max_context), (Convention::TokensInputPos, 15, Some(true), Some(16)));
+        assert_eq!(llm.eos_ids, vec![2, 7]);
+    }
+
+    #[test]
+    fn a_dynamic_dimension_is_the_one_the_graph_takes_the_size_of() {
+        let ins = inspect(&data("llm-metadata.pte")).unwrap();
+        let forward = &ins.methods.iter().find(|m| m.name == "forward").unwrap();
+        assert_eq!(forward.dynamic_inputs, vec![vec![false, true], vec![false]]);
+        assert_eq!(forward.dynamic_outputs, vec![vec![false, false]]);
+        assert_eq!(spec_with_ranges(&forward.inputs[0], &forward.input_dims(0)), "int64[1, 1..15]");
+        assert_eq!(spec_with_ranges(&forward.inputs[1], &forward.input_dims(1)), "int64[1]");
+        let int = TensorSpec { kind: ValueKind::Int, dtype: None, sizes: Vec::new() };
+        assert_eq!(spec_with_ranges(&int, &[]), "int");
+    }
+
+    #[test]
+    fn the_placeholder_rule_finds_the_buffer_the_program_names() {
+        let mut found = Vec::new();
+        plans(&data("mutable-buffer.pte"), |plan| found.extend(state_tensors(plan, false)));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].value_index, found[0].name.as_deref(), found[0].bytes, found[0].planned), (2, Some("cache"), 128, true));
+    }
+
+    #[test]
+    fn mutable_buffers_are_exactly_the_tensors_written_back_by_copy() {
+        // ExecuTorch writes a mutated buffer back with `aten::copy_(buffer, new value)` at the end of the method: an
+        // independent witness of which tensors are state.
+        for path in [data("mutable-buffer.pte"), data("llm-metadata.pte"), model("llama-tiny-kv-xnnpack.pte"), model("llama-tiny-kv-static-xnnpack.pte"), model("llama-tiny-kv-fp32.pte")] {
+            plans(&path, |plan| {
+                let ops = super::super::op_names(plan);
+                let copied: BTreeSet<usize> = plan
+                    .chains()
+                    .iter()
+                    .flatten()
+                    .flat_map(|c| c.instructions().into_iter().flatten())
+                    .filter_map(|i| i.instr_args_as_kernel_call())
+                    .filter(|call| ops.get(call.op_index() as usize).is_some_and(|op| op == "aten::copy_"))
+                    .map(|call| call.args().unwrap().get(0) as usize)
+                    .collect();
+                let found: BTreeSet<usize> = mutable_buffers(plan).iter().map(|b| b.value_index).collect();
+                assert_eq!(found, copied, "{} method {}", path.display(), plan.name().unwrap_or(""));
+            });
+        }
+    }
+
+    #[test]
+    fn a_buffer_left_out_of_memory_planning_is_added_to_the_memory_a_method_needs() {
+        let ins = inspect(&data("unplanned-buffer.pte")).unwrap();
+        let forward = ins.methods.iter().find(|m| m.name == "forward").unwrap();
+        assert_eq!(forward.mutable_buffers.iter().map(|b| (b.name.as_deref(), b.planned)).collect::<Vec<_>>(), vec![(Some("k_cache"), false)]);
+        assert_eq!(forward.memory_bytes(), forward.planned_bytes + 512);
+        let kv = ins.kv_cache.as_ref().unwrap();
+        assert!(!kv.in_planned_memory);
+        assert!(render(&ins).iter().any(|l| l.contains("512 B of it outside the method's planned memory")), "{:?}", render(&ins));
+        let planned = inspect(&data("llm-metadata.pte")).unwrap();
+        let forward = planned.methods.iter().find(|m| m.name == "forward").unwrap();
+        assert_eq!(forward.memory_bytes(), forward.planned_bytes);
+    }
+
+    fn llm_inspection() -> Inspection {
+        let llm = LlmProgram {
+            convention: Convention::TokensInputPos,
+            prefill_method: "forward".into(),
+            decode_method: "forward".into(),
+            max_tokens_per_call: 127,
+            dynamic_tokens: Some(true),
+            max_context: Some(128),
+            max_context_source: Some("get_max_context_len".into()),
+            vocab_size: Some(512),
+            bos_id: None,
+            eos_ids: Vec::new(),
+            token_dtype: Dtype::Int64,
+            position_dtype: Some(Dtype::Int64),
+        };
+        Inspection {
+            path: "x.pte".into(),
+            file_bytes: 0,
+            program_bytes: 0,
+            bytes: vec![ByteShare { part: NAMED_DATA.into(), bytes: 1_000_000 }, ByteShare { part: "constants".into(), bytes: 7 }],
+            methods: Vec::new(),
+            delegates: vec![DelegateSummary { backend: "XnnpackBackend".into(), blobs: 2, bytes: 5_000 }],
+            constant_bytes_by_dtype: BTreeMap::from([("float32".to_owned(), 300_000), ("int8".to_owned(), 20_000)]),
+            embeddings: Some(EmbeddingSummary { tables: 2, bytes: 262_144, row_bytes: 1_024, dtypes: vec!["float32".into()], stay_float: false }),
+            largest_constants: Vec::new(),
+            named_tensors: Vec::new(),
+            metadata: BTreeMap::new(),
+            llm: Some(llm),
+            kv_cache: Some(KvCache { method: "forward".into(), buffers: 4, bytes: 131_072, dtype: None, shape: None, in_planned_memory: true }),
+        }
+    }
+
+    #[test]
+    fn a_decode_step_reads_the_weights_one_row_per_table_and_the_cache_up_to_its_depth() {
+        let mut ins = llm_inspection();
+        let weights = 320_000 - 262_144 + 5_000 + 1_000_000;
+        let at = |ins: &Inspection, depth| decode_step_bytes(ins, depth);
+        assert_eq!(at(&ins, 32), DecodeBytes { weights, embedding_rows: 1_024, kv_cache: 32_768, total: weights + 1_024 + 32_768 });
+        assert_eq!(at(&ins, 0).kv_cache, 0);
+        assert_eq!(at(&ins, 500).kv_cache, 131_072, "depth is capped at the context");
+        ins.llm.as_mut().unwrap().max_context = None;
+        assert_eq!(at(&ins, 32).kv_cache, 131_072, "no known context: the whole cache");
+        ins.kv_cache = None;
+        ins.embeddings = None;
+        assert_eq!(at(&ins, 32), DecodeBytes { weights: 1_325_000, embedding_rows: 0, kv_cache: 0, total: 1_325_000 });
+    }
+
+    #[test]
+    fn the_prefill_line_says_how_a_prompt_is_fed() {
+        let mut llm = llm_inspection().llm.unwrap();
+        assert_eq!(prefill_line(&llm), "prefill up to 127 tokens per call (dynamic: any 1..127 in one call)");
+        llm.dynamic_tokens = Some(false);
+        assert_eq!(prefill_line(&llm), "prefill up to 127 tokens per call (static: the prompt goes in chunks of 127)");
+        llm.max_tokens_per_call = 1;
+        assert_eq!(prefill_line(&llm), "prefill up to 1 token per call (static: the prompt goes token by token)");
+        llm.convention = Convention::Window;
+        llm.max_tokens_per_call = 32;
+        assert_eq!(prefill_line(&llm), "window 32 tokens (static)");
+    }
 }
