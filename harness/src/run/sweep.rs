@@ -27,7 +27,8 @@ struct Prepared {
     checked: Result<crate::results::ModelRef, model::ModelProblem>,
     expectation: Option<crate::plan::manifest::Expectation>,
     prompt: Option<Result<FittedPrompt, String>>,
-    /// The method's memory-planned bytes, read from the program on the host (no runtime needed).
+    /// The method's memory-planned bytes, read from the program on the host (no runtime needed), plus any mutable
+    /// buffer (KV cache) the planner left out.
     planned_bytes: Option<u64>,
     /// What the program's flatbuffer says (delegates, KV cache), read on the host.
     inspection: Option<crate::inspect::Inspection>,
@@ -43,7 +44,7 @@ fn prepare(plan: &Plan, index: usize) -> Prepared {
     };
     let method = &plan.settings.spec.method;
     let inspection = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok());
-    let planned_bytes = inspection.as_ref().and_then(|i| i.methods.iter().find(|m| &m.name == method).map(|m| m.planned_bytes));
+    let planned_bytes = inspection.as_ref().and_then(|i| i.methods.iter().find(|m| &m.name == method).map(|m| m.memory_bytes()));
     Prepared { checked, expectation, prompt, planned_bytes, inspection }
 }
 
@@ -59,9 +60,13 @@ fn enrich_llm(row: &mut RunResult, prepared: &[Option<Prepared>], plan: &Plan) {
     row.summarise();
 }
 
-/// The KV cache and the bytes a decode step reads, from the flatbuffer.
-fn llm_facts(_ins: &crate::inspect::Inspection, _llm: &mut crate::results::llm::LlmResult) {
-    // MERGE: inspect-llm fills kv_cache_bytes and decode_step_bytes.
+/// The KV cache and the bytes a decode step reads, from the flatbuffer; the step is taken halfway through the decode
+/// (depth + prompt + half the steps in the cache), so bytes × decode tokens/s is the run's average read rate.
+fn llm_facts(ins: &crate::inspect::Inspection, llm: &mut crate::results::llm::LlmResult) {
+    llm.kv_cache_bytes = ins.kv_cache.as_ref().map(|kv| kv.bytes);
+    let Some(g) = llm.timed().next() else { return };
+    let positions = g.depth as u64 + g.prefill_tokens as u64 + g.decode_ns.len() as u64 / 2;
+    llm.decode_step_bytes = Some(crate::inspect::llm::decode_step_bytes(ins, positions).total);
 }
 
 /// Memory the device had available: `MemAvailable` from a remote device's probe, sysinfo here.
