@@ -378,13 +378,13 @@ pub(super) fn render(ins: &Inspection) -> Vec<String> {
     }
     if llm.convention.has_cache() {
         let full = decode_step_bytes(ins, llm.max_context.unwrap_or(0).max(0) as u64);
-        lines.push(format!(
-            "decode step reads ≈ {} at full context: weights {} (outside embedding tables, delegate data included), embedding rows {}, KV cache {}",
-            size(full.total),
-            size(full.weights),
-            size(full.embedding_rows),
-            size(full.kv_cache)
-        ));
+        let parts = [
+            ("weights", full.weights, " (outside embedding tables, delegate data included)"),
+            ("embedding rows", full.embedding_rows, ""),
+            ("KV cache", full.kv_cache, ""),
+        ];
+        let shown: Vec<String> = parts.iter().filter(|p| p.1 > 0).map(|(what, bytes, note)| format!("{what} {}{note}", size(*bytes))).collect();
+        lines.push(format!("decode step reads ≈ {} at full context: {}", size(full.total), shown.join(", ")));
     }
     lines
 }
