@@ -500,4 +500,32 @@ mod tests {
         let text = w.to_string();
         assert!(text.contains("needs ≈ 10.50 GiB") && text.contains("8.00 GiB available") && text.contains("mmap keeps the weights file-backed"), "{text}");
     }
+
+    #[test]
+    fn a_generation_run_gets_the_kv_cache_and_the_bytes_of_its_middle_decode_step() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/data/llm-metadata.pte");
+        let ins = crate::inspect::inspect(&path).unwrap();
+        let memory = serde_json::json!({"vm_hwm_bytes": null, "ru_maxrss_bytes": null, "rss_bytes": null, "rss_anon_bytes": null, "rss_file_bytes": null, "minor_faults": null, "major_faults": null, "peak_reset": false});
+        let generation = serde_json::json!({
+            "index": 0, "depth": 2, "prefill_tokens": 4, "prefill_mode": "one_call", "prefill_calls": 1, "prefill_ns": 1000,
+            "ttft_ns": 1000, "decode_ns": [10, 10, 10, 10], "generated": [1, 2, 3, 4, 5], "end_uptime_ms": 1,
+            "memory_after_prefill": memory, "memory_after_decode": memory,
+        });
+        let mut llm = crate::results::llm::LlmResult {
+            program: ins.llm.clone().unwrap(),
+            metadata: ins.metadata.clone(),
+            prompt_ids: Vec::new(),
+            generations: vec![serde_json::from_value(generation).unwrap()],
+            backend: None,
+            kv_cache_bytes: None,
+            decode_step_bytes: None,
+            expected: None,
+            summary: None,
+        };
+        llm_facts(&ins, &mut llm);
+        assert_eq!(llm.kv_cache_bytes, Some(512));
+        // 2 + 4 + 4/2 = 8 of the 16 positions: half the cache.
+        assert_eq!(llm.decode_step_bytes, Some(crate::inspect::llm::decode_step_bytes(&ins, 8).total));
+        assert_eq!(crate::inspect::llm::decode_step_bytes(&ins, 8).kv_cache, 256);
+    }
 }
