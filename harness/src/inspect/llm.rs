@@ -8,7 +8,9 @@
 //! instruction's values, and torch.export orders placeholders parameters, buffers, constants, then user inputs; of
 //! those, parameters, untouched buffers and constants become constant tensors (data in the file, no planned memory),
 //! and a mutated buffer stays a non-constant tensor the memory planner places (the emitter refuses an unnamed mutable
-//! buffer that is not planned). So a non-constant tensor before the method's first user input is a mutable buffer.
+//! buffer that is not planned). So a memory-planned tensor before the method's first user input, not an input
+//! itself, is a mutable buffer; a method without user inputs has none found this way. On every bundled export these
+//! are exactly the tensors the program writes back with `aten::copy_` (a test checks it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -425,8 +427,7 @@ mod tests {
     fn plans(path: &Path, mut f: impl FnMut(&pte::ExecutionPlan<'_>)) {
         let bytes = std::fs::read(path).unwrap();
         let len = super::super::program_len(&bytes);
-        let mut opts = flatbuffers::VerifierOptions::default();
-        opts.max_tables = usize::MAX / 2;
+        let opts = flatbuffers::VerifierOptions { max_tables: usize::MAX / 2, ..Default::default() };
         let program = pte::root_as_program_with_opts(&opts, &bytes[..len]).unwrap();
         program.execution_plan().iter().flatten().for_each(|plan| f(&plan));
     }
