@@ -478,7 +478,7 @@ mod tests {
     fn mutable_buffers_are_exactly_the_tensors_written_back_by_copy() {
         // ExecuTorch writes a mutated buffer back with `aten::copy_(buffer, new value)` at the end of the method: an
         // independent witness of which tensors are state.
-        for path in [data("mutable-buffer.pte"), data("llm-metadata.pte"), model("llama-tiny-kv-xnnpack.pte"), model("llama-tiny-kv-static-xnnpack.pte"), model("llama-tiny-kv-fp32.pte")] {
+        for path in [data("mutable-buffer.pte"), data("llm-metadata.pte"), model("llama-tiny-kv-xnnpack.pte"), model("llama-tiny-kv-static-xnnpack.pte"), model("llama-tiny-kv-fp32.pte"), model("gemma3n-tiny-kv-bf16.pte"), model("gemma3n-tiny-kv-xnnpack-8da4w.pte")] {
             plans(&path, |plan| {
                 let ops = super::super::op_names(plan);
                 let copied: BTreeSet<usize> = plan

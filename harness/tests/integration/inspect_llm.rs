@@ -1,6 +1,6 @@
-//! `etbench inspect` on LLM programs: the real binary on the export_llama fixtures (checked against what the exporter
-//! recorded in `models/manifest-llm.json`), on the window-convention Gemma 3n fixture, and on a convnet that must
-//! say nothing about LLMs.
+//! `etbench inspect` on LLM programs: the real binary on the export_llama and Gemma 3n KV-cache fixtures (checked
+//! against what the exporters recorded in `models/manifest-llm.json`), on the window-convention Gemma 3n fixture, and
+//! on a convnet that must say nothing about LLMs.
 
 use std::path::Path;
 use std::process::Command;
@@ -64,7 +64,15 @@ fn check_against_manifest(name: &str) -> (String, Value) {
     let line = format!("KV cache: {} mutable buffers, {kib:.2} KiB ({} [{}] each), inside the method's planned memory", expected["buffers"], expected["dtype"].as_str().unwrap(), dims.join(", "));
     assert!(table.contains(&line), "{name}: expected `{line}` in:\n{table}");
     assert!(table.contains("LLM program: forward(tokens[1, S], input_pos[1]) with a KV cache in mutable buffers"), "{name}:\n{table}");
-    assert!(table.contains("context 128 positions (get_max_context_len), vocab 512, bos 1, eos [2]"), "{name}:\n{table}");
+    let meta = &variant["metadata"];
+    let limits = format!(
+        "context {} positions (get_max_context_len), vocab {}, bos {}, eos [{}]",
+        meta["get_max_context_len"],
+        meta["get_vocab_size"],
+        meta["get_bos_id"],
+        meta["get_eos_ids"].as_array().unwrap().iter().map(Value::to_string).collect::<Vec<_>>().join(", ")
+    );
+    assert!(table.contains(&limits), "{name}: expected `{limits}` in:\n{table}");
     (table, ins)
 }
 
@@ -92,6 +100,18 @@ fn inspect_llm_static_llama_goes_token_by_token() {
 fn inspect_llm_undelegated_llama_has_the_same_cache() {
     let (table, _) = check_against_manifest("llama-tiny-kv-fp32");
     assert!(table.contains("delegated: no"), "{table}");
+}
+
+#[test]
+fn inspect_llm_gemma3n_kv_exports_match_their_manifest() {
+    let text = std::fs::read_to_string(models_dir().join("manifest-llm.json")).unwrap();
+    let manifest: Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = manifest["variants"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).filter(|n| n.starts_with("gemma3n-tiny-kv-")).collect();
+    assert_eq!(names.len(), 4, "the four Gemma 3n KV-cache exports in manifest-llm.json: {names:?}");
+    for name in names {
+        let (table, _) = check_against_manifest(name);
+        assert!(table.contains("method forward: inputs [int64[1, 1..127], int64[1]]"), "{name}:\n{table}");
+    }
 }
 
 #[test]
