@@ -1,15 +1,16 @@
 //! `etbench inspect`: reads a `.pte` program flatbuffer (no runtime needed) and answers what is inside: methods and
 //! their input/output specs, an operator histogram, delegates, constant bytes by dtype and the largest tensors.
 //! The file is memory-mapped and only the flatbuffer part is read, so a 13 GB model inspects instantly.
-
+//! LLM programs also get their metadata values, calling convention, KV cache and decode step bytes (`inspect::llm`).
 
 pub mod etdump;
 pub mod fb;
+pub mod llm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use etbench_protocol::{Dtype, TensorSpec};
+use etbench_protocol::{Dtype, LlmProgram, MetaValue, TensorSpec};
 use serde::{Deserialize, Serialize};
 
 use fb::program as pte;
@@ -43,6 +44,37 @@ pub struct MethodSummary {
     /// Memory-planned buffers (`non_const_buffer_sizes`): activations and state the runtime allocates at method load.
     #[serde(default)]
     pub planned_bytes: u64,
+    /// Per input, which dimensions vary from call to call (`shape_dynamism` not STATIC: `sizes` are then upper
+    /// bounds and the lower bound is 1); left out when every input is static.
+    #[serde(default, skip_serializing_if = "all_static")]
+    pub dynamic_inputs: Vec<Vec<bool>>,
+    #[serde(default, skip_serializing_if = "all_static")]
+    pub dynamic_outputs: Vec<Vec<bool>>,
+    /// State the method writes in place and keeps between calls (a KV cache).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutable_buffers: Vec<llm::MutableBuffer>,
+}
+
+fn all_static(dims: &[Vec<bool>]) -> bool {
+    dims.iter().flatten().all(|d| !d)
+}
+
+impl MethodSummary {
+    /// Which dimensions of input `index` are dynamic (all static when not recorded).
+    pub fn input_dims(&self, index: usize) -> Vec<bool> {
+        let rank = self.inputs.get(index).map_or(0, |s| s.sizes.len());
+        self.dynamic_inputs.get(index).cloned().filter(|d| d.len() == rank).unwrap_or_else(|| vec![false; rank])
+    }
+
+    fn output_dims(&self, index: usize) -> Vec<bool> {
+        let rank = self.outputs.get(index).map_or(0, |s| s.sizes.len());
+        self.dynamic_outputs.get(index).cloned().filter(|d| d.len() == rank).unwrap_or_else(|| vec![false; rank])
+    }
+
+    /// Memory the method needs at load: its planned buffers, plus mutable buffers the planner left out.
+    pub fn memory_bytes(&self) -> u64 {
+        self.planned_bytes + self.mutable_buffers.iter().filter(|b| !b.planned).map(|b| b.bytes).sum::<u64>()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +127,9 @@ pub struct ByteShare {
 pub struct EmbeddingSummary {
     pub tables: usize,
     pub bytes: u64,
+    /// One row of every table (what one token reads).
+    #[serde(default)]
+    pub row_bytes: u64,
     /// Dtype names of the tables, sorted.
     pub dtypes: Vec<String>,
     /// Some other constant is an integer (quantized) weight while the tables are float: they "stay" unquantized.
@@ -119,6 +154,15 @@ pub struct Inspection {
     pub largest_constants: Vec<TensorEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub named_tensors: Vec<NamedTensor>,
+    /// Values of the constant metadata methods (`get_max_seq_len`, `use_kv_cache`, `get_eos_ids`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, MetaValue>,
+    /// How the program is called to generate text, when it is an LLM program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmProgram>,
+    /// The KV cache (mutable buffers of the decode method) of an LLM program with a cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache: Option<llm::KvCache>,
 }
 
 impl Inspection {
@@ -137,14 +181,19 @@ fn program_len(bytes: &[u8]) -> usize {
 }
 
 fn spec_of(values: &flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<pte::EValue<'_>>>, index: i32) -> TensorSpec {
-    let tensor = usize::try_from(index).ok().filter(|&i| i < values.len()).and_then(|i| values.get(i).val_as_tensor());
-    match tensor {
-        Some(t) => TensorSpec {
-            kind: etbench_protocol::ValueKind::Tensor,
+    use etbench_protocol::ValueKind;
+    let value = usize::try_from(index).ok().filter(|&i| i < values.len()).map(|i| values.get(i));
+    let non_tensor = |kind| TensorSpec { kind, dtype: None, sizes: Vec::new() };
+    match value.map(|v| (v.val_type(), v.val_as_tensor())) {
+        Some((_, Some(t))) => TensorSpec {
+            kind: ValueKind::Tensor,
             dtype: Some(Dtype::from_scalar_type(t.scalar_type().0 as i32)),
             sizes: t.sizes().map(|s| s.iter().map(i64::from).collect()).unwrap_or_default(),
         },
-        None => TensorSpec { kind: etbench_protocol::ValueKind::Other, dtype: None, sizes: Vec::new() },
+        Some((pte::KernelTypes::Int, _)) => non_tensor(ValueKind::Int),
+        Some((pte::KernelTypes::Bool, _)) => non_tensor(ValueKind::Bool),
+        Some((pte::KernelTypes::Double, _)) => non_tensor(ValueKind::Double),
+        _ => non_tensor(ValueKind::Other),
     }
 }
 
@@ -226,7 +275,11 @@ fn method(plan: pte::ExecutionPlan<'_>, tensors: &mut PlanTensors) -> MethodSumm
     tensors.named.extend(found.named);
     let mut operators: Vec<OpCount> = histogram.into_iter().map(|(name, count)| OpCount { name, count }).collect();
     operators.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+    let (dynamic_inputs, dynamic_outputs) = llm::dynamic_dims(&plan, &ops);
     MethodSummary {
+        dynamic_inputs,
+        dynamic_outputs,
+        mutable_buffers: llm::mutable_buffers(&plan),
         inputs: plan.inputs().map(|v| v.iter().map(|i| spec_of(&values, i)).collect()).unwrap_or_default(),
         outputs: plan.outputs().map(|v| v.iter().map(|i| spec_of(&values, i)).collect()).unwrap_or_default(),
         planned_bytes: plan.non_const_buffer_sizes().map(|v| v.iter().filter(|b| *b > 0).map(|b| b as u64).sum()).unwrap_or(0),
@@ -356,6 +409,7 @@ fn embeddings(constants: &[TensorEntry]) -> Option<EmbeddingSummary> {
     Some(EmbeddingSummary {
         tables: tables.len(),
         bytes: tables.iter().map(|t| t.bytes).sum(),
+        row_bytes: tables.iter().map(|t| t.bytes / t.sizes.first().copied().unwrap_or(1).max(1) as u64).sum(),
         stay_float: quantized_elsewhere && tables.iter().all(|t| t.dtype.is_float()),
         dtypes: tables.iter().map(|t| t.dtype.name()).collect::<BTreeSet<_>>().into_iter().collect(),
     })
@@ -380,7 +434,15 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     opts.max_apparent_size = usize::MAX / 2;
     let program = pte::root_as_program_with_opts(&opts, &map[..program_bytes]).map_err(|e| not_a_program(e.to_string()))?;
     let mut tensors = PlanTensors { constants: Vec::new(), named: Vec::new() };
-    let methods = program.execution_plan().iter().flatten().map(|plan| method(plan, &mut tensors)).collect();
+    let methods: Vec<MethodSummary> = program.execution_plan().iter().flatten().map(|plan| method(plan, &mut tensors)).collect();
+    let metadata: BTreeMap<String, MetaValue> = program
+        .execution_plan()
+        .iter()
+        .flatten()
+        .filter_map(|plan| Some((plan.name()?.to_owned(), llm::metadata_value(&program, &map, &plan)?)))
+        .collect();
+    let llm = llm::recognise(&methods, &metadata);
+    let kv_cache = llm.as_ref().and_then(|l| llm::kv_cache(&methods, l));
     let PlanTensors { constants: all, named: named_tensors } = tensors;
     // Constant buffers belong to the program: several values (of one method or several) may read the same one.
     let mut constants: Vec<TensorEntry> = Vec::new();
@@ -408,6 +470,9 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         embeddings,
         largest_constants: constants,
         named_tensors,
+        metadata,
+        llm,
+        kv_cache,
     })
 }
 
@@ -472,6 +537,9 @@ pub fn render(ins: &Inspection) -> String {
     if let Some(line) = embedding_line(ins) {
         let _ = writeln!(out, "{line}");
     }
+    for line in llm::render(ins) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "bytes:");
     let width = ins.bytes.iter().map(|b| b.part.chars().count()).max().unwrap_or(0).max(5);
     let total: u64 = ins.bytes.iter().map(|b| b.bytes).sum();
@@ -480,14 +548,15 @@ pub fn render(ins: &Inspection) -> String {
     }
     let check = if total == ins.file_bytes { "= file size" } else { "≠ file size" };
     let _ = writeln!(out, "  {:<width$}  {:>13}  {:>10}  {check}", "total", grouped(total), size(total));
-    for m in &ins.methods {
-        let spec = |s: &TensorSpec| format!("{}{:?}", s.dtype.map(|d| d.name()).unwrap_or_else(|| "non-tensor".into()), s.sizes);
+    for m in ins.methods.iter().filter(|m| !ins.metadata.contains_key(&m.name)) {
+        let inputs: Vec<String> = m.inputs.iter().enumerate().map(|(i, s)| llm::spec_with_ranges(s, &m.input_dims(i))).collect();
+        let outs: Vec<String> = m.outputs.iter().enumerate().map(|(i, s)| llm::spec_with_ranges(s, &m.output_dims(i))).collect();
         let _ = writeln!(
             out,
             "method {}: inputs [{}] → outputs [{}]; {} instructions, {} delegate calls",
             m.name,
-            m.inputs.iter().map(spec).collect::<Vec<_>>().join(", "),
-            m.outputs.iter().map(spec).collect::<Vec<_>>().join(", "),
+            inputs.join(", "),
+            outs.join(", "),
             m.instructions,
             m.delegate_calls
         );
@@ -496,6 +565,13 @@ pub fn render(ins: &Inspection) -> String {
         }
         if m.operators.len() > 12 {
             let _ = writeln!(out, "  … {} more operators", m.operators.len() - 12);
+        }
+    }
+    if !ins.metadata.is_empty() {
+        let _ = writeln!(out, "metadata (constant methods):");
+        let width = ins.metadata.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+        for (name, value) in &ins.metadata {
+            let _ = writeln!(out, "  {name:<width$}  {value}");
         }
     }
     if !ins.constant_bytes_by_dtype.is_empty() {

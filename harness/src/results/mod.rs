@@ -419,7 +419,8 @@ pub struct RunResult {
 /// What a model needs against what the device has (bytes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryFit {
-    /// Memory-planned buffers of the method (from the program flatbuffer).
+    /// Memory-planned buffers of the method (from the program flatbuffer; they hold the KV cache of an LLM program),
+    /// plus any mutable buffer the planner left out.
     pub planned_bytes: u64,
     pub file_bytes: u64,
     /// `MemAvailable` (remote) or sysinfo's available memory (local) before the run.

@@ -27,7 +27,8 @@ struct Prepared {
     checked: Result<crate::results::ModelRef, model::ModelProblem>,
     expectation: Option<crate::plan::manifest::Expectation>,
     prompt: Option<Result<FittedPrompt, String>>,
-    /// The method's memory-planned bytes, read from the program on the host (no runtime needed).
+    /// The method's memory-planned bytes, read from the program on the host (no runtime needed), plus any mutable
+    /// buffer (KV cache) the planner left out.
     planned_bytes: Option<u64>,
     /// What the program's flatbuffer says (delegates, KV cache), read on the host.
     inspection: Option<crate::inspect::Inspection>,
@@ -43,7 +44,7 @@ fn prepare(plan: &Plan, index: usize) -> Prepared {
     };
     let method = &plan.settings.spec.method;
     let inspection = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok());
-    let planned_bytes = inspection.as_ref().and_then(|i| i.methods.iter().find(|m| &m.name == method).map(|m| m.planned_bytes));
+    let planned_bytes = inspection.as_ref().and_then(|i| i.methods.iter().find(|m| &m.name == method).map(|m| m.memory_bytes()));
     Prepared { checked, expectation, prompt, planned_bytes, inspection }
 }
 
@@ -59,9 +60,13 @@ fn enrich_llm(row: &mut RunResult, prepared: &[Option<Prepared>], plan: &Plan) {
     row.summarise();
 }
 
-/// The KV cache and the bytes a decode step reads, from the flatbuffer.
-fn llm_facts(_ins: &crate::inspect::Inspection, _llm: &mut crate::results::llm::LlmResult) {
-    // MERGE: inspect-llm fills kv_cache_bytes and decode_step_bytes.
+/// The KV cache and the bytes a decode step reads, from the flatbuffer; the step is taken halfway through the decode
+/// (depth + prompt + half the steps in the cache), so bytes × decode tokens/s is the run's average read rate.
+fn llm_facts(ins: &crate::inspect::Inspection, llm: &mut crate::results::llm::LlmResult) {
+    llm.kv_cache_bytes = ins.kv_cache.as_ref().map(|kv| kv.bytes);
+    let Some(g) = llm.timed().next() else { return };
+    let positions = g.depth as u64 + g.prefill_tokens as u64 + g.decode_ns.len() as u64 / 2;
+    llm.decode_step_bytes = Some(crate::inspect::llm::decode_step_bytes(ins, positions).total);
 }
 
 /// Memory the device had available: `MemAvailable` from a remote device's probe, sysinfo here.
@@ -522,5 +527,33 @@ mod tests {
         let w = crate::results::warnings::Warning::MayNotFit { needs_bytes: fit.planned_bytes + fit.file_bytes, planned_bytes: fit.planned_bytes, available_bytes: fit.available_bytes, mmap: true };
         let text = w.to_string();
         assert!(text.contains("needs ≈ 10.50 GiB") && text.contains("8.00 GiB available") && text.contains("mmap keeps the weights file-backed"), "{text}");
+    }
+
+    #[test]
+    fn a_generation_run_gets_the_kv_cache_and_the_bytes_of_its_middle_decode_step() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/data/llm-metadata.pte");
+        let ins = crate::inspect::inspect(&path).unwrap();
+        let memory = serde_json::json!({"vm_hwm_bytes": null, "ru_maxrss_bytes": null, "rss_bytes": null, "rss_anon_bytes": null, "rss_file_bytes": null, "minor_faults": null, "major_faults": null, "peak_reset": false});
+        let generation = serde_json::json!({
+            "index": 0, "depth": 2, "prefill_tokens": 4, "prefill_mode": "one_call", "prefill_calls": 1, "prefill_ns": 1000,
+            "ttft_ns": 1000, "decode_ns": [10, 10, 10, 10], "generated": [1, 2, 3, 4, 5], "end_uptime_ms": 1,
+            "memory_after_prefill": memory, "memory_after_decode": memory,
+        });
+        let mut llm = crate::results::llm::LlmResult {
+            program: ins.llm.clone().unwrap(),
+            metadata: ins.metadata.clone(),
+            prompt_ids: Vec::new(),
+            generations: vec![serde_json::from_value(generation).unwrap()],
+            backend: None,
+            kv_cache_bytes: None,
+            decode_step_bytes: None,
+            expected: None,
+            summary: None,
+        };
+        llm_facts(&ins, &mut llm);
+        assert_eq!(llm.kv_cache_bytes, Some(512));
+        // 2 + 4 + 4/2 = 8 of the 16 positions: half the cache.
+        assert_eq!(llm.decode_step_bytes, Some(crate::inspect::llm::decode_step_bytes(&ins, 8).total));
+        assert_eq!(crate::inspect::llm::decode_step_bytes(&ins, 8).kv_cache, 256);
     }
 }
