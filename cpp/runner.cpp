@@ -214,8 +214,21 @@ ConstValue EtRunner::constant_value(rust::Str name) {
     value.status = make_status(result.error(), "constant method failed");
     return value;
   }
-  if (result->size() != 1) {
-    value.status = make_status(Error::InvalidProgram, "a constant method must return exactly one value");
+  if (result->empty()) {
+    value.status = make_status(Error::InvalidProgram, "a constant method returned no value");
+    return value;
+  }
+  if (result->size() > 1) {
+    // A list of several values is emitted as one output per element.
+    value.tag = static_cast<int32_t>(Tag::ListInt);
+    for (const auto& out : *result) {
+      if (!out.isInt()) {
+        value.status = make_status(Error::InvalidType, "a constant method returned several values that are not all ints");
+        return value;
+      }
+      value.ints.push_back(out.toInt());
+    }
+    value.status = ok_status();
     return value;
   }
   const auto& out = (*result)[0];

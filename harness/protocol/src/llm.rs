@@ -69,9 +69,10 @@ impl std::fmt::Display for MetaValue {
     }
 }
 
-/// A metadata method: no inputs and one non-tensor output (or a small constant tensor).
+/// A metadata method: no inputs and at least one output (a list such as `get_eos_ids = [2, 7]` is emitted as one
+/// output per element).
 pub fn is_metadata_method(inputs: &[TensorSpec], outputs: &[TensorSpec]) -> bool {
-    inputs.is_empty() && outputs.len() == 1
+    inputs.is_empty() && !outputs.is_empty()
 }
 
 /// How a program is called to generate text.

@@ -108,9 +108,7 @@ pub fn generation_sampling(mut spec: RunSpec, warmup_set: bool, sampling_set: bo
 
 /// The LLM program inside `path`, when it is one with a KV cache (read from its flatbuffer, no runtime).
 pub fn cached_llm(path: &std::path::Path) -> Option<etbench_protocol::LlmProgram> {
-    let _ = crate::inspect::inspect(path).ok()?;
-    None // MERGE: inspect-llm gives Inspection.llm
-
+    crate::inspect::inspect(path).ok()?.llm.filter(|p| p.convention.has_cache())
 }
 
 /// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
