@@ -606,6 +606,17 @@ def make_kv_cls():
     return Gemma3nKVDecoder
 
 
+def _export_llm():
+    """scripts/export_llm.py (prompt rule, greedy generation, manifest-llm.json), imported from this directory."""
+    sys.dont_write_bytecode = True  # no scripts/__pycache__
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import export_llm
+
+    return export_llm
+
+
 def kv_cache_facts(decoder) -> dict:
     bufs = [(n, b) for n, b in decoder.named_buffers() if n.endswith("k_cache") or n.endswith("v_cache")]
     return {
@@ -708,9 +719,7 @@ def kv_main(args, make_model, config, config_json: dict, file_prefix: str, versi
     """--kv-cache: export the KV-cache variants, check them, add them to manifest-llm.json."""
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import export_llm as el
-
+    el = _export_llm()
     Decoder = make_kv_cls()
     max_seq_len = args.max_seq_len
     if max_seq_len < 2:
@@ -797,9 +806,7 @@ def _meta_model(config):
 def _kv_check_against_hf(Decoder, make_model, max_seq_len, vocab, config):
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import export_llm as el
-
+    el = _export_llm()
     t0 = time.monotonic()
     fp32_model = make_model(torch.float32)
     ref_dec = Decoder(fp32_model, max_seq_len, torch.float32).eval()

@@ -91,6 +91,14 @@ fn bench_writes_json_csv_and_markdown_for_every_bundled_model() {
     }
     // The same report as `etbench report` writes (one renderer), charts included.
     assert!(report.starts_with("# etbench report\n") && report.contains("| variant |") && report.contains("matches export"), "{report}");
+    // The bundled LLM programs with a KV cache get a generation run (their context holds 128: pp64 tg64) and the
+    // LLM table; the window programs keep the forward table.
+    for needle in ["llama-tiny-kv-xnnpack", "gemma3n-tiny-kv-xnnpack-fp32", "| prefill tok/s | decode tok/s | TTFT ms |", "pp64 tg64"] {
+        assert!(report.contains(needle), "report.md lacks {needle}:\n{report}");
+    }
+    for chart in ["decode", "ttft", "decode_by_position"] {
+        assert!(dir.path().join(format!("{chart}.png")).is_file(), "no {chart} chart");
+    }
     for chart in ["latency", "throughput", "peak_rss"] {
         assert!(dir.path().join(format!("{chart}.png")).is_file() && dir.path().join(format!("{chart}.svg")).is_file(), "no {chart} chart");
         assert!(report.contains(&format!("({chart}.png)")), "report.md does not link {chart}.png:\n{report}");
