@@ -76,22 +76,24 @@ pub fn notes(groups: &[&Group]) -> Vec<String> {
             "prefill tok/s = N ÷ the prefill calls' execute time; decode tok/s = M ÷ the decode steps' summed execute time; TTFT (time to first token) = prefill + the argmax of the first token. Each is the median over the timed generations ({generations} in all; every generation restarts at position 0) with its 95% interval (order statistics)"
         ),
     ];
+    let mut reads = Vec::new();
     for g in groups {
         let Some(l) = g.runs[0].llm.as_ref() else { continue };
         let Some(s) = l.summary.as_ref() else { continue };
         if let Some(bps) = s.decode_bytes_per_s {
             let device = g.runs.iter().find_map(|r| r.conditions.iter().find_map(|c| c.memory_bandwidth_bytes_per_s));
-            let share = device.map(|d| format!(" = {:.0}% of this device's measured read bandwidth ({:.1} GB/s)", bps / d * 100.0, d / 1e9)).unwrap_or_default();
-            notes.push(format!(
-                "{}: decode reads {:.2} GB/s{share} ({} per step: weights outside embedding tables in full, one row per embedding table, the KV cache up to the step's position; low-bit kernels can be compute-bound, and a CPU figure says nothing about GPU/NPU backends)",
-                g.key.model_name,
-                bps / 1e9,
-                fmt::size(l.decode_step_bytes.unwrap_or(0))
-            ));
+            let share = device.map(|d| format!(" = {:.0}% of the {:.1} GB/s measured", bps / d * 100.0, d / 1e9)).unwrap_or_default();
+            reads.push(format!("{} {:.2} GB/s{share} ({}/step)", g.key.model_name, bps / 1e9, fmt::size(l.decode_step_bytes.unwrap_or(0))));
         }
         if s.eos_generations > 0 && !g.runs[0].params.spec.llm.as_ref().is_some_and(|w| w.stop_at_eos) {
             notes.push(format!("{}: EOS came in {} generation(s); decoding went on past it (benchmark mode)", g.key.model_name, s.eos_generations));
         }
+    }
+    if !reads.is_empty() {
+        notes.push(format!(
+            "decode reads (bytes per step × decode tok/s, against this device's multi-threaded read bandwidth where measured): {}. Bytes per step = weights outside embedding tables in full + one row per embedding table + the KV cache up to the step's position (a floor for programs whose attention reads the whole cache); low-bit kernels can be compute-bound, and a CPU figure says nothing about GPU/NPU backends",
+            reads.join("; ")
+        ));
     }
     notes
 }

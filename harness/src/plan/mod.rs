@@ -89,14 +89,11 @@ pub fn default_workload(program: &etbench_protocol::LlmProgram) -> LlmSpec {
     LlmSpec { prefill, decode, ..LlmSpec::default() }
 }
 
-/// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation; the
-/// read-bandwidth probe runs before loading.
+/// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation.
 pub fn generation_sampling(mut spec: RunSpec, warmup_set: bool, sampling_set: bool) -> RunSpec {
     if !warmup_set {
         spec.warmup = 1;
     }
-    // Decode is usually bound by memory: every generation run states its share of the device's read bandwidth.
-    spec.bandwidth_probe = true;
     if !sampling_set {
         spec.iterations = 50;
         spec.min_iterations = 6;
@@ -191,6 +188,8 @@ impl Plan {
         if spec.llm.is_some() && s.generation_defaults {
             spec = generation_sampling(spec, false, false);
         }
+        // Decode is usually bound by memory: every generation run states its share of the device's read bandwidth.
+        spec.bandwidth_probe |= spec.llm.is_some();
         RunParams {
             spec,
             repeat_index: cell.repeat,
