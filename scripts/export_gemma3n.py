@@ -749,7 +749,14 @@ def kv_main(args, make_model, config, config_json: dict, file_prefix: str, versi
     for variant in args.variants:
         name = f"{file_prefix}-kv-{variant}"
         out_path = out_dir / f"{name}.pte"
-        res = export_kv_variant(make_decoder, variant, max_seq_len, const, out_path)
+        if args.measure_only:
+            if not out_path.is_file():
+                raise ExportError(f"--measure-only: {out_path} does not exist")
+            prev = next((v for v in (el.read_manifest(out_dir / el.MANIFEST_NAME) or {}).get("variants", [])
+                         if v.get("name") == name), {})
+            res = {"seconds": prev.get("export_seconds")}
+        else:
+            res = export_kv_variant(make_decoder, variant, max_seq_len, const, out_path)
         m = el.measure_program(out_path, check_token_by_token=args.eager_check, keep_logits=True)
         if m["metadata"] != const:
             raise ExportError(f"[kv-{variant}] constant methods {m['metadata']} != {const}")
@@ -779,7 +786,7 @@ def kv_main(args, make_model, config, config_json: dict, file_prefix: str, versi
                       "noise_std": None if args.hf_dir else NOISE_STD, "config": config_json,
                       "same_weights_as": None if args.hf_dir else f"{file_prefix}-{variant}.pte (manifest.json)"},
             "eager_reference": eager_ref,
-            "export_seconds": round(res["seconds"], 1),
+            "export_seconds": round(res["seconds"], 1) if res["seconds"] is not None else None,
         }
         entries.append(el.variant_entry(name, out_path, m, family="gemma3n", exporter=KV_EXPORTER, delegate=delegate,
                                         weight_dtype={"int8": "int8", "xnnpack-8da4w": "int4"}.get(variant, dtype_name),
@@ -826,6 +833,8 @@ def _kv_check_against_hf(Decoder, make_model, max_seq_len, vocab, config):
 
 def _kv_compare_eager(el, dec, m, vocab, cached, variant):
     """Program generations vs the same decoder (same dtype/quantisation) in eager PyTorch."""
+    import torch
+
     eager = el.run_generations(kv_eager_step(dec), vocab, True, keep_logits=True)
     eager_eq = el.same_ids(m["_gens"], eager)
     # logits rows line up while the ids agree (after a divergence they belong to different sequences)
@@ -839,10 +848,26 @@ def _kv_compare_eager(el, dec, m, vocab, cached, variant):
     prefill_diff = max(float((g1["_logits"][0].double() - g2["_logits"][0].double()).abs().max())
                        for g1, g2 in zip(m["_gens"], eager))
     vs_fp32 = el.same_ids(m["_gens"], cached) if cached is not None else None
+    # Teacher forcing: feed the program's own sequence (prompt + its generated ids) to the eager decoder, so every
+    # step sees the same context; compare its argmax with the program's id at every step.
+    tf_agree, tf_total, tf_diff = 0, 0, 0.0
+    step = kv_eager_step(dec)
+    for g in m["_gens"]:
+        p, gen = g["prompt_ids"], g["generated"]
+        rows = [step(torch.tensor([p], dtype=torch.int64), torch.tensor([0], dtype=torch.int64))]
+        for j, tok in enumerate(gen[:-1]):
+            rows.append(step(torch.tensor([[tok]], dtype=torch.int64), torch.tensor([len(p) + j], dtype=torch.int64)))
+        for j, (r, prow) in enumerate(zip(rows, g["_logits"])):
+            r = r.reshape(-1).to(torch.float32)
+            tf_agree += int(el.first_argmax(r) == gen[j])
+            tf_total += 1
+            tf_diff = max(tf_diff, float((r.double() - prow.double()).abs().max()))
     LOG.info("[kv-%s] program == eager cached (%s): %s (%d/%d ids agree position-wise, first divergence per "
-             "prompt %s, max |logit diff| %s, prefill logits max |diff| %.3g); == fp32 eager: %s; finite %s; "
-             "one-call == token-by-token %s", variant, VARIANT_INFO[variant][0], eager_eq, agree, total, first_div,
-             f"{diff:.3g}" if diff is not None else "-", prefill_diff, vs_fp32, m["finite"], m["tbt_equal"])
+             "prompt %s, max |logit diff| %s, prefill logits max |diff| %.3g; teacher-forced argmax agreement "
+             "%d/%d, max |logit diff| %.3g); == fp32 eager: %s; finite %s; one-call == token-by-token %s",
+             variant, VARIANT_INFO[variant][0], eager_eq, agree, total, first_div,
+             f"{diff:.3g}" if diff is not None else "-", prefill_diff, tf_agree, tf_total, tf_diff, vs_fp32,
+             m["finite"], m["tbt_equal"])
     if variant == "xnnpack-fp32" and not eager_eq:
         raise ExportError(f"[kv-{variant}] program != fp32 eager cached model ({el.first_difference(m['_gens'], eager)})")
     dtype_name, quant, _ = VARIANT_INFO[variant]
@@ -852,6 +877,8 @@ def _kv_compare_eager(el, dec, m, vocab, cached, variant):
         "first_divergence_per_prompt": first_div,
         "max_abs_logit_diff": diff,
         "prefill_max_abs_logit_diff": prefill_diff,
+        "teacher_forced": {"argmax_agree": f"{tf_agree}/{tf_total}", "max_abs_logit_diff": tf_diff,
+                           "how": "eager decoder fed the program's prompt + generated ids; argmax compared per step"},
         "program_equals_fp32_eager_cached": vs_fp32,
     }, eager_eq
 
@@ -957,6 +984,9 @@ def parse_args(argv):
                         "<prefix>-kv-<variant>.pte + entries in manifest-llm.json; manifest.json untouched)")
     p.add_argument("--max-seq-len", type=int, default=None,
                    help="--kv-cache: cache length = max context (default 128; 1024 with --hf-dir)")
+    p.add_argument("--measure-only", action="store_true",
+                   help="--kv-cache: do not export; measure the existing <prefix>-kv-<variant>.pte files and "
+                        "rewrite their manifest-llm.json entries")
     p.add_argument("--eager-check", action=argparse.BooleanOptionalAction, default=None,
                    help="--kv-cache: compare with eager PyTorch (fp32 no-cache HF model, eager cached model per "
                         "variant) and the token-by-token prefill (default: on, off with --hf-dir: a real model "
@@ -974,6 +1004,8 @@ def parse_args(argv):
         p.error("--max-seq-len needs --kv-cache")
     if args.kv_cache and args.max_seq_len is None:
         args.max_seq_len = 1024 if args.hf_dir is not None else 128
+    if args.measure_only and not args.kv_cache:
+        p.error("--measure-only needs --kv-cache")
     if args.eager_check is not None and not args.kv_cache:
         p.error("--eager-check/--no-eager-check need --kv-cache")
     if args.eager_check is None:
