@@ -66,3 +66,57 @@ fn fresh_export_of_the_program_fixtures_reproduces_their_manifest() {
     let out = Command::new(&python).arg(repo().join("scripts/export_fixtures.py")).arg("--check").output().unwrap();
     assert!(out.status.success(), "export_fixtures.py --check failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn llm_fixtures_reproduce_their_manifest_under_executorchs_python_runtime() {
+    let _load = load();
+    let out = Command::new(export_python()).arg(repo().join("scripts/export_llm.py")).arg("--check").output().unwrap();
+    assert!(out.status.success(), "export_llm.py --check failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// ExecuTorch's Python runtime's greedy ids for `model` after `prompt`, on this machine.
+fn python_greedy(model: &Path, prompt: &[i64], steps: usize, token_by_token: bool) -> Vec<i64> {
+    let ids: Vec<String> = prompt.iter().map(i64::to_string).collect();
+    let mut cmd = Command::new(export_python());
+    cmd.arg(repo().join("scripts/export_llm.py")).arg("--greedy").arg(model).args(["--prompt-ids", &ids.join(","), "--steps", &steps.to_string()]);
+    if token_by_token {
+        cmd.arg("--token-by-token");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "export_llm.py --greedy: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["finite"], true);
+    v["generated"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
+}
+
+#[test]
+fn etbench_generates_what_executorchs_python_runtime_generates_on_this_machine() {
+    let _load = load();
+    // (program, prefill mode etbench uses, whether Python feeds the prompt token by token)
+    let cases = [
+        ("llama-tiny-kv-xnnpack", "one-call", false),
+        ("llama-tiny-kv-xnnpack", "token", true),
+        ("llama-tiny-kv-static-xnnpack", "auto", true),
+        ("gemma3n-tiny-kv-bf16", "one-call", false),
+        ("gemma3n-tiny-kv-xnnpack-fp32", "token", true),
+    ];
+    for (name, mode, token_by_token) in cases {
+        let model = models_dir().join(format!("{name}.pte"));
+        let dir = tempfile::tempdir().unwrap();
+        // A prompt of another seed than the manifest's, longer than Gemma 3n's sliding window (16).
+        let out = etbench()
+            .args(["run", "--warmup", "0", "--iters", "1", "--format", "none", "--prefill", "24", "--decode", "15", "--prompt-seed", "3"])
+            .args(["--prefill-mode", mode, "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        let doc = read_doc(dir.path());
+        let l = doc.runs[0].llm.as_ref().unwrap_or_else(|| panic!("{name}: no generation: {:?}", doc.runs[0].error));
+        let ours = l.generated().to_vec();
+        assert_eq!(ours.len(), 16);
+        assert_eq!(ours, python_greedy(&model, &l.prompt_ids, 16, token_by_token), "{name} ({mode})");
+    }
+}

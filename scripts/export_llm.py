@@ -1,0 +1,790 @@
+#!/usr/bin/env python3
+"""Export tiny KV-cache LLM test fixtures with ExecuTorch's own Llama exporter, and write/check
+models/manifest-llm.json (expected greedy generations).
+
+Usage (after `bash scripts/setup-export-env.sh`):
+
+    .venv-export/bin/python scripts/export_llm.py                 # 3 tiny Llama fixtures + manifest -> models/
+    .venv-export/bin/python scripts/export_llm.py --out-dir /tmp/x --variants llama-tiny-kv-fp32
+    .venv-export/bin/python scripts/export_llm.py --manifest-only # re-measure the committed .pte files, rewrite
+                                                                  # the Llama entries of the manifest
+    .venv-export/bin/python scripts/export_llm.py --check         # no export: sha256 + re-run every recorded
+                                                                  # generation (all families); exit 1 on mismatch
+
+The fixtures come from `python -m executorch.examples.models.llama.export_llama` (the module shipped in the
+executorch wheel) with `-kv` (KV cache as mutable buffers) and a seeded random checkpoint (`-c`): without a
+checkpoint export_llama leaves every weight at zero. Programs follow the convention of ExecuTorch's LLM runners:
+    forward(tokens int64 [1, S], input_pos int64 [1]) -> logits float32 [1, vocab] of the LAST position
+    constant methods get_max_seq_len, get_max_context_len, get_n_layers, get_vocab_size, use_kv_cache,
+    use_sdpa_with_kv_cache, enable_dynamic_shape, get_bos_id, get_eos_ids.
+Variants: llama-tiny-kv-xnnpack (dynamic S, `-X`), llama-tiny-kv-static-xnnpack (`--disable_dynamic_shape`:
+S = 1, prefill token by token, `-X`), llama-tiny-kv-fp32 (dynamic S, no delegate: portable/optimized kernels).
+No custom ops (`--use_sdpa_with_kv_cache` would need `llama::*` ops, absent from the C++ runtime libraries).
+
+Prompt rule (etbench's C++/Rust runner implements the same): ids[i] = splitmix64(seed)[i] % vocab_size, with the
+standard SplitMix64 sequence from state `seed`; vocab_size = the program's get_vocab_size. Greedy generation:
+prefill the whole prompt in one call at input_pos=[0] when the token dimension is dynamic (else one token per
+call at input_pos=[i]); argmax of the last logits row (first maximal index on ties) is the first generated id;
+then each generated id is fed back at input_pos=[pos], one per call. Decoding continues past EOS.
+
+This file is also a library: scripts/export_gemma3n.py --kv-cache uses its generation/manifest functions.
+Everything is logged to stderr; nothing is printed on stdout. Exit status: 0 ok, 1 --check mismatch, 2 error.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LOG = logging.getLogger("export_llm")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_NAME = "manifest-llm.json"
+SCHEMA_VERSION = 1
+GENERATOR = "scripts/export_llm.py"
+PROMPT_RULE = "ids[i] = splitmix64(seed)[i] % vocab_size"
+TIE_BREAK = "first maximal index"
+FAMILY_ORDER = ("llama", "gemma3n")
+
+PROMPT_SEED = 0
+PROMPT_LENS = (1, 8, 16, 32, 64)
+N_GENERATED = 48
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+SPLITMIX64_SEED0 = (0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F)
+
+# ---- tiny Llama ---------------------------------------------------------------------------------
+LLAMA_EXPORTER = "executorch.examples.models.llama.export_llama"
+LLAMA_PARAMS = {"dim": 128, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "vocab_size": 512,
+                "multiple_of": 32, "norm_eps": 1e-5, "hidden_dim": 256}
+LLAMA_MAX_SEQ_LEN = 128
+LLAMA_MAX_CONTEXT_LEN = 128
+LLAMA_METADATA = {"get_bos_id": 1, "get_eos_ids": [2]}
+LLAMA_SEED = 0
+# name -> (extra export_llama flags, dynamic token dim, delegate)
+LLAMA_VARIANTS = {
+    "llama-tiny-kv-xnnpack": (["-X"], True, "XnnpackBackend"),
+    "llama-tiny-kv-static-xnnpack": (["-X", "--disable_dynamic_shape"], False, "XnnpackBackend"),
+    "llama-tiny-kv-fp32": ([], True, None),
+}
+LLAMA_MAX_BYTES = 2_000_000
+
+
+# ExecuTorch ScalarType codes (runtime/core/portable_type/scalar_type.h) -> dtype names
+SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16", 6: "float32",
+                7: "float64", 11: "bool", 15: "bfloat16"}
+
+
+class ExportError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+# =================================================================================================
+# Prompt rule and greedy generation (shared with export_gemma3n.py --kv-cache)
+# =================================================================================================
+
+def splitmix64(seed: int, n: int) -> list[int]:
+    """n successive SplitMix64 outputs starting from state `seed` (wrapping u64 arithmetic)."""
+    state = seed & MASK64
+    out = []
+    for _ in range(n):
+        state = (state + GOLDEN) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def prompt_ids(seed: int, n: int, vocab_size: int) -> list[int]:
+    return [v % vocab_size for v in splitmix64(seed, n)]
+
+
+def _self_test_splitmix64():
+    got = tuple(splitmix64(0, 3))
+    if got != SPLITMIX64_SEED0:
+        raise ExportError(f"splitmix64 self-test failed: {[hex(v) for v in got]}")
+
+
+def first_argmax(row) -> int:
+    """Index of the first maximal value of a 1-D float tensor (NaN never wins: finiteness is checked apart)."""
+    import torch
+
+    row = row.detach().to(torch.float32).reshape(-1)
+    m = row.max()
+    return int(torch.nonzero(row == m)[0, 0])
+
+
+def greedy(step, prompt: list[int], n_gen: int, one_call_prefill: bool, keep_logits: bool = False) -> dict:
+    """Greedy generation with a (tokens [1,S] int64, input_pos [1] int64) -> logits step function.
+
+    Returns {"generated": [ids], "finite": bool, "logits": [last-row float32 tensors] (if keep_logits),
+    "min_margin": smallest top-1 minus top-2 logit over the generated steps (how close greedy came to a tie)}."""
+    import torch
+
+    finite = True
+    kept = []
+    margins = []
+
+    def last_row(out):
+        nonlocal finite
+        row = out.detach().reshape(-1, out.shape[-1])[-1].to(torch.float32).clone()
+        if not bool(torch.isfinite(row).all()):
+            finite = False
+        if keep_logits:
+            kept.append(row)
+        return row
+
+    def pick(row):
+        if row.numel() > 1:
+            top = torch.topk(row, 2).values
+            margins.append(float(top[0] - top[1]))
+        return first_argmax(row)
+
+    if one_call_prefill:
+        row = last_row(step(torch.tensor([prompt], dtype=torch.int64), torch.tensor([0], dtype=torch.int64)))
+    else:
+        for i, t in enumerate(prompt):
+            row = last_row(step(torch.tensor([[t]], dtype=torch.int64), torch.tensor([i], dtype=torch.int64)))
+    tok = pick(row)
+    gen = [tok]
+    pos = len(prompt)
+    while len(gen) < n_gen:
+        row = last_row(step(torch.tensor([[tok]], dtype=torch.int64), torch.tensor([pos], dtype=torch.int64)))
+        pos += 1
+        tok = pick(row)
+        gen.append(tok)
+    return {"generated": gen, "finite": finite, "logits": kept, "min_margin": min(margins) if margins else None}
+
+
+def load_forward(path: Path):
+    """(program, forward Method) through ExecuTorch's Python runtime."""
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(str(path))
+    method = program.load_method("forward")
+    if method is None:
+        raise ExportError(f"{path}: no forward method")
+    return program, method
+
+
+def program_step(method):
+    def step(tokens, input_pos):
+        outs = method.execute([tokens, input_pos])
+        if len(outs) != 1:
+            raise ExportError(f"forward returned {len(outs)} outputs, expected 1 (logits)")
+        return outs[0]
+
+    return step
+
+
+def constant_methods(program) -> dict:
+    """Every method other than forward, executed with no inputs: name -> value (scalar or list)."""
+    out = {}
+    for name in sorted(program.method_names):
+        if name == "forward":
+            continue
+        vals = program.load_method(name).execute([])
+        conv = []
+        for v in vals:
+            if hasattr(v, "tolist"):
+                v = v.tolist()
+            conv.append(v)
+        if name == "get_eos_ids" or len(conv) != 1:
+            out[name] = conv
+        else:
+            out[name] = conv[0]
+    return out
+
+
+def forward_io(method) -> dict:
+    """Input/output sizes (upper bounds for dynamic dims) and dtypes of forward, from its MethodMeta."""
+    meta = method.metadata
+    info = {"inputs": [], "outputs": []}
+    for key, attr_n, fn in (("inputs", "num_inputs", "input_tensor_meta"), ("outputs", "num_outputs", "output_tensor_meta")):
+        for i in range(getattr(meta, attr_n)()):
+            tm = getattr(meta, fn)(i)
+            code = int(tm.dtype())
+            info[key].append({"sizes": list(tm.sizes()), "dtype": SCALAR_TYPES.get(code, f"scalar_type_{code}")})
+    return info
+
+
+def pte_structure(path: Path) -> dict:
+    """Delegates and non-delegated operators of forward, read from the flatbuffer."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    pp = deserialize_pte_binary(path.read_bytes())
+    prog = getattr(pp, "program", pp)
+    for plan in prog.execution_plan:
+        if plan.name == "forward":
+            ops = []
+            for op in plan.operators:
+                name = f"{op.name}.{op.overload}" if op.overload else op.name
+                if name not in ops:
+                    ops.append(name)
+            delegates = [d.id for d in plan.delegates]
+            return {"delegate_calls": len(delegates), "delegates": sorted(set(delegates)), "ops": sorted(ops)}
+    raise ExportError(f"{path}: no forward execution plan")
+
+
+def runtime_lib_op_check(ops: list[str]) -> list[str]:
+    """Ops not found as strings in the wheel's libexecutorch*.so (the C++ runtime libraries)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("executorch")
+    blob = b""
+    for loc in list(spec.submodule_search_locations or []) if spec else []:
+        for p in sorted((Path(loc) / "lib").glob("libexecutorch*.so")):
+            blob += p.read_bytes()
+    if not blob:
+        LOG.warning("no libexecutorch*.so in the wheel: operator coverage not checked")
+        return []
+    return [op for op in ops if (op.encode() + b"\0") not in blob]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run_generations(step, vocab: int, dynamic: bool, prompt_lens=PROMPT_LENS, seed=PROMPT_SEED,
+                    n_gen=N_GENERATED, token_by_token: bool = False, keep_logits: bool = False) -> list[dict]:
+    res = []
+    for n in prompt_lens:
+        p = prompt_ids(seed, n, vocab)
+        g = greedy(step, p, n_gen, one_call_prefill=dynamic and not token_by_token, keep_logits=keep_logits)
+        res.append({"seed": seed, "prompt_len": n, "prompt_ids": p, "generated": g["generated"],
+                    "min_top2_margin": round(g["min_margin"], 6) if g["min_margin"] is not None else None,
+                    "_finite": g["finite"], "_logits": g["logits"]})
+    return res
+
+
+def public_generations(gens: list[dict]) -> list[dict]:
+    return [{k: v for k, v in g.items() if not k.startswith("_")} for g in gens]
+
+
+def same_ids(a: list[dict], b: list[dict]) -> bool:
+    return [g["generated"] for g in a] == [g["generated"] for g in b]
+
+
+def first_difference(a: list[dict], b: list[dict]) -> str:
+    for ga, gb in zip(a, b):
+        for i, (x, y) in enumerate(zip(ga["generated"], gb["generated"])):
+            if x != y:
+                return f"prompt_len {ga['prompt_len']}: step {i}: {x} vs {y}"
+    return "none"
+
+
+def max_logit_diff(a: list[dict], b: list[dict]) -> float:
+    """Max |diff| over the kept logits rows of two runs (compared while their ids agree)."""
+    m = 0.0
+    for ga, gb in zip(a, b):
+        for ra, rb in zip(ga["_logits"], gb["_logits"]):
+            m = max(m, float((ra.double() - rb.double()).abs().max()))
+    return m
+
+
+def measure_program(path: Path, check_token_by_token: bool = True, keep_logits: bool = False) -> dict:
+    """Run the recorded generations on a .pte; returns facts for a manifest entry (+ private _gens)."""
+    t0 = time.monotonic()
+    program, method = load_forward(path)
+    meta = constant_methods(program)
+    io = forward_io(method)
+    if len(io["inputs"]) != 2:
+        raise ExportError(f"{path}: forward has {len(io['inputs'])} inputs, expected 2 (tokens, input_pos)")
+    tok_sizes = io["inputs"][0]["sizes"]
+    vocab = int(meta["get_vocab_size"]) if "get_vocab_size" in meta else int(io["outputs"][0]["sizes"][-1])
+    dynamic = bool(meta.get("enable_dynamic_shape", tok_sizes[-1] > 1))
+    if not dynamic and tok_sizes[-1] != 1:
+        raise ExportError(f"{path}: static program with a token dimension of {tok_sizes[-1]} (expected 1)")
+    step = program_step(method)
+    gens = run_generations(step, vocab, dynamic, keep_logits=keep_logits)
+    finite = all(g["_finite"] for g in gens)
+    tbt_equal = None
+    if dynamic and check_token_by_token:
+        # Same Method object: restarting at input_pos 0 overwrites the cache (stale entries are masked).
+        gens_tbt = run_generations(step, vocab, dynamic, token_by_token=True)
+        finite = finite and all(g["_finite"] for g in gens_tbt)
+        tbt_equal = same_ids(gens, gens_tbt)
+        if not tbt_equal:
+            LOG.error("%s: one-call prefill != token-by-token prefill (%s)", path.name, first_difference(gens, gens_tbt))
+    struct_ = pte_structure(path)
+    missing = runtime_lib_op_check(struct_["ops"])
+    if missing:
+        LOG.warning("%s: operators not found in the wheel's C++ runtime libraries: %s", path.name, missing)
+    LOG.info("%s: vocab %d, dynamic %s, %d delegate call(s), generations in %.1fs", path.name, vocab, dynamic,
+             struct_["delegate_calls"], time.monotonic() - t0)
+    return {"metadata": meta, "io": io, "vocab": vocab, "dynamic": dynamic, "structure": struct_,
+            "ops_missing_from_runtime_libs": missing, "finite": finite, "tbt_equal": tbt_equal, "_gens": gens}
+
+
+# =================================================================================================
+# Manifest
+# =================================================================================================
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    return {p: md.version(p) for p in ("torch", "executorch", "torchao", "transformers")}
+
+
+def read_manifest(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise ExportError(f"{path}: not valid JSON: {e}") from e
+
+
+def write_manifest(out_dir: Path, family: str, entries: list[dict], extra_top: dict | None = None) -> Path:
+    """Replace every variant of `family` in out_dir/manifest-llm.json by `entries` (others are kept)."""
+    path = out_dir / MANIFEST_NAME
+    old = read_manifest(path) or {}
+    kept = [v for v in old.get("variants", []) if v.get("family") != family]
+    variants = kept + entries
+    variants.sort(key=lambda v: (FAMILY_ORDER.index(v["family"]) if v.get("family") in FAMILY_ORDER else 99))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": GENERATOR,
+        "versions": versions(),
+        "prompt_rule": PROMPT_RULE,
+        "splitmix64": ("state += 0x9E3779B97F4A7C15; z = state; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9; "
+                       "z = (z ^ (z >> 27)) * 0x94D049BB133111EB; value = z ^ (z >> 31) (wrapping u64); "
+                       "seed 0 -> 0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F"),
+        "argmax_tie_break": TIE_BREAK,
+        "generation": {
+            "prompt_seed": PROMPT_SEED, "prompt_lens": list(PROMPT_LENS), "n_generated": N_GENERATED,
+            "vocab_size": "the program's get_vocab_size",
+            "prefill": "dynamic token dim: whole prompt in one call at input_pos=[0]; static: one token per call at input_pos=[i]",
+            "decode": "feed each generated id at input_pos=[pos] (pos = prompt_len, prompt_len+1, ...), one per call; continues past EOS",
+            "first_generated": "argmax of the prefill's logits (last position)",
+        "min_top2_margin": ("per generation: the smallest (top-1 - top-2) logit gap over its steps, from the Python "
+                            "runtime; a tiny margin means a platform with different float rounding could pick "
+                            "another id there (informational; --check compares ids only)"),
+        },
+        "variants": variants,
+    }
+    for k, v in (old.items() if old else []):
+        if k.startswith("x_") and k not in manifest:
+            manifest[k] = v
+    if extra_top:
+        manifest.update(extra_top)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(dump_json(manifest) + "\n")
+    os.replace(tmp, path)
+    LOG.info("wrote %s (%d variant(s))", path, len(variants))
+    return path
+
+
+def dump_json(obj, indent: int = 0) -> str:
+    """JSON with 1-space indentation, but lists of scalars (ids, sizes) kept on one line."""
+    pad, pad1 = " " * indent, " " * (indent + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f"{pad1}{json.dumps(str(k))}: {dump_json(v, indent + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, (list, tuple)):
+        if all(not isinstance(x, (dict, list, tuple)) for x in obj):
+            return json.dumps(list(obj), separators=(", ", ": "))
+        return "[\n" + ",\n".join(pad1 + dump_json(x, indent + 1) for x in obj) + "\n" + pad + "]"
+    return json.dumps(obj)
+
+
+def variant_entry(name: str, path: Path, m: dict, *, family: str, exporter: str, delegate, weight_dtype: str,
+                  quantization: str, kv_cache: dict, checked: dict, extra: dict | None = None) -> dict:
+    e = {
+        "name": name,
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "family": family,
+        "exporter": exporter,
+        "convention": "tokens_input_pos",
+        "dynamic_shape": m["dynamic"],
+        "delegate": delegate,
+        "weight_dtype": weight_dtype,
+        "quantization": quantization,
+        "metadata": m["metadata"],
+        "forward": m["io"],
+        "delegate_calls": m["structure"]["delegate_calls"],
+        "ops": m["structure"]["ops"],
+        "ops_missing_from_runtime_libs": m["ops_missing_from_runtime_libs"],
+        "kv_cache": kv_cache,
+        "generations": public_generations(m["_gens"]),
+        "checked": checked,
+    }
+    if extra:
+        e.update(extra)
+    return e
+
+
+# =================================================================================================
+# --check
+# =================================================================================================
+
+def check_manifest(manifest_path: Path, names: list[str] | None = None) -> int:
+    t0 = time.monotonic()
+    _self_test_splitmix64()
+    man = read_manifest(manifest_path)
+    if man is None:
+        raise ExportError(f"{manifest_path} does not exist")
+    problems = []
+    if man.get("schema_version") != SCHEMA_VERSION:
+        problems.append(f"schema_version {man.get('schema_version')} != {SCHEMA_VERSION}")
+    if man.get("prompt_rule") != PROMPT_RULE:
+        problems.append(f"prompt_rule {man.get('prompt_rule')!r} != {PROMPT_RULE!r}")
+    have = versions()
+    for k, v in (man.get("versions") or {}).items():
+        if have.get(k) != v:
+            LOG.warning("--check: %s is %s here, the manifest was made with %s", k, have.get(k), v)
+    variants = man.get("variants") or []
+    if names:
+        unknown = set(names) - {v["name"] for v in variants}
+        if unknown:
+            raise ExportError(f"--variants: not in {manifest_path}: {sorted(unknown)}")
+        variants = [v for v in variants if v["name"] in names]
+    for v in variants:
+        t1 = time.monotonic()
+        path = manifest_path.parent / v["file"]
+        if not path.is_file():
+            problems.append(f"{v['name']}: {path} is missing")
+            continue
+        digest = sha256_file(path)
+        if digest != v["sha256"]:
+            problems.append(f"{v['name']}: sha256 of {path} is {digest}, manifest says {v['sha256']}")
+            continue
+        if path.stat().st_size != v["size_bytes"]:
+            problems.append(f"{v['name']}: size {path.stat().st_size} != {v['size_bytes']}")
+        program, method = load_forward(path)
+        meta = constant_methods(program)
+        if meta != v["metadata"]:
+            problems.append(f"{v['name']}: constant methods {meta} != manifest {v['metadata']}")
+        vocab = int(meta["get_vocab_size"]) if "get_vocab_size" in meta else int(forward_io(method)["outputs"][0]["sizes"][-1])
+        dynamic = bool(v["dynamic_shape"])
+        step = program_step(method)
+        n_bad = 0
+        for g in v["generations"]:
+            p = prompt_ids(g["seed"], g["prompt_len"], vocab)
+            if p != g["prompt_ids"]:
+                problems.append(f"{v['name']}: prompt ids for seed {g['seed']} len {g['prompt_len']} differ from the manifest")
+                n_bad += 1
+                continue
+            r = greedy(step, p, len(g["generated"]), one_call_prefill=dynamic)
+            if r["generated"] != g["generated"]:
+                i = next(i for i, (a, b) in enumerate(zip(r["generated"], g["generated"])) if a != b)
+                problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}: generated id {i} is "
+                                f"{r['generated'][i]}, manifest says {g['generated'][i]}")
+                n_bad += 1
+            if not r["finite"]:
+                problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}: non-finite logits")
+                n_bad += 1
+        LOG.info("--check: %-34s %s (%d generation(s), %.1fs)", v["name"], "ok" if n_bad == 0 else "MISMATCH",
+                 len(v["generations"]), time.monotonic() - t1)
+    if problems:
+        for p in problems:
+            LOG.error("--check: %s", p)
+        LOG.error("--check FAILED against %s (%d problem(s)) in %.1fs", manifest_path, len(problems), time.monotonic() - t0)
+        return 1
+    LOG.info("--check OK: %d variant(s) of %s in %.1fs", len(variants), manifest_path, time.monotonic() - t0)
+    return 0
+
+
+# =================================================================================================
+# Tiny Llama via export_llama
+# =================================================================================================
+
+def llama_model_args(dynamic: bool = True):
+    from executorch.examples.models.llama.model_args import ModelArgs
+
+    return ModelArgs(max_seq_len=LLAMA_MAX_SEQ_LEN, max_context_len=LLAMA_MAX_CONTEXT_LEN, max_batch_size=1,
+                     use_kv_cache=True, enable_dynamic_shape=dynamic, **LLAMA_PARAMS)
+
+
+def llama_random_state(seed: int) -> dict:
+    """Seeded random weights (export_llama would leave all weights zero without a checkpoint):
+    linear weights N(0, 1/in_features), token embedding N(0, 1), RMSNorm weights 1 + N(0, 0.05^2)."""
+    import torch
+    from executorch.examples.models.llama.llama_transformer import construct_transformer
+
+    model = construct_transformer(llama_model_args())
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+        if p.dim() == 1:
+            t = 1.0 + 0.05 * torch.randn(p.shape, generator=gen)
+        elif name == "tok_embeddings.weight":
+            t = torch.randn(p.shape, generator=gen)
+        else:
+            t = torch.randn(p.shape, generator=gen) / (p.shape[1] ** 0.5)
+        state[name] = t.to(torch.float32).contiguous()
+    return state
+
+
+def llama_eager(state: dict, dynamic: bool = True):
+    import torch
+    from executorch.examples.models.llama.llama_transformer import construct_transformer
+
+    model = construct_transformer(llama_model_args(dynamic))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [k for k in missing if k.endswith(".weight")]
+    if bad or unexpected:
+        raise ExportError(f"eager llama: missing {bad}, unexpected {unexpected}")
+    model.eval()
+
+    def step(tokens, input_pos):
+        with torch.no_grad():
+            out = model(tokens, {"input_pos": input_pos})
+        return out[0] if isinstance(out, tuple) else out
+
+    return model, step
+
+
+def kv_cache_info(model) -> dict:
+    bufs = [(n, b) for n, b in model.named_buffers() if n.endswith("k_cache") or n.endswith("v_cache")]
+    if not bufs:
+        return {"buffers": 0, "bytes": 0, "shape": None, "dtype": None}
+    shapes = {tuple(b.shape) for _, b in bufs}
+    dtypes = {str(b.dtype).replace("torch.", "") for _, b in bufs}
+    return {
+        "buffers": len(bufs),
+        "bytes": sum(b.numel() * b.element_size() for _, b in bufs),
+        "shape": list(next(iter(shapes))) if len(shapes) == 1 else sorted(list(s) for s in shapes),
+        "dtype": next(iter(dtypes)) if len(dtypes) == 1 else sorted(dtypes),
+        "layout": "[batch, n_kv_heads, max_context_len, head_dim], one k_cache and one v_cache per layer",
+    }
+
+
+def llama_command(ckpt: Path, params: Path, out_path: Path, flags: list[str]) -> list[str]:
+    return [sys.executable, "-m", LLAMA_EXPORTER, "--model", "llama3", "-c", str(ckpt), "-p", str(params), "-kv",
+            "--max_seq_length", str(LLAMA_MAX_SEQ_LEN), "--max_context_length", str(LLAMA_MAX_CONTEXT_LEN),
+            "-d", "fp32", "--metadata", json.dumps(LLAMA_METADATA, separators=(",", ":")),
+            "-o", str(out_path.parent), "-n", str(out_path), *flags]
+
+
+def display_command(flags: list[str], name: str) -> str:
+    return (f"python -m {LLAMA_EXPORTER} --model llama3 -c ckpt.pth -p params.json -kv --max_seq_length "
+            f"{LLAMA_MAX_SEQ_LEN} --max_context_length {LLAMA_MAX_CONTEXT_LEN} -d fp32 --metadata "
+            f"'{json.dumps(LLAMA_METADATA, separators=(',', ':'))}' -n {name}.pte {' '.join(flags)}").strip()
+
+
+def export_llama_variants(names: list[str], work: Path, out_dir: Path, jobs: int) -> dict:
+    """Run export_llama (one subprocess per variant, `jobs` at a time); returns name -> seconds."""
+    import torch
+
+    state = llama_random_state(LLAMA_SEED)
+    ckpt = work / "ckpt.pth"
+    torch.save(state, ckpt)
+    params = work / "params.json"
+    params.write_text(json.dumps(LLAMA_PARAMS))
+    LOG.info("checkpoint %s (%d tensors, %.2f MB), params %s", ckpt, len(state), ckpt.stat().st_size / 1e6, LLAMA_PARAMS)
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    pending = list(names)
+    running = {}
+    secs = {}
+    failed = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            name = pending.pop(0)
+            flags = LLAMA_VARIANTS[name][0]
+            tmp_out = work / f"{name}.pte"
+            cmd = llama_command(ckpt, params, tmp_out, flags)
+            log = open(work / f"{name}.log", "w")
+            LOG.info("[%s] %s", name, display_command(flags, name))
+            running[name] = (subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT), log,
+                             time.monotonic(), tmp_out)
+        time.sleep(0.5)
+        for name, (proc, log, t0, tmp_out) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            log.close()
+            del running[name]
+            secs[name] = time.monotonic() - t0
+            if proc.returncode != 0 or not tmp_out.is_file():
+                tail = (work / f"{name}.log").read_text(errors="replace").splitlines()[-30:]
+                LOG.error("[%s] export_llama failed (exit %s); last lines:\n%s", name, proc.returncode, "\n".join(tail))
+                failed.append(name)
+                continue
+            dest = out_dir / f"{name}.pte"
+            shutil.copyfile(tmp_out, dest.with_suffix(".pte.tmp"))
+            os.replace(dest.with_suffix(".pte.tmp"), dest)
+            LOG.info("[%s] wrote %s (%.2f MB) in %.1fs", name, dest, dest.stat().st_size / 1e6, secs[name])
+    if failed:
+        raise ExportError(f"export_llama failed for {failed} (logs in {work})")
+    return secs
+
+
+def llama_manifest(names: list[str], out_dir: Path, secs: dict | None) -> list[dict]:
+    state = llama_random_state(LLAMA_SEED)
+    measured = {}
+    for name in names:
+        path = out_dir / f"{name}.pte"
+        if not path.is_file():
+            raise ExportError(f"{path} does not exist (export it first)")
+        measured[name] = measure_program(path, keep_logits=True)
+    # Eager reference: the same weights in ExecuTorch's eager Transformer (KV cache as buffers).
+    eager_model, eager_step = llama_eager(state, dynamic=True)
+    kv = kv_cache_info(eager_model)
+    eager_gens = run_generations(eager_step, LLAMA_PARAMS["vocab_size"], True, keep_logits=True)
+    _, eager_step_static = llama_eager(state, dynamic=False)
+    eager_gens_tbt = run_generations(eager_step_static, LLAMA_PARAMS["vocab_size"], False, keep_logits=True)
+    if not same_ids(eager_gens, eager_gens_tbt):
+        LOG.warning("eager llama: one-call prefill != token-by-token (%s)", first_difference(eager_gens, eager_gens_tbt))
+    entries = []
+    dyn = next((n for n in names if LLAMA_VARIANTS[n][1]), None)
+    for name in names:
+        flags, dynamic, delegate = LLAMA_VARIANTS[name]
+        m = measured[name]
+        size = (out_dir / f"{name}.pte").stat().st_size
+        if size > LLAMA_MAX_BYTES:
+            LOG.warning("%s is %d bytes (> %d)", name, size, LLAMA_MAX_BYTES)
+        if m["dynamic"] != dynamic:
+            raise ExportError(f"{name}: enable_dynamic_shape is {m['dynamic']}, expected {dynamic}")
+        got_delegates = m["structure"]["delegates"]
+        if (delegate is None) != (not got_delegates):
+            raise ExportError(f"{name}: delegates {got_delegates}, expected {delegate}")
+        static_eq = None
+        others = [n for n in names if n != name and LLAMA_VARIANTS[n][1] != dynamic]
+        if others:
+            static_eq = all(same_ids(m["_gens"], measured[o]["_gens"]) for o in others)
+            if not static_eq:
+                LOG.error("%s: static and dynamic programs disagree: %s", name,
+                          "; ".join(f"{o}: {first_difference(m['_gens'], measured[o]['_gens'])}" for o in others))
+        # Eager reference with the same prefill mode (its logits rows line up with the program's).
+        ref = eager_gens if dynamic else eager_gens_tbt
+        eager_eq = same_ids(m["_gens"], ref)
+        diff = max_logit_diff(m["_gens"], ref) if eager_eq else None
+        if not eager_eq:
+            LOG.error("%s: program != eager (%s)", name, first_difference(m["_gens"], ref))
+        same_as = [o for o in names if o != name and same_ids(m["_gens"], measured[o]["_gens"])]
+        LOG.info("%s: finite %s, one-call==token-by-token %s, static==dynamic %s, eager==program %s "
+                 "(max |logit diff| %s), identical generations to %s", name, m["finite"], m["tbt_equal"], static_eq,
+                 eager_eq, f"{diff:.3g}" if diff is not None else "-", same_as)
+        extra = {
+            "export_command": display_command(flags, name),
+            "model": {"params": LLAMA_PARAMS, "max_seq_length": LLAMA_MAX_SEQ_LEN,
+                      "max_context_length": LLAMA_MAX_CONTEXT_LEN, "checkpoint_seed": LLAMA_SEED,
+                      "init": "linear weights N(0, 1/in_features), tok_embeddings N(0, 1), norms 1 + N(0, 0.05^2); "
+                              "torch.Generator seeded, parameters in sorted name order"},
+            "max_abs_logit_diff_vs_eager": diff,
+            "identical_generations_to": same_as,
+        }
+        if secs and name in secs:
+            extra["export_seconds"] = round(secs[name], 1)
+        checked = {
+            "one_call_prefill_equals_token_by_token": m["tbt_equal"],
+            "static_equals_dynamic": static_eq,
+            "finite": m["finite"],
+            "eager_equals_program": eager_eq,
+        }
+        entries.append(variant_entry(name, out_dir / f"{name}.pte", m, family="llama", exporter=LLAMA_EXPORTER,
+                                     delegate=delegate, weight_dtype="float32", quantization="none",
+                                     kv_cache=kv, checked=checked, extra=extra))
+        if not (m["finite"] and m["tbt_equal"] in (True, None) and static_eq in (True, None) and eager_eq):
+            LOG.error("%s: a check FAILED (recorded in the manifest)", name)
+    return entries
+
+
+# =================================================================================================
+# Main
+# =================================================================================================
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out-dir", default=REPO_ROOT / "models", type=Path, help="output directory (default: models/)")
+    p.add_argument("--variants", default=None,
+                   help=f"comma list (default: all of {','.join(LLAMA_VARIANTS)}; with --check: every manifest entry)")
+    p.add_argument("--check", action="store_true",
+                   help="no export: verify sha256 and re-run every recorded generation of the manifest")
+    p.add_argument("--manifest-only", action="store_true",
+                   help="no export: measure the existing Llama .pte files and rewrite their manifest entries")
+    p.add_argument("--jobs", type=int, default=2, help="export_llama processes at a time (default 2)")
+    p.add_argument("--keep-work", type=Path, default=None, help="keep the checkpoint and export logs in this dir")
+    p.add_argument("--greedy", type=Path, default=None, metavar="PTE",
+                   help="print (JSON on stdout) the greedy ids ExecuTorch's Python runtime generates for PTE after "
+                        "--prompt-ids: --steps ids, the first from the prompt; --token-by-token feeds the prompt one "
+                        "token per call (the tests compare etbench's C++ runner with this, on the same machine)")
+    p.add_argument("--prompt-ids", default=None, help="comma-separated prompt ids for --greedy")
+    p.add_argument("--steps", type=int, default=16, help="ids to generate with --greedy (default 16)")
+    p.add_argument("--token-by-token", action="store_true", help="with --greedy: prefill one token per call")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    if args.variants and not args.check:
+        bad = [v for v in args.variants if v not in LLAMA_VARIANTS]
+        if bad:
+            p.error(f"--variants: unknown {bad}; choose from {','.join(LLAMA_VARIANTS)}")
+    if args.jobs < 1:
+        p.error("--jobs must be >= 1")
+    return args
+
+
+def ensure_fixed_hash_seed():
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]])
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    t0 = time.monotonic()
+    _self_test_splitmix64()
+    import torch  # noqa: F401
+
+    if args.check:
+        return check_manifest(args.out_dir / MANIFEST_NAME, args.variants)
+    if args.greedy is not None:
+        if not args.prompt_ids:
+            raise ExportError("--greedy needs --prompt-ids 1,2,3")
+        prompt = [int(t) for t in args.prompt_ids.split(",")]
+        _program, method = load_forward(args.greedy)
+        out = greedy(program_step(method), prompt, args.steps, one_call_prefill=not args.token_by_token)
+        print(json.dumps({"generated": out["generated"], "finite": out["finite"], "min_margin": out["min_margin"]}))
+        return 0
+
+    names = [n for n in LLAMA_VARIANTS if args.variants is None or n in args.variants]
+    out_dir: Path = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    LOG.info("versions: %s", versions())
+    secs = None
+    if not args.manifest_only:
+        if args.keep_work:
+            args.keep_work.mkdir(parents=True, exist_ok=True)
+            secs = export_llama_variants(names, args.keep_work.resolve(), out_dir, args.jobs)
+        else:
+            with tempfile.TemporaryDirectory(prefix="export_llm.") as work:
+                secs = export_llama_variants(names, Path(work), out_dir, args.jobs)
+    old = read_manifest(out_dir / MANIFEST_NAME) or {}
+    entries = llama_manifest(names, out_dir, secs)
+    # Keep Llama entries of variants not re-made this time.
+    keep = [v for v in old.get("variants", []) if v.get("family") == "llama" and v["name"] not in names]
+    write_manifest(out_dir, "llama", keep + entries)
+    for e in entries:
+        LOG.info("  %-30s %9d bytes  %s  first ids (len 8): %s", e["name"], e["size_bytes"], e["sha256"][:16],
+                 next(g["generated"][:8] for g in e["generations"] if g["prompt_len"] == 8))
+    LOG.info("done in %.1fs", time.monotonic() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    ensure_fixed_hash_seed()
+    try:
+        sys.exit(main())
+    except ExportError as e:
+        print(f"export_llm: error: {e}", file=sys.stderr)
+        sys.exit(2)
