@@ -1104,7 +1104,11 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     if args.llm.depth.iter().any(|&d| d > 0) && prompt.is_some() {
         return Err(arg_error("--depth cannot go with --prompt: the cache is filled with seeded ids before the timed prefill; give --prompt-seed instead".to_owned()));
     }
+    if prompt.is_some() && !args.llm.prefill.is_empty() {
+        return Err(arg_error("--prefill cannot go with --prompt: the prompt's tokens are the prefill".to_owned()));
+    }
     // A text prompt drives a generation run of an LLM program when the generation flags are given.
+    let text_tokenizer = prompt.as_ref().filter(|_| args.llm.given()).map(|p| (p.text.clone(), p.tokenizer.clone()));
     let prompt_ids = match (&prompt, args.llm.given()) {
         (Some(p), true) => Some(p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}")))?),
         _ => None,
@@ -1149,7 +1153,15 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         };
         plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None, model_devices });
     }
-    let doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
+    let mut doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
+    if let Some((text, tokenizer)) = &text_tokenizer {
+        // Text runs of LLM programs: the prompt and the generated ids as text, beside the ids.
+        for llm in doc.runs.iter_mut().filter_map(|r| r.llm.as_mut()) {
+            llm.prompt_text = Some(text.clone());
+            llm.generated_text = Some(tokenizer.decode(llm.generated()));
+        }
+        out.write_results(&doc)?;
+    }
     match args.format {
         RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
         RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,

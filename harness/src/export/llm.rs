@@ -138,7 +138,11 @@ pub fn generation_notes(runs: &[&RunResult]) -> Vec<String> {
                 Some(Err((i, e, g))) => format!("; DIFFERS from the export at token {i}: {g}, expected {e}"),
                 None => String::new(),
             };
-            Some(format!("{} ({}): generated [{}{more}]{check}", r.model.name, workload_label(r.params.spec.llm.as_ref()?), shown.join(", ")))
+            let text = match (&l.prompt_text, &l.generated_text) {
+                (Some(p), Some(g)) => format!("; prompt {p:?} → {g:?}"),
+                _ => String::new(),
+            };
+            Some(format!("{} ({}): generated [{}{more}]{check}{text}", r.model.name, workload_label(r.params.spec.llm.as_ref()?), shown.join(", ")))
         })
         .collect()
 }

@@ -29,6 +29,11 @@ pub struct LlmResult {
     /// the step's depth), from the program's flatbuffer; see `inspect::llm::decode_step_bytes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_step_bytes: Option<u64>,
+    /// A text run (`--prompt`): the prompt, and the generated ids decoded by its tokenizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_text: Option<String>,
     /// What the export recorded for the same prompt, when its manifest has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Vec<i64>>,

@@ -468,6 +468,8 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
                     backend: None,
                     kv_cache_bytes: None,
                     decode_step_bytes: None,
+                    prompt_text: None,
+                    generated_text: None,
                     expected: None,
                     summary: None,
                 });

@@ -547,6 +547,8 @@ mod tests {
             backend: None,
             kv_cache_bytes: None,
             decode_step_bytes: None,
+            prompt_text: None,
+            generated_text: None,
             expected: None,
             summary: None,
         };

@@ -209,3 +209,24 @@ fn a_sustained_run_charts_tokens_per_second_over_time_and_decode_by_position() {
     let md = std::fs::read_to_string(report.path().join("report.md")).unwrap();
     assert!(md.contains("| variant | size | delegate |") && md.contains("pp8 tg48") && md.contains("timed generations"), "{md}");
 }
+
+#[test]
+fn a_text_prompt_drives_a_generation_and_ids_outside_the_vocabulary_are_refused() {
+    let _guard = load();
+    let (out, dir) = generate(&[&llm("gemma3n-tiny-kv-xnnpack-fp32")], &["--prompt", "The quick brown fox", "--decode", "6", "--stop-at-eos"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let l = doc.runs[0].llm.as_ref().unwrap();
+    let w = doc.runs[0].params.spec.llm.as_ref().unwrap();
+    assert_eq!(w.prompt_ids.as_deref(), Some(&l.prompt_ids[..]), "the tokenizer's ids are the prompt");
+    assert_eq!(w.prefill as usize, l.prompt_ids.len());
+    assert_eq!(l.prompt_text.as_deref(), Some("The quick brown fox"));
+    assert!(l.generated_text.as_ref().is_some_and(|t| !t.is_empty()));
+    // The bundled tokenizer's ids reach past the tiny Llama's 512-entry vocabulary: an error row that says so.
+    let (out, dir) = generate(&[&llm("llama-tiny-kv-xnnpack")], &["--prompt", "The quick brown fox", "--decode", "6"]);
+    assert!(!out.status.success());
+    let e = read_doc(dir.path()).runs[0].error.clone().expect("an error row");
+    assert!(e.message.contains("outside the program's vocabulary (0..512)"), "{}", e.message);
+    let (out, _) = generate(&[&llm("llama-tiny-kv-xnnpack")], &["--prompt", "x", "--prefill", "8"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}
