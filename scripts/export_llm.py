@@ -58,8 +58,6 @@ PROMPT_SEED = 0
 PROMPT_LENS = (1, 8, 16, 32, 64)
 N_GENERATED = 48
 
-MASK64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 SPLITMIX64_SEED0 = (0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F)
 
 # ---- tiny Llama ---------------------------------------------------------------------------------
@@ -92,17 +90,9 @@ class ExportError(Exception):
 # Prompt rule and greedy generation (shared with export_gemma3n.py --kv-cache)
 # =================================================================================================
 
-def splitmix64(seed: int, n: int) -> list[int]:
-    """n successive SplitMix64 outputs starting from state `seed` (wrapping u64 arithmetic)."""
-    state = seed & MASK64
-    out = []
-    for _ in range(n):
-        state = (state + GOLDEN) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        out.append(z ^ (z >> 31))
-    return out
+# The generator etbench's Rust side implements: one copy, in export_fixtures.py (the `random:SEED` inputs).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from export_fixtures import splitmix64  # noqa: E402
 
 
 def prompt_ids(seed: int, n: int, vocab_size: int) -> list[int]:

@@ -199,9 +199,7 @@ fn decode(_c: &mut Criterion) {
     }
     ratios.sort_by(f64::total_cmp);
     let k = ratios.len();
-    let spread = 0.98 * (k as f64).sqrt();
-    let lo = ((k as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
-    let hi = ((k as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(k) - 1;
+    let (lo, hi) = etbench_protocol::median_interval_ranks(k).expect("at least 6 rounds");
     let ratio = if k % 2 == 1 { ratios[k / 2] } else { (ratios[k / 2 - 1] + ratios[k / 2]) / 2.0 };
     let ok = ratios[lo] >= 0.99 && ratios[hi] <= 1.01;
     eprintln!(

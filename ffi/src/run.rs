@@ -493,15 +493,10 @@ fn done(config: &RunSpec, samples: &[Vec<u64>], elapsed: std::time::Duration) ->
 /// Half-width of the distribution-free 95 % interval of the median (order statistics j, k around n/2 ± 0.98·√n),
 /// as a percentage of the median; `None` with fewer than 6 values.
 pub fn median_ci_halfwidth_pct(values: &[f64]) -> Option<f64> {
-    let n = values.len();
-    if n < 6 {
-        return None;
-    }
+    let (lo, hi) = etbench_protocol::median_interval_ranks(values.len())?;
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    let spread = 0.98 * (n as f64).sqrt();
-    let lo = ((n as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
-    let hi = ((n as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(n) - 1;
+    let n = v.len();
     let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
     (median > 0.0).then(|| (v[hi] - v[lo]) / 2.0 / median * 100.0)
 }

@@ -12,7 +12,7 @@ mod spec;
 
 pub use facts::{Battery, CpuCondition, DeviceFacts, ThermalZone};
 pub use llm::{Convention, LlmProgram, LlmSpec, MetaValue, PrefillMode};
-pub use spec::{default_ids, splitmix64, InputSpec, Order, RunSpec};
+pub use spec::{default_ids, median_interval_ranks, splitmix64, InputSpec, Order, RunSpec};
 
 /// Bumped whenever a line changes shape incompatibly; the host refuses other versions.
 pub const PROTOCOL_VERSION: u32 = 2;

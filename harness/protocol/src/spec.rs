@@ -309,6 +309,19 @@ pub fn splitmix64(seed: u64, n: usize) -> impl Iterator<Item = u64> {
     })
 }
 
+/// Indices (into the sorted values) of the distribution-free 95 % interval of the median of `n` values: order
+/// statistics n/2 ± 0.98·√n (coverage ≥ 95 % for continuous data). `None` below 6 values, where it is undefined.
+/// The runner's adaptive stop and the host's intervals use this one rule.
+pub fn median_interval_ranks(n: usize) -> Option<(usize, usize)> {
+    if n < 6 {
+        return None;
+    }
+    let spread = 0.98 * (n as f64).sqrt();
+    let lo = ((n as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
+    let hi = ((n as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(n) - 1;
+    Some((lo, hi))
+}
+
 /// The `ids` formula.
 pub fn default_ids(n: usize) -> Vec<i64> {
     (0..n).map(|i| 2 + (i as i64 * 31) % 509).collect()

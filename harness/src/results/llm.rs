@@ -62,13 +62,9 @@ impl Estimate {
         v.sort_by(f64::total_cmp);
         let n = v.len();
         let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-        let (lower, upper) = if n < 6 {
-            (v[0], v[n - 1])
-        } else {
-            let spread = 0.98 * (n as f64).sqrt();
-            let lo = ((n as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
-            let hi = ((n as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(n) - 1;
-            (v[lo], v[hi])
+        let (lower, upper) = match etbench_protocol::median_interval_ranks(n) {
+            Some((lo, hi)) => (v[lo], v[hi]),
+            None => (v[0], v[n - 1]),
         };
         Some(Self { median, lower, upper, n })
     }
@@ -115,6 +111,23 @@ pub struct LlmSummary {
 }
 
 impl LlmResult {
+    /// A generation run's result before any generation came in.
+    pub fn new(program: LlmProgram, metadata: BTreeMap<String, MetaValue>, prompt_ids: Vec<i64>) -> Self {
+        Self {
+            program,
+            metadata,
+            prompt_ids,
+            generations: Vec::new(),
+            backend: None,
+            kv_cache_bytes: None,
+            decode_step_bytes: None,
+            prompt_text: None,
+            generated_text: None,
+            expected: None,
+            summary: None,
+        }
+    }
+
     pub fn timed(&self) -> impl Iterator<Item = &GenerationRecord> {
         self.generations.iter().filter(|g| !g.warmup)
     }

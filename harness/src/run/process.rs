@@ -460,19 +460,7 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
                 input_ids: meta.input_ids,
             });
             if let (Some(program), Some(_)) = (meta.llm, &row.params.spec.llm) {
-                row.llm = Some(crate::results::llm::LlmResult {
-                    program,
-                    metadata: meta.metadata,
-                    prompt_ids: meta.prompt_ids,
-                    generations: Vec::new(),
-                    backend: None,
-                    kv_cache_bytes: None,
-                    decode_step_bytes: None,
-                    prompt_text: None,
-                    generated_text: None,
-                    expected: None,
-                    summary: None,
-                });
+                row.llm = Some(crate::results::llm::LlmResult::new(program, meta.metadata, meta.prompt_ids));
             }
         }
         Message::Phase(phase) => {

@@ -539,19 +539,8 @@ mod tests {
             "ttft_ns": 1000, "decode_ns": [10, 10, 10, 10], "generated": [1, 2, 3, 4, 5], "end_uptime_ms": 1,
             "memory_after_prefill": memory, "memory_after_decode": memory,
         });
-        let mut llm = crate::results::llm::LlmResult {
-            program: ins.llm.clone().unwrap(),
-            metadata: ins.metadata.clone(),
-            prompt_ids: Vec::new(),
-            generations: vec![serde_json::from_value(generation).unwrap()],
-            backend: None,
-            kv_cache_bytes: None,
-            decode_step_bytes: None,
-            prompt_text: None,
-            generated_text: None,
-            expected: None,
-            summary: None,
-        };
+        let mut llm = crate::results::llm::LlmResult::new(ins.llm.clone().unwrap(), ins.metadata.clone(), Vec::new());
+        llm.generations = vec![serde_json::from_value(generation).unwrap()];
         llm_facts(&ins, &mut llm);
         assert_eq!(llm.kv_cache_bytes, Some(512));
         // 2 + 4 + 4/2 = 8 of the 16 positions: half the cache.
