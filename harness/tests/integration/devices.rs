@@ -356,7 +356,8 @@ fn second_etbench_on_a_busy_device_waits_for_the_lock() {
     let model = fixture("int8");
     let first_out = tempfile::tempdir().unwrap();
     let mut first = etbench_lab("devices");
-    first.args(["run", "--device", "lab-board1", "--iters", "25", "--format", "none", "--out"]).arg(first_out.path());
+    // Long enough (≈ 100 × 40 ms) that the second run starts while it holds the device.
+    first.args(["run", "--device", "lab-board1", "--iters", "100", "--format", "none", "--out"]).arg(first_out.path());
     let first = first.arg("--model").arg(&model).stderr(Stdio::null()).spawn().unwrap();
     let lock = cache_dir().join("locks/lab-board1.lock");
     std::thread::sleep(Duration::from_millis(1500));
