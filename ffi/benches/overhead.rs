@@ -65,7 +65,7 @@ fn median(v: &mut [u64]) -> f64 {
 /// (timed latencies, peak VmHWM over all phases) of one `etbench-runner` process.
 fn runner_process(path: &str, iters: u32) -> (Vec<u64>, u64) {
     let out = Command::new(env!("CARGO_BIN_EXE_etbench-runner"))
-        .args(["--warmup", "3", "--iters", &iters.to_string(), path])
+        .args(["--spec", &format!(r#"{{"warmup": 3, "iterations": {iters}}}"#), path])
         .output()
         .expect("runner starts");
     let (mut lat, mut peak) = (Vec::new(), 0);
