@@ -4,7 +4,8 @@ models/manifest-llm.json (expected greedy generations).
 
 Usage (after `bash scripts/setup-export-env.sh`):
 
-    .venv-export/bin/python scripts/export_llm.py                 # 3 tiny Llama fixtures + manifest -> models/
+    .venv-export/bin/python scripts/export_llm.py                 # 3 tiny Llama fixtures + the hand-written
+                                                                  # cache_position fixture + manifest -> models/
     .venv-export/bin/python scripts/export_llm.py --out-dir /tmp/x --variants llama-tiny-kv-fp32
     .venv-export/bin/python scripts/export_llm.py --manifest-only # re-measure the committed .pte files, rewrite
                                                                   # the Llama entries of the manifest
@@ -20,6 +21,16 @@ checkpoint export_llama leaves every weight at zero. Programs follow the convent
 Variants: llama-tiny-kv-xnnpack (dynamic S, `-X`), llama-tiny-kv-static-xnnpack (`--disable_dynamic_shape`:
 S = 1, prefill token by token, `-X`), llama-tiny-kv-fp32 (dynamic S, no delegate: portable/optimized kernels).
 No custom ops (`--use_sdpa_with_kv_cache` would need `llama::*` ops, absent from the C++ runtime libraries).
+
+A fourth fixture, tiny-kv-cache-position-fp32 (family "hand-written"), tests the calling convention of transformers'
+exportable modules / optimum-executorch instead:
+    forward(input_ids int64 [1, S], cache_position int64 [S]) -> logits float32 [1, S, vocab] of EVERY position
+a small Llama-like decoder written here in torch.nn (seeded random weights; static KV cache in registered buffers
+k_cache/v_cache [1, heads, max_ctx, head_dim] written with index_copy_ at cache_position; causal mask over the
+cache from cache_position), exported with torch.export (dynamic S, shared by both inputs) +
+to_edge_transform_and_lower + to_executorch, no delegate, the same constant methods as export_llama's. Its
+generations use cache_position = arange(start, start + S) where the other programs get input_pos = [start], and
+prompt lengths 1, 8, 16, 32 with 33 generated ids (max context 64).
 
 Prompt rule (etbench's C++/Rust runner implements the same): ids[i] = splitmix64(seed)[i] % vocab_size, with the
 standard SplitMix64 sequence from state `seed`; vocab_size = the program's get_vocab_size. Greedy generation:
@@ -52,7 +63,8 @@ SCHEMA_VERSION = 1
 GENERATOR = "scripts/export_llm.py"
 PROMPT_RULE = "ids[i] = splitmix64(seed)[i] % vocab_size"
 TIE_BREAK = "first maximal index"
-FAMILY_ORDER = ("llama", "gemma3n")
+FAMILY_ORDER = ("llama", "gemma3n", "hand-written")
+CONVENTIONS = ("tokens_input_pos", "input_ids_cache_position")
 
 PROMPT_SEED = 0
 PROMPT_LENS = (1, 8, 16, 32, 64)
@@ -75,6 +87,18 @@ LLAMA_VARIANTS = {
     "llama-tiny-kv-fp32": ([], True, None),
 }
 LLAMA_MAX_BYTES = 2_000_000
+
+# ---- hand-written input_ids + cache_position decoder ----------------------------------------------
+CP_FAMILY = "hand-written"
+CP_EXPORTER = "torch.export.export + executorch.exir.to_edge_transform_and_lower (scripts/export_llm.py)"
+CP_PARAMS = {"vocab_size": 256, "dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 128, "max_context_len": 64,
+             "norm_eps": 1e-5, "rope_theta": 10000.0}
+CP_METADATA = {"get_bos_id": 1, "get_eos_ids": [2]}
+CP_SEED = 0
+CP_PROMPT_LENS = (1, 8, 16, 32)
+CP_N_GENERATED = 33  # 32 + 33 - 1 = 64 positions: etbench bench's default for this context (pp32 tg32) is fully checked
+# name -> delegate (None: portable kernels)
+CP_VARIANTS = {"tiny-kv-cache-position-fp32": None}
 
 
 # ExecuTorch ScalarType codes (runtime/core/portable_type/scalar_type.h) -> dtype names
@@ -167,14 +191,40 @@ def load_forward(path: Path):
     return program, method
 
 
-def program_step(method):
+def program_step(method, convention: str = "tokens_input_pos"):
+    """A (tokens [1,S], input_pos [1]) -> logits step over a forward Method. For the input_ids + cache_position
+    convention the position input becomes cache_position = arange(start, start + S) (shape [S])."""
+    if convention not in CONVENTIONS:
+        raise ExportError(f"unknown calling convention {convention!r} (known: {', '.join(CONVENTIONS)})")
+
     def step(tokens, input_pos):
+        if convention == "input_ids_cache_position":
+            input_pos = cache_positions(tokens, input_pos)
         outs = method.execute([tokens, input_pos])
         if len(outs) != 1:
             raise ExportError(f"forward returned {len(outs)} outputs, expected 1 (logits)")
         return outs[0]
 
     return step
+
+
+def cache_positions(tokens, input_pos):
+    """cache_position [S] int64 for tokens [1, S] starting at input_pos [1]: start, start+1, ..., start+S-1."""
+    import torch
+
+    start = int(input_pos.reshape(-1)[0])
+    return torch.arange(start, start + tokens.shape[-1], dtype=torch.int64)
+
+
+def detect_convention(io: dict) -> str:
+    """input_ids_cache_position when the position input has one entry per token ([S] with S = the token input's
+    last dimension > 1), else tokens_input_pos (the same rule as etbench's recogniser)."""
+    ins = io["inputs"]
+    if len(ins) == 2 and len(ins[0]["sizes"]) == 2 and len(ins[1]["sizes"]) == 1:
+        s = ins[0]["sizes"][-1]
+        if s > 1 and ins[1]["sizes"][0] == s:
+            return "input_ids_cache_position"
+    return "tokens_input_pos"
 
 
 def constant_methods(program) -> dict:
@@ -286,7 +336,8 @@ def max_logit_diff(a: list[dict], b: list[dict]) -> float:
     return m
 
 
-def measure_program(path: Path, check_token_by_token: bool = True, keep_logits: bool = False) -> dict:
+def measure_program(path: Path, check_token_by_token: bool = True, keep_logits: bool = False,
+                    convention: str = "tokens_input_pos", prompt_lens=PROMPT_LENS, n_gen: int = N_GENERATED) -> dict:
     """Run the recorded generations on a .pte; returns facts for a manifest entry (+ private _gens)."""
     t0 = time.monotonic()
     program, method = load_forward(path)
@@ -299,13 +350,15 @@ def measure_program(path: Path, check_token_by_token: bool = True, keep_logits: 
     dynamic = bool(meta.get("enable_dynamic_shape", tok_sizes[-1] > 1))
     if not dynamic and tok_sizes[-1] != 1:
         raise ExportError(f"{path}: static program with a token dimension of {tok_sizes[-1]} (expected 1)")
-    step = program_step(method)
-    gens = run_generations(step, vocab, dynamic, keep_logits=keep_logits)
+    if detect_convention(io) != convention and tok_sizes[-1] > 1:
+        raise ExportError(f"{path}: forward inputs {io['inputs']} look like {detect_convention(io)}, expected {convention}")
+    step = program_step(method, convention)
+    gens = run_generations(step, vocab, dynamic, prompt_lens=prompt_lens, n_gen=n_gen, keep_logits=keep_logits)
     finite = all(g["_finite"] for g in gens)
     tbt_equal = None
     if dynamic and check_token_by_token:
         # Same Method object: restarting at input_pos 0 overwrites the cache (stale entries are masked).
-        gens_tbt = run_generations(step, vocab, dynamic, token_by_token=True)
+        gens_tbt = run_generations(step, vocab, dynamic, prompt_lens=prompt_lens, n_gen=n_gen, token_by_token=True)
         finite = finite and all(g["_finite"] for g in gens_tbt)
         tbt_equal = same_ids(gens, gens_tbt)
         if not tbt_equal:
@@ -316,7 +369,7 @@ def measure_program(path: Path, check_token_by_token: bool = True, keep_logits: 
         LOG.warning("%s: operators not found in the wheel's C++ runtime libraries: %s", path.name, missing)
     LOG.info("%s: vocab %d, dynamic %s, %d delegate call(s), generations in %.1fs", path.name, vocab, dynamic,
              struct_["delegate_calls"], time.monotonic() - t0)
-    return {"metadata": meta, "io": io, "vocab": vocab, "dynamic": dynamic, "structure": struct_,
+    return {"metadata": meta, "io": io, "vocab": vocab, "dynamic": dynamic, "convention": convention, "structure": struct_,
             "ops_missing_from_runtime_libs": missing, "finite": finite, "tbt_equal": tbt_equal, "_gens": gens}
 
 
@@ -395,7 +448,8 @@ def dump_json(obj, indent: int = 0) -> str:
 
 
 def variant_entry(name: str, path: Path, m: dict, *, family: str, exporter: str, delegate, weight_dtype: str,
-                  quantization: str, kv_cache: dict, checked: dict, extra: dict | None = None) -> dict:
+                  quantization: str, kv_cache: dict, checked: dict, extra: dict | None = None,
+                  convention: str = "tokens_input_pos") -> dict:
     e = {
         "name": name,
         "file": path.name,
@@ -403,7 +457,7 @@ def variant_entry(name: str, path: Path, m: dict, *, family: str, exporter: str,
         "size_bytes": path.stat().st_size,
         "family": family,
         "exporter": exporter,
-        "convention": "tokens_input_pos",
+        "convention": convention,
         "dynamic_shape": m["dynamic"],
         "delegate": delegate,
         "weight_dtype": weight_dtype,
@@ -465,7 +519,17 @@ def check_manifest(manifest_path: Path, names: list[str] | None = None) -> int:
             problems.append(f"{v['name']}: constant methods {meta} != manifest {v['metadata']}")
         vocab = int(meta["get_vocab_size"]) if "get_vocab_size" in meta else int(forward_io(method)["outputs"][0]["sizes"][-1])
         dynamic = bool(v["dynamic_shape"])
-        step = program_step(method)
+        convention = v.get("convention", "tokens_input_pos")
+        if convention not in CONVENTIONS:
+            problems.append(f"{v['name']}: unknown convention {convention!r}")
+            continue
+        io = forward_io(method)
+        if io["inputs"][0]["sizes"][-1] > 1 and detect_convention(io) != convention:
+            problems.append(f"{v['name']}: forward inputs {io['inputs']} are {detect_convention(io)}, manifest says {convention}")
+            continue
+        step = program_step(method, convention)
+        # cache_position programs: also prefill one token per call (cache_position [i]), the runner's token mode.
+        modes = [dynamic] + ([False] if dynamic and convention == "input_ids_cache_position" else [])
         n_bad = 0
         for g in v["generations"]:
             p = prompt_ids(g["seed"], g["prompt_len"], vocab)
@@ -473,15 +537,17 @@ def check_manifest(manifest_path: Path, names: list[str] | None = None) -> int:
                 problems.append(f"{v['name']}: prompt ids for seed {g['seed']} len {g['prompt_len']} differ from the manifest")
                 n_bad += 1
                 continue
-            r = greedy(step, p, len(g["generated"]), one_call_prefill=dynamic)
-            if r["generated"] != g["generated"]:
-                i = next(i for i, (a, b) in enumerate(zip(r["generated"], g["generated"])) if a != b)
-                problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}: generated id {i} is "
-                                f"{r['generated'][i]}, manifest says {g['generated'][i]}")
-                n_bad += 1
-            if not r["finite"]:
-                problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}: non-finite logits")
-                n_bad += 1
+            for one_call in modes:
+                how = "" if one_call == dynamic else " (token-by-token prefill)"
+                r = greedy(step, p, len(g["generated"]), one_call_prefill=one_call)
+                if r["generated"] != g["generated"]:
+                    i = next(i for i, (a, b) in enumerate(zip(r["generated"], g["generated"])) if a != b)
+                    problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}{how}: generated id {i} "
+                                    f"is {r['generated'][i]}, manifest says {g['generated'][i]}")
+                    n_bad += 1
+                if not r["finite"]:
+                    problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}{how}: non-finite logits")
+                    n_bad += 1
         LOG.info("--check: %-34s %s (%d generation(s), %.1fs)", v["name"], "ok" if n_bad == 0 else "MISMATCH",
                  len(v["generations"]), time.monotonic() - t1)
     if problems:
@@ -689,6 +755,233 @@ def llama_manifest(names: list[str], out_dir: Path, secs: dict | None) -> list[d
 
 
 # =================================================================================================
+# Hand-written decoder: forward(input_ids [1, S], cache_position [S]) -> logits [1, S, vocab]
+# =================================================================================================
+
+def cp_constant_methods() -> dict:
+    """Constant metadata methods, as export_llama writes them (+ the --metadata ones)."""
+    c = CP_PARAMS["max_context_len"]
+    return {"get_max_seq_len": c, "get_max_context_len": c, "get_vocab_size": CP_PARAMS["vocab_size"],
+            "get_n_layers": CP_PARAMS["n_layers"], "use_kv_cache": True, "use_sdpa_with_kv_cache": False,
+            "enable_dynamic_shape": True, **CP_METADATA}
+
+
+def cp_model(seed: int = CP_SEED):
+    """The decoder in eval mode with seeded weights (linear N(0, 1/in_features), embedding N(0, 1), norms
+    1 + N(0, 0.05^2), drawn in sorted parameter-name order) and zeroed caches.
+
+    embedding -> n_layers x (RMSNorm, attention with RoPE and a static KV cache, RMSNorm, SwiGLU MLP) -> RMSNorm ->
+    lm_head. Each attention keeps k_cache / v_cache buffers [1, n_heads, max_ctx, head_dim], writes the new keys and
+    values at cache_position with index_copy_, and attends over the whole cache with a mask letting position p see
+    slots <= p (stale slots past p from an earlier, longer sequence are masked: restarting at 0 needs no reset)."""
+    import torch
+    from torch import nn
+
+    P = CP_PARAMS
+    dim, n_heads, ctx = P["dim"], P["n_heads"], P["max_context_len"]
+    head_dim = dim // n_heads
+
+    class RMSNorm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(dim))
+
+        def forward(self, x):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + P["norm_eps"]) * self.weight
+
+    def rope(x, cos, sin):  # x [1, H, S, hd]; cos/sin [S, hd/2]
+        x1, x2 = x[..., : head_dim // 2], x[..., head_dim // 2:]
+        return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wq, self.wk, self.wv, self.wo = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+            self.register_buffer("k_cache", torch.zeros(1, n_heads, ctx, head_dim))
+            self.register_buffer("v_cache", torch.zeros(1, n_heads, ctx, head_dim))
+
+        def forward(self, x, cache_position, cos, sin, mask):
+            s = x.shape[1]
+            q, k, v = (w(x).view(1, s, n_heads, head_dim).transpose(1, 2) for w in (self.wq, self.wk, self.wv))
+            q, k = rope(q, cos, sin), rope(k, cos, sin)
+            self.k_cache.index_copy_(2, cache_position, k)
+            self.v_cache.index_copy_(2, cache_position, v)
+            scores = torch.matmul(q, self.k_cache.transpose(2, 3)) * (head_dim ** -0.5) + mask  # [1, H, S, ctx]
+            out = torch.matmul(torch.softmax(scores, dim=-1), self.v_cache)
+            return self.wo(out.transpose(1, 2).reshape(1, s, dim))
+
+    class FeedForward(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w1 = nn.Linear(dim, P["hidden_dim"], bias=False)
+            self.w2 = nn.Linear(P["hidden_dim"], dim, bias=False)
+            self.w3 = nn.Linear(dim, P["hidden_dim"], bias=False)
+
+        def forward(self, x):
+            return self.w2(nn.functional.silu(self.w1(x)) * self.w3(x))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention_norm, self.attention = RMSNorm(), Attention()
+            self.ffn_norm, self.feed_forward = RMSNorm(), FeedForward()
+
+        def forward(self, x, cache_position, cos, sin, mask):
+            x = x + self.attention(self.attention_norm(x), cache_position, cos, sin, mask)
+            return x + self.feed_forward(self.ffn_norm(x))
+
+    class CachePositionDecoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok_embeddings = nn.Embedding(P["vocab_size"], dim)
+            self.layers = nn.ModuleList(Block() for _ in range(P["n_layers"]))
+            self.norm = RMSNorm()
+            self.output = nn.Linear(dim, P["vocab_size"], bias=False)
+            inv_freq = 1.0 / (P["rope_theta"] ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+            self.register_buffer("inv_freq", inv_freq, persistent=False)
+            self.register_buffer("slots", torch.arange(ctx, dtype=torch.int64), persistent=False)
+
+        def forward(self, input_ids, cache_position):
+            x = self.tok_embeddings(input_ids)
+            angles = cache_position.to(torch.float32).unsqueeze(1) * self.inv_freq.unsqueeze(0)  # [S, hd/2]
+            cos, sin = torch.cos(angles), torch.sin(angles)
+            mask = torch.where(self.slots.unsqueeze(0) <= cache_position.unsqueeze(1), 0.0, float("-inf"))  # [S, ctx]
+            for layer in self.layers:
+                x = layer(x, cache_position, cos, sin, mask)
+            return self.output(self.norm(x))  # [1, S, vocab]
+
+    model = CachePositionDecoder()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+            if p.dim() == 1:
+                p.copy_(1.0 + 0.05 * torch.randn(p.shape, generator=gen))
+            elif name == "tok_embeddings.weight":
+                p.copy_(torch.randn(p.shape, generator=gen))
+            else:
+                p.copy_(torch.randn(p.shape, generator=gen) / (p.shape[1] ** 0.5))
+    return model.eval()
+
+
+def cp_eager_step(model):
+    """The same step greedy() uses for programs, on the eager model (input_pos [1] -> cache_position [S])."""
+    import torch
+
+    def step(tokens, input_pos):
+        with torch.no_grad():
+            return model(tokens, cache_positions(tokens, input_pos))
+
+    return step
+
+
+def cp_export(name: str, out_dir: Path) -> float:
+    """torch.export (dynamic S shared by input_ids dim 1 and cache_position dim 0) -> edge -> ExecuTorch; seconds."""
+    import warnings
+
+    import torch
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+    from torch.export import Dim
+
+    t0 = time.monotonic()
+    delegate = CP_VARIANTS[name]
+    if delegate is not None:
+        raise ExportError(f"{name}: delegate {delegate} not supported")
+    model = cp_model()
+    ctx = CP_PARAMS["max_context_len"]
+    seq = Dim("seq_len", min=1, max=ctx - 1)
+    example = (torch.zeros(1, 4, dtype=torch.int64), torch.arange(4, dtype=torch.int64))
+    with torch.no_grad():
+        ep = torch.export.export(model, example, dynamic_shapes=({1: seq}, {0: seq}), strict=True)
+    # Default EdgeCompileConfig: the edge IR validity check passes (no need for _check_ir_validity=False).
+    edge = to_edge_transform_and_lower(ep, constant_methods=cp_constant_methods())
+    # (torch 2.14's export keeps index_copy_ in place; the edge program's signature lists the mutations.)
+    mutated = sorted(edge.exported_program().graph_signature.buffers_to_mutate.values())
+    want = sorted(f"layers.{i}.attention.{b}_cache" for i in range(CP_PARAMS["n_layers"]) for b in "kv")
+    if mutated != want:
+        raise ExportError(f"{name}: mutated buffers {mutated}, expected the KV caches {want}")
+    LOG.info("[%s] mutable buffers (KV cache, state between calls): %s", name, mutated)
+    with warnings.catch_warnings():
+        # "Mutation on a buffer in the model is detected ... meaningless initial state": expected, the KV cache.
+        warnings.filterwarnings("ignore", message="Mutation on a buffer")
+        prog = edge.to_executorch(ExecutorchBackendConfig())
+    dest = out_dir / f"{name}.pte"
+    tmp = dest.with_suffix(".pte.tmp")
+    tmp.write_bytes(prog.buffer)
+    os.replace(tmp, dest)
+    secs = time.monotonic() - t0
+    LOG.info("[%s] wrote %s (%.2f MB) in %.1fs", name, dest, dest.stat().st_size / 1e6, secs)
+    return secs
+
+
+def cp_manifest(names: list[str], out_dir: Path) -> list[dict]:
+    lens, n_gen = CP_PROMPT_LENS, CP_N_GENERATED
+    need = max(lens) + n_gen - 1
+    if need > CP_PARAMS["max_context_len"]:
+        raise ExportError(f"prompt {max(lens)} + {n_gen} generated ids need {need} positions > max context")
+    vocab = CP_PARAMS["vocab_size"]
+    eager = cp_model()
+    eager_step = cp_eager_step(eager)
+    eager_gens = run_generations(eager_step, vocab, True, prompt_lens=lens, n_gen=n_gen, keep_logits=True)
+    eager_gens_tbt = run_generations(eager_step, vocab, True, prompt_lens=lens, n_gen=n_gen, token_by_token=True)
+    eager_tbt = same_ids(eager_gens, eager_gens_tbt)
+    if not eager_tbt:
+        LOG.error("eager decoder: one-call prefill != token-by-token (%s)", first_difference(eager_gens, eager_gens_tbt))
+    kv = kv_cache_info(eager)
+    kv["layout"] = "[batch, n_heads, max_context_len, head_dim], one k_cache and one v_cache per layer"
+    entries = []
+    for name in names:
+        path = out_dir / f"{name}.pte"
+        if not path.is_file():
+            raise ExportError(f"{path} does not exist (export it first)")
+        delegate = CP_VARIANTS[name]
+        m = measure_program(path, keep_logits=True, convention="input_ids_cache_position", prompt_lens=lens,
+                            n_gen=n_gen)
+        size = path.stat().st_size
+        if size > LLAMA_MAX_BYTES:
+            LOG.warning("%s is %d bytes (> %d)", name, size, LLAMA_MAX_BYTES)
+        if m["metadata"] != cp_constant_methods():
+            raise ExportError(f"{name}: constant methods {m['metadata']} != {cp_constant_methods()}")
+        if m["io"]["outputs"][0]["sizes"] != [1, CP_PARAMS["max_context_len"] - 1, vocab]:
+            raise ExportError(f"{name}: logits {m['io']['outputs'][0]} (expected [1, S, {vocab}])")
+        if bool(m["structure"]["delegates"]) != (delegate is not None):
+            raise ExportError(f"{name}: delegates {m['structure']['delegates']}, expected {delegate}")
+        eager_eq = same_ids(m["_gens"], eager_gens)
+        diff = max_logit_diff(m["_gens"], eager_gens) if eager_eq else None
+        if not eager_eq:
+            LOG.error("%s: program != eager (%s)", name, first_difference(m["_gens"], eager_gens))
+        LOG.info("%s: finite %s, one-call==token-by-token %s (eager %s), eager==program %s (max |logit diff| %s)",
+                 name, m["finite"], m["tbt_equal"], eager_tbt, eager_eq, f"{diff:.3g}" if diff is not None else "-")
+        extra = {
+            "export_command": f"python scripts/export_llm.py --variants {name}",
+            "note": ("hand-written torch.nn decoder in the transformers / optimum-executorch calling convention: "
+                     "forward(input_ids int64[1, S], cache_position int64[S]) -> logits float32[1, S, vocab] for every "
+                     "position (the last row gives the next id); generations feed cache_position = "
+                     "arange(pos, pos + S) where tokens_input_pos programs get input_pos = [pos]; prompt lengths "
+                     f"{list(lens)} with {n_gen} generated ids (max context {CP_PARAMS['max_context_len']})"),
+            "model": {"params": CP_PARAMS, "seed": CP_SEED,
+                      "architecture": "embedding -> layers of (RMSNorm, MHA with RoPE + static KV cache written by "
+                                      "index_copy_ at cache_position, causal mask over the cache, RMSNorm, SwiGLU MLP) "
+                                      "-> RMSNorm -> lm_head (untied)",
+                      "init": "linear weights N(0, 1/in_features), tok_embeddings N(0, 1), norms 1 + N(0, 0.05^2); "
+                              "torch.Generator seeded, parameters in sorted name order"},
+            "max_abs_logit_diff_vs_eager": diff,
+        }
+        # No export_seconds (logged by cp_export): the entry stays byte-identical when re-exported or re-measured.
+        checked = {
+            "one_call_prefill_equals_token_by_token": m["tbt_equal"],
+            "static_equals_dynamic": None,
+            "finite": m["finite"],
+            "eager_equals_program": eager_eq,
+        }
+        entries.append(variant_entry(name, path, m, family=CP_FAMILY, exporter=CP_EXPORTER, delegate=delegate,
+                                     weight_dtype="float32", quantization="none", kv_cache=kv, checked=checked,
+                                     extra=extra, convention="input_ids_cache_position"))
+        if not (m["finite"] and m["tbt_equal"] and eager_eq and eager_tbt):
+            LOG.error("%s: a check FAILED (recorded in the manifest)", name)
+    return entries
+
+
+# =================================================================================================
 # Main
 # =================================================================================================
 
@@ -696,17 +989,20 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out-dir", default=REPO_ROOT / "models", type=Path, help="output directory (default: models/)")
     p.add_argument("--variants", default=None,
-                   help=f"comma list (default: all of {','.join(LLAMA_VARIANTS)}; with --check: every manifest entry)")
+                   help=f"comma list (default: all of {','.join([*LLAMA_VARIANTS, *CP_VARIANTS])}; with --check: "
+                        "every manifest entry)")
     p.add_argument("--check", action="store_true",
                    help="no export: verify sha256 and re-run every recorded generation of the manifest")
     p.add_argument("--manifest-only", action="store_true",
-                   help="no export: measure the existing Llama .pte files and rewrite their manifest entries")
+                   help="no export: measure the existing Llama (and hand-written) .pte files and rewrite their "
+                        "manifest entries")
     p.add_argument("--jobs", type=int, default=2, help="export_llama processes at a time (default 2)")
     p.add_argument("--keep-work", type=Path, default=None, help="keep the checkpoint and export logs in this dir")
     p.add_argument("--greedy", type=Path, default=None, metavar="PTE",
                    help="print (JSON on stdout) the greedy ids ExecuTorch's Python runtime generates for PTE after "
                         "--prompt-ids: --steps ids, the first from the prompt; --token-by-token feeds the prompt one "
-                        "token per call (the tests compare etbench's C++ runner with this, on the same machine)")
+                        "token per call (the tests compare etbench's C++ runner with this, on the same machine); "
+                        "the calling convention (input_pos [1] or cache_position [S]) is read from forward's inputs")
     p.add_argument("--prompt-ids", default=None, help="comma-separated prompt ids for --greedy")
     p.add_argument("--steps", type=int, default=16, help="ids to generate with --greedy (default 16)")
     p.add_argument("--token-by-token", action="store_true", help="with --greedy: prefill one token per call")
@@ -714,9 +1010,9 @@ def parse_args(argv):
     args = p.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     if args.variants and not args.check:
-        bad = [v for v in args.variants if v not in LLAMA_VARIANTS]
+        bad = [v for v in args.variants if v not in LLAMA_VARIANTS and v not in CP_VARIANTS]
         if bad:
-            p.error(f"--variants: unknown {bad}; choose from {','.join(LLAMA_VARIANTS)}")
+            p.error(f"--variants: unknown {bad}; choose from {','.join([*LLAMA_VARIANTS, *CP_VARIANTS])}")
     if args.jobs < 1:
         p.error("--jobs must be >= 1")
     return args
@@ -743,28 +1039,42 @@ def main(argv=None) -> int:
             raise ExportError("--greedy needs --prompt-ids 1,2,3")
         prompt = [int(t) for t in args.prompt_ids.split(",")]
         _program, method = load_forward(args.greedy)
-        out = greedy(program_step(method), prompt, args.steps, one_call_prefill=not args.token_by_token)
+        convention = detect_convention(forward_io(method))
+        out = greedy(program_step(method, convention), prompt, args.steps, one_call_prefill=not args.token_by_token)
         print(json.dumps({"generated": out["generated"], "finite": out["finite"], "min_margin": out["min_margin"]}))
         return 0
 
     names = [n for n in LLAMA_VARIANTS if args.variants is None or n in args.variants]
+    cp_names = [n for n in CP_VARIANTS if args.variants is None or n in args.variants]
     out_dir: Path = args.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     LOG.info("versions: %s", versions())
     secs = None
-    if not args.manifest_only:
+    if not args.manifest_only and names:
         if args.keep_work:
             args.keep_work.mkdir(parents=True, exist_ok=True)
             secs = export_llama_variants(names, args.keep_work.resolve(), out_dir, args.jobs)
         else:
             with tempfile.TemporaryDirectory(prefix="export_llm.") as work:
                 secs = export_llama_variants(names, Path(work), out_dir, args.jobs)
-    old = read_manifest(out_dir / MANIFEST_NAME) or {}
-    entries = llama_manifest(names, out_dir, secs)
-    # Keep Llama entries of variants not re-made this time.
-    keep = [v for v in old.get("variants", []) if v.get("family") == "llama" and v["name"] not in names]
-    write_manifest(out_dir, "llama", keep + entries)
-    for e in entries:
+    all_entries = []
+    if names:
+        old = read_manifest(out_dir / MANIFEST_NAME) or {}
+        entries = llama_manifest(names, out_dir, secs)
+        # Keep Llama entries of variants not re-made this time.
+        keep = [v for v in old.get("variants", []) if v.get("family") == "llama" and v["name"] not in names]
+        write_manifest(out_dir, "llama", keep + entries)
+        all_entries += entries
+    if cp_names:
+        if not args.manifest_only:
+            for n in cp_names:
+                cp_export(n, out_dir)
+        old = read_manifest(out_dir / MANIFEST_NAME) or {}
+        entries = cp_manifest(cp_names, out_dir)
+        keep = [v for v in old.get("variants", []) if v.get("family") == CP_FAMILY and v["name"] not in cp_names]
+        write_manifest(out_dir, CP_FAMILY, keep + entries)
+        all_entries += entries
+    for e in all_entries:
         LOG.info("  %-30s %9d bytes  %s  first ids (len 8): %s", e["name"], e["size_bytes"], e["sha256"][:16],
                  next(g["generated"][:8] for g in e["generations"] if g["prompt_len"] == 8))
     LOG.info("done in %.1fs", time.monotonic() - t0)
