@@ -75,12 +75,12 @@ TensorInfo not_a_tensor(int32_t tag = -1) {
 
 }  // namespace
 
-EtRunner::EtRunner(std::string path, uint8_t load_mode, bool profile)
+EtRunner::EtRunner(std::string path, uint8_t load_mode, bool profile, bool share_arenas)
     : module_(std::move(path), to_load_mode(load_mode),
-              profile ? std::make_unique<executorch::etdump::ETDumpGen>() : nullptr) {}
+              profile ? std::make_unique<executorch::etdump::ETDumpGen>() : nullptr, nullptr, nullptr, share_arenas) {}
 
-std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile) {
-  return std::make_unique<EtRunner>(std::string(path), load_mode, profile);
+std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile, bool share_arenas) {
+  return std::make_unique<EtRunner>(std::string(path), load_mode, profile, share_arenas);
 }
 
 Status EtRunner::write_etdump(rust::Str path) {

@@ -28,7 +28,9 @@ struct ConstValue;
 class EtRunner {
  public:
   // With `profile`, an ETDump event tracer records every operator and delegate event of every execute.
-  EtRunner(std::string path, uint8_t load_mode, bool profile);
+  // With `share_arenas`, every method of the program shares one set of planned buffers, so methods exported with
+  // shared mutable buffers (separate prefill and decode methods over one KV cache) see the same state.
+  EtRunner(std::string path, uint8_t load_mode, bool profile, bool share_arenas);
 
   Status load_program();
   rust::Vec<rust::String> method_names();
@@ -59,7 +61,7 @@ class EtRunner {
   void reserve_input(size_t index);
 };
 
-std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile);
+std::unique_ptr<EtRunner> new_runner(rust::Str path, uint8_t load_mode, bool profile, bool share_arenas);
 
 // Sets the size of ExecuTorch's CPU threadpool (used by XNNPACK and the optimized kernels); returns the new count.
 uint32_t set_thread_count(uint32_t threads);

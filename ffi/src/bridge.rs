@@ -49,7 +49,7 @@ pub mod ffi {
 
         type EtRunner;
 
-        fn new_runner(path: &str, load_mode: u8, profile: bool) -> UniquePtr<EtRunner>;
+        fn new_runner(path: &str, load_mode: u8, profile: bool, share_arenas: bool) -> UniquePtr<EtRunner>;
         fn load_program(self: Pin<&mut EtRunner>) -> Status;
         fn method_names(self: Pin<&mut EtRunner>) -> Vec<String>;
         fn load_method(self: Pin<&mut EtRunner>, name: &str) -> Status;

@@ -144,7 +144,14 @@ impl Engine {
 
     /// With `profile`, an ETDump event tracer records operator and delegate events (costs some time per op).
     pub fn with_profiling(path: &str, mode: LoadMode, profile: bool) -> Self {
-        Self { inner: ffi::new_runner(path, load_mode_code(mode), profile) }
+        Self { inner: ffi::new_runner(path, load_mode_code(mode), profile, false) }
+    }
+
+    /// For LLM programs: every method shares the planned memory (ExecuTorch's `share_memory_arenas`), as programs
+    /// whose `prefill` and `decode` methods share one KV cache (`share_mutable_buffers`) need; a method's outputs are
+    /// then valid only until another method executes.
+    pub fn for_generation(path: &str, mode: LoadMode) -> Self {
+        Self { inner: ffi::new_runner(path, load_mode_code(mode), false, true) }
     }
 
     /// Writes the collected ETDump to `path`.

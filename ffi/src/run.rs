@@ -276,7 +276,7 @@ fn load(
     profile: bool,
 ) -> Result<Option<Loaded>, Failed> {
     let config = &inv.spec;
-    let mut engine = Engine::with_profiling(path, config.load_mode, profile);
+    let mut engine = if config.llm.is_some() { Engine::for_generation(path, config.load_mode) } else { Engine::with_profiling(path, config.load_mode, profile) };
     ctx.phase(PhaseKind::ProgramLoad, |ctx| match engine.load_program() {
         Ok(ns) => Ok((ns, 1, ())),
         Err(e) => {
@@ -285,14 +285,17 @@ fn load(
         }
     })?;
     let methods = engine.method_names();
-    if !methods.contains(&config.method) {
+    // A generation run of a program with separate prefill and decode methods has no `forward` to ask for.
+    let split = config.llm.is_some() && ["prefill", "decode"].iter().all(|m| methods.iter().any(|x| x == m));
+    let method = if split && !methods.contains(&config.method) { "prefill".to_owned() } else { config.method.clone() };
+    if !methods.contains(&method) {
         let msg = format!("model {path} has no method `{}`; available: {}", config.method, methods.join(", "));
         return Err(ctx.fail(ErrorKind::MethodNotFound, None, msg));
     }
     let specs = engine
-        .method_specs(&config.method)
+        .method_specs(&method)
         .map_err(|e| ctx.runtime(ErrorKind::MethodLoad, e, "could not read the method's metadata"))?;
-    let metadata = if inv.describe || config.llm.is_some() { llm_run::read_metadata(&mut engine, &methods, &config.method) } else { Default::default() };
+    let metadata = if inv.describe || config.llm.is_some() { llm_run::read_metadata(&mut engine, &methods, &method) } else { Default::default() };
     let program = if inv.describe || config.llm.is_some() { Some(llm_run::recognise(&mut engine, &methods, &metadata)) } else { None };
     let plan = match (&config.llm, &program) {
         (Some(workload), Some(Ok(program))) => {
