@@ -166,7 +166,8 @@ fn decode(_c: &mut Criterion) {
         return;
     }
     let (rounds, prefill, steps) = (40u32, 16u32, 64u32);
-    let mut engine = Engine::new(&path, LoadMode::Mmap);
+    // The engine exactly as the runner makes it for a generation run.
+    let mut engine = Engine::for_generation(&path, LoadMode::Mmap);
     engine.load_program().expect("program loads");
     let methods = engine.method_names();
     let metadata = etbench_ffi::generate::read_metadata(&mut engine, &methods, "forward");
