@@ -78,6 +78,19 @@ fn is_runtime_info(line: &str) -> bool {
     line.strip_prefix("I ").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains("executorch:"))
 }
 
+/// The operators the runtime logged as missing (`Missing operator: [16] llama::update_cache.out`), in order, once each.
+fn missing_operators(stderr: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in stderr.lines() {
+        let Some(rest) = line.split("Missing operator: ").nth(1) else { continue };
+        let name = rest.split_whitespace().last().unwrap_or_default().to_owned();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 fn stderr_tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !is_runtime_info(l)).collect();
     lines[lines.len().saturating_sub(5)..].join("\n")
@@ -360,6 +373,11 @@ fn classify_exit(
             row
         }
         (_, true) => {
+            // The runtime names a missing kernel only in its log: the error row names it too.
+            let missing = missing_operators(stderr);
+            if let (false, Some(e)) = (missing.is_empty(), row.error.as_mut()) {
+                e.message = format!("{}; missing operator{}: {}", e.message, if missing.len() == 1 { "" } else { "s" }, missing.join(", "));
+            }
             row.summarise();
             row
         }
@@ -542,6 +560,13 @@ fn describe_check(c: &etbench_protocol::OutputCheck) -> String {
 mod tests {
     use super::*;
     use etbench_protocol::LoadMode;
+
+    #[test]
+    fn missing_operators_are_named_once_each() {
+        let stderr = "E 00:00:00.003021 executorch:method.cpp:822] Missing operator: [16] llama::update_cache.out\nE 0 x] kernel 'llama::update_cache.out' not found.\nE 00:00:00.1 executorch:method.cpp:822] Missing operator: [17] llama::custom_sdpa.out\nE 0 executorch:method.cpp:822] Missing operator: [18] llama::update_cache.out\n";
+        assert_eq!(missing_operators(stderr), ["llama::update_cache.out", "llama::custom_sdpa.out"]);
+        assert!(missing_operators("I 0 nothing here").is_empty());
+    }
 
     #[test]
     fn runtime_info_lines_are_left_out_of_error_messages() {

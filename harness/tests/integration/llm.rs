@@ -182,6 +182,12 @@ fn generation_refuses_what_cannot_work_and_says_why() {
     assert!(!out.status.success());
     let e = read_doc(dir.path()).runs[0].error.clone().expect("an error row");
     assert!(e.message.contains("static [1, 1]"), "{}", e.message);
+    // A program that needs operators the runtime lacks (export_llama --use_sdpa_with_kv_cache): named, with the fix.
+    let custom = repo().join("harness/tests/integration/data/llama-custom-ops.pte");
+    let (out, dir) = generate(&[&custom], &["--prefill", "4", "--decode", "4"]);
+    assert!(!out.status.success());
+    let e = read_doc(dir.path()).runs[0].error.clone().expect("an error row");
+    assert!(e.message.contains("llama::custom_sdpa.out") && e.message.contains("llama::update_cache.out") && e.message.contains("drop --use_sdpa_with_kv_cache"), "{}", e.message);
     // Generation flags with explicit inputs are an argument problem.
     let (out, _) = generate(&[&m], &["--prefill", "8", "--input", "ids"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
