@@ -5,7 +5,8 @@ models/manifest-llm.json (expected greedy generations).
 Usage (after `bash scripts/setup-export-env.sh`):
 
     .venv-export/bin/python scripts/export_llm.py                 # 3 tiny Llama fixtures + the hand-written
-                                                                  # cache_position fixture + manifest -> models/
+                                                                  # cache_position and prefill/decode fixtures
+                                                                  # + manifest -> models/
     .venv-export/bin/python scripts/export_llm.py --out-dir /tmp/x --variants llama-tiny-kv-fp32
     .venv-export/bin/python scripts/export_llm.py --manifest-only # re-measure the committed .pte files, rewrite
                                                                   # the Llama entries of the manifest
@@ -32,11 +33,22 @@ to_edge_transform_and_lower + to_executorch, no delegate, the same constant meth
 generations use cache_position = arange(start, start + S) where the other programs get input_pos = [start], and
 prompt lengths 1, 8, 16, 32 with 33 generated ids (max context 64).
 
+A fifth fixture, tiny-kv-prefill-decode-fp32 (family "hand-written", convention "prefill_decode_methods"), is the
+same decoder and weights as two methods sharing one KV cache, and no forward:
+    prefill(tokens int64 [1, S dynamic 1..63], input_pos int64 [1]) -> logits float32 [1, vocab] of the LAST position
+    decode(tokens int64 [1, 1], input_pos int64 [1])                 -> logits float32 [1, vocab]
+(cache_position = input_pos + arange(S) inside), exported as one multi-method program with
+to_executorch(ExecutorchBackendConfig(memory_planning_pass=MemoryPlanningPass(share_mutable_buffers=True),
+emit_mutable_buffer_names=True)): the KV caches are planned once, for both methods. In the Python runtime both
+methods must come from ONE Program object to share them. Its generations (the cache_position fixture's prompts and
+lengths) feed the prompt to prefill and each generated id to decode, and must equal the cache_position program's.
+
 Prompt rule (etbench's C++/Rust runner implements the same): ids[i] = splitmix64(seed)[i] % vocab_size, with the
 standard SplitMix64 sequence from state `seed`; vocab_size = the program's get_vocab_size. Greedy generation:
 prefill the whole prompt in one call at input_pos=[0] when the token dimension is dynamic (else one token per
 call at input_pos=[i]); argmax of the last logits row (first maximal index on ties) is the first generated id;
-then each generated id is fed back at input_pos=[pos], one per call. Decoding continues past EOS.
+then each generated id is fed back at input_pos=[pos], one per call. Decoding continues past EOS. Programs with
+prefill + decode methods: the prompt goes to prefill (token by token: prefill with S = 1), each generated id to decode.
 
 This file is also a library: scripts/export_gemma3n.py --kv-cache uses its generation/manifest functions.
 Everything is logged to stderr; nothing is printed on stdout. Exit status: 0 ok, 1 --check mismatch, 2 error.
@@ -64,7 +76,9 @@ GENERATOR = "scripts/export_llm.py"
 PROMPT_RULE = "ids[i] = splitmix64(seed)[i] % vocab_size"
 TIE_BREAK = "first maximal index"
 FAMILY_ORDER = ("llama", "gemma3n", "hand-written")
-CONVENTIONS = ("tokens_input_pos", "input_ids_cache_position")
+CONVENTIONS = ("tokens_input_pos", "input_ids_cache_position", "prefill_decode_methods")
+# Methods that take (tokens, position) inputs: every other method of an LLM program is a constant metadata method.
+STEP_METHODS = ("forward", "prefill", "decode")
 
 PROMPT_SEED = 0
 PROMPT_LENS = (1, 8, 16, 32, 64)
@@ -99,6 +113,14 @@ CP_PROMPT_LENS = (1, 8, 16, 32)
 CP_N_GENERATED = 33  # 32 + 33 - 1 = 64 positions: etbench bench's default for this context (pp32 tg32) is fully checked
 # name -> delegate (None: portable kernels)
 CP_VARIANTS = {"tiny-kv-cache-position-fp32": None}
+
+# ---- the same decoder as two methods, prefill + decode, sharing one KV cache -------------------------
+PD_CONVENTION = "prefill_decode_methods"
+PD_REFERENCE = "tiny-kv-cache-position-fp32"  # same weights: its generations must be these ids too
+PD_MAX_BYTES = 1_000_000
+# name -> delegate (None: portable kernels)
+PD_VARIANTS = {"tiny-kv-prefill-decode-fp32": None}
+ALL_VARIANTS = (*LLAMA_VARIANTS, *CP_VARIANTS, *PD_VARIANTS)
 
 
 # ExecuTorch ScalarType codes (runtime/core/portable_type/scalar_type.h) -> dtype names
@@ -138,9 +160,12 @@ def first_argmax(row) -> int:
     return int(torch.nonzero(row == m)[0, 0])
 
 
-def greedy(step, prompt: list[int], n_gen: int, one_call_prefill: bool, keep_logits: bool = False) -> dict:
+def greedy(step, prompt: list[int], n_gen: int, one_call_prefill: bool, keep_logits: bool = False,
+           decode_step=None) -> dict:
     """Greedy generation with a (tokens [1,S] int64, input_pos [1] int64) -> logits step function.
 
+    `step` feeds the prompt (whole, or one token per call); `decode_step` (default: `step`) feeds each generated id:
+    prefill_decode_methods programs pass their `prefill` and `decode` methods here.
     Returns {"generated": [ids], "finite": bool, "logits": [last-row float32 tensors] (if keep_logits),
     "min_margin": smallest top-1 minus top-2 logit over the generated steps (how close greedy came to a tie)}."""
     import torch
@@ -172,8 +197,9 @@ def greedy(step, prompt: list[int], n_gen: int, one_call_prefill: bool, keep_log
     tok = pick(row)
     gen = [tok]
     pos = len(prompt)
+    decode = step if decode_step is None else decode_step
     while len(gen) < n_gen:
-        row = last_row(step(torch.tensor([[tok]], dtype=torch.int64), torch.tensor([pos], dtype=torch.int64)))
+        row = last_row(decode(torch.tensor([[tok]], dtype=torch.int64), torch.tensor([pos], dtype=torch.int64)))
         pos += 1
         tok = pick(row)
         gen.append(tok)
@@ -191,9 +217,34 @@ def load_forward(path: Path):
     return program, method
 
 
+def has_prefill_decode(program) -> bool:
+    return {"prefill", "decode"} <= set(program.method_names)
+
+
+def load_steps(path: Path, convention: str | None = None):
+    """(program, prompt Method, decode Method, convention) through ExecuTorch's Python runtime: `prefill` and
+    `decode` when the program has both (convention prefill_decode_methods), else `forward` for both (convention
+    read from its inputs unless given). The two methods come from ONE Program object: the runtime then gives them
+    the same mutable buffers (the KV cache, planned with share_mutable_buffers=True), so decode continues from
+    what prefill wrote; methods of two separately loaded programs would each see their own cache."""
+    from executorch.runtime import Runtime
+
+    program = Runtime.get().load_program(str(path))
+    split = has_prefill_decode(program)
+    if convention == PD_CONVENTION and not split:
+        raise ExportError(f"{path}: no prefill + decode methods (methods: {', '.join(sorted(program.method_names))})")
+    if split and convention in (None, PD_CONVENTION):
+        return program, program.load_method("prefill"), program.load_method("decode"), PD_CONVENTION
+    method = program.load_method("forward")
+    if method is None:
+        raise ExportError(f"{path}: no forward method")
+    return program, method, method, convention or detect_convention(forward_io(method))
+
+
 def program_step(method, convention: str = "tokens_input_pos"):
-    """A (tokens [1,S], input_pos [1]) -> logits step over a forward Method. For the input_ids + cache_position
-    convention the position input becomes cache_position = arange(start, start + S) (shape [S])."""
+    """A (tokens [1,S], input_pos [1]) -> logits step over a forward (or prefill / decode) Method. For the
+    input_ids + cache_position convention the position input becomes cache_position = arange(start, start + S)
+    (shape [S]); prefill_decode_methods methods take input_pos [1] as tokens_input_pos ones do."""
     if convention not in CONVENTIONS:
         raise ExportError(f"unknown calling convention {convention!r} (known: {', '.join(CONVENTIONS)})")
 
@@ -202,7 +253,7 @@ def program_step(method, convention: str = "tokens_input_pos"):
             input_pos = cache_positions(tokens, input_pos)
         outs = method.execute([tokens, input_pos])
         if len(outs) != 1:
-            raise ExportError(f"forward returned {len(outs)} outputs, expected 1 (logits)")
+            raise ExportError(f"the step method returned {len(outs)} outputs, expected 1 (logits)")
         return outs[0]
 
     return step
@@ -228,10 +279,10 @@ def detect_convention(io: dict) -> str:
 
 
 def constant_methods(program) -> dict:
-    """Every method other than forward, executed with no inputs: name -> value (scalar or list)."""
+    """Every method other than forward / prefill / decode, executed with no inputs: name -> value (scalar or list)."""
     out = {}
     for name in sorted(program.method_names):
-        if name == "forward":
+        if name in STEP_METHODS:
             continue
         vals = program.load_method(name).execute([])
         conv = []
@@ -258,22 +309,26 @@ def forward_io(method) -> dict:
     return info
 
 
-def pte_structure(path: Path) -> dict:
-    """Delegates and non-delegated operators of forward, read from the flatbuffer."""
+def pte_structure(path: Path, methods=("forward",)) -> dict:
+    """Delegates and non-delegated operators of forward (or of every method in `methods`, summed / merged), read
+    from the flatbuffer."""
     from executorch.exir._serialize._program import deserialize_pte_binary
 
     pp = deserialize_pte_binary(path.read_bytes())
     prog = getattr(pp, "program", pp)
+    ops, delegates, found = [], [], set()
     for plan in prog.execution_plan:
-        if plan.name == "forward":
-            ops = []
+        if plan.name in methods:
+            found.add(plan.name)
             for op in plan.operators:
                 name = f"{op.name}.{op.overload}" if op.overload else op.name
                 if name not in ops:
                     ops.append(name)
-            delegates = [d.id for d in plan.delegates]
-            return {"delegate_calls": len(delegates), "delegates": sorted(set(delegates)), "ops": sorted(ops)}
-    raise ExportError(f"{path}: no forward execution plan")
+            delegates += [d.id for d in plan.delegates]
+    missing = [m for m in methods if m not in found]
+    if missing:
+        raise ExportError(f"{path}: no {', '.join(missing)} execution plan")
+    return {"delegate_calls": len(delegates), "delegates": sorted(set(delegates)), "ops": sorted(ops)}
 
 
 def runtime_lib_op_check(ops: list[str]) -> list[str]:
@@ -300,11 +355,13 @@ def sha256_file(path: Path) -> str:
 
 
 def run_generations(step, vocab: int, dynamic: bool, prompt_lens=PROMPT_LENS, seed=PROMPT_SEED,
-                    n_gen=N_GENERATED, token_by_token: bool = False, keep_logits: bool = False) -> list[dict]:
+                    n_gen=N_GENERATED, token_by_token: bool = False, keep_logits: bool = False,
+                    decode_step=None) -> list[dict]:
     res = []
     for n in prompt_lens:
         p = prompt_ids(seed, n, vocab)
-        g = greedy(step, p, n_gen, one_call_prefill=dynamic and not token_by_token, keep_logits=keep_logits)
+        g = greedy(step, p, n_gen, one_call_prefill=dynamic and not token_by_token, keep_logits=keep_logits,
+                   decode_step=decode_step)
         res.append({"seed": seed, "prompt_len": n, "prompt_ids": p, "generated": g["generated"],
                     "min_top2_margin": round(g["min_margin"], 6) if g["min_margin"] is not None else None,
                     "_finite": g["finite"], "_logits": g["logits"]})
@@ -338,39 +395,64 @@ def max_logit_diff(a: list[dict], b: list[dict]) -> float:
 
 def measure_program(path: Path, check_token_by_token: bool = True, keep_logits: bool = False,
                     convention: str = "tokens_input_pos", prompt_lens=PROMPT_LENS, n_gen: int = N_GENERATED) -> dict:
-    """Run the recorded generations on a .pte; returns facts for a manifest entry (+ private _gens)."""
+    """Run the recorded generations on a .pte; returns facts for a manifest entry (+ private _gens).
+
+    prefill_decode_methods: the prompt goes to `prefill`, each generated id to `decode`; token-by-token is `prefill`
+    with one token per call (what etbench's --prefill-mode token does), and `decode_prompt_equal` also compares
+    feeding the prompt to `decode` one token per call. "io" is then prefill's, "methods_io" has both."""
     t0 = time.monotonic()
-    program, method = load_forward(path)
+    program, method, decode_method, _ = load_steps(path, convention)
+    split = convention == PD_CONVENTION
     meta = constant_methods(program)
     io = forward_io(method)
+    what = "prefill" if split else "forward"
     if len(io["inputs"]) != 2:
-        raise ExportError(f"{path}: forward has {len(io['inputs'])} inputs, expected 2 (tokens, input_pos)")
+        raise ExportError(f"{path}: {what} has {len(io['inputs'])} inputs, expected 2 (tokens, input_pos)")
     tok_sizes = io["inputs"][0]["sizes"]
     vocab = int(meta["get_vocab_size"]) if "get_vocab_size" in meta else int(io["outputs"][0]["sizes"][-1])
     dynamic = bool(meta.get("enable_dynamic_shape", tok_sizes[-1] > 1))
     if not dynamic and tok_sizes[-1] != 1:
         raise ExportError(f"{path}: static program with a token dimension of {tok_sizes[-1]} (expected 1)")
-    if detect_convention(io) != convention and tok_sizes[-1] > 1:
+    methods_io = None
+    if split:
+        methods_io = {"prefill": io, "decode": forward_io(decode_method)}
+        for name, mio in methods_io.items():
+            if detect_convention(mio) != "tokens_input_pos" or [i["sizes"] for i in mio["inputs"]][1:] != [[1]]:
+                raise ExportError(f"{path}: {name} inputs {mio['inputs']}, expected (tokens [1, S], input_pos [1])")
+        if methods_io["decode"]["inputs"][0]["sizes"] != [1, 1]:
+            raise ExportError(f"{path}: decode tokens {methods_io['decode']['inputs'][0]}, expected [1, 1]")
+    elif detect_convention(io) != convention and tok_sizes[-1] > 1:
         raise ExportError(f"{path}: forward inputs {io['inputs']} look like {detect_convention(io)}, expected {convention}")
     step = program_step(method, convention)
-    gens = run_generations(step, vocab, dynamic, prompt_lens=prompt_lens, n_gen=n_gen, keep_logits=keep_logits)
+    dstep = program_step(decode_method, convention) if split else None
+    gens = run_generations(step, vocab, dynamic, prompt_lens=prompt_lens, n_gen=n_gen, keep_logits=keep_logits,
+                           decode_step=dstep)
     finite = all(g["_finite"] for g in gens)
-    tbt_equal = None
+    tbt_equal = decode_prompt_equal = None
     if dynamic and check_token_by_token:
         # Same Method object: restarting at input_pos 0 overwrites the cache (stale entries are masked).
-        gens_tbt = run_generations(step, vocab, dynamic, prompt_lens=prompt_lens, n_gen=n_gen, token_by_token=True)
+        gens_tbt = run_generations(step, vocab, dynamic, prompt_lens=prompt_lens, n_gen=n_gen, token_by_token=True,
+                                   decode_step=dstep)
         finite = finite and all(g["_finite"] for g in gens_tbt)
         tbt_equal = same_ids(gens, gens_tbt)
         if not tbt_equal:
             LOG.error("%s: one-call prefill != token-by-token prefill (%s)", path.name, first_difference(gens, gens_tbt))
-    struct_ = pte_structure(path)
+    if split:
+        # The prompt through decode, one token per call: no prefill call at all.
+        gens_dec = run_generations(dstep, vocab, False, prompt_lens=prompt_lens, n_gen=n_gen)
+        finite = finite and all(g["_finite"] for g in gens_dec)
+        decode_prompt_equal = same_ids(gens, gens_dec)
+        if not decode_prompt_equal:
+            LOG.error("%s: one-call prefill != prompt through decode (%s)", path.name, first_difference(gens, gens_dec))
+    struct_ = pte_structure(path, ("prefill", "decode") if split else ("forward",))
     missing = runtime_lib_op_check(struct_["ops"])
     if missing:
         LOG.warning("%s: operators not found in the wheel's C++ runtime libraries: %s", path.name, missing)
     LOG.info("%s: vocab %d, dynamic %s, %d delegate call(s), generations in %.1fs", path.name, vocab, dynamic,
              struct_["delegate_calls"], time.monotonic() - t0)
-    return {"metadata": meta, "io": io, "vocab": vocab, "dynamic": dynamic, "convention": convention, "structure": struct_,
-            "ops_missing_from_runtime_libs": missing, "finite": finite, "tbt_equal": tbt_equal, "_gens": gens}
+    return {"metadata": meta, "io": io, "methods_io": methods_io, "vocab": vocab, "dynamic": dynamic,
+            "convention": convention, "structure": struct_, "ops_missing_from_runtime_libs": missing, "finite": finite,
+            "tbt_equal": tbt_equal, "decode_prompt_equal": decode_prompt_equal, "_gens": gens}
 
 
 # =================================================================================================
@@ -463,7 +545,9 @@ def variant_entry(name: str, path: Path, m: dict, *, family: str, exporter: str,
         "weight_dtype": weight_dtype,
         "quantization": quantization,
         "metadata": m["metadata"],
-        "forward": m["io"],
+        # prefill_decode_methods programs have no forward: "methods" lists prefill's and decode's inputs/outputs.
+        "forward": None if m.get("methods_io") else m["io"],
+        **({"methods": m["methods_io"]} if m.get("methods_io") else {}),
         "delegate_calls": m["structure"]["delegate_calls"],
         "ops": m["structure"]["ops"],
         "ops_missing_from_runtime_libs": m["ops_missing_from_runtime_libs"],
@@ -513,23 +597,37 @@ def check_manifest(manifest_path: Path, names: list[str] | None = None) -> int:
             continue
         if path.stat().st_size != v["size_bytes"]:
             problems.append(f"{v['name']}: size {path.stat().st_size} != {v['size_bytes']}")
-        program, method = load_forward(path)
-        meta = constant_methods(program)
-        if meta != v["metadata"]:
-            problems.append(f"{v['name']}: constant methods {meta} != manifest {v['metadata']}")
-        vocab = int(meta["get_vocab_size"]) if "get_vocab_size" in meta else int(forward_io(method)["outputs"][0]["sizes"][-1])
         dynamic = bool(v["dynamic_shape"])
         convention = v.get("convention", "tokens_input_pos")
         if convention not in CONVENTIONS:
             problems.append(f"{v['name']}: unknown convention {convention!r}")
             continue
+        split = convention == PD_CONVENTION
+        # prefill_decode_methods: prefill + decode from one Program object (shared KV cache); others: forward.
+        program, method, decode_method, _ = load_steps(path, convention)
+        meta = constant_methods(program)
+        if meta != v["metadata"]:
+            problems.append(f"{v['name']}: constant methods {meta} != manifest {v['metadata']}")
         io = forward_io(method)
-        if io["inputs"][0]["sizes"][-1] > 1 and detect_convention(io) != convention:
+        vocab = int(meta["get_vocab_size"]) if "get_vocab_size" in meta else int(io["outputs"][0]["sizes"][-1])
+        if split:
+            got = {"prefill": io, "decode": forward_io(decode_method)}
+            if v.get("methods") is not None and got != v["methods"]:
+                problems.append(f"{v['name']}: prefill/decode inputs and outputs {got} != manifest {v['methods']}")
+                continue
+        elif io["inputs"][0]["sizes"][-1] > 1 and detect_convention(io) != convention:
             problems.append(f"{v['name']}: forward inputs {io['inputs']} are {detect_convention(io)}, manifest says {convention}")
             continue
         step = program_step(method, convention)
-        # cache_position programs: also prefill one token per call (cache_position [i]), the runner's token mode.
-        modes = [dynamic] + ([False] if dynamic and convention == "input_ids_cache_position" else [])
+        dstep = program_step(decode_method, convention)
+        # (label, prompt step, whole prompt in one call, decode step); the first is how the generations were made.
+        modes = [("", step, dynamic, dstep)]
+        if split:
+            # prefill one token per call (the runner's token mode), and the prompt through decode (no prefill call).
+            modes += [(" (prefill one token per call)", step, False, dstep), (" (prompt through decode)", dstep, False, dstep)]
+        elif dynamic and convention == "input_ids_cache_position":
+            # cache_position programs: also prefill one token per call (cache_position [i]), the runner's token mode.
+            modes.append((" (token-by-token prefill)", step, False, dstep))
         n_bad = 0
         for g in v["generations"]:
             p = prompt_ids(g["seed"], g["prompt_len"], vocab)
@@ -537,9 +635,8 @@ def check_manifest(manifest_path: Path, names: list[str] | None = None) -> int:
                 problems.append(f"{v['name']}: prompt ids for seed {g['seed']} len {g['prompt_len']} differ from the manifest")
                 n_bad += 1
                 continue
-            for one_call in modes:
-                how = "" if one_call == dynamic else " (token-by-token prefill)"
-                r = greedy(step, p, len(g["generated"]), one_call_prefill=one_call)
+            for how, prompt_step, one_call, decode_step in modes:
+                r = greedy(prompt_step, p, len(g["generated"]), one_call_prefill=one_call, decode_step=decode_step)
                 if r["generated"] != g["generated"]:
                     i = next(i for i, (a, b) in enumerate(zip(r["generated"], g["generated"])) if a != b)
                     problems.append(f"{v['name']}: seed {g['seed']} prompt_len {g['prompt_len']}{how}: generated id {i} "
@@ -982,6 +1079,180 @@ def cp_manifest(names: list[str], out_dir: Path) -> list[dict]:
 
 
 # =================================================================================================
+# The same decoder as prefill(tokens [1, S], input_pos [1]) + decode(tokens [1, 1], input_pos [1]) -> logits [1, vocab]
+# =================================================================================================
+
+def pd_wrap(decoder):
+    """The cache_position decoder behind a (tokens [1, S], input_pos [1]) -> last-position logits [1, vocab]
+    forward: cache_position = input_pos + arange(S). Exported twice (dynamic S as `prefill`, S = 1 as `decode`)."""
+    import torch
+
+    class LastLogits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, tokens, input_pos):
+            cache_position = input_pos + torch.arange(tokens.shape[1], dtype=torch.int64)
+            return self.inner(tokens, cache_position)[:, -1, :]
+
+    return LastLogits(decoder).eval()
+
+
+def pd_eager_step(model):
+    import torch
+
+    def step(tokens, input_pos):
+        with torch.no_grad():
+            return model(tokens, input_pos)
+
+    return step
+
+
+def pd_export(name: str, out_dir: Path) -> float:
+    """torch.export of the wrapped decoder twice (prefill: dynamic token dim 1..max_ctx-1; decode: [1, 1]) ->
+    one edge program with two methods -> ExecuTorch with the mutable buffers (KV caches) planned once and shared
+    by both methods (MemoryPlanningPass(share_mutable_buffers=True) + emit_mutable_buffer_names=True); seconds."""
+    import warnings
+
+    import torch
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir.passes import MemoryPlanningPass
+    from torch.export import Dim
+
+    t0 = time.monotonic()
+    delegate = PD_VARIANTS[name]
+    if delegate is not None:
+        raise ExportError(f"{name}: delegate {delegate} not supported")
+    model = pd_wrap(cp_model())
+    seq = Dim("token_dim", min=1, max=CP_PARAMS["max_context_len"] - 1)
+    pos0 = torch.tensor([0], dtype=torch.int64)
+    with torch.no_grad():
+        ep_prefill = torch.export.export(model, (torch.zeros(1, 4, dtype=torch.int64), pos0),
+                                         dynamic_shapes=({1: seq}, None), strict=True)
+        ep_decode = torch.export.export(model, (torch.zeros(1, 1, dtype=torch.int64), pos0), strict=True)
+    # Default EdgeCompileConfig: the edge IR validity check passes (same bytes as with _check_ir_validity=False).
+    edge = to_edge_transform_and_lower({"prefill": ep_prefill, "decode": ep_decode},
+                                       constant_methods=cp_constant_methods())
+    want = sorted(f"inner.layers.{i}.attention.{b}_cache" for i in range(CP_PARAMS["n_layers"]) for b in "kv")
+    for method in ("prefill", "decode"):
+        mutated = sorted(edge.exported_program(method).graph_signature.buffers_to_mutate.values())
+        if mutated != want:
+            raise ExportError(f"{name}: {method} mutates {mutated}, expected the KV caches {want}")
+    LOG.info("[%s] mutable buffers (KV cache, shared by prefill and decode): %s", name, want)
+    config = ExecutorchBackendConfig(memory_planning_pass=MemoryPlanningPass(share_mutable_buffers=True),
+                                     emit_mutable_buffer_names=True)
+    with warnings.catch_warnings():
+        # "Mutation on a buffer in the model is detected ... meaningless initial state": expected, the KV cache.
+        warnings.filterwarnings("ignore", message="Mutation on a buffer")
+        prog = edge.to_executorch(config)
+    for plan in prog.executorch_program.execution_plan:
+        if plan.name in ("prefill", "decode"):
+            LOG.info("[%s] %s: planned memory arenas %s bytes", name, plan.name, list(plan.non_const_buffer_sizes))
+    dest = out_dir / f"{name}.pte"
+    tmp = dest.with_suffix(".pte.tmp")
+    tmp.write_bytes(prog.buffer)
+    os.replace(tmp, dest)
+    secs = time.monotonic() - t0
+    LOG.info("[%s] wrote %s (%.2f MB) in %.1fs", name, dest, dest.stat().st_size / 1e6, secs)
+    return secs
+
+
+def pd_manifest(names: list[str], out_dir: Path) -> list[dict]:
+    lens, n_gen = CP_PROMPT_LENS, CP_N_GENERATED
+    vocab = CP_PARAMS["vocab_size"]
+    eager = pd_wrap(cp_model())
+    eager_gens = run_generations(pd_eager_step(eager), vocab, True, prompt_lens=lens, n_gen=n_gen, keep_logits=True)
+    # The cache_position program of the same weights: run it when it is there, else its manifest entry.
+    ref_path = out_dir / f"{PD_REFERENCE}.pte"
+    ref_entry = next((v for v in (read_manifest(out_dir / MANIFEST_NAME) or {}).get("variants", [])
+                      if v["name"] == PD_REFERENCE), None)
+    if ref_path.is_file():
+        ref = measure_program(ref_path, check_token_by_token=False, convention="input_ids_cache_position",
+                              prompt_lens=lens, n_gen=n_gen)["_gens"]
+        ref_how = f"{ref_path.name} run now"
+    elif ref_entry is not None:
+        ref = [g for g in ref_entry["generations"] if g["prompt_len"] in lens]
+        ref_how = f"{PD_REFERENCE}'s manifest entry"
+    else:
+        raise ExportError(f"{ref_path} does not exist and has no manifest entry (export {PD_REFERENCE} first)")
+    kv = kv_cache_info(eager)
+    kv["layout"] = ("[batch, n_heads, max_context_len, head_dim], one k_cache and one v_cache per layer, one copy "
+                    "shared by prefill and decode")
+    entries = []
+    for name in names:
+        path = out_dir / f"{name}.pte"
+        if not path.is_file():
+            raise ExportError(f"{path} does not exist (export it first)")
+        delegate = PD_VARIANTS[name]
+        m = measure_program(path, keep_logits=True, convention=PD_CONVENTION, prompt_lens=lens, n_gen=n_gen)
+        size = path.stat().st_size
+        if size > PD_MAX_BYTES:
+            LOG.warning("%s is %d bytes (> %d)", name, size, PD_MAX_BYTES)
+        if m["metadata"] != cp_constant_methods():
+            raise ExportError(f"{name}: constant methods {m['metadata']} != {cp_constant_methods()}")
+        for method, tokens in (("prefill", CP_PARAMS["max_context_len"] - 1), ("decode", 1)):
+            mio = m["methods_io"][method]
+            if mio["inputs"][0]["sizes"] != [1, tokens] or mio["outputs"][0]["sizes"] != [1, vocab]:
+                raise ExportError(f"{name}: {method} {mio} (expected tokens [1, {tokens}] -> logits [1, {vocab}])")
+        if bool(m["structure"]["delegates"]) != (delegate is not None):
+            raise ExportError(f"{name}: delegates {m['structure']['delegates']}, expected {delegate}")
+        eager_eq = same_ids(m["_gens"], eager_gens)
+        diff = max_logit_diff(m["_gens"], eager_gens) if eager_eq else None
+        if not eager_eq:
+            LOG.error("%s: program != eager (%s)", name, first_difference(m["_gens"], eager_gens))
+        ref_eq = same_ids(m["_gens"], ref)
+        if not ref_eq:
+            LOG.error("%s: != %s (%s)", name, PD_REFERENCE, first_difference(m["_gens"], ref))
+        LOG.info("%s: finite %s, one-call==prefill token by token %s, ==prompt through decode %s, ==%s (%s) %s, "
+                 "eager==program %s (max |logit diff| %s)", name, m["finite"], m["tbt_equal"],
+                 m["decode_prompt_equal"], PD_REFERENCE, ref_how, ref_eq, eager_eq,
+                 f"{diff:.3g}" if diff is not None else "-")
+        extra = {
+            "export_command": f"python scripts/export_llm.py --variants {name}",
+            "note": ("the decoder of tiny-kv-cache-position-fp32 (same weights) as two methods sharing one KV cache, "
+                     "the convention of ExecuTorch's multi-method LLM exports: prefill(tokens int64[1, S], "
+                     "input_pos int64[1]) with S dynamic (1..63) and decode(tokens int64[1, 1], input_pos int64[1]), "
+                     "each -> logits float32[1, vocab] of the last position (cache_position = input_pos + arange(S)); "
+                     "the KV caches are mutable buffers planned once for both methods (to_executorch with "
+                     "MemoryPlanningPass(share_mutable_buffers=True), emit_mutable_buffer_names=True), so decode "
+                     "continues from what prefill wrote: load both methods from ONE program. No forward method. "
+                     "Generations: the prompt in one prefill call at input_pos [0], each generated id through decode "
+                     f"at input_pos [pos]; prompt lengths {list(lens)} with {n_gen} generated ids (max context "
+                     f"{CP_PARAMS['max_context_len']}); token-by-token = prefill with one token per call (etbench's "
+                     "--prefill-mode token), prompt_through_decode = decode for each prompt token"),
+            "model": {"params": CP_PARAMS, "seed": CP_SEED,
+                      "architecture": f"{PD_REFERENCE}'s decoder behind forward(tokens, input_pos) -> "
+                                      "decoder(tokens, input_pos + arange(S))[:, -1, :], exported as prefill (dynamic "
+                                      "S) and decode (S = 1)",
+                      "init": "the same seeded weights as " + PD_REFERENCE},
+            "max_abs_logit_diff_vs_eager": diff,
+        }
+        checked = {
+            "one_call_prefill_equals_token_by_token": m["tbt_equal"],
+            "one_call_prefill_equals_prompt_through_decode": m["decode_prompt_equal"],
+            "static_equals_dynamic": None,
+            "finite": m["finite"],
+            "eager_equals_program": eager_eq,
+            "equals_cache_position_program": ref_eq,
+        }
+        entries.append(variant_entry(name, path, m, family=CP_FAMILY, exporter=CP_EXPORTER, delegate=delegate,
+                                     weight_dtype="float32", quantization="none", kv_cache=kv, checked=checked,
+                                     extra=extra, convention=PD_CONVENTION))
+        if not (m["finite"] and m["tbt_equal"] and m["decode_prompt_equal"] and eager_eq and ref_eq):
+            LOG.error("%s: a check FAILED (recorded in the manifest)", name)
+    return entries
+
+
+def merge_hand_written(old: dict, entries: list[dict]) -> list[dict]:
+    """The hand-written family after replacing `entries` by name, in the order of CP_VARIANTS then PD_VARIANTS."""
+    by_name = {v["name"]: v for v in old.get("variants", []) if v.get("family") == CP_FAMILY}
+    by_name.update({e["name"]: e for e in entries})
+    order = [*CP_VARIANTS, *PD_VARIANTS]
+    return sorted(by_name.values(), key=lambda v: order.index(v["name"]) if v["name"] in order else len(order))
+
+
+# =================================================================================================
 # Main
 # =================================================================================================
 
@@ -989,7 +1260,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out-dir", default=REPO_ROOT / "models", type=Path, help="output directory (default: models/)")
     p.add_argument("--variants", default=None,
-                   help=f"comma list (default: all of {','.join([*LLAMA_VARIANTS, *CP_VARIANTS])}; with --check: "
+                   help=f"comma list (default: all of {','.join(ALL_VARIANTS)}; with --check: "
                         "every manifest entry)")
     p.add_argument("--check", action="store_true",
                    help="no export: verify sha256 and re-run every recorded generation of the manifest")
@@ -1002,17 +1273,20 @@ def parse_args(argv):
                    help="print (JSON on stdout) the greedy ids ExecuTorch's Python runtime generates for PTE after "
                         "--prompt-ids: --steps ids, the first from the prompt; --token-by-token feeds the prompt one "
                         "token per call (the tests compare etbench's C++ runner with this, on the same machine); "
-                        "the calling convention (input_pos [1] or cache_position [S]) is read from forward's inputs")
+                        "the calling convention (input_pos [1] or cache_position [S]) is read from forward's inputs; "
+                        "a program with prefill + decode methods gets the prompt through prefill and each generated "
+                        "id through decode")
     p.add_argument("--prompt-ids", default=None, help="comma-separated prompt ids for --greedy")
     p.add_argument("--steps", type=int, default=16, help="ids to generate with --greedy (default 16)")
-    p.add_argument("--token-by-token", action="store_true", help="with --greedy: prefill one token per call")
+    p.add_argument("--token-by-token", action="store_true",
+                   help="with --greedy: prefill one token per call (prefill_decode_methods: `prefill` with S = 1)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     if args.variants and not args.check:
-        bad = [v for v in args.variants if v not in LLAMA_VARIANTS and v not in CP_VARIANTS]
+        bad = [v for v in args.variants if v not in ALL_VARIANTS]
         if bad:
-            p.error(f"--variants: unknown {bad}; choose from {','.join([*LLAMA_VARIANTS, *CP_VARIANTS])}")
+            p.error(f"--variants: unknown {bad}; choose from {','.join(ALL_VARIANTS)}")
     if args.jobs < 1:
         p.error("--jobs must be >= 1")
     return args
@@ -1038,14 +1312,17 @@ def main(argv=None) -> int:
         if not args.prompt_ids:
             raise ExportError("--greedy needs --prompt-ids 1,2,3")
         prompt = [int(t) for t in args.prompt_ids.split(",")]
-        _program, method = load_forward(args.greedy)
-        convention = detect_convention(forward_io(method))
-        out = greedy(program_step(method, convention), prompt, args.steps, one_call_prefill=not args.token_by_token)
+        # prefill + decode methods when the program has both (one Program object: shared KV cache), else forward.
+        _program, method, decode_method, convention = load_steps(args.greedy)
+        LOG.info("--greedy: %s, convention %s", args.greedy, convention)
+        out = greedy(program_step(method, convention), prompt, args.steps, one_call_prefill=not args.token_by_token,
+                     decode_step=program_step(decode_method, convention))
         print(json.dumps({"generated": out["generated"], "finite": out["finite"], "min_margin": out["min_margin"]}))
         return 0
 
     names = [n for n in LLAMA_VARIANTS if args.variants is None or n in args.variants]
     cp_names = [n for n in CP_VARIANTS if args.variants is None or n in args.variants]
+    pd_names = [n for n in PD_VARIANTS if args.variants is None or n in args.variants]
     out_dir: Path = args.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     LOG.info("versions: %s", versions())
@@ -1071,8 +1348,16 @@ def main(argv=None) -> int:
                 cp_export(n, out_dir)
         old = read_manifest(out_dir / MANIFEST_NAME) or {}
         entries = cp_manifest(cp_names, out_dir)
-        keep = [v for v in old.get("variants", []) if v.get("family") == CP_FAMILY and v["name"] not in cp_names]
-        write_manifest(out_dir, CP_FAMILY, keep + entries)
+        write_manifest(out_dir, CP_FAMILY, merge_hand_written(old, entries))
+        all_entries += entries
+    if pd_names:
+        # After the cache_position fixture: its program (same weights) is the reference for these generations.
+        if not args.manifest_only:
+            for n in pd_names:
+                pd_export(n, out_dir)
+        old = read_manifest(out_dir / MANIFEST_NAME) or {}
+        entries = pd_manifest(pd_names, out_dir)
+        write_manifest(out_dir, CP_FAMILY, merge_hand_written(old, entries))
         all_entries += entries
     for e in all_entries:
         LOG.info("  %-30s %9d bytes  %s  first ids (len 8): %s", e["name"], e["size_bytes"], e["sha256"][:16],
