@@ -110,6 +110,26 @@ fn gemma3n_kv_exports_generate_what_the_export_recorded() {
 }
 
 #[test]
+fn the_other_conventions_generate_what_the_export_recorded() {
+    let _guard = load();
+    // forward(input_ids[1, S], cache_position[S]) returning every position's logits, and separate prefill/decode
+    // methods sharing one KV cache: both hand-written with the same weights, so the same ids.
+    let (_, want) = expected("tiny-kv-cache-position-fp32.pte", 16);
+    for (name, convention) in [("tiny-kv-cache-position-fp32", "input_ids_cache_position"), ("tiny-kv-prefill-decode-fp32", "prefill_decode_methods")] {
+        for mode in ["auto", "token"] {
+            let (out, dir) = generate(&[&llm(name)], &["--prefill", "16", "--decode", "12", "--prefill-mode", mode]);
+            assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+            let doc = read_doc(dir.path());
+            let run = &doc.runs[0];
+            let l = run.llm.as_ref().unwrap_or_else(|| panic!("{name}: {:?}", run.error));
+            assert_eq!(serde_json::to_value(l.program.convention).unwrap(), convention);
+            assert_eq!(l.generated(), &want[..13], "{name} ({mode})");
+            assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest, "{name} ({mode})");
+        }
+    }
+}
+
+#[test]
 fn workloads_sweep_and_a_paired_generation_judges_decode_and_ttft() {
     let _guard = load();
     let m = llm("llama-tiny-kv-xnnpack");
