@@ -1,11 +1,18 @@
 //! github-action-benchmark's custom tools (<https://github.com/benchmark-action/github-action-benchmark>): a JSON
 //! array of `{ "name", "unit", "value", "range", "extra" }`, one file per direction: `customSmallerIsBetter` (latency,
-//! load, first forward, memory) and `customBiggerIsBetter` (throughput).
+//! first forward, load, time to first token, peak RSS) and `customBiggerIsBetter` (throughputs).
+//!
+//! The action matches an entry to the previous commit's by `name` and compares the two `value`s, so names are
+//! distinct ([`super::bmf::names`] plus the metric) and each metric keeps one unit ([`Metric::display_unit`]: ms,
+//! tokens/s, MiB) whatever its size. Its chart tooltip and alert comment show `value unit (range)`, and the tooltip
+//! adds `extra` below: `range` therefore names its bounds ("p10–p90 6.60–7.27") and is left out for a single run's
+//! point value; `extra` holds one fact per line. A value JSON cannot carry (NaN, ±∞) leaves its entry out: the action
+//! would read `null` as 0.
 
 use serde::Serialize;
 
 use crate::export::fmt;
-use crate::export::metric::{groups, Metric};
+use crate::export::metric::{groups, workload_label, Estimate, Group, Metric};
 use crate::results::Document;
 
 #[derive(Serialize)]
@@ -13,7 +20,8 @@ struct Entry {
     name: String,
     unit: &'static str,
     value: f64,
-    range: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range: Option<String>,
     extra: String,
 }
 
@@ -27,25 +35,40 @@ pub enum Direction {
 pub fn render(doc: &Document, direction: Direction) -> Vec<u8> {
     let groups = groups([doc]);
     let names = super::bmf::names(&groups);
-    let metrics = Metric::ALL.into_iter().filter(|m| m.smaller_is_better() == (direction == Direction::SmallerIsBetter));
-    let metrics: Vec<Metric> = metrics.collect();
+    let metrics: Vec<Metric> =
+        Metric::ALL.into_iter().filter(|m| m.smaller_is_better() == (direction == Direction::SmallerIsBetter)).collect();
     let mut entries = Vec::new();
     for (name, g) in names.iter().zip(&groups) {
         for &m in &metrics {
             let Some(e) = m.estimate(&g.runs) else { continue };
             let (unit, f) = m.display_unit();
-            let samples = Metric::Latency.raw_samples(&g.runs).len();
-            let runner = g.runs[0].runner.as_ref().map(|r| r.executorch_version.as_str()).unwrap_or("?");
-            entries.push(Entry {
-                name: format!("{name} - {}", m.label()),
-                unit,
-                value: e.value * f,
-                range: format!("{}–{}", fmt::adaptive(e.lower * f), fmt::adaptive(e.upper * f)),
-                extra: format!("{} run(s), {samples} timed iterations\nExecuTorch {runner}\nmodel sha256 {}", g.runs.len(), g.key.model_sha256),
-            });
+            let (value, lower, upper) = (e.value * f, e.lower * f, e.upper * f);
+            if ![value, lower, upper].iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            entries.push(Entry { name: format!("{name} - {}", m.label()), unit, value, range: range(e, lower, upper), extra: extra(g) });
         }
     }
     let mut bytes = serde_json::to_vec_pretty(&entries).expect("plain data");
     bytes.push(b'\n');
     bytes
+}
+
+/// `p10–p90 6.60–7.27`, `95% CI 37.9–38.6`, `min–max 2.04–2.31`; `None` when the bounds are the value itself.
+fn range(e: Estimate, lower: f64, upper: f64) -> Option<String> {
+    (lower != upper).then(|| format!("{} {}–{}", e.spread.label(), fmt::adaptive(lower), fmt::adaptive(upper)))
+}
+
+/// What the value is a summary of, where it ran and on what: one fact per line.
+fn extra(g: &Group) -> String {
+    let first = g.runs[0];
+    let samples = match first.params.spec.llm.as_ref() {
+        Some(w) => {
+            let generations: usize = g.runs.iter().filter_map(|r| r.llm.as_ref()).map(|l| l.timed().count()).sum();
+            format!("{generations} timed generations ({})", workload_label(w))
+        }
+        None => format!("{} timed iterations", Metric::Latency.raw_samples(&g.runs).len()),
+    };
+    let runtime = first.runner.as_ref().map(|r| r.executorch_version.as_str()).unwrap_or("?");
+    format!("{} run(s), {samples}\nExecuTorch {runtime}\nmodel sha256 {}", g.runs.len(), g.key.model_sha256)
 }

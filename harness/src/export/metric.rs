@@ -185,17 +185,41 @@ pub fn groups<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<Group<'a>
     order.into_iter().map(|key| Group { runs: by_key.remove(&key).unwrap_or_default(), key }).collect()
 }
 
-/// A value with its spread (p10–p90 for latency-derived metrics, min–max across repeats otherwise).
+/// A value with its spread (p10–p90 for latency-derived metrics, the median's 95 % interval for a generation run's
+/// figures, min–max across repeats otherwise); `spread` says which, so exporters can name their bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
     pub value: f64,
     pub lower: f64,
     pub upper: f64,
+    pub spread: Spread,
+}
+
+/// What an [`Estimate`]'s bounds are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// The 10th and 90th percentiles of the pooled iterations (throughputs: of the latency they derive from).
+    P10P90,
+    /// The median's distribution-free 95 % interval over the timed generations.
+    Ci95,
+    /// The smallest and largest of one value per run (equal with a single run).
+    MinMax,
+}
+
+impl Spread {
+    /// `p10–p90`, `95% CI`, `min–max`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Spread::P10P90 => "p10–p90",
+            Spread::Ci95 => "95% CI",
+            Spread::MinMax => "min–max",
+        }
+    }
 }
 
 impl Estimate {
     fn point(v: f64) -> Self {
-        Self { value: v, lower: v, upper: v }
+        Self { value: v, lower: v, upper: v, spread: Spread::MinMax }
     }
 }
 
@@ -304,11 +328,11 @@ impl Metric {
         match self {
             Metric::Latency => {
                 let s = Sample::new(&self.raw_samples(runs)).ok()?;
-                Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9) })
+                Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9), spread: Spread::P10P90 })
             }
             Metric::PrefillTokensPerS | Metric::DecodeTokensPerS | Metric::TimeToFirstToken if runs.iter().any(|r| r.llm.is_some()) => {
                 let e = crate::results::llm::Estimate::of(&self.raw_samples(runs))?;
-                Some(Estimate { value: e.median, lower: e.lower, upper: e.upper })
+                Some(Estimate { value: e.median, lower: e.lower, upper: e.upper, spread: Spread::Ci95 })
             }
             Metric::DecodeTokensPerS | Metric::TimeToFirstToken => None,
             Metric::PrefillTokensPerS => {
@@ -352,13 +376,13 @@ fn spread(values: &[f64]) -> Option<Estimate> {
     if s.len() == 1 {
         return Some(Estimate::point(s.quantile(0.5)));
     }
-    Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.0), upper: s.quantile(1.0) })
+    Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.0), upper: s.quantile(1.0), spread: Spread::MinMax })
 }
 
 /// tokens / latency; the lower bound comes from the upper latency bound.
 fn throughput(tokens: f64, latency_ns: Estimate) -> Estimate {
     let per_s = |ns: f64| tokens * 1e9 / ns;
-    Estimate { value: per_s(latency_ns.value), lower: per_s(latency_ns.upper), upper: per_s(latency_ns.lower) }
+    Estimate { value: per_s(latency_ns.value), lower: per_s(latency_ns.upper), upper: per_s(latency_ns.lower), spread: latency_ns.spread }
 }
 
 #[cfg(test)]
@@ -392,7 +416,7 @@ mod tests {
 
     #[test]
     fn throughput_bounds_swap_with_latency_bounds() {
-        let t = throughput(2.0, Estimate { value: 1e9, lower: 0.5e9, upper: 2e9 });
+        let t = throughput(2.0, Estimate { value: 1e9, lower: 0.5e9, upper: 2e9, spread: Spread::P10P90 });
         assert_eq!((t.value, t.lower, t.upper), (2.0, 1.0, 4.0));
     }
 }

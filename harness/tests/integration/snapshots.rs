@@ -300,9 +300,62 @@ fn gab_exports() {
     insta::assert_snapshot!("gab_bigger", String::from_utf8(render(&distinct_models(), Direction::BiggerIsBetter)).unwrap());
 }
 
+/// `distinct_models()` plus the XNNPACK run on a probed phone, as a GitHub Actions push would export it; programs are
+/// read from the bundled fixtures of the same names.
 #[test]
 fn pytorch_v3_export() {
-    insta::assert_snapshot!(String::from_utf8(export::pytorch::render(&distinct_models())).unwrap());
+    let mut doc = distinct_models();
+    let mut phone = doc.runs[1].clone();
+    phone.id = "pixel/gemma3n-tiny-xnnpack-fp32/mmap/t2/r0".into();
+    phone.device = DeviceRef {
+        name: "pixel".into(),
+        transport: "adb".into(),
+        info: SystemInfo {
+            hostname: Some("localhost".into()),
+            os: Some("Android".into()),
+            os_version: Some("15".into()),
+            kernel: Some("6.1.75-android14-11".into()),
+            arch: "aarch64".into(),
+            cpu_brand: Some("CPU part 0xd4d".into()),
+            cpu_logical_cores: 9,
+            cpu_physical_cores: None,
+            memory_total_bytes: 7_989_182_464,
+        },
+        probed: Some(ProbedInfo {
+            os_release: None,
+            memory_available_bytes: Some(3_221_225_472),
+            android_facts: Some(AndroidFacts {
+                model: Some("Pixel 8".into()),
+                manufacturer: Some("Google".into()),
+                soc: Some("Google Tensor G3".into()),
+                android_version: Some("15".into()),
+                sdk: Some(35),
+                abi: Some("arm64-v8a".into()),
+            }),
+            android: [("ro.build.fingerprint".to_owned(), "google/shiba/shiba:15/AP4A.250105.002/12701944:user/release-keys".to_owned())].into(),
+            clusters: vec![
+                CpuCluster { name: "little".into(), cpus: vec![0, 1, 2, 3], mask: "0xf".into(), capacity: Some(256), max_khz: Some(1_704_000) },
+                CpuCluster { name: "big".into(), cpus: vec![4, 5, 6, 7, 8], mask: "0x1f0".into(), capacity: Some(1024), max_khz: Some(2_910_000) },
+            ],
+            runner_libc: Some(RunnerLibc { provided_by: "device".into(), libc: "bionic".into(), version: None, detail: None }),
+            ..ProbedInfo::default()
+        }),
+    };
+    doc.runs.push(phone);
+    let ci = export::pytorch::Ci {
+        repo: Some("acme/edge-models".into()),
+        head_branch: Some("refs/heads/main".into()),
+        head_sha: Some("4f3c2b1a".repeat(5)),
+        workflow_id: Some(12_345_678_901),
+        run_attempt: Some(1),
+        job: Some("bench".into()),
+    };
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let program = |run: &RunResult| etbench::inspect::inspect(&models.join(format!("{}.pte", run.model.name))).ok();
+    let text = String::from_utf8(export::pytorch::render_with(&doc, &ci, &program)).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(crate::ingest::all_row_errors(&rows, true), Vec::<String>::new());
+    insta::assert_snapshot!(text);
 }
 
 #[test]
