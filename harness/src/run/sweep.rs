@@ -44,7 +44,11 @@ fn prepare(plan: &Plan, index: usize) -> Prepared {
     };
     let method = &plan.settings.spec.method;
     let inspection = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok());
-    let planned_bytes = inspection.as_ref().and_then(|i| i.methods.iter().find(|m| &m.name == method).map(|m| m.memory_bytes()));
+    // A program with separate prefill and decode methods has no `forward`: its methods share one arena in a
+    // generation run, so it needs the largest of them.
+    let planned_bytes = inspection.as_ref().and_then(|i| {
+        i.methods.iter().find(|m| &m.name == method).or_else(|| i.methods.iter().max_by_key(|m| m.memory_bytes())).map(|m| m.memory_bytes())
+    });
     Prepared { checked, expectation, prompt, planned_bytes, inspection }
 }
 
