@@ -1001,6 +1001,11 @@ def cp_export(name: str, out_dir: Path) -> float:
         # "Mutation on a buffer in the model is detected ... meaningless initial state": expected, the KV cache.
         warnings.filterwarnings("ignore", message="Mutation on a buffer")
         prog = edge.to_executorch(ExecutorchBackendConfig())
+    return write_program(prog, out_dir, name, t0)
+
+
+def write_program(prog, out_dir: Path, name: str, t0: float) -> float:
+    """Writes `out_dir/name.pte` atomically (temp file + rename); returns the seconds since `t0`."""
     dest = out_dir / f"{name}.pte"
     tmp = dest.with_suffix(".pte.tmp")
     tmp.write_bytes(prog.buffer)
@@ -1149,13 +1154,7 @@ def pd_export(name: str, out_dir: Path) -> float:
     for plan in prog.executorch_program.execution_plan:
         if plan.name in ("prefill", "decode"):
             LOG.info("[%s] %s: planned memory arenas %s bytes", name, plan.name, list(plan.non_const_buffer_sizes))
-    dest = out_dir / f"{name}.pte"
-    tmp = dest.with_suffix(".pte.tmp")
-    tmp.write_bytes(prog.buffer)
-    os.replace(tmp, dest)
-    secs = time.monotonic() - t0
-    LOG.info("[%s] wrote %s (%.2f MB) in %.1fs", name, dest, dest.stat().st_size / 1e6, secs)
-    return secs
+    return write_program(prog, out_dir, name, t0)
 
 
 def pd_manifest(names: list[str], out_dir: Path) -> list[dict]:
