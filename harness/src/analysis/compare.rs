@@ -17,6 +17,17 @@ use super::bootstrap::{median_in_place, Bootstrap, RatioCi, Runs, Verdict};
 /// Metrics a comparison judges (those with raw samples).
 pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
 
+/// The metrics judged for runs like `run`: a generation run of an LLM program has no first forward but a time to
+/// first token (its latency samples are per-generation decode times per token); as many metrics either way, so the
+/// family's confidence level is the same.
+pub fn compared(run: &RunResult) -> [Metric; 4] {
+    if run.llm.is_some() {
+        [Metric::Latency, Metric::TimeToFirstToken, Metric::Load, Metric::PeakRss]
+    } else {
+        COMPARED
+    }
+}
+
 /// Metrics with one value per run (not per iteration) need this many runs per side: a median of fewer processes,
 /// with first forwards and loads spreading 2× between processes on a busy machine, gives no usable interval.
 pub const MIN_RUNS_PER_RUN_METRIC: usize = 5;
@@ -148,7 +159,9 @@ pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunRe
         verdict: None,
         note: None,
     };
-    let per_run = metric != Metric::Latency;
+    // Latency and TTFT have many samples per run (iterations, generations); the rest one per run.
+    let sampled = matches!(metric, Metric::Latency | Metric::TimeToFirstToken);
+    let per_run = !sampled;
     if per_run && change.n_base.min(change.n_cand) < MIN_RUNS_PER_RUN_METRIC {
         let n = change.n_base.min(change.n_cand);
         change.note = Some(format!("not judged: {n} run(s) on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})"));
@@ -157,7 +170,7 @@ pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunRe
     let boot = Bootstrap { level: per_metric_level(opts.bootstrap.level), ..opts.bootstrap };
     let sides = Runs::new(bs.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cs.iter().map(|v| v.as_slice()))?)));
     match sides.and_then(|(b, c)| boot.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
-        Ok((ci, single)) if metric == Metric::Latency => {
+        Ok((ci, single)) if sampled => {
             let drift = process_drift(&bs).max(process_drift(&cs));
             judge_unpaired(&mut change, ci, single, drift, opts);
         }
@@ -216,7 +229,7 @@ fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f
 }
 
 fn judge(base: &Group, cand: &Group, differences: Vec<Difference>, opts: &Options) -> Pair {
-    let changes = COMPARED.iter().map(|&m| change(m, &base.runs, &cand.runs, opts)).collect();
+    let changes = compared(base.runs[0]).iter().map(|&m| change(m, &base.runs, &cand.runs, opts)).collect();
     Pair { base: base.key.clone(), cand: cand.key.clone(), differences, changes }
 }
 
@@ -342,7 +355,10 @@ impl Comparison {
                     (Some(v), None) => v.label().to_owned(),
                     (None, n) => n.clone().unwrap_or_default(),
                 };
-                rows.push([pair.cand.to_string(), c.metric.label().into(), value(c.base, c.n_base), value(c.cand, c.n_cand), change, interval, verdict]);
+                // A generation run's latency samples are its generations' decode times per token.
+                let generation = pair.changes.iter().any(|x| x.metric == Metric::TimeToFirstToken);
+                let label = if c.metric == Metric::Latency && generation { "decode time per token (median)" } else { c.metric.label() };
+                rows.push([pair.cand.to_string(), label.into(), value(c.base, c.n_base), value(c.cand, c.n_cand), change, interval, verdict]);
             }
         }
         rows

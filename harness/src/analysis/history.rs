@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::analysis::compare::{self, Comparison, Options, Pair, COMPARED};
+use crate::analysis::compare::{self, Comparison, Options, Pair};
 use crate::export::metric::{short_sha, threads_label, RunKey};
 use crate::results::{Document, RunResult};
 
@@ -264,7 +264,7 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
         // batch is one unit and borrows the batch-to-batch spread of the window.
         let base: Vec<Vec<&RunResult>> = earlier.iter().rev().take(window.max(1)).cloned().collect();
         let key = RunKey::of(newest[0]);
-        let changes = COMPARED.iter().map(|&m| compare::change_units(m, &base, &[newest.clone()], opts)).collect();
+        let changes = compare::compared(newest[0]).iter().map(|&m| compare::change_units(m, &base, &[newest.clone()], opts)).collect();
         pairs.push(Pair { base: key.clone(), cand: key, differences: Vec::new(), changes });
     }
     Comparison {

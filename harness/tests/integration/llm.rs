@@ -256,3 +256,17 @@ fn a_text_prompt_drives_a_generation_and_ids_outside_the_vocabulary_are_refused(
     let (out, _) = generate(&[&llm("llama-tiny-kv-xnnpack")], &["--prompt", "x", "--prefill", "8"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn compare_of_two_generation_runs_judges_decode_time_per_token_and_ttft() {
+    let _guard = load();
+    let m = llm("llama-tiny-kv-xnnpack");
+    let (a, dir_a) = generate(&[&m], &["--prefill", "8", "--decode", "8", "--repeat", "3"]);
+    let (b, dir_b) = generate(&[&m], &["--prefill", "8", "--decode", "8", "--repeat", "3"]);
+    assert!(a.status.success() && b.status.success(), "{}{}", stderr_of(&a), stderr_of(&b));
+    let out = etbench().args(["compare", "--format", "md"]).arg(dir_a.path()).arg(dir_b.path()).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "{}", stderr_of(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("decode time per token (median)") && md.contains("time to first token"), "{md}");
+    assert!(!md.contains("first forward"), "generation runs have no first forward: {md}");
+}
