@@ -147,14 +147,10 @@ pub fn generation_notes(runs: &[&RunResult]) -> Vec<String> {
         .collect()
 }
 
-/// Median and p10/p90 of values.
-fn band(values: &mut [f64]) -> Option<(f64, f64, f64)> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let q = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
-    Some((q(0.5), q(0.1), q(0.9)))
+/// Median and p10/p90 of values (the project's quantiles), `None` when there are none.
+fn band(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let s = crate::stats::Sample::new(values).ok()?;
+    Some((s.quantile(0.5), s.quantile(0.1), s.quantile(0.9)))
 }
 
 /// Decode milliseconds per token against the position it was fed at, one line per variant (median over the timed
@@ -165,11 +161,12 @@ pub fn depth_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyho
     for (g, label) in groups.iter().zip(labels) {
         let gens: Vec<&etbench_protocol::GenerationRecord> = g.runs.iter().filter_map(|r| r.llm.as_ref()).flat_map(|l| l.timed()).collect();
         let steps = gens.iter().map(|x| x.decode_ns.len()).max().unwrap_or(0);
+        // Decode step k feeds the token at position depth + prefill + k.
+        let start = gens.first().map(|x| (x.depth + x.prefill_tokens) as f64).unwrap_or(0.0);
         let points: Vec<(f64, f64, f64, f64)> = (0..steps)
             .filter_map(|k| {
-                let mut v: Vec<f64> = gens.iter().filter_map(|x| x.decode_ns.get(k).map(|&ns| ns as f64 / 1e6)).collect();
-                let start = gens.first().map(|x| (x.depth + x.prefill_tokens) as f64).unwrap_or(0.0);
-                band(&mut v).map(|(m, lo, hi)| (start + k as f64, m, lo, hi))
+                let v: Vec<f64> = gens.iter().filter_map(|x| x.decode_ns.get(k).map(|&ns| ns as f64 / 1e6)).collect();
+                band(&v).map(|(m, lo, hi)| (start + k as f64, m, lo, hi))
             })
             .collect();
         if points.len() >= 2 {
@@ -210,22 +207,22 @@ pub fn sustained_chart(groups: &[&Group], labels: &[String], caption: &str) -> a
         let mut temp_pts = Vec::new();
         for (b, xs) in &buckets {
             let t = (*b as f64 + 0.5) * window;
-            let mut r: Vec<f64> = xs.iter().filter(|x| !x.decode_ns.is_empty()).map(|x| x.decode_ns.len() as f64 * 1e9 / x.decode_ns.iter().sum::<u64>() as f64).collect();
-            if let Some((m, lo, hi)) = band(&mut r) {
+            let r: Vec<f64> = xs.iter().map(|x| crate::results::llm::decode_tokens_per_s(x)).filter(|v| v.is_finite()).collect();
+            if let Some((m, lo, hi)) = band(&r) {
                 rate_pts.push((t, m, lo, hi));
             }
-            let mut c: Vec<f64> = xs
+            let c: Vec<f64> = xs
                 .iter()
                 .filter_map(|x| {
                     let khz: Vec<u64> = x.conditions.as_ref()?.cpus.iter().filter_map(|c| c.cur_khz).collect();
                     (!khz.is_empty()).then(|| khz.iter().sum::<u64>() as f64 / khz.len() as f64 / 1000.0)
                 })
                 .collect();
-            if let Some((m, lo, hi)) = band(&mut c) {
+            if let Some((m, lo, hi)) = band(&c) {
                 clock_pts.push((t, m, lo, hi));
             }
-            let mut k: Vec<f64> = xs.iter().filter_map(|x| x.conditions.as_ref()?.max_temp_c()).collect();
-            if let Some((m, lo, hi)) = band(&mut k) {
+            let k: Vec<f64> = xs.iter().filter_map(|x| x.conditions.as_ref()?.max_temp_c()).collect();
+            if let Some((m, lo, hi)) = band(&k) {
                 temp_pts.push((t, m, lo, hi));
             }
         }

@@ -310,8 +310,8 @@ impl Metric {
                 Metric::FirstForward => one(r.samples.first_forward_ns),
                 Metric::Load => one(load_ns(r)),
                 Metric::PeakRss => one(r.summary.as_ref().and_then(|s| s.peak_rss_bytes)),
-                Metric::PrefillTokensPerS => llm_values(r, |g| rate(g.prefill_tokens as f64, g.prefill_ns)),
-                Metric::DecodeTokensPerS => llm_values(r, |g| rate(g.decode_ns.len() as f64, g.decode_ns.iter().sum())),
+                Metric::PrefillTokensPerS => llm_values(r, crate::results::llm::prefill_tokens_per_s),
+                Metric::DecodeTokensPerS => llm_values(r, crate::results::llm::decode_tokens_per_s),
                 Metric::TimeToFirstToken => llm_values(r, |g| g.ttft_ns as f64),
                 Metric::DecodeEquivalentTokensPerS => Vec::new(),
             })
@@ -359,10 +359,6 @@ impl fmt::Display for Metric {
 /// One value per timed generation of a generation run (none for forward-loop runs).
 fn llm_values(run: &RunResult, f: impl Fn(&etbench_protocol::GenerationRecord) -> f64) -> Vec<f64> {
     run.llm.iter().flat_map(|l| l.timed()).map(f).filter(|v| v.is_finite()).collect()
-}
-
-fn rate(tokens: f64, ns: u64) -> f64 {
-    if ns == 0 { f64::NAN } else { tokens * 1e9 / ns as f64 }
 }
 
 pub fn load_ns(run: &RunResult) -> Option<u64> {

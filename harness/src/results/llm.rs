@@ -41,6 +41,20 @@ pub struct LlmResult {
     pub summary: Option<LlmSummary>,
 }
 
+/// Prefill tokens ÷ the prefill calls' execute time (NaN when nothing was timed).
+pub fn prefill_tokens_per_s(g: &GenerationRecord) -> f64 {
+    per_s(g.prefill_tokens as f64, g.prefill_ns)
+}
+
+/// Decode steps ÷ their summed execute time (NaN without a decode step).
+pub fn decode_tokens_per_s(g: &GenerationRecord) -> f64 {
+    per_s(g.decode_ns.len() as f64, g.decode_ns.iter().sum())
+}
+
+fn per_s(tokens: f64, ns: u64) -> f64 {
+    if ns == 0 { f64::NAN } else { tokens * 1e9 / ns as f64 }
+}
+
 /// A median with its 95 % interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
@@ -139,9 +153,8 @@ impl LlmResult {
             self.summary = None;
             return;
         };
-        let rate = |tokens: f64, ns: u64| if ns == 0 { f64::NAN } else { tokens * 1e9 / ns as f64 };
-        let prefill: Vec<f64> = timed.iter().map(|g| rate(g.prefill_tokens as f64, g.prefill_ns)).collect();
-        let decode: Vec<f64> = timed.iter().map(|g| rate(g.decode_ns.len() as f64, g.decode_ns.iter().sum())).collect();
+        let prefill: Vec<f64> = timed.iter().map(|g| prefill_tokens_per_s(g)).collect();
+        let decode: Vec<f64> = timed.iter().map(|g| decode_tokens_per_s(g)).collect();
         let ttft: Vec<f64> = timed.iter().map(|g| g.ttft_ns as f64 / 1e6).collect();
         let steps: Vec<f64> = timed.iter().flat_map(|g| g.decode_ns.iter().map(|&ns| ns as f64 / 1e6)).collect();
         let (Some(prefill_tokens_per_s), Some(decode_tokens_per_s), Some(ttft_ms), Some(decode_step_ms)) =

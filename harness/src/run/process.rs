@@ -306,7 +306,7 @@ impl Progress {
             // A generation of a big model takes seconds to minutes: each slow one gets a line.
             let total_ns = g.prefill_ns + g.decode_ns.iter().sum::<u64>();
             if total_ns >= Self::SLOW_NS {
-                let decode = if g.decode_ns.is_empty() { 0.0 } else { g.decode_ns.len() as f64 * 1e9 / g.decode_ns.iter().sum::<u64>() as f64 };
+                let decode = Some(crate::results::llm::decode_tokens_per_s(g)).filter(|v| v.is_finite()).unwrap_or(0.0);
                 let (what, n, of) = if g.warmup { ("warm-up generation", g.index + 1, self.warmup) } else { ("generation", g.index + 1, self.total) };
                 crate::say!(
                     "      {what} {n}/{of}: TTFT {} ms, decode {} tok/s ({:.1} s)",
