@@ -73,7 +73,7 @@ pub fn notes(groups: &[&Group]) -> Vec<String> {
     let mut notes = vec![
         "ppN tgM @ dD: a prompt of N tokens, then M greedy decode steps through the KV cache, after D tokens already in the cache (an untimed prefill); decoding goes on past EOS, as llama-bench does".to_owned(),
         format!(
-            "prefill tok/s = N ÷ the prefill calls' execute time; decode tok/s = M ÷ the decode steps' summed execute time; TTFT (time to first token) = prefill + the argmax of the first token. Each is the median over the timed generations ({generations} in all; every generation restarts at position 0) with its 95% interval (order statistics)"
+            "prefill tok/s = N ÷ the prefill calls' execute time; decode tok/s = M ÷ the decode steps' summed execute time; TTFT (time to first token) = prefill + the argmax of the first token. Each is the median over the timed generations ({generations} in all; every generation restarts at position 0) with its 95% interval (order statistics; below 6 generations the interval is unknown and the range min–max is shown)"
         ),
     ];
     let mut reads = Vec::new();

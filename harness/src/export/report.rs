@@ -452,14 +452,14 @@ fn render_charts(all: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
         let decode = bars(&owned, &labels, &colors, Metric::DecodeTokensPerS);
         if !decode.is_empty() {
             out.push(
-                Spec::Bars { bars: decode, x_label: "decode tokens/s (whiskers: 95% interval of the median)".into(), unit: Unit::TokensPerS }
+                Spec::Bars { bars: decode, x_label: "decode tokens/s (whiskers: 95% interval of the median; min–max below 6 generations)".into(), unit: Unit::TokensPerS }
                     .render("decode", "Decode throughput through the KV cache", caption)?,
             );
         }
         let ttft = bars(&owned, &labels, &colors, Metric::TimeToFirstToken);
         if !ttft.is_empty() {
             out.push(
-                Spec::Bars { bars: ttft, x_label: "time to first token (whiskers: 95% interval of the median)".into(), unit: Unit::Ms }
+                Spec::Bars { bars: ttft, x_label: "time to first token (whiskers: 95% interval of the median; min–max below 6 generations)".into(), unit: Unit::Ms }
                     .render("ttft", "Time to first token", caption)?,
             );
         }
