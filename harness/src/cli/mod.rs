@@ -586,7 +586,8 @@ impl LlmArgs {
     /// Every combination of --prefill × --decode × --depth; `prompt_ids` (a prompt through the tokenizer) fixes
     /// the prefill to its length.
     fn workloads(&self, prompt_ids: Option<&[i64]>) -> Vec<etbench_protocol::LlmSpec> {
-        if !self.given() && prompt_ids.is_none() {
+        // A text prompt only reaches here with generation flags given.
+        if !self.given() {
             return Vec::new();
         }
         let base = etbench_protocol::LlmSpec {
@@ -1107,15 +1108,15 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     if prompt.is_some() && !args.llm.prefill.is_empty() {
         return Err(arg_error("--prefill cannot go with --prompt: the prompt's tokens are the prefill".to_owned()));
     }
-    // A text prompt drives a generation run of an LLM program when the generation flags are given.
-    let text_tokenizer = prompt.as_ref().filter(|_| args.llm.given()).map(|p| (p.text.clone(), p.tokenizer.clone()));
-    let prompt_ids = match (&prompt, args.llm.given()) {
-        (Some(p), true) => Some(p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}")))?),
-        _ => None,
+    // A text prompt drives a generation run of an LLM program when the generation flags are given; otherwise it
+    // fills the window of a forward-loop run.
+    let (prompt, text_run) = match prompt {
+        Some(p) if args.llm.given() => (None, Some(p)),
+        p => (p, None),
     };
+    let prompt_ids = text_run.as_ref().map(|p| p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}")))).transpose()?;
     let workloads = args.llm.workloads(prompt_ids.as_deref());
     check_workloads(&args.models, &workloads)?;
-    let prompt = if prompt_ids.is_some() { None } else { prompt };
     let devices: Vec<_> = names
         .iter()
         // With a runner per model, the device itself (its facts, its lock) has the first model's.
@@ -1154,11 +1155,11 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None, model_devices });
     }
     let mut doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
-    if let Some((text, tokenizer)) = &text_tokenizer {
+    if let Some(p) = &text_run {
         // Text runs of LLM programs: the prompt and the generated ids as text, beside the ids.
         for llm in doc.runs.iter_mut().filter_map(|r| r.llm.as_mut()) {
-            llm.prompt_text = Some(text.clone());
-            llm.generated_text = Some(tokenizer.decode(llm.generated()));
+            llm.prompt_text = Some(p.text.clone());
+            llm.generated_text = Some(p.tokenizer.decode(llm.generated()));
         }
         out.write_results(&doc)?;
     }

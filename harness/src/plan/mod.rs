@@ -90,16 +90,12 @@ pub fn default_workload(program: &etbench_protocol::LlmProgram) -> LlmSpec {
 }
 
 /// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation.
-pub fn generation_sampling(mut spec: RunSpec, warmup_set: bool, sampling_set: bool) -> RunSpec {
-    if !warmup_set {
-        spec.warmup = 1;
-    }
-    if !sampling_set {
-        spec.iterations = 50;
-        spec.min_iterations = 6;
-        spec.until_ci_pct = Some(2.0);
-        spec.max_time_s = Some(120.0);
-    }
+pub fn generation_sampling(mut spec: RunSpec) -> RunSpec {
+    spec.warmup = 1;
+    spec.iterations = 50;
+    spec.min_iterations = 6;
+    spec.until_ci_pct = Some(2.0);
+    spec.max_time_s = Some(120.0);
     spec
 }
 
@@ -186,7 +182,7 @@ impl Plan {
             }
         }
         if spec.llm.is_some() && s.generation_defaults {
-            spec = generation_sampling(spec, false, false);
+            spec = generation_sampling(spec);
         }
         // Decode is usually bound by memory: every generation run states its share of the device's read bandwidth.
         spec.bandwidth_probe |= spec.llm.is_some();
