@@ -1341,21 +1341,16 @@ def main(argv=None) -> int:
         keep = [v for v in old.get("variants", []) if v.get("family") == "llama" and v["name"] not in names]
         write_manifest(out_dir, "llama", keep + entries)
         all_entries += entries
-    if cp_names:
+    # The hand-written programs; prefill/decode after cache_position: that program (same weights) is the reference
+    # for its generations.
+    for hand_names, export, manifest in ((cp_names, cp_export, cp_manifest), (pd_names, pd_export, pd_manifest)):
+        if not hand_names:
+            continue
         if not args.manifest_only:
-            for n in cp_names:
-                cp_export(n, out_dir)
+            for n in hand_names:
+                export(n, out_dir)
         old = read_manifest(out_dir / MANIFEST_NAME) or {}
-        entries = cp_manifest(cp_names, out_dir)
-        write_manifest(out_dir, CP_FAMILY, merge_hand_written(old, entries))
-        all_entries += entries
-    if pd_names:
-        # After the cache_position fixture: its program (same weights) is the reference for these generations.
-        if not args.manifest_only:
-            for n in pd_names:
-                pd_export(n, out_dir)
-        old = read_manifest(out_dir / MANIFEST_NAME) or {}
-        entries = pd_manifest(pd_names, out_dir)
+        entries = manifest(hand_names, out_dir)
         write_manifest(out_dir, CP_FAMILY, merge_hand_written(old, entries))
         all_entries += entries
     for e in all_entries:
