@@ -1,6 +1,7 @@
 //! Helpers for the integration tests: the bundled fixtures, the real runner binary, and reading results back.
 #![allow(dead_code)]
 
+pub mod docs;
 pub mod lab;
 
 /// The machine's CPUs. Tests whose verdicts depend on timing take it exclusively ([`timing`]), so they measure
