@@ -90,6 +90,17 @@ pub struct Series {
     pub key: String,
     pub runs: Vec<RunResult>,
     pub batches: Vec<String>,
+    /// Where each run came from, parallel to `runs`.
+    pub origins: Vec<Origin>,
+}
+
+/// Where a stored run came from: the results file it was added from, the host that ran it, and the CI job (commit,
+/// run link) when a CI job made it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub source: String,
+    pub host: Option<String>,
+    pub ci: Option<crate::results::CiProvenance>,
 }
 
 impl Series {
@@ -227,19 +238,21 @@ impl History {
 
     /// Every series with its runs, oldest first; series ordered by key.
     pub fn series(&self) -> anyhow::Result<Vec<Series>> {
-        let mut stmt = self.conn.prepare("SELECT series, batch, run_json FROM runs ORDER BY series, started_at, id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut stmt = self.conn.prepare("SELECT series, batch, run_json, source FROM runs ORDER BY series, started_at, id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
         let mut out: Vec<Series> = Vec::new();
         for row in rows {
-            let (key, batch, json) = row?;
+            let (key, batch, json, source) = row?;
+            let origin = Origin { source, host: None, ci: None };
             let run: RunResult = serde_json::from_str(&json)
                 .with_context(|| format!("{}: a stored run of `{key}` is not readable by this etbench", self.path.display()))?;
             match out.last_mut() {
                 Some(s) if s.key == key => {
                     s.runs.push(run);
                     s.batches.push(batch);
+                    s.origins.push(origin);
                 }
-                _ => out.push(Series { key, runs: vec![run], batches: vec![batch] }),
+                _ => out.push(Series { key, runs: vec![run], batches: vec![batch], origins: vec![origin] }),
             }
         }
         if out.is_empty() {

@@ -44,6 +44,27 @@ pub struct Provenance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
     pub host: SystemInfo,
+    /// The CI job that made this document, when one did (GitHub Actions, GitLab CI): which commit, which run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiProvenance>,
+}
+
+/// A CI job's identity, read from the CI's own environment variables; no secrets (tokens are never read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiProvenance {
+    /// `github` or `gitlab`.
+    pub system: String,
+    /// The commit the job built (`GITHUB_SHA`, `CI_COMMIT_SHA`).
+    pub commit: Option<String>,
+    /// The branch or tag (`GITHUB_REF_NAME`, `CI_COMMIT_REF_NAME`).
+    pub ref_name: Option<String>,
+    pub run_id: Option<String>,
+    /// A link to the run (`$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`, `CI_PIPELINE_URL`).
+    pub run_url: Option<String>,
+    /// A link to the commit, when the CI says where the repository lives.
+    pub commit_url: Option<String>,
+    /// The machine that ran the job (`RUNNER_NAME`, `CI_RUNNER_DESCRIPTION`).
+    pub runner_name: Option<String>,
 }
 
 /// A machine as sysinfo sees it (the host, or the local device).

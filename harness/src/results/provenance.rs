@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sysinfo::System;
 
-use crate::results::{Provenance, SystemInfo};
+use crate::results::{CiProvenance, Provenance, SystemInfo};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -39,5 +39,63 @@ pub fn provenance(command: Vec<String>) -> Provenance {
         command,
         cwd: std::env::current_dir().ok().map(|d| d.display().to_string()),
         host: system_info(),
+        ci: ci_provenance(|name| std::env::var(name).ok()),
+    }
+}
+
+/// The CI job this process runs in, from the variables GitHub Actions and GitLab CI set; `None` outside CI.
+pub fn ci_provenance(var: impl Fn(&str) -> Option<String>) -> Option<CiProvenance> {
+    let get = |name: &str| var(name).filter(|v| !v.is_empty());
+    if get("GITHUB_ACTIONS").as_deref() == Some("true") {
+        let repo_url = get("GITHUB_SERVER_URL").zip(get("GITHUB_REPOSITORY")).map(|(server, repo)| format!("{server}/{repo}"));
+        let commit = get("GITHUB_SHA");
+        let run_id = get("GITHUB_RUN_ID");
+        return Some(CiProvenance {
+            system: "github".into(),
+            run_url: repo_url.clone().zip(run_id.clone()).map(|(r, id)| format!("{r}/actions/runs/{id}")),
+            commit_url: repo_url.zip(commit.clone()).map(|(r, c)| format!("{r}/commit/{c}")),
+            commit,
+            ref_name: get("GITHUB_REF_NAME"),
+            run_id,
+            runner_name: get("RUNNER_NAME"),
+        });
+    }
+    if get("GITLAB_CI").as_deref() == Some("true") {
+        let commit = get("CI_COMMIT_SHA");
+        return Some(CiProvenance {
+            system: "gitlab".into(),
+            commit_url: get("CI_PROJECT_URL").zip(commit.clone()).map(|(r, c)| format!("{r}/-/commit/{c}")),
+            commit,
+            ref_name: get("CI_COMMIT_REF_NAME"),
+            run_id: get("CI_PIPELINE_ID"),
+            run_url: get("CI_PIPELINE_URL"),
+            runner_name: get("CI_RUNNER_DESCRIPTION"),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_actions_variables_become_links_to_the_run_and_the_commit() {
+        let env = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "acme/model"),
+            ("GITHUB_SHA", "0123abc"),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_REF_NAME", "main"),
+            ("RUNNER_NAME", "pixel-host-1"),
+            ("GITHUB_TOKEN", "secret"),
+        ];
+        let ci = ci_provenance(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap();
+        assert_eq!(ci.run_url.as_deref(), Some("https://github.com/acme/model/actions/runs/42"));
+        assert_eq!(ci.commit_url.as_deref(), Some("https://github.com/acme/model/commit/0123abc"));
+        assert_eq!(ci.runner_name.as_deref(), Some("pixel-host-1"));
+        assert!(!format!("{ci:?}").contains("secret"));
+        assert_eq!(ci_provenance(|_| None), None);
     }
 }

@@ -115,6 +115,7 @@ fn document() -> Document {
             command: vec!["etbench".into(), "bench".into()],
             cwd: None,
             host: info(),
+            ci: None,
         },
         runs: vec![ok_run("gemma3n-tiny-bf16", 80_000_000), ok_run("gemma3n-tiny-xnnpack-fp32", 6_600_000), failed],
         drift: Vec::new(),
