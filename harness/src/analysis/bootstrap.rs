@@ -7,7 +7,8 @@
 //!
 //! A change is called only when the whole interval clears the noise threshold (criterion's rule): regressed when the
 //! interval lies entirely beyond 1 + threshold in the bad direction, improved when entirely beyond 1 − threshold in
-//! the good one, and "no significant change" otherwise.
+//! the good one. Otherwise the words still say what the interval shows ([`Verdict`]): no change beyond the threshold,
+//! a change in a named direction not shown to exceed it, or no verdict yet.
 
 use serde::Serialize;
 
@@ -98,7 +99,7 @@ impl<'a> Runs<'a> {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BootstrapError {
-    #[error("{n} sample(s): an interval needs at least 2 samples on each side, or several runs on one side")]
+    #[error("{} on a side: an interval needs at least 2 samples on each side, or several runs on one side", crate::export::fmt::plural(*n, "sample", "samples"))]
     TooFew { n: usize },
     #[error("{0} (values must be finite and positive)")]
     Stats(StatsError),
@@ -192,30 +193,115 @@ fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// What an interval of cand/base says against a threshold (a fraction: 0.05 = ±5 %). Six cases, so that no wording
+/// ever denies a difference the interval shows:
+/// - [`Improved`](Verdict::Improved) / [`Regressed`](Verdict::Regressed): the whole interval is past the threshold;
+/// - [`NoChange`](Verdict::NoChange): the whole interval is inside ±threshold (any difference is smaller than it);
+/// - [`Better`](Verdict::Better) / [`Worse`](Verdict::Worse): the interval excludes 1.0 but reaches past the
+///   threshold on one side only: a real difference, not shown to exceed the threshold;
+/// - [`Inconclusive`](Verdict::Inconclusive): the interval spans both 1.0 and a threshold: more samples settle it.
+///
+/// Only `Regressed` fails a CI job (exit 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Improved,
     Regressed,
     NoChange,
+    Better,
+    Worse,
+    Inconclusive,
+}
+
+/// How to name the direction of a change of a quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A duration, smaller is better: "faster" / "slower".
+    Time,
+    /// Work per second, larger is better: "higher" / "lower" (throughput).
+    Rate,
+    /// Anything else (bytes, joules), smaller is better: "smaller" / "larger".
+    Amount,
+}
+
+impl Direction {
+    pub fn smaller_is_better(self) -> bool {
+        !matches!(self, Direction::Rate)
+    }
+
+    /// The word for a ratio above 1.0 and the one for below.
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Direction::Time => ("slower", "faster"),
+            Direction::Rate => ("higher", "lower"),
+            Direction::Amount => ("larger", "smaller"),
+        }
+    }
 }
 
 impl Verdict {
-    /// Three-way call from an interval of cand/base; `threshold` is a fraction (0.05 = 5 %).
+    /// The call an interval of cand/base makes against `threshold` (a fraction).
     pub fn of(ci: &RatioCi, threshold: f64, smaller_is_better: bool) -> Self {
-        let (above, below) = (ci.lower > 1.0 + threshold, ci.upper < 1.0 - threshold);
-        match (above, below, smaller_is_better) {
-            (true, _, true) | (_, true, false) => Verdict::Regressed,
-            (true, _, false) | (_, true, true) => Verdict::Improved,
-            _ => Verdict::NoChange,
+        let (up, down) = if smaller_is_better { (Verdict::Regressed, Verdict::Improved) } else { (Verdict::Improved, Verdict::Regressed) };
+        let (worse_up, better_down) = if smaller_is_better { (Verdict::Worse, Verdict::Better) } else { (Verdict::Better, Verdict::Worse) };
+        if ci.lower > 1.0 + threshold {
+            up
+        } else if ci.upper < 1.0 - threshold {
+            down
+        } else if ci.lower >= 1.0 - threshold && ci.upper <= 1.0 + threshold {
+            Verdict::NoChange
+        } else if ci.lower > 1.0 {
+            worse_up
+        } else if ci.upper < 1.0 {
+            better_down
+        } else {
+            Verdict::Inconclusive
         }
     }
 
-    pub fn label(self) -> &'static str {
+    /// The schema's name (`results.json`, JSON output).
+    pub fn name(self) -> &'static str {
         match self {
             Verdict::Improved => "improved",
-            Verdict::Regressed => "REGRESSED",
-            Verdict::NoChange => "no significant change",
+            Verdict::Regressed => "regressed",
+            Verdict::NoChange => "no_change",
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    pub fn of_name(name: &str) -> Option<Self> {
+        use Verdict::*;
+        [Improved, Regressed, NoChange, Better, Worse, Inconclusive].into_iter().find(|v| v.name() == name)
+    }
+
+    /// The words every printer shows for this call (compare, history check, reports, the dashboard): the call, the
+    /// direction and size of the change with its interval, and, when the interval cannot decide, what would settle
+    /// it (`settle`, e.g. "raise --iters or use --until-ci").
+    pub fn words(self, ci: &RatioCi, threshold: f64, direction: Direction, settle: &str) -> String {
+        let t = threshold * 100.0;
+        let (above, below) = direction.words();
+        let pct = |r: f64| (r - 1.0).abs() * 100.0;
+        // "slower by 5.0 % (4.8–5.2 %)": the interval's bounds in the same direction, nearer one first.
+        let sized = || {
+            let (word, near, far) = if ci.ratio >= 1.0 { (above, ci.lower, ci.upper) } else { (below, ci.upper, ci.lower) };
+            format!("{word} by {:.1} % ({:.1}–{:.1} %)", pct(ci.ratio), pct(near), pct(far))
+        };
+        match self {
+            Verdict::Regressed => format!("REGRESSED: {}", sized()),
+            Verdict::Improved => format!("improved: {}", sized()),
+            Verdict::NoChange if ci.lower > 1.0 || ci.upper < 1.0 => format!("no change beyond ±{t:.0} % ({})", sized()),
+            Verdict::NoChange => format!("no change beyond ±{t:.0} %"),
+            Verdict::Better | Verdict::Worse => format!("{}: not shown to exceed ±{t:.0} %", sized()),
+            Verdict::Inconclusive => {
+                let settle = if settle.is_empty() { String::new() } else { format!("; {settle}") };
+                format!(
+                    "no verdict: {:+.1} % … {:+.1} % spans both no change and ±{t:.0} %{settle}",
+                    (ci.lower - 1.0) * 100.0,
+                    (ci.upper - 1.0) * 100.0
+                )
+            }
         }
     }
 }
@@ -295,7 +381,7 @@ mod tests {
         let cand = vec![noisy(20, 140.0, 4), noisy(20, 140.0, 5), noisy(20, 100.0, 6)];
         let c = ci_runs(&base, &cand);
         assert!(c.ratio > 1.3, "pooled medians differ: {c:?}");
-        assert_eq!(Verdict::of(&c, 0.05, true), Verdict::NoChange, "{c:?}");
+        assert_eq!(Verdict::of(&c, 0.05, true), Verdict::Inconclusive, "{c:?}");
         // The same pooled points treated as one process each would be called a regression.
         let flat = |v: &[Vec<f64>]| v.concat();
         assert_eq!(Verdict::of(&ci(&flat(&base), &flat(&cand)), 0.05, true), Verdict::Regressed);
@@ -305,12 +391,42 @@ mod tests {
     fn a_single_run_borrows_the_run_to_run_spread_of_the_other_side() {
         let base = vec![noisy(20, 100.0, 1), noisy(20, 130.0, 2), noisy(20, 100.0, 3), noisy(20, 125.0, 4)];
         let near = ci_runs(&base, &[noisy(20, 128.0, 5)]);
-        assert_eq!(Verdict::of(&near, 0.05, true), Verdict::NoChange, "{near:?}");
+        assert!(matches!(Verdict::of(&near, 0.05, true), Verdict::Inconclusive | Verdict::Worse), "{near:?}");
         let far = ci_runs(&base, &[noisy(20, 400.0, 6)]);
         assert_eq!(Verdict::of(&far, 0.05, true), Verdict::Regressed, "{far:?}");
         // One value per run (first forward): judged from the other side's runs.
         let firsts = [vec![10.0], vec![11.0], vec![10.5]];
         assert_eq!(Verdict::of(&ci_runs(&firsts, &[vec![30.0]]), 0.05, true), Verdict::Regressed);
+    }
+
+    fn interval(ratio: f64, lower: f64, upper: f64) -> RatioCi {
+        RatioCi { ratio, lower, upper, level: 0.95 }
+    }
+
+    #[test]
+    fn the_words_never_deny_a_difference_the_interval_shows() {
+        let words = |r, l, u| {
+            let ci = interval(r, l, u);
+            Verdict::of(&ci, 0.05, true).words(&ci, 0.05, Direction::Time, "raise --iters")
+        };
+        // int8 against bf16 on this kind of machine: tight, real, straddling the threshold.
+        assert_eq!(words(1.050, 1.048, 1.052), "slower by 5.0 % (4.8–5.2 %): not shown to exceed ±5 %");
+        assert_eq!(words(0.950, 0.948, 0.952), "faster by 5.0 % (4.8–5.2 %): not shown to exceed ±5 %");
+        assert_eq!(words(1.10, 1.08, 1.12), "REGRESSED: slower by 10.0 % (8.0–12.0 %)");
+        assert_eq!(words(0.90, 0.88, 0.92), "improved: faster by 10.0 % (8.0–12.0 %)");
+        assert_eq!(words(1.00, 0.99, 1.01), "no change beyond ±5 %");
+        assert_eq!(words(1.02, 1.01, 1.03), "no change beyond ±5 % (slower by 2.0 % (1.0–3.0 %))");
+        assert_eq!(words(1.01, 0.97, 1.06), "no verdict: -3.0 % … +6.0 % spans both no change and ±5 %; raise --iters");
+        // A rate: higher is better.
+        let ci = interval(1.06, 1.055, 1.065);
+        assert_eq!(Verdict::of(&ci, 0.05, false), Verdict::Improved);
+        assert_eq!(Verdict::of(&ci, 0.05, false).words(&ci, 0.05, Direction::Rate, ""), "improved: higher by 6.0 % (5.5–6.5 %)");
+        let ci = interval(0.96, 0.94, 0.98);
+        assert_eq!(Verdict::of(&ci, 0.05, false), Verdict::Worse);
+        for v in [Verdict::Improved, Verdict::Regressed, Verdict::NoChange, Verdict::Better, Verdict::Worse, Verdict::Inconclusive] {
+            assert_eq!(Verdict::of_name(v.name()), Some(v));
+            assert!(!v.words(&ci, 0.05, Direction::Time, "").contains("significant"));
+        }
     }
 
     #[test]

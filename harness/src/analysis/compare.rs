@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
+use crate::export::fmt::plural;
 use crate::export::metric::{groups, Estimate, Group, Metric, RunKey};
 use crate::results::{Document, RunResult};
 use super::bootstrap::{median_in_place, Bootstrap, RatioCi, Runs, Verdict};
@@ -164,7 +165,7 @@ pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunRe
     let per_run = !sampled;
     if per_run && change.n_base.min(change.n_cand) < MIN_RUNS_PER_RUN_METRIC {
         let n = change.n_base.min(change.n_cand);
-        change.note = Some(format!("not judged: {n} run(s) on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})"));
+        change.note = Some(format!("not judged: {} on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})", plural(n, "run", "runs")));
         return change;
     }
     let boot = Bootstrap { level: per_metric_level(opts.bootstrap.level), ..opts.bootstrap };
@@ -207,7 +208,8 @@ fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f
         return;
     }
     let verdict = Verdict::of(&ci, opts.threshold + drift, true);
-    if verdict == Verdict::NoChange && drift > opts.threshold {
+    let called = matches!(verdict, Verdict::Improved | Verdict::Regressed);
+    if !called && drift > opts.threshold {
         change.note = Some(format!("runs on this device drift ±{pct:.0}% between processes: no verdict; use --paired"));
         return;
     }
@@ -215,7 +217,7 @@ fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f
     // past it without clearing threshold + drift (+5.7% … +8.9% with ±4% drift) is a change this design cannot
     // tell from drift, so it is not denied either.
     let inside = ci.lower >= 1.0 - opts.threshold && ci.upper <= 1.0 + opts.threshold;
-    if verdict == Verdict::NoChange && !inside {
+    if !called && !inside {
         change.note = Some(format!(
             "no verdict: the interval reaches past ±{:.0}% but does not clear it plus the ±{pct:.0}% drift between processes; use --paired",
             opts.threshold * 100.0
@@ -225,8 +227,11 @@ fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f
     if drift > opts.threshold {
         change.note = Some(format!("called beyond the ±{pct:.0}% drift between processes"));
     }
-    change.verdict = Some(verdict);
+    change.verdict = Some(if called { verdict } else { Verdict::NoChange });
 }
+
+/// What settles an unpaired comparison the interval cannot decide.
+const SETTLE_UNPAIRED: &str = "more runs (--repeat) or a paired session (--paired) would settle it";
 
 fn judge(base: &Group, cand: &Group, differences: Vec<Difference>, opts: &Options) -> Pair {
     let changes = compared(base.runs[0]).iter().map(|&m| change(m, &base.runs, &cand.runs, opts)).collect();
@@ -325,12 +330,14 @@ impl Comparison {
         let judged: usize = self.pairs.iter().flat_map(|p| &p.changes).filter(|c| c.verdict.is_some()).count();
         let all: usize = self.pairs.iter().map(|p| p.changes.len()).sum();
         format!(
-            "{} regressed, {} improved, {} without significant change, {} without a verdict, over {} matched run set(s).",
-            self.count(Verdict::Regressed),
-            self.count(Verdict::Improved),
+            "{}, {}, {} within ±{:.0} %, {} changed but not shown past it, {} without a verdict, over {}.",
+            plural(self.count(Verdict::Regressed), "regression", "regressions"),
+            plural(self.count(Verdict::Improved), "improvement", "improvements"),
             self.count(Verdict::NoChange),
-            all - judged,
-            self.pairs.len()
+            self.options.threshold * 100.0,
+            self.count(Verdict::Better) + self.count(Verdict::Worse),
+            all - judged + self.count(Verdict::Inconclusive),
+            plural(self.pairs.len(), "matched run set", "matched run sets")
         )
     }
 
@@ -350,10 +357,12 @@ impl Comparison {
                         _ => ("–".into(), "–".into()),
                     },
                 };
-                let verdict = match (c.verdict, &c.note) {
-                    (Some(v), Some(n)) => format!("{} ({n})", v.label()),
-                    (Some(v), None) => v.label().to_owned(),
-                    (None, n) => n.clone().unwrap_or_default(),
+                let verdict = match (c.verdict, &c.ci, &c.note) {
+                    (Some(v), Some(ci), note) => {
+                        let words = v.words(ci, self.options.threshold, c.metric.direction(), SETTLE_UNPAIRED);
+                        note.as_ref().map(|n| format!("{words} ({n})")).unwrap_or(words)
+                    }
+                    (_, _, n) => n.clone().unwrap_or_default(),
                 };
                 // A generation run's latency samples are its generations' decode times per token.
                 let generation = pair.changes.iter().any(|x| x.metric == Metric::TimeToFirstToken);

@@ -446,7 +446,7 @@ pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec
 }
 
 /// Markdown rows for the normalised checks (appended to `history check`).
-pub fn render_normalised(checks: &[Normalised]) -> String {
+pub fn render_normalised(checks: &[Normalised], threshold: f64) -> String {
     if checks.is_empty() {
         return String::new();
     }
@@ -458,7 +458,12 @@ pub fn render_normalised(checks: &[Normalised]) -> String {
             Some(ci) => (format!("{:+.1}%", (ci.ratio - 1.0) * 100.0), format!("{:+.1}% … {:+.1}%", (ci.lower - 1.0) * 100.0, (ci.upper - 1.0) * 100.0)),
             None => ("–".into(), "–".into()),
         };
-        let verdict = c.verdict.map(|v| v.label().to_owned()).or_else(|| c.note.clone()).unwrap_or_default();
+        let verdict = c
+            .verdict
+            .zip(c.change.as_ref())
+            .map(|(v, ci)| v.words(ci, threshold, super::bootstrap::Direction::Time, "more nights or more rounds per night would settle it"))
+            .or_else(|| c.note.clone())
+            .unwrap_or_default();
         let ratio = |r: f64| if r.is_finite() { format!("{r:.4}") } else { "–".into() };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {change} | {interval} | {verdict} |\n",

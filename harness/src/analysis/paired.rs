@@ -144,19 +144,6 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     out
 }
 
-/// The schema's name of a verdict (`results.json` stores names, the analysis owns the type).
-pub fn verdict_name(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Improved => "improved",
-        Verdict::Regressed => "regressed",
-        Verdict::NoChange => "no_change",
-    }
-}
-
-pub fn verdict_of_name(name: &str) -> Option<Verdict> {
-    [Verdict::Improved, Verdict::Regressed, Verdict::NoChange].into_iter().find(|v| verdict_name(*v) == name)
-}
-
 fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>], opts: &Options) -> PairedRatio {
     let pairs = sessions.iter().map(Vec::len).sum();
     let mut result = PairedRatio {
@@ -180,7 +167,7 @@ fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>],
             result.lower = ci.1;
             result.upper = ci.2;
             let ratio_ci = super::bootstrap::RatioCi { ratio: ci.0, lower: ci.1, upper: ci.2, level: opts.bootstrap.level };
-            result.verdict = Some(verdict_name(Verdict::of(&ratio_ci, opts.threshold, true)).to_owned());
+            result.verdict = Some(Verdict::of(&ratio_ci, opts.threshold, true).name().to_owned());
         }
     }
     result

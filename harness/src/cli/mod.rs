@@ -117,7 +117,7 @@ fn devices(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         None => print_stdout(&crate::device::catalog::listing(&dir, locate_runner(None))?)?,
         Some(DevicesAction::Info { name }) => {
-            let profile = if name == "local" { crate::device::catalog::local_profile() } else { crate::device::catalog::find(&dir, &name)? };
+            let profile = crate::device::catalog::resolve(&dir, &name)?;
             print_stdout(&crate::device::catalog::info(profile, locate_runner(None).ok())?)?;
         }
     }
@@ -961,7 +961,7 @@ fn finish(doc: &Document) -> ExitCode {
     }
     let failed = doc.failed_runs();
     if failed > 0 {
-        crate::say!("etbench: {failed} of {} runs failed; their error rows are in the results", doc.runs.len());
+        crate::say!("etbench: {failed} of {} failed; their error rows are in the results", crate::export::fmt::plural(doc.runs.len(), "run", "runs"));
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -978,9 +978,12 @@ fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) 
         return Ok((Box::new(local_device(runner)?), RunSpec::default()));
     }
     let dir = crate::device::config::devices_dir(devices_dir);
-    let profile = crate::device::catalog::find(&dir, name).map_err(|e| match e {
-        crate::device::config::ProfileError::Unknown { .. } => arg_error(e.to_string()),
-        other => other.into(),
+    // An unknown name or a shorthand that does not resolve (malformed, no phone, board unreachable) is bad input.
+    let shorthand = crate::device::shorthand::is_shorthand(name);
+    let profile = crate::device::catalog::resolve(&dir, name).map_err(|e| match e.downcast_ref::<crate::device::config::ProfileError>() {
+        Some(crate::device::config::ProfileError::Unknown { .. }) => arg_error(e.to_string()),
+        _ if shorthand => arg_error(format!("{e:#}")),
+        _ => e,
     })?;
     let spec = profile.run_spec(&RunSpec::default()).map_err(|e| anyhow::anyhow!("device profile {name}: {e}"))?;
     // An explicit --runner is the one the device runs, whatever its target (installed beside the profile's own).
@@ -1209,7 +1212,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = prepare_out(&out_path)?;
-    crate::say!("etbench: {} models from {}", models.len(), models_dir.display());
+    crate::say!("etbench: {} from {}", crate::export::fmt::plural(models.len(), "model", "models"), models_dir.display());
     let mut spec = args.measure.complete(RunSpec::default());
     args.measure.pin_cores(&device, &mut spec)?;
     let plan = Plan {

@@ -233,7 +233,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             print_stdout(&crate::export::paired::render(&ratios, args.judge.format == CompareFormat::Md))?;
-            let regressed = ratios.iter().any(|r| r.verdict.as_deref() == Some(paired::verdict_name(Verdict::Regressed)));
+            let regressed = ratios.iter().any(|r| r.verdict.as_deref() == Some(Verdict::Regressed.name()));
             return Ok(if regressed { ExitCode::from(1) } else { ExitCode::SUCCESS });
         };
         let cand = read_doc(cand_path)?;
@@ -307,7 +307,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let opts = options(&judge, false);
             let code = print_comparison(&history::check(&series, window as usize, &opts), judge.format)?;
             let normalised = history::check_normalised(&series, window as usize, &opts);
-            print_stdout(&history::render_normalised(&normalised))?;
+            print_stdout(&history::render_normalised(&normalised, opts.threshold))?;
             let regressed = normalised.iter().any(|n| n.verdict == Some(Verdict::Regressed));
             Ok(if regressed { ExitCode::from(1) } else { code })
         })()),

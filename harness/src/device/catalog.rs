@@ -38,6 +38,30 @@ pub fn find(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
     config::find(dir, name)
 }
 
+/// What `--device NAME` names: `local`, a profile in `dir`, or a shorthand (`adb`, `adb:SERIAL`,
+/// `ssh:[USER@]HOST[:WORK_DIR]`). A profile for the same phone (serial) or board (user and host) overrides the
+/// shorthand's defaults.
+pub fn resolve(dir: &Path, name: &str) -> anyhow::Result<Profile> {
+    if name == "local" {
+        return Ok(local_profile());
+    }
+    if !super::shorthand::is_shorthand(name) {
+        return Ok(find(dir, name)?);
+    }
+    let short = super::shorthand::profile(name)?;
+    let same = |p: &Profile| match (&p.adb, &short.adb, &p.ssh, &short.ssh) {
+        (Some(a), Some(b), _, _) => a.serial == b.serial,
+        (_, _, Some(a), Some(b)) => a.host == b.host && (b.user.is_none() || a.user == b.user),
+        _ => false,
+    };
+    let profiles = config::load_all(dir).unwrap_or_default();
+    if let Some(p) = profiles.into_iter().find(|p| same(p)) {
+        crate::say!("etbench: --device {name}: using profile {} (devices/{}.toml), which names the same device", p.name, p.name);
+        return Ok(p);
+    }
+    Ok(short)
+}
+
 /// This host as a profile (`--device local`, `etbench devices info local`): the local transport, the host's triple,
 /// the runner beside etbench.
 pub fn local_profile() -> Profile {
@@ -101,26 +125,31 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
         let address = transport_for(p).address();
         table.add_row([p.name.clone(), p.transport.as_str().into(), p.target(), address, status.clone()]);
     }
-    let mut ports: Vec<Option<u16>> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| a.server_port)).collect();
-    ports.push(None);
+    // One listing per adb server: a profile's server_port, and the default one (ANDROID_ADB_SERVER_PORT, else 5037).
+    let default_port = std::env::var("ANDROID_ADB_SERVER_PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(5037);
+    let effective = |p: Option<u16>| p.unwrap_or(default_port);
+    let mut ports: Vec<u16> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| effective(a.server_port))).collect();
+    ports.push(default_port);
     ports.sort();
     ports.dedup();
     for port in ports {
-        for (serial, state) in list_devices(port) {
-            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && a.server_port == port));
+        for (serial, state) in list_devices(Some(port)) {
+            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && effective(a.server_port) == port));
             if !configured {
-                let server = port.map(|p| format!(" (server port {p})")).unwrap_or_default();
-                table.add_row([
-                    format!("({serial})"),
-                    "adb".into(),
-                    "?".into(),
-                    format!("adb {serial}{server}"),
-                    format!("{state}; not configured: add a devices/*.toml with [adb] serial = \"{serial}\""),
-                ]);
+                let server = if port == default_port { String::new() } else { format!(" (server port {port})") };
+                let status = match state.as_str() {
+                    "device" => "ready; no profile needed".to_owned(),
+                    "unauthorized" => "unauthorized: accept this computer's key on the phone".to_owned(),
+                    other => other.to_owned(),
+                };
+                table.add_row([format!("adb:{serial}"), "adb".into(), "aarch64-linux-android".into(), format!("adb {serial}{server}"), status]);
             }
         }
     }
-    Ok(format!("Profiles: {}\n{table}\n", dir.display()))
+    Ok(format!(
+        "Profiles: {}\n{table}\nUse a name above with --device; also ssh:[USER@]HOST[:WORK_DIR] for a board with no profile.\n",
+        dir.display()
+    ))
 }
 
 /// What `etbench devices info NAME` prints: the probed facts as JSON (Android facts, CPU clusters, battery and

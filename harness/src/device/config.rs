@@ -14,7 +14,7 @@ pub enum ProfileError {
     // `error`, not `source`: the message already carries its text, so it is not repeated as a cause.
     #[error("cannot read the devices directory {dir}: {error}; pass --devices-dir DIR or set ETBENCH_DEVICES_DIR")]
     Dir { dir: String, error: std::io::Error },
-    #[error("--device {name}: no such device; configured in {dir}: {known}. Add devices/{name}.toml (see README, \"Devices: ssh boards and adb phones\")")]
+    #[error("--device {name}: no such device; configured in {dir}: {known}. Use adb, adb:SERIAL or ssh:[USER@]HOST for a device with no profile, or add devices/{name}.toml (see docs/devices.md)")]
     Unknown { name: String, dir: String, known: String },
 }
 

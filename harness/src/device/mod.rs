@@ -18,6 +18,7 @@ pub mod lock;
 pub mod probe;
 pub mod push;
 pub mod remote;
+pub mod shorthand;
 pub mod ssh;
 pub mod transport;
 

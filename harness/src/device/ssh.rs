@@ -30,7 +30,10 @@ impl SshTransport {
         let _ = std::fs::create_dir_all(&dir);
         // One master per device *and* connection settings: ssh's own %C (host, port, user) would let a profile
         // with another key or known_hosts ride on a master authenticated for a different profile.
-        let key = format!("{device}\n{profile:?}");
+        // ETBENCH_SSH_CONFIG (path and contents) is a connection setting too.
+        let config = std::env::var_os("ETBENCH_SSH_CONFIG").filter(|c| !c.is_empty());
+        let config_text = config.as_ref().and_then(|c| std::fs::read(c).ok()).unwrap_or_default();
+        let key = format!("{device}\n{profile:?}\n{config:?}\n{}", String::from_utf8_lossy(&config_text));
         let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(key.as_bytes()));
         let name: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
         Self { device: device.into(), profile, control_path: dir.join(name), connected: Mutex::new(false) }
@@ -46,6 +49,11 @@ impl SshTransport {
     /// `ssh` with the options every invocation shares (control socket, cipher, host key policy, batch mode).
     fn base(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
+        // A config file of the user's choosing instead of ~/.ssh/config (identities, known hosts, jump hosts for
+        // `--device ssh:HOST` boards that have no profile).
+        if let Some(config) = std::env::var_os("ETBENCH_SSH_CONFIG").filter(|c| !c.is_empty()) {
+            cmd.arg("-F").arg(config);
+        }
         let checking = match self.profile.host_key_checking {
             HostKeyChecking::Yes => "yes",
             HostKeyChecking::AcceptNew => "accept-new",

@@ -9,6 +9,7 @@
 //! point value; `extra` holds one fact per line. A value JSON cannot carry (NaN, ±∞) leaves its entry out: the action
 //! would read `null` as 0.
 
+use crate::export::fmt::plural;
 use serde::Serialize;
 
 use crate::export::fmt;
@@ -65,10 +66,10 @@ fn extra(g: &Group) -> String {
     let samples = match first.params.spec.llm.as_ref() {
         Some(w) => {
             let generations: usize = g.runs.iter().filter_map(|r| r.llm.as_ref()).map(|l| l.timed().count()).sum();
-            format!("{generations} timed generations ({})", workload_label(w))
+            format!("{} ({})", plural(generations, "timed generation", "timed generations"), workload_label(w))
         }
-        None => format!("{} timed iterations", Metric::Latency.raw_samples(&g.runs).len()),
+        None => plural(Metric::Latency.raw_samples(&g.runs).len(), "timed iteration", "timed iterations"),
     };
     let runtime = first.runner.as_ref().map(|r| r.executorch_version.as_str()).unwrap_or("?");
-    format!("{} run(s), {samples}\nExecuTorch {runtime}\nmodel sha256 {}", g.runs.len(), g.key.model_sha256)
+    format!("{}, {samples}\nExecuTorch {runtime}\nmodel sha256 {}", plural(g.runs.len(), "run", "runs"), g.key.model_sha256)
 }

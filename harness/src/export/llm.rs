@@ -86,7 +86,7 @@ pub fn notes(groups: &[&Group]) -> Vec<String> {
             reads.push(format!("{} {:.2} GB/s{share} ({}/step)", g.key.model_name, bps / 1e9, fmt::size(l.decode_step_bytes.unwrap_or(0))));
         }
         if s.eos_generations > 0 && !g.runs[0].params.spec.llm.as_ref().is_some_and(|w| w.stop_at_eos) {
-            notes.push(format!("{}: EOS came in {} generation(s); decoding went on past it (benchmark mode)", g.key.model_name, s.eos_generations));
+            notes.push(format!("{}: EOS came in {}; decoding went on past it (benchmark mode)", g.key.model_name, crate::export::fmt::plural(s.eos_generations, "generation", "generations")));
         }
     }
     if !reads.is_empty() {

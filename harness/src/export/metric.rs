@@ -297,7 +297,17 @@ impl Metric {
     }
 
     pub fn smaller_is_better(self) -> bool {
-        !matches!(self, Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS)
+        self.direction().smaller_is_better()
+    }
+
+    /// How verdict words name a change of this metric (faster/slower, higher/lower, smaller/larger).
+    pub fn direction(self) -> crate::analysis::bootstrap::Direction {
+        use crate::analysis::bootstrap::Direction;
+        match self {
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => Direction::Rate,
+            Metric::PeakRss => Direction::Amount,
+            Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => Direction::Time,
+        }
     }
 
     /// The raw samples of each run: every timed iteration for latency, one value per run for first forward, load

@@ -28,6 +28,11 @@ pub fn json(doc: &Document) -> Vec<u8> {
 
 /// Human units, used only when rendering.
 pub mod fmt {
+    /// A count with its noun as a person writes it: "1 run", "3 runs", "0 runs".
+    pub fn plural(n: usize, one: &str, many: &str) -> String {
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+
     /// About three significant digits: 412, 81.1, 6.60.
     pub fn adaptive(v: f64) -> String {
         match v.abs() {
@@ -240,7 +245,7 @@ pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
             }
         } else {
             let of = runs.iter().filter(|r| r.model.name == *name).count();
-            lines.push((format!("{} ({name}: {} of {of} runs, the first shown)", texts[0], texts.len()), Vec::new(), 0));
+            lines.push((format!("{} ({name}: {} of {}, the first shown)", texts[0], texts.len(), fmt::plural(of, "run", "runs")), Vec::new(), 0));
         }
     }
     lines

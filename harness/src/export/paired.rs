@@ -1,17 +1,38 @@
 //! Paired-session ratios (`run --paired`, `compare PAIRED`) as a terminal table or markdown, the design named.
 
+use crate::analysis::bootstrap::{Direction, RatioCi, Verdict};
+use crate::export::fmt::plural;
 use crate::results::PairedRatio;
+
+/// How the words name a change of a paired quantity: every ratio etbench pairs today is of a time (latency, decode
+/// time per token, time to first token) except energy.
+pub fn direction(quantity: &str) -> Direction {
+    if quantity.contains("energy") || quantity.contains("joule") {
+        Direction::Amount
+    } else {
+        Direction::Time
+    }
+}
+
+/// What would settle a paired ratio whose interval cannot decide, by design.
+pub fn settle(design: &str) -> &'static str {
+    match design {
+        "paired processes" => "more pairs would settle it (--until-ci, or a longer --max-time)",
+        _ => "more rounds would settle it (leave out --iters to sample until ±2 %, or raise it)",
+    }
+}
 
 /// `etbench compare PAIRED`: a table (or markdown) of every candidate against its reference.
 pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
     let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
     let mut rows = Vec::new();
     for r in ratios {
-        let verdict = match r.verdict.as_deref() {
-            Some("improved") => "improved".to_owned(),
-            Some("regressed") => "REGRESSED".to_owned(),
-            Some(_) => "no significant change".to_owned(),
-            None => format!("no verdict: {} pairs (need ≥ 6); raise --iters", r.pairs),
+        let verdict = match r.verdict.as_deref().and_then(Verdict::of_name) {
+            Some(v) => {
+                let ci = RatioCi { ratio: r.ratio, lower: r.lower, upper: r.upper, level: r.level };
+                v.words(&ci, r.threshold, direction(&r.quantity), settle(&r.design))
+            }
+            None => format!("no verdict: {} (need ≥ 6); raise --iters", plural(r.pairs, "pair", "pairs")),
         };
         let interval = if r.ratio.is_finite() { format!("{} … {}", pct(r.lower), pct(r.upper)) } else { "–".into() };
         let ratio = if r.ratio.is_finite() { format!("{:.4}", r.ratio) } else { "–".into() };
@@ -27,7 +48,10 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
             _ => "paired in-process (models alternate round by round in one runner process; ratio = median of per-round ratios, interval resamples sessions then rounds)",
         })
         .collect();
-    let rule = format!("Design: {}. A change is called only when its whole interval clears ±{threshold:.0}%.", how.join("; "));
+    let rule = format!(
+        "Design: {}. A change is called improved or regressed only when its whole interval clears ±{threshold:.0}%; an interval that excludes no change but reaches inside ±{threshold:.0}% is reported as a change not shown to exceed it.",
+        how.join("; ")
+    );
     if markdown {
         let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
         for row in rows {

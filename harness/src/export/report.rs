@@ -214,18 +214,20 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
     } else {
         ("timed iterations", format!("`{}`", distinct(runs, |r| r.params.spec.method.clone())))
     };
-    let _ = writeln!(
-        out,
-        "- Per run: {} warm-up + {} {unit} of {method}; {} per model; threads {}; load mode {}",
-        distinct(runs, |r| r.params.spec.warmup.to_string()),
-        distinct(runs, |r| {
+    let timed = distinct(runs, |r| {
             let done = r.llm.as_ref().and_then(|l| l.summary.as_ref()).map(|s| s.generations as u32);
             match (done, r.params.spec.until_ci_pct) {
                 (Some(n), Some(pct)) if n < r.params.spec.iterations => format!("{n} (stopped at ±{pct}%)"),
                 (Some(n), _) => n.to_string(),
                 _ => r.params.spec.iterations.to_string(),
             }
-        }),
+        });
+    // "1 timed iteration", "3 timed iterations", "1, 3 timed iterations".
+    let unit = if timed == "1" { unit.replacen("generations", "generation", 1).replacen("iterations", "iteration", 1) } else { unit.to_owned() };
+    let _ = writeln!(
+        out,
+        "- Per run: {} warm-up + {timed} {unit} of {method}; {} per model; threads {}; load mode {}",
+        distinct(runs, |r| r.params.spec.warmup.to_string()),
         processes_line(runs),
         distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads))),
         distinct(runs, |r| r.params.spec.load_mode.to_string()),

@@ -112,9 +112,9 @@ fn caption(series: &[Series]) -> String {
     };
     let versions: BTreeSet<String> = runs.iter().filter_map(|r| r.runner.as_ref().map(|x| format!("etbench {} · ExecuTorch {}", x.runner_version, x.executorch_version))).collect();
     format!(
-        "{} · {range} ({} nights) · {}",
+        "{} · {range} ({}) · {}",
         devices.into_iter().collect::<Vec<_>>().join(", "),
-        nights.len(),
+        crate::export::fmt::plural(nights.len(), "night", "nights"),
         versions.into_iter().collect::<Vec<_>>().join("; ")
     )
 }

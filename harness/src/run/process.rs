@@ -1,6 +1,7 @@
 //! One run = one fresh runner process. Reads its protocol lines into a [`RunResult`]; a runner that dies, exits
 //! non-zero or breaks the protocol becomes an error row that keeps every sample measured before.
 
+use crate::export::fmt::plural;
 use std::ffi::OsString;
 
 use chrono::Utc;
@@ -249,7 +250,7 @@ fn judge(
             .zip(pending)
             .map(|(row, p)| {
                 let kept = row.samples.timed_ns.len();
-                fail(row, kind, p.last_phase, format!("{head}; {kept} samples kept{tail}"))
+                fail(row, kind, p.last_phase, format!("{head}; {} kept{tail}", plural(kept, "sample", "samples")))
             })
             .collect();
     }
@@ -271,7 +272,7 @@ fn judge(
             match (&failed, row.error.is_none() && paired && exit != Exit::Code(0)) {
                 (Some(other), true) => {
                     let kept = row.samples.timed_ns.len();
-                    fail(row, ErrorKind::RunnerCrashed, last_phase, format!("the paired session ended early because {other}; {kept} samples kept"))
+                    fail(row, ErrorKind::RunnerCrashed, last_phase, format!("the paired session ended early because {other}; {} kept", plural(kept, "sample", "samples")))
                 }
                 _ => classify_exit(row, exit, stderr, last_phase, protocol_error.clone(), expectation.as_ref()),
             }
@@ -391,7 +392,7 @@ fn classify_exit(
                 Some(limit) => format!("out of memory: the runner exceeded its {limit} memory limit and was OOM-killed{during}"),
                 None => format!("runner {exit}{during}"),
             };
-            message.push_str(&format!("; {kept} samples measured before were kept"));
+            message.push_str(&format!("; {} measured before {} kept", plural(kept, "sample", "samples"), if kept == 1 { "was" } else { "were" }));
             if !tail.is_empty() {
                 message.push_str(&format!("; runner stderr:\n{tail}"));
             }

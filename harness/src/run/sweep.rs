@@ -372,7 +372,7 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
     let cells = plan.cells();
     let todo: Vec<usize> = (0..cells.len()).filter(|&i| !(resuming && done(plan, &cells[i], doc))).collect();
     if todo.len() < cells.len() {
-        crate::say!("{}: {} of {} runs are already in the results; running the other {}", device_ref.name, cells.len() - todo.len(), cells.len(), todo.len());
+        crate::say!("{}: {} of {} are already in the results; running the other {}", device_ref.name, cells.len() - todo.len(), crate::export::fmt::plural(cells.len(), "run", "runs"), todo.len());
     }
     let scratch = tempfile::tempdir()?;
     let profiles = match out {
@@ -483,21 +483,21 @@ fn report_progress(row: &RunResult) {
         (None, Some(_)) if llm.is_some() => {
             let s = llm.expect("checked");
             crate::say!(
-                "      decode {} tok/s ({}–{}), prefill {} tok/s, TTFT {} ms; {} generations",
+                "      decode {} tok/s ({}–{}), prefill {} tok/s, TTFT {} ms; {}",
                 crate::export::fmt::rate(s.decode_tokens_per_s.median),
                 crate::export::fmt::rate(s.decode_tokens_per_s.lower),
                 crate::export::fmt::rate(s.decode_tokens_per_s.upper),
                 crate::export::fmt::rate(s.prefill_tokens_per_s.median),
                 crate::export::fmt::adaptive(s.ttft_ms.median),
-                s.generations
+                crate::export::fmt::plural(s.generations, "generation", "generations")
             )
         }
         (None, Some(s)) => crate::say!(
-            "      median {} ms (p10–p90 {}–{} ms), {} timed iterations",
+            "      median {} ms (p10–p90 {}–{} ms), {}",
             crate::export::fmt::ms(s.latency_ns.median),
             crate::export::fmt::ms(s.latency_ns.p10),
             crate::export::fmt::ms(s.latency_ns.p90),
-            s.latency_ns.n
+            crate::export::fmt::plural(s.latency_ns.n, "timed iteration", "timed iterations")
         ),
         (None, None) => {}
     }

@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod devices;
 mod export;
+mod front_door;
 mod ingest;
 mod inspect_llm;
 mod interrupt;
