@@ -107,7 +107,7 @@ struct DevicesArgs {
 enum DevicesAction {
     /// Probe one device: CPU, memory, cpufreq, thermal zones, battery, Android properties, the runner it gets.
     Info {
-        /// `local` (this host) or a profile name.
+        /// `local` (this host), a profile name, `adb`, `adb:SERIAL` or `ssh:[USER@]HOST[:WORK_DIR]`.
         name: String,
     },
 }
@@ -481,7 +481,8 @@ fn prepare_out(path: &Path) -> anyhow::Result<OutputDir> {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Device to run on: `local` (this host) or a profile name from the devices directory; repeat the flag to run
+    /// Device to run on: `local` (this host), a profile name from the devices directory, or a device with no profile
+    /// (`adb`, `adb:SERIAL`, `ssh:[USER@]HOST[:WORK_DIR]`); repeat the flag to run
     /// several devices concurrently (results merged).
     #[arg(long = "device", default_value = "local")]
     devices: Vec<String>,
@@ -701,7 +702,7 @@ struct BenchArgs {
 
 #[derive(Args, Debug)]
 struct DriftArgs {
-    /// Device to run on: `local` or a profile name from the devices directory.
+    /// Device to run on: `local`, a profile name from the devices directory, `adb`, `adb:SERIAL` or `ssh:[USER@]HOST`.
     #[arg(long, default_value = "local")]
     device: String,
     /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the home's devices/).
@@ -784,7 +785,7 @@ struct CalibrateArgs {
     /// The .pte to measure the noise for.
     #[arg(long)]
     model: PathBuf,
-    /// Device: `local` or a profile name.
+    /// Device: `local`, a profile name, `adb`, `adb:SERIAL` or `ssh:[USER@]HOST`.
     #[arg(long, default_value = "local")]
     device: String,
     /// Directory of device profiles (default: ETBENCH_DEVICES_DIR, then the home's devices/).

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::docs::pages;
+use crate::common::docs::{pages, Scratch};
 use crate::common::lab::{self, phone_up, LAB, PHONE};
 use crate::common::*;
 
@@ -141,4 +141,80 @@ fn the_readme_fits_on_a_few_screens_and_maps_every_page_of_the_guide() {
             assert!(base.exists(), "{}: link to {target} leads nowhere", page.display());
         }
     }
+}
+
+/// A second real adb server (its own port) that sees only the lab phone, stopped on drop.
+pub struct OnePhoneServer {
+    pub port: &'static str,
+}
+
+impl OnePhoneServer {
+    pub fn start(port: &'static str) -> Self {
+        let adb = |args: &[&str]| Command::new("adb").arg("-P").arg(port).args(args).output().unwrap();
+        assert!(adb(&["start-server"]).status.success(), "adb -P {port} start-server");
+        let connected = adb(&["connect", "127.0.0.1:17104"]);
+        assert!(String::from_utf8_lossy(&connected.stdout).contains("connected"), "{}", stderr_of(&connected));
+        Self { port }
+    }
+}
+
+impl Drop for OnePhoneServer {
+    fn drop(&mut self) {
+        let _ = Command::new("adb").arg("-P").arg(self.port).arg("kill-server").output();
+    }
+}
+
+/// A reader's scratch directory on the lab: no profiles, `--device adb` sees only the lab phone (through its own adb
+/// server), and `raspberrypi.local` is lab-board1 through an ssh config (user, key, known hosts: host keys verified).
+pub fn lab_reader(port: &'static str) -> (Scratch, OnePhoneServer) {
+    let server = OnePhoneServer::start(port);
+    let scratch = Scratch::new();
+    let config = scratch.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host raspberrypi.local\n    HostName 198.18.0.11\n    User bench\n    IdentityFile {LAB}/id_ed25519\n    IdentitiesOnly yes\n    UserKnownHostsFile {LAB}/known_hosts\n"
+        ),
+    )
+    .unwrap();
+    let empty = scratch.path().join("no-profiles");
+    std::fs::create_dir_all(&empty).unwrap();
+    let scratch = scratch
+        .env("ANDROID_ADB_SERVER_PORT", port)
+        .env("ETBENCH_SSH_CONFIG", config.to_string_lossy())
+        .env("ETBENCH_DEVICES_DIR", empty.to_string_lossy())
+        .env("ETBENCH_CACHE_DIR", lab::cache_dir().to_string_lossy());
+    (scratch, server)
+}
+
+/// Runs the `sh` block of `section` of the README (the text between `## section` and the next heading).
+fn readme_section_commands(section: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let body = readme.split(&format!("## {section}")).nth(1).unwrap_or_else(|| panic!("README has no ## {section}"));
+    let body = body.split("\n## ").next().unwrap();
+    let block = body.split("```sh\n").nth(1).expect("an sh block").split("```").next().unwrap();
+    block.lines().map(|l| l.split("  #").next().unwrap().trim().to_owned()).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn the_readme_phone_and_board_run_as_written() {
+    if !phone_up() {
+        return;
+    }
+    let _load = load();
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let (reader, _server) = lab_reader("15092");
+    let commands = readme_section_commands("A phone or a board, no profile needed");
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    for command in &commands {
+        let out = reader.sh(command);
+        assert!(out.status.success(), "{command}: {}", stderr_of(&out));
+    }
+    let phone = etbench::results::Document::read(&reader.path().join("runs/phone/results.json")).unwrap();
+    assert_eq!(phone.runs[0].device.name, "adb:127.0.0.1:17104");
+    let board = etbench::results::Document::read(&reader.path().join("runs/board/results.json")).unwrap();
+    assert_eq!(board.runs[0].device.name, "ssh:raspberrypi.local");
+    assert!(phone.runs[0].is_ok() && board.runs[0].is_ok());
+    let card = std::fs::read_to_string(reader.path().join("runs/card/report.md")).unwrap();
+    assert!(card.contains("adb:127.0.0.1:17104") && card.contains("ssh:raspberrypi.local"), "{card}");
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod compare;
+mod docs;
 mod devices;
 mod export;
 mod front_door;
