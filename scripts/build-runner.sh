@@ -4,7 +4,7 @@
 # Cross builds use Debian's cross g++ (apt-get install g++-aarch64-linux-gnu) and the Rust std for the target
 # (rustup target add ...). ffi/build.rs downloads the ExecuTorch wheel for the *target* architecture.
 # The runner lands in $CARGO_TARGET_DIR/<triple>/release/etbench-runner (CARGO_TARGET_DIR defaults to ./target);
-# etbench ships it with the ExecuTorch .so files it finds through the runner's RUNPATH (see README, "Devices: ssh
+# etbench ships it with the ExecuTorch .so files it finds through the runner's RUNPATH (see docs/devices.md, "Devices: ssh
 # boards and adb phones").
 #   --target aarch64-linux-android (no NDK needed): builds the aarch64-unknown-linux-gnu runner and packs it with its
 #     own glibc loader and libraries (scripts/bundle-android.sh) into $CARGO_TARGET_DIR/runner-bundles/
@@ -49,7 +49,7 @@ case "$target" in
     aarch64-linux-android)
         # --ndk. Unverified here (no NDK reachable): needs ANDROID_NDK_HOME and an ExecuTorch SDK built for Android
         # (ETBENCH_EXECUTORCH_DIR with include/ and lib/ from ExecuTorch's Android build).
-        : "${ANDROID_NDK_HOME:?set ANDROID_NDK_HOME to your NDK (untested path, see README)}"
+        : "${ANDROID_NDK_HOME:?set ANDROID_NDK_HOME to your NDK (untested path, see docs/devices.md)}"
         : "${ETBENCH_EXECUTORCH_DIR:?set ETBENCH_EXECUTORCH_DIR to an ExecuTorch SDK built for Android}"
         tc="$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/linux-x86_64/bin"
         export CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER="$tc/aarch64-linux-android28-clang"

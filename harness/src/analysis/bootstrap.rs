@@ -286,18 +286,18 @@ impl Verdict {
         // "slower by 5.0 % (4.8–5.2 %)": the interval's bounds in the same direction, nearer one first.
         let sized = || {
             let (word, near, far) = if ci.ratio >= 1.0 { (above, ci.lower, ci.upper) } else { (below, ci.upper, ci.lower) };
-            format!("{word} by {:.1} % ({:.1}–{:.1} %)", pct(ci.ratio), pct(near), pct(far))
+            format!("{word} by {:.1}% ({:.1}–{:.1}%)", pct(ci.ratio), pct(near), pct(far))
         };
         match self {
             Verdict::Regressed => format!("REGRESSED: {}", sized()),
             Verdict::Improved => format!("improved: {}", sized()),
-            Verdict::NoChange if ci.lower > 1.0 || ci.upper < 1.0 => format!("no change beyond ±{t:.0} % ({})", sized()),
-            Verdict::NoChange => format!("no change beyond ±{t:.0} %"),
-            Verdict::Better | Verdict::Worse => format!("{}: not shown to exceed ±{t:.0} %", sized()),
+            Verdict::NoChange if ci.lower > 1.0 || ci.upper < 1.0 => format!("no change beyond ±{t:.0}% ({})", sized()),
+            Verdict::NoChange => format!("no change beyond ±{t:.0}%"),
+            Verdict::Better | Verdict::Worse => format!("{}: not shown to exceed ±{t:.0}%", sized()),
             Verdict::Inconclusive => {
                 let settle = if settle.is_empty() { String::new() } else { format!("; {settle}") };
                 format!(
-                    "no verdict: {:+.1} % … {:+.1} % spans both no change and ±{t:.0} %{settle}",
+                    "no verdict: {:+.1}% … {:+.1}% spans both no change and ±{t:.0}%{settle}",
                     (ci.lower - 1.0) * 100.0,
                     (ci.upper - 1.0) * 100.0
                 )
@@ -410,17 +410,17 @@ mod tests {
             Verdict::of(&ci, 0.05, true).words(&ci, 0.05, Direction::Time, "raise --iters")
         };
         // int8 against bf16 on this kind of machine: tight, real, straddling the threshold.
-        assert_eq!(words(1.050, 1.048, 1.052), "slower by 5.0 % (4.8–5.2 %): not shown to exceed ±5 %");
-        assert_eq!(words(0.950, 0.948, 0.952), "faster by 5.0 % (4.8–5.2 %): not shown to exceed ±5 %");
-        assert_eq!(words(1.10, 1.08, 1.12), "REGRESSED: slower by 10.0 % (8.0–12.0 %)");
-        assert_eq!(words(0.90, 0.88, 0.92), "improved: faster by 10.0 % (8.0–12.0 %)");
-        assert_eq!(words(1.00, 0.99, 1.01), "no change beyond ±5 %");
-        assert_eq!(words(1.02, 1.01, 1.03), "no change beyond ±5 % (slower by 2.0 % (1.0–3.0 %))");
-        assert_eq!(words(1.01, 0.97, 1.06), "no verdict: -3.0 % … +6.0 % spans both no change and ±5 %; raise --iters");
+        assert_eq!(words(1.050, 1.048, 1.052), "slower by 5.0% (4.8–5.2%): not shown to exceed ±5%");
+        assert_eq!(words(0.950, 0.948, 0.952), "faster by 5.0% (4.8–5.2%): not shown to exceed ±5%");
+        assert_eq!(words(1.10, 1.08, 1.12), "REGRESSED: slower by 10.0% (8.0–12.0%)");
+        assert_eq!(words(0.90, 0.88, 0.92), "improved: faster by 10.0% (8.0–12.0%)");
+        assert_eq!(words(1.00, 0.99, 1.01), "no change beyond ±5%");
+        assert_eq!(words(1.02, 1.01, 1.03), "no change beyond ±5% (slower by 2.0% (1.0–3.0%))");
+        assert_eq!(words(1.01, 0.97, 1.06), "no verdict: -3.0% … +6.0% spans both no change and ±5%; raise --iters");
         // A rate: higher is better.
         let ci = interval(1.06, 1.055, 1.065);
         assert_eq!(Verdict::of(&ci, 0.05, false), Verdict::Improved);
-        assert_eq!(Verdict::of(&ci, 0.05, false).words(&ci, 0.05, Direction::Rate, ""), "improved: higher by 6.0 % (5.5–6.5 %)");
+        assert_eq!(Verdict::of(&ci, 0.05, false).words(&ci, 0.05, Direction::Rate, ""), "improved: higher by 6.0% (5.5–6.5%)");
         let ci = interval(0.96, 0.94, 0.98);
         assert_eq!(Verdict::of(&ci, 0.05, false), Verdict::Worse);
         for v in [Verdict::Improved, Verdict::Regressed, Verdict::NoChange, Verdict::Better, Verdict::Worse, Verdict::Inconclusive] {

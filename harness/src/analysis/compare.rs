@@ -330,7 +330,7 @@ impl Comparison {
         let judged: usize = self.pairs.iter().flat_map(|p| &p.changes).filter(|c| c.verdict.is_some()).count();
         let all: usize = self.pairs.iter().map(|p| p.changes.len()).sum();
         format!(
-            "{}, {}, {} within ±{:.0} %, {} changed but not shown past it, {} without a verdict, over {}.",
+            "{}, {}, {} within ±{:.0}%, {} changed but not shown past it, {} without a verdict, over {}.",
             plural(self.count(Verdict::Regressed), "regression", "regressions"),
             plural(self.count(Verdict::Improved), "improvement", "improvements"),
             self.count(Verdict::NoChange),
