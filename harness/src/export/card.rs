@@ -13,7 +13,7 @@ pub const END: &str = "<!-- etbench:end -->";
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SpliceError {
-    #[error("unbalanced etbench markers: {begins} `{BEGIN}` and {ends} `{END}` line(s){order}; keep exactly one `{BEGIN}` line followed by one `{END}` line, or remove both to use the `## Benchmarks` section")]
+    #[error("unbalanced etbench markers: {begins} `{BEGIN}` and {ends} `{END}`{order}; keep exactly one `{BEGIN}` line followed by one `{END}` line, or remove both to use the `## Benchmarks` section")]
     Unbalanced { begins: usize, ends: usize, order: &'static str },
     #[error("no place for the results: neither `{BEGIN}` … `{END}` marker lines nor a `## Benchmarks` heading; add one of them where the results should go")]
     NoSection,

@@ -192,7 +192,9 @@ fn processes_line(runs: &[&RunResult]) -> String {
         runs.iter().partition(|r| r.pairing.as_ref().is_some_and(|p| p.pair.is_some()));
     let mut parts = Vec::new();
     if !plain.is_empty() {
-        parts.push(format!("{} fresh runner process(es)", distinct(&plain, |r| r.params.repeats.to_string())));
+        let n = distinct(&plain, |r| r.params.repeats.to_string());
+        let noun = if n == "1" { "fresh runner process" } else { "fresh runner processes" };
+        parts.push(format!("{n} {noun}"));
     }
     if !paired.is_empty() {
         let mut per_model: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
