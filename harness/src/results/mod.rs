@@ -4,6 +4,7 @@
 //! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
 
 
+pub mod energy;
 pub mod llm;
 pub mod provenance;
 pub mod warnings;
@@ -398,6 +399,9 @@ pub struct RunResult {
     /// Device conditions the runner read before and after the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<etbench_protocol::Conditions>,
+    /// Power and energy from the device's own sensor (`--energy`): figures, or why there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<energy::EnergyResult>,
     /// Measurement conditions that make this run less trustworthy, each with its fix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<crate::results::warnings::Warning>,
