@@ -91,6 +91,17 @@ pub struct ProbedInfo {
     /// The C library the runner used here: the bundle's own glibc, or the device's (bionic, glibc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_libc: Option<RunnerLibc>,
+    /// Power and energy sources (`--energy`): what each measures, its units and sign, and what is absent and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<EnergyProbe>,
+}
+
+/// The energy sources a probe found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyProbe {
+    pub sources: Vec<etbench_protocol::EnergySource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<etbench_protocol::energy::AbsentSource>,
 }
 
 /// `getprop` facts of an Android device.
