@@ -133,7 +133,7 @@ fn sample_until(sys: &Path, reading: &Reading, every: Duration, start: Instant, 
         let t_ns = start.elapsed().as_nanos() as u64;
         match sample(sys, reading) {
             Err(e) => {
-                out.lost = Some(format!("{e} at {:.2} s: the source vanished mid-run, measurement ended there", t_ns as f64 / 1e9));
+                out.lost = Some(format!("{e} at {:.2} s: the source stopped giving readings mid-run (vanished or nonsense), measurement ended there", t_ns as f64 / 1e9));
                 break;
             }
             Ok((raw, status)) => {
@@ -215,7 +215,7 @@ mod tests {
         std::fs::remove_file(root.path().join("class/power_supply/battery/current_now")).unwrap();
         std::thread::sleep(Duration::from_millis(40));
         let record = meter.finish();
-        assert!(record.lost.as_ref().unwrap().contains("vanished"), "{:?}", record.lost);
+        assert!(record.lost.as_ref().unwrap().contains("stopped giving readings"), "{:?}", record.lost);
         assert!(Meter::start(tempfile::tempdir().unwrap().path(), &EnergyRequest::default()).err().unwrap().contains("no energy source"));
     }
 }
