@@ -44,11 +44,13 @@ pub mod fmt {
 
     /// Watts: `2.50 W`, `412 mW`.
     pub fn watts(w: f64) -> String {
+        let w = if w.abs() < 1e-9 { 0.0 } else { w };
         if w.abs() < 1.0 && w != 0.0 { format!("{} mW", adaptive(w * 1e3)) } else { format!("{} W", adaptive(w)) }
     }
 
     /// Joules: `1.20 J`, `22.1 mJ`, `310 µJ`.
     pub fn joules(j: f64) -> String {
+        let j = if j.abs() < 1e-12 { 0.0 } else { j };
         match j.abs() {
             a if a >= 1.0 || a == 0.0 => format!("{} J", adaptive(j)),
             a if a >= 1e-3 => format!("{} mJ", adaptive(j * 1e3)),
