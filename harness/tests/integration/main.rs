@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod compare;
 mod devices;
+mod energy;
 mod export;
 mod ingest;
 mod inspect_llm;
