@@ -238,7 +238,7 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
         config.iterations
     };
     if let Some(meter) = ctx.energy.take() {
-        ctx.out.emit(Message::Energy(meter.finish()));
+        ctx.out.emit(Message::Energy(Box::new(meter.finish())));
     }
     let last_real = config.real_tokens.map(|r| r as usize - 1);
     let mut summaries = Vec::new();

@@ -136,6 +136,9 @@ pub fn wanted_file(name: &str) -> bool {
         && ["power", "energy", "curr", "in"].iter().any(|p| name.strip_prefix(p).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit())))
 }
 
+/// How a candidate's values become a reading: its unit text, and a refusal when they make no sense.
+type Make<'a> = &'a dyn Fn(&[i64]) -> (Reading, String, Option<String>);
+
 /// One file of the listing: its value (trimmed), or why it could not be read.
 pub type Listed = Result<String, String>;
 
@@ -151,7 +154,7 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
     for dir in dirs {
         let file = |name: &str| listing.get(&format!("{dir}/{name}"));
         let entry = dir.rsplit('/').next().unwrap_or(dir);
-        let mut consider = |name: String, scope: String, needs: &[String], make: &dyn Fn(&[i64]) -> (Reading, String, Option<String>)| {
+        let mut consider = |name: String, scope: String, needs: &[String], make: Make| {
             let mut values = Vec::new();
             for path in needs {
                 match listing.get(path) {

@@ -87,7 +87,7 @@ pub enum Message {
     /// One whole generation (prefill + decode) of an LLM program.
     Generation(GenerationRecord),
     /// What the energy side thread measured (`--energy`): one per runner process, after the last phase.
-    Energy(EnergyRecord),
+    Energy(Box<EnergyRecord>),
 }
 
 /// One generation of an LLM program, timed on the device: `depth` untimed tokens, then the timed prefill, then
