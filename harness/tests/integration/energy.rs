@@ -103,6 +103,33 @@ fn local_discharging_battery_gives_the_known_integral_and_devices_info_names_it(
 }
 
 #[test]
+fn local_generation_run_gives_joules_per_prefill_and_decode_token_from_their_own_windows() {
+    if !root() || !Path::new("/sys/class/power_supply").is_dir() {
+        return;
+    }
+    let _load = load();
+    let dir = tempfile::tempdir().unwrap();
+    let model = program("llama-tiny-kv-xnnpack");
+    let args = ["run", "--model", model.to_str().unwrap(), "--prefill", "32", "--decode", "32", "--iters", "4", "--energy", "--energy-idle", "0.2", "--format", "none", "--out", dir.path().to_str().unwrap()];
+    // 2 A at 3.5 V: 7 W.
+    let out = with_power_supply("supply BAT0 -2000000 3500000 Discharging", &args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(dir.path());
+    let run = &doc.runs[0];
+    assert_known_integral(run, 7.0);
+    let e = run.energy.as_ref().unwrap();
+    let s = e.summary.as_ref().unwrap();
+    for (kind, per) in [(WindowKind::Prefill, s.prefill_joules_per_token.unwrap()), (WindowKind::Decode, s.decode_joules_per_token.unwrap())] {
+        let windows: Vec<_> = e.record.windows.iter().filter(|w| w.phase == kind).collect();
+        assert_eq!(windows.len(), 4, "one {kind:?} window per timed generation");
+        let tokens: u32 = windows.iter().map(|w| w.units).sum();
+        let known = 7.0 * windows.iter().map(|w| w.seconds()).sum::<f64>() / tokens as f64;
+        assert!((per - known).abs() <= 0.03 * known, "{kind:?}: {per} J/token measured, {known} known");
+    }
+    assert!(s.joules_per_forward.is_none(), "a generation run has no forward figure");
+}
+
+#[test]
 fn local_charging_nonsense_and_missing_sources_are_refused_never_guessed() {
     if !root() || !Path::new("/sys/class/power_supply").is_dir() {
         return;
