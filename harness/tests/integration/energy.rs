@@ -164,6 +164,15 @@ fn local_charging_nonsense_and_missing_sources_are_refused_never_guessed() {
     assert!(stderr_of(&out).contains("BAT9") && stderr_of(&out).contains("BAT0"), "{}", stderr_of(&out));
 }
 
+#[test]
+fn energy_flags_with_bad_values_are_refused_before_anything_runs() {
+    for (flag, value) in [("--energy-idle", "-1"), ("--energy-idle", "601"), ("--energy-idle", "soon")] {
+        let out = etbench().args(["run", "--model"]).arg(fixture("xnnpack-fp32")).args([flag, value]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(stderr_of(&out).contains("--energy-idle") && stderr_of(&out).contains("between 0 and 600"), "{}", stderr_of(&out));
+    }
+}
+
 // --- lab board1: STAND-IN hwmon and RAPL (scripts/lab/board-energy.sh) ----------------------------------------
 
 fn board_class() -> Option<PathBuf> {
@@ -218,6 +227,13 @@ fn board_hwmon_rail_gives_the_known_integral_and_root_only_rapl_says_why() {
     let (out, _dir) = board_run(&["--energy-source", "intel-rapl:0"]);
     assert!(!out.status.success());
     assert!(stderr_of(&out).contains("hwmon0:VDD_IN"), "{}", stderr_of(&out));
+    // A name with shell syntax reaches the runner as data, never as a command.
+    let marker = format!("{LAB}/board1/work/energy-injected");
+    let hostile = format!("x'\"; touch {marker}; $(touch {marker})");
+    let (out, _dir) = board_run(&["--energy-source", &hostile]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("no such source"), "{}", stderr_of(&out));
+    assert!(!Path::new(&marker).exists(), "the source name was run by a shell");
 }
 
 #[test]
