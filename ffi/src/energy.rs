@@ -121,7 +121,7 @@ impl Meter {
         std::thread::sleep(Duration::from_millis(self.interval_ms as u64));
         self.stop.store(true, Ordering::Relaxed);
         let sampled = self.thread.join().unwrap_or_default();
-        let refused = self.source.refused.clone().or(sampled.refused).or_else(|| implausible(&self.source.reading, &sampled.samples));
+        let refused = self.source.refused.clone().or(sampled.refused).or_else(|| implausible(&self.source, &sampled.samples));
         EnergyRecord { source: self.source, interval_ms: self.interval_ms, samples: sampled.samples, windows: self.windows, refused, lost: sampled.lost }
     }
 }
@@ -158,15 +158,18 @@ fn sample_until(sys: &Path, reading: &Reading, every: Duration, start: Instant, 
     out
 }
 
-/// Values no working sensor gives: a current stuck at 0, a non-positive voltage, mostly negative power (the
-/// battery is being charged whatever its status says).
-fn implausible(reading: &Reading, samples: &[EnergySample]) -> Option<String> {
-    let Reading::CurrentVoltage { current, voltage, .. } = reading else { return None };
-    if samples.len() >= 2 && samples.iter().all(|s| s.raw[0] == 0) {
-        return Some(format!("/sys/{current} stayed at 0 over {} samples: this gauge does not update it; pick another source (--energy-source)", samples.len()));
-    }
+/// Values no working sensor gives: a non-positive voltage; for a battery also a current stuck at 0 and mostly
+/// negative power (it is being charged whatever its status says). A rail may idle at 0 A.
+fn implausible(source: &EnergySource, samples: &[EnergySample]) -> Option<String> {
+    let Reading::CurrentVoltage { current, voltage, .. } = &source.reading else { return None };
     if let Some(s) = samples.iter().find(|s| s.raw[1] <= 0) {
         return Some(format!("/sys/{voltage} read {}: a voltage must be positive; this gauge's values are nonsense", s.raw[1]));
+    }
+    if !source.whole_device() {
+        return None;
+    }
+    if samples.len() >= 2 && samples.iter().all(|s| s.raw[0] == 0) {
+        return Some(format!("/sys/{current} stayed at 0 over {} samples: this gauge does not update it; pick another source (--energy-source)", samples.len()));
     }
     let negative = samples.iter().filter(|s| s.value < 0.0).count();
     (negative * 2 > samples.len()).then(|| {

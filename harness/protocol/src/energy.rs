@@ -177,8 +177,15 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
                 Some(Ok(s)) => Some(s.clone()),
                 _ => None,
             };
-            let is_battery = matches!(file("type"), Some(Ok(t)) if t == "Battery") || entry.to_ascii_lowercase().contains("bat");
-            let scope = if is_battery { "battery: whole device".to_owned() } else { format!("power supply {entry}: whole device") };
+            // Chargers (USB, Mains, Wireless) report their input, not what the device draws.
+            match file("type") {
+                Some(Ok(t)) if t != "Battery" => {
+                    absent.push(AbsentSource { looked_for: format!("/sys/{dir}"), reason: format!("type {t}: a charger's input, not the device's draw") });
+                    continue;
+                }
+                _ => {}
+            }
+            let scope = "battery: whole device".to_owned();
             let needs = [format!("{dir}/current_now"), format!("{dir}/voltage_now")];
             let status_path = file("status").map(|_| format!("{dir}/status"));
             consider(entry.to_owned(), scope, &needs, &|v| battery_reading(&needs, status_path.clone(), v[0], v[1], status.as_deref()));
@@ -462,6 +469,13 @@ mod tests {
         let Reading::CurrentVoltage { current_scale_a, voltage_scale_v, .. } = s.reading else { panic!() };
         assert!((-500000.0 * current_scale_a * 4000000.0 * voltage_scale_v - 2.0_f64).abs() < 1e-9);
         assert!(s.units.contains("µA × µV") && s.units.contains("negative current = discharging"), "{}", s.units);
+    }
+
+    #[test]
+    fn a_charger_input_is_not_a_source() {
+        let l = listing(&[("class/power_supply/usb/current_now", "500000"), ("class/power_supply/usb/voltage_now", "5000000"), ("class/power_supply/usb/type", "USB")]);
+        let (found, absent) = discover(&l);
+        assert!(found.is_empty() && absent[0].reason.contains("charger"), "{absent:?}");
     }
 
     #[test]
