@@ -84,6 +84,10 @@ impl<E: Emit> Ctx<'_, E> {
 
 impl<E: Emit> Ctx<'_, E> {
     fn fail(&mut self, kind: ErrorKind, executorch_error: Option<u32>, message: String) -> Failed {
+        // What was sampled until the failure is kept (its windows say how far the run got).
+        if let Some(meter) = self.energy.take() {
+            self.out.emit(Message::Energy(Box::new(meter.finish())));
+        }
         self.out.emit(Message::Error(RunnerError { model: self.model, kind, phase: self.phase, executorch_error, message }));
         Failed
     }

@@ -153,6 +153,13 @@ fn local_charging_nonsense_and_missing_sources_are_refused_never_guessed() {
         assert_eq!(run.samples.timed_ns.len(), 20);
         assert!(stderr_of(&out).contains(why), "{setup}: the warning reaches the terminal: {}", stderr_of(&out));
     }
+    // A run that fails after sampling began keeps what was sampled (the idle baseline) and gives no figure.
+    let (out, dir) = local_run("supply BAT0 -1000000 4000000 Discharging", &["--energy", "--energy-idle", "0.3", "--method", "nope"]);
+    assert!(!out.status.success());
+    let doc = read_doc(dir.path());
+    let e = doc.runs[0].energy.as_ref().expect("the record of a failed run is kept");
+    assert!(e.record.windows.iter().any(|w| w.phase == WindowKind::Idle) && e.record.samples.len() >= 3, "{:?}", e.record.windows);
+    assert!(e.summary.is_none() && e.warnings[0].contains("no timed window"), "{:?}", e.warnings);
     // No source at all: a clear error naming what was looked for, non-zero exit.
     let (out, _dir) = local_run("true", &["--energy"]);
     assert!(!out.status.success());
