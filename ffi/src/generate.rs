@@ -150,6 +150,20 @@ fn logits_ok(spec: &TensorSpec) -> bool {
 
 /// One whole generation from position 0. `index`/`warmup`/`round` only label the record.
 pub fn generate(engine: &mut Engine, plan: &Plan, started: Instant) -> Result<GenerationRecord, StepError> {
+    generate_marked(engine, plan, started, &mut Marks::default())
+}
+
+/// When a generation's timed prefill started and ended and its decode ended (the energy windows), set by
+/// [`generate_marked`] outside the timed calls.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Marks {
+    pub prefill_start: Option<Instant>,
+    pub prefill_end: Option<Instant>,
+    pub decode_end: Option<Instant>,
+}
+
+/// [`generate`], also recording the [`Marks`].
+pub fn generate_marked(engine: &mut Engine, plan: &Plan, started: Instant, marks: &mut Marks) -> Result<GenerationRecord, StepError> {
     let program = &plan.program;
     let peak_reset = memory::reset_peak();
     let mut position = 0usize;
@@ -159,12 +173,14 @@ pub fn generate(engine: &mut Engine, plan: &Plan, started: Instant) -> Result<Ge
         position += n as usize;
     }
     let mut prefill_ns = 0;
+    marks.prefill_start = Some(Instant::now());
     for &n in &plan.prefill_chunks {
         let chunk = &plan.context[position..position + n as usize];
         prefill_ns += call(engine, program, &program.prefill_method, chunk, position as i64)?;
         position += n as usize;
     }
     let argmax_start = Instant::now();
+    marks.prefill_end = Some(argmax_start);
     let first = next_token(engine);
     let ttft_ns = prefill_ns + argmax_start.elapsed().as_nanos() as u64;
     let no_logits = |at: &str| StepError {
@@ -191,6 +207,7 @@ pub fn generate(engine: &mut Engine, plan: &Plan, started: Instant) -> Result<Ge
         }
         generated.push(token);
     }
+    marks.decode_end = Some(Instant::now());
     Ok(GenerationRecord {
         model: 0,
         index: 0,

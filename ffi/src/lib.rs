@@ -3,6 +3,7 @@
 
 mod bridge;
 pub mod conditions;
+pub mod energy;
 pub mod inputs;
 pub mod memory;
 

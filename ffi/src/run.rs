@@ -11,7 +11,11 @@ use etbench_protocol::{
 
 use crate::generate::{self as llm_run, Plan};
 use crate::inputs::{self, Built, Fed};
-use crate::{conditions, memory, output, Engine, RuntimeError};
+use std::time::Instant;
+
+use etbench_protocol::energy::WindowKind;
+
+use crate::{conditions, energy, memory, output, Engine, RuntimeError};
 
 /// One invocation of the runner: the model(s), the run specification, and where its artifacts go. With several
 /// models the run is a paired session: every model is loaded and warmed up in this process, then their timed
@@ -64,10 +68,26 @@ struct Ctx<'a, E: Emit> {
     phase: Option<PhaseKind>,
     /// The model the next lines are about (its index on the command line).
     model: u32,
+    /// The energy side thread, when the spec asks for energy.
+    energy: Option<energy::Meter>,
+}
+
+impl<E: Emit> Ctx<'_, E> {
+    /// Records an energy window (nothing without `--energy`).
+    fn window(&mut self, phase: WindowKind, round: Option<u32>, start: Instant, units: u32) {
+        let model = self.model;
+        if let Some(meter) = &mut self.energy {
+            meter.window(model, phase, round, start, Instant::now(), units);
+        }
+    }
 }
 
 impl<E: Emit> Ctx<'_, E> {
     fn fail(&mut self, kind: ErrorKind, executorch_error: Option<u32>, message: String) -> Failed {
+        // What was sampled until the failure is kept (its windows say how far the run got).
+        if let Some(meter) = self.energy.take() {
+            self.out.emit(Message::Energy(Box::new(meter.finish())));
+        }
         self.out.emit(Message::Error(RunnerError { model: self.model, kind, phase: self.phase, executorch_error, message }));
         Failed
     }
@@ -163,7 +183,7 @@ struct Loaded {
 
 /// Runs every phase, emitting protocol lines. `Err(Failed)` means an error line was emitted.
 pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
-    let mut ctx = Ctx { out, phase: None, model: 0 };
+    let mut ctx = Ctx { out, phase: None, model: 0, energy: None };
     let config = &inv.spec;
     if let Err(e) = config.validate().and_then(|_| check_paired(inv)) {
         return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("run specification: {e}")));
@@ -190,6 +210,11 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
             before.memory_limit = Some(etbench_protocol::MemoryLimit { bytes, cgroup });
         }
         ctx.out.emit(Message::Conditions(before));
+        if let Some(request) = &config.energy {
+            let mut meter = energy::Meter::start(&inv.sysfs_root, request).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
+            meter.idle(request.idle_s);
+            ctx.energy = Some(meter);
+        }
     }
     let threads_effective = config.threads.map(crate::set_threads).or_else(|| Some(crate::threads()));
     let etdump = inv.etdump_path();
@@ -211,9 +236,14 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
     } else {
         ctx.model = 0;
         let engine = &mut loaded[0].engine;
+        let start = Instant::now();
         ctx.phase(PhaseKind::Timed, |ctx| ctx.timed_loop(engine, method, PhaseKind::Timed, config.iterations))?;
+        ctx.window(WindowKind::Timed, None, start, config.iterations);
         config.iterations
     };
+    if let Some(meter) = ctx.energy.take() {
+        ctx.out.emit(Message::Energy(Box::new(meter.finish())));
+    }
     let last_real = config.real_tokens.map(|r| r as usize - 1);
     let mut summaries = Vec::new();
     for (i, model) in loaded.iter_mut().enumerate() {
@@ -406,9 +436,14 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
         for m in config.order.round(rounds, loaded.len()) {
             ctx.model = m as u32;
             let plan = loaded[m].llm.as_ref().expect("an LLM run loads every model with a plan");
-            let mut g = llm_run::generate(&mut loaded[m].engine, plan, start)
+            let mut marks = llm_run::Marks::default();
+            let mut g = llm_run::generate_marked(&mut loaded[m].engine, plan, start, &mut marks)
                 .map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("generation {rounds}, {}", e.at)))?;
             (g.model, g.index, g.round) = (m as u32, rounds, paired.then_some(rounds));
+            if let (Some(meter), Some(p0), Some(p1), Some(d1)) = (&mut ctx.energy, marks.prefill_start, marks.prefill_end, marks.decode_end) {
+                meter.window(m as u32, WindowKind::Prefill, Some(rounds), p0, p1, g.prefill_tokens);
+                meter.window(m as u32, WindowKind::Decode, Some(rounds), p1, d1, g.decode_ns.len() as u32);
+            }
             if sustain.is_some() {
                 g.conditions = Some(conditions::read_conditions(sysfs, When::After).facts);
             }
@@ -456,9 +491,11 @@ fn timed_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &RunSpe
             ctx.model = m as u32;
             ctx.phase = Some(PhaseKind::Timed);
             let mut latency = Vec::with_capacity(1);
+            let begun = Instant::now();
             if let Err(e) = loaded[m].engine.execute_timed(method, 1, &mut latency) {
                 return Err(ctx.runtime(ErrorKind::Execute, e, "the method failed while executing"));
             }
+            ctx.window(WindowKind::Timed, Some(rounds), begun, 1);
             ctx.sample(PhaseKind::Timed, rounds, latency[0], (loaded.len() > 1).then_some(rounds));
             samples[m].push(latency[0]);
         }

@@ -11,6 +11,9 @@
 #               scripts/lab/phone/); /sdcard -> /storage/emulated/0 is a noexec tmpfs as on Android
 #               (scripts/lab/phone/sdcard.sh). Needs busybox-static:arm64 from scripts/lab/setup.sh ($ETBENCH_LAB_CACHE).
 #   tiny        an 8 MiB tmpfs at $LAB/tiny (disk-full tests)
+#   power       board1 gets STAND-IN power sensors (hwmon0, a root-only intel-rapl:0) in its /sys/class, written
+#               by scripts/lab/board-energy.sh into $LAB/board1/sysclass (tests change them while the lab runs);
+#               the phone's stand-in power_supply tree is $LAB/phone/sysfs/tree/class/power_supply
 # Logins: user `bench` (uid 4242, /bin/sh) from a private /etc/passwd bind-mounted in each board's mount namespace;
 # the host's /etc/passwd is untouched. Every process started is recorded in $LAB/pids; scripts/lab/stop.sh ends them.
 # Env: ETBENCH_LAB_DIR (default /tmp/etbench-lab; the devices/lab-*.toml profiles assume the default),
@@ -249,6 +252,7 @@ if [ -f "$LAB/phone.pid" ]; then
 fi
 for port in 17101 17102 17103 $([ -f "$LAB/phone.pid" ] && echo $PHONE_PORT); do adb -P $ADB_PORT connect "127.0.0.1:$port" >/dev/null 2>&1 || true; done
 # The phone's shared storage, noexec as on Android (/sdcard -> /storage/emulated/0).
+bash scripts/lab/board-energy.sh board1 "$LAB" >/dev/null || echo "lab: no stand-in power sensors on board1" >&2
 [ -f "$LAB/phone.pid" ] && { ETBENCH_LAB_DIR="$LAB" bash scripts/lab/phone/sdcard.sh >/dev/null || echo "lab: no /sdcard on lab-phone" >&2; }
 touch "$LAB/up"
 echo "lab: up ($LAB): board1 198.18.0.11, board2 198.18.0.12$([ -d "$LAB/arm1" ] && echo ', arm1 198.18.0.21:2222'), adb server :$ADB_PORT$([ -f "$LAB/phone.pid" ] && echo ", lab-phone 127.0.0.1:$PHONE_PORT")"

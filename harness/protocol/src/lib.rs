@@ -6,10 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod energy;
 mod facts;
 pub mod llm;
 mod spec;
 
+pub use energy::{EnergyRecord, EnergyRequest, EnergySource};
 pub use facts::{Battery, CpuCondition, DeviceFacts, ThermalZone};
 pub use llm::{Convention, LlmProgram, LlmSpec, MetaValue, PrefillMode};
 pub use spec::{default_ids, median_interval_ranks, splitmix64, InputSpec, Order, RunSpec};
@@ -84,6 +86,8 @@ pub enum Message {
     Heartbeat(Heartbeat),
     /// One whole generation (prefill + decode) of an LLM program.
     Generation(GenerationRecord),
+    /// What the energy side thread measured (`--energy`): one per runner process, after the last phase.
+    Energy(Box<EnergyRecord>),
 }
 
 /// One generation of an LLM program, timed on the device: `depth` untimed tokens, then the timed prefill, then

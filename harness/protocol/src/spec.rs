@@ -64,6 +64,9 @@ pub struct RunSpec {
     /// prefill, then decode steps — instead of one forward.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<crate::LlmSpec>,
+    /// Sample a power or energy source on the device during the timed phases and an idle baseline (`--energy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<crate::EnergyRequest>,
 }
 
 /// How a paired session orders its models round by round. Balanced orders cancel a steady drift within a round.
@@ -133,6 +136,7 @@ impl Default for RunSpec {
             order: Order::Abba,
             heartbeat_s: 10.0,
             llm: None,
+            energy: None,
         }
     }
 }
@@ -166,6 +170,9 @@ impl RunSpec {
             if self.generate > 0 {
                 return Err("generate (no-cache greedy tokens) and llm (a generation workload) exclude each other".into());
             }
+        }
+        if let Some(energy) = &self.energy {
+            energy.validate()?;
         }
         if !(self.gate_timeout_s >= 0.0 && self.gate_timeout_s.is_finite()) {
             return Err(format!("gate_timeout_s {} must be a finite number of seconds ≥ 0", self.gate_timeout_s));

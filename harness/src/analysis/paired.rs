@@ -96,6 +96,18 @@ fn session_ttft_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
         .collect()
 }
 
+/// The per-round ratios of energy (joules in each round's windows, `--energy`) within one in-process session; none
+/// when either model has no figure (refused, lost, not measured).
+fn session_energy_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
+    let at = |p: u32| rows.iter().find(|r| r.pairing.as_ref().is_some_and(|x| x.position == p));
+    let rounds = |r: &RunResult| -> Option<BTreeMap<u32, f64>> { Some(r.energy.as_ref()?.summary.as_ref()?.rounds.iter().copied().collect()) };
+    let (Some(reference), Some(cand)) = (at(0).and_then(|r| rounds(r)), at(position).and_then(|r| rounds(r))) else { return Vec::new() };
+    cand.into_iter()
+        .filter_map(|(round, j)| Some(j / reference.get(&round)?))
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .collect()
+}
+
 /// The median ratio of one session's ratios with its 95% bootstrap interval (`None` below 6 ratios): what an
 /// adaptive session of paired processes watches to know when to stop.
 pub fn session_interval(ratios: &[f64], opts: &Options) -> Option<(f64, f64, f64)> {
@@ -132,6 +144,16 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
                 ratio.quantity = "decode time per token".to_owned();
             }
             out.push(ratio);
+            let energy: Vec<Vec<f64>> = if design == Design::PairedInProcess {
+                sessions.values().map(|rows| session_energy_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect()
+            } else {
+                Vec::new()
+            };
+            if !energy.is_empty() {
+                let mut ratio = judge(&names[0], &names[position], &setting, &energy, opts);
+                ratio.quantity = if generation { "energy per generation" } else { "energy per forward" }.to_owned();
+                out.push(ratio);
+            }
             if generation && design == Design::PairedInProcess {
                 let per_session: Vec<Vec<f64>> =
                     sessions.values().map(|rows| session_ttft_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();

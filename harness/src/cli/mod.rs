@@ -215,6 +215,18 @@ struct Measure {
     run_timeout: Option<f64>,
     #[arg(long, value_name = "SECS", help = dflt("Seconds between the runner's heartbeat lines, also during one long execute (0: none)", RunSpec::default().heartbeat_s))]
     heartbeat: Option<f64>,
+    /// Measure power and energy with the device's own sensor (battery, hwmon rail, RAPL; `devices info` lists
+    /// them), sampled on the device during the timed phase and an idle baseline: watts, J/forward, J/token.
+    /// A charging battery or nonsense values give no figure and a reason.
+    #[arg(long)]
+    energy: bool,
+    /// The energy source to read, by the name `devices info` shows (e.g. battery, hwmon0:VDD_CPU, intel-rapl:0);
+    /// implies --energy. Default: the first usable one, batteries first.
+    #[arg(long, value_name = "NAME")]
+    energy_source: Option<String>,
+    /// Seconds of idle baseline sampled before the model loads (net watts = gross − idle; 0: none) [default: 2].
+    #[arg(long, value_name = "SECS", value_parser = parse_idle)]
+    energy_idle: Option<f64>,
     /// The etbench-runner binary (default: ETBENCH_RUNNER, then next to etbench); for a remote device one built for
     /// its target (a phone: a runner bundle directory), used instead of the profile's. `run` takes one per --model,
     /// in order, to compare runners or ExecuTorch builds (with --paired: paired processes).
@@ -263,6 +275,13 @@ fn parse_positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("`{s}` must be a number above 0")),
+    }
+}
+
+fn parse_idle(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=600.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` must be seconds between 0 and 600")),
     }
 }
 
@@ -320,6 +339,12 @@ impl Measure {
         spec.order = self.order.unwrap_or(spec.order);
         if let Some(v) = self.heartbeat {
             spec.heartbeat_s = v;
+        }
+        if self.energy || self.energy_source.is_some() || self.energy_idle.is_some() {
+            let mut energy = spec.energy.unwrap_or_default();
+            energy.source = self.energy_source.clone().or(energy.source);
+            energy.idle_s = self.energy_idle.unwrap_or(energy.idle_s);
+            spec.energy = Some(energy);
         }
         spec
     }

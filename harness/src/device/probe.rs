@@ -35,6 +35,7 @@ echo @@battery; for b in /sys/class/power_supply/*; do [ -f "$b/capacity" ] && e
 echo @@batterytemp; cat /sys/class/power_supply/battery/temp 2>/dev/null
 echo @@libc; getconf GNU_LIBC_VERSION 2>/dev/null
 echo @@dumpsys_battery; command -v dumpsys >/dev/null 2>&1 && dumpsys battery 2>/dev/null | head -n 40
+echo @@energy; for d in /sys/class/power_supply/* /sys/class/hwmon/* /sys/class/powercap/* /sys/bus/iio/devices/*; do [ -d "$d" ] || continue; for f in "$d"/*; do [ -f "$f" ] || continue; case "${f##*/}" in current_now|voltage_now|status|type|name|energy_uj|max_energy_range_uj|energy_value|power[0-9]*_input|energy[0-9]*_input|curr[0-9]*_input|in[0-9]*_input|*_label) if v=$(cat "$f" 2>/dev/null); then printf '%s\t%s\n' "${f#/sys/}" "$(printf '%s' "$v" | tr '\n' '|')"; else printf '%s\t!%s\n' "${f#/sys/}" "$(cat "$f" 2>&1 >/dev/null | head -n 1)"; fi;; esac; done; done
 echo @@dumpsys_thermal; command -v dumpsys >/dev/null 2>&1 && dumpsys thermalservice 2>/dev/null | grep -E '^Thermal Status|Temperature\{' | head -n 80
 "#,
     cpus_script!()
@@ -113,6 +114,7 @@ pub fn parse(text: &str) -> (SystemInfo, ProbedInfo) {
         clusters: clusters(&get("cpus"), nproc),
         power,
         thermal_status: parse_dumpsys_thermal(&get("dumpsys_thermal")),
+        energy: Some(parse_energy(&get("energy"))),
         facts,
         memory_available_bytes: kb("MemAvailable"),
         runner_libc: None,
@@ -270,6 +272,26 @@ fn parse_dumpsys_thermal(lines: &[&str]) -> Option<ThermalStatus> {
     Some(ThermalStatus { source: "dumpsys thermalservice".into(), status, name, temperatures })
 }
 
+/// The `@@energy` section: `PATH<TAB>VALUE` (lines joined by `|`) or `PATH<TAB>!ERROR` per energy file, turned
+/// into sources by the runner's own rules ([`etbench_protocol::energy::discover`]).
+fn parse_energy(lines: &[&str]) -> crate::results::EnergyProbe {
+    let listing: etbench_protocol::energy::Listing = lines
+        .iter()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(path, _)| path.rsplit('/').next().is_some_and(etbench_protocol::energy::wanted_file))
+        .map(|(path, value)| {
+            let value = match value.strip_prefix('!') {
+                Some(e) if e.contains("Permission denied") => Err("not readable by this user (Permission denied); run as root or pick another source".to_owned()),
+                Some(e) => Err(format!("unreadable ({})", e.trim())),
+                None => Ok(value.trim().to_owned()),
+            };
+            (path.to_owned(), value)
+        })
+        .collect();
+    let (sources, absent) = etbench_protocol::energy::discover(&listing);
+    crate::results::EnergyProbe { sources, absent }
+}
+
 /// `android.os.Temperature.TYPE_*`.
 fn thermal_kind(t: i32) -> &'static str {
     match t {
@@ -361,6 +383,20 @@ mod tests {
         let power = sysfs.power.unwrap();
         assert_eq!((power.source.as_str(), power.level_pct, power.status.as_deref(), power.temperature_c), ("sysfs", Some(55), Some("not charging"), Some(31.2)));
         assert!(sysfs.android_facts.is_none() && sysfs.thermal_status.is_none());
+    }
+
+    #[test]
+    fn the_energy_section_lists_sources_and_unreadable_ones() {
+        let text = "@@energy\nclass/power_supply/battery/current_now\t-400000\nclass/power_supply/battery/voltage_now\t3900000\n\
+class/power_supply/battery/status\tDischarging\nclass/powercap/intel-rapl:0/energy_uj\t!cat: /sys/class/powercap/intel-rapl:0/energy_uj: Permission denied\n\
+class/hwmon/hwmon0/temp1_label\tcpu\n";
+        let energy = parse(text).1.energy.unwrap();
+        assert_eq!(energy.sources.len(), 1);
+        assert_eq!((energy.sources[0].name.as_str(), energy.sources[0].scope.as_str()), ("battery", "battery: whole device"));
+        assert!(energy.absent[0].looked_for.ends_with("intel-rapl:0/energy_uj") && energy.absent[0].reason.contains("not readable by this user"));
+        // No section at all (an older probe): nothing present, and the message names what was looked for.
+        let none = parse("@@uname\nLinux\n").1.energy.unwrap();
+        assert!(none.sources.is_empty() && none.absent[0].looked_for.contains("/sys/class/hwmon"));
     }
 
     #[test]

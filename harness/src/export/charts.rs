@@ -84,6 +84,8 @@ pub enum Unit {
     Seconds,
     Mhz,
     Celsius,
+    Watts,
+    Joules,
 }
 
 impl Unit {
@@ -92,6 +94,8 @@ impl Unit {
         match name {
             "ms" => Unit::Ms,
             "MiB" => Unit::Mib,
+            "W" => Unit::Watts,
+            "J" => Unit::Joules,
             _ => Unit::TokensPerS,
         }
     }
@@ -111,6 +115,10 @@ impl Unit {
             Unit::Seconds => format!("{} s", number(v)),
             Unit::Mhz => format!("{} MHz", number(v)),
             Unit::Celsius => format!("{} °C", number(v)),
+            Unit::Watts if v.abs() < 1.0 && v != 0.0 => format!("{} mW", number(v * 1000.0)),
+            Unit::Watts => format!("{} W", number(v)),
+            Unit::Joules if v.abs() < 1.0 && v != 0.0 => format!("{} mJ", number(v * 1000.0)),
+            Unit::Joules => format!("{} J", number(v)),
         }
     }
 }

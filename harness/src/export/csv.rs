@@ -47,6 +47,15 @@ struct CsvRow<'a> {
     llm_decode_tokens_per_s_lower: Option<f64>,
     llm_decode_tokens_per_s_upper: Option<f64>,
     llm_ttft_ns: Option<f64>,
+    /// `--energy`: the source and its figures (empty when refused or lost: see the warnings in results.json).
+    energy_source: Option<&'a str>,
+    energy_watts: Option<f64>,
+    energy_idle_watts: Option<f64>,
+    energy_net_watts: Option<f64>,
+    energy_joules_per_forward: Option<f64>,
+    energy_net_joules_per_forward: Option<f64>,
+    energy_prefill_joules_per_token: Option<f64>,
+    energy_decode_joules_per_token: Option<f64>,
     output_verdict: String,
     argmax_last: Option<u64>,
     executorch_version: Option<&'a str>,
@@ -57,7 +66,16 @@ fn row(run: &RunResult) -> CsvRow<'_> {
     let s = run.summary.as_ref();
     let lat = s.map(|s| &s.latency_ns);
     let g = run.llm.as_ref().and_then(|l| l.summary.as_ref());
+    let e = run.energy.as_ref().and_then(|e| e.summary.as_ref());
     CsvRow {
+        energy_source: run.energy.as_ref().map(|e| e.source()),
+        energy_watts: e.map(|e| e.watts),
+        energy_idle_watts: e.and_then(|e| e.idle_watts),
+        energy_net_watts: e.and_then(|e| e.net_watts),
+        energy_joules_per_forward: e.and_then(|e| e.joules_per_forward),
+        energy_net_joules_per_forward: e.and_then(|e| e.net_joules_per_forward),
+        energy_prefill_joules_per_token: e.and_then(|e| e.prefill_joules_per_token),
+        energy_decode_joules_per_token: e.and_then(|e| e.decode_joules_per_token),
         llm_workload: run.params.spec.llm.as_ref().map(super::metric::workload_label),
         llm_generations: g.map(|g| g.generations),
         llm_prefill_tokens_per_s: g.map(|g| g.prefill_tokens_per_s.median),

@@ -237,10 +237,16 @@ pub enum Metric {
     DecodeTokensPerS,
     /// Generation runs: prefill + the first token's argmax.
     TimeToFirstToken,
+    /// `--energy`: average power over the measured windows (one value per run).
+    Power,
+    /// `--energy`: joules per timed forward (one value per run).
+    EnergyPerForward,
+    /// `--energy`, generation runs: joules per decode token (one value per run).
+    EnergyPerDecodeToken,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Latency,
         Metric::FirstForward,
         Metric::Load,
@@ -249,6 +255,9 @@ impl Metric {
         Metric::PeakRss,
         Metric::DecodeTokensPerS,
         Metric::TimeToFirstToken,
+        Metric::Power,
+        Metric::EnergyPerForward,
+        Metric::EnergyPerDecodeToken,
     ];
 
     /// Stable machine name (BMF measure slug, history column).
@@ -262,6 +271,9 @@ impl Metric {
             Metric::PeakRss => "peak-rss",
             Metric::DecodeTokensPerS => "decode-throughput",
             Metric::TimeToFirstToken => "time-to-first-token",
+            Metric::Power => "power",
+            Metric::EnergyPerForward => "energy-per-forward",
+            Metric::EnergyPerDecodeToken => "energy-per-decode-token",
         }
     }
 
@@ -275,6 +287,9 @@ impl Metric {
             Metric::PeakRss => "peak RSS",
             Metric::DecodeTokensPerS => "decode tokens/s",
             Metric::TimeToFirstToken => "time to first token",
+            Metric::Power => "average power",
+            Metric::EnergyPerForward => "energy per forward",
+            Metric::EnergyPerDecodeToken => "energy per decode token",
         }
     }
 
@@ -284,6 +299,8 @@ impl Metric {
             Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => "ns",
             Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => "tokens/s",
             Metric::PeakRss => "bytes",
+            Metric::Power => "W",
+            Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => "J",
         }
     }
 
@@ -293,6 +310,8 @@ impl Metric {
             Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => ("ms", 1e-6),
             Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => ("tokens/s", 1.0),
             Metric::PeakRss => ("MiB", 1.0 / (1024.0 * 1024.0)),
+            Metric::Power => ("W", 1.0),
+            Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => ("J", 1.0),
         }
     }
 
@@ -324,6 +343,9 @@ impl Metric {
                 Metric::DecodeTokensPerS => llm_values(r, crate::results::llm::decode_tokens_per_s),
                 Metric::TimeToFirstToken => llm_values(r, |g| g.ttft_ns as f64),
                 Metric::DecodeEquivalentTokensPerS => Vec::new(),
+                Metric::Power => energy(r, |e| Some(e.watts)),
+                Metric::EnergyPerForward => energy(r, |e| e.joules_per_forward),
+                Metric::EnergyPerDecodeToken => energy(r, |e| e.decode_joules_per_token),
             })
             .collect()
     }
@@ -355,7 +377,9 @@ impl Metric {
                 runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)?;
                 Some(throughput(1.0, Metric::Latency.estimate(runs)?))
             }
-            Metric::FirstForward | Metric::Load | Metric::PeakRss => spread(&self.raw_samples(runs)),
+            Metric::FirstForward | Metric::Load | Metric::PeakRss | Metric::Power | Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => {
+                spread(&self.raw_samples(runs))
+            }
         }
     }
 }
@@ -369,6 +393,11 @@ impl fmt::Display for Metric {
 /// One value per timed generation of a generation run (none for forward-loop runs).
 fn llm_values(run: &RunResult, f: impl Fn(&etbench_protocol::GenerationRecord) -> f64) -> Vec<f64> {
     run.llm.iter().flat_map(|l| l.timed()).map(f).filter(|v| v.is_finite()).collect()
+}
+
+/// A run's energy figure (none when it was refused, lost or not asked for).
+fn energy(run: &RunResult, f: impl Fn(&crate::results::energy::EnergySummary) -> Option<f64>) -> Vec<f64> {
+    run.energy.as_ref().and_then(|e| e.summary.as_ref()).and_then(f).filter(|v| v.is_finite()).into_iter().collect()
 }
 
 pub fn load_ns(run: &RunResult) -> Option<u64> {

@@ -7,6 +7,7 @@ pub mod card;
 pub mod charts;
 pub mod csv;
 pub mod drift;
+pub mod energy;
 pub mod gab;
 pub mod jsonl;
 pub mod llm;
@@ -44,6 +45,22 @@ pub mod fmt {
 
     pub fn ms(ns: f64) -> String {
         adaptive(ns / 1e6)
+    }
+
+    /// Watts: `2.50 W`, `412 mW`.
+    pub fn watts(w: f64) -> String {
+        let w = if w.abs() < 1e-9 { 0.0 } else { w };
+        if w.abs() < 1.0 && w != 0.0 { format!("{} mW", adaptive(w * 1e3)) } else { format!("{} W", adaptive(w)) }
+    }
+
+    /// Joules: `1.20 J`, `22.1 mJ`, `310 µJ`.
+    pub fn joules(j: f64) -> String {
+        let j = if j.abs() < 1e-12 { 0.0 } else { j };
+        match j.abs() {
+            a if a >= 1.0 || a == 0.0 => format!("{} J", adaptive(j)),
+            a if a >= 1e-3 => format!("{} mJ", adaptive(j * 1e3)),
+            _ => format!("{} µJ", adaptive(j * 1e6)),
+        }
     }
 
     pub fn ms_u(ns: Option<u64>) -> String {
@@ -263,6 +280,35 @@ pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
                 each.join(", ")
             )
         }))
+        .collect()
+}
+
+/// One line per run measured with `--energy`: the figures with their source, scope, units and how they were
+/// sampled, or that there is none (the reason is among the warnings).
+pub fn energy_notes(runs: &[&RunResult]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|r| {
+            let e = r.energy.as_ref()?;
+            let src = &e.record.source;
+            let head = format!("{}: energy from `{}` ({}; {}; sampled every {} ms on the device)", r.model.name, src.name, src.scope, src.units, e.record.interval_ms);
+            let Some(s) = &e.summary else { return Some(format!("{head}: no figure (see the energy warning)")) };
+            let mut parts = vec![match (s.idle_watts, s.net_watts) {
+                (Some(idle), Some(net)) => format!("{} average (idle {}, net {})", fmt::watts(s.watts), fmt::watts(idle), fmt::watts(net)),
+                _ => format!("{} average", fmt::watts(s.watts)),
+            }];
+            if let Some(j) = s.joules_per_forward {
+                parts.push(format!("{}/forward{}", fmt::joules(j), s.net_joules_per_forward.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()));
+            }
+            if let Some(j) = s.prefill_joules_per_token {
+                parts.push(format!("prefill {}/token", fmt::joules(j)));
+            }
+            if let Some(j) = s.decode_joules_per_token {
+                parts.push(format!("decode {}/token{}", fmt::joules(j), s.net_decode_joules_per_token.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()));
+            }
+            parts.push(format!("over {:.2} s measured", s.seconds));
+            let notes = if e.notes.is_empty() { String::new() } else { format!("; {}", e.notes.join("; ")) };
+            Some(format!("{head}: {}{notes}", parts.join(", ")))
+        })
         .collect()
 }
 

@@ -152,6 +152,8 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
         col("prefill tok/s", Kind::Key, &rate(Metric::PrefillTokensPerS)),
         Column { footnote: true, ..col("decode-eq tok/s", Kind::Key, &rate(Metric::DecodeEquivalentTokensPerS)) },
         col("peak RSS", Kind::Key, &|g| fmt::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
+        col("power ²", Kind::Key, &|g| est(Metric::Power, g).map(|e| fmt::watts(e.value)).unwrap_or_else(|| "–".into())),
+        col("energy/forward ²", Kind::Key, &|g| est(Metric::EnergyPerForward, g).map(|e| fmt::joules(e.value)).unwrap_or_else(|| "–".into())),
         col("output check", Kind::Other, &|g| output_check(&g.runs)),
     ]
 }
@@ -472,6 +474,8 @@ fn render_charts(all: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
     }
     let groups: Vec<Group> = forward.into_iter().cloned().collect();
     out.extend(forward_charts(&groups, caption)?);
+    let labels = chart_labels(all);
+    out.extend(export::energy::power_chart(&all.iter().collect::<Vec<_>>(), &labels, caption)?);
     Ok(out)
 }
 
@@ -606,6 +610,9 @@ impl Report {
             }
             for note in roofline_notes(&dev_groups) {
                 let _ = writeln!(out, "- {}", escape(&note));
+            }
+            for note in export::energy_notes(&runs) {
+                let _ = writeln!(out, "- ² {}", escape(&note));
             }
             conditions(&mut out, &runs, docs);
             out.push('\n');

@@ -18,7 +18,8 @@ use crate::results::RunResult;
 pub const MAX_LINES: usize = 8;
 
 /// Metrics drawn as trends.
-pub const TRENDS: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
+/// Energy series appear only where runs were measured with `--energy`.
+pub const TRENDS: [Metric; 6] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss, Metric::EnergyPerForward, Metric::EnergyPerDecodeToken];
 
 /// The runs of one history key, oldest first.
 pub struct Series<'a> {

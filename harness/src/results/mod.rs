@@ -4,6 +4,7 @@
 //! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
 
 
+pub mod energy;
 pub mod llm;
 pub mod provenance;
 pub mod warnings;
@@ -111,6 +112,17 @@ pub struct ProbedInfo {
     /// The C library the runner used here: the bundle's own glibc, or the device's (bionic, glibc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_libc: Option<RunnerLibc>,
+    /// Power and energy sources (`--energy`): what each measures, its units and sign, and what is absent and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<EnergyProbe>,
+}
+
+/// The energy sources a probe found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyProbe {
+    pub sources: Vec<etbench_protocol::EnergySource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<etbench_protocol::energy::AbsentSource>,
 }
 
 /// `getprop` facts of an Android device.
@@ -419,6 +431,9 @@ pub struct RunResult {
     /// Device conditions the runner read before and after the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<etbench_protocol::Conditions>,
+    /// Power and energy from the device's own sensor (`--energy`): figures, or why there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<energy::EnergyResult>,
     /// Measurement conditions that make this run less trustworthy, each with its fix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<crate::results::warnings::Warning>,

@@ -21,6 +21,8 @@ pub enum Warning {
     ThermalGateTimedOut { limit_c: f64, temp_c: Option<f64> },
     HighVariance { cv: f64 },
     Charging,
+    /// No energy figure (refused, source lost) or a coarse one; the text says why and what to do.
+    Energy { message: String },
     /// Planned memory plus the weights exceed what the device had available before the run.
     MayNotFit { needs_bytes: u64, planned_bytes: u64, available_bytes: u64, mmap: bool },
 }
@@ -58,6 +60,7 @@ impl std::fmt::Display for Warning {
                 cv * 100.0,
                 HIGH_CV * 100.0
             ),
+            Warning::Energy { message } => write!(f, "energy: {message}"),
             Warning::Charging => write!(f, "the device was charging: charging heats phones and changes clocks; unplug or use a power bypass"),
             Warning::MayNotFit { needs_bytes, planned_bytes, available_bytes, mmap } => {
                 let gib = |b: &u64| *b as f64 / (1u64 << 30) as f64;
@@ -90,6 +93,7 @@ pub fn assess(run: &RunResult) -> Vec<Warning> {
         return out;
     }
     out.extend(run.memory_fit.as_ref().and_then(|fit| may_not_fit(fit, run.params.spec.load_mode)));
+    out.extend(run.energy.iter().flat_map(|e| e.warnings.iter()).map(|m| Warning::Energy { message: m.clone() }));
     if run.runner.as_ref().is_some_and(|r| r.debug_build) {
         out.push(Warning::DebugBuild);
     }

@@ -61,6 +61,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
         generation: None,
         llm: None,
         conditions: Vec::new(),
+        energy: None,
         warnings: Vec::new(),
         profile: None,
         memory_fit: None,
@@ -209,6 +210,11 @@ pub fn run_session(
         match Line::parse(text) {
             Ok(parsed) => match parsed.msg {
                 Message::Conditions(c) => rows.iter_mut().for_each(|r| r.conditions.push(c.clone())),
+                Message::Energy(e) => {
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        row.energy = Some(crate::results::energy::EnergyResult::of_model(&e, i as u32));
+                    }
+                }
                 msg => {
                     progress.saw(&msg);
                     let i = (message_model(&msg) as usize).min(rows.len() - 1);
@@ -348,7 +354,7 @@ fn message_model(msg: &Message) -> u32 {
         Message::Summary(s) => s.model,
         Message::Error(e) => e.model,
         Message::Generation(g) => g.model,
-        Message::Conditions(_) | Message::Heartbeat(_) => 0,
+        Message::Conditions(_) | Message::Heartbeat(_) | Message::Energy(_) => 0,
     }
 }
 
@@ -465,6 +471,7 @@ fn absorb(row: &mut RunResult, msg: Message, pending: &mut Pending) {
             }
         }
         Message::Conditions(c) => row.conditions.push(c),
+        Message::Energy(e) => row.energy = Some(crate::results::energy::EnergyResult::of_model(&e, 0)),
         Message::Meta(meta) => {
             row.model.size_bytes = meta.model_size_bytes.unwrap_or(row.model.size_bytes);
             row.runner = Some(RunnerInfo {

@@ -501,6 +501,15 @@ fn report_progress(row: &RunResult) {
         ),
         (None, None) => {}
     }
+    if let Some(s) = row.energy.as_ref().and_then(|e| e.summary.as_ref()) {
+        let per = match (s.joules_per_forward, s.decode_joules_per_token) {
+            (Some(j), _) => format!(", {}/forward", crate::export::fmt::joules(j)),
+            (None, Some(j)) => format!(", {}/decode token", crate::export::fmt::joules(j)),
+            _ => String::new(),
+        };
+        let idle = s.idle_watts.map(|w| format!(" (idle {})", crate::export::fmt::watts(w))).unwrap_or_default();
+        crate::say!("      energy: {}{idle}{per} from {}", crate::export::fmt::watts(s.watts), row.energy.as_ref().map(|e| e.source()).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod docs;
 mod devices;
+mod energy;
 mod export;
 mod front_door;
 mod ingest;

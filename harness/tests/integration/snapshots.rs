@@ -83,6 +83,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
         generation: None,
         llm: None,
         conditions: Vec::new(),
+        energy: None,
         warnings: Vec::new(),
         profile: None,
         memory_fit: None,
