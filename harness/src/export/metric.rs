@@ -324,7 +324,7 @@ impl Metric {
         use crate::analysis::bootstrap::Direction;
         match self {
             Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => Direction::Rate,
-            Metric::PeakRss => Direction::Amount,
+            Metric::PeakRss | Metric::Power | Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => Direction::Amount,
             Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => Direction::Time,
         }
     }
