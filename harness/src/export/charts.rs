@@ -208,8 +208,10 @@ impl Axis {
             return Self { log: true, lo: (lo / 1.25).log10(), hi: (hi * 1.25).log10(), unit };
         }
         let span = (hi - lo).max(hi.abs() * 0.05).max(1e-9);
-        let start = if lo - span * 0.05 < span * 0.5 { 0.0 } else { lo - span * 0.05 };
-        Self { log: false, lo: start, hi: hi + span * 0.08, unit }
+        // Power starts at zero: a steady draw is a flat line at its level, not noise magnified around it.
+        let start = if lo - span * 0.05 < span * 0.5 || (unit == Unit::Watts && lo >= 0.0) { 0.0 } else { lo - span * 0.05 };
+        let headroom = if start == 0.0 { span.max(hi) } else { span } * 0.08;
+        Self { log: false, lo: start, hi: hi + headroom, unit }
     }
 
     fn map(&self, v: f64) -> f64 {
