@@ -101,15 +101,15 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
         let address = transport_for(p).address();
         table.add_row([p.name.clone(), p.transport.as_str().into(), p.target(), address, status.clone()]);
     }
-    let mut ports: Vec<Option<u16>> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| a.server_port)).collect();
-    ports.push(None);
-    ports.sort();
-    ports.dedup();
-    for port in ports {
-        for (serial, state) in list_devices(port) {
-            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && a.server_port == port));
+    let mut servers: Vec<(Option<u16>, Option<String>)> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| a.server_key())).collect();
+    servers.push((None, None));
+    servers.sort();
+    servers.dedup();
+    for server in servers {
+        for (serial, state) in list_devices(&server) {
+            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && a.server_key() == server));
             if !configured {
-                let server = port.map(|p| format!(" (server port {p})")).unwrap_or_default();
+                let server = super::adb::server_label(&server);
                 table.add_row([
                     format!("({serial})"),
                     "adb".into(),
