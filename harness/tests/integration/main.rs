@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod devices;
 mod export;
+mod fleet;
 mod ingest;
 mod inspect_llm;
 mod interrupt;
