@@ -12,6 +12,7 @@ use etbench::analysis::history::{History, SeriesKey};
 use etbench::results::{CiProvenance, Document};
 
 use crate::common::*;
+use crate::common::docs;
 
 /// The cluster's URL (its database `postgres`, a superuser with a password).
 fn server_url() -> String {
@@ -413,4 +414,25 @@ fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboar
     assert_eq!(out.status.code(), Some(1));
     let found = String::from_utf8_lossy(&out.stdout);
     assert!(found.contains("devcie") && found.contains("deplyo"), "{found}");
+}
+
+#[test]
+fn docs_fleet_page_runs_as_written() {
+    let _load = load();
+    let pg = Db::new("docs");
+    let scratch = docs::Scratch::new().env("ETBENCH_HISTORY_URL", pg.url.clone());
+    let outputs = scratch.run_page("docs/fleet.md");
+    for (_, out) in &outputs {
+        no_password(out);
+    }
+    let find = |needle: &str| &outputs.iter().find(|(c, _)| c.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` command")).1;
+    assert!(stderr_of(find("history copy")).contains("1 run(s) copied, 0 already present"), "{}", text(find("history copy")));
+    assert!(stderr_of(find("history add night-2")).contains("1 run(s) added"), "{}", text(find("history add night-2")));
+    // Both nights in the shared store, one series (the copied night and tonight's), judged by check.
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
+    assert_eq!(pg.count("SELECT count(DISTINCT series) FROM runs"), 1);
+    let md = String::from_utf8_lossy(&find("history check").stdout).into_owned();
+    assert!(md.contains("gemma3n-tiny-int8"), "{md}");
+    let report = std::fs::read_to_string(scratch.path().join("trend/report.md")).unwrap();
+    assert!(report.contains(&format!("/{}`: 1 series", pg.name)) && !report.contains(&password()), "{report}");
 }
