@@ -283,7 +283,10 @@ impl Store {
         let bad = self.bad();
         match self.conn.get_mut() {
             Conn::Sqlite(conn) => {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).with_context(|| bad.clone())?;
+                // A writer takes the write lock at once (concurrent adds queue on it); a reader only when it migrates.
+                let behavior = if create { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
+                let read_only = conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
+                let tx = conn.transaction_with_behavior(behavior).with_context(|| bad.clone())?;
                 let has_meta: bool =
                     tx.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get::<_, i64>(0)).with_context(|| bad.clone())? > 0;
                 if !has_meta {
@@ -296,6 +299,9 @@ impl Store {
                 } else {
                     let found: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row("SELECT value FROM meta WHERE name = 'format'", [], |r| r.get(0)))?;
                     let format = parse_format(found.as_deref(), &location)?;
+                    if format == 1 && read_only {
+                        bail!("--db {location}: history format 1 is migrated to format {FORMAT} when first opened, which needs write access to the file; run any `etbench history` command on it once with write access");
+                    }
                     if format == 1 {
                         tx.execute_batch(SQLITE_1_TO_2)?;
                         let rows: Vec<(i64, String, String)> = {
@@ -443,7 +449,11 @@ impl Store {
                     .collect(),
             })
         })();
-        result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))
+        // By series in byte order whatever the server's collation, so both stores list series alike (the SQL order
+        // within a series, by start time, is kept).
+        let mut rows = result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))?;
+        rows.sort_by(|a, b| a.series.cmp(&b.series));
+        Ok(rows)
     }
 
     /// Every stored run as a full row (for `history copy`); samples come from the run's JSON.
@@ -533,8 +543,13 @@ fn open_sqlite(path: &Path, create: bool) -> anyhow::Result<rusqlite::Connection
     }
     // Read commands open read-write too: an older format is migrated on first sight (never created, though).
     let flags = if create { OpenFlags::default() } else { OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE };
-    let conn = rusqlite::Connection::open_with_flags(path, flags)
-        .with_context(|| format!("--db {}: cannot open or create the history database; choose a writable path", path.display()))?;
+    let conn = match rusqlite::Connection::open_with_flags(path, flags) {
+        Ok(conn) => conn,
+        // A read of a file this user may not write (the history of another account, a read-only mount).
+        Err(_) if !create => rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("--db {}: cannot open the history database", path.display()))?,
+        Err(e) => return Err(e).with_context(|| format!("--db {}: cannot open or create the history database; choose a writable path", path.display())),
+    };
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(conn)
 }
