@@ -147,14 +147,147 @@ pub struct Stored {
     pub ci_json: Option<String>,
 }
 
+/// One column value, bound the same way by both clients.
+#[derive(Debug)]
+enum Value<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    OptReal(Option<f64>),
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Value::Text(s) => s.to_sql(),
+            Value::OptText(s) => s.to_sql(),
+            Value::OptReal(v) => v.to_sql(),
+        }
+    }
+}
+
+impl postgres::types::ToSql for Value<'_> {
+    fn to_sql(&self, ty: &postgres::types::Type, out: &mut bytes::BytesMut) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Text(s) => s.to_sql(ty, out),
+            Value::OptText(s) => s.to_sql(ty, out),
+            Value::OptReal(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        <&str as postgres::types::ToSql>::accepts(ty) || <f64 as postgres::types::ToSql>::accepts(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// A result row of either client, read by column index.
+trait Columns {
+    fn text(&self, i: usize) -> anyhow::Result<String>;
+    fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>>;
+    fn opt_real(&self, i: usize) -> anyhow::Result<Option<f64>>;
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> anyhow::Result<String> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+    fn opt_real(&self, i: usize) -> anyhow::Result<Option<f64>> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl Columns for postgres::Row {
+    fn text(&self, i: usize) -> anyhow::Result<String> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_real(&self, i: usize) -> anyhow::Result<Option<f64>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl Row {
+    /// The values of [`COLUMNS`], in order: the one list of them.
+    fn values(&self) -> [Value<'_>; 19] {
+        use Value::*;
+        [
+            Text(&self.series),
+            Text(&self.device),
+            Text(&self.device_id),
+            Text(&self.host),
+            Text(&self.model_name),
+            Text(&self.model_sha256),
+            Text(&self.method),
+            Text(&self.threads),
+            Text(&self.load_mode),
+            Text(&self.input),
+            Text(&self.etbench_version),
+            Text(&self.executorch_version),
+            Text(&self.run_id),
+            Text(&self.batch),
+            Text(&self.started_at),
+            Text(&self.source),
+            OptReal(self.latency_median_ns),
+            Text(&self.run_json),
+            OptText(self.ci_json.as_deref()),
+        ]
+    }
+
+    /// A row selected as [`COLUMNS`] (its samples are filled in by the caller).
+    fn read(c: &impl Columns) -> anyhow::Result<Self> {
+        Ok(Row {
+            series: c.text(0)?,
+            device: c.text(1)?,
+            device_id: c.text(2)?,
+            host: c.text(3)?,
+            model_name: c.text(4)?,
+            model_sha256: c.text(5)?,
+            method: c.text(6)?,
+            threads: c.text(7)?,
+            load_mode: c.text(8)?,
+            input: c.text(9)?,
+            etbench_version: c.text(10)?,
+            executorch_version: c.text(11)?,
+            run_id: c.text(12)?,
+            batch: c.text(13)?,
+            started_at: c.text(14)?,
+            source: c.text(15)?,
+            latency_median_ns: c.opt_real(16)?,
+            run_json: c.text(17)?,
+            ci_json: c.opt_text(18)?,
+            samples: Vec::new(),
+        })
+    }
+}
+
+impl Stored {
+    fn read(c: &impl Columns) -> anyhow::Result<Self> {
+        Ok(Stored {
+            series: c.text(0)?,
+            batch: c.text(1)?,
+            run_json: c.text(2)?,
+            source: c.text(3)?,
+            host: c.text(4)?,
+            device_id: c.text(5)?,
+            ci_json: c.opt_text(6)?,
+        })
+    }
+}
+
 const COLUMNS: &str = "series, device, device_id, host, model_name, model_sha256, method, threads, load_mode, input, \
                        etbench_version, executorch_version, run_id, batch, started_at, source, latency_median_ns, run_json, ci_json";
 
 /// Shared by both dialects: a run already present (same series, run id and start) is skipped, and no id comes back.
-const INSERT_RUN: &str = "INSERT INTO runs (series, device, device_id, host, model_name, model_sha256, method, threads, load_mode, input, \
-     etbench_version, executorch_version, run_id, batch, started_at, source, latency_median_ns, run_json, ci_json) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-     ON CONFLICT (series, run_id, started_at) DO NOTHING RETURNING id";
+fn insert_run() -> String {
+    let params: Vec<String> = (1..=COLUMNS.split(',').count()).map(|i| format!("${i}")).collect();
+    format!("INSERT INTO runs ({COLUMNS}) VALUES ({}) ON CONFLICT (series, run_id, started_at) DO NOTHING RETURNING id", params.join(", "))
+}
 
 const SELECT_STORED: &str = "SELECT series, batch, run_json, source, host, device_id, ci_json FROM runs ORDER BY series, started_at, id";
 
@@ -352,33 +485,11 @@ impl Store {
                 Conn::Sqlite(conn) => {
                     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     {
-                        let mut run = tx.prepare_cached(INSERT_RUN)?;
+                        let mut run = tx.prepare_cached(&insert_run())?;
                         let mut sample = tx.prepare_cached("INSERT INTO samples (run, iteration, latency_ns) VALUES ($1, $2, $3)")?;
                         for r in rows {
-                            let id: Option<i64> = rusqlite::OptionalExtension::optional(run.query_row(
-                                rusqlite::params![
-                                    r.series,
-                                    r.device,
-                                    r.device_id,
-                                    r.host,
-                                    r.model_name,
-                                    r.model_sha256,
-                                    r.method,
-                                    r.threads,
-                                    r.load_mode,
-                                    r.input,
-                                    r.etbench_version,
-                                    r.executorch_version,
-                                    r.run_id,
-                                    r.batch,
-                                    r.started_at,
-                                    r.source,
-                                    r.latency_median_ns,
-                                    r.run_json,
-                                    r.ci_json
-                                ],
-                                |row| row.get(0),
-                            ))?;
+                            let id: Option<i64> =
+                                rusqlite::OptionalExtension::optional(run.query_row(rusqlite::params_from_iter(r.values()), |row| row.get(0)))?;
                             let Some(id) = id else { continue };
                             for (i, ns) in r.samples.iter().enumerate() {
                                 sample.execute(rusqlite::params![id, i as i64, ns])?;
@@ -390,35 +501,12 @@ impl Store {
                 }
                 Conn::Postgres(client) => {
                     let mut tx = client.transaction()?;
-                    let run = tx.prepare(INSERT_RUN)?;
+                    let run = tx.prepare(&insert_run())?;
                     let sample = tx.prepare("INSERT INTO samples (run, iteration, latency_ns) SELECT $1, i - 1, ns FROM unnest($2::bigint[]) WITH ORDINALITY AS s (ns, i)")?;
                     for r in rows {
-                        let id: Option<i64> = tx
-                            .query_opt(
-                                &run,
-                                &[
-                                    &r.series,
-                                    &r.device,
-                                    &r.device_id,
-                                    &r.host,
-                                    &r.model_name,
-                                    &r.model_sha256,
-                                    &r.method,
-                                    &r.threads,
-                                    &r.load_mode,
-                                    &r.input,
-                                    &r.etbench_version,
-                                    &r.executorch_version,
-                                    &r.run_id,
-                                    &r.batch,
-                                    &r.started_at,
-                                    &r.source,
-                                    &r.latency_median_ns,
-                                    &r.run_json,
-                                    &r.ci_json,
-                                ],
-                            )?
-                            .map(|row| row.get(0));
+                        let values = r.values();
+                        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+                        let id: Option<i64> = tx.query_opt(&run, &params)?.map(|row| row.get(0));
                         let Some(id) = id else { continue };
                         tx.execute(&sample, &[&id, &r.samples])?;
                         added += 1;
@@ -437,16 +525,14 @@ impl Store {
             Ok(match &mut *self.conn.borrow_mut() {
                 Conn::Sqlite(conn) => {
                     let mut stmt = conn.prepare(SELECT_STORED)?;
-                    let rows = stmt.query_map([], |r| {
-                        Ok(Stored { series: r.get(0)?, batch: r.get(1)?, run_json: r.get(2)?, source: r.get(3)?, host: r.get(4)?, device_id: r.get(5)?, ci_json: r.get(6)? })
-                    })?;
-                    rows.collect::<Result<_, _>>()?
+                    let mut rows = stmt.query([])?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        out.push(Stored::read(row)?);
+                    }
+                    out
                 }
-                Conn::Postgres(client) => client
-                    .query(SELECT_STORED, &[])?
-                    .into_iter()
-                    .map(|r| Stored { series: r.get(0), batch: r.get(1), run_json: r.get(2), source: r.get(3), host: r.get(4), device_id: r.get(5), ci_json: r.get(6) })
-                    .collect(),
+                Conn::Postgres(client) => client.query(SELECT_STORED, &[])?.iter().map(Stored::read).collect::<anyhow::Result<_>>()?,
             })
         })();
         // By series in byte order whatever the server's collation, so both stores list series alike (the SQL order
@@ -463,58 +549,14 @@ impl Store {
             Ok(match &mut *self.conn.borrow_mut() {
                 Conn::Sqlite(conn) => {
                     let mut stmt = conn.prepare(&sql)?;
-                    let rows = stmt.query_map([], |r| {
-                        Ok(Row {
-                            series: r.get(0)?,
-                            device: r.get(1)?,
-                            device_id: r.get(2)?,
-                            host: r.get(3)?,
-                            model_name: r.get(4)?,
-                            model_sha256: r.get(5)?,
-                            method: r.get(6)?,
-                            threads: r.get(7)?,
-                            load_mode: r.get(8)?,
-                            input: r.get(9)?,
-                            etbench_version: r.get(10)?,
-                            executorch_version: r.get(11)?,
-                            run_id: r.get(12)?,
-                            batch: r.get(13)?,
-                            started_at: r.get(14)?,
-                            source: r.get(15)?,
-                            latency_median_ns: r.get(16)?,
-                            run_json: r.get(17)?,
-                            ci_json: r.get(18)?,
-                            samples: Vec::new(),
-                        })
-                    })?;
-                    rows.collect::<Result<_, _>>()?
+                    let mut rows = stmt.query([])?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        out.push(Row::read(row)?);
+                    }
+                    out
                 }
-                Conn::Postgres(client) => client
-                    .query(&sql, &[])?
-                    .into_iter()
-                    .map(|r| Row {
-                        series: r.get(0),
-                        device: r.get(1),
-                        device_id: r.get(2),
-                        host: r.get(3),
-                        model_name: r.get(4),
-                        model_sha256: r.get(5),
-                        method: r.get(6),
-                        threads: r.get(7),
-                        load_mode: r.get(8),
-                        input: r.get(9),
-                        etbench_version: r.get(10),
-                        executorch_version: r.get(11),
-                        run_id: r.get(12),
-                        batch: r.get(13),
-                        started_at: r.get(14),
-                        source: r.get(15),
-                        latency_median_ns: r.get(16),
-                        run_json: r.get(17),
-                        ci_json: r.get(18),
-                        samples: Vec::new(),
-                    })
-                    .collect(),
+                Conn::Postgres(client) => client.query(&sql, &[])?.iter().map(Row::read).collect::<anyhow::Result<_>>()?,
             })
         })();
         result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))
