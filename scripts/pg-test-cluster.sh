@@ -37,7 +37,7 @@ free_port() {
 case "${1:-}" in
 start)
     BIN=$(bindir)
-    "$0" stop >/dev/null 2>&1 || true
+    bash "$0" stop >/dev/null 2>&1 || true
     mkdir -p "$DIR"
     [ "$(id -u)" != 0 ] || chown postgres: "$DIR"
     chmod 700 "$DIR"
