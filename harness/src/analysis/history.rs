@@ -1,68 +1,72 @@
-//! The nightly history: runs stored in SQLite (bundled, no system library), one series per device × model hash ×
-//! settings × etbench/ExecuTorch version, each run with its raw samples. `check` compares the newest batch (one
-//! `etbench run`, with its repeats) of each series against the pooled samples of a sliding window of earlier
-//! batches, with the same noise-aware verdicts as `etbench compare`.
+//! The nightly history: runs stored in a SQLite file (bundled, no system library; the default) or in a PostgreSQL
+//! database many hosts share (`--db postgres://…`), one series per device (profile name and identity: serial or
+//! probed model) × host × model hash × settings × etbench/ExecuTorch version, each run with its raw samples, its
+//! host and its CI provenance. `check` compares the newest batch (one `etbench run`, with its repeats) of each
+//! series against the pooled samples of a sliding window of earlier batches, with the same noise-aware verdicts as
+//! `etbench compare`.
 //!
 //! Tables: `runs` (one row per run: the key columns, a few headline numbers for SQL, and the whole run as JSON) and
-//! `samples` (one row per timed iteration), plus `meta` holding the history format version.
-
-use std::path::{Path, PathBuf};
+//! `samples` (one row per timed iteration), plus `meta` holding the history format version; see [`store`].
 
 use anyhow::{bail, Context};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::analysis::compare::{self, Comparison, Options, Pair};
 use crate::export::metric::{short_sha, threads_label, RunKey};
 use crate::results::{Document, RunResult};
 
+pub mod store;
+
+pub use store::{redact, Location, FORMAT};
+
 pub const DEFAULT_DB: &str = "etbench-history.sqlite";
-/// Bumped on incompatible changes to the tables.
-pub const FORMAT: u32 = 1;
+/// The environment variable naming the history when `--db` is not given (a path or a `postgres://` URL).
+pub const DB_ENV: &str = "ETBENCH_HISTORY_URL";
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    series TEXT NOT NULL,
-    device TEXT NOT NULL,
-    model_name TEXT NOT NULL,
-    model_sha256 TEXT NOT NULL,
-    method TEXT NOT NULL,
-    threads TEXT NOT NULL,
-    load_mode TEXT NOT NULL,
-    input TEXT NOT NULL,
-    etbench_version TEXT NOT NULL,
-    executorch_version TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    batch TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    latency_median_ns REAL,
-    run_json TEXT NOT NULL,
-    UNIQUE (series, run_id, started_at)
-);
-CREATE INDEX IF NOT EXISTS runs_by_series_time ON runs (series, started_at);
-CREATE TABLE IF NOT EXISTS samples (
-    run INTEGER NOT NULL REFERENCES runs (id),
-    iteration INTEGER NOT NULL,
-    latency_ns INTEGER NOT NULL,
-    PRIMARY KEY (run, iteration)
-) WITHOUT ROWID;
-";
-
-/// The series a run belongs to: its [`RunKey`] plus the etbench and ExecuTorch versions.
+/// The series a run belongs to: its [`RunKey`], the device's identity and the host that ran it, plus the etbench
+/// and ExecuTorch versions. Two hosts with a profile of the same name never share a series.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SeriesKey {
     pub run: RunKey,
+    /// `serial X` or `model Y` (see [`device_identity`]).
+    pub device_id: String,
+    /// The host etbench ran on (`?` when unknown: runs stored before history format 2 from remote devices).
+    pub host: String,
     pub etbench_version: String,
     pub executorch_version: String,
 }
 
+/// What tells one device from another beyond its profile name: the serial when the device reports one
+/// (`ro.serialno`), else its model (`ro.product.model`, the probed CPU model, or the host CPU for local runs).
+pub fn device_identity(run: &RunResult) -> String {
+    let d = &run.device;
+    let probed = d.probed.as_ref();
+    let prop = |k: &str| probed.and_then(|p| p.android.get(k)).filter(|v| !v.is_empty()).cloned();
+    if let Some(serial) = prop("ro.serialno").or_else(|| prop("ro.boot.serialno")) {
+        return format!("serial {serial}");
+    }
+    let model = prop("ro.product.model")
+        .or_else(|| probed.and_then(|p| p.cpu_model.clone()))
+        .or_else(|| d.info.cpu_brand.clone())
+        .unwrap_or_else(|| d.info.arch.clone());
+    match (&d.info.hostname, d.transport.as_str()) {
+        (Some(h), t) if t != "local" && !h.is_empty() => format!("model {model} @ {h}"),
+        _ => format!("model {model}"),
+    }
+}
+
 impl SeriesKey {
     pub fn of(doc: &Document, run: &RunResult) -> Self {
+        let host = doc.provenance.host.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| "?".into());
+        Self::stored(run, &doc.provenance.etbench_version, host)
+    }
+
+    /// The key of a run stored with its etbench version and host.
+    fn stored(run: &RunResult, etbench_version: &str, host: String) -> Self {
         Self {
             run: RunKey::of(run),
-            etbench_version: doc.provenance.etbench_version.clone(),
+            device_id: device_identity(run),
+            host,
+            etbench_version: etbench_version.to_owned(),
             executorch_version: run.runner.as_ref().map(|r| r.executorch_version.clone()).unwrap_or_else(|| "?".into()),
         }
     }
@@ -70,8 +74,10 @@ impl SeriesKey {
     pub fn text(&self) -> String {
         let k = &self.run;
         format!(
-            "{} | {} {} | {} | t{} | {} | input {} | etbench {} | ExecuTorch {}",
+            "{} ({}) on {} | {} {} | {} | t{} | {} | input {} | etbench {} | ExecuTorch {}",
             k.device,
+            self.device_id,
+            self.host,
             k.model_name,
             short_sha(&k.model_sha256),
             k.method,
@@ -84,6 +90,18 @@ impl SeriesKey {
     }
 }
 
+/// A format-1 row's new identity columns: its run re-keyed with the host known from the run itself (a local run's
+/// device is its host; a remote device's host was not stored before format 2).
+fn rekey(run_json: &str, etbench_version: &str) -> anyhow::Result<(String, String, String)> {
+    let run: RunResult = serde_json::from_str(run_json).context("a stored run is not readable by this etbench")?;
+    let host = match (&run.device.info.hostname, run.device.transport.as_str()) {
+        (Some(h), "local") if !h.is_empty() => h.clone(),
+        _ => "?".to_owned(),
+    };
+    let key = SeriesKey::stored(&run, etbench_version, host.clone());
+    Ok((key.text(), key.device_id, host))
+}
+
 /// The runs of one series, oldest first, each with its batch (the creation time of the document it came from: one
 /// nightly `etbench run`, possibly several repeats).
 pub struct Series {
@@ -94,13 +112,15 @@ pub struct Series {
     pub origins: Vec<Origin>,
 }
 
-/// Where a stored run came from: the results file it was added from, the host that ran it, and the CI job (commit,
-/// run link) when a CI job made it.
+/// Where a stored run came from: the results file it was added from, the host that ran it, the device's identity,
+/// and the CI job (commit, run link, runner) when a CI job made it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Origin {
     pub source: String,
     pub host: Option<String>,
     pub ci: Option<crate::results::CiProvenance>,
+    /// `serial X` or `model Y` ([`device_identity`]).
+    pub device_id: Option<String>,
 }
 
 impl Series {
@@ -127,136 +147,114 @@ pub struct Added {
 }
 
 pub struct History {
-    conn: Connection,
-    path: PathBuf,
+    store: store::Store,
 }
 
 impl History {
-    /// Opens (creating if needed) a history for writing.
-    pub fn create(path: &Path) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("--db {}: cannot open or create the history database; choose a writable path", path.display()))?;
-        let h = Self { conn, path: path.to_owned() };
-        h.conn
-            .execute_batch(SCHEMA)
-            .with_context(|| format!("--db {}: not an etbench history database (SQLite); pass another --db", path.display()))?;
-        h.check_format()?;
-        Ok(h)
+    /// Opens (creating if needed) a history for writing: a SQLite path or a [`Location`].
+    pub fn create(db: impl Into<Location>) -> anyhow::Result<Self> {
+        Ok(Self { store: store::Store::open(&db.into(), true, &rekey)? })
     }
 
-    /// Opens an existing history read-only.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if !path.is_file() {
-            bail!(
-                "no history database at {}; create it with `etbench history add RESULTS.json --db {}` (or pass --db)",
-                path.display(),
-                path.display()
-            );
-        }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .with_context(|| format!("--db {}: cannot open the history database", path.display()))?;
-        let h = Self { conn, path: path.to_owned() };
-        h.check_format()?;
-        Ok(h)
+    /// Opens an existing history for reading (an older format is migrated forward first).
+    pub fn open(db: impl Into<Location>) -> anyhow::Result<Self> {
+        Ok(Self { store: store::Store::open(&db.into(), false, &rekey)? })
     }
 
-    fn check_format(&self) -> anyhow::Result<()> {
-        let bad = || format!("--db {}: not an etbench history database; pass another --db", self.path.display());
-        let found: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE name = 'format'", [], |r| r.get(0))
-            .optional()
-            .with_context(bad)?;
-        match found {
-            Some(v) if v == FORMAT.to_string() => Ok(()),
-            Some(v) => bail!("--db {}: history format {v}, this etbench reads {FORMAT}; use a matching etbench or a new --db", self.path.display()),
-            None if self.is_read_only() => bail!(bad()),
-            None => {
-                self.conn.execute("INSERT INTO meta (name, value) VALUES ('format', ?1)", [FORMAT.to_string()])?;
-                Ok(())
-            }
-        }
+    /// Opens from the text of `--db` (a path or a `postgres://` URL).
+    pub fn open_str(db: &str) -> anyhow::Result<Self> {
+        Self::open(Location::parse(db)?)
     }
 
-    fn is_read_only(&self) -> bool {
-        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)
+    /// Where it is; its `Display` shows a URL without its password.
+    pub fn location(&self) -> &Location {
+        self.store.location()
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The rows of every successful run of `doc`.
+    fn rows(doc: &Document, source: &str) -> (Vec<store::Row>, usize) {
+        let ci_json = doc.provenance.ci.as_ref().map(|ci| serde_json::to_string(ci).expect("plain data"));
+        let mut failed = 0;
+        let rows = doc
+            .runs
+            .iter()
+            .filter(|run| {
+                failed += usize::from(!run.is_ok());
+                run.is_ok()
+            })
+            .map(|run| {
+                let key = SeriesKey::of(doc, run);
+                let k = &key.run;
+                store::Row {
+                    series: key.text(),
+                    device: k.device.clone(),
+                    device_id: key.device_id.clone(),
+                    host: key.host.clone(),
+                    model_name: k.model_name.clone(),
+                    model_sha256: k.model_sha256.clone(),
+                    method: k.method.clone(),
+                    threads: threads_label(k.threads),
+                    load_mode: k.load_mode.clone(),
+                    input: k.input.clone(),
+                    etbench_version: key.etbench_version.clone(),
+                    executorch_version: key.executorch_version.clone(),
+                    run_id: run.id.clone(),
+                    batch: doc.provenance.created_at.to_rfc3339(),
+                    started_at: run.started_at.to_rfc3339(),
+                    source: source.to_owned(),
+                    latency_median_ns: run.summary.as_ref().map(|s| s.latency_ns.median),
+                    run_json: serde_json::to_string(run).expect("runs are plain data"),
+                    ci_json: ci_json.clone(),
+                    samples: run.samples.timed_ns.iter().map(|&ns| ns as i64).collect(),
+                }
+            })
+            .collect();
+        (rows, failed)
     }
 
-    /// Stores every successful run of `doc` with its samples, in one transaction; runs already present are skipped.
+    /// Stores every successful run of `doc` with its samples, in one transaction (all or nothing, also when killed);
+    /// runs already present are skipped.
     pub fn add(&mut self, doc: &Document, source: &str) -> anyhow::Result<Added> {
-        let mut added = Added::default();
-        let tx = self.conn.transaction()?;
-        for run in &doc.runs {
-            if !run.is_ok() {
-                added.failed_skipped += 1;
-                continue;
-            }
-            let key = SeriesKey::of(doc, run);
-            let k = &key.run;
-            let json = serde_json::to_string(run).expect("runs are plain data");
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO runs (series, device, model_name, model_sha256, method, threads, load_mode, input,
-                     etbench_version, executorch_version, run_id, batch, started_at, source, latency_median_ns, run_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                params![
-                    key.text(),
-                    k.device,
-                    k.model_name,
-                    k.model_sha256,
-                    k.method,
-                    threads_label(k.threads),
-                    k.load_mode,
-                    k.input,
-                    key.etbench_version,
-                    key.executorch_version,
-                    run.id,
-                    doc.provenance.created_at.to_rfc3339(),
-                    run.started_at.to_rfc3339(),
-                    source,
-                    run.summary.as_ref().map(|s| s.latency_ns.median),
-                    json,
-                ],
-            )?;
-            if inserted == 0 {
-                added.already_present += 1;
-                continue;
-            }
-            let id = tx.last_insert_rowid();
-            let mut stmt = tx.prepare_cached("INSERT INTO samples (run, iteration, latency_ns) VALUES (?1, ?2, ?3)")?;
-            for (i, &ns) in run.samples.timed_ns.iter().enumerate() {
-                stmt.execute(params![id, i as i64, ns as i64])?;
-            }
-            added.added += 1;
+        let (rows, failed_skipped) = Self::rows(doc, source);
+        let (added, already_present) = self.store.insert(&rows)?;
+        Ok(Added { added, already_present, failed_skipped })
+    }
+
+    /// Copies every run of `from` into this history, in one transaction; runs already present are skipped.
+    pub fn copy_from(&mut self, from: &History) -> anyhow::Result<Added> {
+        let mut rows = from.store.rows()?;
+        for row in &mut rows {
+            let run: RunResult = serde_json::from_str(&row.run_json)
+                .with_context(|| format!("{}: a stored run of `{}` is not readable by this etbench", from.location(), row.series))?;
+            row.samples = run.samples.timed_ns.iter().map(|&ns| ns as i64).collect();
         }
-        tx.commit().with_context(|| format!("writing {}", self.path.display()))?;
-        Ok(added)
+        let (added, already_present) = self.store.insert(&rows)?;
+        Ok(Added { added, already_present, failed_skipped: 0 })
     }
 
     /// Every series with its runs, oldest first; series ordered by key.
     pub fn series(&self) -> anyhow::Result<Vec<Series>> {
-        let mut stmt = self.conn.prepare("SELECT series, batch, run_json, source FROM runs ORDER BY series, started_at, id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
+        let location = self.location().clone();
         let mut out: Vec<Series> = Vec::new();
-        for row in rows {
-            let (key, batch, json, source) = row?;
-            let origin = Origin { source, host: None, ci: None };
-            let run: RunResult = serde_json::from_str(&json)
-                .with_context(|| format!("{}: a stored run of `{key}` is not readable by this etbench", self.path.display()))?;
+        for row in self.store.stored()? {
+            let key = row.series;
+            let run: RunResult =
+                serde_json::from_str(&row.run_json).with_context(|| format!("{location}: a stored run of `{key}` is not readable by this etbench"))?;
+            let ci = row.ci_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
+            let known = |s: String| Some(s).filter(|s| !s.is_empty() && s != "?");
+            let origin = Origin { source: row.source, host: known(row.host), ci, device_id: known(row.device_id) };
             match out.last_mut() {
                 Some(s) if s.key == key => {
                     s.runs.push(run);
-                    s.batches.push(batch);
+                    s.batches.push(row.batch);
                     s.origins.push(origin);
                 }
-                _ => out.push(Series { key, runs: vec![run], batches: vec![batch], origins: vec![origin] }),
+                _ => out.push(Series { key, runs: vec![run], batches: vec![row.batch], origins: vec![origin] }),
             }
         }
         if out.is_empty() {
-            bail!("the history {} has no runs yet; add some with `etbench history add RESULTS.json --db {}`", self.path.display(), self.path.display());
+            let shown = location.to_string();
+            bail!("the history {shown} has no runs yet; add some with `etbench history add RESULTS.json --db {shown}`");
         }
         Ok(out)
     }

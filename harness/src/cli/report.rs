@@ -131,13 +131,35 @@ enum HistoryCommand {
         #[command(flatten)]
         judge: Judge,
     },
+    /// Copy every run of one history into another (e.g. a host's SQLite file into the shared PostgreSQL), in one
+    /// transaction; runs already there are skipped.
+    Copy {
+        /// The history to read: a SQLite file, or a postgres:// URL.
+        #[arg(long, value_name = "DB")]
+        from: String,
+        /// The history to add to (created if needed): a postgres:// URL, or a SQLite file.
+        #[arg(long, value_name = "DB")]
+        to: String,
+    },
 }
 
+/// `--db`, shared by every `history` subcommand that reads or writes one history.
 #[derive(Args, Debug)]
-struct Db {
-    /// The SQLite history database.
-    #[arg(long, default_value = history::DEFAULT_DB)]
-    db: PathBuf,
+pub struct Db {
+    /// The history database: a SQLite file, or postgres://USER:PASSWORD@HOST:PORT/DATABASE for a shared server
+    /// [default: $ETBENCH_HISTORY_URL, else etbench-history.sqlite]
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
+}
+
+impl Db {
+    /// Where the history is: `--db`, else `ETBENCH_HISTORY_URL`, else the default SQLite file. Any message naming
+    /// it shows a URL without its password.
+    pub fn location(&self) -> anyhow::Result<history::Location> {
+        let env = std::env::var(history::DB_ENV).ok().filter(|v| !v.is_empty());
+        let text = self.db.clone().or(env).unwrap_or_else(|| history::DEFAULT_DB.to_owned());
+        history::Location::parse(&text)
+    }
 }
 
 /// A results.json, or a directory holding one.
@@ -258,7 +280,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         HistoryCommand::Add { results, db } => {
             let docs = read_docs(&results)?;
-            let mut h = History::create(&db.db)?;
+            let mut h = History::create(db.location()?)?;
             for (doc, path) in docs.iter().zip(&results) {
                 let a = h.add(doc, &path.display().to_string())?;
                 eprintln!(
@@ -272,7 +294,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HistoryCommand::Report { db, out } => {
-            let h = History::open(&db.db)?;
+            let h = History::open(db.location()?)?;
             let series = h.series()?;
             let out = OutputDir::prepare(&out)?;
             let views: Vec<trend::Series> = series.iter().map(|s| trend::Series { label: s.key.clone(), runs: s.runs.iter().collect() }).collect();
@@ -288,7 +310,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let charts = trend::charts(&views, &ratios)?;
             let mut md = format!(
                 "# etbench history\n\nFrom `{}`: {} series.\n\n{}\n{}\n",
-                h.path().display(),
+                h.location(),
                 views.len(),
                 trend::table(&views),
                 trend::ratio_table(&ratios)
@@ -303,7 +325,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HistoryCommand::Check { db, window, judge } => or_exit_2((|| {
-            let series = History::open(&db.db)?.series()?;
+            let series = History::open(db.location()?)?.series()?;
             let opts = options(&judge, false);
             let code = print_comparison(&history::check(&series, window as usize, &opts), judge.format)?;
             let normalised = history::check_normalised(&series, window as usize, &opts);
@@ -311,5 +333,12 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let regressed = normalised.iter().any(|n| n.verdict == Some(Verdict::Regressed));
             Ok(if regressed { ExitCode::from(1) } else { code })
         })()),
+        HistoryCommand::Copy { from, to } => {
+            let source = History::open(history::Location::parse(&from)?)?;
+            let mut target = History::create(history::Location::parse(&to)?)?;
+            let a = target.copy_from(&source)?;
+            eprintln!("etbench: {} → {}: {} run(s) copied, {} already present", source.location(), target.location(), a.added, a.already_present);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

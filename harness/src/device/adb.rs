@@ -1,5 +1,5 @@
 //! Android devices over the system `adb` CLI (`-s SERIAL`, the server port from the profile or
-//! `ANDROID_ADB_SERVER_PORT`). Commands use `adb shell`, whose shell protocol v2 keeps stdout and stderr apart and
+//! `ANDROID_ADB_SERVER_PORT`, or a server on another host: `ADB_SERVER_SOCKET=tcp:HOST:PORT` from `[adb] server`). Commands use `adb shell`, whose shell protocol v2 keeps stdout and stderr apart and
 //! returns the remote exit code. `adb push` cannot append, so an interrupted push restarts from zero (into a part
 //! file, never the final name).
 
@@ -40,20 +40,14 @@ impl AdbTransport {
 
     /// `adb` aimed at this device's server and serial.
     fn adb(&self) -> Command {
-        let mut cmd = Command::new("adb");
-        if let Some(port) = self.profile.server_port {
-            cmd.arg("-P").arg(port.to_string());
-        }
+        let mut cmd = self.adb_plain();
         cmd.arg("-s").arg(&self.profile.serial);
         cmd
     }
 
+    /// `adb` aimed at this device's server.
     fn adb_plain(&self) -> Command {
-        let mut cmd = Command::new("adb");
-        if let Some(port) = self.profile.server_port {
-            cmd.arg("-P").arg(port.to_string());
-        }
-        cmd
+        adb_on(&self.profile.server_key())
     }
 
     fn output(&self, mut cmd: Command) -> Result<Output, TransportError> {
@@ -109,10 +103,7 @@ impl Transport for AdbTransport {
     }
 
     fn address(&self) -> String {
-        match self.profile.server_port {
-            Some(port) => format!("adb {} (server port {port})", self.profile.serial),
-            None => format!("adb {}", self.profile.serial),
-        }
+        format!("adb {}{}", self.profile.serial, server_label(&self.profile.server_key()))
     }
 
     fn connect(&self) -> Result<(), TransportError> {
@@ -158,6 +149,14 @@ impl Transport for AdbTransport {
     }
 
     fn classify(&self, what: &str, out: &Output) -> TransportError {
+        if let (Some(socket), true) = (&self.profile.server, out.stderr.contains("cannot connect to daemon")) {
+            return TransportError::Other {
+                device: self.device.clone(),
+                message: format!(
+                    "the adb server {socket} (profile key [adb] server) does not answer: start it on its host (`adb -a -P PORT server nodaemon`) or open the ssh tunnel to it (`ssh -N -L PORT:127.0.0.1:5037 HOST`), then retry"
+                ),
+            };
+        }
         match state_problem(&out.stderr) {
             Some((state, fix)) => TransportError::AdbState {
                 device: self.device.clone(),
@@ -243,12 +242,31 @@ impl Transport for AdbTransport {
     }
 }
 
-/// `adb devices` on a server: (serial, state) pairs.
-pub fn list_devices(server_port: Option<u16>) -> Vec<(String, String)> {
+/// `adb` aimed at a server: a local port (`-P`), or a server on another host (`ADB_SERVER_SOCKET=tcp:HOST:PORT`),
+/// or the default one.
+fn adb_on((port, socket): &(Option<u16>, Option<String>)) -> Command {
     let mut cmd = Command::new("adb");
-    if let Some(port) = server_port {
+    if let Some(port) = port {
         cmd.arg("-P").arg(port.to_string());
     }
+    if let Some(socket) = socket {
+        cmd.env("ADB_SERVER_SOCKET", socket);
+    }
+    cmd
+}
+
+/// How a server is named after a device's address: ` (server port 15037)`, ` (server tcp:lab2:5037)`, or nothing.
+pub fn server_label((port, socket): &(Option<u16>, Option<String>)) -> String {
+    match (port, socket) {
+        (_, Some(socket)) => format!(" (server {socket})"),
+        (Some(port), None) => format!(" (server port {port})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `adb devices` on a server: (serial, state) pairs.
+pub fn list_devices(server: &(Option<u16>, Option<String>)) -> Vec<(String, String)> {
+    let mut cmd = adb_on(server);
     let Ok(out) = cmd.arg("devices").stdin(Stdio::null()).stderr(Stdio::null()).output() else { return Vec::new() };
     String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -125,24 +125,41 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
         let address = transport_for(p).address();
         table.add_row([p.name.clone(), p.transport.as_str().into(), p.target(), address, status.clone()]);
     }
-    // One listing per adb server: a profile's server_port, and the default one (ANDROID_ADB_SERVER_PORT, else 5037).
+    // One listing per adb server: a profile's (port or socket), and the default one (ANDROID_ADB_SERVER_PORT, else
+    // 5037), each asked once.
     let default_port = std::env::var("ANDROID_ADB_SERVER_PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(5037);
-    let effective = |p: Option<u16>| p.unwrap_or(default_port);
-    let mut ports: Vec<u16> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| effective(a.server_port))).collect();
-    ports.push(default_port);
-    ports.sort();
-    ports.dedup();
-    for port in ports {
-        for (serial, state) in list_devices(Some(port)) {
-            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && effective(a.server_port) == port));
-            if !configured {
-                let server = if port == default_port { String::new() } else { format!(" (server port {port})") };
+    let effective = |(port, socket): (Option<u16>, Option<String>)| match socket {
+        Some(socket) => (None, Some(socket)),
+        None => (Some(port.unwrap_or(default_port)), None),
+    };
+    let default_server = (Some(default_port), None);
+    let mut servers: Vec<(Option<u16>, Option<String>)> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| effective(a.server_key()))).collect();
+    servers.push(default_server.clone());
+    servers.sort();
+    servers.dedup();
+    for server in servers {
+        for (serial, state) in list_devices(&server) {
+            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && effective(a.server_key()) == server));
+            if configured {
+                continue;
+            }
+            if server == default_server {
+                // `--device adb:SERIAL` reaches it as it is.
                 let status = match state.as_str() {
                     "device" => "ready; no profile needed".to_owned(),
                     "unauthorized" => "unauthorized: accept this computer's key on the phone".to_owned(),
                     other => other.to_owned(),
                 };
-                table.add_row([format!("adb:{serial}"), "adb".into(), "aarch64-linux-android".into(), format!("adb {serial}{server}"), status]);
+                table.add_row([format!("adb:{serial}"), "adb".into(), "aarch64-linux-android".into(), format!("adb {serial}"), status]);
+            } else {
+                let label = super::adb::server_label(&server);
+                table.add_row([
+                    format!("({serial})"),
+                    "adb".into(),
+                    "?".into(),
+                    format!("adb {serial}{label}"),
+                    format!("{state}; on another adb server: add a devices/*.toml with [adb] serial = \"{serial}\" and that server"),
+                ]);
             }
         }
     }

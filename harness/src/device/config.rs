@@ -72,6 +72,29 @@ pub struct AdbProfile {
     pub serial: String,
     /// The adb server's port (default: ANDROID_ADB_SERVER_PORT, else 5037).
     pub server_port: Option<u16>,
+    /// An adb server on another host, `tcp:HOST:PORT`, passed to every adb call for this device as
+    /// `ADB_SERVER_SOCKET`. adb's server protocol is unencrypted: reach a remote server through an ssh tunnel
+    /// (`ssh -N -L 5037:127.0.0.1:5037 labhost`, then `tcp:127.0.0.1:5037`).
+    pub server: Option<String>,
+}
+
+impl AdbProfile {
+    /// Which adb server this device is on: (`-P` port, `ADB_SERVER_SOCKET`), as `adb devices` is asked.
+    pub fn server_key(&self) -> (Option<u16>, Option<String>) {
+        (self.server_port, self.server.clone())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let Some(server) = &self.server else { return Ok(()) };
+        if self.server_port.is_some() {
+            return Err(format!("[adb] server = {server:?} and server_port both name the adb server; keep one"));
+        }
+        let port = server.strip_prefix("tcp:").and_then(|rest| rest.rsplit_once(':')).filter(|(host, _)| !host.is_empty());
+        match port.map(|(_, p)| p.parse::<u16>()) {
+            Some(Ok(p)) if p > 0 => Ok(()),
+            _ => Err(format!("[adb] server = {server:?} is not \"tcp:HOST:PORT\" (e.g. \"tcp:127.0.0.1:5037\" through an ssh tunnel)")),
+        }
+    }
 }
 
 /// Which runner binary a device gets.
@@ -158,6 +181,9 @@ impl Profile {
                 return Err("transport = \"local\" takes no [ssh] or [adb] table".into())
             }
             _ => {}
+        }
+        if let Some(adb) = &self.adb {
+            adb.validate()?;
         }
         if let Some(dir) = &self.work_dir {
             if !dir.starts_with('/') {

@@ -37,7 +37,7 @@ pub fn profile(name: &str) -> anyhow::Result<Profile> {
 
 /// The serial of the one phone the adb server lists as ready; none or several is an error listing what it saw.
 fn only_attached_phone() -> anyhow::Result<String> {
-    let all = list_devices(None);
+    let all = list_devices(&(None, None));
     let ready: Vec<&(String, String)> = all.iter().filter(|(_, state)| state == "device").collect();
     let listed = || all.iter().map(|(s, st)| format!("{s} ({st})")).collect::<Vec<_>>().join(", ");
     match ready.as_slice() {

@@ -685,3 +685,98 @@ fn llm_generation_runs_on_an_ssh_board_and_the_phone_and_matches_the_export() {
     let phone = doc.runs.iter().find(|r| r.device.name == "lab-phone").unwrap();
     assert_eq!(phone.runner.as_ref().unwrap().target_triple, "aarch64-unknown-linux-gnu");
 }
+
+/// A second real adb server (as on another host) holding the lab phone; the profile names it with
+/// `[adb] server = "tcp:HOST:PORT"`, which etbench passes to every adb call as `ADB_SERVER_SOCKET`.
+struct SecondAdbServer {
+    child: std::process::Child,
+    port: u16,
+    _home: tempfile::TempDir,
+}
+
+impl SecondAdbServer {
+    fn start() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        // A free port outside 5555–5585 (the server probes those as emulators).
+        let port = loop {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let p = l.local_addr().unwrap().port();
+            if !(5555..=5585).contains(&p) {
+                break p;
+            }
+        };
+        let child = std::process::Command::new("adb")
+            .args(["-L", &format!("tcp:localhost:{port}"), "server", "nodaemon"])
+            .env("HOME", home.path())
+            .env("ANDROID_ADB_SERVER_PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("adb (Debian: apt-get install adb)");
+        let server = Self { child, port, _home: home };
+        assert!(wait_until(Duration::from_secs(20), || server.adb(&["devices"]).status.success()), "the second adb server did not start");
+        server
+    }
+
+    fn adb(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("adb").env("ADB_SERVER_SOCKET", format!("tcp:127.0.0.1:{}", self.port)).args(args).output().unwrap()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SecondAdbServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn a_phone_on_another_adb_server_is_reached_through_its_server_socket() {
+    let _load = load();
+    if !phone_up() {
+        return;
+    }
+    let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = SecondAdbServer::start();
+    let connect = server.adb(&["connect", "127.0.0.1:17104"]);
+    assert!(String::from_utf8_lossy(&connect.stdout).contains("connected"), "{}", String::from_utf8_lossy(&connect.stdout));
+    let profiles = tempfile::tempdir().unwrap();
+    let profile = std::fs::read_to_string(repo().join("devices/lab-phone.toml"))
+        .unwrap()
+        .replace("name = \"lab-phone\"", "name = \"far-phone\"")
+        .replace("server_port = 15037", &format!("server = \"tcp:127.0.0.1:{}\"", server.port));
+    assert!(profile.contains("server = \"tcp:127.0.0.1:"), "{profile}");
+    std::fs::write(profiles.path().join("far-phone.toml"), &profile).unwrap();
+    let dir = profiles.path().to_str().unwrap();
+
+    let out = etbench_lab(dir).args(["devices"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains(&format!("adb 127.0.0.1:17104 (server tcp:127.0.0.1:{})", server.port)), "{listing}");
+
+    let int8 = fixture("int8");
+    let (out, results) = run_on(dir, &["far-phone"], &[&int8], &["--iters", "1"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(results.path());
+    assert_eq!(doc.runs[0].device.name, "far-phone");
+    assert_eq!(doc.runs[0].status, RunStatus::Ok, "{:?}", doc.runs[0].error);
+    let probed = doc.runs[0].device.probed.as_ref().unwrap();
+    assert!(probed.android_facts.as_ref().unwrap().model.as_deref().unwrap().contains("STAND-IN"));
+
+    // With that server gone, the phone is unreachable through it (adb starts no server for a socket it was given),
+    // and the error says which server and how to reach it.
+    server.stop();
+    let (out, results) = run_on(dir, &["far-phone"], &[&int8], &["--iters", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let message = error_of(results.path());
+    assert!(message.contains(&format!("the adb server tcp:127.0.0.1:{} (profile key [adb] server) does not answer", server.port)) && message.contains("ssh -N -L"), "{message}");
+
+    // A malformed server is refused when the profile is read, naming the key and the form.
+    std::fs::write(profiles.path().join("far-phone.toml"), profile.replace(&format!("tcp:127.0.0.1:{}", server.port), "lab2:5037")).unwrap();
+    let (out, _results) = run_on(dir, &["far-phone"], &[&int8], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("far-phone.toml") && stderr_of(&out).contains("is not \"tcp:HOST:PORT\""), "{}", stderr_of(&out));
+}

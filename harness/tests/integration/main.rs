@@ -11,6 +11,7 @@ mod docs;
 mod devices;
 mod energy;
 mod export;
+mod fleet;
 mod front_door;
 mod ingest;
 mod inspect_llm;

