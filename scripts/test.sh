@@ -7,6 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-export-env.sh
 cargo build --workspace --locked
+# The dashboard's browser tests (harness/tests/integration/site.rs) load the page in Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "test.sh: chromium is missing and this is not root: install it (apt-get install -y chromium)" >&2
+    fi
+fi
 # Device lab (harness/tests/integration/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
 bash scripts/lab/setup.sh
 if [ "$(id -u)" = 0 ]; then

@@ -18,7 +18,7 @@ use crate::export;
 use crate::analysis::history::{self, History};
 use crate::export::store::{print_stdout, OutputDir};
 use crate::export::report::{merge, Report};
-use crate::export::{card, trend};
+use crate::export::{card, site, trend};
 use crate::results::Document;
 
 #[derive(Args, Debug)]
@@ -130,6 +130,22 @@ enum HistoryCommand {
         window: u32,
         #[command(flatten)]
         judge: Judge,
+    },
+    /// A static dashboard (index.html, data.js and the chart library) that opens from file:// or any static host:
+    /// per device × model × metric series with intervals, the reference-normalised paired series, and the
+    /// regressions `history check` finds.
+    Site {
+        #[command(flatten)]
+        db: Db,
+        /// Output directory (created if missing; files of an earlier site are replaced).
+        #[arg(long, default_value = "etbench-site")]
+        out: PathBuf,
+        /// How many earlier batches of a series form the baseline of the regressions list (as `history check`).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        window: u32,
+        /// Noise threshold in percent for the regressions list (as `history check`).
+        #[arg(long, default_value_t = 5.0, value_parser = parse_threshold)]
+        threshold: f64,
     },
 }
 
@@ -300,6 +316,17 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             }
             let path = out.write("report.md", md.as_bytes())?;
             eprintln!("etbench: history report in {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        HistoryCommand::Site { db, out, window, threshold } => {
+            if out.exists() && !out.is_dir() {
+                anyhow::bail!("--out {} is an existing file, not a directory; pass a directory for the site (it is created if missing)", out.display());
+            }
+            let h = History::open(&db.db)?;
+            let series = h.series()?;
+            let data = site::build(&series, &h.path().display().to_string(), window as usize, &site::default_options(threshold));
+            let index = site::write(&out, &data)?;
+            eprintln!("etbench: {} series, {} regression(s); open {}", data.series.len(), data.regressions.len(), index.display());
             Ok(ExitCode::SUCCESS)
         }
         HistoryCommand::Check { db, window, judge } => or_exit_2((|| {

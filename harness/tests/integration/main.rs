@@ -17,5 +17,6 @@ mod llm;
 mod methodology;
 mod paired;
 mod report;
+mod site;
 mod snapshots;
 mod text;
