@@ -216,7 +216,7 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
     if let Some(dir) = &keep {
         std::fs::create_dir_all(dir).unwrap();
     }
-    browser::screenshot(&browser::url(&index, "point=9:-1"), &png, (1400, 2100));
+    browser::screenshot(&browser::url(&index, "point=9:-1"), &png, (1400, 2700));
     if let Some(dir) = keep {
         for e in std::fs::read_dir(&out_dir).unwrap().flatten() {
             std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
