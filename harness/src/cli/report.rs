@@ -319,12 +319,11 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HistoryCommand::Site { db, out, window, threshold } => {
-            if out.exists() && !out.is_dir() {
-                anyhow::bail!("--out {} is an existing file, not a directory; pass a directory for the site (it is created if missing)", out.display());
-            }
+            site::check_out(&out)?;
             let h = History::open(&db.db)?;
             let series = h.series()?;
-            let data = site::build(&series, &h.path().display().to_string(), window as usize, &site::default_options(threshold));
+            let source = site::source_label(&h.path().display().to_string());
+            let data = site::build(&series, &source, window as usize, &site::default_options(threshold));
             let index = site::write(&out, &data)?;
             eprintln!("etbench: {} series, {} regression(s); open {}", data.series.len(), data.regressions.len(), index.display());
             Ok(ExitCode::SUCCESS)

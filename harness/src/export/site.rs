@@ -181,9 +181,7 @@ pub fn data_js(data: &Data) -> String {
 /// Writes the page, its data and the chart library into `out` (created if needed); returns `index.html`'s path.
 /// `out` must be a directory: an existing file is refused before anything is written.
 pub fn write(out: &Path, data: &Data) -> anyhow::Result<PathBuf> {
-    if out.exists() && !out.is_dir() {
-        bail!("--out {} is an existing file, not a directory; pass a directory for the site (it is created if missing)", out.display());
-    }
+    check_out(out)?;
     let dir = OutputDir::prepare(out)?;
     for (name, text) in PAGE {
         dir.write(name, text.as_bytes())?;
@@ -191,6 +189,28 @@ pub fn write(out: &Path, data: &Data) -> anyhow::Result<PathBuf> {
     // The data goes last: a page is never left pointing at data of another shape.
     dir.write("data.js", data_js(data).as_bytes()).with_context(|| format!("writing the site into {}", out.display()))?;
     Ok(dir.path().join("index.html"))
+}
+
+/// Refuses an `--out` that exists and is not a directory (checked before the history is read, and again before
+/// writing).
+pub fn check_out(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} is an existing file, not a directory; pass a directory for the site (it is created if missing)", out.display());
+    }
+    Ok(())
+}
+
+/// How the page names the history: `--db` as given, without the password of a URL (`postgres://user:pw@host/db`
+/// → `postgres://user@host/db`) and without its query string (`?password=…`). Paths pass unchanged.
+pub fn source_label(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else { return db.to_owned() };
+    // The last `@` ends the user info even when a (badly encoded) password holds `/`, `?` or `@`.
+    let (user, host_path) = match rest.rsplit_once('@') {
+        Some((user_info, host_path)) => (format!("{}@", user_info.split(':').next().unwrap_or_default()), host_path),
+        None => (String::new(), rest),
+    };
+    let host_path = host_path.split(['?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{user}{host_path}")
 }
 
 #[derive(Default)]
@@ -391,6 +411,15 @@ mod tests {
         let devices: BTreeSet<&str> = ["pixel", "pixel, 8"].into_iter().collect();
         assert_eq!(device_of_setting("pixel, 8, 2 threads, mmap", &devices), "pixel, 8");
         assert_eq!(device_of_setting("pixel, 2 threads, mmap", &devices), "pixel");
+    }
+
+    #[test]
+    fn the_source_never_shows_a_password() {
+        assert_eq!(source_label("postgres://etbench:s3cr%40t@db.lab:5432/history"), "postgres://etbench@db.lab:5432/history");
+        assert_eq!(source_label("postgresql://u@h/db?password=s3cret&sslmode=require"), "postgresql://u@h/db");
+        assert_eq!(source_label("postgres://h/db"), "postgres://h/db");
+        assert_eq!(source_label("postgres://u:pa/ss?@h/db"), "postgres://u@h/db");
+        assert_eq!(source_label("/var/lib/etbench/history.sqlite"), "/var/lib/etbench/history.sqlite");
     }
 
     #[test]
