@@ -97,6 +97,10 @@ pub struct SiteSeries {
 pub struct Line {
     /// What the interval is (`p10–p90`, `95% CI`, `min–max`).
     pub spread: &'static str,
+    /// The metric's name for this series when it differs from [`Metric::label`]: a generation run's latency
+    /// samples are its decode times per token (as `compare` names them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
     pub v: Vec<Option<f64>>,
     pub lo: Vec<Option<f64>>,
     pub hi: Vec<Option<f64>>,
@@ -268,6 +272,7 @@ fn site_series(s: &Series, infos: &mut Infos) -> SiteSeries {
             let f = m.display_unit().1;
             let line = out.metrics.entry(m.slug()).or_insert_with(|| Line {
                 spread: e.spread.label(),
+                label: (metric_label(m, llm) != m.label()).then_some(metric_label(m, llm)),
                 v: vec![None; nights.len()],
                 lo: vec![None; nights.len()],
                 hi: vec![None; nights.len()],
@@ -278,6 +283,16 @@ fn site_series(s: &Series, infos: &mut Infos) -> SiteSeries {
         }
     }
     out
+}
+
+/// A metric's name for a series: a generation run's latency samples are its decode times per token (as `compare`
+/// names them).
+fn metric_label(m: Metric, generation: bool) -> &'static str {
+    if m == Metric::Latency && generation {
+        "decode time per token (median)"
+    } else {
+        m.label()
+    }
 }
 
 /// Five significant digits: plenty for a chart and a tooltip, and a much smaller data file.
@@ -354,7 +369,8 @@ fn regressions(series: &[Series], devices: &BTreeSet<&str>, window: usize, opts:
         let newest = s.runs.last().expect("a series has runs");
         for change in c.pairs.iter().flat_map(|p| &p.changes).filter(|c| c.verdict == Some(Verdict::Regressed)) {
             let Some(ci) = &change.ci else { continue };
-            out.push(regression(RunKey::of(newest).device, newest.model.name.clone(), s.key.clone(), change.metric.label().into(), ci, newest, &origin));
+            let metric = metric_label(change.metric, newest.llm.is_some()).to_owned();
+            out.push(regression(RunKey::of(newest).device, newest.model.name.clone(), s.key.clone(), metric, ci, newest, &origin));
         }
     }
     for n in history::check_normalised(series, window, opts) {
