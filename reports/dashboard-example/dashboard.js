@@ -246,7 +246,8 @@
           };
         });
         const spreads = [...new Set(lines.map((l) => l.spread))].join(", ");
-        const title = `${group[0].device} · ${group[0].model} · ${m.label}`;
+        const label = withMetric[0].metrics[m.slug].label || m.label;
+        const title = `${group[0].device} · ${group[0].model} · ${label}`;
         const caption = `${m.smaller_is_better ? "lower" : "higher"} is better · band: ${spreads}`;
         const pinned = state.point && state.point.chart === nCharts ? state.point.night : null;
         nPoints += chart(box, "series", title, caption, lines, m.unit, [], pinned);
