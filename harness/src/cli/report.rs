@@ -18,7 +18,8 @@ use crate::export;
 use crate::analysis::history::{self, History};
 use crate::export::store::{print_stdout, OutputDir};
 use crate::export::report::{merge, Report};
-use crate::export::{card, site, trend};
+use crate::export::{card, trend};
+use crate::analysis::site;
 use crate::results::Document;
 
 #[derive(Args, Debug)]

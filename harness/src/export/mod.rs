@@ -14,7 +14,6 @@ pub mod metric;
 pub mod paired;
 pub mod pytorch;
 pub mod report;
-pub mod site;
 pub mod store;
 pub mod table;
 pub mod trend;

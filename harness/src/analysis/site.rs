@@ -1,4 +1,5 @@
-//! `etbench history site`: a static dashboard of the nightly history that needs no server. The Rust side turns the
+//! `etbench history site`: a static dashboard of the nightly history that needs no server (in `analysis`, beside the
+//! history and the checks it reads; `export` supplies the metrics and the file writer). The Rust side turns the
 //! history's series into one data file (`data.js`, assigning a global so the page also works from `file://`, where
 //! browsers block `fetch()` of local JSON); the page (`site/index.html`, `dashboard.js`, `dashboard.css`) and the
 //! vendored chart library (uPlot, MIT, re-fetched by `scripts/vendor-uplot.sh`) are copied beside it unchanged.
