@@ -148,6 +148,16 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
     // Two devices' paired ratios, one point per night.
     assert_eq!(number(&all.dom, "normalised", "data-series"), 2);
     assert_eq!(number(&all.dom, "normalised", "data-points"), 2 * NIGHTS as usize);
+    // The filters offer every device, model and drawn metric (choosing one writes the URL hash the loads below use).
+    for option in [
+        format!("<option value=\"{BOARD}\">{BOARD}</option>"),
+        "<option value=\"phone &lt;b&gt;\">phone &lt;b&gt;</option>".to_owned(),
+        "<option value=\"gemma3n-tiny-xnnpack-8da4w\">gemma3n-tiny-xnnpack-8da4w</option>".to_owned(),
+        "<option value=\"decode-throughput\">decode tokens/s</option>".to_owned(),
+        "<option value=\"all\">all metrics</option>".to_owned(),
+    ] {
+        assert!(all.dom.contains(&option), "{option} in the filters");
+    }
     // Markup in a device name stays text.
     assert!(!all.dom.contains("<b>") && all.dom.contains("phone &lt;b&gt;"), "device names are text");
 
