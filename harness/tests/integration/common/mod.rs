@@ -1,6 +1,7 @@
 //! Helpers for the integration tests: the bundled fixtures, the real runner binary, and reading results back.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod docs;
 pub mod lab;
 
