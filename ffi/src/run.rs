@@ -431,6 +431,9 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
     let before = memory::fault_baseline();
     let start = std::time::Instant::now();
     let mut rounds = 0;
+    // When the newest generation ended: a sustained run stops once a generation ends past its time (reading the
+    // conditions and emitting the record after it must not end the run early).
+    let mut last_end_ms = 0u64;
     ctx.phase = Some(PhaseKind::Timed);
     loop {
         for m in config.order.round(rounds, loaded.len()) {
@@ -440,6 +443,7 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
             let mut g = llm_run::generate_marked(&mut loaded[m].engine, plan, start, &mut marks)
                 .map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("generation {rounds}, {}", e.at)))?;
             (g.model, g.index, g.round) = (m as u32, rounds, paired.then_some(rounds));
+            last_end_ms = g.end_uptime_ms;
             if let (Some(meter), Some(p0), Some(p1), Some(d1)) = (&mut ctx.energy, marks.prefill_start, marks.prefill_end, marks.decode_end) {
                 meter.window(m as u32, WindowKind::Prefill, Some(rounds), p0, p1, g.prefill_tokens);
                 meter.window(m as u32, WindowKind::Decode, Some(rounds), p1, d1, g.decode_ns.len() as u32);
@@ -459,7 +463,7 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
         rounds += 1;
         let elapsed = start.elapsed();
         let stop = match sustain {
-            Some(s) => elapsed.as_secs_f64() >= s && rounds >= config.min_iterations,
+            Some(s) => last_end_ms as f64 / 1000.0 >= s && rounds >= config.min_iterations,
             None => {
                 rounds >= config.iterations
                     || (rounds >= config.min_iterations && done(config, &per_token, elapsed) && done(config, &ttft, elapsed))

@@ -14,3 +14,4 @@ pub mod progress;
 pub mod results;
 pub mod run;
 pub mod stats;
+pub mod verdict;

@@ -81,7 +81,7 @@ enum Command {
     Compare(crate::cli::report::CompareArgs),
     /// How noisy a device is for one model: paired and unpaired spreads, and the smallest slowdown each design can see.
     Calibrate(CalibrateArgs),
-    /// Nightly history in SQLite: add runs, render trends, check the newest runs for regressions.
+    /// Nightly history (a SQLite file or a shared PostgreSQL database): add runs, check the newest for regressions, render trends and a dashboard.
     History(crate::cli::report::HistoryArgs),
     /// This host, the configured devices (devices/*.toml) and what `adb devices` sees; `info NAME` probes one.
     Devices(DevicesArgs),

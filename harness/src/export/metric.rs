@@ -320,8 +320,8 @@ impl Metric {
     }
 
     /// How verdict words name a change of this metric (faster/slower, higher/lower, smaller/larger).
-    pub fn direction(self) -> crate::analysis::bootstrap::Direction {
-        use crate::analysis::bootstrap::Direction;
+    pub fn direction(self) -> crate::verdict::Direction {
+        use crate::verdict::Direction;
         match self {
             Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => Direction::Rate,
             Metric::PeakRss | Metric::Power | Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => Direction::Amount,

@@ -1,6 +1,6 @@
 //! Paired-session ratios (`run --paired`, `compare PAIRED`) as a terminal table or markdown, the design named.
 
-use crate::analysis::bootstrap::{Direction, RatioCi, Verdict};
+use crate::verdict::{Direction, Interval, Verdict};
 use crate::export::fmt::plural;
 use crate::results::PairedRatio;
 
@@ -29,8 +29,8 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
     for r in ratios {
         let verdict = match r.verdict.as_deref().and_then(Verdict::of_name) {
             Some(v) => {
-                let ci = RatioCi { ratio: r.ratio, lower: r.lower, upper: r.upper, level: r.level };
-                v.words(&ci, r.threshold, direction(&r.quantity), settle(&r.design))
+                let ci = Interval { ratio: r.ratio, lower: r.lower, upper: r.upper };
+                v.words(ci, r.threshold, direction(&r.quantity), settle(&r.design))
             }
             None => format!("no verdict: {} (need ≥ 6); raise --iters", plural(r.pairs, "pair", "pairs")),
         };

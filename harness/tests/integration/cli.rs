@@ -117,7 +117,7 @@ fn bench_writes_json_csv_and_markdown_for_every_bundled_model() {
 fn single_error(model: &Path, extra: &[&str]) -> (ErrorKind, String) {
     let (out, dir) = run_models(&[model], extra);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
-    assert!(stderr_of(&out).contains("1 of 1 runs failed"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("1 of 1 run failed"), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
     let run = &doc.runs[0];
     assert_eq!(run.status, RunStatus::Error);
