@@ -164,7 +164,7 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
         }
     }
     Ok(format!(
-        "Profiles: {}\n{table}\nUse a name above with --device; also ssh:[USER@]HOST[:WORK_DIR] for a board with no profile.\n",
+        "Profiles: {}\n{table}\n\nUse a name above with --device; also ssh:[USER@]HOST[:WORK_DIR] for a board with no profile.\n",
         dir.display()
     ))
 }

@@ -545,7 +545,7 @@ fn devices_lists_local_first_probes_profiles_in_parallel_and_info_local_works() 
     let elapsed = started.elapsed();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let listing = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<&str> = listing.lines().skip(2).collect();
+    let rows: Vec<&str> = listing.lines().skip(2).take_while(|l| !l.trim().is_empty()).collect();
     assert!(rows[0].trim_start().starts_with("local") && rows[0].contains("ready"), "{listing}");
     assert_eq!(rows.len(), 1 + BOARDS as usize, "{listing}");
     assert!(rows[1..].iter().all(|r| r.contains("NOT USABLE")), "{listing}");
