@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use etbench::analysis::history::{History, SeriesKey};
@@ -87,24 +86,6 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out))
 }
 
-/// One real `etbench run` (two models, 12 iterations): the nights are copies of it.
-fn real_results() -> &'static Path {
-    static RESULTS: OnceLock<PathBuf> = OnceLock::new();
-    RESULTS.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("etbench-fleet-test-{}", std::process::id()));
-        let out = etbench()
-            .args(["run", "--format", "none", "--warmup", "1", "--iters", "12", "--out"])
-            .arg(&dir)
-            .args(["--model"])
-            .arg(fixture("bf16"))
-            .arg("--model")
-            .arg(fixture("xnnpack-fp32"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr_of(&out));
-        dir.join("results.json")
-    })
-}
 
 /// The real document `nights_ago` days earlier with its latencies scaled, made by a CI job on commit `c{n}`.
 fn night_doc(nights_ago: i64, scale: f64) -> Document {

@@ -3,30 +3,11 @@
 
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use crate::common::*;
 use etbench::results::warnings::Warning;
 use etbench::results::{DeviceRef, Document, ModelRef, RunParams, RunResult, RunStatus};
 
-/// One real run of two variants, written once per test binary and shared by the tests (its results.json).
-fn real_results() -> &'static Path {
-    static RESULTS: OnceLock<PathBuf> = OnceLock::new();
-    RESULTS.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("etbench-report-test-{}", std::process::id()));
-        let out = etbench()
-            .args(["run", "--format", "none", "--warmup", "1", "--iters", "12", "--out"])
-            .arg(&dir)
-            .arg("--model")
-            .arg(fixture("bf16"))
-            .arg("--model")
-            .arg(fixture("xnnpack-fp32"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr_of(&out));
-        dir.join("results.json")
-    })
-}
 
 fn report(args: &[&str]) -> std::process::Output {
     etbench().arg("report").args(args).output().unwrap()
@@ -358,17 +339,7 @@ fn empty_or_missing_histories_are_clear_errors() {
 fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("paired");
-    let out = etbench()
-        .args(["run", "--paired", "--format", "none", "--warmup", "1", "--iters", "30", "--model"])
-        .arg(fixture("xnnpack-fp32"))
-        .arg("--model")
-        .arg(fixture("xnnpack-8da4w"))
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let base = etbench::results::Document::read(&dir.join("results.json")).unwrap();
+    let base = paired_session(&dir);
     let db = tmp.path().join("h.sqlite");
     // Nights 3..0 ago; night 1 has the whole device 40 % slower, night 0 only the candidate 30 % slower.
     for (n, ref_scale, cand_scale) in [(3, 1.0, 1.0), (2, 1.0, 1.0), (1, 1.4, 1.4), (0, 1.0, 1.3)] {

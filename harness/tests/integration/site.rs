@@ -52,17 +52,7 @@ fn history() -> &'static Path {
     DB.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("etbench-site-test-{}", std::process::id()));
         let session = dir.join("session");
-        let out = etbench()
-            .args(["run", "--paired", "--format", "none", "--warmup", "1", "--iters", "30", "--model"])
-            .arg(fixture("xnnpack-fp32"))
-            .arg("--model")
-            .arg(fixture("xnnpack-8da4w"))
-            .arg("--out")
-            .arg(&session)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr_of(&out));
-        let base = read_doc(&session);
+        let base = paired_session(&session);
         let mut files = Vec::new();
         for device in [BOARD, PHONE] {
             for n in (0..NIGHTS).rev() {

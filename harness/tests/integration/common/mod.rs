@@ -101,6 +101,42 @@ pub fn paired_night(base: &Document, n: i64, ref_scale: f64, cand_scale: f64) ->
     doc
 }
 
+/// One real `etbench run` of two variants (bf16 and XNNPACK fp32, 12 iterations), made once per test binary and
+/// shared by the tests that build reports and histories from real samples (its results.json).
+pub fn real_results() -> &'static Path {
+    static RESULTS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("etbench-real-results-{}", std::process::id()));
+        let out = etbench()
+            .args(["run", "--format", "none", "--warmup", "1", "--iters", "12", "--out"])
+            .arg(&dir)
+            .arg("--model")
+            .arg(fixture("bf16"))
+            .arg("--model")
+            .arg(fixture("xnnpack-fp32"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        dir.join("results.json")
+    })
+}
+
+/// A real paired in-process session of the XNNPACK fp32 (reference) and 8da4w fixtures, 30 rounds, written to `out`:
+/// the nights of the paired-history tests are derived from it ([`paired_night`]).
+pub fn paired_session(out: &Path) -> Document {
+    let run = etbench()
+        .args(["run", "--paired", "--format", "none", "--warmup", "1", "--iters", "30", "--model"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--model")
+        .arg(fixture("xnnpack-8da4w"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    read_doc(out)
+}
+
 /// The command lines of this host's processes (arguments joined by spaces); the lab's devices run here too.
 pub fn command_lines() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
