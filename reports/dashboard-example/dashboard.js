@@ -18,6 +18,11 @@
     return document.getElementById(id);
   }
 
+  // "1 run", "3 runs": counts as a person writes them.
+  function plural(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+  }
+
   function el(tag, props, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(props || {})) {
@@ -207,7 +212,7 @@
     return (i) => {
       const info = D.infos[infoIdx[i]];
       const out = [];
-      out.push({ text: `${info.runs} run(s) · etbench ${info.etbench} · ExecuTorch ${info.executorch}` });
+      out.push({ text: `${plural(info.runs, "run", "runs")} · etbench ${info.etbench} · ExecuTorch ${info.executorch}` });
       if (info.commit) out.push({ text: `commit ${info.commit.slice(0, 12)}${info.run_url ? " · CI run " + info.run_url : ""}` });
       if (info.host || info.runner_name) out.push({ text: [info.host && `host ${info.host}`, info.runner_name && `runner ${info.runner_name}`].filter(Boolean).join(" · ") });
       for (const w of info.warnings) out.push({ text: `⚠ ${w}`, warn: true });
@@ -276,7 +281,7 @@
         lo: n.lo,
         hi: n.hi,
         spread: "95% CI",
-        describe: (i) => [{ text: `${n.pairs[i]} paired round(s)` }],
+        describe: (i) => [{ text: plural(n.pairs[i], "paired round", "paired rounds") }],
       };
       const one = { series: { label: "1×", stroke: "#888", width: 1, dash: [4, 4], points: { show: false } }, value: 1 };
       nPoints += chart(box, "normalised", `${n.candidate} ÷ ${n.reference}`, `${n.setting} · 1× = ${n.reference}`, [line], "× reference", [one]);
@@ -303,7 +308,7 @@
           "li",
           { title: r.series, "data-metric": r.metric },
           el("span", { className: "verdict", text: r.verdict }),
-          ` ${r.device} · ${r.model} · ${r.metric}: ${r.change} (interval ${r.interval}) on ${r.night}`,
+          ` · ${r.device} · ${r.model} · ${r.metric} · on ${r.night}`,
           ...links,
         ),
       );
@@ -333,7 +338,7 @@
     const nights = new Set(D.series.flatMap((s) => s.nights));
     const devices = new Set(D.series.map((s) => s.device));
     $("summary").textContent =
-      `${D.series.length} series · ${devices.size} device(s) · ${nights.size} night(s) · from ${D.source} · generated ${D.generated_at}`;
+      `${D.series.length} series · ${plural(devices.size, "device", "devices")} · ${plural(nights.size, "night", "nights")} · from ${D.source} · generated ${D.generated_at}`;
   }
 
   summary();

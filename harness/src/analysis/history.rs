@@ -279,7 +279,7 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
         pairs.push(Pair { base: key.clone(), cand: key, differences: Vec::new(), changes });
     }
     Comparison {
-        base_label: format!("pooled runs of up to {} earlier batch(es) per series", window.max(1)),
+        base_label: format!("pooled runs of up to {} per series", crate::export::fmt::plural(window.max(1), "earlier batch", "earlier batches")),
         cand_label: "the newest batch of each series".into(),
         options: *opts,
         pairs,
