@@ -686,54 +686,6 @@ fn llm_generation_runs_on_an_ssh_board_and_the_phone_and_matches_the_export() {
     assert_eq!(phone.runner.as_ref().unwrap().target_triple, "aarch64-unknown-linux-gnu");
 }
 
-/// A second real adb server (as on another host) holding the lab phone; the profile names it with
-/// `[adb] server = "tcp:HOST:PORT"`, which etbench passes to every adb call as `ADB_SERVER_SOCKET`.
-struct SecondAdbServer {
-    child: std::process::Child,
-    port: u16,
-    _home: tempfile::TempDir,
-}
-
-impl SecondAdbServer {
-    fn start() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        // A free port outside 5555–5585 (the server probes those as emulators).
-        let port = loop {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let p = l.local_addr().unwrap().port();
-            if !(5555..=5585).contains(&p) {
-                break p;
-            }
-        };
-        let child = std::process::Command::new("adb")
-            .args(["-L", &format!("tcp:localhost:{port}"), "server", "nodaemon"])
-            .env("HOME", home.path())
-            .env("ANDROID_ADB_SERVER_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("adb (Debian: apt-get install adb)");
-        let server = Self { child, port, _home: home };
-        assert!(wait_until(Duration::from_secs(20), || server.adb(&["devices"]).status.success()), "the second adb server did not start");
-        server
-    }
-
-    fn adb(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("adb").env("ADB_SERVER_SOCKET", format!("tcp:127.0.0.1:{}", self.port)).args(args).output().unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for SecondAdbServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[test]
 fn a_phone_on_another_adb_server_is_reached_through_its_server_socket() {
     let _load = load();
@@ -741,9 +693,7 @@ fn a_phone_on_another_adb_server_is_reached_through_its_server_socket() {
         return;
     }
     let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut server = SecondAdbServer::start();
-    let connect = server.adb(&["connect", "127.0.0.1:17104"]);
-    assert!(String::from_utf8_lossy(&connect.stdout).contains("connected"), "{}", String::from_utf8_lossy(&connect.stdout));
+    let mut server = SecondAdbServer::with_lab_phone();
     let profiles = tempfile::tempdir().unwrap();
     let profile = std::fs::read_to_string(repo().join("devices/lab-phone.toml"))
         .unwrap()

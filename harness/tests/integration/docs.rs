@@ -118,7 +118,7 @@ fn devices_runs_as_written() {
     }
     let _load = load();
     let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
-    let (reader, _server) = crate::front_door::lab_reader("15093");
+    let (reader, _server) = crate::front_door::lab_reader();
     let outs = reader.run_page("docs/devices.md");
     assert!(stdout_of(&outs[0].1).contains("adb:127.0.0.1:17104"), "{}", stdout_of(&outs[0].1));
     assert_eq!(doc(&reader, "runs/phone").runs[0].device.name, "adb:127.0.0.1:17104");

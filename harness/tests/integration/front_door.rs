@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::docs::{pages, Scratch};
-use crate::common::lab::{self, phone_up, LAB, PHONE};
+use crate::common::docs::{pages, section_sh_commands, Scratch};
+use crate::common::lab::{self, phone_up, SecondAdbServer, LAB, PHONE};
 use crate::common::*;
 
 /// `etbench` with an empty profiles directory: nothing configured, as on a newcomer's machine.
@@ -58,14 +58,10 @@ fn a_phone_with_no_profile_runs_by_serial_and_adb_alone_finds_the_one_attached()
     assert_eq!(probed.android_facts.as_ref().and_then(|a| a.model.as_deref()), Some("etbench lab phone (STAND-IN)"));
 
     // A second real adb server that sees only the phone: `--device adb` takes it.
-    let port = "15091";
-    let adb = |args: &[&str]| Command::new("adb").arg("-P").arg(port).args(args).output().unwrap();
-    assert!(adb(&["start-server"]).status.success());
-    let connected = adb(&["connect", "127.0.0.1:17104"]);
+    let server = SecondAdbServer::with_lab_phone();
     let one = tempfile::tempdir().unwrap();
-    let alone = decoder_run(no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", port), "adb", one.path());
-    adb(&["kill-server"]);
-    assert!(connected.status.success(), "{}", stderr_of(&connected));
+    let alone = decoder_run(no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", server.port.to_string()), "adb", one.path());
+    drop(server);
     assert!(alone.status.success(), "{}", stderr_of(&alone));
     assert_eq!(read_doc(one.path()).runs[0].device.name, "adb:127.0.0.1:17104");
 }
@@ -143,31 +139,10 @@ fn the_readme_fits_on_a_few_screens_and_maps_every_page_of_the_guide() {
     }
 }
 
-/// A second real adb server (its own port) that sees only the lab phone, stopped on drop.
-pub struct OnePhoneServer {
-    pub port: &'static str,
-}
-
-impl OnePhoneServer {
-    pub fn start(port: &'static str) -> Self {
-        let adb = |args: &[&str]| Command::new("adb").arg("-P").arg(port).args(args).output().unwrap();
-        assert!(adb(&["start-server"]).status.success(), "adb -P {port} start-server");
-        let connected = adb(&["connect", "127.0.0.1:17104"]);
-        assert!(String::from_utf8_lossy(&connected.stdout).contains("connected"), "{}", stderr_of(&connected));
-        Self { port }
-    }
-}
-
-impl Drop for OnePhoneServer {
-    fn drop(&mut self) {
-        let _ = Command::new("adb").arg("-P").arg(self.port).arg("kill-server").output();
-    }
-}
-
 /// A reader's scratch directory on the lab: no profiles, `--device adb` sees only the lab phone (through its own adb
 /// server), and `raspberrypi.local` is lab-board1 through an ssh config (user, key, known hosts: host keys verified).
-pub fn lab_reader(port: &'static str) -> (Scratch, OnePhoneServer) {
-    let server = OnePhoneServer::start(port);
+pub fn lab_reader() -> (Scratch, SecondAdbServer) {
+    let server = SecondAdbServer::with_lab_phone();
     let scratch = Scratch::new();
     let config = scratch.path().join("ssh_config");
     std::fs::write(
@@ -180,20 +155,11 @@ pub fn lab_reader(port: &'static str) -> (Scratch, OnePhoneServer) {
     let empty = scratch.path().join("no-profiles");
     std::fs::create_dir_all(&empty).unwrap();
     let scratch = scratch
-        .env("ANDROID_ADB_SERVER_PORT", port)
+        .env("ANDROID_ADB_SERVER_PORT", server.port.to_string())
         .env("ETBENCH_SSH_CONFIG", config.to_string_lossy())
         .env("ETBENCH_DEVICES_DIR", empty.to_string_lossy())
         .env("ETBENCH_CACHE_DIR", lab::cache_dir().to_string_lossy());
     (scratch, server)
-}
-
-/// Runs the `sh` block of `section` of the README (the text between `## section` and the next heading).
-fn readme_section_commands(section: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let body = readme.split(&format!("## {section}")).nth(1).unwrap_or_else(|| panic!("README has no ## {section}"));
-    let body = body.split("\n## ").next().unwrap();
-    let block = body.split("```sh\n").nth(1).expect("an sh block").split("```").next().unwrap();
-    block.lines().map(|l| l.split("  #").next().unwrap().trim().to_owned()).filter(|l| !l.is_empty()).collect()
 }
 
 #[test]
@@ -203,8 +169,8 @@ fn the_readme_phone_and_board_run_as_written() {
     }
     let _load = load();
     let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
-    let (reader, _server) = lab_reader("15092");
-    let commands = readme_section_commands("A phone or a board, no profile needed");
+    let (reader, _server) = lab_reader();
+    let commands = section_sh_commands("README.md", "A phone or a board, no profile needed");
     assert_eq!(commands.len(), 4, "{commands:?}");
     for command in &commands {
         let out = reader.sh(command);

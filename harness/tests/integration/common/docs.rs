@@ -14,6 +14,17 @@ use super::{repo, runner};
 /// Every command of the ```` ```sh ```` blocks of `page` (a path relative to the repository root), in order.
 pub fn sh_commands(page: &str) -> Vec<String> {
     let text = std::fs::read_to_string(repo().join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+    sh_commands_in(&text, page)
+}
+
+/// The ```` ```sh ```` commands of one section of `page`: from its `## heading` to the next `## `.
+pub fn section_sh_commands(page: &str, heading: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+    let body = text.split(&format!("\n## {heading}\n")).nth(1).unwrap_or_else(|| panic!("{page} has no ## {heading}"));
+    sh_commands_in(body.split("\n## ").next().unwrap(), page)
+}
+
+fn sh_commands_in(text: &str, page: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_sh = false;
     let mut pending = String::new();

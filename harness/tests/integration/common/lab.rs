@@ -131,3 +131,59 @@ pub fn phone_runner_running() -> bool {
 pub fn android_bundle() -> PathBuf {
     repo().join("target/runner-bundles/aarch64-linux-android")
 }
+
+/// A second real adb server of its own (a free port, its own HOME), as on another host or a machine with one phone;
+/// stopped when dropped. Reached with `ANDROID_ADB_SERVER_PORT=port` or `ADB_SERVER_SOCKET=tcp:127.0.0.1:port`.
+pub struct SecondAdbServer {
+    child: std::process::Child,
+    pub port: u16,
+    _home: tempfile::TempDir,
+}
+
+impl SecondAdbServer {
+    pub fn start() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        // A free port outside 5555–5585 (the server probes those as emulators).
+        let port = loop {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let p = l.local_addr().unwrap().port();
+            if !(5555..=5585).contains(&p) {
+                break p;
+            }
+        };
+        let child = std::process::Command::new("adb")
+            .args(["-L", &format!("tcp:localhost:{port}"), "server", "nodaemon"])
+            .env("HOME", home.path())
+            .env("ANDROID_ADB_SERVER_PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("adb (Debian: apt-get install adb)");
+        let server = Self { child, port, _home: home };
+        assert!(wait_until(std::time::Duration::from_secs(20), || server.adb(&["devices"]).status.success()), "the second adb server did not start");
+        server
+    }
+
+    /// One that sees only the lab phone (`adb connect 127.0.0.1:17104`).
+    pub fn with_lab_phone() -> Self {
+        let server = Self::start();
+        let connect = server.adb(&["connect", "127.0.0.1:17104"]);
+        assert!(String::from_utf8_lossy(&connect.stdout).contains("connected"), "{}", String::from_utf8_lossy(&connect.stdout));
+        server
+    }
+
+    pub fn adb(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("adb").env("ADB_SERVER_SOCKET", format!("tcp:127.0.0.1:{}", self.port)).args(args).output().unwrap()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SecondAdbServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
