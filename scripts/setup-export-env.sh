@@ -54,7 +54,13 @@ vpy="$venv/bin/python"
 log "upgrading pip"
 "$vpy" -m pip install --disable-pip-version-check -q --upgrade pip >&2
 log "installing $(grep -cvE '^\s*(#|$)' "$req") pinned packages (torch is ~3 GB: a few minutes on first run)"
-"$vpy" -m pip install --disable-pip-version-check --progress-bar off -r "$req" >&2
+# Several GB from PyPI: a connection that drops mid-file resumes (pip's --resume-retries), and a failed install is
+# tried again twice (pip keeps what it already downloaded in its cache) before giving up.
+for attempt in 1 2 3; do
+    "$vpy" -m pip install --disable-pip-version-check --progress-bar off --resume-retries 20 -r "$req" >&2 && break
+    [ "$attempt" = 3 ] && { log "pip install failed 3 times: check the connection to PyPI"; exit 1; }
+    log "pip install failed (attempt $attempt of 3); trying again"
+done
 log "checking imports"
 "$vpy" - <<'PY' >&2
 import importlib.metadata as md
