@@ -58,7 +58,7 @@ log "installing $(grep -cvE '^\s*(#|$)' "$req") pinned packages (torch is ~3 GB:
 # tried again twice (pip keeps what it already downloaded in its cache) before giving up.
 for attempt in 1 2 3; do
     "$vpy" -m pip install --disable-pip-version-check --progress-bar off --resume-retries 20 -r "$req" >&2 && break
-    [ "$attempt" = 3 ] && { log "pip install failed 3 times: check the connection to PyPI"; exit 1; }
+    [ "$attempt" = 3 ] && { log "pip install failed 3 times: see pip's error above (a dropped connection to PyPI, or a full disk)"; exit 1; }
     log "pip install failed (attempt $attempt of 3); trying again"
 done
 log "checking imports"
