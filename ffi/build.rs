@@ -44,8 +44,7 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 fn is_sdk(dir: &Path) -> bool {
-    dir.join("include/executorch/extension/module/module.h").is_file()
-        && dir.join("lib/libexecutorch.so").is_file()
+    dir.join("include/executorch/extension/module/module.h").is_file() && dir.join("lib/libexecutorch.so").is_file()
 }
 
 fn find_sdk() -> Result<PathBuf, Vec<String>> {
@@ -110,7 +109,8 @@ fn download_wheel(python: &str) -> Result<PathBuf, String> {
         ("linux", "aarch64") => "manylinux_2_28_aarch64",
         _ => return Err(format!("no executorch wheel exists for {os}/{arch}; point ETBENCH_EXECUTORCH_DIR at an SDK")),
     };
-    let root = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(format!("executorch-{PINNED_VERSION}-{platform}"));
+    let root = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join(format!("executorch-{PINNED_VERSION}-{platform}"));
     let sdk = root.join("executorch");
     if is_sdk(&sdk) {
         return Ok(sdk);
@@ -125,7 +125,9 @@ fn download_wheel(python: &str) -> Result<PathBuf, String> {
         .status()
         .map_err(|e| format!("could not run `{python} -m pip download`: {e}"))?;
     if !status.success() {
-        return Err(format!("`{python} -m pip download executorch=={PINNED_VERSION}` for {platform} failed ({status})"));
+        return Err(format!(
+            "`{python} -m pip download executorch=={PINNED_VERSION}` for {platform} failed ({status})"
+        ));
     }
     let wheel = std::fs::read_dir(&wheels)
         .map_err(|e| format!("{}: {e}", wheels.display()))?

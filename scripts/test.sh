@@ -13,6 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-export-env.sh
 cargo build --workspace --locked
+# Habits: formatting (rustfmt.toml) and lints are part of the test command; a failure names the file and line.
+for component in rustfmt clippy; do
+    cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component" ||
+        { echo "test.sh: cargo ${component/rustfmt/fmt} is missing and rustup could not add it" >&2; exit 1; }
+done
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 stop_all() {
     bash scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true
     if [ "$(id -u)" = 0 ]; then bash scripts/lab/stop.sh >/dev/null || true; fi

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use etbench_ffi::Engine;
-use etbench_protocol::{Dtype, LoadMode, Line, Message};
+use etbench_protocol::{Dtype, Line, LoadMode, Message};
 
 fn model() -> String {
     std::env::var("ETBENCH_OVERHEAD_MODEL").unwrap_or_else(|_| {
@@ -26,7 +26,8 @@ fn engine(path: &str) -> Engine {
     let mut engine = Engine::new(path, LoadMode::Mmap);
     engine.load_program().expect("fixture loads");
     engine.load_method("forward").expect("method loads");
-    let bytes = etbench_ffi::inputs::encode_ints(Dtype::Int64, &etbench_protocol::default_ids(32)).expect("ids fit int64");
+    let bytes =
+        etbench_ffi::inputs::encode_ints(Dtype::Int64, &etbench_protocol::default_ids(32)).expect("ids fit int64");
     engine.set_input(0, Dtype::Int64, &bytes, &[1, 32]).expect("input accepted");
     engine
 }
@@ -95,7 +96,8 @@ fn bare_process(path: &str, iters: u32) -> (Vec<u64>, u64) {
 fn processes(_c: &mut Criterion) {
     let path = model();
     let (rounds, iters) = (24, 150);
-    let (mut ratios, mut runner_medians, mut bare_medians, mut runner_peak, mut bare_peak) = (vec![], vec![], vec![], 0u64, 0u64);
+    let (mut ratios, mut runner_medians, mut bare_medians, mut runner_peak, mut bare_peak) =
+        (vec![], vec![], vec![], 0u64, 0u64);
     for round in 0..rounds {
         let run_runner = || runner_process(&path, iters);
         let run_bare = || bare_process(&path, iters);
@@ -159,8 +161,12 @@ fn processes(_c: &mut Criterion) {
 /// target/criterion/decode-overhead.json.
 fn decode(_c: &mut Criterion) {
     use etbench_protocol::llm::{recognise, MethodSig};
-    let path = std::env::var("ETBENCH_DECODE_MODEL")
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/llama-tiny-kv-xnnpack.pte").to_string_lossy().into_owned());
+    let path = std::env::var("ETBENCH_DECODE_MODEL").unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../models/llama-tiny-kv-xnnpack.pte")
+            .to_string_lossy()
+            .into_owned()
+    });
     if !std::path::Path::new(&path).exists() {
         eprintln!("decode overhead: {path} not found (set ETBENCH_DECODE_MODEL)");
         return;
@@ -173,7 +179,10 @@ fn decode(_c: &mut Criterion) {
     let metadata = etbench_ffi::generate::read_metadata(&mut engine, &methods, "forward");
     let specs = engine.method_specs("forward").expect("forward");
     let n = specs.inputs.len();
-    let sigs = std::collections::BTreeMap::from([("forward".to_owned(), MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] })]);
+    let sigs = std::collections::BTreeMap::from([(
+        "forward".to_owned(),
+        MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] },
+    )]);
     let program = recognise(&sigs, &metadata).expect("an LLM program");
     let workload = etbench_protocol::LlmSpec { prefill, decode: steps, ..Default::default() };
     let plan = etbench_ffi::generate::plan(&program, &workload, &path).expect("the workload fits");

@@ -55,13 +55,14 @@ pub mod ffi {
         fn load_method(self: Pin<&mut EtRunner>, name: &str) -> Status;
         fn method_info(self: Pin<&mut EtRunner>, name: &str) -> MethodInfo;
         fn set_input(self: Pin<&mut EtRunner>, index: usize, scalar_type: i32, data: &[u8], sizes: &[i32]) -> Status;
-        fn set_scalar_input(self: Pin<&mut EtRunner>, index: usize, tag: i32, int_value: i64, double_value: f64) -> Status;
-        fn execute_timed(
+        fn set_scalar_input(
             self: Pin<&mut EtRunner>,
-            name: &str,
-            iterations: u32,
-            latencies_ns: &mut Vec<u64>,
+            index: usize,
+            tag: i32,
+            int_value: i64,
+            double_value: f64,
         ) -> Status;
+        fn execute_timed(self: Pin<&mut EtRunner>, name: &str, iterations: u32, latencies_ns: &mut Vec<u64>) -> Status;
         fn constant_value(self: Pin<&mut EtRunner>, name: &str) -> ConstValue;
         fn num_outputs(self: &EtRunner) -> usize;
         fn output_info(self: &EtRunner, index: usize) -> TensorInfo;

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use etbench_protocol::{Battery, Conditions, CpuCondition, DeviceFacts, GateOutcome, ThermalZone, When};
 
-
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
@@ -114,7 +113,10 @@ pub fn limit_memory(bytes: u64) -> Result<String, String> {
     let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
     let v1 = own.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_owned()));
     let (dir, limit_files): (PathBuf, &[&str]) = match v1 {
-        Some(path) => (Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')), &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]),
+        Some(path) => (
+            Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')),
+            &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+        ),
         None => {
             let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
             (Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')), &["memory.max"])
@@ -122,7 +124,10 @@ pub fn limit_memory(bytes: u64) -> Result<String, String> {
     };
     let group = dir.join(format!("etbench-{}", std::process::id()));
     let fail = |what: &str, e: std::io::Error| {
-        format!("--memory-limit needs a writable memory cgroup: {what} {}: {e}; run as root or drop --memory-limit", group.display())
+        format!(
+            "--memory-limit needs a writable memory cgroup: {what} {}: {e}; run as root or drop --memory-limit",
+            group.display()
+        )
     };
     std::fs::create_dir_all(&group).map_err(|e| fail("creating", e))?;
     for (i, file) in limit_files.iter().enumerate() {
@@ -147,14 +152,17 @@ pub fn thermal_gate(sys: &Path, limit_c: f64, timeout: Duration) -> GateOutcome 
         if cool || timed_out {
             return GateOutcome { limit_c, waited_ms: start.elapsed().as_millis() as u64, timed_out, temp_c };
         }
-        std::thread::sleep(Duration::from_millis(500).min(timeout.saturating_sub(start.elapsed())).max(Duration::from_millis(10)));
+        std::thread::sleep(
+            Duration::from_millis(500).min(timeout.saturating_sub(start.elapsed())).max(Duration::from_millis(10)),
+        );
     }
 }
 
 /// Parses a CPU mask like `0x3`, `3` or `f0` (hex) into CPU indices.
 pub fn parse_mask(mask: &str) -> Result<Vec<usize>, String> {
     let digits = mask.trim_start_matches("0x").trim_start_matches("0X");
-    let bits = u128::from_str_radix(digits, 16).map_err(|_| format!("--cpu-affinity {mask}: not a hex CPU mask (e.g. 0x3 = CPUs 0 and 1)"))?;
+    let bits = u128::from_str_radix(digits, 16)
+        .map_err(|_| format!("--cpu-affinity {mask}: not a hex CPU mask (e.g. 0x3 = CPUs 0 and 1)"))?;
     let cpus: Vec<usize> = (0..128).filter(|i| bits >> i & 1 == 1).collect();
     if cpus.is_empty() {
         return Err(format!("--cpu-affinity {mask}: selects no CPU"));
@@ -172,7 +180,10 @@ pub fn pin(cpus: &[usize]) -> Result<(), String> {
             libc::CPU_SET(cpu, &mut set);
         }
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(format!("sched_setaffinity({cpus:?}): {}; pick CPUs this device has", std::io::Error::last_os_error()));
+            return Err(format!(
+                "sched_setaffinity({cpus:?}): {}; pick CPUs this device has",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     Ok(())

@@ -34,7 +34,9 @@ pub fn listing(sys: &Path) -> Listing {
 fn read(path: &Path) -> Result<String, String> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(text.trim().lines().map(str::trim).collect::<Vec<_>>().join("|")),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!("not readable by this user ({e}); run as root or pick another source")),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(format!("not readable by this user ({e}); run as root or pick another source"))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("not present".into()),
         Err(e) => Err(format!("unreadable ({e})")),
     }
@@ -42,7 +44,10 @@ fn read(path: &Path) -> Result<String, String> {
 
 fn integer(sys: &Path, path: &str) -> Result<i64, String> {
     let text = read(&sys.join(path)).map_err(|why| format!("/sys/{path}: {why}"))?;
-    text.split_whitespace().next().and_then(|t| t.parse().ok()).ok_or_else(|| format!("/sys/{path}: not a number: `{text}`"))
+    text.split_whitespace()
+        .next()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| format!("/sys/{path}: not a number: `{text}`"))
 }
 
 /// One reading: the raw integers, the value (W, or the counter's raw reading), and the battery status.
@@ -101,7 +106,15 @@ impl Meter {
     }
 
     /// Records a window that ran from `start` to `end` holding `units` forwards (or tokens).
-    pub fn window(&mut self, model: u32, phase: WindowKind, round: Option<u32>, start: Instant, end: Instant, units: u32) {
+    pub fn window(
+        &mut self,
+        model: u32,
+        phase: WindowKind,
+        round: Option<u32>,
+        start: Instant,
+        end: Instant,
+        units: u32,
+    ) {
         let (start_ns, end_ns) = (self.ns(start), self.ns(end));
         self.windows.push(EnergyWindow { model, phase, round, start_ns, end_ns, units });
     }
@@ -121,8 +134,16 @@ impl Meter {
         std::thread::sleep(Duration::from_millis(self.interval_ms as u64));
         self.stop.store(true, Ordering::Relaxed);
         let sampled = self.thread.join().unwrap_or_default();
-        let refused = self.source.refused.clone().or(sampled.refused).or_else(|| implausible(&self.source, &sampled.samples));
-        EnergyRecord { source: self.source, interval_ms: self.interval_ms, samples: sampled.samples, windows: self.windows, refused, lost: sampled.lost }
+        let refused =
+            self.source.refused.clone().or(sampled.refused).or_else(|| implausible(&self.source, &sampled.samples));
+        EnergyRecord {
+            source: self.source,
+            interval_ms: self.interval_ms,
+            samples: sampled.samples,
+            windows: self.windows,
+            refused,
+            lost: sampled.lost,
+        }
     }
 }
 
@@ -138,10 +159,14 @@ fn sample_until(sys: &Path, reading: &Reading, every: Duration, start: Instant, 
             }
             Ok((raw, status)) => {
                 if let Some(s) = status.filter(|s| s == "Charging" || s == "Full") {
-                    out.refused.get_or_insert_with(|| energy::charging_reason(&format!("{s} (at {:.2} s)", t_ns as f64 / 1e9)));
+                    out.refused.get_or_insert_with(|| {
+                        energy::charging_reason(&format!("{s} (at {:.2} s)", t_ns as f64 / 1e9))
+                    });
                 }
                 let value = match reading {
-                    Reading::CurrentVoltage { current_scale_a, voltage_scale_v, .. } => raw[0] as f64 * current_scale_a * raw[1] as f64 * voltage_scale_v,
+                    Reading::CurrentVoltage { current_scale_a, voltage_scale_v, .. } => {
+                        raw[0] as f64 * current_scale_a * raw[1] as f64 * voltage_scale_v
+                    }
                     Reading::Power { scale_w, .. } => raw[0] as f64 * scale_w,
                     Reading::Counter { scale_j, max_raw, .. } => {
                         let (previous, total) = counter.unwrap_or((raw[0], 0.0));
@@ -163,7 +188,10 @@ fn sample_until(sys: &Path, reading: &Reading, every: Duration, start: Instant, 
 fn implausible(source: &EnergySource, samples: &[EnergySample]) -> Option<String> {
     let Reading::CurrentVoltage { current, voltage, .. } = &source.reading else { return None };
     if let Some(s) = samples.iter().find(|s| s.raw[1] <= 0) {
-        return Some(format!("/sys/{voltage} read {}: a voltage must be positive; this gauge's values are nonsense", s.raw[1]));
+        return Some(format!(
+            "/sys/{voltage} read {}: a voltage must be positive; this gauge's values are nonsense",
+            s.raw[1]
+        ));
     }
     if !source.whole_device() {
         return None;
@@ -173,7 +201,11 @@ fn implausible(source: &EnergySource, samples: &[EnergySample]) -> Option<String
     }
     let negative = samples.iter().filter(|s| s.value < 0.0).count();
     (negative * 2 > samples.len()).then(|| {
-        format!("the current's sign says the battery was charging in {negative} of {} samples; {}", samples.len(), energy::CHARGING_FIX)
+        format!(
+            "the current's sign says the battery was charging in {negative} of {} samples; {}",
+            samples.len(),
+            energy::CHARGING_FIX
+        )
     })
 }
 
@@ -192,7 +224,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         put(root.path(), "class/hwmon/hwmon0/name", "ina3221");
         put(root.path(), "class/hwmon/hwmon0/power1_input", "2500000");
-        let mut meter = Meter::start(root.path(), &EnergyRequest { source: None, idle_s: 0.0, interval_ms: 10 }).unwrap();
+        let mut meter =
+            Meter::start(root.path(), &EnergyRequest { source: None, idle_s: 0.0, interval_ms: 10 }).unwrap();
         let start = Instant::now();
         std::thread::sleep(Duration::from_millis(200));
         meter.window(0, WindowKind::Timed, None, start, Instant::now(), 4);
@@ -209,7 +242,9 @@ mod tests {
         put(root.path(), "class/power_supply/battery/current_now", "0");
         put(root.path(), "class/power_supply/battery/voltage_now", "3900000");
         put(root.path(), "class/power_supply/battery/status", "Discharging");
-        let meter = Meter::start(root.path(), &EnergyRequest { source: Some("battery".into()), idle_s: 0.0, interval_ms: 10 }).unwrap();
+        let meter =
+            Meter::start(root.path(), &EnergyRequest { source: Some("battery".into()), idle_s: 0.0, interval_ms: 10 })
+                .unwrap();
         std::thread::sleep(Duration::from_millis(60));
         let record = meter.finish();
         assert!(record.refused.as_ref().unwrap().contains("stayed at 0"), "{:?}", record.refused);
@@ -219,6 +254,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         let record = meter.finish();
         assert!(record.lost.as_ref().unwrap().contains("stopped giving readings"), "{:?}", record.lost);
-        assert!(Meter::start(tempfile::tempdir().unwrap().path(), &EnergyRequest::default()).err().unwrap().contains("no energy source"));
+        assert!(Meter::start(tempfile::tempdir().unwrap().path(), &EnergyRequest::default())
+            .err()
+            .unwrap()
+            .contains("no energy source"));
     }
 }

@@ -33,7 +33,11 @@ pub fn read_metadata(engine: &mut Engine, methods: &[String], skip: &str) -> BTr
 
 /// Recognises the program's convention from the runtime's method metadata (which cannot tell a dynamic dimension:
 /// the `enable_dynamic_shape` metadata does).
-pub fn recognise(engine: &mut Engine, methods: &[String], metadata: &BTreeMap<String, MetaValue>) -> Result<LlmProgram, String> {
+pub fn recognise(
+    engine: &mut Engine,
+    methods: &[String],
+    metadata: &BTreeMap<String, MetaValue>,
+) -> Result<LlmProgram, String> {
     let mut sigs = BTreeMap::new();
     for name in ["forward", "prefill", "decode"] {
         if !methods.iter().any(|m| m == name) {
@@ -41,7 +45,10 @@ pub fn recognise(engine: &mut Engine, methods: &[String], metadata: &BTreeMap<St
         }
         let specs = engine.method_specs(name).map_err(|e| e.to_string())?;
         let n = specs.inputs.len();
-        sigs.insert(name.to_owned(), MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] });
+        sigs.insert(
+            name.to_owned(),
+            MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] },
+        );
     }
     if sigs.is_empty() {
         return Err(format!("no `forward` (or `prefill` + `decode`) method; methods: {}", methods.join(", ")));
@@ -71,7 +78,9 @@ pub fn plan(program: &LlmProgram, spec: &LlmSpec, path: &str) -> Result<Plan, St
         ));
     }
     let Some(vocab) = program.vocab_size else {
-        return Err(format!("{path}: the vocabulary size is unknown (no get_vocab_size method and output 0 is not logits)"));
+        return Err(format!(
+            "{path}: the vocabulary size is unknown (no get_vocab_size method and output 0 is not logits)"
+        ));
     };
     if spec.decode == 0 {
         return Err("--decode must be at least 1 step (decode tok/s is what a generation run measures)".into());
@@ -88,7 +97,9 @@ pub fn plan(program: &LlmProgram, spec: &LlmSpec, path: &str) -> Result<Plan, St
     }
     let context = spec.context_ids(vocab);
     if let Some(bad) = context.iter().find(|&&id| id < 0 || id >= vocab) {
-        return Err(format!("prompt token id {bad} is outside the program's vocabulary (0..{vocab}); use ids below {vocab}"));
+        return Err(format!(
+            "prompt token id {bad} is outside the program's vocabulary (0..{vocab}); use ids below {vocab}"
+        ));
     }
     let one_step_decode = program.convention == Convention::PrefillDecodeMethods
         || program.max_tokens_per_call == 1
@@ -99,7 +110,8 @@ pub fn plan(program: &LlmProgram, spec: &LlmSpec, path: &str) -> Result<Plan, St
             program.max_tokens_per_call
         ));
     }
-    let depth_chunks = if spec.depth == 0 { Vec::new() } else { program.prefill_plan(spec.depth, spec.prefill_mode)?.1 };
+    let depth_chunks =
+        if spec.depth == 0 { Vec::new() } else { program.prefill_plan(spec.depth, spec.prefill_mode)?.1 };
     let (prefill_mode, prefill_chunks) = program.prefill_plan(spec.prefill, spec.prefill_mode)?;
     let eos = program.eos_ids.clone();
     Ok(Plan { program: program.clone(), spec: spec.clone(), context, depth_chunks, prefill_chunks, prefill_mode, eos })
@@ -118,9 +130,13 @@ fn encode(dtype: Dtype, values: &[i64]) -> Vec<u8> {
 
 /// Feeds `tokens` at `start` and executes `method` once; returns the execute time alone.
 fn call(engine: &mut Engine, program: &LlmProgram, method: &str, tokens: &[i64], start: i64) -> Result<u64, StepError> {
-    let at = || format!("{method} at position {start} with {} token{}", tokens.len(), if tokens.len() == 1 { "" } else { "s" });
+    let at = || {
+        format!("{method} at position {start} with {} token{}", tokens.len(), if tokens.len() == 1 { "" } else { "s" })
+    };
     let sizes = [1, tokens.len() as i64];
-    engine.set_input(0, program.token_dtype, &encode(program.token_dtype, tokens), &sizes).map_err(|error| StepError { error, at: at() })?;
+    engine
+        .set_input(0, program.token_dtype, &encode(program.token_dtype, tokens), &sizes)
+        .map_err(|error| StepError { error, at: at() })?;
     let pos_dtype = program.position_dtype.unwrap_or(Dtype::Int64);
     let positions: Vec<i64> = match program.convention {
         Convention::InputIdsCachePosition => (start..start + tokens.len() as i64).collect(),
@@ -163,7 +179,12 @@ pub struct Marks {
 }
 
 /// [`generate`], also recording the [`Marks`].
-pub fn generate_marked(engine: &mut Engine, plan: &Plan, started: Instant, marks: &mut Marks) -> Result<GenerationRecord, StepError> {
+pub fn generate_marked(
+    engine: &mut Engine,
+    plan: &Plan,
+    started: Instant,
+    marks: &mut Marks,
+) -> Result<GenerationRecord, StepError> {
     let program = &plan.program;
     let peak_reset = memory::reset_peak();
     let mut position = 0usize;
@@ -184,7 +205,11 @@ pub fn generate_marked(engine: &mut Engine, plan: &Plan, started: Instant, marks
     let first = next_token(engine);
     let ttft_ns = prefill_ns + argmax_start.elapsed().as_nanos() as u64;
     let no_logits = |at: &str| StepError {
-        error: RuntimeError { what: format!("output 0 of {at} is not logits (a floating tensor whose last dimension is the vocabulary)"), code: 0x13, name: "InvalidType" },
+        error: RuntimeError {
+            what: format!("output 0 of {at} is not logits (a floating tensor whose last dimension is the vocabulary)"),
+            code: 0x13,
+            name: "InvalidType",
+        },
         at: at.to_owned(),
     };
     let Some((mut token, finite)) = first else { return Err(no_logits(&program.prefill_method)) };
@@ -277,7 +302,8 @@ mod tests {
         let spec = LlmSpec { prefill: 100, decode: 29, ..LlmSpec::default() };
         let err = plan(&program(127, Some(true)), &spec, "m.pte").unwrap_err();
         assert!(err.contains("129 positions") && err.contains("holds 128 (from get_max_context_len)"), "{err}");
-        assert!(plan(&program(127, Some(true)), &LlmSpec { prefill: 100, decode: 28, ..LlmSpec::default() }, "m.pte").is_ok());
+        assert!(plan(&program(127, Some(true)), &LlmSpec { prefill: 100, decode: 28, ..LlmSpec::default() }, "m.pte")
+            .is_ok());
     }
 
     #[test]
@@ -298,6 +324,8 @@ mod tests {
         assert!(plan(&window, &LlmSpec::default(), "m.pte").unwrap_err().contains("no KV cache"));
         let spec = LlmSpec { prefill: 2, prompt_ids: Some(vec![5, 900]), ..LlmSpec::default() };
         assert!(plan(&program(127, Some(true)), &spec, "m.pte").unwrap_err().contains("900 is outside"));
-        assert!(plan(&program(127, Some(true)), &LlmSpec { decode: 0, ..LlmSpec::default() }, "m.pte").unwrap_err().contains("--decode"));
+        assert!(plan(&program(127, Some(true)), &LlmSpec { decode: 0, ..LlmSpec::default() }, "m.pte")
+            .unwrap_err()
+            .contains("--decode"));
     }
 }

@@ -26,7 +26,12 @@ pub struct Built {
 }
 
 /// Builds every input of a method. Errors name the input and say what to pass instead.
-pub fn build_all(spec: &RunSpec, method: &str, inputs: &[TensorSpec], vocab: Option<i64>) -> Result<Vec<Built>, String> {
+pub fn build_all(
+    spec: &RunSpec,
+    method: &str,
+    inputs: &[TensorSpec],
+    vocab: Option<i64>,
+) -> Result<Vec<Built>, String> {
     if spec.inputs.len() > inputs.len() {
         return Err(format!(
             "--input for index {} but method `{method}` takes {} input{} ({}); drop the extra --input",
@@ -113,7 +118,9 @@ fn scalar(spec: &InputSpec, kind: ValueKind) -> Result<Scalar, String> {
         InputSpec::Int(v) => *v as f64,
         InputSpec::Double(v) => *v,
         InputSpec::Bool(v) => *v as i64 as f64,
-        other => return Err(format!("`{other}` is for tensors; give a scalar with int:N, double:X, bool:B, zeros or ones")),
+        other => {
+            return Err(format!("`{other}` is for tensors; give a scalar with int:N, double:X, bool:B, zeros or ones"))
+        }
     };
     Ok(match kind {
         ValueKind::Int if number.fract() == 0.0 => Scalar::Int(number as i64),
@@ -124,7 +131,12 @@ fn scalar(spec: &InputSpec, kind: ValueKind) -> Result<Scalar, String> {
 }
 
 /// The bytes of a tensor input, and its values when it is an integer tensor.
-fn tensor_bytes(spec: &InputSpec, dtype: Dtype, sizes: &[i64], numel: usize) -> Result<(Vec<u8>, Option<Vec<i64>>), String> {
+fn tensor_bytes(
+    spec: &InputSpec,
+    dtype: Dtype,
+    sizes: &[i64],
+    numel: usize,
+) -> Result<(Vec<u8>, Option<Vec<i64>>), String> {
     let ints = |values: Vec<i64>| -> Result<(Vec<u8>, Option<Vec<i64>>), String> {
         let bytes = encode_ints(dtype, &values)?;
         Ok((bytes, dtype.is_integer().then_some(values)))
@@ -132,27 +144,29 @@ fn tensor_bytes(spec: &InputSpec, dtype: Dtype, sizes: &[i64], numel: usize) -> 
     match spec {
         InputSpec::Default => unreachable!("RunSpec::input_for resolves the default"),
         InputSpec::Ids => ints(default_ids(numel)),
-        InputSpec::Values(values) if values.len() != numel => Err(format!(
-            "expects {numel} values (shape {sizes:?}), got {}; pass exactly {numel}",
-            values.len()
-        )),
+        InputSpec::Values(values) if values.len() != numel => {
+            Err(format!("expects {numel} values (shape {sizes:?}), got {}; pass exactly {numel}", values.len()))
+        }
         InputSpec::Values(values) => ints(values.clone()),
         InputSpec::Zeros => ints(vec![0; numel]),
         InputSpec::Ones => ints(vec![1; numel]),
         InputSpec::Random { seed } if dtype.is_float() => {
-            let values: Vec<f64> = splitmix64(*seed, numel).map(|z| 2.0 * ((z >> 40) as f64 / (1u64 << 24) as f64) - 1.0).collect();
+            let values: Vec<f64> =
+                splitmix64(*seed, numel).map(|z| 2.0 * ((z >> 40) as f64 / (1u64 << 24) as f64) - 1.0).collect();
             Ok((encode_floats(dtype, &values), None))
         }
-        InputSpec::Random { seed } if dtype == Dtype::Bool => ints(splitmix64(*seed, numel).map(|z| (z >> 63) as i64).collect()),
+        InputSpec::Random { seed } if dtype == Dtype::Bool => {
+            ints(splitmix64(*seed, numel).map(|z| (z >> 63) as i64).collect())
+        }
         InputSpec::Random { seed } => ints(splitmix64(*seed, numel).map(|z| ((z >> 33) % 100) as i64).collect()),
         InputSpec::File { path } => {
             let bytes = read_file(path, dtype, sizes, numel)?;
             let ids = dtype.is_integer().then(|| decode_ints(dtype, &bytes));
             Ok((bytes, ids))
         }
-        InputSpec::Int(_) | InputSpec::Double(_) | InputSpec::Bool(_) => {
-            Err(format!("`{spec}` is a scalar but this input is a tensor; use ids, zeros, ones, random[:SEED] or file:PATH"))
-        }
+        InputSpec::Int(_) | InputSpec::Double(_) | InputSpec::Bool(_) => Err(format!(
+            "`{spec}` is a scalar but this input is a tensor; use ids, zeros, ones, random[:SEED] or file:PATH"
+        )),
     }
 }
 
@@ -259,10 +273,17 @@ fn npy_payload(path: &str, data: &[u8], dtype: Dtype, sizes: &[i64]) -> Result<V
         Some(rest[..end].trim().trim_matches('\'').to_owned())
     };
     let descr = field("descr").ok_or_else(|| bad("the .npy header has no descr".into()))?;
-    let want = npy_descr(dtype).ok_or_else(|| bad(format!("numpy has no {} dtype: write the raw little-endian bytes instead", dtype.name())))?;
-    let same = descr == want || (want.starts_with('<') && descr == want.replacen('<', "=", 1)) || (want.starts_with('|') && descr[1..] == want[1..]);
+    let want = npy_descr(dtype).ok_or_else(|| {
+        bad(format!("numpy has no {} dtype: write the raw little-endian bytes instead", dtype.name()))
+    })?;
+    let same = descr == want
+        || (want.starts_with('<') && descr == want.replacen('<', "=", 1))
+        || (want.starts_with('|') && descr[1..] == want[1..]);
     if !same {
-        return Err(bad(format!("the array's dtype is {descr} but the input is {} ({want}); convert it (e.g. a.astype(...))", dtype.name())));
+        return Err(bad(format!(
+            "the array's dtype is {descr} but the input is {} ({want}); convert it (e.g. a.astype(...))",
+            dtype.name()
+        )));
     }
     if field("fortran_order").as_deref() != Some("False") {
         return Err(bad("the array is in Fortran order; save a C-ordered array (np.ascontiguousarray)".into()));
@@ -301,7 +322,9 @@ mod tests {
 
     #[test]
     fn defaults_are_ids_for_integers_and_random_for_floats() {
-        let built = build_all(&spec(&[]), "forward", &[tensor(Dtype::Int64, &[1, 4]), tensor(Dtype::Float32, &[2])], None).unwrap();
+        let built =
+            build_all(&spec(&[]), "forward", &[tensor(Dtype::Int64, &[1, 4]), tensor(Dtype::Float32, &[2])], None)
+                .unwrap();
         assert_eq!(built[0].record.spec, InputSpec::Ids);
         assert_eq!(built[0].ids.as_deref(), Some(&[2, 33, 64, 95][..]));
         assert_eq!(built[1].record.spec, InputSpec::Random { seed: 0 });
@@ -381,13 +404,16 @@ mod tests {
 
     #[test]
     fn token_ids_beyond_the_vocabulary_are_refused() {
-        let err = build_all(&spec(&["ids:1,2,3,100"]), "forward", &[tensor(Dtype::Int64, &[1, 4])], Some(100)).unwrap_err();
+        let err =
+            build_all(&spec(&["ids:1,2,3,100"]), "forward", &[tensor(Dtype::Int64, &[1, 4])], Some(100)).unwrap_err();
         assert!(err.contains("token id 100") && err.contains("0..100"), "{err}");
     }
 
     #[test]
     fn default_ids_always_fit_a_small_vocabulary() {
-        let built = build_all(&spec(&[]), "forward", &[tensor(Dtype::Int64, &[1, 32]), tensor(Dtype::Int64, &[1])], Some(64)).unwrap();
+        let built =
+            build_all(&spec(&[]), "forward", &[tensor(Dtype::Int64, &[1, 32]), tensor(Dtype::Int64, &[1])], Some(64))
+                .unwrap();
         let ids = built[0].ids.clone().unwrap();
         assert!(ids.iter().all(|&id| (0..64).contains(&id)), "{ids:?}");
         assert!(ids.iter().any(|&id| id > 2 + 31), "spread over the vocabulary: {ids:?}");

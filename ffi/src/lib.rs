@@ -179,7 +179,10 @@ impl Engine {
     pub fn method_specs(&mut self, method: &str) -> Result<MethodSpecs, RuntimeError> {
         let info = self.pin().method_info(method);
         check(info.status)?;
-        Ok(MethodSpecs { inputs: info.inputs.iter().map(spec).collect(), outputs: info.outputs.iter().map(spec).collect() })
+        Ok(MethodSpecs {
+            inputs: info.inputs.iter().map(spec).collect(),
+            outputs: info.outputs.iter().map(spec).collect(),
+        })
     }
 
     /// Loads (initialises) a method; returns the time it took.
@@ -210,7 +213,12 @@ impl Engine {
 
     /// Runs `execute` `iterations` times; each latency is measured in C++ around `execute` alone.
     /// On failure the latencies measured before it are still in `latencies_ns`.
-    pub fn execute_timed(&mut self, method: &str, iterations: u32, latencies_ns: &mut Vec<u64>) -> Result<u64, RuntimeError> {
+    pub fn execute_timed(
+        &mut self,
+        method: &str,
+        iterations: u32,
+        latencies_ns: &mut Vec<u64>,
+    ) -> Result<u64, RuntimeError> {
         check(self.pin().execute_timed(method, iterations, latencies_ns))
     }
 
@@ -230,9 +238,7 @@ impl Engine {
 
     /// The outputs of the last successful `execute`: spec and raw bytes.
     pub fn outputs(&self) -> Vec<(TensorSpec, &[u8])> {
-        (0..self.inner.num_outputs())
-            .map(|i| (spec(&self.inner.output_info(i)), self.inner.output_bytes(i)))
-            .collect()
+        (0..self.inner.num_outputs()).map(|i| (spec(&self.inner.output_info(i)), self.inner.output_bytes(i))).collect()
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use etbench_protocol::{
-    ErrorKind, Message, MemorySnapshot, PhaseKind, PhaseRecord, RunSpec, RunnerError, RunnerMeta, RunnerSummary,
+    ErrorKind, MemorySnapshot, Message, PhaseKind, PhaseRecord, RunSpec, RunnerError, RunnerMeta, RunnerSummary,
     SampleRecord, When,
 };
 
@@ -36,7 +36,14 @@ pub struct Invocation {
 
 impl Invocation {
     pub fn new(model: impl Into<String>, spec: RunSpec) -> Self {
-        Self { models: vec![model.into()], spec, dump_output: None, etdump: None, describe: false, sysfs_root: "/sys".into() }
+        Self {
+            models: vec![model.into()],
+            spec,
+            dump_output: None,
+            etdump: None,
+            describe: false,
+            sysfs_root: "/sys".into(),
+        }
     }
 
     fn paired(&self) -> bool {
@@ -47,7 +54,10 @@ impl Invocation {
     fn etdump_path(&self) -> Option<String> {
         self.spec.profile.then(|| {
             self.etdump.clone().unwrap_or_else(|| {
-                let stem = Path::new(&self.models[0]).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let stem = Path::new(&self.models[0])
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 format!("{stem}.etdump")
             })
         })
@@ -88,7 +98,13 @@ impl<E: Emit> Ctx<'_, E> {
         if let Some(meter) = self.energy.take() {
             self.out.emit(Message::Energy(Box::new(meter.finish())));
         }
-        self.out.emit(Message::Error(RunnerError { model: self.model, kind, phase: self.phase, executorch_error, message }));
+        self.out.emit(Message::Error(RunnerError {
+            model: self.model,
+            kind,
+            phase: self.phase,
+            executorch_error,
+            message,
+        }));
         Failed
     }
 
@@ -116,7 +132,13 @@ impl<E: Emit> Ctx<'_, E> {
         self.out.emit(Message::Sample(SampleRecord { model: self.model, phase, index, latency_ns, round }));
     }
 
-    fn timed_loop(&mut self, engine: &mut Engine, method: &str, phase: PhaseKind, n: u32) -> Result<(u64, u32, ()), Failed> {
+    fn timed_loop(
+        &mut self,
+        engine: &mut Engine,
+        method: &str,
+        phase: PhaseKind,
+        n: u32,
+    ) -> Result<(u64, u32, ()), Failed> {
         let mut latencies = Vec::with_capacity(n as usize);
         let result = engine.execute_timed(method, n, &mut latencies);
         for (index, latency_ns) in latencies.iter().enumerate() {
@@ -147,7 +169,9 @@ fn check_model_file(ctx: &mut Ctx<impl Emit>, path: &str) -> Result<u64, Failed>
 
 fn load_hint(code: u32) -> &'static str {
     match code {
-        0x12 | 0x23 | 0x20 => "not a valid ExecuTorch program (bad header, truncated or corrupt); re-export or re-copy the .pte",
+        0x12 | 0x23 | 0x20 => {
+            "not a valid ExecuTorch program (bad header, truncated or corrupt); re-export or re-copy the .pte"
+        }
         0x22 => "could not read the file (permissions, or truncated)",
         0x21 => "out of memory while loading",
         _ => "",
@@ -202,16 +226,22 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
     if !inv.describe {
         let gate_timeout = std::time::Duration::from_secs_f64(config.gate_timeout_s);
         let mut before = conditions::read_conditions(&inv.sysfs_root, When::Before);
-        before.thermal_gate = config.thermal_gate_c.map(|limit| conditions::thermal_gate(&inv.sysfs_root, limit, gate_timeout));
-        let probe_threads = config.threads.map(|t| t as usize).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        before.memory_bandwidth_bytes_per_s = config.bandwidth_probe.then(|| conditions::probe_bandwidth(probe_threads));
+        before.thermal_gate =
+            config.thermal_gate_c.map(|limit| conditions::thermal_gate(&inv.sysfs_root, limit, gate_timeout));
+        let probe_threads = config
+            .threads
+            .map(|t| t as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        before.memory_bandwidth_bytes_per_s =
+            config.bandwidth_probe.then(|| conditions::probe_bandwidth(probe_threads));
         if let Some(bytes) = config.memory_limit_bytes {
             let cgroup = conditions::limit_memory(bytes).map_err(|m| ctx.fail(ErrorKind::Io, None, m))?;
             before.memory_limit = Some(etbench_protocol::MemoryLimit { bytes, cgroup });
         }
         ctx.out.emit(Message::Conditions(before));
         if let Some(request) = &config.energy {
-            let mut meter = energy::Meter::start(&inv.sysfs_root, request).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
+            let mut meter = energy::Meter::start(&inv.sysfs_root, request)
+                .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
             meter.idle(request.idle_s);
             ctx.energy = Some(meter);
         }
@@ -250,21 +280,36 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
         ctx.model = i as u32;
         ctx.phase = None;
         if let Some(path) = &etdump {
-            model.engine.write_etdump(path).map_err(|e| ctx.runtime(ErrorKind::Output, e, &format!("--etdump {path}")))?;
+            model
+                .engine
+                .write_etdump(path)
+                .map_err(|e| ctx.runtime(ErrorKind::Output, e, &format!("--etdump {path}")))?;
         }
         // Checks and dumps describe the timed loop's output, before generation changes the input.
         let outputs = model.engine.outputs();
         if let (Some(path), Some((_, bytes))) = (&inv.dump_output, outputs.first()) {
-            std::fs::write(path, bytes).map_err(|e| ctx.fail(ErrorKind::Output, None, format!("--dump-output {path}: {e}")))?;
+            std::fs::write(path, bytes)
+                .map_err(|e| ctx.fail(ErrorKind::Output, None, format!("--dump-output {path}: {e}")))?;
         }
-        let checks = outputs.iter().enumerate().filter_map(|(i, (spec, bytes))| output::check(i, spec, bytes, last_real)).collect();
+        let checks = outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (spec, bytes))| output::check(i, spec, bytes, last_real))
+            .collect();
         let generated = if config.generate > 0 {
-            let window = Window { ids: model.token_ids.clone(), real: last_real.map_or(model.token_ids.len(), |p| p + 1) };
+            let window =
+                Window { ids: model.token_ids.clone(), real: last_real.map_or(model.token_ids.len(), |p| p + 1) };
             ctx.phase(PhaseKind::Generate, |ctx| generate(ctx, &mut model.engine, config, &model.built[0], window))?
         } else {
             Vec::new()
         };
-        summaries.push(RunnerSummary { model: i as u32, warmup_iterations: config.warmup, timed_iterations: timed, outputs: checks, generated });
+        summaries.push(RunnerSummary {
+            model: i as u32,
+            warmup_iterations: config.warmup,
+            timed_iterations: timed,
+            outputs: checks,
+            generated,
+        });
     }
     ctx.phase = None;
     ctx.out.emit(Message::Conditions(conditions::read_conditions(&inv.sysfs_root, When::After)));
@@ -282,7 +327,9 @@ fn check_paired(inv: &Invocation) -> Result<(), String> {
     if !inv.paired() {
         return Ok(());
     }
-    let refuse = |what: &str| Err(format!("a paired session (several models) cannot {what}; run the models one by one for that"));
+    let refuse = |what: &str| {
+        Err(format!("a paired session (several models) cannot {what}; run the models one by one for that"))
+    };
     if inv.spec.generate > 0 {
         return refuse("generate tokens");
     }
@@ -306,7 +353,11 @@ fn load(
     profile: bool,
 ) -> Result<Option<Loaded>, Failed> {
     let config = &inv.spec;
-    let mut engine = if config.llm.is_some() { Engine::for_generation(path, config.load_mode) } else { Engine::with_profiling(path, config.load_mode, profile) };
+    let mut engine = if config.llm.is_some() {
+        Engine::for_generation(path, config.load_mode)
+    } else {
+        Engine::with_profiling(path, config.load_mode, profile)
+    };
     ctx.phase(PhaseKind::ProgramLoad, |ctx| match engine.load_program() {
         Ok(ns) => Ok((ns, 1, ())),
         Err(e) => {
@@ -325,14 +376,27 @@ fn load(
     let specs = engine
         .method_specs(&method)
         .map_err(|e| ctx.runtime(ErrorKind::MethodLoad, e, "could not read the method's metadata"))?;
-    let metadata = if inv.describe || config.llm.is_some() { llm_run::read_metadata(&mut engine, &methods, &method) } else { Default::default() };
-    let program = if inv.describe || config.llm.is_some() { Some(llm_run::recognise(&mut engine, &methods, &metadata)) } else { None };
+    let metadata = if inv.describe || config.llm.is_some() {
+        llm_run::read_metadata(&mut engine, &methods, &method)
+    } else {
+        Default::default()
+    };
+    let program = if inv.describe || config.llm.is_some() {
+        Some(llm_run::recognise(&mut engine, &methods, &metadata))
+    } else {
+        None
+    };
     let plan = match (&config.llm, &program) {
-        (Some(workload), Some(Ok(program))) => {
-            Some(llm_run::plan(program, workload, path).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("generation: {m}")))?)
-        }
+        (Some(workload), Some(Ok(program))) => Some(
+            llm_run::plan(program, workload, path)
+                .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("generation: {m}")))?,
+        ),
         (Some(_), Some(Err(found))) => {
-            return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("generation needs an LLM program; {path}: {found}")));
+            return Err(ctx.fail(
+                ErrorKind::InvalidInput,
+                None,
+                format!("generation needs an LLM program; {path}: {found}"),
+            ));
         }
         _ => None,
     };
@@ -344,10 +408,18 @@ fn load(
     };
     let token_ids = built.first().and_then(|b| b.ids.clone()).unwrap_or_default();
     if let Some(real) = config.real_tokens.filter(|&r| !inv.describe && (r == 0 || r as usize > token_ids.len())) {
-        return Err(ctx.fail(ErrorKind::InvalidInput, None, format!("real_tokens {real} must be between 1 and the token input's length {}", token_ids.len())));
+        return Err(ctx.fail(
+            ErrorKind::InvalidInput,
+            None,
+            format!("real_tokens {real} must be between 1 and the token input's length {}", token_ids.len()),
+        ));
     }
     if config.generate > 0 && token_ids.is_empty() && !inv.describe {
-        let msg = format!("generation needs an integer token input at index 0; method `{}` takes {}", config.method, specs.inputs.first().map(|s| s.describe()).unwrap_or_else(|| "no inputs".into()));
+        let msg = format!(
+            "generation needs an integer token input at index 0; method `{}` takes {}",
+            config.method,
+            specs.inputs.first().map(|s| s.describe()).unwrap_or_else(|| "no inputs".into())
+        );
         return Err(ctx.fail(ErrorKind::InvalidInput, None, msg));
     }
     ctx.out.emit(Message::Meta(RunnerMeta {
@@ -378,7 +450,11 @@ fn load(
     }
     ctx.phase(PhaseKind::MethodLoad, |ctx| match engine.load_method(&config.method) {
         Ok(ns) => Ok((ns, 1, ())),
-        Err(e) => Err(ctx.runtime(ErrorKind::MethodLoad, e, "a missing operator or backend means the runtime lacks a kernel this .pte needs")),
+        Err(e) => Err(ctx.runtime(
+            ErrorKind::MethodLoad,
+            e,
+            "a missing operator or backend means the runtime lacks a kernel this .pte needs",
+        )),
     })?;
     feed(ctx, &mut engine, &built)?;
     let method = config.method.as_str();
@@ -408,7 +484,8 @@ fn load_llm(ctx: &mut Ctx<impl Emit>, mut engine: Engine, plan: Plan, warmup: u3
     ctx.phase(PhaseKind::Warmup, |ctx| {
         let mut total = 0;
         for i in 0..warmup {
-            let mut g = llm_run::generate(&mut engine, &plan, started).map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("warm-up generation, {}", e.at)))?;
+            let mut g = llm_run::generate(&mut engine, &plan, started)
+                .map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("warm-up generation, {}", e.at)))?;
             total += g.prefill_ns + g.decode_ns.iter().sum::<u64>();
             (g.model, g.index, g.warmup) = (ctx.model, i, true);
             ctx.out.emit(Message::Generation(g));
@@ -423,7 +500,12 @@ fn load_llm(ctx: &mut Ctx<impl Emit>, mut engine: Engine, plan: Plan, warmup: u3
 /// line keeps every step. Stops after `iterations` rounds, or once `min_iterations` are done and the time budget
 /// is spent or both the decode and the time-to-first-token intervals are narrow enough; a sustained run
 /// (`llm.sustain_s`) generates until its time is up and records device conditions after every generation.
-fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &RunSpec, sysfs: &Path) -> Result<u32, Failed> {
+fn generation_rounds(
+    ctx: &mut Ctx<impl Emit>,
+    loaded: &mut [Loaded],
+    config: &RunSpec,
+    sysfs: &Path,
+) -> Result<u32, Failed> {
     let sustain = config.llm.as_ref().and_then(|l| l.sustain_s);
     let paired = loaded.len() > 1;
     let (mut per_token, mut ttft) = (vec![Vec::new(); loaded.len()], vec![Vec::new(); loaded.len()]);
@@ -444,7 +526,9 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
                 .map_err(|e| ctx.runtime(ErrorKind::Execute, e.error, &format!("generation {rounds}, {}", e.at)))?;
             (g.model, g.index, g.round) = (m as u32, rounds, paired.then_some(rounds));
             last_end_ms = g.end_uptime_ms;
-            if let (Some(meter), Some(p0), Some(p1), Some(d1)) = (&mut ctx.energy, marks.prefill_start, marks.prefill_end, marks.decode_end) {
+            if let (Some(meter), Some(p0), Some(p1), Some(d1)) =
+                (&mut ctx.energy, marks.prefill_start, marks.prefill_end, marks.decode_end)
+            {
                 meter.window(m as u32, WindowKind::Prefill, Some(rounds), p0, p1, g.prefill_tokens);
                 meter.window(m as u32, WindowKind::Decode, Some(rounds), p1, d1, g.decode_ns.len() as u32);
             }
@@ -466,7 +550,9 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
             Some(s) => last_end_ms as f64 / 1000.0 >= s && rounds >= config.min_iterations,
             None => {
                 rounds >= config.iterations
-                    || (rounds >= config.min_iterations && done(config, &per_token, elapsed) && done(config, &ttft, elapsed))
+                    || (rounds >= config.min_iterations
+                        && done(config, &per_token, elapsed)
+                        && done(config, &ttft, elapsed))
             }
         };
         if stop {
@@ -475,7 +561,13 @@ fn generation_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &R
     }
     let memory = memory::snapshot(Some(&before), false);
     for (m, ns) in spent.iter().enumerate() {
-        ctx.out.emit(Message::Phase(PhaseRecord { model: m as u32, phase: PhaseKind::Timed, duration_ns: *ns, iterations: rounds, memory: memory.clone() }));
+        ctx.out.emit(Message::Phase(PhaseRecord {
+            model: m as u32,
+            phase: PhaseKind::Timed,
+            duration_ns: *ns,
+            iterations: rounds,
+            memory: memory.clone(),
+        }));
     }
     Ok(rounds)
 }
@@ -512,7 +604,13 @@ fn timed_rounds(ctx: &mut Ctx<impl Emit>, loaded: &mut [Loaded], config: &RunSpe
     for (m, s) in samples.iter().enumerate() {
         ctx.model = m as u32;
         let duration_ns = s.iter().sum();
-        ctx.out.emit(Message::Phase(PhaseRecord { model: m as u32, phase: PhaseKind::Timed, duration_ns, iterations: rounds, memory: memory.clone() }));
+        ctx.out.emit(Message::Phase(PhaseRecord {
+            model: m as u32,
+            phase: PhaseKind::Timed,
+            duration_ns,
+            iterations: rounds,
+            memory: memory.clone(),
+        }));
     }
     Ok(rounds)
 }
@@ -528,7 +626,11 @@ fn done(config: &RunSpec, samples: &[Vec<u64>], elapsed: std::time::Duration) ->
     } else {
         samples[1..]
             .iter()
-            .map(|s| median_ci_halfwidth_pct(&s.iter().zip(&samples[0]).map(|(c, r)| *c as f64 / *r as f64).collect::<Vec<_>>()))
+            .map(|s| {
+                median_ci_halfwidth_pct(
+                    &s.iter().zip(&samples[0]).map(|(c, r)| *c as f64 / *r as f64).collect::<Vec<_>>(),
+                )
+            })
             .collect()
     };
     widths.iter().all(|w| w.is_some_and(|w| w <= pct))
@@ -573,10 +675,13 @@ fn generate(
     input: &Built,
     mut window: Window,
 ) -> Result<(u64, u32, Vec<i64>), Failed> {
-    let Fed::Tensor { dtype, sizes, .. } = &input.fed else { unreachable!("generation is checked to have a token tensor") };
+    let Fed::Tensor { dtype, sizes, .. } = &input.fed else {
+        unreachable!("generation is checked to have a token tensor")
+    };
     let (mut tokens, mut latencies, mut total_ns) = (Vec::new(), Vec::new(), 0);
     for _ in 0..config.generate {
-        let bytes = inputs::encode_ints(*dtype, &window.ids).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("generated token: {m}")))?;
+        let bytes = inputs::encode_ints(*dtype, &window.ids)
+            .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, format!("generated token: {m}")))?;
         engine
             .set_input(0, *dtype, &bytes, sizes)
             .map_err(|e| ctx.runtime(ErrorKind::InvalidInput, e, "the runtime refused the input"))?;
@@ -585,8 +690,14 @@ fn generate(
             Err(e) => return Err(ctx.runtime(ErrorKind::Execute, e, "the method failed while generating")),
         }
         let outputs = engine.outputs();
-        let Some(token) = outputs.first().and_then(|(spec, bytes)| output::argmax_row(spec, bytes, Some(window.real - 1))) else {
-            return Err(ctx.fail(ErrorKind::Output, None, "output 0 has no finite logits to take the argmax of".into()));
+        let Some(token) =
+            outputs.first().and_then(|(spec, bytes)| output::argmax_row(spec, bytes, Some(window.real - 1)))
+        else {
+            return Err(ctx.fail(
+                ErrorKind::Output,
+                None,
+                "output 0 has no finite logits to take the argmax of".into(),
+            ));
         };
         tokens.push(token as i64);
         window.push(token as i64);

@@ -43,8 +43,12 @@ fn stdout_is_pure_protocol_in_phase_order() {
     assert_eq!(meta.inputs[0].dtype, Some(Dtype::Int64));
     assert_eq!(meta.input_ids.len(), 32);
     assert_eq!(meta.threads_effective, Some(1));
-    let phases: Vec<PhaseKind> = msgs.iter().filter_map(|m| if let Message::Phase(p) = m { Some(p.phase) } else { None }).collect();
-    assert_eq!(phases, [PhaseKind::ProgramLoad, PhaseKind::MethodLoad, PhaseKind::FirstForward, PhaseKind::Warmup, PhaseKind::Timed]);
+    let phases: Vec<PhaseKind> =
+        msgs.iter().filter_map(|m| if let Message::Phase(p) = m { Some(p.phase) } else { None }).collect();
+    assert_eq!(
+        phases,
+        [PhaseKind::ProgramLoad, PhaseKind::MethodLoad, PhaseKind::FirstForward, PhaseKind::Warmup, PhaseKind::Timed]
+    );
     let timed = msgs.iter().filter(|m| matches!(m, Message::Sample(s) if s.phase == PhaseKind::Timed)).count();
     assert_eq!(timed, 4);
     let Some(Message::Summary(summary)) = msgs.last() else { panic!("last line must be the summary") };
@@ -76,7 +80,8 @@ fn a_float_input_program_runs_with_seeded_random_input_and_matches_its_export() 
 
 #[test]
 fn a_two_input_program_gets_both_inputs_and_every_output_is_checked() {
-    let (code, msgs, err) = with_spec(r#"{"warmup": 0, "iterations": 1, "inputs": ["ids", "ids:5"]}"#, &[], &model("decoder-step-fp32"));
+    let (code, msgs, err) =
+        with_spec(r#"{"warmup": 0, "iterations": 1, "inputs": ["ids", "ids:5"]}"#, &[], &model("decoder-step-fp32"));
     assert_eq!(code, Some(0), "{err}");
     let meta = msgs.iter().find_map(|m| if let Message::Meta(m) = m { Some(m) } else { None }).unwrap();
     assert_eq!(meta.inputs_used.len(), 2);
@@ -112,7 +117,8 @@ fn load_modes_give_identical_outputs() {
     let model = fixture("int8");
     let mut sums = Vec::new();
     for mode in ["mmap", "file", "mlock"] {
-        let (code, msgs, err) = with_spec(&format!(r#"{{"load_mode": "{mode}", "warmup": 0, "iterations": 1}}"#), &[], &model);
+        let (code, msgs, err) =
+            with_spec(&format!(r#"{{"load_mode": "{mode}", "warmup": 0, "iterations": 1}}"#), &[], &model);
         assert_eq!(code, Some(0), "{mode}: {err}");
         let Some(Message::Summary(s)) = msgs.last() else { panic!() };
         sums.push((s.outputs[0].argmax_last, s.outputs[0].sum.map(f64::to_bits)));
@@ -157,7 +163,8 @@ fn conditions_are_recorded_before_and_after_and_a_hot_gate_times_out() {
     let spec = r#"{"iterations": 1, "warmup": 0, "thermal_gate_c": 60, "gate_timeout_s": 0.3}"#;
     let (code, msgs, _) = with_spec(spec, &["--sysfs-root", root.path().to_str().unwrap()], &model);
     assert_eq!(code, Some(0), "the run goes on after a gate timeout");
-    let conditions: Vec<_> = msgs.iter().filter_map(|m| if let Message::Conditions(c) = m { Some(c) } else { None }).collect();
+    let conditions: Vec<_> =
+        msgs.iter().filter_map(|m| if let Message::Conditions(c) = m { Some(c) } else { None }).collect();
     assert_eq!(conditions.len(), 2);
     let gate = conditions[0].thermal_gate.as_ref().unwrap();
     assert!(gate.timed_out && gate.waited_ms >= 300, "{gate:?}");

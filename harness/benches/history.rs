@@ -34,7 +34,8 @@ fn nights(nights: usize, series: usize) -> Vec<Document> {
                 r.model.name = format!("variant-{variant}");
                 r.model.sha256 = format!("{variant:064x}");
                 let center = 2e6 * (1 + variant) as f64;
-                r.samples.timed_ns = (0..20).map(|_| (center * (0.95 + rng.below(1000) as f64 / 10_000.0)) as u64).collect();
+                r.samples.timed_ns =
+                    (0..20).map(|_| (center * (0.95 + rng.below(1000) as f64 / 10_000.0)) as u64).collect();
                 r.started_at = doc.provenance.created_at;
                 r.summarise();
                 doc.runs.push(r);
@@ -102,11 +103,17 @@ fn main() {
     assert_eq!(runs, 10_000);
     let lite = Location::Sqlite(tmp.path().join("add.sqlite"));
     let t = add_all(&lite, &docs);
-    println!("history add, SQLite: {runs} runs (20 samples each, 100 files) in {t:.2} s = {:.0} runs/s", runs as f64 / t);
+    println!(
+        "history add, SQLite: {runs} runs (20 samples each, 100 files) in {t:.2} s = {:.0} runs/s",
+        runs as f64 / t
+    );
     if let Some(admin) = &pg {
         let db = PgDb::new(admin, "add");
         let t = add_all(&Location::Postgres(db.url.clone()), &docs);
-        println!("history add, PostgreSQL: {runs} runs (20 samples each, 100 files) in {t:.2} s = {:.0} runs/s", runs as f64 / t);
+        println!(
+            "history add, PostgreSQL: {runs} runs (20 samples each, 100 files) in {t:.2} s = {:.0} runs/s",
+            runs as f64 / t
+        );
     }
 
     let year = nights(365, 50);

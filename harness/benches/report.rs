@@ -33,7 +33,8 @@ fn documents(total_runs: usize) -> Vec<Document> {
                     info.threads_effective = Some(threads as u32);
                 }
                 let center = 2e6 * (1 + variant) as f64 / threads as f64;
-                r.samples.timed_ns = (0..20).map(|_| (center * (0.9 + rng.below(2000) as f64 / 10_000.0)) as u64).collect();
+                r.samples.timed_ns =
+                    (0..20).map(|_| (center * (0.9 + rng.below(2000) as f64 / 10_000.0)) as u64).collect();
                 r.started_at = doc.provenance.created_at;
                 r.summarise();
                 doc.runs.push(r);

@@ -52,16 +52,23 @@ fn history_db() -> PathBuf {
             r.model.name = format!("variant-{variant}");
             r.model.sha256 = format!("{variant:064x}");
             // A slow drift over the year, and one variant that gets 20 % slower for the last month.
-            let trend = 1.0 + 0.05 * ((night as f64) / 40.0).sin() + if variant == 3 && night > NIGHTS - 30 { 0.2 } else { 0.0 };
+            let trend = 1.0
+                + 0.05 * ((night as f64) / 40.0).sin()
+                + if variant == 3 && night > NIGHTS - 30 { 0.2 } else { 0.0 };
             let center = 2e6 * (1 + variant) as f64 * trend;
-            r.samples.timed_ns = (0..20).map(|_| (center * (0.95 + rng.below(1000) as f64 / 10_000.0)) as u64).collect();
+            r.samples.timed_ns =
+                (0..20).map(|_| (center * (0.95 + rng.below(1000) as f64 / 10_000.0)) as u64).collect();
             r.started_at = doc.provenance.created_at;
             r.summarise();
             doc.runs.push(r);
         }
         h.add(&doc, &format!("night-{night}.json")).unwrap();
     }
-    eprintln!("site bench: history of {} runs written in {:.1} s", NIGHTS as usize * DEVICES * VARIANTS, start.elapsed().as_secs_f64());
+    eprintln!(
+        "site bench: history of {} runs written in {:.1} s",
+        NIGHTS as usize * DEVICES * VARIANTS,
+        start.elapsed().as_secs_f64()
+    );
     db
 }
 
@@ -85,7 +92,13 @@ fn chromium_ready(index: &Path, loads: usize) -> Option<Vec<(f64, f64)>> {
         let profile = tempfile::tempdir().unwrap();
         let start = Instant::now();
         let o = std::process::Command::new(chromium)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ])
             .args(["--disable-sync", "--no-first-run", "--dump-dom"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(&url)
@@ -93,7 +106,12 @@ fn chromium_ready(index: &Path, loads: usize) -> Option<Vec<(f64, f64)>> {
             .unwrap();
         let wall_ms = start.elapsed().as_secs_f64() * 1e3;
         let dom = String::from_utf8_lossy(&o.stdout);
-        let ready: f64 = dom.split("data-ready-ms=\"").nth(1).and_then(|t| t.split('"').next()).and_then(|v| v.parse().ok()).expect("the page says when it is ready");
+        let ready: f64 = dom
+            .split("data-ready-ms=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .expect("the page says when it is ready");
         out.push((ready, wall_ms));
     }
     Some(out)

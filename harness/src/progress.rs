@@ -35,17 +35,19 @@ pub fn line(text: &str) {
 /// A bar of `len` runs, "k/N runs done" with elapsed time and ETA, prefixed with the device's name. The ETA is
 /// a dash until a run of this process has finished (there is no pace to go by before).
 pub fn runs(len: u64, device: &str) -> ProgressBar {
-    let style = ProgressStyle::with_template("{prefix}: {pos}/{len} runs done [{bar:24}] {elapsed} elapsed, ETA {eta_or_dash} {msg}")
-        .expect("valid template")
-        .with_key("eta_or_dash", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-            let eta = state.eta();
-            let _ = if state.pos() == 0 || eta.is_zero() && state.pos() < state.len().unwrap_or(0) {
-                write!(w, "–")
-            } else {
-                write!(w, "{:#}", indicatif::HumanDuration(eta))
-            };
-        })
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{prefix}: {pos}/{len} runs done [{bar:24}] {elapsed} elapsed, ETA {eta_or_dash} {msg}",
+    )
+    .expect("valid template")
+    .with_key("eta_or_dash", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let eta = state.eta();
+        let _ = if state.pos() == 0 || eta.is_zero() && state.pos() < state.len().unwrap_or(0) {
+            write!(w, "–")
+        } else {
+            write!(w, "{:#}", indicatif::HumanDuration(eta))
+        };
+    })
+    .progress_chars("=> ");
     let bar = BARS.add(ProgressBar::new(len).with_style(style).with_prefix(device.to_owned()));
     bar.enable_steady_tick(Duration::from_millis(500));
     bar

@@ -62,8 +62,13 @@ impl Verdict {
     /// The call an interval of cand/base makes against `threshold` (a fraction).
     pub fn of(ci: impl Into<Interval>, threshold: f64, smaller_is_better: bool) -> Self {
         let ci = ci.into();
-        let (up, down) = if smaller_is_better { (Verdict::Regressed, Verdict::Improved) } else { (Verdict::Improved, Verdict::Regressed) };
-        let (worse_up, better_down) = if smaller_is_better { (Verdict::Worse, Verdict::Better) } else { (Verdict::Better, Verdict::Worse) };
+        let (up, down) = if smaller_is_better {
+            (Verdict::Regressed, Verdict::Improved)
+        } else {
+            (Verdict::Improved, Verdict::Regressed)
+        };
+        let (worse_up, better_down) =
+            if smaller_is_better { (Verdict::Worse, Verdict::Better) } else { (Verdict::Better, Verdict::Worse) };
         if ci.lower > 1.0 + threshold {
             up
         } else if ci.upper < 1.0 - threshold {
@@ -106,7 +111,8 @@ impl Verdict {
         let pct = |r: f64| (r - 1.0).abs() * 100.0;
         // "slower by 5.0 % (4.8–5.2 %)": the interval's bounds in the same direction, nearer one first.
         let sized = || {
-            let (word, near, far) = if ci.ratio >= 1.0 { (above, ci.lower, ci.upper) } else { (below, ci.upper, ci.lower) };
+            let (word, near, far) =
+                if ci.ratio >= 1.0 { (above, ci.lower, ci.upper) } else { (below, ci.upper, ci.lower) };
             format!("{word} by {:.1}% ({:.1}–{:.1}%)", pct(ci.ratio), pct(near), pct(far))
         };
         match self {
@@ -126,4 +132,3 @@ impl Verdict {
         }
     }
 }
-

@@ -72,7 +72,8 @@ impl Stdout {
         let start = std::time::Instant::now();
         std::thread::spawn(move || loop {
             std::thread::sleep(every);
-            let beat = Message::Heartbeat(etbench_protocol::Heartbeat { uptime_ms: start.elapsed().as_millis() as u64 });
+            let beat =
+                Message::Heartbeat(etbench_protocol::Heartbeat { uptime_ms: start.elapsed().as_millis() as u64 });
             if !out.write(beat) {
                 std::process::exit(3);
             }

@@ -131,9 +131,18 @@ pub const SEARCH_DIRS: [&str; 4] = ["class/power_supply", "class/hwmon", "class/
 pub fn wanted_file(name: &str) -> bool {
     matches!(
         name,
-        "current_now" | "voltage_now" | "status" | "type" | "name" | "energy_uj" | "max_energy_range_uj" | "energy_value"
+        "current_now"
+            | "voltage_now"
+            | "status"
+            | "type"
+            | "name"
+            | "energy_uj"
+            | "max_energy_range_uj"
+            | "energy_value"
     ) || (name.ends_with("_input") || name.ends_with("_label"))
-        && ["power", "energy", "curr", "in"].iter().any(|p| name.strip_prefix(p).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit())))
+        && ["power", "energy", "curr", "in"]
+            .iter()
+            .any(|p| name.strip_prefix(p).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit())))
 }
 
 /// How a candidate's values become a reading: its unit text, and a refusal when they make no sense.
@@ -150,7 +159,8 @@ pub type Listing = std::collections::BTreeMap<String, Listed>;
 pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
     let mut found = Vec::new();
     let mut absent = Vec::new();
-    let dirs: std::collections::BTreeSet<&str> = listing.keys().filter_map(|p| p.rsplit_once('/').map(|(d, _)| d)).collect();
+    let dirs: std::collections::BTreeSet<&str> =
+        listing.keys().filter_map(|p| p.rsplit_once('/').map(|(d, _)| d)).collect();
     for dir in dirs {
         let file = |name: &str| listing.get(&format!("{dir}/{name}"));
         let entry = dir.rsplit('/').next().unwrap_or(dir);
@@ -160,10 +170,20 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
                 match listing.get(path) {
                     Some(Ok(v)) => match v.split_whitespace().next().and_then(|t| t.parse::<i64>().ok()) {
                         Some(n) => values.push(n),
-                        None => return absent.push(AbsentSource { looked_for: format!("/sys/{path}"), reason: format!("not a number: `{v}`") }),
+                        None => {
+                            return absent.push(AbsentSource {
+                                looked_for: format!("/sys/{path}"),
+                                reason: format!("not a number: `{v}`"),
+                            })
+                        }
                     },
-                    Some(Err(why)) => return absent.push(AbsentSource { looked_for: format!("/sys/{path}"), reason: why.clone() }),
-                    None => return absent.push(AbsentSource { looked_for: format!("/sys/{path}"), reason: "not present".into() }),
+                    Some(Err(why)) => {
+                        return absent.push(AbsentSource { looked_for: format!("/sys/{path}"), reason: why.clone() })
+                    }
+                    None => {
+                        return absent
+                            .push(AbsentSource { looked_for: format!("/sys/{path}"), reason: "not present".into() })
+                    }
                 }
             }
             let (reading, units, refused) = make(&values);
@@ -180,7 +200,10 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
             // Chargers (USB, Mains, Wireless) report their input, not what the device draws.
             match file("type") {
                 Some(Ok(t)) if t != "Battery" => {
-                    absent.push(AbsentSource { looked_for: format!("/sys/{dir}"), reason: format!("type {t}: a charger's input, not the device's draw") });
+                    absent.push(AbsentSource {
+                        looked_for: format!("/sys/{dir}"),
+                        reason: format!("type {t}: a charger's input, not the device's draw"),
+                    });
                     continue;
                 }
                 _ => {}
@@ -188,7 +211,9 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
             let scope = "battery: whole device".to_owned();
             let needs = [format!("{dir}/current_now"), format!("{dir}/voltage_now")];
             let status_path = file("status").map(|_| format!("{dir}/status"));
-            consider(entry.to_owned(), scope, &needs, &|v| battery_reading(&needs, status_path.clone(), v[0], v[1], status.as_deref()));
+            consider(entry.to_owned(), scope, &needs, &|v| {
+                battery_reading(&needs, status_path.clone(), v[0], v[1], status.as_deref())
+            });
         } else if dir.starts_with("class/hwmon/") {
             let chip = match file("name") {
                 Some(Ok(n)) => n.clone(),
@@ -216,7 +241,11 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
                 let l = label("energy", &n);
                 let path = format!("{dir}/energy{n}_input");
                 consider(format!("{entry}:{l}"), format!("rail {l} ({chip})"), std::slice::from_ref(&path), &|_| {
-                    (Reading::Counter { path: path.clone(), scale_j: 1e-6, max_raw: None, rail: None }, "µJ counter → J".into(), None)
+                    (
+                        Reading::Counter { path: path.clone(), scale_j: 1e-6, max_raw: None, rail: None },
+                        "µJ counter → J".into(),
+                        None,
+                    )
                 });
             }
             // curr N pairs with in N (INA3221 channel N): both labelled alike on such chips.
@@ -227,8 +256,16 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
                 let l = label("curr", &n);
                 let needs = [format!("{dir}/curr{n}_input"), format!("{dir}/in{n}_input")];
                 consider(format!("{entry}:{l}"), format!("rail {l} ({chip})"), &needs, &|v| {
-                    let refused = (v[1] <= 0).then(|| format!("in{n}_input reads {} mV: a rail voltage must be positive; check the sensor", v[1]));
-                    let reading = Reading::CurrentVoltage { current: needs[0].clone(), voltage: needs[1].clone(), current_scale_a: 1e-3, voltage_scale_v: 1e-3, status: None };
+                    let refused = (v[1] <= 0).then(|| {
+                        format!("in{n}_input reads {} mV: a rail voltage must be positive; check the sensor", v[1])
+                    });
+                    let reading = Reading::CurrentVoltage {
+                        current: needs[0].clone(),
+                        voltage: needs[1].clone(),
+                        current_scale_a: 1e-3,
+                        voltage_scale_v: 1e-3,
+                        status: None,
+                    };
                     (reading, "mA × mV → W".into(), refused)
                 });
             }
@@ -253,12 +290,20 @@ pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
         } else if dir.starts_with("bus/iio/devices/") {
             match file("energy_value") {
                 None => {}
-                Some(Err(why)) => absent.push(AbsentSource { looked_for: format!("/sys/{dir}/energy_value"), reason: why.clone() }),
+                Some(Err(why)) => {
+                    absent.push(AbsentSource { looked_for: format!("/sys/{dir}/energy_value"), reason: why.clone() })
+                }
                 Some(Ok(text)) => {
                     for (rail, _) in iio_rails(text) {
                         let path = format!("{dir}/energy_value");
                         let reading = Reading::Counter { path, scale_j: 1e-6, max_raw: None, rail: Some(rail.clone()) };
-                        found.push(EnergySource { name: format!("{entry}:{rail}"), scope: format!("rail {rail}"), reading, units: "µWs counter → J".into(), refused: None });
+                        found.push(EnergySource {
+                            name: format!("{entry}:{rail}"),
+                            scope: format!("rail {rail}"),
+                            reading,
+                            units: "µWs counter → J".into(),
+                            refused: None,
+                        });
                     }
                 }
             }
@@ -283,7 +328,13 @@ pub fn iio_rails(text: &str) -> Vec<(String, i64)> {
 }
 
 /// A battery's current × voltage: unit and sign inferred from the magnitudes and the status, or a refusal.
-fn battery_reading(needs: &[String; 2], status_path: Option<String>, current: i64, voltage: i64, status: Option<&str>) -> (Reading, String, Option<String>) {
+fn battery_reading(
+    needs: &[String; 2],
+    status_path: Option<String>,
+    current: i64,
+    voltage: i64,
+    status: Option<&str>,
+) -> (Reading, String, Option<String>) {
     // Phones draw 0.02–10 A: a value under 20 000 is mA (20 A in mA), above is µA. Cells are 2.5–5 V: under 10 000 is mV.
     let (current_scale_a, cu) = if current.abs() < 20_000 && current != 0 { (1e-3, "mA") } else { (1e-6, "µA") };
     let (voltage_scale_v, vu) = if voltage.abs() < 10_000 { (1e-3, "mV") } else { (1e-6, "µV") };
@@ -291,7 +342,11 @@ fn battery_reading(needs: &[String; 2], status_path: Option<String>, current: i6
     // While discharging, whichever sign the current has means "discharging"; otherwise the kernel's convention.
     let negative_discharges = if status == Some("Discharging") { current <= 0 } else { true };
     let sign = if negative_discharges { -1.0 } else { 1.0 };
-    let sign_text = if negative_discharges { "negative current = discharging (kernel convention)" } else { "positive current = discharging (vendor convention)" };
+    let sign_text = if negative_discharges {
+        "negative current = discharging (kernel convention)"
+    } else {
+        "positive current = discharging (vendor convention)"
+    };
     let seen = status.map(|s| format!(", seen while {s}")).unwrap_or_default();
     let units = format!("{cu} × {vu}; {sign_text}{seen} → W");
     let refused = if charging {
@@ -299,7 +354,11 @@ fn battery_reading(needs: &[String; 2], status_path: Option<String>, current: i6
     } else if voltage <= 0 {
         Some(format!("voltage_now reads {voltage}: a battery voltage must be positive; this gauge's value is nonsense"))
     } else if status != Some("Discharging") && current > 0 {
-        Some(format!("status `{}` with a positive current: the battery may be charging; {}", status.unwrap_or("unknown"), CHARGING_FIX))
+        Some(format!(
+            "status `{}` with a positive current: the battery may be charging; {}",
+            status.unwrap_or("unknown"),
+            CHARGING_FIX
+        ))
     } else {
         None
     };
@@ -321,7 +380,11 @@ pub fn charging_reason(status: &str) -> String {
 }
 
 /// Picks the source `--energy-source` names, or the first usable one (batteries first). Errors name what exists.
-pub fn choose<'a>(sources: &'a [EnergySource], absent: &[AbsentSource], name: Option<&str>) -> Result<&'a EnergySource, String> {
+pub fn choose<'a>(
+    sources: &'a [EnergySource],
+    absent: &[AbsentSource],
+    name: Option<&str>,
+) -> Result<&'a EnergySource, String> {
     let names = || sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
     match name {
         Some(n) => sources.iter().find(|s| s.name == n).ok_or_else(|| {
@@ -332,7 +395,10 @@ pub fn choose<'a>(sources: &'a [EnergySource], absent: &[AbsentSource], name: Op
             }
         }),
         None => sources.iter().find(|s| s.refused.is_none()).or(sources.first()).ok_or_else(|| {
-            format!("--energy: this device has no energy source; {}; drop --energy or use a device with a power sensor", describe_absent(absent))
+            format!(
+                "--energy: this device has no energy source; {}; drop --energy or use a device with a power sensor",
+                describe_absent(absent)
+            )
         }),
     }
 }
@@ -419,7 +485,9 @@ pub fn joules(samples: &[EnergySample], counter: bool, t0: u64, t1: u64) -> Opti
 fn at(samples: &[EnergySample], t: u64) -> f64 {
     let i = samples.partition_point(|s| s.t_ns <= t);
     match (i.checked_sub(1).map(|j| &samples[j]), samples.get(i)) {
-        (Some(a), Some(b)) if b.t_ns > a.t_ns => a.value + (b.value - a.value) * (t - a.t_ns) as f64 / (b.t_ns - a.t_ns) as f64,
+        (Some(a), Some(b)) if b.t_ns > a.t_ns => {
+            a.value + (b.value - a.value) * (t - a.t_ns) as f64 / (b.t_ns - a.t_ns) as f64
+        }
         (Some(a), _) => a.value,
         (None, Some(b)) => b.value,
         (None, None) => 0.0,
@@ -451,7 +519,12 @@ mod tests {
     fn listing(files: &[(&str, &str)]) -> Listing {
         files
             .iter()
-            .map(|(p, v)| (p.to_string(), if let Some(why) = v.strip_prefix('!') { Err(why.to_owned()) } else { Ok(v.to_string()) }))
+            .map(|(p, v)| {
+                (
+                    p.to_string(),
+                    if let Some(why) = v.strip_prefix('!') { Err(why.to_owned()) } else { Ok(v.to_string()) },
+                )
+            })
             .collect()
     }
 
@@ -473,7 +546,11 @@ mod tests {
 
     #[test]
     fn a_charger_input_is_not_a_source() {
-        let l = listing(&[("class/power_supply/usb/current_now", "500000"), ("class/power_supply/usb/voltage_now", "5000000"), ("class/power_supply/usb/type", "USB")]);
+        let l = listing(&[
+            ("class/power_supply/usb/current_now", "500000"),
+            ("class/power_supply/usb/voltage_now", "5000000"),
+            ("class/power_supply/usb/type", "USB"),
+        ]);
         let (found, absent) = discover(&l);
         assert!(found.is_empty() && absent[0].reason.contains("charger"), "{absent:?}");
     }
@@ -500,10 +577,18 @@ mod tests {
         ]);
         let s = &discover(&charging).0[0];
         assert!(s.refused.as_ref().unwrap().contains("setprop power.battery_input.suspended true"));
-        let negative = listing(&[("class/power_supply/battery/current_now", "-1"), ("class/power_supply/battery/voltage_now", "-3900000"), ("class/power_supply/battery/status", "Discharging")]);
+        let negative = listing(&[
+            ("class/power_supply/battery/current_now", "-1"),
+            ("class/power_supply/battery/voltage_now", "-3900000"),
+            ("class/power_supply/battery/status", "Discharging"),
+        ]);
         assert!(discover(&negative).0[0].refused.as_ref().unwrap().contains("must be positive"));
         // Input suspended: "Not charging", and the current's sign decides.
-        let suspended = listing(&[("class/power_supply/battery/current_now", "300000"), ("class/power_supply/battery/voltage_now", "3900000"), ("class/power_supply/battery/status", "Not charging")]);
+        let suspended = listing(&[
+            ("class/power_supply/battery/current_now", "300000"),
+            ("class/power_supply/battery/voltage_now", "3900000"),
+            ("class/power_supply/battery/status", "Not charging"),
+        ]);
         assert!(discover(&suspended).0[0].refused.as_ref().unwrap().contains("may be charging"));
     }
 
@@ -521,11 +606,17 @@ mod tests {
             ("class/powercap/intel-rapl:1/name", "package-1"),
             ("class/powercap/intel-rapl:1/energy_uj", "123"),
             ("class/powercap/intel-rapl:1/max_energy_range_uj", "262143328850"),
-            ("bus/iio/devices/iio:device0/energy_value", "t=4000|CH0(T=4000)[VDD_CPUCL0], 9000|CH1(T=4000)[VDD_MIF], 300"),
+            (
+                "bus/iio/devices/iio:device0/energy_value",
+                "t=4000|CH0(T=4000)[VDD_CPUCL0], 9000|CH1(T=4000)[VDD_MIF], 300",
+            ),
         ]);
         let (found, absent) = discover(&l);
         let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["iio:device0:VDD_CPUCL0", "iio:device0:VDD_MIF", "hwmon0:VDD_CPU", "hwmon0:VDD_GPU", "intel-rapl:1"]);
+        assert_eq!(
+            names,
+            ["iio:device0:VDD_CPUCL0", "iio:device0:VDD_MIF", "hwmon0:VDD_CPU", "hwmon0:VDD_GPU", "intel-rapl:1"]
+        );
         assert_eq!(found[4].scope, "RAPL package (package-1)");
         assert!(found[4].units.contains("wraps at 262143328850"));
         assert_eq!(absent.len(), 1);
@@ -536,8 +627,18 @@ mod tests {
 
     #[test]
     fn wanted_files_are_the_energy_ones() {
-        assert!(wanted_file("power1_input") && wanted_file("in0_input") && wanted_file("curr3_label") && wanted_file("energy_uj"));
-        assert!(!wanted_file("temp1_input") && !wanted_file("input") && !wanted_file("capacity") && !wanted_file("intrusion0_alarm"));
+        assert!(
+            wanted_file("power1_input")
+                && wanted_file("in0_input")
+                && wanted_file("curr3_label")
+                && wanted_file("energy_uj")
+        );
+        assert!(
+            !wanted_file("temp1_input")
+                && !wanted_file("input")
+                && !wanted_file("capacity")
+                && !wanted_file("intrusion0_alarm")
+        );
     }
 
     fn s(t_ms: u64, value: f64) -> EnergySample {
@@ -561,7 +662,8 @@ mod tests {
         assert_eq!(unwrap_counter(100, 150, Some(1000)), 50);
         assert_eq!(unwrap_counter(990, 9, Some(999)), 19);
         assert_eq!(unwrap_counter(990, 9, None), 9);
-        let stepped: Vec<_> = [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0].iter().enumerate().map(|(i, v)| s(i as u64 * 50, *v)).collect();
+        let stepped: Vec<_> =
+            [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0].iter().enumerate().map(|(i, v)| s(i as u64 * 50, *v)).collect();
         assert_eq!(counter_period_ns(&stepped), Some(100_000_000));
     }
 }

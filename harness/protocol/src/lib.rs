@@ -43,8 +43,7 @@ impl Line {
         struct VersionOnly {
             v: u32,
         }
-        let version: VersionOnly =
-            serde_json::from_str(text).map_err(|e| ParseError::Malformed(e.to_string()))?;
+        let version: VersionOnly = serde_json::from_str(text).map_err(|e| ParseError::Malformed(e.to_string()))?;
         if version.v != PROTOCOL_VERSION {
             return Err(ParseError::Version { found: version.v });
         }
@@ -74,6 +73,7 @@ impl std::error::Error for ParseError {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // one message per line, parsed and consumed at once: boxing would gain nothing
 pub enum Message {
     Meta(RunnerMeta),
     Phase(PhaseRecord),
@@ -287,10 +287,7 @@ impl Dtype {
     pub fn name(self) -> String {
         match self {
             Dtype::Other(code) => format!("scalar_type_{code}"),
-            known => serde_json::to_value(known)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            known => serde_json::to_value(known).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
         }
     }
 }
@@ -323,7 +320,6 @@ pub struct TensorSpec {
     pub sizes: Vec<i64>,
 }
 
-
 impl TensorSpec {
     pub fn tensor(dtype: Dtype, sizes: Vec<i64>) -> Self {
         Self { kind: ValueKind::Tensor, dtype: Some(dtype), sizes }
@@ -340,7 +336,9 @@ impl TensorSpec {
                 let sizes: Vec<String> = self.sizes.iter().map(i64::to_string).collect();
                 format!("{}[{}]", d.name(), sizes.join(", "))
             }
-            (kind, _) => serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            (kind, _) => {
+                serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
         }
     }
 }
@@ -561,13 +559,23 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok((value * scale) as u64)
 }
 
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn lines_round_trip_with_version_and_tag() {
-        let line = Line::new(Message::Sample(SampleRecord { model: 0, phase: PhaseKind::Timed, index: 3, latency_ns: 42, round: None }));
+        let line = Line::new(Message::Sample(SampleRecord {
+            model: 0,
+            phase: PhaseKind::Timed,
+            index: 3,
+            latency_ns: 42,
+            round: None,
+        }));
         let text = line.to_json();
         assert!(text.contains("\"v\":2"), "{text}");
         assert!(text.contains("\"type\":\"sample\""), "{text}");
@@ -608,8 +616,4 @@ mod tests {
         }
         assert!("mmapp".parse::<LoadMode>().unwrap_err().contains("mmap, file or mlock"));
     }
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
 }

@@ -89,9 +89,15 @@ pub enum Convention {
 impl Convention {
     pub fn describe(self) -> &'static str {
         match self {
-            Convention::TokensInputPos => "forward(tokens[1, S], input_pos[1]) with a KV cache in mutable buffers (export_llama / gemma4 style)",
-            Convention::InputIdsCachePosition => "forward(input_ids[1, S], cache_position[S]) with a KV cache (transformers / optimum-executorch style)",
-            Convention::PrefillDecodeMethods => "separate prefill and decode methods, each (tokens[1, S], input_pos[1])",
+            Convention::TokensInputPos => {
+                "forward(tokens[1, S], input_pos[1]) with a KV cache in mutable buffers (export_llama / gemma4 style)"
+            }
+            Convention::InputIdsCachePosition => {
+                "forward(input_ids[1, S], cache_position[S]) with a KV cache (transformers / optimum-executorch style)"
+            }
+            Convention::PrefillDecodeMethods => {
+                "separate prefill and decode methods, each (tokens[1, S], input_pos[1])"
+            }
             Convention::Window => "one token window and no KV cache: every new token re-runs the whole window",
         }
     }
@@ -143,17 +149,19 @@ impl LlmProgram {
             PrefillMode::TokenByToken => vec![1; n as usize],
             PrefillMode::OneCall | PrefillMode::Auto => {
                 if !dynamic && n != max {
-                    return Err(format!("the token input is static [1, {max}]: a one-call prefill needs exactly {max} tokens (got {n})"));
+                    return Err(format!(
+                        "the token input is static [1, {max}]: a one-call prefill needs exactly {max} tokens (got {n})"
+                    ));
                 }
                 // A dynamic dimension longer than one call's bound is fed in calls of the bound.
                 let mut v = vec![max; (n / max) as usize];
-                if n % max != 0 {
+                if !n.is_multiple_of(max) {
                     v.push(n % max);
                 }
                 v
             }
             PrefillMode::Chunked => {
-                if !dynamic && n % max != 0 {
+                if !dynamic && !n.is_multiple_of(max) {
                     return Err(format!(
                         "the token input is static [1, {max}]: a prompt must be a multiple of {max} tokens to be fed in chunks (got {n}); use --prefill {} or {}",
                         n / max * max,
@@ -161,7 +169,7 @@ impl LlmProgram {
                     ));
                 }
                 let mut v = vec![max; (n / max) as usize];
-                if n % max != 0 {
+                if !n.is_multiple_of(max) {
                     v.push(n % max);
                 }
                 v
@@ -250,7 +258,10 @@ fn cached_step(sig: &MethodSig) -> Option<(Convention, i64, Option<bool>)> {
 
 /// Recognises an LLM program from its methods and the values of its metadata methods. `Err` lists what was found,
 /// for an error message that tells the user why generation cannot run.
-pub fn recognise(methods: &BTreeMap<String, MethodSig>, metadata: &BTreeMap<String, MetaValue>) -> Result<LlmProgram, String> {
+pub fn recognise(
+    methods: &BTreeMap<String, MethodSig>,
+    metadata: &BTreeMap<String, MetaValue>,
+) -> Result<LlmProgram, String> {
     let meta_int = |k: &str| metadata.get(k).and_then(MetaValue::as_int);
     let meta_bool = |k: &str| metadata.get(k).and_then(MetaValue::as_bool);
     let (prefill, decode) = if methods.contains_key("prefill") && methods.contains_key("decode") {
@@ -298,7 +309,11 @@ pub fn recognise(methods: &BTreeMap<String, MethodSig>, metadata: &BTreeMap<Stri
             max_context_source: source,
             vocab_size: vocab,
             bos_id: meta_int("get_bos_id"),
-            eos_ids: metadata.get("get_eos_ids").map(MetaValue::as_ints).or_else(|| meta_int("get_eos_id").map(|e| vec![e])).unwrap_or_default(),
+            eos_ids: metadata
+                .get("get_eos_ids")
+                .map(MetaValue::as_ints)
+                .or_else(|| meta_int("get_eos_id").map(|e| vec![e]))
+                .unwrap_or_default(),
             token_dtype,
             position_dtype: sig.inputs.get(1).and_then(|s| s.dtype),
         });
@@ -359,7 +374,16 @@ fn is_auto(m: &PrefillMode) -> bool {
 
 impl Default for LlmSpec {
     fn default() -> Self {
-        Self { prefill: 32, decode: 32, depth: 0, prompt_seed: 0, prompt_ids: None, stop_at_eos: false, prefill_mode: PrefillMode::Auto, sustain_s: None }
+        Self {
+            prefill: 32,
+            decode: 32,
+            depth: 0,
+            prompt_seed: 0,
+            prompt_ids: None,
+            stop_at_eos: false,
+            prefill_mode: PrefillMode::Auto,
+            sustain_s: None,
+        }
     }
 }
 
@@ -385,7 +409,11 @@ impl LlmSpec {
         }
         if let Some(ids) = &self.prompt_ids {
             if ids.len() != (self.depth + self.prefill) as usize {
-                return Err(format!("prompt_ids has {} ids but depth + prefill is {}", ids.len(), self.depth + self.prefill));
+                return Err(format!(
+                    "prompt_ids has {} ids but depth + prefill is {}",
+                    ids.len(),
+                    self.depth + self.prefill
+                ));
             }
         }
         if let Some(t) = self.sustain_s.filter(|t| !(*t > 0.0 && t.is_finite())) {
@@ -424,9 +452,16 @@ mod tests {
 
     #[test]
     fn export_llama_programs_are_tokens_and_input_pos() {
-        let m = meta(&[("get_max_context_len", MetaValue::Int(128)), ("enable_dynamic_shape", MetaValue::Bool(true)), ("get_eos_ids", MetaValue::Ints(vec![2]))]);
+        let m = meta(&[
+            ("get_max_context_len", MetaValue::Int(128)),
+            ("enable_dynamic_shape", MetaValue::Bool(true)),
+            ("get_eos_ids", MetaValue::Ints(vec![2])),
+        ]);
         let p = recognise(&llama(127), &m).unwrap();
-        assert_eq!((p.convention, p.max_tokens_per_call, p.dynamic_tokens, p.max_context), (Convention::TokensInputPos, 127, Some(true), Some(128)));
+        assert_eq!(
+            (p.convention, p.max_tokens_per_call, p.dynamic_tokens, p.max_context),
+            (Convention::TokensInputPos, 127, Some(true), Some(128))
+        );
         assert_eq!((p.vocab_size, p.eos_ids.clone()), (Some(512), vec![2]));
         assert_eq!(p.prefill_plan(40, PrefillMode::Auto).unwrap(), (PrefillMode::OneCall, vec![40]));
         assert_eq!(p.prefill_plan(3, PrefillMode::TokenByToken).unwrap(), (PrefillMode::TokenByToken, vec![1, 1, 1]));
@@ -451,7 +486,10 @@ mod tests {
         );
         let p = recognise(&BTreeMap::from([("forward".to_string(), hf)]), &BTreeMap::new()).unwrap();
         assert_eq!((p.convention, p.vocab_size), (Convention::InputIdsCachePosition, Some(100)));
-        let window = sig(vec![TensorSpec::tensor(Dtype::Int64, vec![1, 32])], vec![TensorSpec::tensor(Dtype::Float32, vec![1, 32, 4096])]);
+        let window = sig(
+            vec![TensorSpec::tensor(Dtype::Int64, vec![1, 32])],
+            vec![TensorSpec::tensor(Dtype::Float32, vec![1, 32, 4096])],
+        );
         let p = recognise(&BTreeMap::from([("forward".to_string(), window)]), &BTreeMap::new()).unwrap();
         assert_eq!(p.convention, Convention::Window);
         assert!(!p.convention.has_cache());
@@ -459,7 +497,10 @@ mod tests {
 
     #[test]
     fn a_program_of_another_kind_is_described_in_the_refusal() {
-        let conv = sig(vec![TensorSpec::tensor(Dtype::Float32, vec![1, 3, 32, 32])], vec![TensorSpec::tensor(Dtype::Float32, vec![1, 10])]);
+        let conv = sig(
+            vec![TensorSpec::tensor(Dtype::Float32, vec![1, 3, 32, 32])],
+            vec![TensorSpec::tensor(Dtype::Float32, vec![1, 10])],
+        );
         let err = recognise(&BTreeMap::from([("forward".to_string(), conv)]), &BTreeMap::new()).unwrap_err();
         assert!(err.contains("float32[1, 3, 32, 32]") && err.contains("no LLM calling convention"), "{err}");
     }

@@ -160,7 +160,10 @@ impl RunSpec {
             return Err(format!("max_time_s {t} must be a number of seconds above 0"));
         }
         if !(self.heartbeat_s >= 0.0 && self.heartbeat_s.is_finite()) {
-            return Err(format!("heartbeat_s {} must be a number of seconds ≥ 0 (0 turns heartbeats off)", self.heartbeat_s));
+            return Err(format!(
+                "heartbeat_s {} must be a number of seconds ≥ 0 (0 turns heartbeats off)",
+                self.heartbeat_s
+            ));
         }
         if self.min_iterations == 0 {
             return Err("min_iterations must be at least 1".into());
@@ -168,7 +171,9 @@ impl RunSpec {
         if let Some(llm) = &self.llm {
             llm.validate()?;
             if self.generate > 0 {
-                return Err("generate (no-cache greedy tokens) and llm (a generation workload) exclude each other".into());
+                return Err(
+                    "generate (no-cache greedy tokens) and llm (a generation workload) exclude each other".into()
+                );
             }
         }
         if let Some(energy) = &self.energy {
@@ -182,7 +187,11 @@ impl RunSpec {
 
     /// The input spec for `index` (explicit, or the default rule for its kind).
     pub fn input_for(&self, index: usize, kind: &crate::TensorSpec) -> InputSpec {
-        self.inputs.get(index).cloned().filter(|s| *s != InputSpec::Default).unwrap_or_else(|| InputSpec::default_for(kind))
+        self.inputs
+            .get(index)
+            .cloned()
+            .filter(|s| *s != InputSpec::Default)
+            .unwrap_or_else(|| InputSpec::default_for(kind))
     }
 
     /// Applies a JSON object of overrides (e.g. a device profile's `[run]` table) on top of this spec.
@@ -214,8 +223,12 @@ pub enum InputSpec {
     Ones,
     /// SplitMix64 over the flat element index from `seed`: floats uniform in [-1, 1), integers in 0..100, bools
     /// 0/1. The same bytes on every device and every run.
-    Random { seed: u64 },
-    File { path: String },
+    Random {
+        seed: u64,
+    },
+    File {
+        path: String,
+    },
     Int(i64),
     Double(f64),
     Bool(bool),
@@ -226,8 +239,12 @@ impl InputSpec {
     /// (0, false, 0.0) for bool tensors and scalars.
     pub fn default_for(kind: &crate::TensorSpec) -> Self {
         match kind {
-            crate::TensorSpec { kind: crate::ValueKind::Tensor, dtype: Some(d), .. } if d.is_integer() => InputSpec::Ids,
-            crate::TensorSpec { kind: crate::ValueKind::Tensor, dtype: Some(d), .. } if d.is_float() => InputSpec::Random { seed: 0 },
+            crate::TensorSpec { kind: crate::ValueKind::Tensor, dtype: Some(d), .. } if d.is_integer() => {
+                InputSpec::Ids
+            }
+            crate::TensorSpec { kind: crate::ValueKind::Tensor, dtype: Some(d), .. } if d.is_float() => {
+                InputSpec::Random { seed: 0 }
+            }
             _ => InputSpec::Zeros,
         }
     }
@@ -280,12 +297,16 @@ impl std::str::FromStr for InputSpec {
             ("zeros", None) => InputSpec::Zeros,
             ("ones", None) => InputSpec::Ones,
             ("random", None) => InputSpec::Random { seed: 0 },
-            ("random", Some(seed)) => InputSpec::Random { seed: seed.parse().map_err(|_| bad("the seed must be a non-negative integer"))? },
+            ("random", Some(seed)) => {
+                InputSpec::Random { seed: seed.parse().map_err(|_| bad("the seed must be a non-negative integer"))? }
+            }
             ("file", Some(path)) if !path.is_empty() => InputSpec::File { path: path.to_owned() },
             ("int", Some(v)) => InputSpec::Int(v.parse().map_err(|_| bad("not an integer"))?),
             ("double", Some(v)) => InputSpec::Double(v.parse().map_err(|_| bad("not a number"))?),
             ("bool", Some(v)) => InputSpec::Bool(v.parse().map_err(|_| bad("use bool:true or bool:false"))?),
-            _ => return Err(bad("use ids, ids:1,2,3, zeros, ones, random[:SEED], file:PATH, int:N, double:X or bool:B")),
+            _ => {
+                return Err(bad("use ids, ids:1,2,3, zeros, ones, random[:SEED], file:PATH, int:N, double:X or bool:B"))
+            }
         })
     }
 }
@@ -340,7 +361,9 @@ mod tests {
 
     #[test]
     fn input_specs_round_trip_through_text() {
-        for text in ["ids", "ids:1,2,3", "zeros", "ones", "random:7", "file:/a b/c.npy", "int:-3", "double:0.5", "bool:true"] {
+        for text in
+            ["ids", "ids:1,2,3", "zeros", "ones", "random:7", "file:/a b/c.npy", "int:-3", "double:0.5", "bool:true"]
+        {
             let spec: InputSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }

@@ -33,7 +33,7 @@ impl SplitMix64 {
 
     /// Uniform in `0..n` (Lemire's multiply-shift; the bias is below 2⁻³² for our n).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 }
 
@@ -168,7 +168,12 @@ impl Bootstrap {
             .collect();
         ratios.sort_by(f64::total_cmp);
         let tail = (1.0 - self.level) / 2.0;
-        Ok(RatioCi { ratio, lower: quantile_sorted(&ratios, tail), upper: quantile_sorted(&ratios, 1.0 - tail), level: self.level })
+        Ok(RatioCi {
+            ratio,
+            lower: quantile_sorted(&ratios, tail),
+            upper: quantile_sorted(&ratios, 1.0 - tail),
+            level: self.level,
+        })
     }
 }
 
@@ -180,7 +185,8 @@ impl Bootstrap {
         }
         let mut rng = SplitMix64::new(self.seed);
         let mut buf = Vec::with_capacity(runs.points());
-        let mut medians: Vec<f64> = (0..self.resamples.max(1)).map(|_| runs.resample_median(&[], &mut buf, &mut rng)).collect();
+        let mut medians: Vec<f64> =
+            (0..self.resamples.max(1)).map(|_| runs.resample_median(&[], &mut buf, &mut rng)).collect();
         medians.sort_by(f64::total_cmp);
         let tail = (1.0 - self.level) / 2.0;
         Ok((runs.pooled_median(), quantile_sorted(&medians, tail), quantile_sorted(&medians, 1.0 - tail)))
@@ -315,10 +321,20 @@ mod tests {
         // A rate: higher is better.
         let ci = interval(1.06, 1.055, 1.065);
         assert_eq!(Verdict::of(&ci, 0.05, false), Verdict::Improved);
-        assert_eq!(Verdict::of(&ci, 0.05, false).words(&ci, 0.05, Direction::Rate, ""), "improved: higher by 6.0% (5.5–6.5%)");
+        assert_eq!(
+            Verdict::of(&ci, 0.05, false).words(&ci, 0.05, Direction::Rate, ""),
+            "improved: higher by 6.0% (5.5–6.5%)"
+        );
         let ci = interval(0.96, 0.94, 0.98);
         assert_eq!(Verdict::of(&ci, 0.05, false), Verdict::Worse);
-        for v in [Verdict::Improved, Verdict::Regressed, Verdict::NoChange, Verdict::Better, Verdict::Worse, Verdict::Inconclusive] {
+        for v in [
+            Verdict::Improved,
+            Verdict::Regressed,
+            Verdict::NoChange,
+            Verdict::Better,
+            Verdict::Worse,
+            Verdict::Inconclusive,
+        ] {
             assert_eq!(Verdict::of_name(v.name()), Some(v));
             assert!(!v.words(&ci, 0.05, Direction::Time, "").contains("significant"));
         }

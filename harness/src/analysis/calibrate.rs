@@ -87,9 +87,11 @@ pub fn calibrate(paired: &Document, unpaired: &Document, threshold: f64) -> Opti
     let sigma_pair = if within_pair.is_empty() { 0.0 } else { median(&within_pair) };
     let session_medians: Vec<f64> = sessions.iter().map(|s| median(s)).collect();
     let n_pair = sessions.iter().map(Vec::len).min().unwrap_or(1).max(1) as f64;
-    let sigma_session = (sd(&session_medians).powi(2) - MEDIAN_EFFICIENCY * sigma_pair.powi(2) / n_pair).max(0.0).sqrt();
+    let sigma_session =
+        (sd(&session_medians).powi(2) - MEDIAN_EFFICIENCY * sigma_pair.powi(2) / n_pair).max(0.0).sqrt();
     // Unpaired: per process, log samples.
-    let processes: Vec<Vec<f64>> = u.iter().map(|r| r.samples.timed_ns.iter().map(|&v| (v as f64).ln()).collect()).collect();
+    let processes: Vec<Vec<f64>> =
+        u.iter().map(|r| r.samples.timed_ns.iter().map(|&v| (v as f64).ln()).collect()).collect();
     let sigma_within = median(&processes.iter().map(|p| robust_sd(p)).collect::<Vec<_>>());
     let medians: Vec<f64> = processes.iter().map(|p| median(p)).collect();
     let n_proc = processes.iter().map(Vec::len).min().unwrap_or(1).max(1) as f64;
@@ -97,7 +99,8 @@ pub fn calibrate(paired: &Document, unpaired: &Document, threshold: f64) -> Opti
     let raw: Vec<Vec<f64>> = u.iter().map(|r| r.samples.timed_ns.iter().map(|&v| v as f64).collect()).collect();
     let process_drift = super::compare::process_drift(&raw);
     let paired_mde = |r: u32, n: u32| {
-        let se = (sigma_session.powi(2) / r as f64 + MEDIAN_EFFICIENCY * sigma_pair.powi(2) / (r as f64 * n as f64)).sqrt();
+        let se =
+            (sigma_session.powi(2) / r as f64 + MEDIAN_EFFICIENCY * sigma_pair.powi(2) / (r as f64 * n as f64)).sqrt();
         threshold + Z * se
     };
     let unpaired_mde = |r: u32, n: u32| {
@@ -106,10 +109,20 @@ pub fn calibrate(paired: &Document, unpaired: &Document, threshold: f64) -> Opti
     };
     let mut budgets = Vec::new();
     for (r, n) in [(1, 200), (3, 30), (3, 100), (5, 200)] {
-        budgets.push(Detectable { design: "paired in-process".into(), processes: r, iterations: n, effect: paired_mde(r, n).exp_m1_ratio() });
+        budgets.push(Detectable {
+            design: "paired in-process".into(),
+            processes: r,
+            iterations: n,
+            effect: paired_mde(r, n).exp_m1_ratio(),
+        });
     }
     for (r, n) in [(3, 20), (5, 20), (10, 50)] {
-        budgets.push(Detectable { design: "unpaired".into(), processes: r, iterations: n, effect: unpaired_mde(r, n).exp_m1_ratio() });
+        budgets.push(Detectable {
+            design: "unpaired".into(),
+            processes: r,
+            iterations: n,
+            effect: unpaired_mde(r, n).exp_m1_ratio(),
+        });
     }
     Some(Calibration {
         model: first.model.name.clone(),
@@ -165,8 +178,15 @@ mod tests {
     #[test]
     fn more_budget_detects_smaller_effects_and_paired_beats_unpaired_when_processes_drift() {
         let (sigma_pair, sigma_session, sigma_within, sigma_process): (f64, f64, f64, f64) = (0.02, 0.002, 0.05, 0.2);
-        let paired = |r: f64, n: f64| 0.05 + Z * (sigma_session.powi(2) / r + MEDIAN_EFFICIENCY * sigma_pair * sigma_pair / (r * n)).sqrt();
-        let unpaired = |r: f64, n: f64| 0.05 + Z * (2.0 * (sigma_process * sigma_process / r + MEDIAN_EFFICIENCY * sigma_within * sigma_within / (r * n))).sqrt();
+        let paired = |r: f64, n: f64| {
+            0.05 + Z * (sigma_session.powi(2) / r + MEDIAN_EFFICIENCY * sigma_pair * sigma_pair / (r * n)).sqrt()
+        };
+        let unpaired = |r: f64, n: f64| {
+            0.05 + Z
+                * (2.0
+                    * (sigma_process * sigma_process / r + MEDIAN_EFFICIENCY * sigma_within * sigma_within / (r * n)))
+                    .sqrt()
+        };
         assert!(paired(3.0, 100.0) < paired(3.0, 30.0));
         assert!(paired(3.0, 30.0) < unpaired(5.0, 20.0));
         assert!(expected_range(5) > expected_range(2));

@@ -5,15 +5,14 @@
 //! the runner build, the ExecuTorch version and the device's hardware; anything else is refused with the list of
 //! differences unless forced, and then the differences are printed with the verdicts.
 
-
 use std::fmt::Write;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
+use super::bootstrap::{median_in_place, Bootstrap, RatioCi, Runs, Verdict};
 use crate::export::fmt::plural;
 use crate::export::metric::{groups, Estimate, Group, Metric, RunKey};
 use crate::results::{Document, RunResult};
-use super::bootstrap::{median_in_place, Bootstrap, RatioCi, Runs, Verdict};
 
 /// Metrics a comparison judges (those with raw samples).
 pub const COMPARED: [Metric; 4] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss];
@@ -117,7 +116,15 @@ fn conditions(run: &RunResult) -> [(&'static str, String); 4] {
     [
         ("runner", r.map(|r| format!("{} {}", r.runner_version, r.target_triple)).unwrap_or_else(|| "?".into())),
         ("ExecuTorch version", r.map(|r| r.executorch_version.clone()).unwrap_or_else(|| "?".into())),
-        ("device hardware", format!("{} {} ({} cores)", info.cpu_brand.as_deref().unwrap_or("unknown CPU"), info.arch, info.cpu_logical_cores)),
+        (
+            "device hardware",
+            format!(
+                "{} {} ({} cores)",
+                info.cpu_brand.as_deref().unwrap_or("unknown CPU"),
+                info.arch,
+                info.cpu_logical_cores
+            ),
+        ),
         ("device host", info.hostname.clone().unwrap_or_else(|| "?".into())),
     ]
 }
@@ -146,7 +153,12 @@ pub fn change(metric: Metric, base: &[&RunResult], cand: &[&RunResult], opts: &O
 
 /// Judges one metric with explicit units of resampling: each unit is a set of runs whose samples are pooled (a
 /// process, or a whole nightly batch when batches differ more than the processes inside them).
-pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunResult>], opts: &Options) -> MetricChange {
+pub fn change_units(
+    metric: Metric,
+    base: &[Vec<&RunResult>],
+    cand: &[Vec<&RunResult>],
+    opts: &Options,
+) -> MetricChange {
     let samples = |u: &[Vec<&RunResult>]| u.iter().map(|runs| metric.raw_samples(runs)).collect::<Vec<_>>();
     let (bs, cs) = (samples(base), samples(cand));
     let count = |s: &[Vec<f64>]| s.iter().map(|v| v.len()).sum();
@@ -165,11 +177,15 @@ pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunRe
     let per_run = !sampled;
     if per_run && change.n_base.min(change.n_cand) < MIN_RUNS_PER_RUN_METRIC {
         let n = change.n_base.min(change.n_cand);
-        change.note = Some(format!("not judged: {} on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})", plural(n, "run", "runs")));
+        change.note = Some(format!(
+            "not judged: {} on a side, {MIN_RUNS_PER_RUN_METRIC} needed (--repeat {MIN_RUNS_PER_RUN_METRIC})",
+            plural(n, "run", "runs")
+        ));
         return change;
     }
     let boot = Bootstrap { level: per_metric_level(opts.bootstrap.level), ..opts.bootstrap };
-    let sides = Runs::new(bs.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cs.iter().map(|v| v.as_slice()))?)));
+    let sides =
+        Runs::new(bs.iter().map(|v| v.as_slice())).and_then(|b| Ok((b, Runs::new(cs.iter().map(|v| v.as_slice()))?)));
     match sides.and_then(|(b, c)| boot.ratio_of_medians(&b, &c).map(|ci| (ci, b.single() && c.single()))) {
         Ok((ci, single)) if sampled => {
             let drift = process_drift(&bs).max(process_drift(&cs));
@@ -187,7 +203,8 @@ pub fn change_units(metric: Metric, base: &[Vec<&RunResult>], cand: &[Vec<&RunRe
 /// Half the range of the per-process medians over their median: how far separate processes of the same thing
 /// land apart on this device (0 with a single process).
 pub fn process_drift(processes: &[Vec<f64>]) -> f64 {
-    let medians: Vec<f64> = processes.iter().filter(|p| !p.is_empty()).map(|p| median_in_place(&mut p.clone())).collect();
+    let medians: Vec<f64> =
+        processes.iter().filter(|p| !p.is_empty()).map(|p| median_in_place(&mut p.clone())).collect();
     if medians.len() < 2 {
         return 0.0;
     }
@@ -204,7 +221,10 @@ fn judge_unpaired(change: &mut MetricChange, ci: RatioCi, single: bool, drift: f
     let pct = drift * 100.0;
     change.ci = Some(ci);
     if single {
-        change.note = Some("1 process per side: drift between processes is unknown, no verdict; use --repeat 3 or more, or --paired".into());
+        change.note = Some(
+            "1 process per side: drift between processes is unknown, no verdict; use --repeat 3 or more, or --paired"
+                .into(),
+        );
         return;
     }
     let verdict = Verdict::of(&ci, opts.threshold + drift, true);
@@ -245,11 +265,21 @@ fn closest(base: &Group, cands: &[Group], used: &[bool]) -> Option<usize> {
 }
 
 /// Compares two documents (repeats pooled per key).
-pub fn compare(base: &Document, cand: &Document, labels: (&str, &str), opts: &Options) -> Result<Comparison, CompareError> {
+pub fn compare(
+    base: &Document,
+    cand: &Document,
+    labels: (&str, &str),
+    opts: &Options,
+) -> Result<Comparison, CompareError> {
     compare_groups(&groups([base]), &groups([cand]), labels, opts)
 }
 
-pub fn compare_groups(base: &[Group], cand: &[Group], labels: (&str, &str), opts: &Options) -> Result<Comparison, CompareError> {
+pub fn compare_groups(
+    base: &[Group],
+    cand: &[Group],
+    labels: (&str, &str),
+    opts: &Options,
+) -> Result<Comparison, CompareError> {
     let (base_label, cand_label) = (labels.0.to_owned(), labels.1.to_owned());
     if base.is_empty() || cand.is_empty() {
         let empty = if base.is_empty() { &base_label } else { &cand_label };
@@ -347,7 +377,8 @@ impl Comparison {
             for c in &pair.changes {
                 let (unit, f) = c.metric.display_unit();
                 let value = |e: Option<Estimate>, n: usize| {
-                    e.map(|e| format!("{} {unit} (n={n})", crate::export::fmt::adaptive(e.value * f))).unwrap_or_else(|| "–".into())
+                    e.map(|e| format!("{} {unit} (n={n})", crate::export::fmt::adaptive(e.value * f)))
+                        .unwrap_or_else(|| "–".into())
                 };
                 let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
                 let (change, interval) = match &c.ci {
@@ -366,8 +397,20 @@ impl Comparison {
                 };
                 // A generation run's latency samples are its generations' decode times per token.
                 let generation = pair.changes.iter().any(|x| x.metric == Metric::TimeToFirstToken);
-                let label = if c.metric == Metric::Latency && generation { "decode time per token (median)" } else { c.metric.label() };
-                rows.push([pair.cand.to_string(), label.into(), value(c.base, c.n_base), value(c.cand, c.n_cand), change, interval, verdict]);
+                let label = if c.metric == Metric::Latency && generation {
+                    "decode time per token (median)"
+                } else {
+                    c.metric.label()
+                };
+                rows.push([
+                    pair.cand.to_string(),
+                    label.into(),
+                    value(c.base, c.n_base),
+                    value(c.cand, c.n_cand),
+                    change,
+                    interval,
+                    verdict,
+                ]);
             }
         }
         rows
@@ -409,7 +452,13 @@ impl Comparison {
             table.add_row(row);
         }
         let notes: String = self.all_notes().iter().map(|n| format!("{n}\n")).collect();
-        format!("base: {}\ncandidate: {}\n{table}\n{}\n{}\n{notes}", self.base_label, self.cand_label, self.summary(), self.rule())
+        format!(
+            "base: {}\ncandidate: {}\n{table}\n{}\n{}\n{notes}",
+            self.base_label,
+            self.cand_label,
+            self.summary(),
+            self.rule()
+        )
     }
 }
 
@@ -418,7 +467,16 @@ mod tests {
     use super::*;
 
     fn judged(lower: f64, upper: f64, drift: f64) -> MetricChange {
-        let mut change = MetricChange { metric: Metric::Latency, base: None, cand: None, n_base: 5, n_cand: 5, ci: None, verdict: None, note: None };
+        let mut change = MetricChange {
+            metric: Metric::Latency,
+            base: None,
+            cand: None,
+            n_base: 5,
+            n_cand: 5,
+            ci: None,
+            verdict: None,
+            note: None,
+        };
         let ci = RatioCi { ratio: (lower + upper) / 2.0, lower, upper, level: 0.95 };
         judge_unpaired(&mut change, ci, false, drift, &Options::default());
         change
@@ -431,7 +489,11 @@ mod tests {
         // Above the threshold but within threshold + drift: neither called nor denied.
         let between = judged(1.057, 1.089, 0.04);
         assert_eq!(between.verdict, None);
-        assert!(between.note.as_deref().unwrap().contains("does not clear it plus the ±4% drift"), "{:?}", between.note);
+        assert!(
+            between.note.as_deref().unwrap().contains("does not clear it plus the ±4% drift"),
+            "{:?}",
+            between.note
+        );
         // A wide interval straddling the threshold is not a "no change" either.
         assert_eq!(judged(0.97, 1.12, 0.02).verdict, None);
         // Drift beyond the threshold refuses whatever the interval.

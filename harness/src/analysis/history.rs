@@ -224,8 +224,9 @@ impl History {
     pub fn copy_from(&mut self, from: &History) -> anyhow::Result<Added> {
         let mut rows = from.store.rows()?;
         for row in &mut rows {
-            let run: RunResult = serde_json::from_str(&row.run_json)
-                .with_context(|| format!("{}: a stored run of `{}` is not readable by this etbench", from.location(), row.series))?;
+            let run: RunResult = serde_json::from_str(&row.run_json).with_context(|| {
+                format!("{}: a stored run of `{}` is not readable by this etbench", from.location(), row.series)
+            })?;
             row.samples = run.samples.timed_ns.iter().map(|&ns| ns as i64).collect();
         }
         let (added, already_present) = self.store.insert(&rows)?;
@@ -238,8 +239,8 @@ impl History {
         let mut out: Vec<Series> = Vec::new();
         for row in self.store.stored()? {
             let key = row.series;
-            let run: RunResult =
-                serde_json::from_str(&row.run_json).with_context(|| format!("{location}: a stored run of `{key}` is not readable by this etbench"))?;
+            let run: RunResult = serde_json::from_str(&row.run_json)
+                .with_context(|| format!("{location}: a stored run of `{key}` is not readable by this etbench"))?;
             let ci = row.ci_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
             let known = |s: String| Some(s).filter(|s| !s.is_empty() && s != "?");
             let origin = Origin { source: row.source, host: known(row.host), ci, device_id: known(row.device_id) };
@@ -275,11 +276,17 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
         // batch is one unit and borrows the batch-to-batch spread of the window.
         let base: Vec<Vec<&RunResult>> = earlier.iter().rev().take(window.max(1)).cloned().collect();
         let key = RunKey::of(newest[0]);
-        let changes = compare::compared(newest[0]).iter().map(|&m| compare::change_units(m, &base, &[newest.clone()], opts)).collect();
+        let changes = compare::compared(newest[0])
+            .iter()
+            .map(|&m| compare::change_units(m, &base, std::slice::from_ref(newest), opts))
+            .collect();
         pairs.push(Pair { base: key.clone(), cand: key, differences: Vec::new(), changes });
     }
     Comparison {
-        base_label: format!("pooled runs of up to {} per series", crate::export::fmt::plural(window.max(1), "earlier batch", "earlier batches")),
+        base_label: format!(
+            "pooled runs of up to {} per series",
+            crate::export::fmt::plural(window.max(1), "earlier batch", "earlier batches")
+        ),
         cand_label: "the newest batch of each series".into(),
         options: *opts,
         pairs,
@@ -332,19 +339,33 @@ fn paired_nights(series: &[Series]) -> PairedNights {
     }
     let mut out: BTreeMap<(String, String, String), BTreeMap<String, PairedBatch>> = BTreeMap::new();
     for ((batch, _), rows) in &sessions {
-        let Some(reference) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == 0)) else { continue };
-        let positions: std::collections::BTreeSet<u32> = rows.iter().filter_map(|r| r.pairing.as_ref().map(|p| p.position)).filter(|&p| p > 0).collect();
+        let Some(reference) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == 0)) else {
+            continue;
+        };
+        let positions: std::collections::BTreeSet<u32> =
+            rows.iter().filter_map(|r| r.pairing.as_ref().map(|p| p.position)).filter(|&p| p > 0).collect();
         for position in positions {
             let ratios = super::paired::session_ratios(rows, position);
-            let Some(cand) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == position)) else { continue };
+            let Some(cand) = rows.iter().find(|r| r.pairing.as_ref().is_some_and(|p| p.position == position)) else {
+                continue;
+            };
             if ratios.is_empty() {
                 continue;
             }
             let spec = &cand.params.spec;
-            let setting = format!("{}, {}, {}", cand.device.name, crate::export::metric::threads_phrase(spec.threads), spec.load_mode);
+            let setting = format!(
+                "{}, {}, {}",
+                cand.device.name,
+                crate::export::metric::threads_phrase(spec.threads),
+                spec.load_mode
+            );
             let key = (cand.model.name.clone(), reference.model.name.clone(), setting);
             let night = reference.started_at.date_naive();
-            let entry = out.entry(key).or_default().entry(batch.clone()).or_insert_with(|| PairedBatch { night, sessions: Vec::new() });
+            let entry = out
+                .entry(key)
+                .or_default()
+                .entry(batch.clone())
+                .or_insert_with(|| PairedBatch { night, sessions: Vec::new() });
             entry.night = entry.night.min(night);
             entry.sessions.push(ratios);
         }
@@ -408,7 +429,8 @@ pub fn normalised_series(series: &[Series], boot: &super::bootstrap::Bootstrap) 
 pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec<Normalised> {
     let mut out = Vec::new();
     for ((candidate, reference, setting), nights) in paired_nights(series) {
-        let pooled = |n: &[PairedBatch]| -> Vec<f64> { n.iter().flat_map(|b| b.sessions.iter().flatten().copied()).collect() };
+        let pooled =
+            |n: &[PairedBatch]| -> Vec<f64> { n.iter().flat_map(|b| b.sessions.iter().flatten().copied()).collect() };
         let median = |mut v: Vec<f64>| if v.is_empty() { f64::NAN } else { super::bootstrap::median_in_place(&mut v) };
         let Some((newest, earlier)) = nights.split_last() else { continue };
         let base_nights: Vec<PairedBatch> = earlier.iter().rev().take(window.max(1)).cloned().collect();
@@ -428,7 +450,7 @@ pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec
             continue;
         }
         let base_units: Vec<Vec<f64>> = base_nights.iter().map(|b| b.sessions.concat()).collect();
-        let cand_units = vec![newest.sessions.concat()];
+        let cand_units = [newest.sessions.concat()];
         let sides = super::bootstrap::Runs::new(base_units.iter().map(Vec::as_slice))
             .and_then(|b| Ok((b, super::bootstrap::Runs::new(cand_units.iter().map(Vec::as_slice))?)));
         match sides.and_then(|(b, c)| opts.bootstrap.ratio_of_medians(&b, &c)) {
@@ -453,13 +475,23 @@ pub fn render_normalised(checks: &[Normalised], threshold: f64) -> String {
     );
     for c in checks {
         let (change, interval) = match &c.change {
-            Some(ci) => (format!("{:+.1}%", (ci.ratio - 1.0) * 100.0), format!("{:+.1}% … {:+.1}%", (ci.lower - 1.0) * 100.0, (ci.upper - 1.0) * 100.0)),
+            Some(ci) => (
+                format!("{:+.1}%", (ci.ratio - 1.0) * 100.0),
+                format!("{:+.1}% … {:+.1}%", (ci.lower - 1.0) * 100.0, (ci.upper - 1.0) * 100.0),
+            ),
             None => ("–".into(), "–".into()),
         };
         let verdict = c
             .verdict
             .zip(c.change.as_ref())
-            .map(|(v, ci)| v.words(ci, threshold, super::bootstrap::Direction::Time, "more nights or more rounds per night would settle it"))
+            .map(|(v, ci)| {
+                v.words(
+                    ci,
+                    threshold,
+                    super::bootstrap::Direction::Time,
+                    "more nights or more rounds per night would settle it",
+                )
+            })
             .or_else(|| c.note.clone())
             .unwrap_or_default();
         let ratio = |r: f64| if r.is_finite() { format!("{r:.4}") } else { "–".into() };

@@ -70,7 +70,12 @@ pub fn session_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
     let medians = |p: u32| -> BTreeMap<u32, f64> {
         at(p)
             .filter(|r| !r.samples.timed_ns.is_empty())
-            .filter_map(|r| Some((r.pairing.as_ref()?.pair?, crate::stats::Sample::from_ns(&r.samples.timed_ns).ok()?.quantile(0.5))))
+            .filter_map(|r| {
+                Some((
+                    r.pairing.as_ref()?.pair?,
+                    crate::stats::Sample::from_ns(&r.samples.timed_ns).ok()?.quantile(0.5),
+                ))
+            })
             .collect()
     };
     let reference = medians(0);
@@ -100,8 +105,12 @@ fn session_ttft_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
 /// when either model has no figure (refused, lost, not measured).
 fn session_energy_ratios(rows: &[&RunResult], position: u32) -> Vec<f64> {
     let at = |p: u32| rows.iter().find(|r| r.pairing.as_ref().is_some_and(|x| x.position == p));
-    let rounds = |r: &RunResult| -> Option<BTreeMap<u32, f64>> { Some(r.energy.as_ref()?.summary.as_ref()?.rounds.iter().copied().collect()) };
-    let (Some(reference), Some(cand)) = (at(0).and_then(|r| rounds(r)), at(position).and_then(|r| rounds(r))) else { return Vec::new() };
+    let rounds = |r: &RunResult| -> Option<BTreeMap<u32, f64>> {
+        Some(r.energy.as_ref()?.summary.as_ref()?.rounds.iter().copied().collect())
+    };
+    let (Some(reference), Some(cand)) = (at(0).and_then(|r| rounds(r)), at(position).and_then(|r| rounds(r))) else {
+        return Vec::new();
+    };
     cand.into_iter()
         .filter_map(|(round, j)| Some(j / reference.get(&round)?))
         .filter(|r| r.is_finite() && *r > 0.0)
@@ -122,9 +131,12 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     let mut settings: BTreeMap<String, BTreeMap<String, Vec<&RunResult>>> = BTreeMap::new();
     for run in doc.runs.iter().filter(|r| r.pairing.is_some()) {
         let spec = &run.params.spec;
-        let threads = crate::export::metric::threads_phrase(run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads));
+        let threads = crate::export::metric::threads_phrase(
+            run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads),
+        );
         let profiled = if spec.profile { ", profiled" } else { "" };
-        let workload = spec.llm.as_ref().map(|w| format!(", {}", crate::export::metric::workload_label(w))).unwrap_or_default();
+        let workload =
+            spec.llm.as_ref().map(|w| format!(", {}", crate::export::metric::workload_label(w))).unwrap_or_default();
         let setting = format!("{}, {threads}, {}{profiled}{workload}", run.device.name, spec.load_mode);
         let session = run.pairing.as_ref().expect("filtered").session.clone();
         settings.entry(setting).or_default().entry(session).or_default().push(run);
@@ -133,7 +145,11 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     for (setting, sessions) in settings {
         let Some(first) = sessions.values().next().and_then(|rows| rows.first()) else { continue };
         let names = first.pairing.as_ref().expect("paired").models.clone();
-        let design = if first.pairing.as_ref().is_some_and(|p| p.pair.is_some()) { Design::PairedProcesses } else { Design::PairedInProcess };
+        let design = if first.pairing.as_ref().is_some_and(|p| p.pair.is_some()) {
+            Design::PairedProcesses
+        } else {
+            Design::PairedInProcess
+        };
         for position in 1..names.len() {
             let per_session: Vec<Vec<f64>> =
                 sessions.values().map(|rows| session_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();
@@ -145,7 +161,11 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
             }
             out.push(ratio);
             let energy: Vec<Vec<f64>> = if design == Design::PairedInProcess {
-                sessions.values().map(|rows| session_energy_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect()
+                sessions
+                    .values()
+                    .map(|rows| session_energy_ratios(rows, position as u32))
+                    .filter(|r| !r.is_empty())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -155,8 +175,11 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
                 out.push(ratio);
             }
             if generation && design == Design::PairedInProcess {
-                let per_session: Vec<Vec<f64>> =
-                    sessions.values().map(|rows| session_ttft_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();
+                let per_session: Vec<Vec<f64>> = sessions
+                    .values()
+                    .map(|rows| session_ttft_ratios(rows, position as u32))
+                    .filter(|r| !r.is_empty())
+                    .collect();
                 let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
                 ratio.quantity = "time to first token".to_owned();
                 out.push(ratio);
@@ -188,7 +211,8 @@ fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>],
             result.ratio = ci.0;
             result.lower = ci.1;
             result.upper = ci.2;
-            let ratio_ci = super::bootstrap::RatioCi { ratio: ci.0, lower: ci.1, upper: ci.2, level: opts.bootstrap.level };
+            let ratio_ci =
+                super::bootstrap::RatioCi { ratio: ci.0, lower: ci.1, upper: ci.2, level: opts.bootstrap.level };
             result.verdict = Some(Verdict::of(&ratio_ci, opts.threshold, true).name().to_owned());
         }
     }
@@ -209,7 +233,9 @@ mod tests {
 
     fn sessions(n: usize, pairs: usize, ratio: f64) -> Vec<Vec<f64>> {
         let mut rng = super::super::bootstrap::SplitMix64::new(7);
-        (0..n).map(|_| (0..pairs).map(|_| ratio * (1.0 + (rng.below(200) as f64 - 100.0) / 10_000.0)).collect()).collect()
+        (0..n)
+            .map(|_| (0..pairs).map(|_| ratio * (1.0 + (rng.below(200) as f64 - 100.0) / 10_000.0)).collect())
+            .collect()
     }
 
     #[test]

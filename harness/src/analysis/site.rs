@@ -192,7 +192,8 @@ pub fn write(out: &Path, data: &Data) -> anyhow::Result<PathBuf> {
         dir.write(name, text.as_bytes())?;
     }
     // The data goes last: a page is never left pointing at data of another shape.
-    dir.write("data.js", data_js(data).as_bytes()).with_context(|| format!("writing the site into {}", out.display()))?;
+    dir.write("data.js", data_js(data).as_bytes())
+        .with_context(|| format!("writing the site into {}", out.display()))?;
     Ok(dir.path().join("index.html"))
 }
 
@@ -200,7 +201,10 @@ pub fn write(out: &Path, data: &Data) -> anyhow::Result<PathBuf> {
 /// writing).
 pub fn check_out(out: &Path) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
-        bail!("--out {} is an existing file, not a directory; pass a directory for the site (it is created if missing)", out.display());
+        bail!(
+            "--out {} is an existing file, not a directory; pass a directory for the site (it is created if missing)",
+            out.display()
+        );
     }
     Ok(())
 }
@@ -268,7 +272,8 @@ fn site_series(s: &Series, infos: &mut Infos) -> SiteSeries {
         out.info.push(infos.intern(night_info(&runs, &s.origins[*idx.last().expect("a night has runs")])));
         let llm = runs.iter().any(|r| r.llm.is_some());
         for m in METRICS {
-            let generation = matches!(m, Metric::PrefillTokensPerS | Metric::DecodeTokensPerS | Metric::TimeToFirstToken);
+            let generation =
+                matches!(m, Metric::PrefillTokensPerS | Metric::DecodeTokensPerS | Metric::TimeToFirstToken);
             let Some(e) = (!generation || llm).then(|| m.estimate(&runs)).flatten() else { continue };
             let f = m.display_unit().1;
             let line = out.metrics.entry(m.slug()).or_insert_with(|| Line {
@@ -308,7 +313,13 @@ fn round(v: f64) -> f64 {
 /// What tells a series apart from the others of its device and model: the rest of its key.
 fn variant(key: &RunKey, run: &RunResult) -> String {
     let et = run.runner.as_ref().map(|r| r.executorch_version.as_str()).unwrap_or("?");
-    format!("{} · t{} · {} · input {} · ExecuTorch {et}", key.method, threads_label(key.threads), key.load_mode, key.input)
+    format!(
+        "{} · t{} · {} · input {} · ExecuTorch {et}",
+        key.method,
+        threads_label(key.threads),
+        key.load_mode,
+        key.input
+    )
 }
 
 /// The tooltip record of a night: versions from its runs, commit and links from where its newest run came from,
@@ -372,7 +383,16 @@ fn regressions(series: &[Series], devices: &BTreeSet<&str>, window: usize, opts:
             let Some(ci) = &change.ci else { continue };
             let metric = metric_label(change.metric, newest.llm.is_some()).to_owned();
             let words = Verdict::Regressed.words(ci, opts.threshold, change.metric.direction(), "");
-            out.push(regression(RunKey::of(newest).device, newest.model.name.clone(), s.key.clone(), metric, ci, words, newest, &origin));
+            out.push(regression(
+                RunKey::of(newest).device,
+                newest.model.name.clone(),
+                s.key.clone(),
+                metric,
+                ci,
+                words,
+                newest,
+                &origin,
+            ));
         }
     }
     for n in history::check_normalised(series, window, opts) {
@@ -387,14 +407,32 @@ fn regressions(series: &[Series], devices: &BTreeSet<&str>, window: usize, opts:
         let Some((run, origin)) = newest else { continue };
         let series_label = format!("{} ÷ {} ({})", n.candidate, n.reference, n.setting);
         let words = Verdict::Regressed.words(ci, opts.threshold, crate::analysis::bootstrap::Direction::Time, "");
-        out.push(regression(device, n.candidate.clone(), series_label, "latency ÷ pinned reference (paired)".into(), ci, words, run, origin));
+        out.push(regression(
+            device,
+            n.candidate.clone(),
+            series_label,
+            "latency ÷ pinned reference (paired)".into(),
+            ci,
+            words,
+            run,
+            origin,
+        ));
     }
     (out, checked)
 }
 
 /// One entry of the regressions list; `verdict` is the words every printer uses ([`Verdict::words`]).
 #[allow(clippy::too_many_arguments)]
-fn regression(device: String, model: String, series: String, metric: String, ci: &RatioCi, verdict: String, newest: &RunResult, origin: &Origin) -> Regression {
+fn regression(
+    device: String,
+    model: String,
+    series: String,
+    metric: String,
+    ci: &RatioCi,
+    verdict: String,
+    newest: &RunResult,
+    origin: &Origin,
+) -> Regression {
     let ci_info = origin.ci.as_ref();
     Regression {
         device,
@@ -436,7 +474,10 @@ mod tests {
 
     #[test]
     fn the_source_never_shows_a_password() {
-        assert_eq!(source_label("postgres://etbench:s3cr%40t@db.lab:5432/history"), "postgres://etbench@db.lab:5432/history");
+        assert_eq!(
+            source_label("postgres://etbench:s3cr%40t@db.lab:5432/history"),
+            "postgres://etbench@db.lab:5432/history"
+        );
         assert_eq!(source_label("postgresql://u@h/db?password=s3cret&sslmode=require"), "postgresql://u@h/db");
         assert_eq!(source_label("postgres://h/db"), "postgres://h/db");
         assert_eq!(source_label("postgres://u:pa/ss?@h/db"), "postgres://u@h/db");

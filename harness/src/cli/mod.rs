@@ -18,8 +18,8 @@ use crate::device::{locate_runner, LocalDevice};
 use crate::export;
 use crate::export::store::{print_stdout, OutputDir};
 use crate::plan::prompt::{read_prompt_file, Tokenizer};
-use crate::results::Document;
 use crate::plan::{Plan, Prompt, Settings};
+use crate::results::Document;
 use crate::run::sweep;
 
 #[derive(Parser, Debug)]
@@ -289,7 +289,10 @@ fn parse_order(s: &str) -> Result<etbench_protocol::Order, String> {
     match s.split_once(':') {
         None if s == "abba" => Ok(etbench_protocol::Order::Abba),
         None if s == "random" => Ok(etbench_protocol::Order::Random { seed: 0 }),
-        Some(("random", seed)) => seed.parse().map(|seed| etbench_protocol::Order::Random { seed }).map_err(|_| format!("`{seed}` is not a seed")),
+        Some(("random", seed)) => seed
+            .parse()
+            .map(|seed| etbench_protocol::Order::Random { seed })
+            .map_err(|_| format!("`{seed}` is not a seed")),
         _ => Err(format!("`{s}`: use abba or random[:SEED]")),
     }
 }
@@ -386,7 +389,10 @@ impl Measure {
             run_timeout: self.run_timeout.map(std::time::Duration::from_secs_f64),
             workloads: Vec::new(),
             llm_auto: false,
-            generation_defaults: self.warmup.is_none() && self.iters.is_none() && self.until_ci.is_none() && self.max_time.is_none(),
+            generation_defaults: self.warmup.is_none()
+                && self.iters.is_none()
+                && self.until_ci.is_none()
+                && self.max_time.is_none(),
         }
     }
 
@@ -606,7 +612,13 @@ fn parse_prefill_mode(s: &str) -> Result<etbench_protocol::PrefillMode, String> 
 
 impl LlmArgs {
     fn given(&self) -> bool {
-        !self.prefill.is_empty() || !self.decode.is_empty() || !self.depth.is_empty() || self.prompt_seed.is_some() || self.prefill_mode.is_some() || self.stop_at_eos || self.sustain.is_some()
+        !self.prefill.is_empty()
+            || !self.decode.is_empty()
+            || !self.depth.is_empty()
+            || self.prompt_seed.is_some()
+            || self.prefill_mode.is_some()
+            || self.stop_at_eos
+            || self.sustain.is_some()
     }
 
     /// Every combination of --prefill × --decode × --depth; `prompt_ids` (a prompt through the tokenizer) fixes
@@ -688,7 +700,9 @@ impl TextArgs {
         let (flag, text) = match (&self.prompt, &self.prompt_file) {
             (Some(text), _) => (format!("--prompt {text:?}"), text.clone()),
             (None, Some(file)) => (format!("--prompt-file {}", file.display()), prompt_file(file)?),
-            (None, None) if self.tokenizer.is_some() => return Err(arg_error("--tokenizer needs --prompt or --prompt-file")),
+            (None, None) if self.tokenizer.is_some() => {
+                return Err(arg_error("--tokenizer needs --prompt or --prompt-file"))
+            }
             (None, None) => return Ok(None),
         };
         let tokenizer = load_tokenizer(self.tokenizer.as_deref())?;
@@ -708,7 +722,10 @@ fn prompt_file(path: &Path) -> anyhow::Result<String> {
 fn load_tokenizer(explicit: Option<&Path>) -> anyhow::Result<Tokenizer> {
     let path = match explicit {
         Some(path) => path.to_owned(),
-        None => as_arg_error(crate::home::find().context("finding the bundled tokenizer (or pass --tokenizer path/to/tokenizer.json)"))?.tokenizer(),
+        None => as_arg_error(
+            crate::home::find().context("finding the bundled tokenizer (or pass --tokenizer path/to/tokenizer.json)"),
+        )?
+        .tokenizer(),
     };
     as_arg_error(Tokenizer::load(&path))
 }
@@ -760,10 +777,13 @@ struct DriftArgs {
 
 /// Drift compares every candidate with the reference, so each of them must be a file before anything runs.
 fn check_drift_models(args: &DriftArgs) -> anyhow::Result<()> {
-    let named = std::iter::once(("--reference", &args.reference)).chain(args.candidates.iter().map(|c| ("CANDIDATE", c)));
+    let named =
+        std::iter::once(("--reference", &args.reference)).chain(args.candidates.iter().map(|c| ("CANDIDATE", c)));
     for (flag, path) in named {
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => return Err(arg_error(format!("drift {flag} {} is a directory; pass a .pte file", path.display()))),
+            Ok(m) if m.is_dir() => {
+                return Err(arg_error(format!("drift {flag} {} is a directory; pass a .pte file", path.display())))
+            }
             Ok(_) => {}
             Err(e) => return Err(arg_error(format!("drift {flag} {}: {e}; pass a .pte file", path.display()))),
         }
@@ -782,9 +802,13 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
         prompts.push(prompt.clone());
     }
     if let Some(file) = &args.prompt_file {
-        let lines: Vec<String> = prompt_file(file)?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+        let lines: Vec<String> =
+            prompt_file(file)?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
         if lines.is_empty() {
-            return Err(arg_error(format!("drift --prompt-file {} has no non-empty line; put one prompt per line", file.display())));
+            return Err(arg_error(format!(
+                "drift --prompt-file {} has no non-empty line; put one prompt per line",
+                file.display()
+            )));
         }
         prompts.extend(lines);
     }
@@ -794,7 +818,14 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
     let out = prepare_out(&out_path)?;
     let models: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
-    let mut plan = Plan { device, models, settings: args.measure.settings(spec), prompt: None, dump_outputs: None, model_devices: Vec::new() };
+    let mut plan = Plan {
+        device,
+        models,
+        settings: args.measure.settings(spec),
+        prompt: None,
+        dump_outputs: None,
+        model_devices: Vec::new(),
+    };
     let _lock = crate::device::lock::lock_device(plan.device.name())?;
     let mut doc = Document::new(crate::results::provenance::provenance(command_line()));
     crate::run::drift::measure(&mut plan, &prompts, &tokenizer, &out, &mut doc)?;
@@ -841,14 +872,20 @@ struct CalibrateArgs {
 
 fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     crate::progress::handle_interrupts();
-    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-calibrate", timestamp())));
+    let out_path =
+        args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-calibrate", timestamp())));
     let out = OutputDir::prepare(&out_path)?;
     let (device, base) = open_device(&args.device, args.devices_dir.as_deref(), args.runner.clone())?;
     let _lock = crate::device::lock::lock_device(device.name())?;
     let mut plan = Plan {
         device,
         models: vec![args.model.clone(), args.model.clone()],
-        settings: Settings { spec: RunSpec { iterations: args.pairs, ..base.clone() }, repeats: args.sessions, paired: true, ..Settings::default() },
+        settings: Settings {
+            spec: RunSpec { iterations: args.pairs, ..base.clone() },
+            repeats: args.sessions,
+            paired: true,
+            ..Settings::default()
+        },
         prompt: None,
         dump_outputs: None,
         model_devices: Vec::new(),
@@ -863,12 +900,19 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let paired_doc = doc.clone();
     crate::say!("calibrate: {} unpaired processes × {} iterations", args.processes, args.iters);
     plan.models.truncate(1);
-    plan.settings = Settings { spec: RunSpec { iterations: args.iters, ..base }, repeats: args.processes, ..Settings::default() };
+    plan.settings =
+        Settings { spec: RunSpec { iterations: args.iters, ..base }, repeats: args.processes, ..Settings::default() };
     let mut unpaired_doc = Document::new(doc.provenance.clone());
     sweep::execute_into(&plan, None, &mut unpaired_doc)?;
     doc.runs.extend(unpaired_doc.runs.iter().cloned());
     let calibration = crate::analysis::calibrate::calibrate(&paired_doc, &unpaired_doc, args.threshold / 100.0)
-        .ok_or_else(|| anyhow::anyhow!("calibrate: no successful run of {}; see the error rows in {}", args.model.display(), out.path().display()))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "calibrate: no successful run of {}; see the error rows in {}",
+                args.model.display(),
+                out.path().display()
+            )
+        })?;
     doc.calibration = Some(serde_json::to_value(&calibration)?);
     out.write_results(&doc)?;
     let text = crate::analysis::calibrate::render(&calibration);
@@ -957,7 +1001,8 @@ fn profile(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
         ProfileCommand::Diff { a, b, top } => {
             let (name_a, pa) = first_profile(&a)?;
             let (name_b, pb) = first_profile(&b)?;
-            let (name_a, name_b) = if name_a == name_b { (format!("A:{name_a}"), format!("B:{name_b}")) } else { (name_a, name_b) };
+            let (name_a, name_b) =
+                if name_a == name_b { (format!("A:{name_a}"), format!("B:{name_b}")) } else { (name_a, name_b) };
             print_stdout(&crate::inspect::etdump::diff_markdown(&name_a, &pa, &name_b, &pb, top))?;
         }
     }
@@ -987,7 +1032,10 @@ fn finish(doc: &Document) -> ExitCode {
     }
     let failed = doc.failed_runs();
     if failed > 0 {
-        crate::say!("etbench: {failed} of {} failed; their error rows are in the results", crate::export::fmt::plural(doc.runs.len(), "run", "runs"));
+        crate::say!(
+            "etbench: {failed} of {} failed; their error rows are in the results",
+            crate::export::fmt::plural(doc.runs.len(), "run", "runs")
+        );
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -999,14 +1047,20 @@ fn command_line() -> Vec<String> {
 }
 
 /// `local`, or a device profile, with the run specification completed by the profile's defaults.
-fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) -> anyhow::Result<(Box<dyn crate::device::Device>, RunSpec)> {
+fn open_device(
+    name: &str,
+    devices_dir: Option<&Path>,
+    runner: Option<PathBuf>,
+) -> anyhow::Result<(Box<dyn crate::device::Device>, RunSpec)> {
     if name == "local" {
         return Ok((Box::new(local_device(runner)?), RunSpec::default()));
     }
     let dir = crate::device::config::devices_dir(devices_dir);
     // An unknown name or a shorthand that does not resolve (malformed, no phone, board unreachable) is bad input.
     let shorthand = crate::device::shorthand::is_shorthand(name);
-    let profile = crate::device::catalog::resolve(&dir, name).map_err(|e| match e.downcast_ref::<crate::device::config::ProfileError>() {
+    let profile = crate::device::catalog::resolve(&dir, name).map_err(|e| match e
+        .downcast_ref::<crate::device::config::ProfileError>()
+    {
         Some(crate::device::config::ProfileError::Unknown { .. }) => arg_error(e.to_string()),
         _ if shorthand => arg_error(format!("{e:#}")),
         _ => e,
@@ -1022,7 +1076,11 @@ fn open_device(name: &str, devices_dir: Option<&Path>, runner: Option<PathBuf>) 
 
 /// Device `name` running the runner at `path` (one model's own `--runner`): a local runner binary, or on a remote
 /// device a runner for its target (a bundle directory for a phone), installed beside the others.
-fn open_with_runner(name: &str, devices_dir: Option<&Path>, path: &Path) -> anyhow::Result<Box<dyn crate::device::Device>> {
+fn open_with_runner(
+    name: &str,
+    devices_dir: Option<&Path>,
+    path: &Path,
+) -> anyhow::Result<Box<dyn crate::device::Device>> {
     let (device, _) = open_device(name, devices_dir, Some(path.to_owned())).map_err(|e| arg_error(e.to_string()))?;
     Ok(device)
 }
@@ -1039,13 +1097,21 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 fn resume(dir: &Path) -> anyhow::Result<ExitCode> {
     let results = dir.join("results.json");
     if !results.is_file() {
-        return Err(arg_error(format!("--resume {}: no results.json there; pass the directory an interrupted `etbench run` wrote", dir.display())));
+        return Err(arg_error(format!(
+            "--resume {}: no results.json there; pass the directory an interrupted `etbench run` wrote",
+            dir.display()
+        )));
     }
     let dir = std::fs::canonicalize(dir).with_context(|| format!("--resume {}", dir.display()))?;
     let doc = as_arg_error(Document::read(&results))?;
     let recorded = doc.provenance.command.clone();
     let parsed = Cli::from_arg_matches(&command().try_get_matches_from(&recorded).map_err(|e| {
-        arg_error(format!("--resume {}: its recorded command `{}` does not parse with this etbench: {}", dir.display(), recorded.join(" "), e.kind()))
+        arg_error(format!(
+            "--resume {}: its recorded command `{}` does not parse with this etbench: {}",
+            dir.display(),
+            recorded.join(" "),
+            e.kind()
+        ))
     })?)?;
     let mut args = match parsed.command {
         Command::Run(args) if args.resume.is_none() => args,
@@ -1058,13 +1124,22 @@ fn resume(dir: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(cwd) = &doc.provenance.cwd {
-        std::env::set_current_dir(cwd).map_err(|e| arg_error(format!("--resume {}: the run's working directory {cwd} is gone ({e}); its relative paths cannot be found", dir.display())))?;
+        std::env::set_current_dir(cwd).map_err(|e| {
+            arg_error(format!(
+                "--resume {}: the run's working directory {cwd} is gone ({e}); its relative paths cannot be found",
+                dir.display()
+            ))
+        })?;
     }
     for run in doc.runs.iter().filter(|r| !r.is_interrupted() && !r.model.sha256.is_empty()) {
         let now = crate::device::push::sha256_cached(Path::new(&run.model.path));
         if now.as_deref().ok() != Some(run.model.sha256.as_str()) {
             let what = match now {
-                Ok(sha) => format!("changed since it was measured (sha256 {}… then, {}… now)", &run.model.sha256[..12], &sha[..12]),
+                Ok(sha) => format!(
+                    "changed since it was measured (sha256 {}… then, {}… now)",
+                    &run.model.sha256[..12],
+                    &sha[..12]
+                ),
                 Err(e) => format!("cannot be read any more ({e})"),
             };
             return Err(arg_error(format!(
@@ -1082,12 +1157,19 @@ fn resume(dir: &Path) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|name| match Document::read(&dir.join(name).join("results.json")) {
                 Ok(own) => Some(own),
-                Err(_) => Some(Document { runs: doc.runs.iter().filter(|r| &r.device.name == name).cloned().collect(), ..doc.clone() }),
+                Err(_) => Some(Document {
+                    runs: doc.runs.iter().filter(|r| &r.device.name == name).cloned().collect(),
+                    ..doc.clone()
+                }),
             })
             .collect()
     };
     args.out = Some(dir.clone());
-    crate::say!("etbench: resuming `{}` in {}", recorded.iter().skip(1).cloned().collect::<Vec<_>>().join(" "), dir.display());
+    crate::say!(
+        "etbench: resuming `{}` in {}",
+        recorded.iter().skip(1).cloned().collect::<Vec<_>>().join(" "),
+        dir.display()
+    );
     run_with(args, priors)
 }
 
@@ -1119,10 +1201,15 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         ));
     }
     if design.is_some() && args.models.len() < 2 {
-        return Err(arg_error(format!("--paired needs at least two --model files (the first is the reference); got {}", args.models.len())));
+        return Err(arg_error(format!(
+            "--paired needs at least two --model files (the first is the reference); got {}",
+            args.models.len()
+        )));
     }
     if design.is_some() && (args.text.generate > 0 || args.measure.profile) {
-        return Err(arg_error("--paired cannot be combined with --generate or --profile: run those models one by one".to_owned()));
+        return Err(arg_error(
+            "--paired cannot be combined with --generate or --profile: run those models one by one".to_owned(),
+        ));
     }
     check_models("--model", &args.models)?;
     args.measure.check_for(&names)?;
@@ -1143,7 +1230,10 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         Some(p) if args.llm.given() => (None, Some(p)),
         p => (p, None),
     };
-    let prompt_ids = text_run.as_ref().map(|p| p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}")))).transpose()?;
+    let prompt_ids = text_run
+        .as_ref()
+        .map(|p| p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}"))))
+        .transpose()?;
     let workloads = args.llm.workloads(prompt_ids.as_deref());
     check_workloads(&args.models, &workloads)?;
     let devices: Vec<_> = names
@@ -1167,7 +1257,13 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         }
         let processes = design == Some(PairedDesign::Processes);
         let llm_auto = workloads.is_empty() && inputs.is_empty() && args.text.generate == 0 && prompt.is_none();
-        let settings = Settings { paired: design.is_some(), processes, workloads: workloads.clone(), llm_auto, ..args.measure.settings(spec) };
+        let settings = Settings {
+            paired: design.is_some(),
+            processes,
+            workloads: workloads.clone(),
+            llm_auto,
+            ..args.measure.settings(spec)
+        };
         let model_devices = if own_runners {
             let labels = crate::plan::ModelRunner::labels(runners);
             runners
@@ -1181,7 +1277,14 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         } else {
             Vec::new()
         };
-        plans.push(Plan { device, models: args.models.clone(), settings, prompt: prompt.clone(), dump_outputs: None, model_devices });
+        plans.push(Plan {
+            device,
+            models: args.models.clone(),
+            settings,
+            prompt: prompt.clone(),
+            dump_outputs: None,
+            model_devices,
+        });
     }
     let mut doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
     if let Some(p) = &text_run {
@@ -1197,7 +1300,9 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
         // A paired-processes session has a row per process (dozens): the terminal gets them pooled per model, as
         // in report.md; results.json keeps every row.
-        RunFormat::Table if design == Some(PairedDesign::Processes) => print_stdout(&export::report::Report::tables(&doc))?,
+        RunFormat::Table if design == Some(PairedDesign::Processes) => {
+            print_stdout(&export::report::Report::tables(&doc))?
+        }
         RunFormat::Table => print_stdout(&export::table::render(&doc))?,
         RunFormat::Md => print_stdout(&export::report::Report::tables(&doc))?,
         RunFormat::None => {}
@@ -1220,7 +1325,10 @@ fn bundled_models(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     models.sort();
     if models.is_empty() {
-        anyhow::bail!("no .pte files in {}; pass --models DIR or export some with scripts/export_gemma3n.py", dir.display());
+        anyhow::bail!(
+            "no .pte files in {}; pass --models DIR or export some with scripts/export_gemma3n.py",
+            dir.display()
+        );
     }
     Ok(models)
 }
@@ -1232,13 +1340,18 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => Some(crate::home::find().context("finding the bundled models (or pass --models DIR)")?),
     };
     let models_dir = args.models.clone().or_else(|| home.as_ref().map(|h| h.models())).expect("one of the two is set");
-    let models = if args.models.is_some() { as_arg_error(bundled_models(&models_dir))? } else { bundled_models(&models_dir)? };
+    let models =
+        if args.models.is_some() { as_arg_error(bundled_models(&models_dir))? } else { bundled_models(&models_dir)? };
     args.measure.check_for(&["local".to_owned()])?;
     let device = local_device(args.measure.one_runner()?)?;
     let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = prepare_out(&out_path)?;
-    crate::say!("etbench: {} from {}", crate::export::fmt::plural(models.len(), "model", "models"), models_dir.display());
+    crate::say!(
+        "etbench: {} from {}",
+        crate::export::fmt::plural(models.len(), "model", "models"),
+        models_dir.display()
+    );
     let mut spec = args.measure.complete(RunSpec::default());
     args.measure.pin_cores(&device, &mut spec)?;
     let plan = Plan {

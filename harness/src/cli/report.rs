@@ -12,15 +12,15 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::analysis::bootstrap::{Bootstrap, Verdict};
-use crate::analysis::paired;
 use crate::analysis::compare::{self, Comparison, Options};
-use crate::export;
 use crate::analysis::history::{self, History};
-use crate::export::store::{print_stdout, OutputDir};
-use crate::export::report::{merge, Report};
-use crate::export::{card, trend};
-use crate::export::fmt::plural;
+use crate::analysis::paired;
 use crate::analysis::site;
+use crate::export;
+use crate::export::fmt::plural;
+use crate::export::report::{merge, Report};
+use crate::export::store::{print_stdout, OutputDir};
+use crate::export::{card, trend};
 use crate::results::Document;
 
 #[derive(Args, Debug)]
@@ -185,7 +185,8 @@ pub(crate) fn read_doc(path: &Path) -> anyhow::Result<Document> {
     let file = if path.is_dir() { path.join("results.json") } else { path.to_owned() };
     // The read error already names the file and its cause (with the cause's text, which it also carries as its
     // source): one flat message, so `{:#}` prints each part once.
-    Document::read(&file).map_err(|e| anyhow::anyhow!("{e}; pass a results.json written by `etbench run` (or its directory)"))
+    Document::read(&file)
+        .map_err(|e| anyhow::anyhow!("{e}; pass a results.json written by `etbench run` (or its directory)"))
 }
 
 fn read_docs(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
@@ -315,7 +316,8 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let h = History::open(db.location()?)?;
             let series = h.series()?;
             let out = OutputDir::prepare(&out)?;
-            let views: Vec<trend::Series> = series.iter().map(|s| trend::Series { label: s.key.clone(), runs: s.runs.iter().collect() }).collect();
+            let views: Vec<trend::Series> =
+                series.iter().map(|s| trend::Series { label: s.key.clone(), runs: s.runs.iter().collect() }).collect();
             let ratios: Vec<trend::RatioSeries> = history::normalised_series(&series, &Bootstrap::default())
                 .into_iter()
                 .map(|n| trend::RatioSeries {
@@ -370,7 +372,13 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let source = History::open(history::Location::parse(&from)?)?;
             let mut target = History::create(history::Location::parse(&to)?)?;
             let a = target.copy_from(&source)?;
-            eprintln!("etbench: {} → {}: {} run(s) copied, {} already present", source.location(), target.location(), a.added, a.already_present);
+            eprintln!(
+                "etbench: {} → {}: {} run(s) copied, {} already present",
+                source.location(),
+                target.location(),
+                a.added,
+                a.already_present
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

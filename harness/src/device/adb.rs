@@ -21,12 +21,21 @@ pub struct AdbTransport {
 /// What `adb -s X get-state` and friends say when the device is not usable, with the fix.
 fn state_problem(stderr: &str) -> Option<(&'static str, &'static str)> {
     if stderr.contains("unauthorized") {
-        Some(("unauthorized", "unlock the phone and accept the \"Allow USB debugging\" prompt for this computer, then retry"))
+        Some((
+            "unauthorized",
+            "unlock the phone and accept the \"Allow USB debugging\" prompt for this computer, then retry",
+        ))
     } else if stderr.contains("offline") {
         Some(("offline", "reconnect it (`adb disconnect SERIAL; adb connect SERIAL` for network devices, or replug USB) and check that adbd runs"))
     } else if stderr.contains("not found") || stderr.contains("no devices") {
-        Some(("not found", "check the serial in the profile against `adb devices` (and `adb connect HOST:PORT` for network devices)"))
-    } else if stderr.contains("cannot connect") || stderr.contains("Connection refused") || stderr.contains("failed to connect") {
+        Some((
+            "not found",
+            "check the serial in the profile against `adb devices` (and `adb connect HOST:PORT` for network devices)",
+        ))
+    } else if stderr.contains("cannot connect")
+        || stderr.contains("Connection refused")
+        || stderr.contains("failed to connect")
+    {
         Some(("unreachable", "check the address and that adbd listens there"))
     } else {
         None
@@ -61,7 +70,12 @@ impl AdbTransport {
 
     /// [`Self::output`] for a long command (a multi-GB push): killed, and `None`, when etbench is interrupted.
     fn output_unless_interrupted(&self, mut cmd: Command) -> Result<Option<Output>, TransportError> {
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| self.cannot_run(e))?;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.cannot_run(e))?;
         loop {
             if crate::progress::interrupted() {
                 let _ = child.kill();
@@ -76,13 +90,19 @@ impl AdbTransport {
         }
         // It has exited: what it printed (a line or two) is waiting in the pipes.
         let out = child.wait_with_output().map_err(|e| self.cannot_run(e))?;
-        Ok(Some(Output { stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() }))
+        Ok(Some(Output {
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }))
     }
 
     fn cannot_run(&self, e: std::io::Error) -> TransportError {
         TransportError::Other {
             device: self.device.clone(),
-            message: format!("cannot run adb: {e}; install it (Debian: apt-get install adb, or Android platform-tools)"),
+            message: format!(
+                "cannot run adb: {e}; install it (Debian: apt-get install adb, or Android platform-tools)"
+            ),
         }
     }
 
@@ -182,11 +202,20 @@ impl Transport for AdbTransport {
         ))
     }
 
-    fn push(&self, local: &Path, remote: &str, offset: u64, progress: &indicatif::ProgressBar) -> Result<(), TransportError> {
+    fn push(
+        &self,
+        local: &Path,
+        remote: &str,
+        offset: u64,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<(), TransportError> {
         self.connect()?;
         if offset > 0 {
             // adb push cannot append; the caller removes the part file and restarts.
-            return Err(TransportError::Other { device: self.device.clone(), message: "adb push cannot resume".into() });
+            return Err(TransportError::Other {
+                device: self.device.clone(),
+                message: "adb push cannot resume".into(),
+            });
         }
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let out = std::thread::scope(|scope| {
@@ -213,7 +242,11 @@ impl Transport for AdbTransport {
         })?;
         let Some(out) = out else {
             let next = "the next push starts it again".to_owned();
-            return Err(TransportError::Interrupted { device: self.device.clone(), file: local.display().to_string(), next });
+            return Err(TransportError::Interrupted {
+                device: self.device.clone(),
+                file: local.display().to_string(),
+                next,
+            });
         };
         if out.success() {
             progress.set_position(std::fs::metadata(local).map(|m| m.len()).unwrap_or(0));

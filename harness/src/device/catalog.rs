@@ -8,8 +8,8 @@ use super::local::LocalTransport;
 use super::ssh::SshTransport;
 use super::transport::Transport;
 use super::RemoteDevice;
-use crate::device::Device;
 use crate::device::config::{self, Profile, ProfileError, TransportKind};
+use crate::device::Device;
 
 /// A transport for a profile.
 pub fn transport_for(profile: &Profile) -> Box<dyn Transport> {
@@ -56,7 +56,11 @@ pub fn resolve(dir: &Path, name: &str) -> anyhow::Result<Profile> {
     };
     let profiles = config::load_all(dir).unwrap_or_default();
     if let Some(p) = profiles.into_iter().find(|p| same(p)) {
-        crate::say!("etbench: --device {name}: using profile {} (devices/{}.toml), which names the same device", p.name, p.name);
+        crate::say!(
+            "etbench: --device {name}: using profile {} (devices/{}.toml), which names the same device",
+            p.name,
+            p.name
+        );
         return Ok(p);
     }
     Ok(short)
@@ -95,7 +99,10 @@ fn reachability(all: &[Profile]) -> Vec<String> {
                 s.spawn(move || {
                     let status = match transport_for(p).connect() {
                         Ok(()) => "reachable".to_owned(),
-                        Err(e) => format!("NOT USABLE: {}", e.to_string().strip_prefix(&format!("device {}: ", p.name)).unwrap_or(&e.to_string())),
+                        Err(e) => format!(
+                            "NOT USABLE: {}",
+                            e.to_string().strip_prefix(&format!("device {}: ", p.name)).unwrap_or(&e.to_string())
+                        ),
                     };
                     bar.inc(1);
                     status
@@ -127,19 +134,23 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
     }
     // One listing per adb server: a profile's (port or socket), and the default one (ANDROID_ADB_SERVER_PORT, else
     // 5037), each asked once.
-    let default_port = std::env::var("ANDROID_ADB_SERVER_PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(5037);
+    let default_port =
+        std::env::var("ANDROID_ADB_SERVER_PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(5037);
     let effective = |(port, socket): (Option<u16>, Option<String>)| match socket {
         Some(socket) => (None, Some(socket)),
         None => (Some(port.unwrap_or(default_port)), None),
     };
     let default_server = (Some(default_port), None);
-    let mut servers: Vec<(Option<u16>, Option<String>)> = all.iter().filter_map(|p| p.adb.as_ref().map(|a| effective(a.server_key()))).collect();
+    let mut servers: Vec<(Option<u16>, Option<String>)> =
+        all.iter().filter_map(|p| p.adb.as_ref().map(|a| effective(a.server_key()))).collect();
     servers.push(default_server.clone());
     servers.sort();
     servers.dedup();
     for server in servers {
         for (serial, state) in list_devices(&server) {
-            let configured = all.iter().any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && effective(a.server_key()) == server));
+            let configured = all
+                .iter()
+                .any(|p| p.adb.as_ref().is_some_and(|a| a.serial == serial && effective(a.server_key()) == server));
             if configured {
                 continue;
             }
@@ -150,7 +161,13 @@ pub fn listing(dir: &Path, host_runner: Result<PathBuf, String>) -> Result<Strin
                     "unauthorized" => "unauthorized: accept this computer's key on the phone".to_owned(),
                     other => other.to_owned(),
                 };
-                table.add_row([format!("adb:{serial}"), "adb".into(), "aarch64-linux-android".into(), format!("adb {serial}"), status]);
+                table.add_row([
+                    format!("adb:{serial}"),
+                    "adb".into(),
+                    "aarch64-linux-android".into(),
+                    format!("adb {serial}"),
+                    status,
+                ]);
             } else {
                 let label = super::adb::server_label(&server);
                 table.add_row([

@@ -89,7 +89,8 @@ impl AdbProfile {
         if self.server_port.is_some() {
             return Err(format!("[adb] server = {server:?} and server_port both name the adb server; keep one"));
         }
-        let port = server.strip_prefix("tcp:").and_then(|rest| rest.rsplit_once(':')).filter(|(host, _)| !host.is_empty());
+        let port =
+            server.strip_prefix("tcp:").and_then(|rest| rest.rsplit_once(':')).filter(|(host, _)| !host.is_empty());
         match port.map(|(_, p)| p.parse::<u16>()) {
             Some(Ok(p)) if p > 0 => Ok(()),
             _ => Err(format!("[adb] server = {server:?} is not \"tcp:HOST:PORT\" (e.g. \"tcp:127.0.0.1:5037\" through an ssh tunnel)")),
@@ -172,8 +173,12 @@ impl Profile {
 
     fn validate(&self) -> Result<(), String> {
         match (self.transport, &self.ssh, &self.adb) {
-            (TransportKind::Ssh, None, _) => return Err("transport = \"ssh\" needs an [ssh] table with host = ...".into()),
-            (TransportKind::Adb, _, None) => return Err("transport = \"adb\" needs an [adb] table with serial = ...".into()),
+            (TransportKind::Ssh, None, _) => {
+                return Err("transport = \"ssh\" needs an [ssh] table with host = ...".into())
+            }
+            (TransportKind::Adb, _, None) => {
+                return Err("transport = \"adb\" needs an [adb] table with serial = ...".into())
+            }
             (TransportKind::Ssh, _, Some(_)) | (TransportKind::Adb, Some(_), _) => {
                 return Err("give either [ssh] or [adb], matching `transport`".into())
             }
@@ -191,7 +196,9 @@ impl Profile {
             }
         }
         if self.transport != TransportKind::Local && self.work_dir.is_none() {
-            return Err("remote devices need work_dir = \"/absolute/dir\" (e.g. /data/local/tmp/etbench on Android)".into());
+            return Err(
+                "remote devices need work_dir = \"/absolute/dir\" (e.g. /data/local/tmp/etbench on Android)".into()
+            );
         }
         if let Some(mask) = &self.cpu_affinity {
             let hex = mask.trim_start_matches("0x");
@@ -252,8 +259,10 @@ pub fn load_all(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => return Err(ProfileError::Dir { dir: dir.display().to_string(), error }),
     };
-    let mut paths: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     paths.sort();
     let mut profiles = Vec::new();
     for path in paths {
@@ -293,15 +302,18 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_by_name() {
-        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreds = 4\n[ssh]\nhost = \"h\"\n").unwrap_err();
+        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreds = 4\n[ssh]\nhost = \"h\"\n")
+            .unwrap_err();
         assert!(e.contains("threds"), "{e}");
-        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhostkey = \"no\"\n").unwrap_err();
+        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhostkey = \"no\"\n")
+            .unwrap_err();
         assert!(e.contains("hostkey"), "{e}");
     }
 
     #[test]
     fn run_table_completes_the_defaults_and_typos_are_named() {
-        let p = parse("name = \"b\"\ntransport = \"local\"\nthreads = 2\n[run]\nwarmup = 1\ngate_timeout_s = 60.0\n").unwrap();
+        let p = parse("name = \"b\"\ntransport = \"local\"\nthreads = 2\n[run]\nwarmup = 1\ngate_timeout_s = 60.0\n")
+            .unwrap();
         let spec = p.run_spec(&etbench_protocol::RunSpec::default()).unwrap();
         assert_eq!((spec.threads, spec.warmup, spec.gate_timeout_s, spec.iterations), (Some(2), 1, 60.0, 20));
         let e = parse("name = \"b\"\ntransport = \"local\"\n[run]\nwarmpu = 1\n").unwrap_err();
@@ -312,15 +324,22 @@ mod tests {
     fn android_profiles_get_the_bundle_and_only_they_may_ask_for_it() {
         let phone = parse("name = \"p\"\ntransport = \"adb\"\nwork_dir = \"/data/local/tmp/e\"\nrunner = \"bundle\"\n[adb]\nserial = \"X\"\n").unwrap();
         assert_eq!((phone.target(), phone.runner), (ANDROID.to_owned(), Some(RunnerSource::Bundle)));
-        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nrunner = \"bundle\"\n[ssh]\nhost = \"h\"\n").unwrap_err();
+        let e =
+            parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nrunner = \"bundle\"\n[ssh]\nhost = \"h\"\n")
+                .unwrap_err();
         assert!(e.contains("aarch64-linux-android") && e.contains("\"build\""), "{e}");
     }
 
     #[test]
     fn inconsistent_profiles_say_what_is_missing() {
         assert!(parse("name = \"b\"\ntransport = \"adb\"\nwork_dir = \"/w\"\n").unwrap_err().contains("[adb]"));
-        assert!(parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"w\"\n[ssh]\nhost = \"h\"\n").unwrap_err().contains("absolute"));
-        let e = parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhost_key_checking = \"no\"\n").unwrap_err();
+        assert!(parse("name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"w\"\n[ssh]\nhost = \"h\"\n")
+            .unwrap_err()
+            .contains("absolute"));
+        let e = parse(
+            "name = \"b\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"h\"\nhost_key_checking = \"no\"\n",
+        )
+        .unwrap_err();
         assert!(e.contains("host_key_checking") || e.contains("unknown variant"), "{e}");
     }
 }

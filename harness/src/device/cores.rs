@@ -106,7 +106,8 @@ pub fn choose(selection: &CoreSelection, clusters: &[CpuCluster], device: &str) 
                 describe(clusters)
             ));
         }
-        let used: Vec<String> = clusters.iter().filter(|c| c.cpus.iter().any(|x| cpus.contains(x))).map(|c| c.name.clone()).collect();
+        let used: Vec<String> =
+            clusters.iter().filter(|c| c.cpus.iter().any(|x| cpus.contains(x))).map(|c| c.name.clone()).collect();
         return Ok(CoreChoice { mask: crate::device::probe::mask_of(&cpus), cpus, clusters: used, warning: None });
     }
     if *selection == CoreSelection::All {

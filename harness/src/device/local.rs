@@ -44,7 +44,13 @@ impl Transport for LocalTransport {
         command_error(&self.device, what, out)
     }
 
-    fn push(&self, local: &Path, remote: &str, offset: u64, progress: &indicatif::ProgressBar) -> Result<(), TransportError> {
+    fn push(
+        &self,
+        local: &Path,
+        remote: &str,
+        offset: u64,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<(), TransportError> {
         let mut src = std::fs::File::open(local).map_err(|e| self.io(&local.display().to_string(), e))?;
         src.seek(SeekFrom::Start(offset)).map_err(|e| self.io("seek", e))?;
         let mut dst = std::fs::OpenOptions::new()

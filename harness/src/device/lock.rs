@@ -12,7 +12,8 @@ pub struct DeviceLock {
 }
 
 fn lock_path(device: &str) -> PathBuf {
-    let safe: String = device.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let safe: String =
+        device.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     super::push::cache_dir().join("locks").join(format!("{safe}.lock"))
 }
 
@@ -38,7 +39,7 @@ pub fn exclusive(path: &Path, what: &str, busy: &str) -> Result<File, String> {
 /// Takes the device's lock, waiting (with a message) while another run holds it.
 pub fn lock_device(device: &str) -> anyhow::Result<DeviceLock> {
     let path = lock_path(device);
-    let file = exclusive(&path, "device lock", &format!("device {device} is busy: another etbench run")).map_err(anyhow::Error::msg)?;
+    let file = exclusive(&path, "device lock", &format!("device {device} is busy: another etbench run"))
+        .map_err(anyhow::Error::msg)?;
     Ok(DeviceLock { _file: file, path })
 }
-

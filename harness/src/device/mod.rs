@@ -4,8 +4,8 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::results::SystemInfo;
@@ -161,7 +161,10 @@ pub trait Device: Send + Sync {
     /// The device's CPU clusters (for `--cores`), slowest first. The default reads this host's sysfs.
     fn clusters(&self) -> Result<Vec<crate::results::CpuCluster>, DeviceError> {
         let out = Command::new("sh").arg("-c").arg(probe::CPUS_SCRIPT).stdin(Stdio::null()).output().map_err(|e| {
-            DeviceError::Transport { device: self.name().to_owned(), message: format!("cannot read this host's CPUs: {e}") }
+            DeviceError::Transport {
+                device: self.name().to_owned(),
+                message: format!("cannot read this host's CPUs: {e}"),
+            }
         })?;
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(probe::parse(&text).1.clusters)

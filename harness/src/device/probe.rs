@@ -70,7 +70,9 @@ pub fn parse(text: &str) -> (SystemInfo, ProbedInfo) {
     let first = |name: &str| get(name).first().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
     let cpuinfo = get("cpuinfo");
     let meminfo = get("meminfo");
-    let kb = |key: &str| kv(&meminfo, ':', key).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).map(|k| k * 1024);
+    let kb = |key: &str| {
+        kv(&meminfo, ':', key).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).map(|k| k * 1024)
+    };
     let android: BTreeMap<String, String> = get("getprop")
         .iter()
         .filter_map(|l| {
@@ -89,8 +91,16 @@ pub fn parse(text: &str) -> (SystemInfo, ProbedInfo) {
     let is_android = !android.is_empty();
     let info = SystemInfo {
         hostname: first("hostname"),
-        os: if is_android { Some("Android".into()) } else { kv(&get("os"), '=', "NAME").map(str::to_owned).or(Some("Linux".into())) },
-        os_version: if is_android { android.get("ro.build.version.release").cloned() } else { kv(&get("os"), '=', "VERSION_ID").map(str::to_owned) },
+        os: if is_android {
+            Some("Android".into())
+        } else {
+            kv(&get("os"), '=', "NAME").map(str::to_owned).or(Some("Linux".into()))
+        },
+        os_version: if is_android {
+            android.get("ro.build.version.release").cloned()
+        } else {
+            kv(&get("os"), '=', "VERSION_ID").map(str::to_owned)
+        },
         kernel: first("kernel"),
         arch: first("arch").unwrap_or_else(|| "unknown".into()),
         cpu_brand: cpu_model.clone(),
@@ -164,7 +174,15 @@ pub fn clusters(lines: &[&str], nproc: usize) -> Vec<CpuCluster> {
     cpus.sort();
     let by_capacity = cpus.iter().all(|c| c.1.is_some());
     let by_freq = !by_capacity && cpus.iter().all(|c| c.2.is_some());
-    let key = |c: &(u32, Option<u64>, Option<u64>)| if by_capacity { c.1 } else if by_freq { c.2 } else { None };
+    let key = |c: &(u32, Option<u64>, Option<u64>)| {
+        if by_capacity {
+            c.1
+        } else if by_freq {
+            c.2
+        } else {
+            None
+        }
+    };
     let mut keys: Vec<Option<u64>> = cpus.iter().map(key).collect();
     keys.sort();
     keys.dedup();
@@ -216,11 +234,12 @@ fn parse_dumpsys_battery(lines: &[&str]) -> Option<PowerState> {
     let level: u32 = value("level")?.parse().ok()?;
     let scale: u32 = value("scale").and_then(|v| v.parse().ok()).filter(|s| *s > 0).unwrap_or(100);
     let status = value("status").and_then(|v| v.parse::<u32>().ok());
-    let plugged = [("AC powered", "ac"), ("USB powered", "usb"), ("Wireless powered", "wireless"), ("Dock powered", "dock")]
-        .iter()
-        .filter(|(k, _)| value(k) == Some("true"))
-        .map(|(_, name)| name.to_string())
-        .collect();
+    let plugged =
+        [("AC powered", "ac"), ("USB powered", "usb"), ("Wireless powered", "wireless"), ("Dock powered", "dock")]
+            .iter()
+            .filter(|(k, _)| value(k) == Some("true"))
+            .map(|(_, name)| name.to_string())
+            .collect();
     Some(PowerState {
         source: "dumpsys battery".into(),
         level_pct: Some(level * 100 / scale),
@@ -260,15 +279,26 @@ fn parse_dumpsys_thermal(lines: &[&str]) -> Option<ThermalStatus> {
     for line in lines {
         let Some(body) = line.trim().strip_prefix("Temperature{").and_then(|b| b.strip_suffix('}')) else { continue };
         let field = |key: &str| body.split(", ").find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
-        let (Some(name), Some(value)) = (field("mName"), field("mValue").and_then(|v| v.parse::<f64>().ok())) else { continue };
+        let (Some(name), Some(value)) = (field("mName"), field("mValue").and_then(|v| v.parse::<f64>().ok())) else {
+            continue;
+        };
         let kind = field("mType").and_then(|t| t.parse::<i32>().ok()).map(|t| thermal_kind(t).to_owned());
         temperatures.retain(|z| z.zone != name);
-        temperatures.push(ThermalZone { zone: name.to_owned(), kind, temp_millic: Some((value * 1000.0).round() as i64) });
+        temperatures.push(ThermalZone {
+            zone: name.to_owned(),
+            kind,
+            temp_millic: Some((value * 1000.0).round() as i64),
+        });
     }
     if status.is_none() && temperatures.is_empty() {
         return None;
     }
-    let name = status.map(|s| ["none", "light", "moderate", "severe", "critical", "emergency", "shutdown"].get(s as usize).unwrap_or(&"unknown").to_string());
+    let name = status.map(|s| {
+        ["none", "light", "moderate", "severe", "critical", "emergency", "shutdown"]
+            .get(s as usize)
+            .unwrap_or(&"unknown")
+            .to_string()
+    });
     Some(ThermalStatus { source: "dumpsys thermalservice".into(), status, name, temperatures })
 }
 
@@ -281,7 +311,9 @@ fn parse_energy(lines: &[&str]) -> crate::results::EnergyProbe {
         .filter(|(path, _)| path.rsplit('/').next().is_some_and(etbench_protocol::energy::wanted_file))
         .map(|(path, value)| {
             let value = match value.strip_prefix('!') {
-                Some(e) if e.contains("Permission denied") => Err("not readable by this user (Permission denied); run as root or pick another source".to_owned()),
+                Some(e) if e.contains("Permission denied") => {
+                    Err("not readable by this user (Permission denied); run as root or pick another source".to_owned())
+                }
                 Some(e) => Err(format!("unreadable ({})", e.trim())),
                 None => Ok(value.trim().to_owned()),
             };
@@ -368,9 +400,15 @@ mod tests {
 \tTemperature{mValue=42.0, mType=3, mName=skin, mStatus=0}\n@@nproc\n8\n";
         let (_, probed) = parse(text);
         let android = probed.android_facts.unwrap();
-        assert_eq!((android.soc.as_deref(), android.sdk, android.abi.as_deref()), (Some("Google GS201"), Some(34), Some("arm64-v8a")));
+        assert_eq!(
+            (android.soc.as_deref(), android.sdk, android.abi.as_deref()),
+            (Some("Google GS201"), Some(34), Some("arm64-v8a"))
+        );
         let power = probed.power.unwrap();
-        assert_eq!((power.source.as_str(), power.level_pct, power.temperature_c, power.charging), ("dumpsys battery", Some(87), Some(29.4), Some(true)));
+        assert_eq!(
+            (power.source.as_str(), power.level_pct, power.temperature_c, power.charging),
+            ("dumpsys battery", Some(87), Some(29.4), Some(true))
+        );
         assert_eq!((power.status.as_deref(), power.plugged.clone()), (Some("charging"), vec!["usb".to_owned()]));
         let thermal = probed.thermal_status.unwrap();
         assert_eq!((thermal.status, thermal.name.as_deref()), (Some(2), Some("moderate")));
@@ -381,7 +419,10 @@ mod tests {
         // Without dumpsys, sysfs; a two-word status stays whole.
         let (_, sysfs) = parse("@@battery\nbattery 55 Not charging\n@@batterytemp\n312\n");
         let power = sysfs.power.unwrap();
-        assert_eq!((power.source.as_str(), power.level_pct, power.status.as_deref(), power.temperature_c), ("sysfs", Some(55), Some("not charging"), Some(31.2)));
+        assert_eq!(
+            (power.source.as_str(), power.level_pct, power.status.as_deref(), power.temperature_c),
+            ("sysfs", Some(55), Some("not charging"), Some(31.2))
+        );
         assert!(sysfs.android_facts.is_none() && sysfs.thermal_status.is_none());
     }
 
@@ -392,8 +433,14 @@ class/power_supply/battery/status\tDischarging\nclass/powercap/intel-rapl:0/ener
 class/hwmon/hwmon0/temp1_label\tcpu\n";
         let energy = parse(text).1.energy.unwrap();
         assert_eq!(energy.sources.len(), 1);
-        assert_eq!((energy.sources[0].name.as_str(), energy.sources[0].scope.as_str()), ("battery", "battery: whole device"));
-        assert!(energy.absent[0].looked_for.ends_with("intel-rapl:0/energy_uj") && energy.absent[0].reason.contains("not readable by this user"));
+        assert_eq!(
+            (energy.sources[0].name.as_str(), energy.sources[0].scope.as_str()),
+            ("battery", "battery: whole device")
+        );
+        assert!(
+            energy.absent[0].looked_for.ends_with("intel-rapl:0/energy_uj")
+                && energy.absent[0].reason.contains("not readable by this user")
+        );
         // No section at all (an older probe): nothing present, and the message names what was looked for.
         let none = parse("@@uname\nLinux\n").1.energy.unwrap();
         assert!(none.sources.is_empty() && none.absent[0].looked_for.contains("/sys/class/hwmon"));
@@ -401,7 +448,19 @@ class/hwmon/hwmon0/temp1_label\tcpu\n";
 
     #[test]
     fn clusters_group_by_capacity_and_are_named_by_count() {
-        let pixel = clusters(&["0 256 1803000 1", "1 256 1803000 1", "2 256 1803000 1", "3 256 1803000 1", "4 620 2350000 1", "5 620 2350000 1", "6 1024 2850000 1", "7 1024 2850000 1"], 8);
+        let pixel = clusters(
+            &[
+                "0 256 1803000 1",
+                "1 256 1803000 1",
+                "2 256 1803000 1",
+                "3 256 1803000 1",
+                "4 620 2350000 1",
+                "5 620 2350000 1",
+                "6 1024 2850000 1",
+                "7 1024 2850000 1",
+            ],
+            8,
+        );
         let names: Vec<&str> = pixel.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["little", "mid", "big"]);
         assert_eq!((pixel[0].mask.as_str(), pixel[2].mask.as_str()), ("0xf", "0xc0"));
@@ -409,7 +468,10 @@ class/hwmon/hwmon0/temp1_label\tcpu\n";
         assert_eq!(four.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["little", "mid", "big", "prime"]);
         // No capacity: the maximum frequency decides; offline CPUs are left out.
         let freq = clusters(&["0 - 1800000 1", "1 - 2400000 1", "2 - 2400000 0"], 3);
-        assert_eq!(freq.iter().map(|c| (c.name.as_str(), c.cpus.clone())).collect::<Vec<_>>(), [("little", vec![0]), ("big", vec![1])]);
+        assert_eq!(
+            freq.iter().map(|c| (c.name.as_str(), c.cpus.clone())).collect::<Vec<_>>(),
+            [("little", vec![0]), ("big", vec![1])]
+        );
         // Nothing known: one cluster of nproc CPUs.
         let none = clusters(&[], 2);
         assert_eq!((none.len(), none[0].name.as_str(), none[0].mask.as_str()), (1, "all", "0x3"));

@@ -135,8 +135,11 @@ pub struct Pusher<'a> {
 /// mtime) and its part's size.
 struct RemoteState {
     manifest: Vec<ManifestEntry>,
-    files: Vec<(Option<(u64, i64)>, Option<u64>)>,
+    files: Vec<RemoteFile>,
 }
+
+/// One destination as the device sees it: the file's (size, mtime) if present, and its `.part`'s size.
+type RemoteFile = (Option<(u64, i64)>, Option<u64>);
 
 /// A destination that needs bytes: which request, from which offset.
 struct Transfer {
@@ -156,8 +159,10 @@ impl Pusher<'_> {
 
     /// One round trip: create the destinations' directories, read the manifest, stat every file and its part.
     fn remote_state(&self, reqs: &[PushRequest]) -> Result<RemoteState, TransportError> {
-        let mut dirs: Vec<&str> =
-            reqs.iter().map(|r| r.remote.rsplit_once('/').map(|(p, _)| p).filter(|p| !p.is_empty()).unwrap_or("/")).collect();
+        let mut dirs: Vec<&str> = reqs
+            .iter()
+            .map(|r| r.remote.rsplit_once('/').map(|(p, _)| p).filter(|p| !p.is_empty()).unwrap_or("/"))
+            .collect();
         dirs.dedup();
         let mut script = String::from("mkdir -p --");
         for d in &dirs {
@@ -255,7 +260,11 @@ impl Pusher<'_> {
     }
 
     /// Sends each transfer into its part file, in order, stopping at the first failure; with each arrival's seconds.
-    fn send<'t>(&self, reqs: &[PushRequest], todo: &'t [Transfer]) -> (Vec<(&'t Transfer, f64)>, Option<TransportError>) {
+    fn send<'t>(
+        &self,
+        reqs: &[PushRequest],
+        todo: &'t [Transfer],
+    ) -> (Vec<(&'t Transfer, f64)>, Option<TransportError>) {
         let mut arrived = Vec::new();
         for t in todo {
             let req = &reqs[t.index];
@@ -279,7 +288,11 @@ impl Pusher<'_> {
 
     /// Verifies the arrived parts and renames the good ones into place: (transfer, mtime on the device) of each
     /// committed file, and the first problem.
-    fn settle<'t>(&self, reqs: &[PushRequest], arrived: &[(&'t Transfer, f64)]) -> (Vec<(&'t Transfer, i64)>, Option<TransportError>) {
+    fn settle<'t>(
+        &self,
+        reqs: &[PushRequest],
+        arrived: &[(&'t Transfer, f64)],
+    ) -> (Vec<(&'t Transfer, i64)>, Option<TransportError>) {
         if arrived.is_empty() {
             return (Vec::new(), None);
         }
@@ -298,7 +311,9 @@ impl Pusher<'_> {
             match mtime {
                 Some(mtime) => committed.push((t, mtime)),
                 None => {
-                    problem.get_or_insert_with(|| self.err(format!("cannot rename the pushed {} into place", reqs[t.index].remote)));
+                    problem.get_or_insert_with(|| {
+                        self.err(format!("cannot rename the pushed {} into place", reqs[t.index].remote))
+                    });
                 }
             }
         }
@@ -334,12 +349,20 @@ impl Pusher<'_> {
 
     /// Every part must hold exactly its file's bytes (and hash, when asked) before it may take the final name.
     /// Returns the requests whose parts are good and, when some were not, the first problem (bad parts are removed).
-    fn verify(&self, reqs: &[PushRequest], transfers: &[&Transfer]) -> Result<(Vec<usize>, Option<TransportError>), TransportError> {
+    fn verify(
+        &self,
+        reqs: &[PushRequest],
+        transfers: &[&Transfer],
+    ) -> Result<(Vec<usize>, Option<TransportError>), TransportError> {
         let mut script = String::from("true");
         for t in transfers {
             let req = &reqs[t.index];
             let part = quote(&part_name(req.remote, req.sha256));
-            let hash = if req.verify_hash { format!(" $(sha256sum -- {part} 2>/dev/null | cut -c1-64)") } else { String::new() };
+            let hash = if req.verify_hash {
+                format!(" $(sha256sum -- {part} 2>/dev/null | cut -c1-64)")
+            } else {
+                String::new()
+            };
             script.push_str(&format!("; echo \"$(stat -c %s -- {part} 2>/dev/null || echo -){hash}\""));
         }
         let out = self.transport.run_ok("checking the pushed files", &script)?;
@@ -408,9 +431,29 @@ impl Pusher<'_> {
         let manifest = self.manifest_path();
         let tmp = format!("{manifest}.tmp");
         self.transport.push(local.path(), &tmp, 0, &indicatif::ProgressBar::hidden())?;
-        self.transport.run_ok("writing the push manifest", &format!("mv -f -- {} {}", quote(&tmp), quote(&manifest)))?;
+        self.transport
+            .run_ok("writing the push manifest", &format!("mv -f -- {} {}", quote(&tmp), quote(&manifest)))?;
         Ok(())
     }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// sha256 of a file's content, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 #[cfg(test)]
@@ -434,23 +477,4 @@ mod tests {
         std::fs::write(&file, b"abcd").unwrap();
         assert_ne!(sha256_cached(&file).unwrap(), "0".repeat(64));
     }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// sha256 of a file's content, hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", hasher.finalize()))
 }

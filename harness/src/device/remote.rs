@@ -55,7 +55,9 @@ impl RunnerBundle {
     /// How `devices info` shows it.
     pub fn describe(&self) -> serde_json::Value {
         match &self.layout {
-            Layout::Direct { libs } => serde_json::json!({"kind": "direct", "path": self.runner, "arch": self.arch, "libs": libs}),
+            Layout::Direct { libs } => {
+                serde_json::json!({"kind": "direct", "path": self.runner, "arch": self.arch, "libs": libs})
+            }
             Layout::Loader { dir, files, libc } => serde_json::json!({
                 "kind": "bundle",
                 "dir": dir,
@@ -121,7 +123,11 @@ impl RemoteDevice {
             }
             Ok(b)
         });
-        let home = bundle.as_ref().ok().and_then(|b| sha256_cached(&b.runner).ok()).map(|sha| format!("runners/{}", &sha[..16]));
+        let home = bundle
+            .as_ref()
+            .ok()
+            .and_then(|b| sha256_cached(&b.runner).ok())
+            .map(|sha| format!("runners/{}", &sha[..16]));
         let mut device = Self::new(profile, transport, bundle);
         device.runner_home = home.unwrap_or_default();
         device
@@ -182,7 +188,8 @@ impl RemoteDevice {
     }
 
     fn prepare(&self) -> Result<Prepared, String> {
-        let Probed { info, mut probed, glibc } = self.probe().map_err(|e| strip_device(&e.to_string(), &self.profile.name))?.clone();
+        let Probed { info, mut probed, glibc } =
+            self.probe().map_err(|e| strip_device(&e.to_string(), &self.profile.name))?.clone();
         let bundle = self.bundle.as_ref().map_err(Clone::clone)?;
         let target = self.profile.target();
         self.check_work_dir(&target)?;
@@ -203,7 +210,8 @@ impl RemoteDevice {
     /// The work dir must exist and be on a mount that may start programs (Android's /sdcard is noexec).
     fn check_work_dir(&self, target: &str) -> Result<(), String> {
         let dir = self.work_dir();
-        let script = format!("mkdir -p -- {d} && cd -- {d} && pwd -P && echo @@ETB@@ && cat /proc/self/mounts", d = quote(dir));
+        let script =
+            format!("mkdir -p -- {d} && cd -- {d} && pwd -P && echo @@ETB@@ && cat /proc/self/mounts", d = quote(dir));
         let out = self.transport.run(&script).map_err(|e| self.strip(e))?;
         let text = out.stdout_text();
         let Some((physical, mounts)) = text.split_once("@@ETB@@\n") else {
@@ -214,7 +222,9 @@ impl RemoteDevice {
             ));
         };
         let physical = physical.trim();
-        let Some(m) = mount_of(physical, mounts).filter(|m| m.options.iter().any(|o| o == "noexec")) else { return Ok(()) };
+        let Some(m) = mount_of(physical, mounts).filter(|m| m.options.iter().any(|o| o == "noexec")) else {
+            return Ok(());
+        };
         let really = if physical != dir { format!(" (really {physical})") } else { String::new() };
         let fix = if target == ANDROID {
             "Android mounts shared storage such as /sdcard noexec; set work_dir in the profile to a directory under /data/local/tmp (e.g. work_dir = \"/data/local/tmp/etbench\")"
@@ -301,7 +311,8 @@ impl RemoteDevice {
             crate::say!("etbench: {name}: runner bundle unchanged on the device ({} files, checked in {secs:.1} s), nothing sent", files.len());
             return;
         }
-        let which = if sent.len() < files.len() && sent.len() <= 3 { format!(": {}", sent.join(", ")) } else { String::new() };
+        let which =
+            if sent.len() < files.len() && sent.len() <= 3 { format!(": {}", sent.join(", ")) } else { String::new() };
         crate::say!(
             "etbench: {name}: runner bundle {} → {}: pushed {} of {} files ({:.1} MiB in {secs:.1} s){which}",
             dir.display(),
@@ -316,7 +327,9 @@ impl RemoteDevice {
     fn launch_script(&self, bundle: &RunnerBundle, args: &[OsString]) -> String {
         let (dir, program) = match &bundle.layout {
             Layout::Direct { .. } => (self.work_dir().to_owned(), quote(&self.runner_path())),
-            Layout::Loader { .. } => (self.bundle_dir(), format!("{LOADER} --library-path {LIBRARY_PATH} ./etbench-runner")),
+            Layout::Loader { .. } => {
+                (self.bundle_dir(), format!("{LOADER} --library-path {LIBRARY_PATH} ./etbench-runner"))
+            }
         };
         let mut script = format!("cd -- {} && exec env", quote(&dir));
         for (key, value) in &self.profile.env {
@@ -368,11 +381,17 @@ fn mount_of(path: &str, mounts: &str) -> Option<Mount> {
     let mut best: Option<Mount> = None;
     for line in mounts.lines() {
         let mut w = line.split_whitespace();
-        let (Some(_), Some(point), Some(fstype), Some(options)) = (w.next(), w.next(), w.next(), w.next()) else { continue };
+        let (Some(_), Some(point), Some(fstype), Some(options)) = (w.next(), w.next(), w.next(), w.next()) else {
+            continue;
+        };
         let point = unescape_mount(point);
         let inside = point == "/" || path == point || path.starts_with(&format!("{}/", point.trim_end_matches('/')));
         if inside && best.as_ref().is_none_or(|b| point.len() >= b.point.len()) {
-            best = Some(Mount { point, fstype: fstype.to_owned(), options: options.split(',').map(str::to_owned).collect() });
+            best = Some(Mount {
+                point,
+                fstype: fstype.to_owned(),
+                options: options.split(',').map(str::to_owned).collect(),
+            });
         }
     }
     best
@@ -398,7 +417,12 @@ fn unescape_mount(field: &str) -> String {
 /// Which libc the runner uses on the device: the bundle's glibc, else the device's own (bionic for an Android
 /// target, musl for a musl one, glibc with the version the probe read).
 pub fn runner_libc(bundle: &RunnerBundle, target: &str, device_glibc: Option<String>) -> RunnerLibc {
-    let device = |libc: &str, version: Option<String>| RunnerLibc { provided_by: "device".into(), libc: libc.into(), version, detail: None };
+    let device = |libc: &str, version: Option<String>| RunnerLibc {
+        provided_by: "device".into(),
+        libc: libc.into(),
+        version,
+        detail: None,
+    };
     match &bundle.layout {
         Layout::Loader { libc, .. } => libc.clone(),
         Layout::Direct { .. } if target.contains("android") => device("bionic", None),
@@ -480,7 +504,11 @@ impl Device for RemoteDevice {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| DeviceError::Spawn { device: self.profile.name.clone(), runner: self.runner_path(), source })?;
+            .map_err(|source| DeviceError::Spawn {
+                device: self.profile.name.clone(),
+                runner: self.runner_path(),
+                source,
+            })?;
         let transport = Arc::clone(&self.transport);
         Ok(RunnerProcess::from_child(child).with_device_check(Box::new(move || transport.lost())))
     }
@@ -490,11 +518,20 @@ impl Device for RemoteDevice {
         if let Some(remote) = self.staged.lock().expect("staged lock").get(sha256) {
             return Ok(remote.clone());
         }
-        let name = host_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.pte".into());
+        let name =
+            host_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model.pte".into());
         let remote = format!("{}/models/{}/{name}", self.work_dir(), &sha256[..sha256.len().min(16)]);
-        let req = PushRequest { local: host_path, sha256, remote: &remote, executable: false, verify_hash: self.profile.verify_hash };
+        let req = PushRequest {
+            local: host_path,
+            sha256,
+            remote: &remote,
+            executable: false,
+            verify_hash: self.profile.verify_hash,
+        };
         match self.pusher().push(&req).map_err(|e| self.error(strip_device(&e.to_string(), &self.profile.name)))? {
-            Pushed::Unchanged => crate::say!("etbench: {}: {name} is already on the device (unchanged), not pushed", self.profile.name),
+            Pushed::Unchanged => {
+                crate::say!("etbench: {}: {name} is already on the device (unchanged), not pushed", self.profile.name)
+            }
             Pushed::Sent { .. } => {}
         }
         self.staged.lock().expect("staged lock").insert(sha256.to_owned(), remote.clone());
@@ -507,7 +544,9 @@ impl Device for RemoteDevice {
     }
 
     fn fetch_artifact(&self, device_path: &str, host_path: &Path) -> Result<(), DeviceError> {
-        self.transport.pull(device_path, host_path).map_err(|e| self.error(strip_device(&e.to_string(), &self.profile.name)))
+        self.transport
+            .pull(device_path, host_path)
+            .map_err(|e| self.error(strip_device(&e.to_string(), &self.profile.name)))
     }
 }
 
@@ -542,11 +581,18 @@ pub fn bundle(runner: &Path) -> Result<RunnerBundle, String> {
 /// included), and the libc its MANIFEST names for `lib/libc.so.6`.
 pub fn loader_bundle(dir: &Path) -> Result<RunnerBundle, String> {
     let runner = dir.join("etbench-runner");
-    let manifest = std::fs::read_to_string(dir.join("MANIFEST"))
-        .map_err(|e| format!("{} is not a runner bundle (MANIFEST: {e}); rebuild it with `scripts/build-runner.sh --target {ANDROID}`", dir.display()))?;
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST")).map_err(|e| {
+        format!(
+            "{} is not a runner bundle (MANIFEST: {e}); rebuild it with `scripts/build-runner.sh --target {ANDROID}`",
+            dir.display()
+        )
+    })?;
     for needed in ["etbench-runner", LOADER] {
         if !dir.join(needed).is_file() {
-            return Err(format!("the runner bundle {} has no {needed}; rebuild it with `scripts/build-runner.sh --target {ANDROID}`", dir.display()));
+            return Err(format!(
+                "the runner bundle {} has no {needed}; rebuild it with `scripts/build-runner.sh --target {ANDROID}`",
+                dir.display()
+            ));
         }
     }
     let (arch, _, _) = elf_facts(&runner)?;
@@ -653,14 +699,18 @@ fn built(target: &str, what: Built) -> Result<PathBuf, String> {
     let target_dir = root.join("target");
     let (path, ready): (PathBuf, fn(&Path) -> bool) = match what {
         Built::Runner => (target_dir.join(target).join("release/etbench-runner"), |p| p.is_file() && !stale(p)),
-        Built::Bundle => (target_dir.join("runner-bundles").join(target), |p| p.join("MANIFEST").is_file() && !stale(&p.join("MANIFEST"))),
+        Built::Bundle => (target_dir.join("runner-bundles").join(target), |p| {
+            p.join("MANIFEST").is_file() && !stale(&p.join("MANIFEST"))
+        }),
     };
     if ready(&path) {
         return Ok(path);
     }
     let script = root.join("scripts/build-runner.sh");
     if !script.is_file() {
-        return Err(format!("no etbench-runner for {target}: build one for that triple and set `runner` in the profile"));
+        return Err(format!(
+            "no etbench-runner for {target}: build one for that triple and set `runner` in the profile"
+        ));
     }
     // Two etbench processes (or test threads) needing the same build wait for one another instead of racing.
     let lock_path = target_dir.join(format!(".etbench-build-{target}.lock"));
@@ -673,7 +723,10 @@ fn built(target: &str, what: Built) -> Result<PathBuf, String> {
         args.push("--ndk");
     }
     let shown = format!("scripts/build-runner.sh {}", args.join(" "));
-    crate::say!("etbench: building the {} for {target} ({shown})", if what == Built::Bundle { "runner bundle" } else { "etbench-runner" });
+    crate::say!(
+        "etbench: building the {} for {target} ({shown})",
+        if what == Built::Bundle { "runner bundle" } else { "etbench-runner" }
+    );
     let status = std::process::Command::new("bash")
         .arg(&script)
         .args(&args)
@@ -713,7 +766,10 @@ mod tests {
             tmpfs /storage/emulated tmpfs rw,nosuid,nodev,noexec 0 0\ntmpfs /data/my\\040dir tmpfs rw 0 0\n\
             fuse /data/my\\040dir fuse rw,noexec 0 0\n";
         let m = mount_of("/storage/emulated/0/etbench", mounts).unwrap();
-        assert_eq!((m.point.as_str(), m.fstype.as_str(), m.options.contains(&"noexec".to_owned())), ("/storage/emulated", "tmpfs", true));
+        assert_eq!(
+            (m.point.as_str(), m.fstype.as_str(), m.options.contains(&"noexec".to_owned())),
+            ("/storage/emulated", "tmpfs", true)
+        );
         assert_eq!(mount_of("/data/local/tmp/etbench", mounts).unwrap().point, "/data");
         assert_eq!(mount_of("/system/bin", mounts).unwrap().point, "/");
         assert_eq!(mount_of("/data/my dir/x", mounts).unwrap().fstype, "fuse");

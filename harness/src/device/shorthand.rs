@@ -137,7 +137,10 @@ mod tests {
         let p = profile("adb:R58M 12;$(x)").unwrap();
         assert_eq!(p.name, "adb:R58M 12;$(x)");
         assert_eq!(p.adb.unwrap().serial, "R58M 12;$(x)");
-        assert_eq!((p.target.as_deref(), p.work_dir.as_deref()), (Some("aarch64-linux-android"), Some(ANDROID_WORK_DIR)));
+        assert_eq!(
+            (p.target.as_deref(), p.work_dir.as_deref()),
+            (Some("aarch64-linux-android"), Some(ANDROID_WORK_DIR))
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ use super::transport::{command_error, quote, Output, Transport, TransportError};
 use crate::device::config::{HostKeyChecking, SshProfile};
 
 /// Preferred ciphers, fastest first; ssh picks the first the server also offers.
-const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
+const CIPHERS: &str =
+    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
 
 pub struct SshTransport {
     device: String,
@@ -126,8 +127,15 @@ impl Transport for SshTransport {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .output()
-                .map_err(|e| TransportError::Other { device: self.device.clone(), message: format!("cannot run ssh: {e}; install openssh-client") })?;
-            let out = Output { stdout: Vec::new(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() };
+                .map_err(|e| TransportError::Other {
+                    device: self.device.clone(),
+                    message: format!("cannot run ssh: {e}; install openssh-client"),
+                })?;
+            let out = Output {
+                stdout: Vec::new(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                code: out.status.code(),
+            };
             if !out.success() {
                 return Err(self.classify("ssh connection", &out));
             }
@@ -156,13 +164,22 @@ impl Transport for SshTransport {
         // Only ssh's own failures (exit 255) are about the connection; a remote command's stderr is its own.
         if out.code.is_some_and(|c| c != 255) {
             command_error(&self.device, what, out)
-        } else if err.contains("Host key verification failed") || err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        } else if err.contains("Host key verification failed") || err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        {
             TransportError::HostKey { device, address, detail }
         } else if err.contains("Permission denied") || err.contains("Too many authentication failures") {
             TransportError::AuthRefused { device, address, detail }
-        } else if ["Connection refused", "No route to host", "timed out", "Could not resolve", "Network is unreachable", "Connection closed", "Connection reset"]
-            .iter()
-            .any(|p| err.contains(p))
+        } else if [
+            "Connection refused",
+            "No route to host",
+            "timed out",
+            "Could not resolve",
+            "Network is unreachable",
+            "Connection closed",
+            "Connection reset",
+        ]
+        .iter()
+        .any(|p| err.contains(p))
         {
             TransportError::Unreachable { device, address, detail }
         } else {
@@ -170,9 +187,18 @@ impl Transport for SshTransport {
         }
     }
 
-    fn push(&self, local: &Path, remote: &str, offset: u64, progress: &indicatif::ProgressBar) -> Result<(), TransportError> {
+    fn push(
+        &self,
+        local: &Path,
+        remote: &str,
+        offset: u64,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<(), TransportError> {
         self.connect()?;
-        let io = |e: std::io::Error| TransportError::Other { device: self.device.clone(), message: format!("reading {}: {e}", local.display()) };
+        let io = |e: std::io::Error| TransportError::Other {
+            device: self.device.clone(),
+            message: format!("reading {}: {e}", local.display()),
+        };
         let mut file = std::fs::File::open(local).map_err(io)?;
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         let redirect = if offset > 0 { ">>" } else { ">" };
@@ -182,7 +208,10 @@ impl Transport for SshTransport {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| TransportError::Other { device: self.device.clone(), message: format!("cannot run ssh: {e}") })?;
+            .map_err(|e| TransportError::Other {
+                device: self.device.clone(),
+                message: format!("cannot run ssh: {e}"),
+            })?;
         let mut stdin = child.stdin.take().expect("piped");
         let mut buf = vec![0u8; 1 << 20];
         let mut sent = Ok(());
@@ -204,16 +233,29 @@ impl Transport for SshTransport {
             progress.inc(n as u64);
         }
         drop(stdin);
-        let out = child.wait_with_output().map_err(|e| TransportError::Other { device: self.device.clone(), message: e.to_string() })?;
-        let out = Output { stdout: Vec::new(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() };
+        let out = child
+            .wait_with_output()
+            .map_err(|e| TransportError::Other { device: self.device.clone(), message: e.to_string() })?;
+        let out = Output {
+            stdout: Vec::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        };
         if interrupted {
             let next = "what arrived is kept and the next push resumes from there".to_owned();
-            return Err(TransportError::Interrupted { device: self.device.clone(), file: local.display().to_string(), next });
+            return Err(TransportError::Interrupted {
+                device: self.device.clone(),
+                file: local.display().to_string(),
+                next,
+            });
         }
         if !out.success() {
             return Err(self.classify(&format!("push of {} to {remote}", local.display()), &out));
         }
-        sent.map_err(|e| TransportError::Other { device: self.device.clone(), message: format!("push of {} interrupted: {e}", local.display()) })
+        sent.map_err(|e| TransportError::Other {
+            device: self.device.clone(),
+            message: format!("push of {} interrupted: {e}", local.display()),
+        })
     }
 
     fn can_resume(&self) -> bool {
@@ -222,15 +264,21 @@ impl Transport for SshTransport {
 
     fn pull(&self, remote: &str, local: &Path) -> Result<(), TransportError> {
         self.connect()?;
-        let file = std::fs::File::create(local)
-            .map_err(|e| TransportError::Other { device: self.device.clone(), message: format!("{}: {e}", local.display()) })?;
+        let file = std::fs::File::create(local).map_err(|e| TransportError::Other {
+            device: self.device.clone(),
+            message: format!("{}: {e}", local.display()),
+        })?;
         let out = self
             .command(&format!("cat -- {}", quote(remote)))
             .stdin(Stdio::null())
             .stdout(file)
             .output()
             .map_err(|e| TransportError::Other { device: self.device.clone(), message: e.to_string() })?;
-        let out = Output { stdout: Vec::new(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() };
+        let out = Output {
+            stdout: Vec::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        };
         if out.success() {
             Ok(())
         } else {

@@ -5,10 +5,8 @@
 //! Every path or name placed in a remote script goes through [`quote`]; remote paths are absolute and commands get
 //! `--` before operands, so spaces, quotes, `;`, `$()` and a leading `-` are taken literally.
 
-
 use std::path::Path;
 use std::process::{Command, Stdio};
-
 
 /// What a remote command printed and how it ended.
 #[derive(Debug, Clone)]
@@ -60,8 +58,13 @@ pub trait Transport: Send + Sync {
     /// A local command that runs `script` in the device's shell (stdin/stdout/stderr are the caller's to set).
     fn command(&self, script: &str) -> Command;
     /// Copies `local` (from byte `offset` on) into `remote`, appending when `offset > 0`.
-    fn push(&self, local: &Path, remote: &str, offset: u64, progress: &indicatif::ProgressBar)
-        -> Result<(), TransportError>;
+    fn push(
+        &self,
+        local: &Path,
+        remote: &str,
+        offset: u64,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<(), TransportError>;
     /// Whether [`Transport::push`] can resume (append from an offset) after an interruption.
     fn can_resume(&self) -> bool;
     /// Copies a device file to the host.
@@ -76,11 +79,10 @@ pub trait Transport: Send + Sync {
 
     /// Runs a script and collects its output; transport failures become errors, the remote exit code does not.
     fn run(&self, script: &str) -> Result<Output, TransportError> {
-        let out = self
-            .command(script)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| TransportError::Other { device: self.device().into(), message: format!("cannot start the transport: {e}") })?;
+        let out = self.command(script).stdin(Stdio::null()).output().map_err(|e| TransportError::Other {
+            device: self.device().into(),
+            message: format!("cannot start the transport: {e}"),
+        })?;
         let out = Output {
             stdout: out.stdout,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -109,11 +111,12 @@ pub trait Transport: Send + Sync {
     fn free_bytes(&self, dir: &str) -> Result<u64, TransportError> {
         let out = self.run_ok("df", &format!("df -Pk {} | tail -n 1", quote(dir)))?;
         let text = out.stdout_text();
-        text.split_whitespace()
-            .nth(3)
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .ok_or_else(|| TransportError::Other { device: self.device().into(), message: format!("cannot parse `df` output: {text:?}") })
+        text.split_whitespace().nth(3).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 1024).ok_or_else(|| {
+            TransportError::Other {
+                device: self.device().into(),
+                message: format!("cannot parse `df` output: {text:?}"),
+            }
+        })
     }
 }
 
@@ -147,8 +150,11 @@ mod tests {
 
     #[test]
     fn quote_survives_a_real_shell() {
-        for word in ["plain", "with space", "it's", "a\"b", "x; rm -rf /", "$(touch pwned)", "`id`", "-n", "", "tab\tnew\nline"] {
-            let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(word))).output().unwrap();
+        for word in
+            ["plain", "with space", "it's", "a\"b", "x; rm -rf /", "$(touch pwned)", "`id`", "-n", "", "tab\tnew\nline"]
+        {
+            let out =
+                std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(word))).output().unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), word, "{word:?} quoted as {}", quote(word));
         }
     }

@@ -28,8 +28,11 @@ struct Measure {
 /// benchmark, and github-action-benchmark matches entries by name across commits).
 pub(crate) fn names(groups: &[Group]) -> Vec<String> {
     let slugs: Vec<String> = groups.iter().map(|g| g.key.slug()).collect();
-    let with_input: Vec<String> = disambiguate(&slugs, groups, |s, g| format!("{s}@{}/{}", short_sha(&g.key.model_sha256), g.key.input));
-    disambiguate(&with_input, groups, |s, g| format!("{s} runner {}", g.key.runner.as_deref().unwrap_or("on the device")))
+    let with_input: Vec<String> =
+        disambiguate(&slugs, groups, |s, g| format!("{s}@{}/{}", short_sha(&g.key.model_sha256), g.key.input));
+    disambiguate(&with_input, groups, |s, g| {
+        format!("{s} runner {}", g.key.runner.as_deref().unwrap_or("on the device"))
+    })
 }
 
 /// `names` with `longer` applied to each name that more than one group shares.

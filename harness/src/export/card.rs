@@ -66,7 +66,8 @@ fn headings(lines: &[(usize, &str)]) -> Vec<(usize, usize, String)> {
 /// The card text with `content` in place of the old results.
 pub fn splice(text: &str, content: &str) -> Result<String, SpliceError> {
     let lines = lines(text);
-    let find = |m: &str| lines.iter().enumerate().filter(|(_, (_, l))| l.trim() == m).map(|(i, _)| i).collect::<Vec<_>>();
+    let find =
+        |m: &str| lines.iter().enumerate().filter(|(_, (_, l))| l.trim() == m).map(|(i, _)| i).collect::<Vec<_>>();
     let (begins, ends) = (find(BEGIN), find(END));
     let mut body = content.to_owned();
     if !body.ends_with('\n') {
@@ -80,8 +81,11 @@ pub fn splice(text: &str, content: &str) -> Result<String, SpliceError> {
         }
         ([], []) => {
             let hs = headings(&lines);
-            let (pos, &(line, level, _)) =
-                hs.iter().enumerate().find(|(_, h)| h.2.eq_ignore_ascii_case("benchmarks")).ok_or(SpliceError::NoSection)?;
+            let (pos, &(line, level, _)) = hs
+                .iter()
+                .enumerate()
+                .find(|(_, h)| h.2.eq_ignore_ascii_case("benchmarks"))
+                .ok_or(SpliceError::NoSection)?;
             let next = hs[pos + 1..].iter().find(|h| h.1 <= level).map(|h| lines[h.0].0);
             let from = lines.get(line + 1).map(|l| l.0).unwrap_or(text.len());
             let head = &text[..from];
@@ -105,15 +109,19 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let perms = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.permissions();
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write next to {}; is its directory writable?", path.display()))?;
-    tmp.write_all(text.as_bytes()).and_then(|_| tmp.as_file().sync_all()).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(tmp.path(), perms).with_context(|| format!("copying permissions of {}", path.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::set_permissions(tmp.path(), perms)
+        .with_context(|| format!("copying permissions of {}", path.display()))?;
     tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }
 
 /// Reads the card and returns its new text; errors name the file and leave it untouched.
 pub fn updated(path: &Path, content: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--card {}: cannot read the model card", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--card {}: cannot read the model card", path.display()))?;
     splice(&text, content).with_context(|| format!("--card {}", path.display()))
 }
 
@@ -148,9 +156,13 @@ mod tests {
 
     #[test]
     fn a_benchmarks_section_gets_markers_and_is_idempotent() {
-        let card = "# Model\n\n## BENCHMARKS\n\nold table\n\n```\n# not a heading\n```\n### sub\nmore\n## Usage\nkeep\n";
+        let card =
+            "# Model\n\n## BENCHMARKS\n\nold table\n\n```\n# not a heading\n```\n### sub\nmore\n## Usage\nkeep\n";
         let once = splice(card, "T\n").unwrap();
-        assert_eq!(once, "# Model\n\n## BENCHMARKS\n\n<!-- etbench:begin -->\nT\n<!-- etbench:end -->\n\n## Usage\nkeep\n");
+        assert_eq!(
+            once,
+            "# Model\n\n## BENCHMARKS\n\n<!-- etbench:begin -->\nT\n<!-- etbench:end -->\n\n## Usage\nkeep\n"
+        );
         assert_eq!(splice(&once, "T\n").unwrap(), once);
     }
 
@@ -163,7 +175,10 @@ mod tests {
 
     #[test]
     fn unbalanced_or_missing_places_are_refused() {
-        assert!(matches!(splice("<!-- etbench:begin -->\nx\n", "T"), Err(SpliceError::Unbalanced { begins: 1, ends: 0, .. })));
+        assert!(matches!(
+            splice("<!-- etbench:begin -->\nx\n", "T"),
+            Err(SpliceError::Unbalanced { begins: 1, ends: 0, .. })
+        ));
         let reversed = "<!-- etbench:end -->\n<!-- etbench:begin -->\n";
         assert!(splice(reversed, "T").unwrap_err().to_string().contains("end marker comes first"));
         assert_eq!(splice("# Title\n## Usage\n", "T"), Err(SpliceError::NoSection));

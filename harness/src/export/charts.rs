@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::sync::Once;
 
 use anyhow::anyhow;
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -136,14 +136,31 @@ fn number(v: f64) -> String {
 
 #[derive(Debug, Clone)]
 pub enum Spec {
-    Box { rows: Vec<BoxRow>, x_label: String, unit: Unit },
-    Bars { bars: Vec<Bar>, x_label: String, unit: Unit },
+    Box {
+        rows: Vec<BoxRow>,
+        x_label: String,
+        unit: Unit,
+    },
+    Bars {
+        bars: Vec<Bar>,
+        x_label: String,
+        unit: Unit,
+    },
     /// `reference`: a horizontal line at that value with its label (1.0 for ratios to a reference); the value axis
     /// then stays linear and always shows it.
-    Trend { lines: Vec<Line>, y_label: String, unit: Unit, reference: Option<(f64, String)> },
+    Trend {
+        lines: Vec<Line>,
+        y_label: String,
+        unit: Unit,
+        reference: Option<(f64, String)>,
+    },
     /// Panels stacked over one shared x axis (token position, seconds): each a set of lines (x, median, lower,
     /// upper) with a band between lower and upper. Every panel's lines share the legend's colours by label.
-    Panels { panels: Vec<Panel>, x_label: String, x_unit: Unit },
+    Panels {
+        panels: Vec<Panel>,
+        x_label: String,
+        x_unit: Unit,
+    },
 }
 
 /// One panel of [`Spec::Panels`].
@@ -209,7 +226,8 @@ impl Axis {
         }
         let span = (hi - lo).max(hi.abs() * 0.05).max(1e-9);
         // Power starts at zero: a steady draw is a flat line at its level, not noise magnified around it.
-        let start = if lo - span * 0.05 < span * 0.5 || (unit == Unit::Watts && lo >= 0.0) { 0.0 } else { lo - span * 0.05 };
+        let start =
+            if lo - span * 0.05 < span * 0.5 || (unit == Unit::Watts && lo >= 0.0) { 0.0 } else { lo - span * 0.05 };
         let headroom = if start == 0.0 { span.max(hi) } else { span } * 0.08;
         Self { log: false, lo: start, hi: hi + headroom, unit }
     }
@@ -240,7 +258,10 @@ impl Axis {
             if bold.len() > 12 {
                 bold = (first..=last).flat_map(|k| decade(k, &[1.0])).filter(inside).collect();
             }
-            let light = (first..=last).flat_map(|k| decade(k, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])).filter(inside).collect();
+            let light = (first..=last)
+                .flat_map(|k| decade(k, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]))
+                .filter(inside)
+                .collect();
             return (bold, light);
         }
         let raw = (self.hi - self.lo) / 7.0;
@@ -314,14 +335,26 @@ fn row_y(i: usize, n: usize) -> f64 {
 type RowChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedRange, RangedCoordf64>>;
 
 /// Title and caption (device, date, versions) above the plot; returns the area left for it.
-fn header<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, caption: &str) -> Result<DrawingArea<DB, Shift>, String> {
+fn header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    caption: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
     let (top, body) = root.split_vertically(HEADER_PX);
     let (w, _) = top.dim_in_pixel();
     let centre = Pos::new(HPos::Center, VPos::Top);
-    top.draw(&Text::new(title.to_owned(), (w as i32 / 2, 10), TextStyle::from((FONT, TITLE_PX).into_font()).pos(centre)))
-        .map_err(err)?;
-    top.draw(&Text::new(caption.to_owned(), (w as i32 / 2, 14 + TITLE_PX as i32 + 6), TextStyle::from((FONT, CAPTION_PX).into_font()).color(&RGBColor(80, 80, 80)).pos(centre)))
-        .map_err(err)?;
+    top.draw(&Text::new(
+        title.to_owned(),
+        (w as i32 / 2, 10),
+        TextStyle::from((FONT, TITLE_PX).into_font()).pos(centre),
+    ))
+    .map_err(err)?;
+    top.draw(&Text::new(
+        caption.to_owned(),
+        (w as i32 / 2, 14 + TITLE_PX as i32 + 6),
+        TextStyle::from((FONT, CAPTION_PX).into_font()).color(&RGBColor(80, 80, 80)).pos(centre),
+    ))
+    .map_err(err)?;
     Ok(body)
 }
 
@@ -363,13 +396,26 @@ fn categorical<'a, DB: DrawingBackend + 'a>(
 }
 
 /// A value printed just right of `x` on row `y` (on `root`: backend coordinates).
-fn value_text<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &RowChart<'_, DB>, x: f64, y: f64, text: String) -> DrawResult {
+fn value_text<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &RowChart<'_, DB>,
+    x: f64,
+    y: f64,
+    text: String,
+) -> DrawResult {
     let (px, py) = chart.backend_coord(&(x, y));
     let style = TextStyle::from((FONT, TICK_PX).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     root.draw(&Text::new(text, (px + 8, py), style)).map_err(err)
 }
 
-fn draw_box<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, caption: &str, rows: &[BoxRow], x_label: &str, unit: Unit) -> DrawResult {
+fn draw_box<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    caption: &str,
+    rows: &[BoxRow],
+    x_label: &str,
+    unit: Unit,
+) -> DrawResult {
     let area = header(root, title, caption)?;
     let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
     let all = rows.iter().flat_map(|r| r.values.iter().copied());
@@ -414,7 +460,14 @@ fn draw_box<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, capt
     root.present().map_err(err)
 }
 
-fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, caption: &str, bars: &[Bar], x_label: &str, unit: Unit) -> DrawResult {
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    caption: &str,
+    bars: &[Bar],
+    x_label: &str,
+    unit: Unit,
+) -> DrawResult {
     let area = header(root, title, caption)?;
     let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let hi = bars.iter().map(|b| b.upper.max(b.value)).fold(0.0, f64::max);
@@ -468,7 +521,13 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, labels: &[&str
             area.draw(&PathElement::new(vec![(x, y), (x + 28, y)], color(i).stroke_width(4))).map_err(err)?;
             area.draw(&Circle::new((x + 14, y), 5, color(i).filled())).map_err(err)?;
         } else {
-            area.draw(&plotters::element::DashedPathElement::new(vec![(x, y), (x + 28, y)], 8, 4, BLACK.mix(0.7).stroke_width(2))).map_err(err)?;
+            area.draw(&plotters::element::DashedPathElement::new(
+                vec![(x, y), (x + 28, y)],
+                8,
+                4,
+                BLACK.mix(0.7).stroke_width(2),
+            ))
+            .map_err(err)?;
         }
         area.draw(&Text::new(label.to_string(), (x + 38, y), style.clone())).map_err(err)?;
     }
@@ -528,7 +587,9 @@ fn draw_trend<DB: DrawingBackend>(
     // The reference line is named in the legend, where its label never sits on a point.
     if let Some((r, _)) = reference {
         let (lo, hi) = (x0 - pad, x1 + pad);
-        chart.draw_series(DashedLineSeries::new([(lo, m(*r)), (hi, m(*r))], 10, 6, BLACK.mix(0.7).stroke_width(2))).map_err(err)?;
+        chart
+            .draw_series(DashedLineSeries::new([(lo, m(*r)), (hi, m(*r))], 10, 6, BLACK.mix(0.7).stroke_width(2)))
+            .map_err(err)?;
     }
     // Series sit side by side around each night, so whiskers of lines with close values do not merge.
     let dodge = (x1 - x0 + 2.0 * pad) * 0.006;
@@ -539,16 +600,29 @@ fn draw_trend<DB: DrawingBackend>(
         band.extend(line.points.iter().rev().map(|p| (p.0 + dx, m(p.2))));
         chart.draw_series([Polygon::new(band, c.mix(0.08).filled())]).map_err(err)?;
         chart
-            .draw_series(line.points.iter().map(|p| PathElement::new(vec![(p.0 + dx, m(p.2)), (p.0 + dx, m(p.3))], c.stroke_width(2))))
+            .draw_series(
+                line.points
+                    .iter()
+                    .map(|p| PathElement::new(vec![(p.0 + dx, m(p.2)), (p.0 + dx, m(p.3))], c.stroke_width(2))),
+            )
             .map_err(err)?;
-        chart.draw_series(LineSeries::new(line.points.iter().map(|p| (p.0 + dx, m(p.1))), c.stroke_width(2))).map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(line.points.iter().map(|p| (p.0 + dx, m(p.1))), c.stroke_width(2)))
+            .map_err(err)?;
         chart.draw_series(line.points.iter().map(|p| Circle::new((p.0 + dx, m(p.1)), 5, c.filled()))).map_err(err)?;
     }
     draw_legend(&legend, &labels, lines.len())?;
     root.present().map_err(err)
 }
 
-fn draw_panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, caption: &str, panels: &[Panel], x_label: &str, x_unit: Unit) -> DrawResult {
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    caption: &str,
+    panels: &[Panel],
+    x_label: &str,
+    x_unit: Unit,
+) -> DrawResult {
     let area = header(root, title, caption)?;
     // One legend for all panels: every distinct label, in first-seen order, coloured by that order.
     let mut labels: Vec<&str> = Vec::new();
@@ -604,9 +678,13 @@ fn draw_panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, c
             let mut band: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, m(p.3))).collect();
             band.extend(line.points.iter().rev().map(|p| (p.0, m(p.2))));
             chart.draw_series([Polygon::new(band, c.mix(0.12).filled())]).map_err(err)?;
-            chart.draw_series(LineSeries::new(line.points.iter().map(|p| (p.0, m(p.1))), c.stroke_width(2))).map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(line.points.iter().map(|p| (p.0, m(p.1))), c.stroke_width(2)))
+                .map_err(err)?;
             if line.points.len() <= 60 {
-                chart.draw_series(line.points.iter().map(|p| Circle::new((p.0, m(p.1)), 4, c.filled()))).map_err(err)?;
+                chart
+                    .draw_series(line.points.iter().map(|p| Circle::new((p.0, m(p.1)), 4, c.filled())))
+                    .map_err(err)?;
             }
         }
     }
@@ -629,7 +707,9 @@ impl Spec {
         match self {
             Spec::Box { rows, x_label, unit } => draw_box(&root, title, caption, rows, x_label, *unit),
             Spec::Bars { bars, x_label, unit } => draw_bars(&root, title, caption, bars, x_label, *unit),
-            Spec::Trend { lines, y_label, unit, reference } => draw_trend(&root, title, caption, lines, y_label, *unit, reference.as_ref()),
+            Spec::Trend { lines, y_label, unit, reference } => {
+                draw_trend(&root, title, caption, lines, y_label, *unit, reference.as_ref())
+            }
             Spec::Panels { panels, x_label, x_unit } => draw_panels(&root, title, caption, panels, x_label, *x_unit),
         }
     }
@@ -676,10 +756,20 @@ mod tests {
     #[test]
     fn a_box_plot_renders_png_and_svg_with_text() {
         let rows = vec![BoxRow { label: "variant-a · local".into(), values: vec![1.0, 1.1, 1.2, 3.0], color: 0 }];
-        let chart = Spec::Box { rows, x_label: "latency".into(), unit: Unit::Ms }.render("latency", "Latency", "local · 2026-11-28").unwrap();
+        let chart = Spec::Box { rows, x_label: "latency".into(), unit: Unit::Ms }
+            .render("latency", "Latency", "local · 2026-11-28")
+            .unwrap();
         assert_eq!(&chart.png[1..4], b"PNG");
-        assert!(chart.svg.contains("variant-a") && chart.svg.contains("latency") && chart.svg.contains("2026-11-28"), "{}", chart.svg);
-        assert!(chart.svg.contains("3 ms") && chart.svg.contains("median 1.15 ms"), "ticks and medians in units: {}", chart.svg);
+        assert!(
+            chart.svg.contains("variant-a") && chart.svg.contains("latency") && chart.svg.contains("2026-11-28"),
+            "{}",
+            chart.svg
+        );
+        assert!(
+            chart.svg.contains("3 ms") && chart.svg.contains("median 1.15 ms"),
+            "ticks and medians in units: {}",
+            chart.svg
+        );
     }
 
     #[test]

@@ -8,11 +8,23 @@ use super::fmt;
 use crate::results::{Document, DriftReport, PromptDrift, RunResult};
 
 fn median_ns(doc: &Document, sha: &str) -> Option<f64> {
-    doc.runs.iter().find(|r| r.model.sha256 == sha).and_then(|r: &RunResult| r.summary.as_ref()).map(|s| s.latency_ns.median)
+    doc.runs
+        .iter()
+        .find(|r| r.model.sha256 == sha)
+        .and_then(|r: &RunResult| r.summary.as_ref())
+        .map(|s| s.latency_ns.median)
 }
 
-pub const HEADERS: [&str; 8] =
-    ["variant", "vs reference", "size", "median ms (speed)", "top-1 agreement", "mean KL (nats)", "mean cosine", "greedy continuation"];
+pub const HEADERS: [&str; 8] = [
+    "variant",
+    "vs reference",
+    "size",
+    "median ms (speed)",
+    "top-1 agreement",
+    "mean KL (nats)",
+    "mean cosine",
+    "greedy continuation",
+];
 
 fn divergence(d: &DriftReport) -> String {
     let first: Vec<usize> = d.prompts.iter().filter_map(|p| p.first_divergence).collect();
@@ -89,7 +101,11 @@ fn diverges(p: &PromptDrift) -> String {
 /// Per prompt, the reference's continuation and each candidate's, with where it diverges.
 fn continuations(out: &mut String, doc: &Document) {
     let Some(first) = doc.drift.first() else { return };
-    if doc.drift.iter().all(|d| d.prompts.iter().all(|p| p.greedy_reference.is_empty() && p.greedy_candidate.is_empty())) {
+    if doc
+        .drift
+        .iter()
+        .all(|d| d.prompts.iter().all(|p| p.greedy_reference.is_empty() && p.greedy_candidate.is_empty()))
+    {
         let _ = writeln!(out, "\nNo continuations were generated (`--generate 0`).");
         return;
     }
@@ -110,10 +126,21 @@ fn continuations(out: &mut String, doc: &Document) {
         let entries: Vec<(&DriftReport, &PromptDrift)> =
             doc.drift.iter().filter_map(|d| Some((d, d.prompts.iter().find(|p| p.prompt == *prompt)?))).collect();
         if let Some((d, p)) = entries.first() {
-            let _ = writeln!(out, "| {} (reference) | {} | – |", d.reference.name, continuation(p.text_reference.as_deref(), &p.greedy_reference));
+            let _ = writeln!(
+                out,
+                "| {} (reference) | {} | – |",
+                d.reference.name,
+                continuation(p.text_reference.as_deref(), &p.greedy_reference)
+            );
         }
         for (d, p) in entries {
-            let _ = writeln!(out, "| {} | {} | {} |", d.candidate.name, continuation(p.text_candidate.as_deref(), &p.greedy_candidate), diverges(p));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                d.candidate.name,
+                continuation(p.text_candidate.as_deref(), &p.greedy_candidate),
+                diverges(p)
+            );
         }
     }
 }

@@ -16,13 +16,18 @@ pub fn power_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyho
     let mut power = Vec::new();
     let mut latency = Vec::new();
     for (g, label) in groups.iter().zip(labels) {
-        let Some(run) = g.runs.iter().find(|r| r.energy.as_ref().is_some_and(|e| e.record.samples.len() >= 2)) else { continue };
+        let Some(run) = g.runs.iter().find(|r| r.energy.as_ref().is_some_and(|e| e.record.samples.len() >= 2)) else {
+            continue;
+        };
         let energy = run.energy.as_ref().expect("found with energy");
         let series = energy.power_series();
         power.push(Line { label: label.clone(), points: thin(series.iter().map(|&(t, w)| (t, w, w, w)).collect()) });
         let lat = latency_over_time(run);
         if !lat.is_empty() {
-            latency.push(Line { label: label.clone(), points: thin(lat.into_iter().map(|(t, ms)| (t, ms, ms, ms)).collect()) });
+            latency.push(Line {
+                label: label.clone(),
+                points: thin(lat.into_iter().map(|(t, ms)| (t, ms, ms, ms)).collect()),
+            });
         }
     }
     if power.is_empty() {
@@ -32,7 +37,11 @@ pub fn power_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyho
     if !latency.is_empty() {
         panels.push(Panel { lines: latency, y_label: "latency per sample".into(), unit: Unit::Ms });
     }
-    let spec = Spec::Panels { panels, x_label: "time since the runner started (idle baseline first, then load, then the timed phase)".into(), x_unit: Unit::Seconds };
+    let spec = Spec::Panels {
+        panels,
+        x_label: "time since the runner started (idle baseline first, then load, then the timed phase)".into(),
+        x_unit: Unit::Seconds,
+    };
     Ok(Some(spec.render("power", "Power over time (first run of each variant) with its latency samples", caption)?))
 }
 
@@ -40,7 +49,8 @@ pub fn power_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyho
 /// sample has one (paired rounds, generations), else laid end to end from the start of the one timed window.
 fn latency_over_time(run: &RunResult) -> Vec<(f64, f64)> {
     let Some(e) = &run.energy else { return Vec::new() };
-    let windows: Vec<_> = e.record.windows.iter().filter(|w| matches!(w.phase, WindowKind::Timed | WindowKind::Decode)).collect();
+    let windows: Vec<_> =
+        e.record.windows.iter().filter(|w| matches!(w.phase, WindowKind::Timed | WindowKind::Decode)).collect();
     let samples = &run.samples.timed_ns;
     if windows.len() == samples.len() {
         return windows.iter().zip(samples).map(|(w, &ns)| (w.end_ns as f64 / 1e9, ns as f64 / 1e6)).collect();

@@ -36,8 +36,10 @@ pub enum Direction {
 pub fn render(doc: &Document, direction: Direction) -> Vec<u8> {
     let groups = groups([doc]);
     let names = super::bmf::names(&groups);
-    let metrics: Vec<Metric> =
-        Metric::ALL.into_iter().filter(|m| m.smaller_is_better() == (direction == Direction::SmallerIsBetter)).collect();
+    let metrics: Vec<Metric> = Metric::ALL
+        .into_iter()
+        .filter(|m| m.smaller_is_better() == (direction == Direction::SmallerIsBetter))
+        .collect();
     let mut entries = Vec::new();
     for (name, g) in names.iter().zip(&groups) {
         for &m in &metrics {
@@ -47,7 +49,13 @@ pub fn render(doc: &Document, direction: Direction) -> Vec<u8> {
             if ![value, lower, upper].iter().all(|v| v.is_finite()) {
                 continue;
             }
-            entries.push(Entry { name: format!("{name} - {}", m.label()), unit, value, range: range(e, lower, upper), extra: extra(g) });
+            entries.push(Entry {
+                name: format!("{name} - {}", m.label()),
+                unit,
+                value,
+                range: range(e, lower, upper),
+                extra: extra(g),
+            });
         }
     }
     let mut bytes = serde_json::to_vec_pretty(&entries).expect("plain data");
@@ -71,5 +79,9 @@ fn extra(g: &Group) -> String {
         None => plural(Metric::Latency.raw_samples(&g.runs).len(), "timed iteration", "timed iterations"),
     };
     let runtime = first.runner.as_ref().map(|r| r.executorch_version.as_str()).unwrap_or("?");
-    format!("{}, {samples}\nExecuTorch {runtime}\nmodel sha256 {}", plural(g.runs.len(), "run", "runs"), g.key.model_sha256)
+    format!(
+        "{}, {samples}\nExecuTorch {runtime}\nmodel sha256 {}",
+        plural(g.runs.len(), "run", "runs"),
+        g.key.model_sha256
+    )
 }

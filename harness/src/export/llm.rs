@@ -32,7 +32,12 @@ pub fn is_llm(run: &RunResult) -> bool {
 
 fn estimate(metric: Metric, runs: &[&RunResult], scale: f64) -> String {
     match metric.estimate(runs) {
-        Some(e) => format!("{} ({}–{})", fmt::adaptive(e.value * scale), fmt::adaptive(e.lower * scale), fmt::adaptive(e.upper * scale)),
+        Some(e) => format!(
+            "{} ({}–{})",
+            fmt::adaptive(e.value * scale),
+            fmt::adaptive(e.lower * scale),
+            fmt::adaptive(e.upper * scale)
+        ),
         None => "–".into(),
     }
 }
@@ -69,7 +74,12 @@ pub fn row(group: &Group) -> [String; 12] {
 
 /// What the columns mean, for under the table.
 pub fn notes(groups: &[&Group]) -> Vec<String> {
-    let generations: usize = groups.iter().flat_map(|g| &g.runs).filter_map(|r| r.llm.as_ref()?.summary.as_ref()).map(|s| s.generations).sum();
+    let generations: usize = groups
+        .iter()
+        .flat_map(|g| &g.runs)
+        .filter_map(|r| r.llm.as_ref()?.summary.as_ref())
+        .map(|s| s.generations)
+        .sum();
     let mut notes = vec![
         "ppN tgM @ dD: a prompt of N tokens, then M greedy decode steps through the KV cache, after D tokens already in the cache (an untimed prefill); decoding goes on past EOS, as llama-bench does".to_owned(),
         format!(
@@ -82,11 +92,22 @@ pub fn notes(groups: &[&Group]) -> Vec<String> {
         let Some(s) = l.summary.as_ref() else { continue };
         if let Some(bps) = s.decode_bytes_per_s {
             let device = g.runs.iter().find_map(|r| r.conditions.iter().find_map(|c| c.memory_bandwidth_bytes_per_s));
-            let share = device.map(|d| format!(" = {:.0}% of the {:.1} GB/s measured", bps / d * 100.0, d / 1e9)).unwrap_or_default();
-            reads.push(format!("{} {:.2} GB/s{share} ({}/step)", g.key.model_name, bps / 1e9, fmt::size(l.decode_step_bytes.unwrap_or(0))));
+            let share = device
+                .map(|d| format!(" = {:.0}% of the {:.1} GB/s measured", bps / d * 100.0, d / 1e9))
+                .unwrap_or_default();
+            reads.push(format!(
+                "{} {:.2} GB/s{share} ({}/step)",
+                g.key.model_name,
+                bps / 1e9,
+                fmt::size(l.decode_step_bytes.unwrap_or(0))
+            ));
         }
         if s.eos_generations > 0 && !g.runs[0].params.spec.llm.as_ref().is_some_and(|w| w.stop_at_eos) {
-            notes.push(format!("{}: EOS came in {}; decoding went on past it (benchmark mode)", g.key.model_name, crate::export::fmt::plural(s.eos_generations, "generation", "generations")));
+            notes.push(format!(
+                "{}: EOS came in {}; decoding went on past it (benchmark mode)",
+                g.key.model_name,
+                crate::export::fmt::plural(s.eos_generations, "generation", "generations")
+            ));
         }
     }
     if !reads.is_empty() {
@@ -101,7 +122,11 @@ pub fn notes(groups: &[&Group]) -> Vec<String> {
 /// The model-card table (markdown).
 pub fn markdown(out: &mut String, groups: &[&Group]) {
     let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
-    let align: Vec<&str> = HEADERS.iter().enumerate().map(|(i, _)| if (1..=4).contains(&i) || i == 11 || i == 0 { "---" } else { "--:" }).collect();
+    let align: Vec<&str> = HEADERS
+        .iter()
+        .enumerate()
+        .map(|(i, _)| if (1..=4).contains(&i) || i == 11 || i == 0 { "---" } else { "--:" })
+        .collect();
     let _ = writeln!(out, "|{}|", align.join("|"));
     for g in groups {
         let cells = row(g);
@@ -142,7 +167,12 @@ pub fn generation_notes(runs: &[&RunResult]) -> Vec<String> {
                 (Some(p), Some(g)) => format!("; prompt {p:?} → {g:?}"),
                 _ => String::new(),
             };
-            Some(format!("{} ({}): generated [{}{more}]{check}{text}", r.model.name, workload_label(r.params.spec.llm.as_ref()?), shown.join(", ")))
+            Some(format!(
+                "{} ({}): generated [{}{more}]{check}{text}",
+                r.model.name,
+                workload_label(r.params.spec.llm.as_ref()?),
+                shown.join(", ")
+            ))
         })
         .collect()
 }
@@ -155,11 +185,16 @@ fn band(values: &[f64]) -> Option<(f64, f64, f64)> {
 
 /// Decode milliseconds per token against the position it was fed at, one line per variant (median over the timed
 /// generations, band p10–p90): how decode slows as the context fills.
-pub fn depth_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyhow::Result<Option<super::charts::Chart>> {
+pub fn depth_chart(
+    groups: &[&Group],
+    labels: &[String],
+    caption: &str,
+) -> anyhow::Result<Option<super::charts::Chart>> {
     use super::charts::{Line, Panel, Spec, Unit};
     let mut lines = Vec::new();
     for (g, label) in groups.iter().zip(labels) {
-        let gens: Vec<&etbench_protocol::GenerationRecord> = g.runs.iter().filter_map(|r| r.llm.as_ref()).flat_map(|l| l.timed()).collect();
+        let gens: Vec<&etbench_protocol::GenerationRecord> =
+            g.runs.iter().filter_map(|r| r.llm.as_ref()).flat_map(|l| l.timed()).collect();
         let steps = gens.iter().map(|x| x.decode_ns.len()).max().unwrap_or(0);
         // Decode step k feeds the token at position depth + prefill + k.
         let start = gens.first().map(|x| (x.depth + x.prefill_tokens) as f64).unwrap_or(0.0);
@@ -176,13 +211,25 @@ pub fn depth_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyho
     if lines.is_empty() {
         return Ok(None);
     }
-    let spec = Spec::Panels { panels: vec![Panel { lines, y_label: "decode time per token".into(), unit: Unit::Ms }], x_label: "position of the token fed (prompt + earlier decode steps in the KV cache)".into(), x_unit: Unit::Count };
-    Ok(Some(spec.render("decode_by_position", "Decode time per token by position: median over generations, band p10–p90", caption)?))
+    let spec = Spec::Panels {
+        panels: vec![Panel { lines, y_label: "decode time per token".into(), unit: Unit::Ms }],
+        x_label: "position of the token fed (prompt + earlier decode steps in the KV cache)".into(),
+        x_unit: Unit::Count,
+    };
+    Ok(Some(spec.render(
+        "decode_by_position",
+        "Decode time per token by position: median over generations, band p10–p90",
+        caption,
+    )?))
 }
 
 /// Sustained generation: decode tokens/s per time window next to CPU clocks and the hottest temperature, so
 /// throttling shows. Only for runs made with `--sustain`.
-pub fn sustained_chart(groups: &[&Group], labels: &[String], caption: &str) -> anyhow::Result<Option<super::charts::Chart>> {
+pub fn sustained_chart(
+    groups: &[&Group],
+    labels: &[String],
+    caption: &str,
+) -> anyhow::Result<Option<super::charts::Chart>> {
     use super::charts::{Line, Panel, Spec, Unit};
     let (mut rates, mut clocks, mut temps) = (Vec::new(), Vec::new(), Vec::new());
     for (g, label) in groups.iter().zip(labels) {
@@ -207,7 +254,8 @@ pub fn sustained_chart(groups: &[&Group], labels: &[String], caption: &str) -> a
         let mut temp_pts = Vec::new();
         for (b, xs) in &buckets {
             let t = (*b as f64 + 0.5) * window;
-            let r: Vec<f64> = xs.iter().map(|x| crate::results::llm::decode_tokens_per_s(x)).filter(|v| v.is_finite()).collect();
+            let r: Vec<f64> =
+                xs.iter().map(|x| crate::results::llm::decode_tokens_per_s(x)).filter(|v| v.is_finite()).collect();
             if let Some((m, lo, hi)) = band(&r) {
                 rate_pts.push((t, m, lo, hi));
             }
@@ -239,9 +287,18 @@ pub fn sustained_chart(groups: &[&Group], labels: &[String], caption: &str) -> a
     }
     let mut panels = vec![Panel { lines: rates, y_label: "decode tok/s".into(), unit: Unit::TokensPerS }];
     let mut missing = Vec::new();
-    if clocks.is_empty() { missing.push("no CPU clock readable") } else { panels.push(Panel { lines: clocks, y_label: "mean CPU clock".into(), unit: Unit::Mhz }) }
-    if temps.is_empty() { missing.push("no thermal zone readable") } else { panels.push(Panel { lines: temps, y_label: "hottest zone".into(), unit: Unit::Celsius }) }
+    if clocks.is_empty() {
+        missing.push("no CPU clock readable")
+    } else {
+        panels.push(Panel { lines: clocks, y_label: "mean CPU clock".into(), unit: Unit::Mhz })
+    }
+    if temps.is_empty() {
+        missing.push("no thermal zone readable")
+    } else {
+        panels.push(Panel { lines: temps, y_label: "hottest zone".into(), unit: Unit::Celsius })
+    }
     let note = if missing.is_empty() { String::new() } else { format!(" ({} on this device)", missing.join(", ")) };
-    let spec = Spec::Panels { panels, x_label: format!("time since the first timed generation{note}"), x_unit: Unit::Seconds };
+    let spec =
+        Spec::Panels { panels, x_label: format!("time since the first timed generation{note}"), x_unit: Unit::Seconds };
     Ok(Some(spec.render("sustained", "Sustained generation: decode tok/s per time window", caption)?))
 }

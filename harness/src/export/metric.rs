@@ -30,7 +30,12 @@ pub struct RunKey {
 impl RunKey {
     pub fn of(run: &RunResult) -> Self {
         let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(run.params.spec.threads);
-        let ids = run.runner.as_ref().map(|r| r.input_ids.clone()).filter(|v| !v.is_empty()).or(run.params.input_ids().map(<[i64]>::to_vec));
+        let ids = run
+            .runner
+            .as_ref()
+            .map(|r| r.input_ids.clone())
+            .filter(|v| !v.is_empty())
+            .or(run.params.input_ids().map(<[i64]>::to_vec));
         Self {
             device: run.device.name.clone(),
             model_name: run.model.name.clone(),
@@ -59,13 +64,28 @@ impl RunKey {
 
     /// Slug for file-like names: `local/gemma3n-tiny-bf16/forward/t2/mmap`.
     pub fn slug(&self) -> String {
-        format!("{}/{}/{}/t{}/{}", self.device, self.model_name, self.method, threads_label(self.threads), self.load_mode)
+        format!(
+            "{}/{}/{}/t{}/{}",
+            self.device,
+            self.model_name,
+            self.method,
+            threads_label(self.threads),
+            self.load_mode
+        )
     }
 }
 
 impl RunKey {
     fn identity(&self) -> (&str, &str, &str, Option<u32>, &str, &str, Option<&str>) {
-        (&self.device, &self.model_sha256, &self.method, self.threads, &self.load_mode, &self.input, self.runner.as_deref())
+        (
+            &self.device,
+            &self.model_sha256,
+            &self.method,
+            self.threads,
+            &self.load_mode,
+            &self.input,
+            self.runner.as_deref(),
+        )
     }
 }
 
@@ -91,7 +111,15 @@ impl Ord for RunKey {
 
 impl fmt::Display for RunKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} on {} ({}, {}, {})", self.model_name, self.device, self.method, threads_phrase(self.threads), self.load_mode)
+        write!(
+            f,
+            "{} on {} ({}, {}, {})",
+            self.model_name,
+            self.device,
+            self.method,
+            threads_phrase(self.threads),
+            self.load_mode
+        )
     }
 }
 
@@ -129,7 +157,8 @@ fn method_label(run: &RunResult) -> String {
 
 fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
     if let Some(w) = &run.params.spec.llm {
-        let prompt = run.llm.as_ref().map(|l| input_digest(&l.prompt_ids)).unwrap_or_else(|| format!("seed {}", w.prompt_seed));
+        let prompt =
+            run.llm.as_ref().map(|l| input_digest(&l.prompt_ids)).unwrap_or_else(|| format!("seed {}", w.prompt_seed));
         return format!("{} ({prompt})", workload_label(w));
     }
     let used = run.runner.as_ref().map(|r| r.inputs_used.as_slice()).unwrap_or_default();
@@ -137,7 +166,11 @@ fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
         (Some(ids), [] | [_]) => input_digest(&ids),
         (_, []) => {
             let specs: Vec<String> = run.params.spec.inputs.iter().map(|s| s.to_string()).collect();
-            if specs.is_empty() { "default".into() } else { specs.join(" + ") }
+            if specs.is_empty() {
+                "default".into()
+            } else {
+                specs.join(" + ")
+            }
         }
         (_, used) => {
             let specs: Vec<String> = used.iter().map(|u| u.spec.to_string()).collect();
@@ -308,7 +341,9 @@ impl Metric {
     pub fn display_unit(self) -> (&'static str, f64) {
         match self {
             Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => ("ms", 1e-6),
-            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => ("tokens/s", 1.0),
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => {
+                ("tokens/s", 1.0)
+            }
             Metric::PeakRss => ("MiB", 1.0 / (1024.0 * 1024.0)),
             Metric::Power => ("W", 1.0),
             Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => ("J", 1.0),
@@ -323,8 +358,12 @@ impl Metric {
     pub fn direction(self) -> crate::verdict::Direction {
         use crate::verdict::Direction;
         match self {
-            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => Direction::Rate,
-            Metric::PeakRss | Metric::Power | Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => Direction::Amount,
+            Metric::PrefillTokensPerS | Metric::DecodeEquivalentTokensPerS | Metric::DecodeTokensPerS => {
+                Direction::Rate
+            }
+            Metric::PeakRss | Metric::Power | Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => {
+                Direction::Amount
+            }
             Metric::Latency | Metric::FirstForward | Metric::Load | Metric::TimeToFirstToken => Direction::Time,
         }
     }
@@ -360,9 +399,16 @@ impl Metric {
         match self {
             Metric::Latency => {
                 let s = Sample::new(&self.raw_samples(runs)).ok()?;
-                Some(Estimate { value: s.quantile(0.5), lower: s.quantile(0.1), upper: s.quantile(0.9), spread: Spread::P10P90 })
+                Some(Estimate {
+                    value: s.quantile(0.5),
+                    lower: s.quantile(0.1),
+                    upper: s.quantile(0.9),
+                    spread: Spread::P10P90,
+                })
             }
-            Metric::PrefillTokensPerS | Metric::DecodeTokensPerS | Metric::TimeToFirstToken if runs.iter().any(|r| r.llm.is_some()) => {
+            Metric::PrefillTokensPerS | Metric::DecodeTokensPerS | Metric::TimeToFirstToken
+                if runs.iter().any(|r| r.llm.is_some()) =>
+            {
                 let e = crate::results::llm::Estimate::of(&self.raw_samples(runs))?;
                 Some(Estimate { value: e.median, lower: e.lower, upper: e.upper, spread: Spread::Ci95 })
             }
@@ -377,9 +423,12 @@ impl Metric {
                 runs.iter().find_map(|r| r.summary.as_ref()?.tokens_per_forward)?;
                 Some(throughput(1.0, Metric::Latency.estimate(runs)?))
             }
-            Metric::FirstForward | Metric::Load | Metric::PeakRss | Metric::Power | Metric::EnergyPerForward | Metric::EnergyPerDecodeToken => {
-                spread(&self.raw_samples(runs))
-            }
+            Metric::FirstForward
+            | Metric::Load
+            | Metric::PeakRss
+            | Metric::Power
+            | Metric::EnergyPerForward
+            | Metric::EnergyPerDecodeToken => spread(&self.raw_samples(runs)),
         }
     }
 }
@@ -417,7 +466,12 @@ fn spread(values: &[f64]) -> Option<Estimate> {
 /// tokens / latency; the lower bound comes from the upper latency bound.
 fn throughput(tokens: f64, latency_ns: Estimate) -> Estimate {
     let per_s = |ns: f64| tokens * 1e9 / ns;
-    Estimate { value: per_s(latency_ns.value), lower: per_s(latency_ns.upper), upper: per_s(latency_ns.lower), spread: latency_ns.spread }
+    Estimate {
+        value: per_s(latency_ns.value),
+        lower: per_s(latency_ns.upper),
+        upper: per_s(latency_ns.lower),
+        spread: latency_ns.spread,
+    }
 }
 
 #[cfg(test)]
@@ -445,7 +499,8 @@ mod tests {
         };
         let (a, b) = (key(None), key(Some("/opt/et-1.6/etbench-runner")));
         assert_ne!(a, b);
-        let differing: Vec<&str> = a.fields().iter().zip(b.fields().iter()).filter(|(x, y)| x != y).map(|(x, _)| x.0).collect();
+        let differing: Vec<&str> =
+            a.fields().iter().zip(b.fields().iter()).filter(|(x, y)| x != y).map(|(x, _)| x.0).collect();
         assert_eq!(differing, ["runner file"]);
     }
 

@@ -50,7 +50,11 @@ pub mod fmt {
     /// Watts: `2.50 W`, `412 mW`.
     pub fn watts(w: f64) -> String {
         let w = if w.abs() < 1e-9 { 0.0 } else { w };
-        if w.abs() < 1.0 && w != 0.0 { format!("{} mW", adaptive(w * 1e3)) } else { format!("{} W", adaptive(w)) }
+        if w.abs() < 1.0 && w != 0.0 {
+            format!("{} mW", adaptive(w * 1e3))
+        } else {
+            format!("{} W", adaptive(w))
+        }
     }
 
     /// Joules: `1.20 J`, `22.1 mJ`, `310 µJ`.
@@ -156,7 +160,10 @@ impl Row {
                 .and_then(|s| s.prefill_tokens_per_s.as_ref())
                 .map(|t| fmt::rate(t.median))
                 .unwrap_or_else(dash),
-            decode_tps: s.and_then(|s| s.decode_equivalent_tokens_per_s.as_ref()).map(|t| fmt::rate(t.median)).unwrap_or_else(dash),
+            decode_tps: s
+                .and_then(|s| s.decode_equivalent_tokens_per_s.as_ref())
+                .map(|t| fmt::rate(t.median))
+                .unwrap_or_else(dash),
             peak_rss: fmt::mib(s.and_then(|s| s.peak_rss_bytes)),
             output: if run.is_ok() { run.output_verdict.label() } else { dash() },
         }
@@ -189,7 +196,9 @@ pub fn error_kind_name(kind: etbench_protocol::ErrorKind) -> String {
 /// One line per failed run, with the full message (the table only names the kind).
 pub fn error_notes(runs: &[&RunResult]) -> Vec<String> {
     runs.iter()
-        .filter_map(|r| r.error.as_ref().map(|e| format!("{} ({}): {}", r.model.name, r.id, e.message.replace('\n', " / "))))
+        .filter_map(|r| {
+            r.error.as_ref().map(|e| format!("{} ({}): {}", r.model.name, r.id, e.message.replace('\n', " / ")))
+        })
         .collect()
 }
 
@@ -198,7 +207,8 @@ pub fn profile_notes(runs: &[&RunResult]) -> Vec<String> {
     runs.iter()
         .filter_map(|r| {
             let p = r.profile.as_ref()?;
-            let top: Vec<String> = p.ops.iter().take(5).map(|o| format!("{} {:.1}%", o.name, o.share * 100.0)).collect();
+            let top: Vec<String> =
+                p.ops.iter().take(5).map(|o| format!("{} {:.1}%", o.name, o.share * 100.0)).collect();
             Some(format!("{} top ops: {}", r.model.name, top.join(" · ")))
         })
         .collect()
@@ -262,7 +272,16 @@ pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
             }
         } else {
             let of = runs.iter().filter(|r| r.model.name == *name).count();
-            lines.push((format!("{} ({name}: {} of {}, the first shown)", texts[0], texts.len(), fmt::plural(of, "run", "runs")), Vec::new(), 0));
+            lines.push((
+                format!(
+                    "{} ({name}: {} of {}, the first shown)",
+                    texts[0],
+                    texts.len(),
+                    fmt::plural(of, "run", "runs")
+                ),
+                Vec::new(),
+                0,
+            ));
         }
     }
     lines
@@ -290,20 +309,33 @@ pub fn energy_notes(runs: &[&RunResult]) -> Vec<String> {
         .filter_map(|r| {
             let e = r.energy.as_ref()?;
             let src = &e.record.source;
-            let head = format!("{}: energy from `{}` ({}; {}; sampled every {} ms on the device)", r.model.name, src.name, src.scope, src.units, e.record.interval_ms);
+            let head = format!(
+                "{}: energy from `{}` ({}; {}; sampled every {} ms on the device)",
+                r.model.name, src.name, src.scope, src.units, e.record.interval_ms
+            );
             let Some(s) = &e.summary else { return Some(format!("{head}: no figure (see the energy warning)")) };
             let mut parts = vec![match (s.idle_watts, s.net_watts) {
-                (Some(idle), Some(net)) => format!("{} average (idle {}, net {})", fmt::watts(s.watts), fmt::watts(idle), fmt::watts(net)),
+                (Some(idle), Some(net)) => {
+                    format!("{} average (idle {}, net {})", fmt::watts(s.watts), fmt::watts(idle), fmt::watts(net))
+                }
                 _ => format!("{} average", fmt::watts(s.watts)),
             }];
             if let Some(j) = s.joules_per_forward {
-                parts.push(format!("{}/forward{}", fmt::joules(j), s.net_joules_per_forward.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()));
+                parts.push(format!(
+                    "{}/forward{}",
+                    fmt::joules(j),
+                    s.net_joules_per_forward.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()
+                ));
             }
             if let Some(j) = s.prefill_joules_per_token {
                 parts.push(format!("prefill {}/token", fmt::joules(j)));
             }
             if let Some(j) = s.decode_joules_per_token {
-                parts.push(format!("decode {}/token{}", fmt::joules(j), s.net_decode_joules_per_token.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()));
+                parts.push(format!(
+                    "decode {}/token{}",
+                    fmt::joules(j),
+                    s.net_decode_joules_per_token.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()
+                ));
             }
             parts.push(format!("over {:.2} s measured", s.seconds));
             let notes = if e.notes.is_empty() { String::new() } else { format!("; {}", e.notes.join("; ")) };
@@ -332,11 +364,20 @@ pub fn text_notes(runs: &[&RunResult]) -> Vec<String> {
         }
         if let Some(g) = &run.generation {
             let text = g.text.as_deref().map(|t| format!(" {t:?}")).unwrap_or_default();
-            let ttft = g.step_latency_ns.first().map(|ns| format!(", first token {} ms", fmt::ms(*ns as f64))).unwrap_or_default();
+            let ttft = g
+                .step_latency_ns
+                .first()
+                .map(|ns| format!(", first token {} ms", fmt::ms(*ns as f64)))
+                .unwrap_or_default();
             let rate = crate::stats::Sample::from_ns(&g.step_latency_ns)
                 .map(|s| format!(", {} tok/s median (decode without KV cache)", fmt::rate(1e9 / s.quantile(0.5))))
                 .unwrap_or_default();
-            notes.push(format!("{}: generated {} tokens{text}{ttft}{rate}; ids {:?}", run.model.name, g.token_ids.len(), g.token_ids));
+            notes.push(format!(
+                "{}: generated {} tokens{text}{ttft}{rate}; ids {:?}",
+                run.model.name,
+                g.token_ids.len(),
+                g.token_ids
+            ));
         }
     }
     notes
@@ -348,4 +389,5 @@ pub fn has_tokens(runs: &[&RunResult]) -> bool {
 }
 
 /// What the decode-equivalent column means (the text of its footnote ¹).
-pub const DECODE_NOTE: &str = "decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";
+pub const DECODE_NOTE: &str =
+    "decode-equivalent = 1 / forward latency. No KV cache: every new token re-runs the whole window.";

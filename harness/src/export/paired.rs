@@ -1,8 +1,8 @@
 //! Paired-session ratios (`run --paired`, `compare PAIRED`) as a terminal table or markdown, the design named.
 
-use crate::verdict::{Direction, Interval, Verdict};
 use crate::export::fmt::plural;
 use crate::results::PairedRatio;
+use crate::verdict::{Direction, Interval, Verdict};
 
 /// How the words name a change of a paired quantity: every ratio etbench pairs today is of a time (latency, decode
 /// time per token, time to first token) except energy.
@@ -34,11 +34,22 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
             }
             None => format!("no verdict: {} (need ≥ 6); raise --iters", plural(r.pairs, "pair", "pairs")),
         };
-        let interval = if r.ratio.is_finite() { format!("{} … {}", pct(r.lower), pct(r.upper)) } else { "–".into() };
+        let interval =
+            if r.ratio.is_finite() { format!("{} … {}", pct(r.lower), pct(r.upper)) } else { "–".into() };
         let ratio = if r.ratio.is_finite() { format!("{:.4}", r.ratio) } else { "–".into() };
-        rows.push([r.candidate.clone(), r.reference.clone(), r.setting.clone(), format!("{} × {}", r.sessions, r.pairs / r.sessions.max(1)), r.quantity.clone(), ratio, interval, verdict]);
+        rows.push([
+            r.candidate.clone(),
+            r.reference.clone(),
+            r.setting.clone(),
+            format!("{} × {}", r.sessions, r.pairs / r.sessions.max(1)),
+            r.quantity.clone(),
+            ratio,
+            interval,
+            verdict,
+        ]);
     }
-    let header = ["candidate", "reference", "setting", "sessions × pairs", "ratio of", "ratio", "95% interval", "verdict"];
+    let header =
+        ["candidate", "reference", "setting", "sessions × pairs", "ratio of", "ratio", "95% interval", "verdict"];
     let threshold = ratios.first().map(|r| r.threshold * 100.0).unwrap_or(5.0);
     let designs: std::collections::BTreeSet<&str> = ratios.iter().map(|r| r.design.as_str()).collect();
     let how: Vec<&str> = designs
@@ -68,4 +79,3 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
         format!("{table}\n{rule}\n")
     }
 }
-

@@ -65,7 +65,8 @@ impl Ci {
     pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Self {
         let get = |k: &str| var(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let pull_request = get("GITHUB_EVENT_NAME").is_some_and(|e| e.starts_with("pull_request"));
-        let pr_head = if pull_request { get("GITHUB_EVENT_PATH").and_then(|p| pull_request_head(Path::new(&p))) } else { None };
+        let pr_head =
+            if pull_request { get("GITHUB_EVENT_PATH").and_then(|p| pull_request_head(Path::new(&p))) } else { None };
         Self {
             repo: get("GITHUB_REPOSITORY"),
             head_branch: get("GITHUB_HEAD_REF").or_else(|| get("GITHUB_REF")),
@@ -249,11 +250,14 @@ impl Facts {
         let sourced = |value: String, source| Sourced { value, source };
         let unknown = || Sourced { value: String::new(), source: "unknown" };
         let named = |table| name_token(&run.model.name, table).map(|t| sourced(t.to_owned(), "file name"));
-        let dtype = program.and_then(dtype_of).map(|d| sourced(d.to_owned(), "program")).or_else(|| named(DTYPE_TOKENS));
+        let dtype =
+            program.and_then(dtype_of).map(|d| sourced(d.to_owned(), "program")).or_else(|| named(DTYPE_TOKENS));
         let backend = program
             .map(|p| sourced(backend_of(p.delegates.iter().map(|d| d.backend.as_str())), "program"))
             // Generation runs recorded their program's delegates at run time.
-            .or_else(|| run.llm.as_ref().map(|l| sourced(backend_of(l.backend.iter().flat_map(|b| b.split(", "))), "program")))
+            .or_else(|| {
+                run.llm.as_ref().map(|l| sourced(backend_of(l.backend.iter().flat_map(|b| b.split(", "))), "program"))
+            })
             .or_else(|| named(BACKEND_TOKENS));
         Self { dtype: dtype.unwrap_or_else(unknown), backend: backend.unwrap_or_else(unknown) }
     }
@@ -281,11 +285,17 @@ pub fn dtype_of(ins: &Inspection) -> Option<&'static str> {
 
 /// `xnnpack` for `XnnpackBackend` (several: sorted, joined by `+`); `portable` without a delegate.
 pub fn backend_of<'a>(delegates: impl Iterator<Item = &'a str>) -> String {
-    let mut names: Vec<String> =
-        delegates.map(|id| id.trim().strip_suffix("Backend").unwrap_or(id.trim()).to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+    let mut names: Vec<String> = delegates
+        .map(|id| id.trim().strip_suffix("Backend").unwrap_or(id.trim()).to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
     names.sort();
     names.dedup();
-    if names.is_empty() { "portable".into() } else { names.join("+") }
+    if names.is_empty() {
+        "portable".into()
+    } else {
+        names.join("+")
+    }
 }
 
 /// File-name tokens naming a dtype or quantization, as ExecuTorch's benchmark apps read `model_backend_dtype`.
@@ -340,7 +350,9 @@ fn runner(run: &RunResult) -> Runner {
     let (name, kind) = match phone {
         Some(a) => (
             phone_name(a).unwrap_or_else(|| run.device.name.clone()),
-            format!("Android {}", a.android_version.as_deref().or(info.os_version.as_deref()).unwrap_or_default()).trim_end().to_owned(),
+            format!("Android {}", a.android_version.as_deref().or(info.os_version.as_deref()).unwrap_or_default())
+                .trim_end()
+                .to_owned(),
         ),
         None => (format!("{} ({cpu})", run.device.name), platform(info)),
     };
@@ -372,7 +384,11 @@ fn phone_name(a: &AndroidFacts) -> Option<String> {
 /// "Debian GNU/Linux 12 (x86_64)".
 fn platform(info: &SystemInfo) -> String {
     let os = [info.os.as_deref(), info.os_version.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if os.is_empty() { info.arch.clone() } else { format!("{os} ({})", info.arch) }
+    if os.is_empty() {
+        info.arch.clone()
+    } else {
+        format!("{os} ({})", info.arch)
+    }
 }
 
 /// "23.5 GiB total, 20.1 GiB available" (available: when the device was probed); empty when unknown.
@@ -414,7 +430,8 @@ fn probed_info(x: &mut Info, p: &ProbedInfo) {
         put(x, "abi", a.abi.clone());
     }
     put(x, "build_fingerprint", p.android.get("ro.build.fingerprint").cloned());
-    let clusters: Vec<String> = p.clusters.iter().map(|c| format!("{} {}", c.name, crate::results::cpu_list(&c.cpus))).collect();
+    let clusters: Vec<String> =
+        p.clusters.iter().map(|c| format!("{} {}", c.name, crate::results::cpu_list(&c.cpus))).collect();
     put(x, "cpu_clusters", Some(clusters.join(", ")));
     if let Some(libc) = &p.runner_libc {
         x.insert("runner_libc", libc.to_string());
@@ -448,7 +465,8 @@ fn model(g: &Group, facts: &Facts, program: Option<&Inspection>) -> Model {
     x.insert("size_bytes", first.model.size_bytes.to_string());
     x.insert("backend_source", facts.backend.source.into());
     if let Some(ins) = program {
-        let delegates: Vec<String> = ins.delegates.iter().map(|d| format!("{} ({} blobs)", d.backend, d.blobs)).collect();
+        let delegates: Vec<String> =
+            ins.delegates.iter().map(|d| format!("{} ({} blobs)", d.backend, d.blobs)).collect();
         put(&mut x, "delegates", Some(delegates.join(", ")));
         let constants: Vec<String> = ins.constant_bytes_by_dtype.iter().map(|(d, b)| format!("{d}={b}")).collect();
         put(&mut x, "constant_bytes_by_dtype", Some(constants.join(" ")));
@@ -472,7 +490,9 @@ fn inputs(run: &RunResult) -> BTreeMap<String, Input> {
         .map(|(i, spec)| {
             let dtype = match spec.dtype {
                 Some(d) => d.name(),
-                None => serde_json::to_value(spec.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                None => {
+                    serde_json::to_value(spec.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                }
             };
             let mut x = fed(run, i);
             x.insert("shape", format!("{:?}", spec.sizes));
@@ -504,7 +524,13 @@ fn dependencies(doc: &Document, run: &RunResult) -> BTreeMap<&'static str, Depen
     if let Some(r) = &run.runner {
         deps.insert(
             "executorch",
-            Dependency { repo: "pytorch/executorch".into(), branch: String::new(), sha: String::new(), version: r.executorch_version.clone(), extra_info: Info::new() },
+            Dependency {
+                repo: "pytorch/executorch".into(),
+                branch: String::new(),
+                sha: String::new(),
+                version: r.executorch_version.clone(),
+                extra_info: Info::new(),
+            },
         );
         etbench.insert("runner_version", r.runner_version.clone());
         etbench.insert("runner_debug_build", r.debug_build.to_string());
@@ -512,7 +538,13 @@ fn dependencies(doc: &Document, run: &RunResult) -> BTreeMap<&'static str, Depen
     let p = &doc.provenance;
     deps.insert(
         "etbench",
-        Dependency { repo: String::new(), branch: String::new(), sha: p.git_sha.clone().unwrap_or_default(), version: p.etbench_version.clone(), extra_info: etbench },
+        Dependency {
+            repo: String::new(),
+            branch: String::new(),
+            sha: p.git_sha.clone().unwrap_or_default(),
+            version: p.etbench_version.clone(),
+            extra_info: etbench,
+        },
     );
     deps
 }
@@ -542,7 +574,10 @@ fn metrics(run: &RunResult) -> Vec<(&'static str, Option<f64>)> {
         ("model_load_time(ms)", load_ms),
         ("peak_inference_mem_usage(mb)", peak_mb),
         ("prefill_token_per_sec", s.and_then(|s| s.prefill_tokens_per_s.as_ref()).map(|t| t.median)),
-        ("decode_equivalent_token_per_sec", s.and_then(|s| s.decode_equivalent_tokens_per_s.as_ref()).map(|t| t.median)),
+        (
+            "decode_equivalent_token_per_sec",
+            s.and_then(|s| s.decode_equivalent_tokens_per_s.as_ref()).map(|t| t.median),
+        ),
     ]
 }
 

@@ -13,11 +13,11 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::charts::Unit;
-use crate::export::{self, fmt, DECODE_NOTE};
-use crate::export::store::OutputDir;
-use crate::results::{Document, Fit, RunResult, SystemInfo};
 use super::charts::{Bar, BoxRow, Chart, Spec};
 use super::metric::{groups, short_sha, threads_label, threads_phrase, Group, Metric};
+use crate::export::store::OutputDir;
+use crate::export::{self, fmt, DECODE_NOTE};
+use crate::results::{Document, Fit, RunResult, SystemInfo};
 
 /// A markdown table cell: pipes escaped, newlines folded.
 pub(crate) fn escape(cell: &str) -> String {
@@ -98,7 +98,11 @@ struct Column {
 
 impl Column {
     fn header(&self) -> String {
-        if self.footnote { format!("{} ¹", self.header) } else { self.header.to_owned() }
+        if self.footnote {
+            format!("{} ¹", self.header)
+        } else {
+            self.header.to_owned()
+        }
     }
 
     fn shown(&self, rows: usize) -> bool {
@@ -136,7 +140,12 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
         col("method", Kind::Key, &|g| g.key.method.clone()),
         col("input", Kind::Other, &|g| match g.runs.iter().find_map(|r| r.prompt.as_ref()) {
             // The prompt's text is in the prompt table below; here what tells the rows apart.
-            Some(p) => format!("prompt: {} real of {} ids, {}", p.real_tokens, p.window, g.key.input.rsplit(", ").next().unwrap_or_default()),
+            Some(p) => format!(
+                "prompt: {} real of {} ids, {}",
+                p.real_tokens,
+                p.window,
+                g.key.input.rsplit(", ").next().unwrap_or_default()
+            ),
             None => g.key.input.clone(),
         }),
         col("threads", Kind::Key, &|g| threads_label(g.key.threads)),
@@ -152,8 +161,12 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
         col("prefill tok/s", Kind::Key, &rate(Metric::PrefillTokensPerS)),
         Column { footnote: true, ..col("decode-eq tok/s", Kind::Key, &rate(Metric::DecodeEquivalentTokensPerS)) },
         col("peak RSS", Kind::Key, &|g| fmt::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
-        col("power ²", Kind::Key, &|g| est(Metric::Power, g).map(|e| fmt::watts(e.value)).unwrap_or_else(|| "–".into())),
-        col("energy/forward ²", Kind::Key, &|g| est(Metric::EnergyPerForward, g).map(|e| fmt::joules(e.value)).unwrap_or_else(|| "–".into())),
+        col("power ²", Kind::Key, &|g| {
+            est(Metric::Power, g).map(|e| fmt::watts(e.value)).unwrap_or_else(|| "–".into())
+        }),
+        col("energy/forward ²", Kind::Key, &|g| {
+            est(Metric::EnergyPerForward, g).map(|e| fmt::joules(e.value)).unwrap_or_else(|| "–".into())
+        }),
         col("output check", Kind::Other, &|g| output_check(&g.runs)),
     ]
 }
@@ -167,7 +180,11 @@ fn device_table(out: &mut String, groups: &[&Group]) {
     let cols = columns(groups);
     let (shown, rest): (Vec<&Column>, Vec<&Column>) = cols.iter().partition(|c| c.shown(groups.len()));
     let _ = writeln!(out, "| {} |", shown.iter().map(|c| c.header()).collect::<Vec<_>>().join(" | "));
-    let _ = writeln!(out, "|{}", shown.iter().map(|c| if c.header == "variant" { "---|" } else { "--:|" }).collect::<String>());
+    let _ = writeln!(
+        out,
+        "|{}",
+        shown.iter().map(|c| if c.header == "variant" { "---|" } else { "--:|" }).collect::<String>()
+    );
     for i in 0..groups.len() {
         let _ = writeln!(out, "| {} |", shown.iter().map(|c| escape(&c.cells[i])).collect::<Vec<_>>().join(" | "));
     }
@@ -204,7 +221,10 @@ fn processes_line(runs: &[&RunResult]) -> String {
             *per_model.entry(r.model.name.as_str()).or_default() += 1;
         }
         let counts: BTreeSet<String> = per_model.values().map(|n| n.to_string()).collect();
-        parts.push(format!("{} processes in paired-processes sessions (A B B A …)", counts.into_iter().collect::<Vec<_>>().join(", ")));
+        parts.push(format!(
+            "{} processes in paired-processes sessions (A B B A …)",
+            counts.into_iter().collect::<Vec<_>>().join(", ")
+        ));
     }
     parts.join("; ")
 }
@@ -219,26 +239,38 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
         ("timed iterations", format!("`{}`", distinct(runs, |r| r.params.spec.method.clone())))
     };
     let timed = distinct(runs, |r| {
-            let done = r.llm.as_ref().and_then(|l| l.summary.as_ref()).map(|s| s.generations as u32);
-            match (done, r.params.spec.until_ci_pct) {
-                (Some(n), Some(pct)) if n < r.params.spec.iterations => format!("{n} (stopped at ±{pct}%)"),
-                (Some(n), _) => n.to_string(),
-                _ => r.params.spec.iterations.to_string(),
-            }
-        });
+        let done = r.llm.as_ref().and_then(|l| l.summary.as_ref()).map(|s| s.generations as u32);
+        match (done, r.params.spec.until_ci_pct) {
+            (Some(n), Some(pct)) if n < r.params.spec.iterations => format!("{n} (stopped at ±{pct}%)"),
+            (Some(n), _) => n.to_string(),
+            _ => r.params.spec.iterations.to_string(),
+        }
+    });
     // "1 timed iteration", "3 timed iterations", "1, 3 timed iterations".
-    let unit = if timed == "1" { unit.replacen("generations", "generation", 1).replacen("iterations", "iteration", 1) } else { unit.to_owned() };
+    let unit = if timed == "1" {
+        unit.replacen("generations", "generation", 1).replacen("iterations", "iteration", 1)
+    } else {
+        unit.to_owned()
+    };
     let _ = writeln!(
         out,
         "- Per run: {} warm-up + {timed} {unit} of {method}; {} per model; threads {}; load mode {}",
         distinct(runs, |r| r.params.spec.warmup.to_string()),
         processes_line(runs),
-        distinct(runs, |r| threads_label(r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads))),
+        distinct(runs, |r| threads_label(
+            r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads)
+        )),
         distinct(runs, |r| r.params.spec.load_mode.to_string()),
     );
     let versions: BTreeSet<String> = docs
         .iter()
-        .map(|d| format!("{}{}", d.provenance.etbench_version, d.provenance.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()))
+        .map(|d| {
+            format!(
+                "{}{}",
+                d.provenance.etbench_version,
+                d.provenance.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+            )
+        })
         .collect();
     let _ = writeln!(
         out,
@@ -287,7 +319,9 @@ const GENERATED_CHARS: usize = 240;
 fn prompt_tokens(p: &crate::results::PromptRecord) -> String {
     match p.fit {
         Fit::Exact => format!("{} (exactly the window)", p.real_tokens),
-        Fit::Padded => format!("{} real + {} padding = window {}", p.real_tokens, p.window.saturating_sub(p.real_tokens), p.window),
+        Fit::Padded => {
+            format!("{} real + {} padding = window {}", p.real_tokens, p.window.saturating_sub(p.real_tokens), p.window)
+        }
         Fit::Truncated => format!("last {} of {} (TRUNCATED to the window)", p.real_tokens, p.token_ids.len()),
     }
 }
@@ -304,11 +338,20 @@ fn prompt_table(out: &mut String, groups: &[&Group], hashes: &str) {
     let generated = rows.iter().any(|(g, _)| g.runs.iter().any(|r| r.generation.is_some()));
     let _ = writeln!(out, "{hashes} Prompt and generated text\n");
     let tokenizer = |p: &crate::results::PromptRecord| {
-        std::path::Path::new(&p.tokenizer).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.tokenizer.clone())
+        std::path::Path::new(&p.tokenizer)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.tokenizer.clone())
     };
     if shared {
         let p = rows[0].1;
-        let _ = writeln!(out, "Prompt ({} tokens with `{}`): {}\n", p.token_ids.len(), tokenizer(p), quoted(&p.text, PROMPT_CHARS));
+        let _ = writeln!(
+            out,
+            "Prompt ({} tokens with `{}`): {}\n",
+            p.token_ids.len(),
+            tokenizer(p),
+            quoted(&p.text, PROMPT_CHARS)
+        );
     }
     let mut header = vec!["variant"];
     if !shared {
@@ -338,7 +381,10 @@ fn prompt_table(out: &mut String, groups: &[&Group], hashes: &str) {
         _ => " (padding per row above)".into(),
     };
     if !padded.is_empty() {
-        let _ = writeln!(out, "- Prefill tok/s counts only the prompt's real tokens{counts}; the padding is computed but not counted.");
+        let _ = writeln!(
+            out,
+            "- Prefill tok/s counts only the prompt's real tokens{counts}; the padding is computed but not counted."
+        );
     }
     if generated {
         let _ = writeln!(
@@ -355,7 +401,9 @@ fn generation_cells(g: Option<&crate::results::GenerationRecord>) -> [String; 4]
         Some(t) => quoted(t, GENERATED_CHARS),
         None => format!("ids {:?}", g.token_ids),
     };
-    let rate = crate::stats::Sample::from_ns(&g.step_latency_ns).map(|s| fmt::rate(1e9 / s.quantile(0.5))).unwrap_or_else(|_| "–".into());
+    let rate = crate::stats::Sample::from_ns(&g.step_latency_ns)
+        .map(|s| fmt::rate(1e9 / s.quantile(0.5)))
+        .unwrap_or_else(|_| "–".into());
     [text, format!("{} of {}", g.token_ids.len(), g.requested), fmt::ms_u(g.step_latency_ns.first().copied()), rate]
 }
 
@@ -380,19 +428,23 @@ fn chart_labels(groups: &[Group]) -> Vec<String> {
         |g| g.key.load_mode.clone(),
         |g| format!("input {}", g.key.input.replace("fnv1a:", "")),
     ];
-    let within_a_variant = |f: &Part| {
-        groups.iter().any(|a| groups.iter().any(|b| a.key.model_name == b.key.model_name && f(a) != f(b)))
-    };
+    let within_a_variant =
+        |f: &Part| groups.iter().any(|a| groups.iter().any(|b| a.key.model_name == b.key.model_name && f(a) != f(b)));
     let varying: Vec<Part> = parts.into_iter().filter(within_a_variant).collect();
     let devices = groups.iter().map(|g| &g.key.device).collect::<BTreeSet<_>>().len() > 1;
     let mut labels: Vec<String> = groups
         .iter()
         .map(|g| {
             let device = devices.then(|| g.key.device.clone());
-            std::iter::once(g.key.model_name.clone()).chain(device).chain(varying.iter().map(|f| f(g))).collect::<Vec<_>>().join(" · ")
+            std::iter::once(g.key.model_name.clone())
+                .chain(device)
+                .chain(varying.iter().map(|f| f(g)))
+                .collect::<Vec<_>>()
+                .join(" · ")
         })
         .collect();
-    let shared: BTreeSet<String> = labels.iter().filter(|l| labels.iter().filter(|m| m == l).count() > 1).cloned().collect();
+    let shared: BTreeSet<String> =
+        labels.iter().filter(|l| labels.iter().filter(|m| m == l).count() > 1).cloned().collect();
     for (label, g) in labels.iter_mut().zip(groups) {
         if shared.contains(label) {
             *label += &format!(" · {}", &g.key.model_sha256[..g.key.model_sha256.len().min(8)]);
@@ -405,7 +457,13 @@ fn chart_labels(groups: &[Group]) -> Vec<String> {
 fn caption(docs: &[Document], runs: &[&RunResult]) -> String {
     let devices = distinct(runs, |r| {
         let info = &r.device.info;
-        format!("{} ({}, {}, {} cores)", r.device.name, info.cpu_brand.as_deref().unwrap_or("unknown CPU").trim(), info.arch, info.cpu_logical_cores)
+        format!(
+            "{} ({}, {}, {} cores)",
+            r.device.name,
+            info.cpu_brand.as_deref().unwrap_or("unknown CPU").trim(),
+            info.arch,
+            info.cpu_logical_cores
+        )
     });
     let dates: BTreeSet<String> = runs.iter().map(|r| r.started_at.format("%Y-%m-%d").to_string()).collect();
     let dates = match (dates.first(), dates.last()) {
@@ -415,14 +473,25 @@ fn caption(docs: &[Document], runs: &[&RunResult]) -> String {
     };
     let etbench: BTreeSet<String> = docs
         .iter()
-        .map(|d| format!("{}{}", d.provenance.etbench_version, d.provenance.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()))
+        .map(|d| {
+            format!(
+                "{}{}",
+                d.provenance.etbench_version,
+                d.provenance.git_sha.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+            )
+        })
         .collect();
-    let executorch = distinct(runs, |r| r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into()));
-    format!("{devices} · {dates} · etbench {} · ExecuTorch {executorch}", etbench.into_iter().collect::<Vec<_>>().join(", "))
+    let executorch =
+        distinct(runs, |r| r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into()));
+    format!(
+        "{devices} · {dates} · etbench {} · ExecuTorch {executorch}",
+        etbench.into_iter().collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn device_index(groups: &[Group]) -> Vec<usize> {
-    let devices: Vec<&str> = groups.iter().map(|g| g.key.device.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let devices: Vec<&str> =
+        groups.iter().map(|g| g.key.device.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
     groups.iter().map(|g| devices.iter().position(|d| *d == g.key.device).unwrap_or(0)).collect()
 }
 
@@ -458,15 +527,25 @@ fn render_charts(all: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>> {
         let decode = bars(&owned, &labels, &colors, Metric::DecodeTokensPerS);
         if !decode.is_empty() {
             out.push(
-                Spec::Bars { bars: decode, x_label: "decode tokens/s (whiskers: 95% interval of the median; min–max below 6 generations)".into(), unit: Unit::TokensPerS }
-                    .render("decode", "Decode throughput through the KV cache", caption)?,
+                Spec::Bars {
+                    bars: decode,
+                    x_label: "decode tokens/s (whiskers: 95% interval of the median; min–max below 6 generations)"
+                        .into(),
+                    unit: Unit::TokensPerS,
+                }
+                .render("decode", "Decode throughput through the KV cache", caption)?,
             );
         }
         let ttft = bars(&owned, &labels, &colors, Metric::TimeToFirstToken);
         if !ttft.is_empty() {
             out.push(
-                Spec::Bars { bars: ttft, x_label: "time to first token (whiskers: 95% interval of the median; min–max below 6 generations)".into(), unit: Unit::Ms }
-                    .render("ttft", "Time to first token", caption)?,
+                Spec::Bars {
+                    bars: ttft,
+                    x_label: "time to first token (whiskers: 95% interval of the median; min–max below 6 generations)"
+                        .into(),
+                    unit: Unit::Ms,
+                }
+                .render("ttft", "Time to first token", caption)?,
             );
         }
         out.extend(export::llm::depth_chart(&llm, &labels, caption)?);
@@ -492,12 +571,23 @@ fn forward_charts(groups: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>>
         .zip(&labels)
         .zip(&colors)
         .take(super::charts::MAX_ROWS)
-        .map(|((g, label), &color)| BoxRow { label: label.clone(), values: Metric::Latency.raw_samples(&g.runs).iter().map(|v| v / 1e6).collect(), color })
+        .map(|((g, label), &color)| BoxRow {
+            label: label.clone(),
+            values: Metric::Latency.raw_samples(&g.runs).iter().map(|v| v / 1e6).collect(),
+            color,
+        })
         .filter(|r| !r.values.is_empty())
         .collect();
-    let points = if thinned { format!("≤{} points drawn per row", super::charts::MAX_POINTS) } else { "a point per timed iteration".into() };
-    let mut out = vec![Spec::Box { rows, x_label: "latency per execute".into(), unit: Unit::Ms }
-        .render("latency", &format!("Latency per execute{note}: box p25–p75, line median, {points}"), caption)?];
+    let points = if thinned {
+        format!("≤{} points drawn per row", super::charts::MAX_POINTS)
+    } else {
+        "a point per timed iteration".into()
+    };
+    let mut out = vec![Spec::Box { rows, x_label: "latency per execute".into(), unit: Unit::Ms }.render(
+        "latency",
+        &format!("Latency per execute{note}: box p25–p75, line median, {points}"),
+        caption,
+    )?];
     let prefill = bars(groups, &labels, &colors, Metric::PrefillTokensPerS);
     let (metric, tps) = if prefill.is_empty() {
         (Metric::DecodeEquivalentTokensPerS, bars(groups, &labels, &colors, Metric::DecodeEquivalentTokensPerS))
@@ -506,8 +596,12 @@ fn forward_charts(groups: &[Group], caption: &str) -> anyhow::Result<Vec<Chart>>
     };
     if !tps.is_empty() {
         out.push(
-            Spec::Bars { bars: tps, x_label: format!("{} (whiskers from latency p90–p10)", metric.label()), unit: Unit::TokensPerS }
-                .render("throughput", &format!("Throughput: {}{note}", metric.label()), caption)?,
+            Spec::Bars {
+                bars: tps,
+                x_label: format!("{} (whiskers from latency p90–p10)", metric.label()),
+                unit: Unit::TokensPerS,
+            }
+            .render("throughput", &format!("Throughput: {}{note}", metric.label()), caption)?,
         );
     }
     let rss = bars(groups, &labels, &colors, Metric::PeakRss);
@@ -573,7 +667,12 @@ impl Report {
     /// The same report with no charts (nothing links to chart files that were not written).
     pub fn without_charts(docs: &[Document]) -> anyhow::Result<Self> {
         let merged = merge(docs).ok_or_else(|| anyhow::anyhow!("no result documents to report on"))?;
-        Ok(Self { charts: Vec::new(), results_csv: export::csv::render(&merged), samples_csv: samples_csv(&merged), merged })
+        Ok(Self {
+            charts: Vec::new(),
+            results_csv: export::csv::render(&merged),
+            samples_csv: samples_csv(&merged),
+            merged,
+        })
     }
 
     /// The section: a table per device, footnotes, chart links (`link_dir` is where the charts are, relative to the
@@ -587,7 +686,8 @@ impl Report {
             let dev_groups: Vec<&Group> = groups.iter().filter(|g| g.key.device == device).collect();
             let runs: Vec<&RunResult> = self.merged.runs.iter().filter(|r| r.device.name == device).collect();
             let _ = writeln!(out, "{hashes} {device}\n");
-            let (llm_groups, forward_groups): (Vec<&Group>, Vec<&Group>) = dev_groups.iter().partition(|g| export::llm::is_llm(g.runs[0]));
+            let (llm_groups, forward_groups): (Vec<&Group>, Vec<&Group>) =
+                dev_groups.iter().partition(|g| export::llm::is_llm(g.runs[0]));
             if dev_groups.is_empty() {
                 let _ = writeln!(out, "No successful runs.\n");
             }

@@ -34,7 +34,9 @@ impl OutputDir {
         let target = self.path.join(name);
         let mut tmp = tempfile::NamedTempFile::new_in(&self.path)
             .with_context(|| format!("cannot write into {}", self.path.display()))?;
-        tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).with_context(|| format!("writing {}", target.display()))?;
+        tmp.write_all(bytes)
+            .and_then(|_| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {}", target.display()))?;
         // Temp files are created 0600; results are ordinary files (0644 before the umask).
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644 & !umask()));
@@ -54,7 +56,9 @@ impl OutputDir {
 fn umask() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").and_then(|v| u32::from_str_radix(v.trim(), 8).ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Umask:").and_then(|v| u32::from_str_radix(v.trim(), 8).ok()))
+        })
         .unwrap_or(0o022)
 }
 

@@ -44,7 +44,13 @@ fn forward(doc: &Document) -> String {
         table.add_row(Row::of(run).cells());
     }
     let errors: String = super::error_notes(&runs).iter().map(|e| format!("error: {e}\n")).collect();
-    let texts: String = super::text_notes(&runs).iter().chain(&super::energy_notes(&runs)).chain(&super::profile_notes(&runs)).chain(&super::roofline_notes(&runs)).map(|t| format!("{t}\n")).collect();
+    let texts: String = super::text_notes(&runs)
+        .iter()
+        .chain(&super::energy_notes(&runs))
+        .chain(&super::profile_notes(&runs))
+        .chain(&super::roofline_notes(&runs))
+        .map(|t| format!("{t}\n"))
+        .collect();
     let warnings: String = super::warning_notes(&runs).iter().map(|w| format!("warning: {w}\n")).collect();
     let footnote = if tokens { format!("¹ {DECODE_NOTE}\n") } else { String::new() };
     format!("{table}\n{footnote}{texts}{warnings}{errors}")

@@ -19,7 +19,14 @@ pub const MAX_LINES: usize = 8;
 
 /// Metrics drawn as trends.
 /// Energy series appear only where runs were measured with `--energy`.
-pub const TRENDS: [Metric; 6] = [Metric::Latency, Metric::FirstForward, Metric::Load, Metric::PeakRss, Metric::EnergyPerForward, Metric::EnergyPerDecodeToken];
+pub const TRENDS: [Metric; 6] = [
+    Metric::Latency,
+    Metric::FirstForward,
+    Metric::Load,
+    Metric::PeakRss,
+    Metric::EnergyPerForward,
+    Metric::EnergyPerDecodeToken,
+];
 
 /// The runs of one history key, oldest first.
 pub struct Series<'a> {
@@ -84,14 +91,19 @@ fn short_labels(series: &[Series]) -> Vec<String> {
         |r| format!("ET {}", r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into())),
     ];
     let first: Vec<&RunResult> = series.iter().filter_map(|s| s.runs.first().copied()).collect();
-    let within_a_model = |f: &Part| first.iter().any(|a| first.iter().any(|b| a.model.name == b.model.name && f(a) != f(b)));
+    let within_a_model =
+        |f: &Part| first.iter().any(|a| first.iter().any(|b| a.model.name == b.model.name && f(a) != f(b)));
     let varying: Vec<Part> = parts.into_iter().filter(within_a_model).collect();
     let devices = first.iter().map(|r| &r.device.name).collect::<BTreeSet<_>>().len() > 1;
     let labels: Vec<String> = first
         .iter()
         .map(|r| {
             let device = devices.then(|| r.device.name.clone());
-            std::iter::once(r.model.name.clone()).chain(device).chain(varying.iter().map(|f| f(r))).collect::<Vec<_>>().join(" · ")
+            std::iter::once(r.model.name.clone())
+                .chain(device)
+                .chain(varying.iter().map(|f| f(r)))
+                .collect::<Vec<_>>()
+                .join(" · ")
         })
         .collect();
     labels
@@ -111,7 +123,12 @@ fn caption(series: &[Series]) -> String {
         (Some(a), _) => a.to_string(),
         _ => String::new(),
     };
-    let versions: BTreeSet<String> = runs.iter().filter_map(|r| r.runner.as_ref().map(|x| format!("etbench {} · ExecuTorch {}", x.runner_version, x.executorch_version))).collect();
+    let versions: BTreeSet<String> = runs
+        .iter()
+        .filter_map(|r| {
+            r.runner.as_ref().map(|x| format!("etbench {} · ExecuTorch {}", x.runner_version, x.executorch_version))
+        })
+        .collect();
     format!(
         "{} · {range} ({}) · {}",
         devices.into_iter().collect::<Vec<_>>().join(", "),
@@ -158,7 +175,8 @@ pub fn ratio_table(series: &[RatioSeries]) -> String {
 
 /// Legend labels of ratio lines: the candidate, and its reference or setting only where two lines would look alike.
 fn ratio_labels(series: &[RatioSeries]) -> Vec<String> {
-    let shared = |f: &dyn Fn(&RatioSeries) -> String| series.iter().any(|a| series.iter().filter(|b| f(a) == f(b)).count() > 1);
+    let shared =
+        |f: &dyn Fn(&RatioSeries) -> String| series.iter().any(|a| series.iter().filter(|b| f(a) == f(b)).count() > 1);
     let by_reference = shared(&|s| s.candidate.clone());
     let by_setting = shared(&|s| format!("{} {}", s.candidate, if by_reference { &s.reference } else { "" }));
     series
@@ -181,7 +199,8 @@ fn ratio_chart(ratios: &[RatioSeries], caption: &str) -> anyhow::Result<Option<C
     if shown.iter().all(|s| s.nights.is_empty()) {
         return Ok(None);
     }
-    let note = if ratios.len() > MAX_LINES { format!(" (first {MAX_LINES} of {})", ratios.len()) } else { String::new() };
+    let note =
+        if ratios.len() > MAX_LINES { format!(" (first {MAX_LINES} of {})", ratios.len()) } else { String::new() };
     let lines: Vec<Line> = shown
         .iter()
         .zip(ratio_labels(shown))
@@ -190,7 +209,9 @@ fn ratio_chart(ratios: &[RatioSeries], caption: &str) -> anyhow::Result<Option<C
             points: s
                 .nights
                 .iter()
-                .map(|(day, r, lo, hi, _)| (day.and_hms_opt(12, 0, 0).expect("valid time").and_utc().timestamp() as f64, *r, *lo, *hi))
+                .map(|(day, r, lo, hi, _)| {
+                    (day.and_hms_opt(12, 0, 0).expect("valid time").and_utc().timestamp() as f64, *r, *lo, *hi)
+                })
                 .collect(),
         })
         .collect();
@@ -200,7 +221,12 @@ fn ratio_chart(ratios: &[RatioSeries], caption: &str) -> anyhow::Result<Option<C
         _ => "1× = each candidate's pinned reference".into(),
     };
     let title = format!("Latency ÷ reference per night{note}: point = median ratio, whisker = 95% interval");
-    let spec = Spec::Trend { lines, y_label: "latency ÷ reference (paired session each night)".into(), unit: Unit::Ratio, reference: Some((1.0, line)) };
+    let spec = Spec::Trend {
+        lines,
+        y_label: "latency ÷ reference (paired session each night)".into(),
+        unit: Unit::Ratio,
+        reference: Some((1.0, line)),
+    };
     Ok(Some(spec.render("trend_latency_vs_reference", &title, caption)?))
 }
 
@@ -213,7 +239,11 @@ pub fn charts(series: &[Series], ratios: &[RatioSeries]) -> anyhow::Result<Vec<C
 
 fn raw_charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
     let shown = &series[..series.len().min(MAX_LINES)];
-    let note = if series.len() > MAX_LINES { format!(" (first {MAX_LINES} of {} series)", series.len()) } else { String::new() };
+    let note = if series.len() > MAX_LINES {
+        format!(" (first {MAX_LINES} of {} series)", series.len())
+    } else {
+        String::new()
+    };
     let labels = short_labels(shown);
     let caption = caption(shown);
     let mut out = Vec::new();
@@ -242,7 +272,10 @@ fn raw_charts(series: &[Series]) -> anyhow::Result<Vec<Chart>> {
         let spread = if metric == Metric::Latency { "p10–p90 of its iterations" } else { "min–max over its runs" };
         let title = format!("{} per night{note}: point = the night's median, whisker = {spread}", metric.label());
         let name = format!("trend_{}", metric.slug().replace('-', "_"));
-        out.push(Spec::Trend { lines, y_label: metric.label().to_owned(), unit: Unit::of(unit), reference: None }.render(&name, &title, &caption)?);
+        out.push(
+            Spec::Trend { lines, y_label: metric.label().to_owned(), unit: Unit::of(unit), reference: None }
+                .render(&name, &title, &caption)?,
+        );
     }
     Ok(out)
 }

@@ -111,9 +111,7 @@ fn forwards(dump: &fb::ETDump<'_>) -> Vec<Forward> {
 pub fn parse(path: &Path, skip: usize) -> Result<OpProfile, ProfileError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ProfileError::Read { path: shown.clone(), reason: e.to_string() })?;
-    let mut opts = flatbuffers::VerifierOptions::default();
-    opts.max_tables = usize::MAX / 2;
-    opts.max_apparent_size = usize::MAX / 2;
+    let opts = super::verifier_options();
     let size_prefixed = bytes.len() >= 12 && &bytes[8..12] == b"ED00";
     let dump = if size_prefixed {
         fb::size_prefixed_root_as_etdump_with_opts(&opts, &bytes)
@@ -130,13 +128,15 @@ pub fn parse(path: &Path, skip: usize) -> Result<OpProfile, ProfileError> {
 }
 
 fn summarise(kept: &[&Forward]) -> OpProfile {
-    let forward_median_ns = Sample::from_ns(&kept.iter().map(|f| f.total_ns).collect::<Vec<_>>()).map(|s| s.quantile(0.5)).unwrap_or(0.0);
+    let forward_median_ns =
+        Sample::from_ns(&kept.iter().map(|f| f.total_ns).collect::<Vec<_>>()).map(|s| s.quantile(0.5)).unwrap_or(0.0);
     let keys: std::collections::BTreeSet<&(OpKind, String)> = kept.iter().flat_map(|f| f.ops.keys()).collect();
     let mut ops: Vec<OpStat> = keys
         .into_iter()
         .map(|key| {
             let per: Vec<(u64, u32)> = kept.iter().map(|f| f.ops.get(key).copied().unwrap_or_default()).collect();
-            let median = Sample::from_ns(&per.iter().map(|p| p.0).collect::<Vec<_>>()).map(|s| s.quantile(0.5)).unwrap_or(0.0);
+            let median =
+                Sample::from_ns(&per.iter().map(|p| p.0).collect::<Vec<_>>()).map(|s| s.quantile(0.5)).unwrap_or(0.0);
             OpStat {
                 name: key.1.clone(),
                 kind: key.0,
@@ -160,9 +160,8 @@ fn kind_label(kind: OpKind) -> &'static str {
 
 /// A markdown table of the `top` most expensive ops.
 pub fn markdown(profile: &OpProfile, top: usize) -> String {
-    let mut out = format!(
-        "| op | where | calls/forward | median ms/forward | share of forward |\n|---|---|---|---|---|\n"
-    );
+    let mut out =
+        "| op | where | calls/forward | median ms/forward | share of forward |\n|---|---|---|---|---|\n".to_string();
     for op in profile.ops.iter().take(top) {
         out.push_str(&format!(
             "| `{}` | {} | {:.0} | {:.3} | {:.1}% |\n",
@@ -187,17 +186,21 @@ pub fn diff_markdown(a_label: &str, a: &OpProfile, b_label: &str, b: &OpProfile,
         p.ops.iter().map(|o| ((o.kind, o.name.clone()), o)).collect()
     }
     let (ia, ib) = (index(a), index(b));
-    let mut keys: Vec<&(OpKind, String)> = ia.keys().chain(ib.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut keys: Vec<&(OpKind, String)> =
+        ia.keys().chain(ib.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let cost = |k: &(OpKind, String)| {
         ia.get(k).map_or(0.0, |o| o.median_ns_per_forward).max(ib.get(k).map_or(0.0, |o| o.median_ns_per_forward))
     };
     keys.sort_by(|x, y| cost(y).total_cmp(&cost(x)));
     let ms = |o: Option<&&OpStat>| o.map_or("–".to_owned(), |o| format!("{:.3}", o.median_ns_per_forward / 1e6));
-    let mut out = format!("| op | where | {a_label} ms/forward | {b_label} ms/forward | change |\n|---|---|---|---|---|\n");
+    let mut out =
+        format!("| op | where | {a_label} ms/forward | {b_label} ms/forward | change |\n|---|---|---|---|---|\n");
     for k in keys.into_iter().take(top) {
         let (x, y) = (ia.get(k), ib.get(k));
         let change = match (x, y) {
-            (Some(x), Some(y)) if x.median_ns_per_forward > 0.0 => format!("{:.2}×", y.median_ns_per_forward / x.median_ns_per_forward),
+            (Some(x), Some(y)) if x.median_ns_per_forward > 0.0 => {
+                format!("{:.2}×", y.median_ns_per_forward / x.median_ns_per_forward)
+            }
             (None, Some(_)) => format!("only in {b_label}"),
             (Some(_), None) => format!("only in {a_label}"),
             _ => "–".into(),
@@ -226,7 +229,10 @@ mod tests {
 
     #[test]
     fn medians_are_taken_per_forward() {
-        let f = |total: u64, mm: u64| Forward { total_ns: total, ops: [((OpKind::Operator, "mm.out".to_owned()), (mm, 2))].into() };
+        let f = |total: u64, mm: u64| Forward {
+            total_ns: total,
+            ops: [((OpKind::Operator, "mm.out".to_owned()), (mm, 2))].into(),
+        };
         let (a, b, c) = (f(100, 80), f(110, 90), f(1000, 85));
         let p = summarise(&[&a, &b, &c]);
         assert_eq!(p.forward_median_ns, 110.0);

@@ -79,12 +79,11 @@ pub fn decode_step_bytes(ins: &Inspection, depth: u64) -> DecodeBytes {
     let delegated: u64 = ins.delegates.iter().map(|d| d.bytes).sum();
     let named: u64 = ins.bytes.iter().filter(|b| b.part == NAMED_DATA).map(|b| b.bytes).sum();
     let weights = constants.saturating_sub(tables) + delegated + named;
-    let kv_cache = ins.kv_cache.as_ref().map_or(0, |kv| {
-        match ins.llm.as_ref().and_then(|l| l.max_context).filter(|c| *c > 0) {
+    let kv_cache =
+        ins.kv_cache.as_ref().map_or(0, |kv| match ins.llm.as_ref().and_then(|l| l.max_context).filter(|c| *c > 0) {
             Some(context) => (kv.bytes as u128 * depth.min(context as u64) as u128 / context as u128) as u64,
             None => kv.bytes,
-        }
-    });
+        });
     DecodeBytes { weights, embedding_rows, kv_cache, total: weights + embedding_rows + kv_cache }
 }
 
@@ -98,7 +97,10 @@ fn is_constant_method(plan: &pte::ExecutionPlan<'_>) -> bool {
 fn returns_sequence(plan: &pte::ExecutionPlan<'_>) -> bool {
     let Some(spec) = plan.container_meta_type().and_then(|c| c.encoded_out_str()) else { return false };
     let parsed: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
-    matches!(parsed.get(1).and_then(|s| s.get("type")).and_then(|t| t.as_str()), Some("builtins.list" | "builtins.tuple"))
+    matches!(
+        parsed.get(1).and_then(|s| s.get("type")).and_then(|t| t.as_str()),
+        Some("builtins.list" | "builtins.tuple")
+    )
 }
 
 /// Where the program's data segments start: the extended header ("eh00" at 8) names it; without one, 0.
@@ -173,22 +175,34 @@ fn stored_value(program: &pte::Program<'_>, file: &[u8], values: &Values<'_>, in
 
 /// The value a constant metadata method returns (`get_max_seq_len` → 128, `get_eos_ids` → [2]); `None` for a method
 /// of another kind or a value that is not a number, flag, text or list of integers.
-pub(super) fn metadata_value(program: &pte::Program<'_>, file: &[u8], plan: &pte::ExecutionPlan<'_>) -> Option<MetaValue> {
+pub(super) fn metadata_value(
+    program: &pte::Program<'_>,
+    file: &[u8],
+    plan: &pte::ExecutionPlan<'_>,
+) -> Option<MetaValue> {
     if !is_constant_method(plan) {
         return None;
     }
     let values = plan.values()?;
-    let outputs: Vec<MetaValue> = plan.outputs()?.iter().map(|i| stored_value(program, file, &values, i as i64)).collect::<Option<_>>()?;
+    let outputs: Vec<MetaValue> =
+        plan.outputs()?.iter().map(|i| stored_value(program, file, &values, i as i64)).collect::<Option<_>>()?;
     match outputs.as_slice() {
         [MetaValue::Int(v)] if returns_sequence(plan) => Some(MetaValue::Ints(vec![*v])),
         [one] => Some(one.clone()),
         // A list flattens to one output per element.
-        many => many.iter().map(|v| if let MetaValue::Int(i) = v { Some(*i) } else { None }).collect::<Option<Vec<i64>>>().map(MetaValue::Ints),
+        many => many
+            .iter()
+            .map(|v| if let MetaValue::Int(i) = v { Some(*i) } else { None })
+            .collect::<Option<Vec<i64>>>()
+            .map(MetaValue::Ints),
     }
 }
 
 /// Entry `index` of a flatbuffer vector, `None` out of range (`Vector::get` panics there).
-fn at<'a, T: flatbuffers::Follow<'a> + 'a>(v: &flatbuffers::Vector<'a, T>, index: impl TryInto<usize>) -> Option<T::Inner> {
+fn at<'a, T: flatbuffers::Follow<'a> + 'a>(
+    v: &flatbuffers::Vector<'a, T>,
+    index: impl TryInto<usize>,
+) -> Option<T::Inner> {
     let i = index.try_into().ok()?;
     (i < v.len()).then(|| v.get(i))
 }
@@ -206,7 +220,11 @@ fn symbolic_dims(plan: &pte::ExecutionPlan<'_>, ops: &[String], values: &Values<
     let mut out: BTreeMap<i32, BTreeSet<usize>> = BTreeMap::new();
     for chain in plan.chains().iter().flatten() {
         for call in chain.instructions().iter().flatten().filter_map(|i| i.instr_args_as_kernel_call()) {
-            if usize::try_from(call.op_index()).ok().and_then(|i| ops.get(i)).is_none_or(|op| op != "aten::sym_size.int") {
+            if usize::try_from(call.op_index())
+                .ok()
+                .and_then(|i| ops.get(i))
+                .is_none_or(|op| op != "aten::sym_size.int")
+            {
                 continue;
             }
             let Some(args) = call.args().filter(|a| a.len() >= 2) else { continue };
@@ -257,7 +275,11 @@ pub(super) fn dynamic_dims(plan: &pte::ExecutionPlan<'_>, ops: &[String]) -> (Ve
                 return vec![false; sizes.len()];
             }
             let matched: Vec<bool> = sizes.iter().map(|s| *s > 1 && bounds.contains(s)).collect();
-            if matched.contains(&true) { matched } else { fallback(&sizes) }
+            if matched.contains(&true) {
+                matched
+            } else {
+                fallback(&sizes)
+            }
         })
         .collect();
     (inputs, outputs)
@@ -283,7 +305,8 @@ fn state_tensors(plan: &pte::ExecutionPlan<'_>, by_name: bool) -> Vec<MutableBuf
         // A constant has data in the file and no planned memory; a mutable buffer with an initial state has both.
         let constant = t.data_buffer_idx() != 0 && !planned;
         let named_state = by_name && name.is_some() && !external && !constant;
-        let placeholder_state = planned && !inputs.contains(&value_index) && first_input.is_some_and(|first| value_index < first);
+        let placeholder_state =
+            planned && !inputs.contains(&value_index) && first_input.is_some_and(|first| value_index < first);
         if named_state || placeholder_state {
             let dtype = Dtype::from_scalar_type(t.scalar_type().0 as i32);
             let sizes = sizes_of(&t);
@@ -300,7 +323,9 @@ pub(super) fn recognise(methods: &[MethodSummary], metadata: &BTreeMap<String, M
         .iter()
         .map(|m| {
             let dynamic_last_dim = (0..m.inputs.len())
-                .map(|i| (m.inputs[i].kind == ValueKind::Tensor).then(|| m.input_dims(i).last().copied().unwrap_or(false)))
+                .map(|i| {
+                    (m.inputs[i].kind == ValueKind::Tensor).then(|| m.input_dims(i).last().copied().unwrap_or(false))
+                })
                 .collect();
             (m.name.clone(), MethodSig { inputs: m.inputs.clone(), outputs: m.outputs.clone(), dynamic_last_dim })
         })
@@ -334,7 +359,9 @@ pub(super) fn spec_with_ranges(spec: &TensorSpec, dynamic: &[bool]) -> String {
         .sizes
         .iter()
         .enumerate()
-        .map(|(d, s)| if dynamic.get(d).copied().unwrap_or(false) && *s > 1 { format!("1..{s}") } else { s.to_string() })
+        .map(
+            |(d, s)| if dynamic.get(d).copied().unwrap_or(false) && *s > 1 { format!("1..{s}") } else { s.to_string() },
+        )
         .collect();
     format!("{}[{}]", dtype.name(), dims.join(", "))
 }
@@ -375,7 +402,9 @@ pub(super) fn render(ins: &Inspection) -> Vec<String> {
     }
     match &ins.kv_cache {
         Some(kv) => lines.push(kv_line(ins, kv)),
-        None if llm.convention.has_cache() => lines.push("KV cache: no mutable buffers found in the decode method".into()),
+        None if llm.convention.has_cache() => {
+            lines.push("KV cache: no mutable buffers found in the decode method".into())
+        }
         None => {}
     }
     if llm.convention.has_cache() {
@@ -385,14 +414,19 @@ pub(super) fn render(ins: &Inspection) -> Vec<String> {
             ("embedding rows", full.embedding_rows, ""),
             ("KV cache", full.kv_cache, ""),
         ];
-        let shown: Vec<String> = parts.iter().filter(|p| p.1 > 0).map(|(what, bytes, note)| format!("{what} {}{note}", size(*bytes))).collect();
+        let shown: Vec<String> = parts
+            .iter()
+            .filter(|p| p.1 > 0)
+            .map(|(what, bytes, note)| format!("{what} {}{note}", size(*bytes)))
+            .collect();
         lines.push(format!("decode step reads ≈ {} at full context: {}", size(full.total), shown.join(", ")));
     }
     lines
 }
 
 fn kv_line(ins: &Inspection, kv: &KvCache) -> String {
-    let buffers = if kv.buffers == 1 { "1 mutable buffer".to_owned() } else { format!("{} mutable buffers", kv.buffers) };
+    let buffers =
+        if kv.buffers == 1 { "1 mutable buffer".to_owned() } else { format!("{} mutable buffers", kv.buffers) };
     let each = match (kv.dtype, &kv.shape) {
         (Some(d), Some(s)) if kv.buffers > 1 => format!(" ({} {s:?} each)", d.name()),
         (Some(d), Some(s)) => format!(" ({} {s:?})", d.name()),
@@ -450,7 +484,10 @@ mod tests {
         .collect();
         assert_eq!(ins.metadata, expected);
         let llm = ins.llm.as_ref().expect("an LLM program");
-        assert_eq!((llm.convention, llm.max_tokens_per_call, llm.dynamic_tokens, llm.max_context), (Convention::TokensInputPos, 15, Some(true), Some(16)));
+        assert_eq!(
+            (llm.convention, llm.max_tokens_per_call, llm.dynamic_tokens, llm.max_context),
+            (Convention::TokensInputPos, 15, Some(true), Some(16))
+        );
         assert_eq!(llm.eos_ids, vec![2, 7]);
     }
 
@@ -471,14 +508,25 @@ mod tests {
         let mut found = Vec::new();
         plans(&data("mutable-buffer.pte"), |plan| found.extend(state_tensors(plan, false)));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!((found[0].value_index, found[0].name.as_deref(), found[0].bytes, found[0].planned), (2, Some("cache"), 128, true));
+        assert_eq!(
+            (found[0].value_index, found[0].name.as_deref(), found[0].bytes, found[0].planned),
+            (2, Some("cache"), 128, true)
+        );
     }
 
     #[test]
     fn mutable_buffers_are_exactly_the_tensors_written_back_by_copy() {
         // ExecuTorch writes a mutated buffer back with `aten::copy_(buffer, new value)` at the end of the method: an
         // independent witness of which tensors are state.
-        for path in [data("mutable-buffer.pte"), data("llm-metadata.pte"), model("llama-tiny-kv-xnnpack.pte"), model("llama-tiny-kv-static-xnnpack.pte"), model("llama-tiny-kv-fp32.pte"), model("gemma3n-tiny-kv-bf16.pte"), model("gemma3n-tiny-kv-xnnpack-8da4w.pte")] {
+        for path in [
+            data("mutable-buffer.pte"),
+            data("llm-metadata.pte"),
+            model("llama-tiny-kv-xnnpack.pte"),
+            model("llama-tiny-kv-static-xnnpack.pte"),
+            model("llama-tiny-kv-fp32.pte"),
+            model("gemma3n-tiny-kv-bf16.pte"),
+            model("gemma3n-tiny-kv-xnnpack-8da4w.pte"),
+        ] {
             plans(&path, |plan| {
                 let ops = super::super::op_names(plan);
                 let copied: BTreeSet<usize> = plan
@@ -500,11 +548,18 @@ mod tests {
     fn a_buffer_left_out_of_memory_planning_is_added_to_the_memory_a_method_needs() {
         let ins = inspect(&data("unplanned-buffer.pte")).unwrap();
         let forward = ins.methods.iter().find(|m| m.name == "forward").unwrap();
-        assert_eq!(forward.mutable_buffers.iter().map(|b| (b.name.as_deref(), b.planned)).collect::<Vec<_>>(), vec![(Some("k_cache"), false)]);
+        assert_eq!(
+            forward.mutable_buffers.iter().map(|b| (b.name.as_deref(), b.planned)).collect::<Vec<_>>(),
+            vec![(Some("k_cache"), false)]
+        );
         assert_eq!(forward.memory_bytes(), forward.planned_bytes + 512);
         let kv = ins.kv_cache.as_ref().unwrap();
         assert!(!kv.in_planned_memory);
-        assert!(render(&ins).iter().any(|l| l.contains("512 B of it outside the method's planned memory")), "{:?}", render(&ins));
+        assert!(
+            render(&ins).iter().any(|l| l.contains("512 B of it outside the method's planned memory")),
+            "{:?}",
+            render(&ins)
+        );
         let planned = inspect(&data("llm-metadata.pte")).unwrap();
         let forward = planned.methods.iter().find(|m| m.name == "forward").unwrap();
         assert_eq!(forward.memory_bytes(), forward.planned_bytes);
@@ -529,16 +584,32 @@ mod tests {
             path: "x.pte".into(),
             file_bytes: 0,
             program_bytes: 0,
-            bytes: vec![ByteShare { part: NAMED_DATA.into(), bytes: 1_000_000 }, ByteShare { part: "constants".into(), bytes: 7 }],
+            bytes: vec![
+                ByteShare { part: NAMED_DATA.into(), bytes: 1_000_000 },
+                ByteShare { part: "constants".into(), bytes: 7 },
+            ],
             methods: Vec::new(),
             delegates: vec![DelegateSummary { backend: "XnnpackBackend".into(), blobs: 2, bytes: 5_000 }],
             constant_bytes_by_dtype: BTreeMap::from([("float32".to_owned(), 300_000), ("int8".to_owned(), 20_000)]),
-            embeddings: Some(EmbeddingSummary { tables: 2, bytes: 262_144, row_bytes: 1_024, dtypes: vec!["float32".into()], stay_float: false }),
+            embeddings: Some(EmbeddingSummary {
+                tables: 2,
+                bytes: 262_144,
+                row_bytes: 1_024,
+                dtypes: vec!["float32".into()],
+                stay_float: false,
+            }),
             largest_constants: Vec::new(),
             named_tensors: Vec::new(),
             metadata: BTreeMap::new(),
             llm: Some(llm),
-            kv_cache: Some(KvCache { method: "forward".into(), buffers: 4, bytes: 131_072, dtype: None, shape: None, in_planned_memory: true }),
+            kv_cache: Some(KvCache {
+                method: "forward".into(),
+                buffers: 4,
+                bytes: 131_072,
+                dtype: None,
+                shape: None,
+                in_planned_memory: true,
+            }),
         }
     }
 
@@ -547,7 +618,10 @@ mod tests {
         let mut ins = llm_inspection();
         let weights = 320_000 - 262_144 + 5_000 + 1_000_000;
         let at = |ins: &Inspection, depth| decode_step_bytes(ins, depth);
-        assert_eq!(at(&ins, 32), DecodeBytes { weights, embedding_rows: 1_024, kv_cache: 32_768, total: weights + 1_024 + 32_768 });
+        assert_eq!(
+            at(&ins, 32),
+            DecodeBytes { weights, embedding_rows: 1_024, kv_cache: 32_768, total: weights + 1_024 + 32_768 }
+        );
         assert_eq!(at(&ins, 0).kv_cache, 0);
         assert_eq!(at(&ins, 500).kv_cache, 131_072, "depth is capped at the context");
         ins.llm.as_mut().unwrap().max_context = None;

@@ -235,12 +235,28 @@ fn tensors_of(plan: &pte::ExecutionPlan<'_>, method: &str, embedding_tables: &BT
                 // A named tensor in planned memory: the programs name only mutable buffers (state such as a KV cache).
                 "mutable buffer"
             };
-            out.named.push(NamedTensor { name: name.clone(), method: method.to_owned(), value_index, dtype, sizes: sizes.clone(), role: role.into() });
+            out.named.push(NamedTensor {
+                name: name.clone(),
+                method: method.to_owned(),
+                value_index,
+                dtype,
+                sizes: sizes.clone(),
+                role: role.into(),
+            });
         }
         if constant {
             let bytes = sizes.iter().product::<i64>().max(0) as u64 * dtype.element_bytes() as u64;
             let embedding = embedding_tables.contains(&value_index);
-            out.constants.push(TensorEntry { method: method.to_owned(), value_index, buffer: t.data_buffer_idx(), name, dtype, sizes, bytes, embedding });
+            out.constants.push(TensorEntry {
+                method: method.to_owned(),
+                value_index,
+                buffer: t.data_buffer_idx(),
+                name,
+                dtype,
+                sizes,
+                bytes,
+                embedding,
+            });
         }
     }
     out
@@ -257,10 +273,16 @@ fn method(plan: pte::ExecutionPlan<'_>, tensors: &mut PlanTensors) -> MethodSumm
         for instruction in chain.instructions().iter().flatten() {
             instructions += 1;
             if let Some(call) = instruction.instr_args_as_kernel_call() {
-                let op = usize::try_from(call.op_index()).ok().and_then(|i| ops.get(i)).cloned().unwrap_or_else(|| "?".into());
+                let op = usize::try_from(call.op_index())
+                    .ok()
+                    .and_then(|i| ops.get(i))
+                    .cloned()
+                    .unwrap_or_else(|| "?".into());
                 // Every embedding kernel (aten::embedding, quantized embedding_byte/_4bit, …) takes its table first.
                 if op.contains("embedding") {
-                    if let Some(table) = call.args().filter(|a| !a.is_empty()).and_then(|a| usize::try_from(a.get(0)).ok()) {
+                    if let Some(table) =
+                        call.args().filter(|a| !a.is_empty()).and_then(|a| usize::try_from(a.get(0)).ok())
+                    {
                         embedding_tables.insert(table);
                     }
                 }
@@ -282,7 +304,10 @@ fn method(plan: pte::ExecutionPlan<'_>, tensors: &mut PlanTensors) -> MethodSumm
         mutable_buffers: llm::mutable_buffers(&plan),
         inputs: plan.inputs().map(|v| v.iter().map(|i| spec_of(&values, i)).collect()).unwrap_or_default(),
         outputs: plan.outputs().map(|v| v.iter().map(|i| spec_of(&values, i)).collect()).unwrap_or_default(),
-        planned_bytes: plan.non_const_buffer_sizes().map(|v| v.iter().filter(|b| *b > 0).map(|b| b as u64).sum()).unwrap_or(0),
+        planned_bytes: plan
+            .non_const_buffer_sizes()
+            .map(|v| v.iter().filter(|b| *b > 0).map(|b| b as u64).sum())
+            .unwrap_or(0),
         name,
         instructions,
         operators,
@@ -370,7 +395,8 @@ fn byte_breakdown(program: &pte::Program<'_>, program_len: u64, file_bytes: u64)
             parts.segment(program, c.segment_index() as usize, CONSTANTS);
         }
     }
-    let mut inline: u64 = program.constant_buffer().iter().flatten().map(|b| b.storage().map_or(0, |s| s.len() as u64)).sum();
+    let mut inline: u64 =
+        program.constant_buffer().iter().flatten().map(|b| b.storage().map_or(0, |s| s.len() as u64)).sum();
     parts.add(CONSTANTS, inline);
     for plan in program.execution_plan().iter().flatten() {
         for delegate in plan.delegates().iter().flatten() {
@@ -396,7 +422,12 @@ fn byte_breakdown(program: &pte::Program<'_>, program_len: u64, file_bytes: u64)
     parts.add(FLATBUFFER, program_len.saturating_sub(inline));
     let covered: u64 = parts.parts.iter().map(|(_, b)| b).sum();
     parts.add(OTHER, file_bytes.saturating_sub(covered));
-    parts.parts.into_iter().filter(|(_, b)| *b > 0).map(|(part, bytes)| ByteShare { part: part.to_owned(), bytes }).collect()
+    parts
+        .parts
+        .into_iter()
+        .filter(|(_, b)| *b > 0)
+        .map(|(part, bytes)| ByteShare { part: part.to_owned(), bytes })
+        .collect()
 }
 
 fn embeddings(constants: &[TensorEntry]) -> Option<EmbeddingSummary> {
@@ -405,7 +436,8 @@ fn embeddings(constants: &[TensorEntry]) -> Option<EmbeddingSummary> {
         return None;
     }
     // Quantized weights are integer matrices (scales and zero points are vectors).
-    let quantized_elsewhere = constants.iter().any(|c| !c.embedding && matches!(c.dtype, Dtype::Int8 | Dtype::Uint8) && c.sizes.len() >= 2);
+    let quantized_elsewhere =
+        constants.iter().any(|c| !c.embedding && matches!(c.dtype, Dtype::Int8 | Dtype::Uint8) && c.sizes.len() >= 2);
     Some(EmbeddingSummary {
         tables: tables.len(),
         bytes: tables.iter().map(|t| t.bytes).sum(),
@@ -429,12 +461,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         return Err(not_a_program("no ExecuTorch flatbuffer identifier (ET12) at offset 4".into()));
     }
     let program_bytes = program_len(&map);
-    let mut opts = flatbuffers::VerifierOptions::default();
-    opts.max_tables = usize::MAX / 2;
-    opts.max_apparent_size = usize::MAX / 2;
-    let program = pte::root_as_program_with_opts(&opts, &map[..program_bytes]).map_err(|e| not_a_program(e.to_string()))?;
+    let program = pte::root_as_program_with_opts(&verifier_options(), &map[..program_bytes])
+        .map_err(|e| not_a_program(e.to_string()))?;
     let mut tensors = PlanTensors { constants: Vec::new(), named: Vec::new() };
-    let methods: Vec<MethodSummary> = program.execution_plan().iter().flatten().map(|plan| method(plan, &mut tensors)).collect();
+    let methods: Vec<MethodSummary> =
+        program.execution_plan().iter().flatten().map(|plan| method(plan, &mut tensors)).collect();
     let metadata: BTreeMap<String, MetaValue> = program
         .execution_plan()
         .iter()
@@ -496,7 +527,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -512,7 +543,12 @@ fn embedding_line(ins: &Inspection) -> Option<String> {
     let e = ins.embeddings.as_ref()?;
     let dtypes = e.dtypes.join("/");
     let tables = if e.tables == 1 { "1 table".to_owned() } else { format!("{} tables", e.tables) };
-    let share = format!("{} of {} ({} of the file; {tables})", size(e.bytes), size(ins.file_bytes), percent(e.bytes, ins.file_bytes));
+    let share = format!(
+        "{} of {} ({} of the file; {tables})",
+        size(e.bytes),
+        size(ins.file_bytes),
+        percent(e.bytes, ins.file_bytes)
+    );
     Some(if e.stay_float {
         format!("embeddings stay {dtypes}: {share}; the other weights are quantized")
     } else {
@@ -529,7 +565,11 @@ pub fn render(ins: &Inspection) -> String {
         out,
         "delegated: {}",
         if ins.is_delegated() {
-            ins.delegates.iter().map(|d| format!("{} ({} blobs, {})", d.backend, d.blobs, size(d.bytes))).collect::<Vec<_>>().join(", ")
+            ins.delegates
+                .iter()
+                .map(|d| format!("{} ({} blobs, {})", d.backend, d.blobs, size(d.bytes)))
+                .collect::<Vec<_>>()
+                .join(", ")
         } else {
             "no (every op runs on the portable/optimized CPU kernels)".into()
         }
@@ -544,13 +584,22 @@ pub fn render(ins: &Inspection) -> String {
     let width = ins.bytes.iter().map(|b| b.part.chars().count()).max().unwrap_or(0).max(5);
     let total: u64 = ins.bytes.iter().map(|b| b.bytes).sum();
     for b in &ins.bytes {
-        let _ = writeln!(out, "  {:<width$}  {:>13}  {:>10}  {:>6}", b.part, grouped(b.bytes), size(b.bytes), percent(b.bytes, ins.file_bytes));
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>13}  {:>10}  {:>6}",
+            b.part,
+            grouped(b.bytes),
+            size(b.bytes),
+            percent(b.bytes, ins.file_bytes)
+        );
     }
     let check = if total == ins.file_bytes { "= file size" } else { "≠ file size" };
     let _ = writeln!(out, "  {:<width$}  {:>13}  {:>10}  {check}", "total", grouped(total), size(total));
     for m in ins.methods.iter().filter(|m| !ins.metadata.contains_key(&m.name)) {
-        let inputs: Vec<String> = m.inputs.iter().enumerate().map(|(i, s)| llm::spec_with_ranges(s, &m.input_dims(i))).collect();
-        let outs: Vec<String> = m.outputs.iter().enumerate().map(|(i, s)| llm::spec_with_ranges(s, &m.output_dims(i))).collect();
+        let inputs: Vec<String> =
+            m.inputs.iter().enumerate().map(|(i, s)| llm::spec_with_ranges(s, &m.input_dims(i))).collect();
+        let outs: Vec<String> =
+            m.outputs.iter().enumerate().map(|(i, s)| llm::spec_with_ranges(s, &m.output_dims(i))).collect();
         let _ = writeln!(
             out,
             "method {}: inputs [{}] → outputs [{}]; {} instructions, {} delegate calls",
@@ -583,16 +632,36 @@ pub fn render(ins: &Inspection) -> String {
         for t in &ins.largest_constants {
             let name = t.name.clone().unwrap_or_else(|| format!("value {}", t.value_index));
             let role = if t.embedding { "  (embedding table)" } else { "" };
-            let _ = writeln!(out, "  {name:<12} {:>9} {:<14} {:>10}{role}", t.dtype.name(), format!("{:?}", t.sizes), size(t.bytes));
+            let _ = writeln!(
+                out,
+                "  {name:<12} {:>9} {:<14} {:>10}{role}",
+                t.dtype.name(),
+                format!("{:?}", t.sizes),
+                size(t.bytes)
+            );
         }
     }
     if !ins.named_tensors.is_empty() {
         let _ = writeln!(out, "named tensors:");
         for t in &ins.named_tensors {
-            let _ = writeln!(out, "  {:<24} {:>9} {:<14} {} (method {}, value {})", t.name, t.dtype.name(), format!("{:?}", t.sizes), t.role, t.method, t.value_index);
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>9} {:<14} {} (method {}, value {})",
+                t.name,
+                t.dtype.name(),
+                format!("{:?}", t.sizes),
+                t.role,
+                t.method,
+                t.value_index
+            );
         }
     }
     out
+}
+
+/// Flatbuffer verifier limits for multi-GB programs and long ETDumps: the defaults reject large tables.
+pub(crate) fn verifier_options() -> flatbuffers::VerifierOptions {
+    flatbuffers::VerifierOptions { max_tables: usize::MAX / 2, max_apparent_size: usize::MAX / 2, ..Default::default() }
 }
 
 #[cfg(test)]
@@ -609,4 +678,3 @@ mod tests {
         assert_eq!(grouped(999), "999");
     }
 }
-

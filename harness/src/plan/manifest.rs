@@ -108,5 +108,7 @@ impl Manifest {
 /// The expectation for a model file, looked up in the manifest beside it.
 pub fn expectation_for(model_path: &Path, sha256: &str) -> Option<Expectation> {
     let dir = model_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Manifest::in_dir(dir)?.by_sha256(sha256).map(|v| Expectation { generations: v.generations.clone(), ..v.expected.clone() })
+    Manifest::in_dir(dir)?
+        .by_sha256(sha256)
+        .map(|v| Expectation { generations: v.generations.clone(), ..v.expected.clone() })
 }

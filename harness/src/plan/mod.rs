@@ -67,11 +67,19 @@ impl Default for Settings {
 
 impl Settings {
     fn thread_axis(&self) -> Vec<Option<u32>> {
-        if self.threads.is_empty() { vec![self.spec.threads] } else { self.threads.iter().map(|&t| Some(t)).collect() }
+        if self.threads.is_empty() {
+            vec![self.spec.threads]
+        } else {
+            self.threads.iter().map(|&t| Some(t)).collect()
+        }
     }
 
     fn load_mode_axis(&self) -> Vec<LoadMode> {
-        if self.load_modes.is_empty() { vec![self.spec.load_mode] } else { self.load_modes.clone() }
+        if self.load_modes.is_empty() {
+            vec![self.spec.load_mode]
+        } else {
+            self.load_modes.clone()
+        }
     }
 
     fn workload_count(&self) -> usize {
@@ -140,8 +148,13 @@ impl ModelRunner {
             .map(|p| if p.is_dir() { Some(p.as_path()) } else { p.parent() })
             .map(|d| d.and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
             .collect();
-        let distinct = dirs.iter().all(|d| !d.is_empty()) && dirs.iter().collect::<std::collections::BTreeSet<_>>().len() == dirs.len();
-        if distinct { dirs } else { paths.iter().map(|p| p.display().to_string()).collect() }
+        let distinct = dirs.iter().all(|d| !d.is_empty())
+            && dirs.iter().collect::<std::collections::BTreeSet<_>>().len() == dirs.len();
+        if distinct {
+            dirs
+        } else {
+            paths.iter().map(|p| p.display().to_string()).collect()
+        }
     }
 }
 
@@ -190,7 +203,7 @@ impl Plan {
             spec,
             repeat_index: cell.repeat,
             repeats: s.repeats,
-            cooldown_s: (!s.cooldown.is_zero()).then(|| s.cooldown.as_secs_f64()),
+            cooldown_s: (!s.cooldown.is_zero()).then_some(s.cooldown.as_secs_f64()),
             run_timeout_s: s.run_timeout.map(|t| t.as_secs_f64()),
             runner: self.model_devices.get(cell.model).map(|r| r.path.display().to_string()),
         }
@@ -211,12 +224,24 @@ impl Plan {
         if s.paired {
             // One cell per setting and repeat; `model` 0 stands for the whole session.
             for repeat in 0..s.repeats {
-                cells.extend(settings.iter().map(|&(load_mode, threads, workload)| Cell { model: 0, load_mode, threads, repeat, workload }));
+                cells.extend(settings.iter().map(|&(load_mode, threads, workload)| Cell {
+                    model: 0,
+                    load_mode,
+                    threads,
+                    repeat,
+                    workload,
+                }));
             }
         } else if s.interleave {
             for repeat in 0..s.repeats {
                 for model in 0..self.models.len() {
-                    cells.extend(settings.iter().map(|&(load_mode, threads, workload)| Cell { model, load_mode, threads, repeat, workload }));
+                    cells.extend(settings.iter().map(|&(load_mode, threads, workload)| Cell {
+                        model,
+                        load_mode,
+                        threads,
+                        repeat,
+                        workload,
+                    }));
                 }
             }
         } else {
@@ -237,7 +262,13 @@ mod tests {
     #[test]
     fn runner_labels_are_directory_names_when_those_tell_them_apart() {
         let paths = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
-        assert_eq!(ModelRunner::labels(&paths(&["/opt/et-1.5/etbench-runner", "/opt/et-1.6/etbench-runner"])), ["et-1.5", "et-1.6"]);
-        assert_eq!(ModelRunner::labels(&paths(&["/a/bin/etbench-runner", "/b/bin/etbench-runner"])), ["/a/bin/etbench-runner", "/b/bin/etbench-runner"]);
+        assert_eq!(
+            ModelRunner::labels(&paths(&["/opt/et-1.5/etbench-runner", "/opt/et-1.6/etbench-runner"])),
+            ["et-1.5", "et-1.6"]
+        );
+        assert_eq!(
+            ModelRunner::labels(&paths(&["/a/bin/etbench-runner", "/b/bin/etbench-runner"])),
+            ["/a/bin/etbench-runner", "/b/bin/etbench-runner"]
+        );
     }
 }

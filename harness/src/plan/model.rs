@@ -33,9 +33,12 @@ pub fn inspect(path: &Path) -> Result<ModelRef, ModelProblem> {
         return Err(problem(ErrorKind::NotAFile, format!("model {shown} is a directory; pass a .pte file")));
     }
     if meta.len() == 0 {
-        return Err(problem(ErrorKind::EmptyFile, format!("model {shown} is empty (0 bytes); re-export or re-copy it")));
+        return Err(problem(
+            ErrorKind::EmptyFile,
+            format!("model {shown} is empty (0 bytes); re-export or re-copy it"),
+        ));
     }
-    let sha256 = crate::device::push::sha256_cached(path).map_err(|e| problem(ErrorKind::Io, format!("model {shown}: {e}")))?;
+    let sha256 =
+        crate::device::push::sha256_cached(path).map_err(|e| problem(ErrorKind::Io, format!("model {shown}: {e}")))?;
     Ok(ModelRef { path: shown.to_string(), name: name_of(path), size_bytes: meta.len(), sha256 })
 }
-

@@ -29,7 +29,8 @@ impl Tokenizer {
         if !path.is_file() {
             return Err(err("no such file".into()));
         }
-        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| err(format!("not a valid tokenizer.json ({e})")))?;
+        let inner =
+            tokenizers::Tokenizer::from_file(path).map_err(|e| err(format!("not a valid tokenizer.json ({e})")))?;
         Ok(Self { inner, path: path.to_owned() })
     }
 
@@ -93,8 +94,16 @@ pub struct ModelWindow {
 impl ModelWindow {
     /// The window a method's metadata describes (the runner's `--describe`), checking that input 0 takes token ids
     /// and that `tokenizer` fits the vocabulary.
-    pub fn from_meta(meta: &etbench_protocol::RunnerMeta, model_path: &str, method: &str, tokenizer: &Tokenizer) -> Result<Self, String> {
-        let first = meta.inputs.first().ok_or_else(|| format!("{model_path}: method `{method}` takes no inputs; a prompt needs a token input"))?;
+    pub fn from_meta(
+        meta: &etbench_protocol::RunnerMeta,
+        model_path: &str,
+        method: &str,
+        tokenizer: &Tokenizer,
+    ) -> Result<Self, String> {
+        let first = meta
+            .inputs
+            .first()
+            .ok_or_else(|| format!("{model_path}: method `{method}` takes no inputs; a prompt needs a token input"))?;
         if !(first.kind == etbench_protocol::ValueKind::Tensor && first.dtype.is_some_and(|d| d.is_integer())) {
             return Err(format!(
                 "{}: input 0 of method `{method}` is {}, not integer token ids: a prompt needs a token input (use --input for other programs)",
@@ -147,7 +156,9 @@ impl FittedPrompt {
 pub fn read_prompt_file(path: &Path) -> Result<String, PromptError> {
     let err = |reason: String| PromptError::File { path: path.display().to_string(), reason };
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 text (invalid byte at offset {}); save it as UTF-8", e.utf8_error().valid_up_to())))
+    String::from_utf8(bytes).map_err(|e| {
+        err(format!("not UTF-8 text (invalid byte at offset {}); save it as UTF-8", e.utf8_error().valid_up_to()))
+    })
 }
 
 /// Fits ids to a fixed window: right-pads short prompts (causal attention keeps padding out of the real positions'

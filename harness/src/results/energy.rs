@@ -192,7 +192,9 @@ mod tests {
                 refused: None,
             },
             interval_ms: 50,
-            samples: (0..100).map(|i| EnergySample { t_ns: i * 50_000_000, value: watts(i * 50), raw: vec![] }).collect(),
+            samples: (0..100)
+                .map(|i| EnergySample { t_ns: i * 50_000_000, value: watts(i * 50), raw: vec![] })
+                .collect(),
             windows,
             refused: None,
             lost: None,
@@ -206,12 +208,18 @@ mod tests {
     #[test]
     fn idle_and_load_give_gross_and_net_figures() {
         // 1 W idle for the first second, 3 W from 1.5 s on.
-        let r = record(|ms| if ms < 1500 { 1.0 } else { 3.0 }, vec![w(WindowKind::Idle, None, 0, 1000, 0), w(WindowKind::Timed, None, 2000, 4000, 10)]);
+        let r = record(
+            |ms| if ms < 1500 { 1.0 } else { 3.0 },
+            vec![w(WindowKind::Idle, None, 0, 1000, 0), w(WindowKind::Timed, None, 2000, 4000, 10)],
+        );
         let (s, warnings, notes) = summarise(&r);
         let s = s.unwrap();
         assert!(warnings.is_empty() && notes.is_empty(), "{warnings:?} {notes:?}");
         assert!((s.watts - 3.0).abs() < 1e-9 && (s.idle_watts.unwrap() - 1.0).abs() < 1e-9);
-        assert!((s.joules_per_forward.unwrap() - 0.6).abs() < 1e-9 && (s.net_joules_per_forward.unwrap() - 0.4).abs() < 1e-9);
+        assert!(
+            (s.joules_per_forward.unwrap() - 0.6).abs() < 1e-9
+                && (s.net_joules_per_forward.unwrap() - 0.4).abs() < 1e-9
+        );
     }
 
     #[test]
@@ -226,7 +234,15 @@ mod tests {
 
     #[test]
     fn generation_windows_give_per_token_figures_and_rounds() {
-        let r = record(|_| 2.0, vec![w(WindowKind::Prefill, Some(0), 0, 500, 100), w(WindowKind::Decode, Some(0), 500, 2500, 20), w(WindowKind::Prefill, Some(1), 3000, 3500, 100), w(WindowKind::Decode, Some(1), 3500, 4500, 20)]);
+        let r = record(
+            |_| 2.0,
+            vec![
+                w(WindowKind::Prefill, Some(0), 0, 500, 100),
+                w(WindowKind::Decode, Some(0), 500, 2500, 20),
+                w(WindowKind::Prefill, Some(1), 3000, 3500, 100),
+                w(WindowKind::Decode, Some(1), 3500, 4500, 20),
+            ],
+        );
         let s = summarise(&r).0.unwrap();
         assert!((s.prefill_joules_per_token.unwrap() - 0.01).abs() < 1e-9);
         assert!((s.decode_joules_per_token.unwrap() - 0.15).abs() < 1e-9);

@@ -52,7 +52,11 @@ pub fn decode_tokens_per_s(g: &GenerationRecord) -> f64 {
 }
 
 fn per_s(tokens: f64, ns: u64) -> f64 {
-    if ns == 0 { f64::NAN } else { tokens * 1e9 / ns as f64 }
+    if ns == 0 {
+        f64::NAN
+    } else {
+        tokens * 1e9 / ns as f64
+    }
 }
 
 /// A median with its 95 % interval.

@@ -3,7 +3,6 @@
 //! A run is its parameters + where it ran + the raw samples + what was derived from them. Derived numbers
 //! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
 
-
 pub mod energy;
 pub mod llm;
 pub mod provenance;
@@ -324,10 +323,20 @@ pub enum OutputVerdict {
     Finite,
     /// Finite and the argmax matches the manifest.
     MatchesManifest,
-    Mismatch { expected_argmax_last: u64, got_argmax_last: Option<u64> },
-    NonFinite { nan_count: u64, inf_count: u64 },
+    Mismatch {
+        expected_argmax_last: u64,
+        got_argmax_last: Option<u64>,
+    },
+    NonFinite {
+        nan_count: u64,
+        inf_count: u64,
+    },
     /// An output's dtype, shape, sum or argmax differs from what the export recorded.
-    OutputDiffers { index: u32, expected: String, got: String },
+    OutputDiffers {
+        index: u32,
+        expected: String,
+        got: String,
+    },
     Missing,
 }
 
@@ -344,8 +353,12 @@ impl OutputVerdict {
                 "MISMATCH argmax {} ≠ {expected_argmax_last}",
                 got_argmax_last.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
             ),
-            OutputVerdict::NonFinite { nan_count, inf_count } => format!("NON-FINITE ({nan_count} NaN, {inf_count} Inf)"),
-            OutputVerdict::OutputDiffers { index, expected, got } => format!("MISMATCH output {index}: {got}, expected {expected}"),
+            OutputVerdict::NonFinite { nan_count, inf_count } => {
+                format!("NON-FINITE ({nan_count} NaN, {inf_count} Inf)")
+            }
+            OutputVerdict::OutputDiffers { index, expected, got } => {
+                format!("MISMATCH output {index}: {got}, expected {expected}")
+            }
             OutputVerdict::Missing => "no output".into(),
         }
     }
@@ -606,11 +619,8 @@ impl RunResult {
             .and_then(|r| r.inputs.first())
             .filter(|s| s.kind == etbench_protocol::ValueKind::Tensor && s.dtype.is_some_and(|d| d.is_integer()))
             .map(|s| s.numel().max(0) as u64);
-        let peak = self
-            .phases
-            .iter()
-            .filter_map(|p| p.memory.vm_hwm_bytes.map(|b| (b, p.phase)))
-            .max_by_key(|(b, _)| *b);
+        let peak =
+            self.phases.iter().filter_map(|p| p.memory.vm_hwm_bytes.map(|b| (b, p.phase))).max_by_key(|(b, _)| *b);
         let max_of = |f: fn(&PhaseRecord) -> Option<u64>| self.phases.iter().filter_map(f).max();
         // A generation run's samples are per-generation decode times: its token rates live in `llm`.
         let tokens = tokens.filter(|_| self.llm.is_none());
@@ -671,7 +681,14 @@ pub enum ReadError {
 
 impl Document {
     pub fn new(provenance: Provenance) -> Self {
-        Self { schema_version: SCHEMA_VERSION, provenance, runs: Vec::new(), drift: Vec::new(), paired: Vec::new(), calibration: None }
+        Self {
+            schema_version: SCHEMA_VERSION,
+            provenance,
+            runs: Vec::new(),
+            drift: Vec::new(),
+            paired: Vec::new(),
+            calibration: None,
+        }
     }
 
     /// Reads a `results.json`, checking the schema version before the shape.
@@ -706,8 +723,19 @@ impl Document {
 pub fn migrate_v1(doc: &mut serde_json::Value) {
     use serde_json::{json, Map, Value};
     const SPEC_KEYS: [&str; 13] = [
-        "method", "warmup", "iterations", "threads", "load_mode", "real_tokens", "generate", "cpu_affinity",
-        "thermal_gate_c", "gate_timeout_s", "profile", "memory_limit_bytes", "bandwidth_probe",
+        "method",
+        "warmup",
+        "iterations",
+        "threads",
+        "load_mode",
+        "real_tokens",
+        "generate",
+        "cpu_affinity",
+        "thermal_gate_c",
+        "gate_timeout_s",
+        "profile",
+        "memory_limit_bytes",
+        "bandwidth_probe",
     ];
     fn rename(obj: &mut Map<String, Value>, from: &str, to: &str) {
         if let Some(v) = obj.remove(from) {

@@ -47,7 +47,8 @@ pub fn provenance(command: Vec<String>) -> Provenance {
 pub fn ci_provenance(var: impl Fn(&str) -> Option<String>) -> Option<CiProvenance> {
     let get = |name: &str| var(name).filter(|v| !v.is_empty());
     if get("GITHUB_ACTIONS").as_deref() == Some("true") {
-        let repo_url = get("GITHUB_SERVER_URL").zip(get("GITHUB_REPOSITORY")).map(|(server, repo)| format!("{server}/{repo}"));
+        let repo_url =
+            get("GITHUB_SERVER_URL").zip(get("GITHUB_REPOSITORY")).map(|(server, repo)| format!("{server}/{repo}"));
         let commit = get("GITHUB_SHA");
         let run_id = get("GITHUB_RUN_ID");
         return Some(CiProvenance {

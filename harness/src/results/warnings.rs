@@ -12,19 +12,42 @@ pub const HIGH_CV: f64 = 0.05;
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Warning {
     DebugBuild,
-    GovernorNotPerformance { governors: Vec<String> },
+    GovernorNotPerformance {
+        governors: Vec<String>,
+    },
     /// A core ran ≥ 10% slower after the run than before it.
-    FrequencyDropped { cpu: u32, before_khz: u64, after_khz: u64 },
+    FrequencyDropped {
+        cpu: u32,
+        before_khz: u64,
+        after_khz: u64,
+    },
     /// A CPU cluster (its fastest core) ran ≥ 10% slower after the run than before it.
-    ClusterFrequencyDropped { cluster: String, cpus: Vec<u32>, before_khz: u64, after_khz: u64 },
+    ClusterFrequencyDropped {
+        cluster: String,
+        cpus: Vec<u32>,
+        before_khz: u64,
+        after_khz: u64,
+    },
     /// The device was still above the thermal gate when the wait timed out.
-    ThermalGateTimedOut { limit_c: f64, temp_c: Option<f64> },
-    HighVariance { cv: f64 },
+    ThermalGateTimedOut {
+        limit_c: f64,
+        temp_c: Option<f64>,
+    },
+    HighVariance {
+        cv: f64,
+    },
     Charging,
     /// No energy figure (refused, source lost) or a coarse one; the text says why and what to do.
-    Energy { message: String },
+    Energy {
+        message: String,
+    },
     /// Planned memory plus the weights exceed what the device had available before the run.
-    MayNotFit { needs_bytes: u64, planned_bytes: u64, available_bytes: u64, mmap: bool },
+    MayNotFit {
+        needs_bytes: u64,
+        planned_bytes: u64,
+        available_bytes: u64,
+        mmap: bool,
+    },
 }
 
 impl std::fmt::Display for Warning {
@@ -135,8 +158,14 @@ pub fn assess(run: &RunResult) -> Vec<Warning> {
 }
 
 /// Per cluster, the fastest core's frequency before and after (a cluster's cores share one clock policy).
-fn cluster_drops(clusters: &[crate::results::CpuCluster], before: &[CpuCondition], after: &[CpuCondition]) -> Vec<Warning> {
-    let fastest = |cpus: &[CpuCondition], members: &[u32]| cpus.iter().filter(|c| members.contains(&c.cpu)).filter_map(|c| c.cur_khz).max();
+fn cluster_drops(
+    clusters: &[crate::results::CpuCluster],
+    before: &[CpuCondition],
+    after: &[CpuCondition],
+) -> Vec<Warning> {
+    let fastest = |cpus: &[CpuCondition], members: &[u32]| {
+        cpus.iter().filter(|c| members.contains(&c.cpu)).filter_map(|c| c.cur_khz).max()
+    };
     clusters
         .iter()
         .filter_map(|cl| {
@@ -161,14 +190,25 @@ mod tests {
 
     #[test]
     fn a_cluster_that_slowed_down_is_named_once() {
-        let cluster = |name: &str, cpus: Vec<u32>| crate::results::CpuCluster { name: name.into(), mask: String::new(), cpus, capacity: None, max_khz: None };
+        let cluster = |name: &str, cpus: Vec<u32>| crate::results::CpuCluster {
+            name: name.into(),
+            mask: String::new(),
+            cpus,
+            capacity: None,
+            max_khz: None,
+        };
         let clusters = [cluster("little", vec![0, 1]), cluster("big", vec![2, 3])];
         let before = [cpu(0, 1_800_000), cpu(1, 1_800_000), cpu(2, 2_900_000), cpu(3, 2_900_000)];
         let after = [cpu(0, 1_800_000), cpu(1, 1_700_000), cpu(2, 1_500_000), cpu(3, 1_500_000)];
         let drops = cluster_drops(&clusters, &before, &after);
         assert_eq!(
             drops,
-            [Warning::ClusterFrequencyDropped { cluster: "big".into(), cpus: vec![2, 3], before_khz: 2_900_000, after_khz: 1_500_000 }]
+            [Warning::ClusterFrequencyDropped {
+                cluster: "big".into(),
+                cpus: vec![2, 3],
+                before_khz: 2_900_000,
+                after_khz: 1_500_000
+            }]
         );
         assert!(drops[0].to_string().contains("the big cluster (cpu2-3) fell from 2900 to 1500 MHz"), "{}", drops[0]);
     }

@@ -10,8 +10,8 @@ use etbench_protocol::Dtype;
 
 use crate::export::store::OutputDir;
 use crate::plan::prompt::Tokenizer;
-use crate::results::{Document, DriftReport, ModelRef, PromptDrift, RunResult};
 use crate::plan::{Plan, Prompt, Settings};
+use crate::results::{Document, DriftReport, ModelRef, PromptDrift, RunResult};
 use crate::run::sweep;
 
 /// A small, fixed prompt set: plain English, code, and numbers, so drift is not judged on one kind of text.
@@ -78,7 +78,9 @@ fn read_logits(path: &Path, dtype: Dtype) -> Result<Vec<f32>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(match dtype {
         Dtype::Float32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        Dtype::Bfloat16 => bytes.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect(),
+        Dtype::Bfloat16 => {
+            bytes.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect()
+        }
         other => return Err(format!("logits of dtype {} are not supported for drift", other.name())),
     })
 }
@@ -117,15 +119,35 @@ fn logits_only(full: &Settings) -> Settings {
     spec.iterations = 1;
     spec.threads = full.threads.first().copied().or(spec.threads);
     spec.load_mode = full.load_modes.first().copied().unwrap_or(spec.load_mode);
-    Settings { spec, threads: Vec::new(), load_modes: Vec::new(), repeats: 1, interleave: false, cooldown: full.cooldown, paired: false, processes: false, run_timeout: full.run_timeout, ..Settings::default() }
+    Settings {
+        spec,
+        threads: Vec::new(),
+        load_modes: Vec::new(),
+        repeats: 1,
+        interleave: false,
+        cooldown: full.cooldown,
+        paired: false,
+        processes: false,
+        run_timeout: full.run_timeout,
+        ..Settings::default()
+    }
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    if n == 0 { f64::NAN } else { sum / n as f64 }
+    if n == 0 {
+        f64::NAN
+    } else {
+        sum / n as f64
+    }
 }
 
-fn report(reference: &ModelRef, candidate: &ModelRef, pairs: &[(String, &Answer, &Answer)], tokenizer: &Tokenizer) -> DriftReport {
+fn report(
+    reference: &ModelRef,
+    candidate: &ModelRef,
+    pairs: &[(String, &Answer, &Answer)],
+    tokenizer: &Tokenizer,
+) -> DriftReport {
     let prompts: Vec<PromptDrift> = pairs
         .iter()
         .map(|(text, r, c)| {
@@ -162,7 +184,13 @@ fn report(reference: &ModelRef, candidate: &ModelRef, pairs: &[(String, &Answer,
 /// Runs every prompt through every model as sweeps of `plan` (results written after every run into `doc`), then
 /// puts one report per candidate (models after the first) into `doc.drift`. A model that fails a prompt leaves an
 /// error row and is left out of that prompt's comparison.
-pub fn measure(plan: &mut Plan, prompts: &[String], tokenizer: &Tokenizer, out: &OutputDir, doc: &mut Document) -> anyhow::Result<()> {
+pub fn measure(
+    plan: &mut Plan,
+    prompts: &[String],
+    tokenizer: &Tokenizer,
+    out: &OutputDir,
+    doc: &mut Document,
+) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     plan.dump_outputs = Some(scratch.path().to_owned());
     let full = plan.settings.clone();

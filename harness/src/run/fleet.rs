@@ -10,14 +10,19 @@ use std::sync::Mutex;
 
 use crate::device::lock::lock_device;
 use crate::export::store::OutputDir;
-use crate::results::Document;
 use crate::plan::Plan;
+use crate::results::Document;
 use crate::run::sweep;
 
 /// Runs every plan (one per device) concurrently and merges the results.
 ///
 /// `priors` (one per plan, `run --resume`) are the documents of an interrupted sweep: their completed runs are kept.
-pub fn execute(plans: &[Plan], out: &OutputDir, command: Vec<String>, priors: Vec<Option<Document>>) -> anyhow::Result<Document> {
+pub fn execute(
+    plans: &[Plan],
+    out: &OutputDir,
+    command: Vec<String>,
+    priors: Vec<Option<Document>>,
+) -> anyhow::Result<Document> {
     let mut priors = priors;
     priors.resize(plans.len(), None);
     if let [plan] = plans {
@@ -44,7 +49,10 @@ pub fn execute(plans: &[Plan], out: &OutputDir, command: Vec<String>, priors: Ve
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a device worker panicked")))).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a device worker panicked"))))
+            .collect()
     });
     let docs = merged.into_inner().expect("merge lock");
     if docs.iter().all(Option::is_none) {

@@ -77,7 +77,8 @@ fn run_id(device: &str, model: &str, params: &RunParams) -> String {
 
 /// ExecuTorch's info-level log lines ("I 00:00:00.012 executorch:…") say nothing about a failure.
 fn is_runtime_info(line: &str) -> bool {
-    line.strip_prefix("I ").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains("executorch:"))
+    line.strip_prefix("I ")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains("executorch:"))
 }
 
 /// The operators the runtime logged as missing (`Missing operator: [16] llama::update_cache.out`), in order, once each.
@@ -139,11 +140,17 @@ pub fn run_session(
         .iter()
         .enumerate()
         .map(|(i, (model, _))| {
-            let mut row = error_row(device_ref.clone(), model.clone(), params.clone(), ErrorKind::RunnerCrashed, String::new());
+            let mut row =
+                error_row(device_ref.clone(), model.clone(), params.clone(), ErrorKind::RunnerCrashed, String::new());
             row.error = None;
             if paired {
                 row.id = format!("{}/p{i}", row.id);
-                row.pairing = Some(Pairing { session: rows_session_id(&device_ref.name, &params, &names), position: i as u32, models: names.clone(), pair: None });
+                row.pairing = Some(Pairing {
+                    session: rows_session_id(&device_ref.name, &params, &names),
+                    position: i as u32,
+                    models: names.clone(),
+                    pair: None,
+                });
             }
             row
         })
@@ -261,8 +268,7 @@ fn judge(
             .collect();
     }
     let failed = rows.iter().find_map(|r| r.error.as_ref().map(|e| format!("{}: {}", r.model.name, e.message)));
-    rows
-        .into_iter()
+    rows.into_iter()
         .zip(pending)
         .zip(models)
         .map(|((mut row, pending), (_, expectation))| {
@@ -278,7 +284,15 @@ fn judge(
             match (&failed, row.error.is_none() && paired && exit != Exit::Code(0)) {
                 (Some(other), true) => {
                     let kept = row.samples.timed_ns.len();
-                    fail(row, ErrorKind::RunnerCrashed, last_phase, format!("the paired session ended early because {other}; {} kept", plural(kept, "sample", "samples")))
+                    fail(
+                        row,
+                        ErrorKind::RunnerCrashed,
+                        last_phase,
+                        format!(
+                            "the paired session ended early because {other}; {} kept",
+                            plural(kept, "sample", "samples")
+                        ),
+                    )
                 }
                 _ => classify_exit(row, exit, stderr, last_phase, protocol_error.clone(), expectation.as_ref()),
             }
@@ -314,7 +328,11 @@ impl Progress {
             let total_ns = g.prefill_ns + g.decode_ns.iter().sum::<u64>();
             if total_ns >= Self::SLOW_NS {
                 let decode = Some(crate::results::llm::decode_tokens_per_s(g)).filter(|v| v.is_finite()).unwrap_or(0.0);
-                let (what, n, of) = if g.warmup { ("warm-up generation", g.index + 1, self.warmup) } else { ("generation", g.index + 1, self.total) };
+                let (what, n, of) = if g.warmup {
+                    ("warm-up generation", g.index + 1, self.warmup)
+                } else {
+                    ("generation", g.index + 1, self.total)
+                };
                 crate::say!(
                     "      {what} {n}/{of}: TTFT {} ms, decode {} tok/s ({:.1} s)",
                     crate::export::fmt::ms(g.ttft_ns as f64),
@@ -383,7 +401,12 @@ fn classify_exit(
             // The runtime names a missing kernel only in its log: the error row names it too.
             let missing = missing_operators(stderr);
             if let (false, Some(e)) = (missing.is_empty(), row.error.as_mut()) {
-                e.message = format!("{}; missing operator{}: {}", e.message, if missing.len() == 1 { "" } else { "s" }, missing.join(", "));
+                e.message = format!(
+                    "{}; missing operator{}: {}",
+                    e.message,
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                );
             }
             row.summarise();
             row
@@ -395,10 +418,16 @@ fn classify_exit(
             let oom = oom_killed(&row, exit);
             let kind = if oom.is_some() { ErrorKind::Oom } else { ErrorKind::RunnerCrashed };
             let mut message = match oom {
-                Some(limit) => format!("out of memory: the runner exceeded its {limit} memory limit and was OOM-killed{during}"),
+                Some(limit) => {
+                    format!("out of memory: the runner exceeded its {limit} memory limit and was OOM-killed{during}")
+                }
                 None => format!("runner {exit}{during}"),
             };
-            message.push_str(&format!("; {} measured before {} kept", plural(kept, "sample", "samples"), if kept == 1 { "was" } else { "were" }));
+            message.push_str(&format!(
+                "; {} measured before {} kept",
+                plural(kept, "sample", "samples"),
+                if kept == 1 { "was" } else { "were" }
+            ));
             if !tail.is_empty() {
                 message.push_str(&format!("; runner stderr:\n{tail}"));
             }
@@ -528,7 +557,9 @@ fn verdict(row: &RunResult, expectation: Option<&Expectation>) -> OutputVerdict 
         return OutputVerdict::Mismatch { expected_argmax_last: exp.argmax_last, got_argmax_last: first.argmax_last };
     }
     match exp.outputs.iter().zip(&row.outputs).find(|(e, got)| !e.matches(got)) {
-        Some((e, got)) => OutputVerdict::OutputDiffers { index: got.index, expected: e.describe(), got: describe_check(got) },
+        Some((e, got)) => {
+            OutputVerdict::OutputDiffers { index: got.index, expected: e.describe(), got: describe_check(got) }
+        }
         None => OutputVerdict::MatchesManifest,
     }
 }
@@ -545,7 +576,10 @@ fn generation_verdict(llm: &crate::results::llm::LlmResult) -> OutputVerdict {
         return OutputVerdict::OutputDiffers {
             index: 0,
             expected: format!("the ids of the first generation {:?}", llm.generated()),
-            got: format!("different ids in {inconsistent} other generation{}", if inconsistent == 1 { "" } else { "s" }),
+            got: format!(
+                "different ids in {inconsistent} other generation{}",
+                if inconsistent == 1 { "" } else { "s" }
+            ),
         };
     }
     match llm.check_expected() {
@@ -561,7 +595,12 @@ fn generation_verdict(llm: &crate::results::llm::LlmResult) -> OutputVerdict {
 
 fn describe_check(c: &etbench_protocol::OutputCheck) -> String {
     let argmax = c.argmax_last.map(|a| format!(", argmax {a}")).unwrap_or_default();
-    format!("{}{:?}, sum {}{argmax}", c.dtype.name(), c.sizes, c.sum.map(|s| format!("{s:.6}")).unwrap_or_else(|| "-".into()))
+    format!(
+        "{}{:?}, sum {}{argmax}",
+        c.dtype.name(),
+        c.sizes,
+        c.sum.map(|s| format!("{s:.6}")).unwrap_or_else(|| "-".into())
+    )
 }
 
 #[cfg(test)]
@@ -584,7 +623,14 @@ mod tests {
 
     #[test]
     fn model_path_goes_after_double_dash_and_the_spec_is_one_json_argument() {
-        let spec = RunSpec { warmup: 1, iterations: 2, threads: Some(2), load_mode: LoadMode::File, thermal_gate_c: Some(45.0), ..RunSpec::default() };
+        let spec = RunSpec {
+            warmup: 1,
+            iterations: 2,
+            threads: Some(2),
+            load_mode: LoadMode::File,
+            thermal_gate_c: Some(45.0),
+            ..RunSpec::default()
+        };
         let args = runner_args("-evil; $(rm -rf x).pte", &spec);
         assert_eq!(args.len(), 4);
         assert_eq!(args[2], "--");

@@ -5,17 +5,22 @@ use std::path::PathBuf;
 
 use etbench_protocol::{ErrorKind, InputSpec};
 
-use crate::plan::prompt::{FittedPrompt, ModelWindow};
-use crate::plan::{Cell, Plan, Prompt};
+use crate::export::store::OutputDir;
 use crate::plan::manifest;
 use crate::plan::model;
-use crate::export::store::OutputDir;
+use crate::plan::prompt::{FittedPrompt, ModelWindow};
+use crate::plan::{Cell, Plan, Prompt};
 use crate::results::provenance;
 use crate::results::{DeviceRef, Document, RunParams, RunResult};
 use crate::run::process;
 
 /// Fits the plan's prompt to `model`'s token window (the runner describes the method: program load only).
-fn prepare_prompt(plan: &Plan, index: usize, prompt: &Prompt, model: &crate::results::ModelRef) -> Result<FittedPrompt, String> {
+fn prepare_prompt(
+    plan: &Plan,
+    index: usize,
+    prompt: &Prompt,
+    model: &crate::results::ModelRef,
+) -> Result<FittedPrompt, String> {
     let method = &plan.settings.spec.method;
     let meta = process::describe(plan.device_for(index), model, method)?;
     let window = ModelWindow::from_meta(&meta, &model.path, method, &prompt.tokenizer)?;
@@ -47,7 +52,11 @@ fn prepare(plan: &Plan, index: usize) -> Prepared {
     // A program with separate prefill and decode methods has no `forward`: its methods share one arena in a
     // generation run, so it needs the largest of them.
     let planned_bytes = inspection.as_ref().and_then(|i| {
-        i.methods.iter().find(|m| &m.name == method).or_else(|| i.methods.iter().max_by_key(|m| m.memory_bytes())).map(|m| m.memory_bytes())
+        i.methods
+            .iter()
+            .find(|m| &m.name == method)
+            .or_else(|| i.methods.iter().max_by_key(|m| m.memory_bytes()))
+            .map(|m| m.memory_bytes())
     });
     Prepared { checked, expectation, prompt, planned_bytes, inspection }
 }
@@ -101,14 +110,18 @@ fn etdump_path(dir: &std::path::Path, model: &str, cell: &Cell) -> PathBuf {
     dir.join(format!("{model}-{}-t{threads}-r{}.etdump", cell.load_mode, cell.repeat))
 }
 
-fn attach_profile(device: &dyn crate::device::Device, row: &mut RunResult, device_path: &str, host_path: &std::path::Path) {
+fn attach_profile(
+    device: &dyn crate::device::Device,
+    row: &mut RunResult,
+    device_path: &str,
+    host_path: &std::path::Path,
+) {
     if !row.is_ok() {
         return;
     }
-    let parsed = device
-        .fetch_artifact(device_path, host_path)
-        .map_err(|e| e.to_string())
-        .and_then(|_| crate::inspect::etdump::parse(host_path, 1 + row.params.spec.warmup as usize).map_err(|e| e.to_string()));
+    let parsed = device.fetch_artifact(device_path, host_path).map_err(|e| e.to_string()).and_then(|_| {
+        crate::inspect::etdump::parse(host_path, 1 + row.params.spec.warmup as usize).map_err(|e| e.to_string())
+    });
     match parsed {
         Ok(profile) => row.profile = Some(profile),
         Err(e) => crate::say!("      warning: no profile for {}: {e}", row.id),
@@ -137,7 +150,9 @@ fn run_cell(
         params.spec.real_tokens = Some(input.record.real_tokens as u32);
     }
     let mut row = match (&prepared.checked, &prepared.prompt) {
-        (Err(p), _) => process::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone()),
+        (Err(p), _) => {
+            process::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone())
+        }
         (Ok(model), Some(Err(message))) => {
             process::error_row(device_ref.clone(), model.clone(), params, ErrorKind::InvalidInput, message.clone())
         }
@@ -147,13 +162,23 @@ fn run_cell(
                 (device.artifact_path(&host), host)
             });
             let dump = plan.dump_outputs.as_ref().map(|dir| {
-                let host = dir.join(format!("{}.bin", file_safe(&format!("{}-{}-{}", model.name, model.sha256, dump_key(&params)))));
+                let host = dir.join(format!(
+                    "{}.bin",
+                    file_safe(&format!("{}-{}-{}", model.name, model.sha256, dump_key(&params)))
+                ));
                 (device.artifact_path(&host), host)
             });
             let mut extra: Vec<std::ffi::OsString> =
                 etdump.iter().flat_map(|(device, _)| ["--etdump".into(), device.into()]).collect();
             extra.extend(dump.iter().flat_map(|(device, _)| ["--dump-output".into(), device.into()]));
-            let mut row = process::run_once_with(device, device_ref.clone(), model.clone(), params, prepared.expectation.as_ref(), &extra);
+            let mut row = process::run_once_with(
+                device,
+                device_ref.clone(),
+                model.clone(),
+                params,
+                prepared.expectation.as_ref(),
+                &extra,
+            );
             if let Some((device_path, host_path)) = &etdump {
                 attach_profile(device, &mut row, device_path, host_path);
             }
@@ -180,7 +205,13 @@ fn run_cell(
 
 /// One paired session: every model in one runner process. A model whose file check failed makes every row an
 /// error row (the session cannot run without it).
-fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared], cell: &Cell, available: Option<u64>) -> Vec<RunResult> {
+fn run_session_cell(
+    plan: &Plan,
+    device_ref: &DeviceRef,
+    prepared: &[&Prepared],
+    cell: &Cell,
+    available: Option<u64>,
+) -> Vec<RunResult> {
     let params = plan.params(cell);
     let bad = prepared.iter().zip(&plan.models).find_map(|(p, path)| p.checked.as_ref().err().map(|e| (path, e)));
     let mut rows = match bad {
@@ -197,7 +228,8 @@ fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared],
             if let Some(w) = together_fit(prepared, available) {
                 crate::say!("      warning: {w}");
             }
-            let models = prepared.iter().map(|p| (p.checked.clone().expect("checked above"), p.expectation.clone())).collect();
+            let models =
+                prepared.iter().map(|p| (p.checked.clone().expect("checked above"), p.expectation.clone())).collect();
             process::run_session(plan.device.as_ref(), device_ref.clone(), models, params, &[])
         }
     };
@@ -212,7 +244,10 @@ fn run_session_cell(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared],
 /// included) and files together exceed what the device has available.
 fn together_fit(prepared: &[&Prepared], available: Option<u64>) -> Option<String> {
     let available = available?;
-    let need: u64 = prepared.iter().map(|p| p.planned_bytes.unwrap_or(0) + p.checked.as_ref().map(|m| m.size_bytes).unwrap_or(0)).sum();
+    let need: u64 = prepared
+        .iter()
+        .map(|p| p.planned_bytes.unwrap_or(0) + p.checked.as_ref().map(|m| m.size_bytes).unwrap_or(0))
+        .sum();
     (need > available).then(|| {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         format!(
@@ -235,7 +270,13 @@ const PROCESS_PAIRS_CI_PCT: f64 = 2.0;
 /// (so drift hits both sides alike), each process with its own load, warm-up and timed iterations. Pairs go on until
 /// every candidate's ratio to the reference is within ± the target or the session's time is spent. A failed
 /// process ends the session (what was measured is kept); an interrupt too.
-fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared], cell: &Cell, available: Option<u64>) -> Vec<RunResult> {
+fn run_process_pairs(
+    plan: &Plan,
+    device_ref: &DeviceRef,
+    prepared: &[&Prepared],
+    cell: &Cell,
+    available: Option<u64>,
+) -> Vec<RunResult> {
     let session_params = plan.params(cell);
     let target = session_params.spec.until_ci_pct.unwrap_or(PROCESS_PAIRS_CI_PCT) / 100.0;
     let budget = session_params.spec.max_time_s.map(std::time::Duration::from_secs_f64);
@@ -250,7 +291,12 @@ fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared]
         .iter()
         .zip(&plan.models)
         .enumerate()
-        .map(|(i, (p, path))| plan.model_label(i, &p.checked.as_ref().map(|m| m.name.clone()).unwrap_or_else(|_| model::unreadable(path).name)))
+        .map(|(i, (p, path))| {
+            plan.model_label(
+                i,
+                &p.checked.as_ref().map(|m| m.name.clone()).unwrap_or_else(|_| model::unreadable(path).name),
+            )
+        })
         .collect();
     let session = process::rows_session_id(&device_ref.name, &session_params, &names);
     let opts = crate::analysis::compare::Options::default();
@@ -258,15 +304,30 @@ fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared]
     let mut rows: Vec<RunResult> = Vec::new();
     let mut warned: Vec<(usize, std::mem::Discriminant<crate::results::warnings::Warning>)> = Vec::new();
     for pair in 0..PROCESS_PAIRS_MAX {
-        let order: Vec<usize> = if pair % 2 == 0 { (0..names.len()).collect() } else { (0..names.len()).rev().collect() };
+        let order: Vec<usize> =
+            if pair % 2 == 0 { (0..names.len()).collect() } else { (0..names.len()).rev().collect() };
         for m in order {
             if crate::progress::interrupted() {
                 return rows;
             }
             let model_cell = Cell { model: m, ..*cell };
-            let mut row = run_cell(plan, plan.device_for(m), device_ref, prepared[m], &model_cell, process_params(&model_cell), None, available);
+            let mut row = run_cell(
+                plan,
+                plan.device_for(m),
+                device_ref,
+                prepared[m],
+                &model_cell,
+                process_params(&model_cell),
+                None,
+                available,
+            );
             row.id = format!("{}/p{m}/k{pair}", row.id);
-            row.pairing = Some(crate::results::Pairing { session: session.clone(), position: m as u32, models: names.clone(), pair: Some(pair) });
+            row.pairing = Some(crate::results::Pairing {
+                session: session.clone(),
+                position: m as u32,
+                models: names.clone(),
+                pair: Some(pair),
+            });
             // Each kind of warning once per model and session, not once per process.
             for w in &row.warnings {
                 let key = (m, std::mem::discriminant(w));
@@ -279,14 +340,22 @@ fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared]
             rows.push(row);
             if let Some(message) = failed {
                 crate::say!("      error: {} (pair {}): {message}", names[m], pair + 1);
-                crate::say!("      the session of paired processes ends here; the {} processes before are kept", rows.len() - 1);
+                crate::say!(
+                    "      the session of paired processes ends here; the {} processes before are kept",
+                    rows.len() - 1
+                );
                 return rows;
             }
         }
         let done = pair + 1;
         let refs: Vec<&RunResult> = rows.iter().collect();
         let intervals: Vec<Option<(f64, f64, f64)>> = (1..names.len() as u32)
-            .map(|position| crate::analysis::paired::session_interval(&crate::analysis::paired::session_ratios(&refs, position), &opts))
+            .map(|position| {
+                crate::analysis::paired::session_interval(
+                    &crate::analysis::paired::session_ratios(&refs, position),
+                    &opts,
+                )
+            })
             .collect();
         let shown: Vec<String> = intervals
             .iter()
@@ -301,7 +370,12 @@ fn run_process_pairs(plan: &Plan, device_ref: &DeviceRef, prepared: &[&Prepared]
         let medians: Vec<String> =
             last.iter().filter_map(|r| Some(crate::export::fmt::ms(r.summary.as_ref()?.latency_ns.median))).collect();
         let order = if pair % 2 == 0 { "→" } else { "←" };
-        crate::say!("      pair {done} ({order}): medians {} ms; ratio to {}: {}", medians.join(" / "), names[0], shown.join("; "));
+        crate::say!(
+            "      pair {done} ({order}): medians {} ms; ratio to {}: {}",
+            medians.join(" / "),
+            names[0],
+            shown.join("; ")
+        );
         let tight = done >= PROCESS_PAIRS_MIN
             && intervals.iter().all(|ci| ci.is_some_and(|(r, lo, hi)| (hi - lo) / 2.0 <= target * r));
         if tight || budget.is_some_and(|b| started.elapsed() >= b) {
@@ -325,14 +399,24 @@ fn file_safe(name: &str) -> String {
 /// Runs the plan cell by cell, writing results after every run; a failed run is an error row and the sweep goes on.
 /// With `prior` (an interrupted sweep's document, `run --resume`), its completed runs are kept and their cells
 /// skipped; its interrupted rows are dropped and run again.
-pub fn execute(plan: &Plan, out: Option<&OutputDir>, command: Vec<String>, prior: Option<Document>) -> anyhow::Result<Document> {
+pub fn execute(
+    plan: &Plan,
+    out: Option<&OutputDir>,
+    command: Vec<String>,
+    prior: Option<Document>,
+) -> anyhow::Result<Document> {
     let resuming = prior.is_some();
     let mut doc = match prior {
         Some(mut doc) => {
             // A paired session is one unit: a session with an interrupted run is run again whole.
-            let broken: std::collections::BTreeSet<String> =
-                doc.runs.iter().filter(|r| r.is_interrupted()).filter_map(|r| r.pairing.as_ref().map(|p| p.session.clone())).collect();
-            doc.runs.retain(|r| !r.is_interrupted() && !r.pairing.as_ref().is_some_and(|p| broken.contains(&p.session)));
+            let broken: std::collections::BTreeSet<String> = doc
+                .runs
+                .iter()
+                .filter(|r| r.is_interrupted())
+                .filter_map(|r| r.pairing.as_ref().map(|p| p.session.clone()))
+                .collect();
+            doc.runs
+                .retain(|r| !r.is_interrupted() && !r.pairing.as_ref().is_some_and(|p| broken.contains(&p.session)));
             doc
         }
         None => Document::new(provenance::provenance(command)),
@@ -372,7 +456,13 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
     let cells = plan.cells();
     let todo: Vec<usize> = (0..cells.len()).filter(|&i| !(resuming && done(plan, &cells[i], doc))).collect();
     if todo.len() < cells.len() {
-        crate::say!("{}: {} of {} are already in the results; running the other {}", device_ref.name, cells.len() - todo.len(), crate::export::fmt::plural(cells.len(), "run", "runs"), todo.len());
+        crate::say!(
+            "{}: {} of {} are already in the results; running the other {}",
+            device_ref.name,
+            cells.len() - todo.len(),
+            crate::export::fmt::plural(cells.len(), "run", "runs"),
+            todo.len()
+        );
     }
     let scratch = tempfile::tempdir()?;
     let profiles = match out {
@@ -401,7 +491,8 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
         };
         let what = if plan.settings.paired {
             // With a runner per model, one .pte twice reads `M.pte @et-a ⇄ M.pte @et-b`.
-            let names: Vec<String> = plan.models.iter().enumerate().map(|(i, p)| plan.model_label(i, &p.display().to_string())).collect();
+            let names: Vec<String> =
+                plan.models.iter().enumerate().map(|(i, p)| plan.model_label(i, &p.display().to_string())).collect();
             let design = if plan.settings.processes { "paired processes" } else { "paired session" };
             format!("{design} {}", names.join(" ⇄ "))
         } else {
@@ -429,11 +520,21 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
         } else {
             let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, cell.model));
             // Said before loading too: a GB-scale model that will not fit may take minutes to fail.
-            let warning = memory_fit(model, available).and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
+            let warning =
+                memory_fit(model, available).and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
             if let Some(w) = warning {
                 crate::say!("      warning: {w}");
             }
-            vec![run_cell(plan, plan.device_for(cell.model), &device_ref, model, cell, plan.params(cell), Some(&profiles), available)]
+            vec![run_cell(
+                plan,
+                plan.device_for(cell.model),
+                &device_ref,
+                model,
+                cell,
+                plan.params(cell),
+                Some(&profiles),
+                available,
+            )]
         };
         for mut row in rows {
             enrich_llm(&mut row, &prepared, plan);
@@ -468,7 +569,8 @@ fn cool_down(pause: std::time::Duration) {
 
 fn mark_interrupted(row: &mut RunResult) {
     if let Some(error) = row.error.as_mut() {
-        error.message = format!("interrupted (Ctrl-C or SIGTERM): {}; `etbench run --resume` redoes this run", error.message);
+        error.message =
+            format!("interrupted (Ctrl-C or SIGTERM): {}; `etbench run --resume` redoes this run", error.message);
         error.kind = ErrorKind::Interrupted;
     }
 }
@@ -508,7 +610,11 @@ fn report_progress(row: &RunResult) {
             _ => String::new(),
         };
         let idle = s.idle_watts.map(|w| format!(" (idle {})", crate::export::fmt::watts(w))).unwrap_or_default();
-        crate::say!("      energy: {}{idle}{per} from {}", crate::export::fmt::watts(s.watts), row.energy.as_ref().map(|e| e.source()).unwrap_or_default());
+        crate::say!(
+            "      energy: {}{idle}{per} from {}",
+            crate::export::fmt::watts(s.watts),
+            row.energy.as_ref().map(|e| e.source()).unwrap_or_default()
+        );
     }
 }
 
@@ -517,7 +623,8 @@ mod tests {
     use super::*;
 
     fn prepared(size_bytes: u64, planned: u64) -> Prepared {
-        let model = crate::results::ModelRef { path: "m.pte".into(), name: "m".into(), size_bytes, sha256: "ab".into() };
+        let model =
+            crate::results::ModelRef { path: "m.pte".into(), name: "m".into(), size_bytes, sha256: "ab".into() };
         Prepared { checked: Ok(model), expectation: None, prompt: None, planned_bytes: Some(planned), inspection: None }
     }
 
@@ -537,9 +644,19 @@ mod tests {
         assert!(!fit.fits);
         assert!(memory_fit(&prepared(gib, gib), Some(8 * gib)).unwrap().fits);
         assert_eq!(memory_fit(&prepared(gib, gib), None), None, "unknown memory: nothing claimed");
-        let w = crate::results::warnings::Warning::MayNotFit { needs_bytes: fit.planned_bytes + fit.file_bytes, planned_bytes: fit.planned_bytes, available_bytes: fit.available_bytes, mmap: true };
+        let w = crate::results::warnings::Warning::MayNotFit {
+            needs_bytes: fit.planned_bytes + fit.file_bytes,
+            planned_bytes: fit.planned_bytes,
+            available_bytes: fit.available_bytes,
+            mmap: true,
+        };
         let text = w.to_string();
-        assert!(text.contains("needs ≈ 10.50 GiB") && text.contains("8.00 GiB available") && text.contains("mmap keeps the weights file-backed"), "{text}");
+        assert!(
+            text.contains("needs ≈ 10.50 GiB")
+                && text.contains("8.00 GiB available")
+                && text.contains("mmap keeps the weights file-backed"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! End-to-end: the real `etbench` CLI driving the real `etbench-runner` (real ExecuTorch runtime) on the bundled
 //! Gemma 3n fixtures.
 
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,7 +12,8 @@ use etbench_protocol::{ErrorKind, PhaseKind};
 fn run_models(models: &[&Path], extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let mut cmd = etbench();
-    cmd.args(["run", "--device", "local", "--warmup", "1", "--iters", "3", "--format", "json", "--out"]).arg(out.path());
+    cmd.args(["run", "--device", "local", "--warmup", "1", "--iters", "3", "--format", "json", "--out"])
+        .arg(out.path());
     for m in models {
         cmd.arg("--model").arg(m);
     }
@@ -42,7 +42,13 @@ fn every_bundled_variant_runs_and_matches_its_export() {
         let phases: Vec<PhaseKind> = run.phases.iter().map(|p| p.phase).collect();
         assert_eq!(
             phases,
-            [PhaseKind::ProgramLoad, PhaseKind::MethodLoad, PhaseKind::FirstForward, PhaseKind::Warmup, PhaseKind::Timed]
+            [
+                PhaseKind::ProgramLoad,
+                PhaseKind::MethodLoad,
+                PhaseKind::FirstForward,
+                PhaseKind::Warmup,
+                PhaseKind::Timed
+            ]
         );
         let s = run.summary.as_ref().unwrap();
         assert!(s.latency_ns.min > 0.0 && s.latency_ns.median <= s.latency_ns.max);
@@ -90,26 +96,47 @@ fn bench_writes_json_csv_and_markdown_for_every_bundled_model() {
         assert!(report.contains(&name), "report.md lacks {name}:\n{report}");
     }
     // The same report as `etbench report` writes (one renderer), charts included.
-    assert!(report.starts_with("# etbench report\n") && report.contains("| variant |") && report.contains("matches export"), "{report}");
+    assert!(
+        report.starts_with("# etbench report\n") && report.contains("| variant |") && report.contains("matches export"),
+        "{report}"
+    );
     // The bundled LLM programs with a KV cache get a generation run (their context holds 128: pp64 tg64) and the
     // LLM table; the window programs keep the forward table.
-    for needle in ["llama-tiny-kv-xnnpack", "gemma3n-tiny-kv-xnnpack-fp32", "| prefill tok/s | decode tok/s | TTFT ms |", "pp64 tg64"] {
+    for needle in [
+        "llama-tiny-kv-xnnpack",
+        "gemma3n-tiny-kv-xnnpack-fp32",
+        "| prefill tok/s | decode tok/s | TTFT ms |",
+        "pp64 tg64",
+    ] {
         assert!(report.contains(needle), "report.md lacks {needle}:\n{report}");
     }
     for chart in ["decode", "ttft", "decode_by_position"] {
         assert!(dir.path().join(format!("{chart}.png")).is_file(), "no {chart} chart");
     }
     for chart in ["latency", "throughput", "peak_rss"] {
-        assert!(dir.path().join(format!("{chart}.png")).is_file() && dir.path().join(format!("{chart}.svg")).is_file(), "no {chart} chart");
+        assert!(
+            dir.path().join(format!("{chart}.png")).is_file() && dir.path().join(format!("{chart}.svg")).is_file(),
+            "no {chart} chart"
+        );
         assert!(report.contains(&format!("({chart}.png)")), "report.md does not link {chart}.png:\n{report}");
     }
     let reported = etbench().arg("report").arg(dir.path()).arg("--out").arg(dir.path().join("again")).output().unwrap();
     assert!(reported.status.success(), "{}", stderr_of(&reported));
-    assert_eq!(std::fs::read_to_string(dir.path().join("again/report.md")).unwrap(), report, "bench and report write the same report.md");
-    let bundled = std::fs::read_dir(models_dir()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "pte")).count();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("again/report.md")).unwrap(),
+        report,
+        "bench and report write the same report.md"
+    );
+    let bundled = std::fs::read_dir(models_dir())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "pte"))
+        .count();
     let doc = read_doc(dir.path());
     assert_eq!(doc.runs.len(), bundled, "bench runs every .pte in models/, LLM or not");
-    assert!(doc.runs.iter().all(|r| r.output_verdict == OutputVerdict::MatchesManifest), "every bundled model matches its export");
+    assert!(
+        doc.runs.iter().all(|r| r.output_verdict == OutputVerdict::MatchesManifest),
+        "every bundled model matches its export"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("report.md"));
 }
 
@@ -183,7 +210,8 @@ fn unwritable_out_fails_before_running_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let out = etbench().args(["run", "--out"]).arg(file.join("sub")).arg("--model").arg(fixture("bf16")).output().unwrap();
+    let out =
+        etbench().args(["run", "--out"]).arg(file.join("sub")).arg("--model").arg(fixture("bf16")).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "an unwritable --out is an argument problem");
     let err = stderr_of(&out);
     assert!(err.contains("--out") && err.contains("a-file"), "{err}");
@@ -248,7 +276,23 @@ fn runner_killed_mid_sweep_becomes_an_error_row_and_the_sweep_goes_on() {
 fn thread_and_load_mode_lists_sweep_and_interleave_orders_round_robin() {
     let dir = tempfile::tempdir().unwrap();
     let out = etbench()
-        .args(["run", "--iters", "2", "--warmup", "0", "--threads", "1,2", "--load-mode", "mmap,file", "--repeat", "2", "--interleave", "--format", "none", "--out"])
+        .args([
+            "run",
+            "--iters",
+            "2",
+            "--warmup",
+            "0",
+            "--threads",
+            "1,2",
+            "--load-mode",
+            "mmap,file",
+            "--repeat",
+            "2",
+            "--interleave",
+            "--format",
+            "none",
+            "--out",
+        ])
         .arg(dir.path())
         .arg("--model")
         .arg(fixture("xnnpack-fp32"))
@@ -282,7 +326,10 @@ fn a_float_input_and_a_two_input_program_run_end_to_end_and_match_their_exports(
     let fit = conv_run.memory_fit.as_ref().expect("will it fit is recorded for every run");
     assert!(fit.planned_bytes > 0 && fit.fits && fit.file_bytes == conv_run.model.size_bytes, "{fit:?}");
     let used = &conv_run.runner.as_ref().unwrap().inputs_used;
-    assert_eq!((used[0].spec.to_string(), used[0].value.describe()), ("random:0".into(), "float32[1, 3, 32, 32]".into()));
+    assert_eq!(
+        (used[0].spec.to_string(), used[0].value.describe()),
+        ("random:0".into(), "float32[1, 3, 32, 32]".into())
+    );
     assert_eq!(conv_run.summary.as_ref().unwrap().tokens_per_forward, None, "an image has no tokens");
     let step_run = &doc.runs[1];
     assert_eq!(step_run.outputs.len(), 2, "every output is checked");
@@ -315,7 +362,10 @@ fn file_inputs_raw_and_npy_are_checked_against_the_method() {
     std::fs::write(&raw, vec![0u8; 100]).unwrap();
     let (kind, msg) = single_error(&conv, &["--input", &format!("file:{}", raw.display())]);
     assert_eq!(kind, ErrorKind::InvalidInput);
-    assert!(msg.contains("image with space.bin") && msg.contains("holds 100 bytes") && msg.contains("needs 12288"), "{msg}");
+    assert!(
+        msg.contains("image with space.bin") && msg.contains("holds 100 bytes") && msg.contains("needs 12288"),
+        "{msg}"
+    );
     let npy = dir.path().join("x.npy");
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
     let header = format!("{:<117}\n", "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 3, 32, 32), }");
@@ -335,7 +385,11 @@ fn bad_input_specs_fail_clearly() {
     assert!(msg.contains("index 1") && msg.contains("takes 1 input"), "{msg}");
     let out = etbench().args(["run", "--input", "gauss", "--model"]).arg(&conv).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("--input gauss") && stderr_of(&out).contains("random[:SEED]"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("--input gauss") && stderr_of(&out).contains("random[:SEED]"),
+        "{}",
+        stderr_of(&out)
+    );
     let (kind, msg) = single_error(&conv, &["--prompt", "hello there"]);
     assert_eq!(kind, ErrorKind::InvalidInput);
     assert!(msg.contains("float32") && msg.contains("token"), "{msg}");
@@ -374,13 +428,21 @@ fn a_copied_binary_benchmarks_its_home_not_the_checkout_it_was_built_in() {
     std::fs::create_dir_all(&work).unwrap();
     let copied = || {
         let mut cmd = std::process::Command::new(bin.join("etbench"));
-        cmd.current_dir(&work).env_remove("ETBENCH_HOME").env_remove("ETBENCH_RUNNER").env_remove("ETBENCH_DEVICES_DIR");
+        cmd.current_dir(&work)
+            .env_remove("ETBENCH_HOME")
+            .env_remove("ETBENCH_RUNNER")
+            .env_remove("ETBENCH_DEVICES_DIR");
         cmd
     };
     let out = copied().args(["bench", "--iters", "1", "--warmup", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
-    assert!(err.contains("no etbench home found") && err.contains("ETBENCH_HOME (unset)") && err.contains(work.to_str().unwrap()), "{err}");
+    assert!(
+        err.contains("no etbench home found")
+            && err.contains("ETBENCH_HOME (unset)")
+            && err.contains(work.to_str().unwrap()),
+        "{err}"
+    );
     let out = copied().env("ETBENCH_HOME", &home).args(["bench", "--iters", "1", "--warmup", "0"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let reports: Vec<_> = std::fs::read_dir(home.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -404,7 +466,8 @@ fn argument_problems_exit_2_name_the_flag_and_leave_no_results_directory() {
     std::fs::write(&blank_prompts, "\n  \n").unwrap();
     let (int8, conv, bf16) = (fixture("int8"), program("convnet-fp32"), fixture("bf16"));
     let (int8, conv, bf16) = (int8.to_str().unwrap(), conv.to_str().unwrap(), bf16.to_str().unwrap());
-    let (dir, garbage, blank) = (tmp.path().to_str().unwrap(), garbage.to_str().unwrap(), blank_prompts.to_str().unwrap());
+    let (dir, garbage, blank) =
+        (tmp.path().to_str().unwrap(), garbage.to_str().unwrap(), blank_prompts.to_str().unwrap());
     let all_cpus_but_none_here = "0x80000000000000000000000000000000";
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", "--model", dir], "--model"),
@@ -455,7 +518,12 @@ fn each_cause_of_an_error_is_printed_once() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("results.json");
     std::fs::write(&bad, "{\"schema_version\": 2, \"runs\": [\n").unwrap();
-    for args in [vec!["report"], vec!["compare", bad.to_str().unwrap()], vec!["profile", "show"], vec!["history", "add", "--db", tmp.path().join("h.sqlite").to_str().unwrap()]] {
+    for args in [
+        vec!["report"],
+        vec!["compare", bad.to_str().unwrap()],
+        vec!["profile", "show"],
+        vec!["history", "add", "--db", tmp.path().join("h.sqlite").to_str().unwrap()],
+    ] {
         let out = etbench().args(&args).arg(&bad).output().unwrap();
         let err = stderr_of(&out);
         assert_ne!(out.status.code(), Some(0), "{args:?}");
@@ -491,10 +559,19 @@ fn completions_for_every_shell_and_a_man_page() {
 fn one_format_vocabulary_run_md_and_inspect_table_with_text_alias() {
     let conv = program("convnet-fp32");
     let dir = tempfile::tempdir().unwrap();
-    let out = etbench().args(["run", "--iters", "1", "--warmup", "0", "--format", "md", "--model"]).arg(&conv).arg("--out").arg(dir.path()).output().unwrap();
+    let out = etbench()
+        .args(["run", "--iters", "1", "--warmup", "0", "--format", "md", "--model"])
+        .arg(&conv)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let md = String::from_utf8(out.stdout).unwrap();
-    assert!(md.starts_with("# etbench report\n") && md.contains("| variant |") && md.contains("convnet-fp32"), "the one report, on stdout: {md}");
+    assert!(
+        md.starts_with("# etbench report\n") && md.contains("| variant |") && md.contains("convnet-fp32"),
+        "the one report, on stdout: {md}"
+    );
     let table = etbench().args(["inspect", "--format", "table"]).arg(&conv).output().unwrap();
     let text = etbench().args(["inspect", "--format", "text"]).arg(&conv).output().unwrap();
     assert!(table.status.success() && text.status.success(), "{}", stderr_of(&text));
@@ -509,7 +586,8 @@ fn profile_show_and_diff_take_a_results_directory() {
     let show = etbench().args(["profile", "show"]).arg(dir.path()).output().unwrap();
     assert!(show.status.success(), "{}", stderr_of(&show));
     assert!(String::from_utf8_lossy(&show.stdout).contains("convnet-fp32"));
-    let diff = etbench().args(["profile", "diff"]).arg(dir.path()).arg(dir.path().join("results.json")).output().unwrap();
+    let diff =
+        etbench().args(["profile", "diff"]).arg(dir.path()).arg(dir.path().join("results.json")).output().unwrap();
     assert!(diff.status.success(), "{}", stderr_of(&diff));
 }
 
@@ -518,7 +596,10 @@ fn profile_show_and_diff_take_a_results_directory() {
 fn slow_tools(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     for (name, script) in [
-        ("ssh", "#!/bin/sh\nsleep 0.5\necho 'ssh: connect to host 127.0.0.1 port 9: Connection refused' >&2\nexit 255\n"),
+        (
+            "ssh",
+            "#!/bin/sh\nsleep 0.5\necho 'ssh: connect to host 127.0.0.1 port 9: Connection refused' >&2\nexit 255\n",
+        ),
         ("adb", "#!/bin/sh\necho 'List of devices attached'\n"),
     ] {
         let path = dir.join(name);
@@ -536,7 +617,9 @@ fn devices_lists_local_first_probes_profiles_in_parallel_and_info_local_works() 
     slow_tools(&bin);
     const BOARDS: u32 = 6;
     for i in 0..BOARDS {
-        let toml = format!("name = \"board{i}\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"127.0.0.1\"\nport = 9\n");
+        let toml = format!(
+            "name = \"board{i}\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\n[ssh]\nhost = \"127.0.0.1\"\nport = 9\n"
+        );
         std::fs::write(profiles.join(format!("board{i}.toml")), toml).unwrap();
     }
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
@@ -550,7 +633,10 @@ fn devices_lists_local_first_probes_profiles_in_parallel_and_info_local_works() 
     assert_eq!(rows.len(), 1 + BOARDS as usize, "{listing}");
     assert!(rows[1..].iter().all(|r| r.contains("NOT USABLE")), "{listing}");
     // Each profile costs ≥ 1 s of fake ssh (check for a master, then connect); one after the other would take ≥ 6 s.
-    assert!(elapsed < Duration::from_secs_f64(BOARDS as f64 * 0.5), "took {elapsed:?}: profiles were not probed in parallel");
+    assert!(
+        elapsed < Duration::from_secs_f64(BOARDS as f64 * 0.5),
+        "took {elapsed:?}: profiles were not probed in parallel"
+    );
     let out = etbench().args(["devices", "info", "local"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -591,7 +677,11 @@ fn the_first_five_minutes_of_the_readme_run_as_written() {
             .env("ETBENCH_RUNNER", runner())
             .output()
             .unwrap();
-        let ok = if command.contains(" compare ") { matches!(out.status.code(), Some(0) | Some(1)) } else { out.status.success() };
+        let ok = if command.contains(" compare ") {
+            matches!(out.status.code(), Some(0) | Some(1))
+        } else {
+            out.status.success()
+        };
         assert!(ok, "{command}: {:?}\n{}", out.status, stderr_of(&out));
     }
     let reports: Vec<_> = std::fs::read_dir(work.path().join("reports")).unwrap().map(|e| e.unwrap().path()).collect();

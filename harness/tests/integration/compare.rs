@@ -3,7 +3,6 @@
 //!
 //! The real runs in this binary are serialised (one lock) so they do not disturb each other's timings.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
@@ -11,7 +10,6 @@ use etbench::analysis::bootstrap::Verdict;
 use etbench::analysis::compare::{change, Options};
 use etbench::export::metric::Metric;
 use etbench::results::RunResult;
-
 
 fn bench(dir: &Path, variant: &str, extra: &[&str]) -> PathBuf {
     let out = etbench()

@@ -2,22 +2,25 @@
 //! namespaces, over the real adb client/server to adbd-standin (a STAND-IN for adbd), and to an aarch64 board
 //! running the cross-built runner under qemu-user; plus every transport fault.
 
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::lab::*;
 use crate::common::*;
 use etbench::results::{OutputVerdict, RunStatus};
-use crate::common::lab::*;
 
 const FAULTS: &str = "devices/lab-faults";
 
 fn error_of(dir: &Path) -> String {
     let doc = read_doc(dir);
     assert!(!doc.runs.is_empty(), "a failed device still leaves error rows");
-    doc.runs.iter().map(|r| r.error.as_ref().map(|e| e.message.clone()).unwrap_or_default()).collect::<Vec<_>>().join("\n")
+    doc.runs
+        .iter()
+        .map(|r| r.error.as_ref().map(|e| e.message.clone()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A fault: exit 1, an error row naming the device, the message containing each of `needles`.
@@ -119,7 +122,8 @@ fn full_device_disk_is_refused_before_sending_and_leaves_no_partial_file() {
     assert_fault("lab-tiny", &["not enough space", "etbench-runner", "work_dir"]);
     let left: Vec<PathBuf> = find_named(Path::new(&format!("{LAB}/tiny")), "etbench-runner");
     assert!(left.is_empty(), "{left:?}");
-    let parts = std::process::Command::new("find").arg(format!("{LAB}/tiny")).args(["-name", "*.part"]).output().unwrap();
+    let parts =
+        std::process::Command::new("find").arg(format!("{LAB}/tiny")).args(["-name", "*.part"]).output().unwrap();
     assert!(parts.stdout.is_empty(), "{}", String::from_utf8_lossy(&parts.stdout));
 }
 
@@ -217,10 +221,16 @@ fn sigterm_during_a_push_stops_the_transfer_and_resume_pushes_again() {
         let doc = read_doc(&out_dir);
         let row = &doc.runs[0];
         assert!(row.is_interrupted(), "{device}: {:?}", row.error);
-        assert!(row.error.as_ref().unwrap().message.contains("push of") && err.contains("etbench run --resume"), "{device}: {err}");
+        assert!(
+            row.error.as_ref().unwrap().message.contains("push of") && err.contains("etbench run --resume"),
+            "{device}: {err}"
+        );
         if device == "lab-board2" {
             let partial = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-            assert!(partial > 0 && partial < data.len() as u64, "{device}: the part ({partial} bytes) is kept for resuming");
+            assert!(
+                partial > 0 && partial < data.len() as u64,
+                "{device}: the part ({partial} bytes) is kept for resuming"
+            );
         }
         let out = etbench_lab("devices").args(["run", "--resume"]).arg(&out_dir).output().unwrap();
         let err = stderr_of(&out);
@@ -272,10 +282,20 @@ fn a_board_runs_each_models_own_runner_as_paired_processes() {
     }
     let homes: Vec<PathBuf> = runners
         .iter()
-        .map(|r| PathBuf::from(format!("{LAB}/board1/work/runners/{}/bin/etbench-runner", &etbench::device::push::sha256_file(r).unwrap()[..16])))
+        .map(|r| {
+            PathBuf::from(format!(
+                "{LAB}/board1/work/runners/{}/bin/etbench-runner",
+                &etbench::device::push::sha256_file(r).unwrap()[..16]
+            ))
+        })
         .collect();
     for (home, runner) in homes.iter().zip(&runners) {
-        assert_eq!(std::fs::read(home).unwrap(), std::fs::read(runner).unwrap(), "{} is installed as is", runner.display());
+        assert_eq!(
+            std::fs::read(home).unwrap(),
+            std::fs::read(runner).unwrap(),
+            "{} is installed as is",
+            runner.display()
+        );
     }
     assert_eq!(doc.paired[0].design, "paired processes");
     // One .pte under two runners is two variants: never pooled into one row.
@@ -296,7 +316,10 @@ fn a_board_runs_each_models_own_runner_as_paired_processes() {
     let (out, dir) = run_on("devices", &["lab-arm1"], &[&model], &["--runner", runner_arg.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let message = error_of(dir.path());
-    assert!(message.contains("is built for x86_64, but device lab-arm1's target is aarch64-unknown-linux-gnu"), "{message}");
+    assert!(
+        message.contains("is built for x86_64, but device lab-arm1's target is aarch64-unknown-linux-gnu"),
+        "{message}"
+    );
     assert!(message.contains("scripts/build-runner.sh --target aarch64-unknown-linux-gnu"), "{message}");
 }
 
@@ -398,12 +421,26 @@ fn devices_lists_profiles_with_reachability_and_probes_info() {
 fn profile_with_an_unknown_key_is_refused_by_name() {
     let _load = load();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("x.toml"), "name = \"x\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreads_ = 2\n[ssh]\nhost = \"h\"\n").unwrap();
-    let out = etbench().env("ETBENCH_DEVICES_DIR", dir.path()).args(["run", "--device", "x", "--model"]).arg(fixture("int8")).output().unwrap();
+    std::fs::write(
+        dir.path().join("x.toml"),
+        "name = \"x\"\ntransport = \"ssh\"\nwork_dir = \"/w\"\nthreads_ = 2\n[ssh]\nhost = \"h\"\n",
+    )
+    .unwrap();
+    let out = etbench()
+        .env("ETBENCH_DEVICES_DIR", dir.path())
+        .args(["run", "--device", "x", "--model"])
+        .arg(fixture("int8"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("threads_") && stderr_of(&out).contains("x.toml"), "{}", stderr_of(&out));
     let empty = tempfile::tempdir().unwrap();
-    let out = etbench().env("ETBENCH_DEVICES_DIR", empty.path()).args(["run", "--device", "nope", "--model"]).arg(fixture("int8")).output().unwrap();
+    let out = etbench()
+        .env("ETBENCH_DEVICES_DIR", empty.path())
+        .args(["run", "--device", "nope", "--model"])
+        .arg(fixture("int8"))
+        .output()
+        .unwrap();
     assert!(stderr_of(&out).contains("no such device"), "{}", stderr_of(&out));
 }
 
@@ -439,9 +476,13 @@ fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_w
     let probed = doc.runs[0].device.probed.as_ref().expect("probed facts recorded");
     let android = probed.android_facts.as_ref().expect("getprop facts");
     assert!(android.model.as_deref().unwrap().contains("STAND-IN"), "{android:?}");
-    assert_eq!((android.android_version.as_deref(), android.sdk, android.abi.as_deref()), (Some("15"), Some(35), Some("arm64-v8a")));
+    assert_eq!(
+        (android.android_version.as_deref(), android.sdk, android.abi.as_deref()),
+        (Some("15"), Some(35), Some("arm64-v8a"))
+    );
     assert!(android.soc.as_deref().unwrap().contains("qemu-aarch64"), "{android:?}");
-    let clusters: Vec<(&str, Vec<u32>, Option<u32>)> = probed.clusters.iter().map(|c| (c.name.as_str(), c.cpus.clone(), c.capacity)).collect();
+    let clusters: Vec<(&str, Vec<u32>, Option<u32>)> =
+        probed.clusters.iter().map(|c| (c.name.as_str(), c.cpus.clone(), c.capacity)).collect();
     assert_eq!(clusters, [("little", vec![0], Some(512)), ("big", vec![1], Some(1024))]);
     let power = probed.power.as_ref().expect("dumpsys battery");
     assert_eq!((power.source.as_str(), power.level_pct, power.charging), ("dumpsys battery", Some(80), Some(false)));
@@ -450,7 +491,8 @@ fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_w
     assert_eq!((libc.provided_by.as_str(), libc.libc.as_str()), ("bundled", "glibc"));
     assert!(libc.version.as_deref().is_some_and(|v| v.starts_with("2.")), "{libc:?}");
     // What results.json holds, by name (the schema other tools read).
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
     assert_eq!(json["runs"][0]["device"]["probed"]["android"]["ro.product.model"], "etbench lab phone (STAND-IN)");
     assert_eq!(json["runs"][0]["device"]["probed"]["runner_libc"]["provided_by"], "bundled");
 
@@ -459,7 +501,10 @@ fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_w
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("runner bundle unchanged on the device"), "{err}");
-    assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "an unchanged bundle or model was pushed again:\n{err}");
+    assert!(
+        !err.contains(": pushed ") && !err.contains("runner bundle /"),
+        "an unchanged bundle or model was pushed again:\n{err}"
+    );
     let run = &read_doc(dir.path()).runs[0];
     assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some("0x2"), Some(1)));
     assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
@@ -517,7 +562,10 @@ fn phone_work_dir_on_noexec_sdcard_is_refused_naming_the_mount() {
         assert!(message.contains(needle), "expected {needle:?} in {message}");
     }
     let err = stderr_of(&out);
-    assert!(!err.contains(": pushed ") && !err.contains("runner bundle /"), "nothing is sent to a noexec work dir:\n{err}");
+    assert!(
+        !err.contains(": pushed ") && !err.contains("runner bundle /"),
+        "nothing is sent to a noexec work dir:\n{err}"
+    );
 }
 
 #[test]
@@ -529,15 +577,29 @@ fn phone_disconnecting_mid_run_is_an_error_row_with_a_reconnect_hint_and_the_swe
     let _phone = PHONE.lock().unwrap_or_else(|e| e.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let mut cmd = etbench_lab("devices");
-    cmd.args(["run", "--device", "lab-phone", "--repeat", "2", "--warmup", "0", "--iters", "8", "--format", "none", "--out"])
-        .arg(out_dir.path())
-        .arg("--model")
-        .arg(fixture("int8"));
+    cmd.args([
+        "run",
+        "--device",
+        "lab-phone",
+        "--repeat",
+        "2",
+        "--warmup",
+        "0",
+        "--iters",
+        "8",
+        "--format",
+        "none",
+        "--out",
+    ])
+    .arg(out_dir.path())
+    .arg("--model")
+    .arg(fixture("int8"));
     let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(120), phone_runner_running);
     assert!(phone_runner_running(), "the first run never started");
     std::thread::sleep(Duration::from_millis(1500));
-    let adb = std::process::Command::new("adb").args(["-P", "15037", "disconnect", "127.0.0.1:17104"]).output().unwrap();
+    let adb =
+        std::process::Command::new("adb").args(["-P", "15037", "disconnect", "127.0.0.1:17104"]).output().unwrap();
     assert!(adb.status.success(), "{}", stderr_of(&adb));
     let out = child.wait_with_output().unwrap();
     let err = stderr_of(&out);
@@ -573,11 +635,23 @@ fn phone_cluster_slowing_down_during_a_run_is_a_warning() {
     // 10 s: the frequency drops during that wait.
     let out_dir = tempfile::tempdir().unwrap();
     let mut cmd = etbench_lab("devices");
-    cmd.args(["run", "--device", "lab-phone", "--warmup", "0", "--iters", "1", "--thermal-gate", "20", "--gate-timeout", "10"])
-        .args(["--format", "none", "--out"])
-        .arg(out_dir.path())
-        .arg("--model")
-        .arg(fixture("int8"));
+    cmd.args([
+        "run",
+        "--device",
+        "lab-phone",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--thermal-gate",
+        "20",
+        "--gate-timeout",
+        "10",
+    ])
+    .args(["--format", "none", "--out"])
+    .arg(out_dir.path())
+    .arg("--model")
+    .arg(fixture("int8"));
     let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
     wait_until(Duration::from_secs(120), phone_runner_running);
     std::thread::sleep(Duration::from_secs(5));
@@ -599,7 +673,9 @@ fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
     let _load = load();
     let out_dir = tempfile::tempdir().unwrap();
     let out = etbench()
-        .args(["run", "--device", "local", "--cores", "big", "--warmup", "0", "--iters", "2", "--format", "none", "--out"])
+        .args([
+            "run", "--device", "local", "--cores", "big", "--warmup", "0", "--iters", "2", "--format", "none", "--out",
+        ])
         .arg(out_dir.path())
         .arg("--model")
         .arg(fixture("int8"))
@@ -607,7 +683,9 @@ fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
         .unwrap();
     let err = stderr_of(&out);
     if err.contains("--cores big: cpu") && !err.contains("one kind of core") {
-        eprintln!("SKIPPED: this host has big and little cores; the one-cluster case needs a host whose CPUs are alike");
+        eprintln!(
+            "SKIPPED: this host has big and little cores; the one-cluster case needs a host whose CPUs are alike"
+        );
         return;
     }
     assert!(out.status.success(), "{err}");
@@ -621,7 +699,9 @@ fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
 
 /// Whether a runner is running on lab-board1 (its processes are this host's, in a network namespace).
 fn board1_runner_running() -> bool {
-    command_lines().iter().any(|text| text.contains("etbench-runner") && text.contains("--spec") && text.contains("board1/work/models/"))
+    command_lines()
+        .iter()
+        .any(|text| text.contains("etbench-runner") && text.contains("--spec") && text.contains("board1/work/models/"))
 }
 
 #[test]
@@ -634,10 +714,23 @@ fn ctrl_c_during_a_two_device_sweep_stops_the_runners_on_the_ssh_board_and_the_p
     let out_dir = tempfile::tempdir().unwrap();
     let mut cmd = etbench_lab("devices");
     // 2000 int8 forwards take many minutes on either device: only the interrupt ends these runs.
-    cmd.args(["run", "--device", "lab-board1", "--device", "lab-phone", "--warmup", "0", "--iters", "2000", "--format", "none", "--out"])
-        .arg(out_dir.path())
-        .arg("--model")
-        .arg(fixture("int8"));
+    cmd.args([
+        "run",
+        "--device",
+        "lab-board1",
+        "--device",
+        "lab-phone",
+        "--warmup",
+        "0",
+        "--iters",
+        "2000",
+        "--format",
+        "none",
+        "--out",
+    ])
+    .arg(out_dir.path())
+    .arg("--model")
+    .arg(fixture("int8"));
     let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     wait_until(Duration::from_secs(180), || phone_runner_running() && board1_runner_running());
     assert!(phone_runner_running() && board1_runner_running(), "the runners never started on both devices");
@@ -722,11 +815,25 @@ fn a_phone_on_another_adb_server_is_reached_through_its_server_socket() {
     let (out, results) = run_on(dir, &["far-phone"], &[&int8], &["--iters", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let message = error_of(results.path());
-    assert!(message.contains(&format!("the adb server tcp:127.0.0.1:{} (profile key [adb] server) does not answer", server.port)) && message.contains("ssh -N -L"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "the adb server tcp:127.0.0.1:{} (profile key [adb] server) does not answer",
+            server.port
+        )) && message.contains("ssh -N -L"),
+        "{message}"
+    );
 
     // A malformed server is refused when the profile is read, naming the key and the form.
-    std::fs::write(profiles.path().join("far-phone.toml"), profile.replace(&format!("tcp:127.0.0.1:{}", server.port), "lab2:5037")).unwrap();
+    std::fs::write(
+        profiles.path().join("far-phone.toml"),
+        profile.replace(&format!("tcp:127.0.0.1:{}", server.port), "lab2:5037"),
+    )
+    .unwrap();
     let (out, _results) = run_on(dir, &["far-phone"], &[&int8], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("far-phone.toml") && stderr_of(&out).contains("is not \"tcp:HOST:PORT\""), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("far-phone.toml") && stderr_of(&out).contains("is not \"tcp:HOST:PORT\""),
+        "{}",
+        stderr_of(&out)
+    );
 }

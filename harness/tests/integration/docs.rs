@@ -25,7 +25,11 @@ fn every_page_with_commands_is_run() {
     for page in pages() {
         let name = page.file_stem().unwrap().to_string_lossy().into_owned();
         let has_commands = !sh_commands(&page.to_string_lossy()).is_empty();
-        assert!(!has_commands || RUN.contains(&name.as_str()) || EXTRA.contains(&name.as_str()), "{}: its sh commands are run by no test", page.display());
+        assert!(
+            !has_commands || RUN.contains(&name.as_str()) || EXTRA.contains(&name.as_str()),
+            "{}: its sh commands are run by no test",
+            page.display()
+        );
     }
 }
 
@@ -43,7 +47,10 @@ fn running_runs_as_written() {
     assert_eq!(doc(&s, "runs/decoder").runs.len(), 2, "two load modes");
     let csv = &outs[1].1;
     assert!(stdout_of(csv).lines().next().unwrap().contains("model"), "--format csv prints CSV on stdout");
-    assert!(stdout_of(&outs[2].1).lines().any(|l| l.contains("\"sample\"") || l.contains("timed")), "the runner prints protocol lines");
+    assert!(
+        stdout_of(&outs[2].1).lines().any(|l| l.contains("\"sample\"") || l.contains("timed")),
+        "the runner prints protocol lines"
+    );
 }
 
 #[test]
@@ -54,7 +61,11 @@ fn methodology_runs_as_written() {
     assert!(stdout_of(&outs[0].1).contains("KV cache"), "{}", stdout_of(&outs[0].1));
     let profiled = doc(&s, "runs/profiled");
     assert!(profiled.runs[0].profile.is_some(), "--profile gives a per-operator profile");
-    assert!(stdout_of(&outs[2].1).contains("DELEGATE_CALL") || stdout_of(&outs[2].1).contains("delegate"), "{}", stdout_of(&outs[2].1));
+    assert!(
+        stdout_of(&outs[2].1).contains("DELEGATE_CALL") || stdout_of(&outs[2].1).contains("delegate"),
+        "{}",
+        stdout_of(&outs[2].1)
+    );
     assert_eq!(doc(&s, "runs/sweep").runs.len(), 4, "2 models × threads 1,2");
 }
 
@@ -69,11 +80,16 @@ fn llm_runs_as_written() {
     assert!(sweep.runs.iter().all(|r| r.llm.as_ref().and_then(|l| l.summary.as_ref()).is_some()));
     let text = doc(&s, "runs/llm-text");
     let generated = text.runs[0].llm.as_ref().unwrap();
-    assert!(generated.prompt_text.as_deref() == Some("Once upon a time") && generated.generated_text.is_some(), "a text run records its prompt and text");
+    assert!(
+        generated.prompt_text.as_deref() == Some("Once upon a time") && generated.generated_text.is_some(),
+        "a text run records its prompt and text"
+    );
     let compare = outs.iter().find(|(c, _)| c.contains(" compare ")).unwrap();
     let table = stdout_of(&compare.1);
     assert!(table.contains("decode time per token") && !table.contains("significant"), "{table}");
-    assert!(s.path().join("drift.md").is_file() || outs.iter().any(|(c, o)| c.contains(" drift ") && o.status.success()));
+    assert!(
+        s.path().join("drift.md").is_file() || outs.iter().any(|(c, o)| c.contains(" drift ") && o.status.success())
+    );
 }
 
 #[test]

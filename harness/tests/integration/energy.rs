@@ -18,7 +18,15 @@ static BOARD1: Mutex<()> = Mutex::new(());
 
 /// Seconds inside the run's measured (non-idle) windows.
 fn measured_seconds(run: &RunResult) -> f64 {
-    run.energy.as_ref().unwrap().record.windows.iter().filter(|w| w.phase != WindowKind::Idle).map(|w| w.seconds()).sum()
+    run.energy
+        .as_ref()
+        .unwrap()
+        .record
+        .windows
+        .iter()
+        .filter(|w| w.phase != WindowKind::Idle)
+        .map(|w| w.seconds())
+        .sum()
 }
 
 /// The run's figures equal `watts` held over the windows it recorded, within 3 %.
@@ -69,7 +77,17 @@ supply() { mkdir -p "/sys/class/power_supply/$1"; echo Battery > "/sys/class/pow
 fn local_run(setup: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let model = fixture("xnnpack-fp32");
-    let mut args = vec!["run", "--model", model.to_str().unwrap(), "--warmup", "1", "--format", "none", "--out", dir.path().to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "--model",
+        model.to_str().unwrap(),
+        "--warmup",
+        "1",
+        "--format",
+        "none",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
     args.extend(extra);
     (with_power_supply(setup, &args), dir)
 }
@@ -110,7 +128,24 @@ fn local_generation_run_gives_joules_per_prefill_and_decode_token_from_their_own
     let _load = load();
     let dir = tempfile::tempdir().unwrap();
     let model = program("llama-tiny-kv-xnnpack");
-    let args = ["run", "--model", model.to_str().unwrap(), "--prefill", "32", "--decode", "32", "--iters", "4", "--energy", "--energy-idle", "0.2", "--format", "none", "--out", dir.path().to_str().unwrap()];
+    let args = [
+        "run",
+        "--model",
+        model.to_str().unwrap(),
+        "--prefill",
+        "32",
+        "--decode",
+        "32",
+        "--iters",
+        "4",
+        "--energy",
+        "--energy-idle",
+        "0.2",
+        "--format",
+        "none",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
     // 2 A at 3.5 V: 7 W.
     let out = with_power_supply("supply BAT0 -2000000 3500000 Discharging", &args);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -119,7 +154,10 @@ fn local_generation_run_gives_joules_per_prefill_and_decode_token_from_their_own
     assert_known_integral(run, 7.0);
     let e = run.energy.as_ref().unwrap();
     let s = e.summary.as_ref().unwrap();
-    for (kind, per) in [(WindowKind::Prefill, s.prefill_joules_per_token.unwrap()), (WindowKind::Decode, s.decode_joules_per_token.unwrap())] {
+    for (kind, per) in [
+        (WindowKind::Prefill, s.prefill_joules_per_token.unwrap()),
+        (WindowKind::Decode, s.decode_joules_per_token.unwrap()),
+    ] {
         let windows: Vec<_> = e.record.windows.iter().filter(|w| w.phase == kind).collect();
         assert_eq!(windows.len(), 4, "one {kind:?} window per timed generation");
         let tokens: u32 = windows.iter().map(|w| w.units).sum();
@@ -154,17 +192,27 @@ fn local_charging_nonsense_and_missing_sources_are_refused_never_guessed() {
         assert!(stderr_of(&out).contains(why), "{setup}: the warning reaches the terminal: {}", stderr_of(&out));
     }
     // A run that fails after sampling began keeps what was sampled (the idle baseline) and gives no figure.
-    let (out, dir) = local_run("supply BAT0 -1000000 4000000 Discharging", &["--energy", "--energy-idle", "0.3", "--method", "nope"]);
+    let (out, dir) = local_run(
+        "supply BAT0 -1000000 4000000 Discharging",
+        &["--energy", "--energy-idle", "0.3", "--method", "nope"],
+    );
     assert!(!out.status.success());
     let doc = read_doc(dir.path());
     let e = doc.runs[0].energy.as_ref().expect("the record of a failed run is kept");
-    assert!(e.record.windows.iter().any(|w| w.phase == WindowKind::Idle) && e.record.samples.len() >= 3, "{:?}", e.record.windows);
+    assert!(
+        e.record.windows.iter().any(|w| w.phase == WindowKind::Idle) && e.record.samples.len() >= 3,
+        "{:?}",
+        e.record.windows
+    );
     assert!(e.summary.is_none() && e.warnings[0].contains("no timed window"), "{:?}", e.warnings);
     // No source at all: a clear error naming what was looked for, non-zero exit.
     let (out, _dir) = local_run("true", &["--energy"]);
     assert!(!out.status.success());
     let err = stderr_of(&out);
-    assert!(err.contains("no energy source") && err.contains("/sys/class/hwmon") && err.contains("power_supply"), "{err}");
+    assert!(
+        err.contains("no energy source") && err.contains("/sys/class/hwmon") && err.contains("power_supply"),
+        "{err}"
+    );
     // A name that does not exist: the names that do.
     let (out, _dir) = local_run("supply BAT0 -1000000 4000000 Discharging", &["--energy-source", "BAT9"]);
     assert!(!out.status.success());
@@ -176,7 +224,11 @@ fn energy_flags_with_bad_values_are_refused_before_anything_runs() {
     for (flag, value) in [("--energy-idle", "-1"), ("--energy-idle", "601"), ("--energy-idle", "soon")] {
         let out = etbench().args(["run", "--model"]).arg(fixture("xnnpack-fp32")).args([flag, value]).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
-        assert!(stderr_of(&out).contains("--energy-idle") && stderr_of(&out).contains("between 0 and 600"), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("--energy-idle") && stderr_of(&out).contains("between 0 and 600"),
+            "{}",
+            stderr_of(&out)
+        );
     }
 }
 
@@ -186,7 +238,8 @@ fn board_class() -> Option<PathBuf> {
     if !up() {
         return None;
     }
-    let out = Command::new("bash").arg(repo().join("scripts/lab/board-energy.sh")).args(["board1", LAB]).output().unwrap();
+    let out =
+        Command::new("bash").arg(repo().join("scripts/lab/board-energy.sh")).args(["board1", LAB]).output().unwrap();
     assert!(out.status.success(), "board-energy.sh: {}", stderr_of(&out));
     Some(PathBuf::from(format!("{LAB}/board1/sysclass")))
 }
@@ -218,14 +271,22 @@ fn board_hwmon_rail_gives_the_known_integral_and_root_only_rapl_says_why() {
     assert!(names.contains(&"hwmon0:VDD_IN") && names.contains(&"hwmon0:VDD_CPU"), "{energy:#}");
     assert_eq!(energy["sources"][0]["scope"], "rail VDD_IN (ina3221)");
     let absent = energy["absent"].as_array().unwrap();
-    assert!(absent.iter().any(|a| a["looked_for"].as_str().unwrap().contains("intel-rapl:0") && a["reason"].as_str().unwrap().contains("not readable by this user")), "{energy:#}");
+    assert!(
+        absent.iter().any(|a| a["looked_for"].as_str().unwrap().contains("intel-rapl:0")
+            && a["reason"].as_str().unwrap().contains("not readable by this user")),
+        "{energy:#}"
+    );
 
     let (out, dir) = board_run(&["--energy-source", "hwmon0:VDD_IN", "--energy-idle", "0.5", "--iters", "200"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
     assert_known_integral(&doc.runs[0], 2.5);
     let e = doc.runs[0].energy.as_ref().unwrap();
-    assert!(e.notes.iter().any(|n| n.contains("not the whole device")), "a rail says it is not the whole device: {:?}", e.notes);
+    assert!(
+        e.notes.iter().any(|n| n.contains("not the whole device")),
+        "a rail says it is not the whole device: {:?}",
+        e.notes
+    );
     // curr × in of the other channel: 400 mA × 5 V = 2 W.
     let (out, dir) = board_run(&["--energy-source", "hwmon0:VDD_CPU", "--energy-idle", "0", "--iters", "200"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -291,7 +352,20 @@ fn board_source_that_vanishes_mid_run_ends_measurement_with_a_warning_and_keeps_
     let model = fixture("xnnpack-fp32");
     let results = tempfile::tempdir().unwrap();
     let child = crate::common::lab::etbench_lab("devices")
-        .args(["run", "--device", "lab-board1", "--energy-source", "hwmon0:VDD_IN", "--energy-idle", "1", "--iters", "1500", "--format", "none", "--out"])
+        .args([
+            "run",
+            "--device",
+            "lab-board1",
+            "--energy-source",
+            "hwmon0:VDD_IN",
+            "--energy-idle",
+            "1",
+            "--iters",
+            "1500",
+            "--format",
+            "none",
+            "--out",
+        ])
         .arg(results.path())
         .arg("--model")
         .arg(&model)
@@ -299,7 +373,9 @@ fn board_source_that_vanishes_mid_run_ends_measurement_with_a_warning_and_keeps_
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let running = wait_until(Duration::from_secs(60), || command_lines().iter().any(|c| c.contains("etbench-runner") && c.contains("board1/work")));
+    let running = wait_until(Duration::from_secs(60), || {
+        command_lines().iter().any(|c| c.contains("etbench-runner") && c.contains("board1/work"))
+    });
     std::thread::sleep(Duration::from_millis(1500));
     let moved = file.with_file_name("power1_input.gone");
     std::fs::rename(&file, &moved).unwrap();
@@ -341,12 +417,28 @@ fn phone_discharging_supply_gives_the_known_integral_and_the_charging_one_is_ref
     let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     let sources = json["probed"]["energy"]["sources"].as_array().cloned().unwrap_or_default();
     let find = |n: &str| sources.iter().find(|s| s["name"] == n).cloned().unwrap_or_default();
-    assert!(find("standin-discharging")["units"].as_str().unwrap_or_default().contains("mA × mV; positive current = discharging"), "{sources:#?}");
+    assert!(
+        find("standin-discharging")["units"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mA × mV; positive current = discharging"),
+        "{sources:#?}"
+    );
     assert!(find("standin-charging")["refused"].as_str().unwrap_or_default().contains("Charging"), "{sources:#?}");
-    let (out, dir) = run_on("devices", &["lab-phone"], &[&model], &["--energy-source", "standin-discharging", "--energy-idle", "0.5", "--iters", "10"]);
+    let (out, dir) = run_on(
+        "devices",
+        &["lab-phone"],
+        &[&model],
+        &["--energy-source", "standin-discharging", "--energy-idle", "0.5", "--iters", "10"],
+    );
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_known_integral(&read_doc(dir.path()).runs[0], 3.0);
-    let (out, dir) = run_on("devices", &["lab-phone"], &[&model], &["--energy-source", "standin-charging", "--energy-idle", "0", "--iters", "3"]);
+    let (out, dir) = run_on(
+        "devices",
+        &["lab-phone"],
+        &[&model],
+        &["--energy-source", "standin-charging", "--energy-idle", "0", "--iters", "3"],
+    );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
     assert!(doc.runs[0].energy.as_ref().unwrap().summary.is_none());
@@ -379,7 +471,14 @@ fn the_energy_page_runs_as_written_on_the_lab_board() {
     let doc = read_doc(&scratch.path().join("energy-run"));
     assert_known_integral(&doc.runs[0], 2.5);
     let report = std::fs::read_to_string(scratch.path().join("energy-run/report.md")).unwrap();
-    assert!(report.contains("energy/forward ²") && report.contains("hwmon0:VDD_IN") && report.contains("power.png"), "{report}");
+    assert!(
+        report.contains("energy/forward ²") && report.contains("hwmon0:VDD_IN") && report.contains("power.png"),
+        "{report}"
+    );
     let paired = read_doc(&scratch.path().join("energy-paired"));
-    assert!(paired.paired.iter().any(|r| r.quantity == "energy per forward" && r.ratio.is_finite()), "{:?}", paired.paired);
+    assert!(
+        paired.paired.iter().any(|r| r.quantity == "energy per forward" && r.ratio.is_finite()),
+        "{:?}",
+        paired.paired
+    );
 }

@@ -2,7 +2,6 @@
 //! scripts/setup-export-env.sh) and check, through the real runtime, that the fresh files give the committed
 //! fixtures' outputs for the same input (within bf16 tolerance).
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,8 +53,13 @@ fn fresh_export_reproduces_the_committed_fixtures() {
         // bf16 keeps 8 significant bits: allow a couple of ulps of the largest logit.
         assert!(worst <= scale * 2f32.powi(-6), "{variant}: max |diff| {worst} vs scale {scale}");
         let vocab = 2048;
-        let argmax = |v: &[f32]| v.iter().enumerate().fold((0, f32::MIN), |m, (i, &x)| if x > m.1 { (i, x) } else { m }).0;
-        assert_eq!(argmax(&a[a.len() - vocab..]), argmax(&b[b.len() - vocab..]), "{variant}: next-token argmax differs");
+        let argmax =
+            |v: &[f32]| v.iter().enumerate().fold((0, f32::MIN), |m, (i, &x)| if x > m.1 { (i, x) } else { m }).0;
+        assert_eq!(
+            argmax(&a[a.len() - vocab..]),
+            argmax(&b[b.len() - vocab..]),
+            "{variant}: next-token argmax differs"
+        );
     }
 }
 
@@ -78,7 +82,12 @@ fn llm_fixtures_reproduce_their_manifest_under_executorchs_python_runtime() {
 fn python_greedy(model: &Path, prompt: &[i64], steps: usize, token_by_token: bool) -> Vec<i64> {
     let ids: Vec<String> = prompt.iter().map(i64::to_string).collect();
     let mut cmd = Command::new(export_python());
-    cmd.arg(repo().join("scripts/export_llm.py")).arg("--greedy").arg(model).args(["--prompt-ids", &ids.join(","), "--steps", &steps.to_string()]);
+    cmd.arg(repo().join("scripts/export_llm.py")).arg("--greedy").arg(model).args([
+        "--prompt-ids",
+        &ids.join(","),
+        "--steps",
+        &steps.to_string(),
+    ]);
     if token_by_token {
         cmd.arg("--token-by-token");
     }
@@ -105,7 +114,21 @@ fn etbench_generates_what_executorchs_python_runtime_generates_on_this_machine()
         let dir = tempfile::tempdir().unwrap();
         // A prompt of another seed than the manifest's, longer than Gemma 3n's sliding window (16).
         let out = etbench()
-            .args(["run", "--warmup", "0", "--iters", "1", "--format", "none", "--prefill", "24", "--decode", "15", "--prompt-seed", "3"])
+            .args([
+                "run",
+                "--warmup",
+                "0",
+                "--iters",
+                "1",
+                "--format",
+                "none",
+                "--prefill",
+                "24",
+                "--decode",
+                "15",
+                "--prompt-seed",
+                "3",
+            ])
             .args(["--prefill-mode", mode, "--model"])
             .arg(&model)
             .arg("--out")

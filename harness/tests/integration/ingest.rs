@@ -55,15 +55,18 @@ const RUNNER: Ty = Tuple(&[
 
 const BENCHMARK: Ty = Tuple(&[("name", Str), ("mode", Str), ("dtype", Str), ("extra_info", STRINGS)]);
 
-const MODEL: Ty = Tuple(&[("name", Str), ("type", Str), ("backend", Str), ("origins", Array(&Str)), ("extra_info", STRINGS)]);
+const MODEL: Ty =
+    Tuple(&[("name", Str), ("type", Str), ("backend", Str), ("origins", Array(&Str)), ("extra_info", STRINGS)]);
 
 /// `inputs Map(String, Tuple(…))`.
 const INPUT: Ty = Tuple(&[("dtype", Str), ("extra_info", STRINGS)]);
 
 /// `dependencies Map(String, Tuple(…))`.
-const DEPENDENCY: Ty = Tuple(&[("repo", Str), ("branch", Str), ("sha", Str), ("version", Str), ("extra_info", STRINGS)]);
+const DEPENDENCY: Ty =
+    Tuple(&[("repo", Str), ("branch", Str), ("sha", Str), ("version", Str), ("extra_info", STRINGS)]);
 
-const METRIC: Ty = Tuple(&[("name", Str), ("benchmark_values", Array(&F32)), ("target_value", F32), ("extra_info", STRINGS)]);
+const METRIC: Ty =
+    Tuple(&[("name", Str), ("benchmark_values", Array(&F32)), ("target_value", F32), ("extra_info", STRINGS)]);
 
 /// Every column of `benchmark.oss_ci_benchmark_v3`, in the table's order.
 const COLUMNS: &[(&str, Ty)] = &[
@@ -114,7 +117,9 @@ fn check(value: &Value, ty: &Ty, path: &str, errors: &mut Vec<String>) {
         Str if !value.is_string() => wrong("String"),
         U32 if value.as_u64().is_none_or(|n| n > u64::from(u32::MAX)) => wrong("UInt32 (a JSON integer)"),
         U64 if value.as_u64().is_none() => wrong("UInt64 (a JSON integer)"),
-        F32 if !value.as_f64().is_some_and(|f| f.is_finite() && f.abs() <= f64::from(f32::MAX)) => wrong("Float32 (a finite number)"),
+        F32 if !value.as_f64().is_some_and(|f| f.is_finite() && f.abs() <= f64::from(f32::MAX)) => {
+            wrong("Float32 (a finite number)")
+        }
         Str | U32 | U64 | F32 => {}
         Array(item) => match value.as_array() {
             Some(items) => items.iter().enumerate().for_each(|(i, v)| check(v, item, &format!("{path}[{i}]"), errors)),
@@ -161,7 +166,10 @@ fn row_errors(row: &Value, in_ci: bool) -> Vec<String> {
 }
 
 pub(crate) fn all_row_errors(rows: &[Value], in_ci: bool) -> Vec<String> {
-    rows.iter().enumerate().flat_map(|(i, r)| row_errors(r, in_ci).into_iter().map(move |e| format!("row {i}: {e}"))).collect()
+    rows.iter()
+        .enumerate()
+        .flat_map(|(i, r)| row_errors(r, in_ci).into_iter().map(move |e| format!("row {i}: {e}")))
+        .collect()
 }
 
 /// Real results, written once per test binary: an XNNPACK fp32 forward loop and an int8 weight-only program in one
@@ -221,7 +229,9 @@ fn the_checker_refuses_what_the_table_would_not_take() {
     type Mutation = (&'static str, fn(&mut Value));
     let mutations: [Mutation; 9] = [
         ("benchmark.dtype: missing", |r| drop(r["benchmark"].as_object_mut().unwrap().remove("dtype"))),
-        ("runners[0].total_mem_in_gb: the table has no such field", |r| r["runners"][0]["total_mem_in_gb"] = 23.5.into()),
+        ("runners[0].total_mem_in_gb: the table has no such field", |r| {
+            r["runners"][0]["total_mem_in_gb"] = 23.5.into()
+        }),
         ("runners[0].avail_mem_in_gb: UInt32", |r| r["runners"][0]["avail_mem_in_gb"] = 23.0.into()),
         ("runners[0].cpu_count: UInt32", |r| r["runners"][0]["cpu_count"] = (-1).into()),
         ("model.extra_info[\"size_bytes\"]: String", |r| r["model"]["extra_info"]["size_bytes"] = 1.into()),
@@ -256,12 +266,21 @@ fn pytorch_v3_rows_of_real_runs_have_every_column_typed_as_the_table_declares() 
         assert!(names.contains(m), "{m} missing from {names:?}");
     }
     let r = xnnpack[0];
-    assert_eq!((r["model"]["backend"].as_str(), r["model"]["extra_info"]["backend_source"].as_str()), (Some("xnnpack"), Some("program")));
-    assert_eq!((r["benchmark"]["dtype"].as_str(), r["benchmark"]["extra_info"]["dtype_source"].as_str()), (Some("fp32"), Some("file name")));
+    assert_eq!(
+        (r["model"]["backend"].as_str(), r["model"]["extra_info"]["backend_source"].as_str()),
+        (Some("xnnpack"), Some("program"))
+    );
+    assert_eq!(
+        (r["benchmark"]["dtype"].as_str(), r["benchmark"]["extra_info"]["dtype_source"].as_str()),
+        (Some("fp32"), Some("file name"))
+    );
 
     // A program without a delegate says its own dtype.
     let int8 = rows_for(rows, "gemma3n-tiny-int8");
-    assert_eq!((int8[0]["model"]["backend"].as_str(), int8[0]["benchmark"]["dtype"].as_str()), (Some("portable"), Some("int8 weight-only")));
+    assert_eq!(
+        (int8[0]["model"]["backend"].as_str(), int8[0]["benchmark"]["dtype"].as_str()),
+        (Some("portable"), Some("int8 weight-only"))
+    );
     assert_eq!(int8[0]["benchmark"]["extra_info"]["dtype_source"], "program");
 
     // The generation run: decode and prefill tok/s and time to first token.
@@ -280,7 +299,10 @@ fn pytorch_v3_rows_of_real_runs_have_every_column_typed_as_the_table_declares() 
     assert_eq!(runner["cpu_count"].as_u64(), Some(run.device.info.cpu_logical_cores as u64));
     assert_eq!(runner["avail_mem_in_gb"].as_u64(), Some(run.device.info.memory_total_bytes >> 30));
     assert_eq!(runner["extra_info"]["etbench_device"], "local");
-    assert_eq!(llm[0]["dependencies"]["executorch"]["version"], run.runner.as_ref().unwrap().executorch_version.as_str());
+    assert_eq!(
+        llm[0]["dependencies"]["executorch"]["version"],
+        run.runner.as_ref().unwrap().executorch_version.as_str()
+    );
     assert_eq!(llm[0]["dependencies"]["etbench"]["version"], doc.provenance.etbench_version.as_str());
     assert_eq!(llm[0]["timestamp"].as_i64(), Some(run.started_at.timestamp()));
     let tps = llm.iter().find(|r| r["metric"]["name"] == "token_per_sec").unwrap();
@@ -338,7 +360,9 @@ fn bmf_of_real_runs_is_what_bencher_reads() {
             let m = m.as_object().unwrap();
             let keys: BTreeSet<&str> = m.keys().map(String::as_str).collect();
             assert_eq!(keys, BTreeSet::from(["value", "lower_value", "upper_value"]), "{name}/{slug}");
-            let num = |k: &str| m[k].as_f64().filter(|v| v.is_finite()).unwrap_or_else(|| panic!("{name}/{slug}.{k}: {}", m[k]));
+            let num = |k: &str| {
+                m[k].as_f64().filter(|v| v.is_finite()).unwrap_or_else(|| panic!("{name}/{slug}.{k}: {}", m[k]))
+            };
             assert!(num("lower_value") <= num("value") && num("value") <= num("upper_value"), "{name}/{slug}: {m:?}");
         }
     }
@@ -365,16 +389,29 @@ fn gab_entries_of_real_runs_are_what_the_action_reads() {
             let e = e.as_object().unwrap();
             let keys: BTreeSet<&str> = e.keys().map(String::as_str).collect();
             assert!(keys.is_subset(&BTreeSet::from(["name", "unit", "value", "range", "extra"])), "{format}: {keys:?}");
-            assert!(e["name"].is_string() && e["unit"].is_string() && e["value"].as_f64().is_some_and(f64::is_finite), "{format}: {e:?}");
-            assert!(e.get("range").is_none_or(Value::is_string) && e.get("extra").is_none_or(Value::is_string), "{format}: {e:?}");
+            assert!(
+                e["name"].is_string() && e["unit"].is_string() && e["value"].as_f64().is_some_and(f64::is_finite),
+                "{format}: {e:?}"
+            );
+            assert!(
+                e.get("range").is_none_or(Value::is_string) && e.get("extra").is_none_or(Value::is_string),
+                "{format}: {e:?}"
+            );
             let name = e["name"].as_str().unwrap();
             assert!(names.insert(name.to_owned()), "{format}: {name} twice (the action matches entries by name)");
-            let metric = labels.iter().find(|(l, _)| name.ends_with(&format!(" - {l}"))).map(|(_, m)| *m).unwrap_or_else(|| panic!("{name}: which metric?"));
+            let metric = labels
+                .iter()
+                .find(|(l, _)| name.ends_with(&format!(" - {l}")))
+                .map(|(_, m)| *m)
+                .unwrap_or_else(|| panic!("{name}: which metric?"));
             assert_eq!(metric.smaller_is_better(), smaller, "{format}: {name}");
             assert_eq!(e["unit"], metric.display_unit().0, "{name}: one unit per metric");
         }
         let want = if smaller { " - time to first token" } else { " - decode tokens/s" };
-        assert!(names.iter().any(|n| n.contains("/llama-tiny-kv-xnnpack/") && n.ends_with(want)), "{format}: no generation{want:?} in {names:?}");
+        assert!(
+            names.iter().any(|n| n.contains("/llama-tiny-kv-xnnpack/") && n.ends_with(want)),
+            "{format}: no generation{want:?} in {names:?}"
+        );
     }
 }
 

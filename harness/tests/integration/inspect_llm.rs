@@ -11,7 +11,8 @@ use crate::common::{models_dir, program};
 
 /// `etbench inspect` needs no runner: the binary alone.
 fn inspect(format: &str, model: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_etbench")).args(["inspect", "--format", format]).arg(model).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_etbench")).args(["inspect", "--format", format]).arg(model).output().unwrap();
     assert!(out.status.success(), "{}: {}", model.display(), String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -24,13 +25,22 @@ fn json(model: &Path) -> Value {
 fn manifest_variant(name: &str) -> Value {
     let text = std::fs::read_to_string(models_dir().join("manifest-llm.json")).expect("models/manifest-llm.json");
     let manifest: Value = serde_json::from_str(&text).unwrap();
-    manifest["variants"].as_array().unwrap().iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("{name} in manifest-llm.json")).clone()
+    manifest["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in manifest-llm.json"))
+        .clone()
 }
 
 /// The metadata block's line for `key`, split into key and value.
 fn metadata_line<'a>(table: &'a str, key: &str) -> Option<&'a str> {
     let block = table.split("metadata (constant methods):\n").nth(1)?;
-    block.lines().take_while(|l| l.starts_with("  ")).find_map(|l| l.trim().strip_prefix(key)?.strip_prefix(' ').map(str::trim))
+    block
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix(' ').map(str::trim))
 }
 
 /// What every export_llama fixture shows: the exporter's metadata values, its convention, its KV cache.
@@ -40,13 +50,17 @@ fn check_against_manifest(name: &str) -> (String, Value) {
     let (table, ins) = (inspect("table", &path), json(&path));
     assert_eq!(ins["metadata"], variant["metadata"], "{name}: metadata values");
     for (key, value) in variant["metadata"].as_object().unwrap() {
-        let shown = metadata_line(&table, key).unwrap_or_else(|| panic!("{name}: no metadata line for {key}:\n{table}"));
+        let shown =
+            metadata_line(&table, key).unwrap_or_else(|| panic!("{name}: no metadata line for {key}:\n{table}"));
         let expected = match value {
             Value::Array(items) => format!("[{}]", items.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")),
             other => other.to_string(),
         };
         assert_eq!(shown, expected, "{name}: {key}");
-        assert!(!table.contains(&format!("method {key}:")), "{name}: metadata method {key} listed as a method:\n{table}");
+        assert!(
+            !table.contains(&format!("method {key}:")),
+            "{name}: metadata method {key} listed as a method:\n{table}"
+        );
     }
     assert_eq!(ins["llm"]["convention"], variant["convention"], "{name}");
     assert_eq!(ins["llm"]["dynamic_tokens"], variant["dynamic_shape"], "{name}");
@@ -57,13 +71,25 @@ fn check_against_manifest(name: &str) -> (String, Value) {
         assert_eq!(forward["inputs"][i]["sizes"], input["sizes"], "{name}: input {i} (sizes stay the upper bounds)");
     }
     let (kv, expected) = (&ins["kv_cache"], &variant["kv_cache"]);
-    assert_eq!((&kv["buffers"], &kv["bytes"], &kv["shape"], &kv["dtype"]), (&expected["buffers"], &expected["bytes"], &expected["shape"], &expected["dtype"]), "{name}: KV cache");
+    assert_eq!(
+        (&kv["buffers"], &kv["bytes"], &kv["shape"], &kv["dtype"]),
+        (&expected["buffers"], &expected["bytes"], &expected["shape"], &expected["dtype"]),
+        "{name}: KV cache"
+    );
     assert_eq!(kv["in_planned_memory"], true, "{name}");
     let kib = expected["bytes"].as_u64().unwrap() as f64 / 1024.0;
     let dims: Vec<String> = expected["shape"].as_array().unwrap().iter().map(Value::to_string).collect();
-    let line = format!("KV cache: {} mutable buffers, {kib:.2} KiB ({} [{}] each), inside the method's planned memory", expected["buffers"], expected["dtype"].as_str().unwrap(), dims.join(", "));
+    let line = format!(
+        "KV cache: {} mutable buffers, {kib:.2} KiB ({} [{}] each), inside the method's planned memory",
+        expected["buffers"],
+        expected["dtype"].as_str().unwrap(),
+        dims.join(", ")
+    );
     assert!(table.contains(&line), "{name}: expected `{line}` in:\n{table}");
-    assert!(table.contains("LLM program: forward(tokens[1, S], input_pos[1]) with a KV cache in mutable buffers"), "{name}:\n{table}");
+    assert!(
+        table.contains("LLM program: forward(tokens[1, S], input_pos[1]) with a KV cache in mutable buffers"),
+        "{name}:\n{table}"
+    );
     let meta = &variant["metadata"];
     let limits = format!(
         "context {} positions (get_max_context_len), vocab {}, bos {}, eos [{}]",
@@ -79,12 +105,21 @@ fn check_against_manifest(name: &str) -> (String, Value) {
 #[test]
 fn inspect_llm_dynamic_llama_shows_the_token_range_metadata_convention_and_kv_cache() {
     let (table, ins) = check_against_manifest("llama-tiny-kv-xnnpack");
-    assert!(table.contains("method forward: inputs [int64[1, 1..127], int64[1]] → outputs [float32[1, 512]]"), "{table}");
+    assert!(
+        table.contains("method forward: inputs [int64[1, 1..127], int64[1]] → outputs [float32[1, 512]]"),
+        "{table}"
+    );
     assert!(table.contains("prefill up to 127 tokens per call (dynamic: any 1..127 in one call)"), "{table}");
     assert_eq!(ins["methods"][0]["dynamic_inputs"], serde_json::json!([[false, true], [false]]));
     assert_eq!(ins["llm"]["max_tokens_per_call"], 127);
-    let decode = table.lines().find(|l| l.starts_with("decode step reads ≈ ")).unwrap_or_else(|| panic!("no decode line:\n{table}"));
-    assert!(decode.contains("embedding rows 512 B, KV cache 128.00 KiB"), "one float32 row of 128 and the whole cache at full context: {decode}");
+    let decode = table
+        .lines()
+        .find(|l| l.starts_with("decode step reads ≈ "))
+        .unwrap_or_else(|| panic!("no decode line:\n{table}"));
+    assert!(
+        decode.contains("embedding rows 512 B, KV cache 128.00 KiB"),
+        "one float32 row of 128 and the whole cache at full context: {decode}"
+    );
 }
 
 #[test]
@@ -106,7 +141,13 @@ fn inspect_llm_undelegated_llama_has_the_same_cache() {
 fn inspect_llm_gemma3n_kv_exports_match_their_manifest() {
     let text = std::fs::read_to_string(models_dir().join("manifest-llm.json")).unwrap();
     let manifest: Value = serde_json::from_str(&text).unwrap();
-    let names: Vec<&str> = manifest["variants"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).filter(|n| n.starts_with("gemma3n-tiny-kv-")).collect();
+    let names: Vec<&str> = manifest["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .filter(|n| n.starts_with("gemma3n-tiny-kv-"))
+        .collect();
     assert_eq!(names.len(), 4, "the four Gemma 3n KV-cache exports in manifest-llm.json: {names:?}");
     for name in names {
         let (table, _) = check_against_manifest(name);

@@ -50,7 +50,10 @@ fn ctrl_c_keeps_completed_runs_and_resume_finishes_the_sweep_from_anywhere() {
     // Relative paths on purpose: resume must run in the recorded working directory.
     let child = etbench()
         .current_dir(tmp.path())
-        .args(["run", "--model", name, "--repeat", "3", "--warmup", "1", "--iters", "30", "--out", "res", "--format", "none"])
+        .args([
+            "run", "--model", name, "--repeat", "3", "--warmup", "1", "--iters", "30", "--out", "res", "--format",
+            "none",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,7 +66,12 @@ fn ctrl_c_keeps_completed_runs_and_resume_finishes_the_sweep_from_anywhere() {
 
     let dir = tmp.path().join("res");
     let doc = read_doc(&dir);
-    assert_eq!(doc.runs.len(), 2, "one completed run and the interrupted one: {:?}", doc.runs.iter().map(|r| &r.id).collect::<Vec<_>>());
+    assert_eq!(
+        doc.runs.len(),
+        2,
+        "one completed run and the interrupted one: {:?}",
+        doc.runs.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
     assert!(doc.runs[0].is_ok(), "{:?}", doc.runs[0].error);
     assert_eq!(doc.runs[1].error.as_ref().map(|e| e.kind), Some(ErrorKind::Interrupted), "{:?}", doc.runs[1].error);
     assert!(dir.join("results.csv").is_file());
@@ -84,7 +92,11 @@ fn ctrl_c_keeps_completed_runs_and_resume_finishes_the_sweep_from_anywhere() {
     assert_eq!(doc.runs[2].params.spec.iterations, 30, "the recorded flags are reused");
 
     // A changed model would mix two programs in one result: refused, nothing run.
-    std::fs::OpenOptions::new().append(true).open(tmp.path().join(name)).and_then(|mut f| std::io::Write::write_all(&mut f, b"x")).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(tmp.path().join(name))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"))
+        .unwrap();
     let out = etbench().args(["run", "--resume"]).arg(&dir).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

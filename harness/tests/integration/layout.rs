@@ -49,7 +49,13 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
 
 /// A cycle through `start`, if any (depth-first).
 fn cycle_from(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> Option<Vec<String>> {
-    fn dfs(g: &BTreeMap<String, BTreeSet<String>>, node: &str, start: &str, path: &mut Vec<String>, seen: &mut BTreeSet<String>) -> bool {
+    fn dfs(
+        g: &BTreeMap<String, BTreeSet<String>>,
+        node: &str,
+        start: &str,
+        path: &mut Vec<String>,
+        seen: &mut BTreeSet<String>,
+    ) -> bool {
         for next in g.get(node).into_iter().flatten() {
             if next == start {
                 path.push(next.clone());

@@ -19,8 +19,18 @@ fn llm(name: &str) -> PathBuf {
 fn expected(file: &str, prompt_len: usize) -> (Vec<i64>, Vec<i64>) {
     let text = std::fs::read_to_string(models_dir().join("manifest-llm.json")).expect("models/manifest-llm.json");
     let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let variant = manifest["variants"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap_or_else(|| panic!("{file} in the manifest"));
-    let g = variant["generations"].as_array().unwrap().iter().find(|g| g["prompt_len"] == prompt_len && g["seed"] == 0).expect("a generation of that length");
+    let variant = manifest["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["file"] == file)
+        .unwrap_or_else(|| panic!("{file} in the manifest"));
+    let g = variant["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["prompt_len"] == prompt_len && g["seed"] == 0)
+        .expect("a generation of that length");
     let ids = |k: &str| g[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
     (ids("prompt_ids"), ids("generated"))
 }
@@ -60,7 +70,10 @@ fn export_llama_programs_generate_what_executorchs_python_runtime_generated() {
         assert_eq!(g.nonfinite_steps, 0);
     }
     let s = l.summary.as_ref().unwrap();
-    assert!(s.decode_tokens_per_s.lower <= s.decode_tokens_per_s.median && s.decode_tokens_per_s.median <= s.decode_tokens_per_s.upper);
+    assert!(
+        s.decode_tokens_per_s.lower <= s.decode_tokens_per_s.median
+            && s.decode_tokens_per_s.median <= s.decode_tokens_per_s.upper
+    );
     assert!(s.peak_rss_after_decode_bytes.unwrap() > 1 << 20);
     assert_eq!(l.metadata.get("get_max_context_len").and_then(|v| v.as_int()), Some(128));
     // Per-generation samples drive the paired and compare machinery.
@@ -95,7 +108,8 @@ fn export_llama_programs_generate_what_executorchs_python_runtime_generated() {
 #[test]
 fn gemma3n_kv_exports_generate_what_the_export_recorded() {
     let _guard = load();
-    let models: Vec<PathBuf> = ["gemma3n-tiny-kv-bf16", "gemma3n-tiny-kv-xnnpack-fp32"].iter().map(|n| llm(n)).collect();
+    let models: Vec<PathBuf> =
+        ["gemma3n-tiny-kv-bf16", "gemma3n-tiny-kv-xnnpack-fp32"].iter().map(|n| llm(n)).collect();
     let refs: Vec<&Path> = models.iter().map(PathBuf::as_path).collect();
     // Longer than the sliding window (16): the sliding layers' cache is exercised.
     let (out, dir) = generate(&refs, &["--prefill", "32", "--decode", "16"]);
@@ -115,7 +129,10 @@ fn the_other_conventions_generate_what_the_export_recorded() {
     // forward(input_ids[1, S], cache_position[S]) returning every position's logits, and separate prefill/decode
     // methods sharing one KV cache: both hand-written with the same weights, so the same ids.
     let (_, want) = expected("tiny-kv-cache-position-fp32.pte", 16);
-    for (name, convention) in [("tiny-kv-cache-position-fp32", "input_ids_cache_position"), ("tiny-kv-prefill-decode-fp32", "prefill_decode_methods")] {
+    for (name, convention) in [
+        ("tiny-kv-cache-position-fp32", "input_ids_cache_position"),
+        ("tiny-kv-prefill-decode-fp32", "prefill_decode_methods"),
+    ] {
         for mode in ["auto", "token"] {
             let (out, dir) = generate(&[&llm(name)], &["--prefill", "16", "--decode", "12", "--prefill-mode", mode]);
             assert!(out.status.success(), "{name}: {}", stderr_of(&out));
@@ -136,7 +153,8 @@ fn workloads_sweep_and_a_paired_generation_judges_decode_and_ttft() {
     let (out, dir) = generate(&[&m], &["--prefill", "8,16", "--decode", "4", "--depth", "0,4"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
-    let mut workloads: Vec<(u32, u32)> = doc.runs.iter().map(|r| r.params.spec.llm.as_ref().map(|w| (w.prefill, w.depth)).unwrap()).collect();
+    let mut workloads: Vec<(u32, u32)> =
+        doc.runs.iter().map(|r| r.params.spec.llm.as_ref().map(|w| (w.prefill, w.depth)).unwrap()).collect();
     workloads.sort();
     assert_eq!(workloads, [(8, 0), (8, 4), (16, 0), (16, 4)]);
     let copy = tempfile::tempdir().unwrap();
@@ -196,9 +214,16 @@ fn generation_refuses_what_cannot_work_and_says_why() {
     let (out, dir) = generate(&[&program("convnet-fp32")], &["--prefill", "8", "--decode", "4"]);
     assert!(!out.status.success());
     let e = read_doc(dir.path()).runs[0].error.clone().expect("an error row");
-    assert!(e.message.contains("no LLM calling convention") && e.message.contains("float32[1, 3, 32, 32]"), "{}", e.message);
+    assert!(
+        e.message.contains("no LLM calling convention") && e.message.contains("float32[1, 3, 32, 32]"),
+        "{}",
+        e.message
+    );
     // A static [1, 1] program cannot take a one-call prompt.
-    let (out, dir) = generate(&[&llm("llama-tiny-kv-static-xnnpack")], &["--prefill", "8", "--decode", "4", "--prefill-mode", "one-call"]);
+    let (out, dir) = generate(
+        &[&llm("llama-tiny-kv-static-xnnpack")],
+        &["--prefill", "8", "--decode", "4", "--prefill-mode", "one-call"],
+    );
     assert!(!out.status.success());
     let e = read_doc(dir.path()).runs[0].error.clone().expect("an error row");
     assert!(e.message.contains("static [1, 1]"), "{}", e.message);
@@ -207,7 +232,13 @@ fn generation_refuses_what_cannot_work_and_says_why() {
     let (out, dir) = generate(&[&custom], &["--prefill", "4", "--decode", "4"]);
     assert!(!out.status.success());
     let e = read_doc(dir.path()).runs[0].error.clone().expect("an error row");
-    assert!(e.message.contains("llama::custom_sdpa.out") && e.message.contains("llama::update_cache.out") && e.message.contains("drop --use_sdpa_with_kv_cache"), "{}", e.message);
+    assert!(
+        e.message.contains("llama::custom_sdpa.out")
+            && e.message.contains("llama::update_cache.out")
+            && e.message.contains("drop --use_sdpa_with_kv_cache"),
+        "{}",
+        e.message
+    );
     // Generation flags with explicit inputs are an argument problem.
     let (out, _) = generate(&[&m], &["--prefill", "8", "--input", "ids"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
@@ -233,13 +264,19 @@ fn a_sustained_run_charts_tokens_per_second_over_time_and_decode_by_position() {
         assert!(report.path().join(chart).is_file(), "{chart}");
     }
     let md = std::fs::read_to_string(report.path().join("report.md")).unwrap();
-    assert!(md.contains("| variant | size | delegate |") && md.contains("pp8 tg48") && md.contains("timed generations"), "{md}");
+    assert!(
+        md.contains("| variant | size | delegate |") && md.contains("pp8 tg48") && md.contains("timed generations"),
+        "{md}"
+    );
 }
 
 #[test]
 fn a_text_prompt_drives_a_generation_and_ids_outside_the_vocabulary_are_refused() {
     let _guard = load();
-    let (out, dir) = generate(&[&llm("gemma3n-tiny-kv-xnnpack-fp32")], &["--prompt", "The quick brown fox", "--decode", "6", "--stop-at-eos"]);
+    let (out, dir) = generate(
+        &[&llm("gemma3n-tiny-kv-xnnpack-fp32")],
+        &["--prompt", "The quick brown fox", "--decode", "6", "--stop-at-eos"],
+    );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
     let l = doc.runs[0].llm.as_ref().unwrap();

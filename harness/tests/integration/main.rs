@@ -7,8 +7,8 @@ mod common;
 
 mod cli;
 mod compare;
-mod docs;
 mod devices;
+mod docs;
 mod energy;
 mod export;
 mod fleet;

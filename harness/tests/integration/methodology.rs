@@ -1,7 +1,6 @@
 //! Methodology and profiling through the real runtime: ETDump profiles, `.pte` inspection checked against the export
 //! manifest, memory-limited runs that end in `oom` rows while the sweep goes on.
 
-
 use crate::common::*;
 use etbench::inspect::etdump::OpKind;
 use etbench::results::{Document, RunStatus};
@@ -33,14 +32,20 @@ fn etdump_profiles_name_the_operators_and_delegates() {
     assert!(xnn.ops.iter().any(|o| o.kind == OpKind::DelegateCall && o.calls_per_forward > 50.0));
     assert!(xnn.ops.iter().any(|o| o.kind == OpKind::DelegateOp && o.name.starts_with("Fully Connected")));
     assert!(dir.path().join("profiles").read_dir().unwrap().count() == 2, "ETDump files are kept");
-    let diff = etbench().args(["profile", "diff"]).arg(dir.path().join("results.json")).arg(dir.path().join("results.json")).output().unwrap();
+    let diff = etbench()
+        .args(["profile", "diff"])
+        .arg(dir.path().join("results.json"))
+        .arg(dir.path().join("results.json"))
+        .output()
+        .unwrap();
     assert!(diff.status.success());
     assert!(String::from_utf8_lossy(&diff.stdout).contains("`mm.out`"));
 }
 
 #[test]
 fn inspect_agrees_with_the_export_manifest() {
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models_dir().join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(models_dir().join("manifest.json")).unwrap()).unwrap();
     for variant in manifest["variants"].as_array().unwrap() {
         let path = models_dir().join(variant["file"].as_str().unwrap());
         let out = etbench().args(["inspect", "--format", "json"]).arg(&path).output().unwrap();
@@ -86,7 +91,11 @@ fn a_memory_limited_run_becomes_an_oom_row_and_the_sweep_goes_on() {
 
 #[test]
 fn inspect_bytes_add_up_to_the_file_size_for_every_program() {
-    let mut paths: Vec<_> = std::fs::read_dir(models_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "pte")).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(models_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pte"))
+        .collect();
     paths.push(repo().join("harness/tests/integration/data/mutable-buffer.pte"));
     for path in &paths {
         let out = etbench().args(["inspect", "--format", "json"]).arg(path).output().unwrap();
@@ -101,19 +110,32 @@ fn inspect_bytes_add_up_to_the_file_size_for_every_program() {
         assert!(constants >= tensors, "{}: the constant segment holds every constant tensor", path.display());
         let text = etbench().arg("inspect").arg(path).output().unwrap();
         let text = String::from_utf8(text.stdout).unwrap();
-        assert!(text.contains("= file size") && text.contains("other/padding") || !text.contains("other/padding"), "{text}");
-        assert!(!text.contains("0.00 MiB") && !text.contains(" 0 B"), "{}: rows that round to nothing:\n{text}", path.display());
+        assert!(
+            text.contains("= file size") && text.contains("other/padding") || !text.contains("other/padding"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("0.00 MiB") && !text.contains(" 0 B"),
+            "{}: rows that round to nothing:\n{text}",
+            path.display()
+        );
     }
     let int8 = etbench().arg("inspect").arg(fixture("int8")).output().unwrap();
     let int8 = String::from_utf8(int8.stdout).unwrap();
     assert!(int8.contains("embeddings stay bfloat16: 1.00 MiB of 2.25 MiB"), "{int8}");
     let bf16 = String::from_utf8(etbench().arg("inspect").arg(fixture("bf16")).output().unwrap().stdout).unwrap();
     assert!(bf16.contains("embeddings are bfloat16") && !bf16.contains("stay"), "{bf16}");
-    let fp32 = String::from_utf8(etbench().arg("inspect").arg(fixture("xnnpack-fp32")).output().unwrap().stdout).unwrap();
+    let fp32 =
+        String::from_utf8(etbench().arg("inspect").arg(fixture("xnnpack-fp32")).output().unwrap().stdout).unwrap();
     assert!(fp32.contains("delegate blobs") && fp32.contains("named data"), "{fp32}");
-    let conv = String::from_utf8(etbench().arg("inspect").arg(program("convnet-fp32")).output().unwrap().stdout).unwrap();
+    let conv =
+        String::from_utf8(etbench().arg("inspect").arg(program("convnet-fp32")).output().unwrap().stdout).unwrap();
     assert!(conv.contains("10,600 bytes") && !conv.contains("embeddings"), "{conv}");
-    let named = etbench().args(["inspect", "--format", "json"]).arg(repo().join("harness/tests/integration/data/mutable-buffer.pte")).output().unwrap();
+    let named = etbench()
+        .args(["inspect", "--format", "json"])
+        .arg(repo().join("harness/tests/integration/data/mutable-buffer.pte"))
+        .output()
+        .unwrap();
     let named: Vec<etbench::inspect::Inspection> = serde_json::from_slice(&named.stdout).unwrap();
     let cache = &named[0].named_tensors[0];
     assert_eq!((cache.name.as_str(), cache.role.as_str(), &cache.sizes), ("cache", "mutable buffer", &vec![4, 8]));

@@ -37,7 +37,11 @@ fn a_paired_session_alternates_models_in_one_process_and_records_the_pairing() {
         assert_eq!((pa.position, pb.position), (0, 1));
         assert_eq!(ra.samples.timed_rounds, (0..12).collect::<Vec<u32>>());
         assert_eq!(ra.samples.timed_rounds, rb.samples.timed_rounds);
-        assert_eq!(ra.output_verdict, etbench::results::OutputVerdict::MatchesManifest, "each model's output is still checked");
+        assert_eq!(
+            ra.output_verdict,
+            etbench::results::OutputVerdict::MatchesManifest,
+            "each model's output is still checked"
+        );
         assert_eq!(rb.output_verdict, etbench::results::OutputVerdict::MatchesManifest);
         // Both models ran in the same runner process.
         assert_eq!(ra.phases.iter().filter(|p| p.phase == etbench_protocol::PhaseKind::ProgramLoad).count(), 1);
@@ -84,7 +88,8 @@ fn models_with_different_inputs_pair_and_each_gets_its_own() {
     let (out, dir) = paired(&[&conv, &step], &["--iters", "8"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
-    let specs: Vec<String> = doc.runs.iter().map(|r| r.runner.as_ref().unwrap().inputs_used[0].spec.to_string()).collect();
+    let specs: Vec<String> =
+        doc.runs.iter().map(|r| r.runner.as_ref().unwrap().inputs_used[0].spec.to_string()).collect();
     assert_eq!(specs, ["random:0", "ids"]);
     assert!(doc.paired[0].ratio.is_finite(), "the ratio is still defined: {:?}", doc.paired[0]);
 }
@@ -102,12 +107,21 @@ fn bad_paired_requests_are_refused_clearly() {
     let (out, paired_dir) = paired(&[&a, &a], &["--iters", "6"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let unpaired = tempfile::tempdir().unwrap();
-    let out = etbench().args(["run", "--iters", "6", "--format", "none", "--model"]).arg(&a).arg("--out").arg(unpaired.path()).output().unwrap();
+    let out = etbench()
+        .args(["run", "--iters", "6", "--format", "none", "--model"])
+        .arg(&a)
+        .arg("--out")
+        .arg(unpaired.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let out = etbench().arg("compare").arg(paired_dir.path()).arg(unpaired.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("paired in-process") && err.contains("unpaired") && err.contains("cannot cancel drift"), "{err}");
+    assert!(
+        err.contains("paired in-process") && err.contains("unpaired") && err.contains("cannot cancel drift"),
+        "{err}"
+    );
     // An unpaired document alone has no paired session to judge.
     let (code, _, err) = compare_one(&unpaired.path().join("results.json"));
     assert_eq!(code, Some(2));
@@ -131,12 +145,28 @@ fn until_ci_stops_early_and_max_time_bounds_a_slow_run() {
     let slow = fixture("bf16");
     let bounded = dir.path().join("bounded");
     let mut cmd = etbench();
-    cmd.args(["run", "--warmup", "0", "--format", "none", "--max-time", "0.3", "--min-iters", "3", "--iters", "100000", "--model"]).arg(&slow).arg("--out").arg(&bounded);
+    cmd.args([
+        "run",
+        "--warmup",
+        "0",
+        "--format",
+        "none",
+        "--max-time",
+        "0.3",
+        "--min-iters",
+        "3",
+        "--iters",
+        "100000",
+        "--model",
+    ])
+    .arg(&slow)
+    .arg("--out")
+    .arg(&bounded);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let run = &read_doc(&bounded).runs[0];
     let n = run.samples.timed_ns.len();
-    assert!(n >= 3 && n < 1000, "stopped by the time budget after at least --min-iters: {n}");
+    assert!((3..1000).contains(&n), "stopped by the time budget after at least --min-iters: {n}");
     assert_eq!(run.params.spec.max_time_s, Some(0.3));
 }
 
@@ -158,7 +188,10 @@ fn calibrate_measures_both_designs_and_stores_the_result() {
     assert_eq!(doc.runs.len(), 2 * 2 + 3, "paired sessions and unpaired processes are kept as runs");
     let c = doc.calibration.expect("stored as a result");
     let effect = |design: &str, r: u64| {
-        c["budgets"].as_array().unwrap().iter().find(|b| b["design"] == design && b["processes"] == r).unwrap()["effect"].as_f64().unwrap()
+        c["budgets"].as_array().unwrap().iter().find(|b| b["design"] == design && b["processes"] == r).unwrap()
+            ["effect"]
+            .as_f64()
+            .unwrap()
     };
     assert!(effect("paired in-process", 5) <= effect("paired in-process", 3), "more budget never detects less");
     assert!(std::fs::read_to_string(dir.path().join("calibration.md")).unwrap().contains("detects a slowdown"));
@@ -181,7 +214,8 @@ fn history_judges_the_ratio_to_a_pinned_reference_so_device_drift_cancels() {
         path
     };
     let db = dir.path().join("h.sqlite");
-    let add = |p: &Path| assert!(etbench().args(["history", "add"]).arg(p).arg("--db").arg(&db).status().unwrap().success());
+    let add =
+        |p: &Path| assert!(etbench().args(["history", "add"]).arg(p).arg("--db").arg(&db).status().unwrap().success());
     let check = || {
         let out = etbench().args(["history", "check", "--format", "md", "--db"]).arg(&db).output().unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
@@ -191,14 +225,19 @@ fn history_judges_the_ratio_to_a_pinned_reference_so_device_drift_cancels() {
     }
     add(&night(1, 1.4, 1.4));
     let (_, md) = check();
-    let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
+    let row =
+        md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
     // Both models 40 % slower on one night: the ratio did not move, so nothing is called (three earlier nights
     // are too few to also deny a change, so the words may say so).
-    assert!(row.contains("0.0% |") && !row.contains("REGRESSED") && !row.contains("improved"), "device drift cancels in the ratio: {row}\n{md}");
+    assert!(
+        row.contains("0.0% |") && !row.contains("REGRESSED") && !row.contains("improved"),
+        "device drift cancels in the ratio: {row}\n{md}"
+    );
     add(&night(0, 1.0, 1.5));
     let (code, md) = check();
     assert_eq!(code, Some(1), "{md}");
-    let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
+    let row =
+        md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32")).expect(&md);
     assert!(row.contains("REGRESSED"), "{row}");
 }
 
@@ -260,7 +299,20 @@ fn iters_auto_stops_at_the_requested_precision() {
 fn heartbeats_are_absorbed_and_a_short_run_timeout_passes_a_live_runner() {
     let dir = tempfile::tempdir().unwrap();
     let out = etbench()
-        .args(["run", "--warmup", "0", "--iters", "3", "--heartbeat", "0.02", "--run-timeout", "0.5", "--format", "none", "--model"])
+        .args([
+            "run",
+            "--warmup",
+            "0",
+            "--iters",
+            "3",
+            "--heartbeat",
+            "0.02",
+            "--run-timeout",
+            "0.5",
+            "--format",
+            "none",
+            "--model",
+        ])
         .arg(fixture("bf16"))
         .arg("--out")
         .arg(dir.path())
@@ -293,7 +345,11 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("paired processes") && err.contains("pair 6 (←)"), "{err}");
     let doc = read_doc(dir.path());
-    assert_eq!(doc.runs.len(), 12, "6 pairs (the minimum: a ±1000% target is met by any interval, however busy the machine) of 2 processes");
+    assert_eq!(
+        doc.runs.len(),
+        12,
+        "6 pairs (the minimum: a ±1000% target is met by any interval, however busy the machine) of 2 processes"
+    );
     let positions: Vec<u32> = doc.runs.iter().map(|r| r.pairing.as_ref().unwrap().position).collect();
     assert_eq!(positions, [0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0], "A B B A order");
     for (i, run) in doc.runs.iter().enumerate() {
@@ -304,14 +360,21 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
         assert_eq!(run.params.runner.as_deref(), own.to_str(), "each row records the runner that ran it");
         let label = if pairing.position == 0 { "@et one" } else { "@et two" };
         assert!(run.model.name.ends_with(label), "{}", run.model.name);
-        assert_eq!(run.phases.iter().filter(|p| p.phase == etbench_protocol::PhaseKind::ProgramLoad).count(), 1, "a fresh process each");
+        assert_eq!(
+            run.phases.iter().filter(|p| p.phase == etbench_protocol::PhaseKind::ProgramLoad).count(),
+            1,
+            "a fresh process each"
+        );
         assert_eq!(run.samples.timed_ns.len(), 8);
     }
     assert!(doc.runs.windows(2).all(|w| w[0].started_at < w[1].started_at), "processes one after another");
     assert_eq!(doc.paired.len(), 1);
     let ratio = &doc.paired[0];
     assert_eq!((ratio.design.as_str(), ratio.sessions, ratio.pairs), ("paired processes", 1, 6));
-    assert!(ratio.lower <= ratio.ratio && ratio.ratio <= ratio.upper && ratio.ratio > 0.5 && ratio.ratio < 2.0, "{ratio:?}");
+    assert!(
+        ratio.lower <= ratio.ratio && ratio.ratio <= ratio.upper && ratio.ratio > 0.5 && ratio.ratio < 2.0,
+        "{ratio:?}"
+    );
     let (code, md, err) = compare_one(&dir.path().join("results.json"));
     assert!(matches!(code, Some(0) | Some(1)), "{err}");
     assert!(md.contains("Design: paired processes") && md.contains("gemma3n-tiny-xnnpack-fp32 @et two"), "{md}");
@@ -330,7 +393,11 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout.contains("6 processes in paired-processes sessions (A B B A …) per model"), "{stdout}");
     assert_eq!(stdout.matches("Design: paired processes").count(), 1, "{stdout}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("| gemma3n-tiny-xnnpack-fp32 |")).count(), 1, "one pooled row per model: {stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("| gemma3n-tiny-xnnpack-fp32 |")).count(),
+        1,
+        "one pooled row per model: {stdout}"
+    );
 
     // What cannot work is refused before anything runs.
     let (r1, r2) = (runners[0].to_str().unwrap(), runners[1].to_str().unwrap());
@@ -341,8 +408,14 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
         assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
     };
     let model = a.to_str().unwrap();
-    refused(&["run", "--paired", "in-process", "--model", model, "--model", model, "--runner", r1, "--runner", r2], "use --paired processes");
-    refused(&["run", "--model", model, "--model", model, "--runner", r1, "--runner", r2, "--runner", r1], "one per model in order");
+    refused(
+        &["run", "--paired", "in-process", "--model", model, "--model", model, "--runner", r1, "--runner", r2],
+        "use --paired processes",
+    );
+    refused(
+        &["run", "--model", model, "--model", model, "--runner", r1, "--runner", r2, "--runner", r1],
+        "one per model in order",
+    );
     refused(&["bench", "--runner", r1, "--runner", r2], "only `run` takes one per --model");
     refused(&["run", "--paired", "processes", "--iters", "auto", "--model", model, "--model", model], "give --iters N");
 }

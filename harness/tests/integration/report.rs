@@ -1,13 +1,11 @@
 //! End-to-end: `etbench report`, model-card updates, machine formats and the history, driven through the real CLI on
 //! real runs of the bundled fixtures (measured once per test binary).
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
 use etbench::results::warnings::Warning;
 use etbench::results::{DeviceRef, Document, ModelRef, RunParams, RunResult, RunStatus};
-
 
 fn report(args: &[&str]) -> std::process::Output {
     etbench().arg("report").args(args).output().unwrap()
@@ -62,8 +60,15 @@ fn report_writes_the_table_charts_and_csvs_of_real_runs() {
     let date = doc.runs[0].started_at.format("%Y-%m-%d").to_string();
     for chart in ["latency", "throughput", "peak_rss"] {
         let svg = std::fs::read_to_string(dir.path().join(format!("{chart}.svg"))).unwrap();
-        assert!(svg.contains("local (") && svg.contains(&date) && svg.contains("etbench 0.1.0") && svg.contains("ExecuTorch 1.5.1"), "{chart}: no caption");
-        let sizes: Vec<f64> = svg.split("font-size=\"").skip(1).filter_map(|t| t.split('"').next()?.parse().ok()).collect();
+        assert!(
+            svg.contains("local (")
+                && svg.contains(&date)
+                && svg.contains("etbench 0.1.0")
+                && svg.contains("ExecuTorch 1.5.1"),
+            "{chart}: no caption"
+        );
+        let sizes: Vec<f64> =
+            svg.split("font-size=\"").skip(1).filter_map(|t| t.split('"').next()?.parse().ok()).collect();
         assert!(!sizes.is_empty() && sizes.iter().all(|&px| px >= 14.0), "{chart}: text sizes {sizes:?}");
         let png = std::fs::read(dir.path().join(format!("{chart}.png"))).unwrap();
         let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
@@ -74,7 +79,8 @@ fn report_writes_the_table_charts_and_csvs_of_real_runs() {
     let samples = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
     let timed: usize = doc.runs.iter().map(|r| r.samples.timed_ns.len()).sum();
     assert_eq!(samples.lines().count(), timed + 1, "{samples}");
-    assert!(samples.starts_with("run_id,device,model,model_sha256,method,threads,load_mode,repeat_index,iteration,latency_ns"));
+    assert!(samples
+        .starts_with("run_id,device,model,model_sha256,method,threads,load_mode,repeat_index,iteration,latency_ns"));
 }
 
 /// A one-row table has nothing that varies, yet it still shows what was measured and how (it used to shrink to
@@ -123,7 +129,10 @@ fn profiled_runs_are_never_pooled_with_plain_ones() {
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| gemma3n-tiny-xnnpack-fp32 |")).collect();
     assert_eq!(rows.len(), 2, "{md}");
-    assert!(rows.iter().any(|r| r.contains("| forward (profiled) |")) && rows.iter().any(|r| r.contains("| forward |")), "{md}");
+    assert!(
+        rows.iter().any(|r| r.contains("| forward (profiled) |")) && rows.iter().any(|r| r.contains("| forward |")),
+        "{md}"
+    );
     assert!(md.contains("### Top operators: gemma3n-tiny-xnnpack-fp32") && md.contains("| op | where |"), "{md}");
 }
 
@@ -156,7 +165,11 @@ fn bad_cards_are_refused_and_left_untouched_with_nothing_written() {
     let cases = [
         ("unbalanced", "# X\n<!-- etbench:begin -->\nold\n", "unbalanced etbench markers"),
         ("reversed", "<!-- etbench:end -->\nx\n<!-- etbench:begin -->\n", "end marker comes first"),
-        ("twice", "<!-- etbench:begin -->\n<!-- etbench:end -->\n<!-- etbench:begin -->\n<!-- etbench:end -->\n", "2 `<!-- etbench:begin -->`"),
+        (
+            "twice",
+            "<!-- etbench:begin -->\n<!-- etbench:end -->\n<!-- etbench:begin -->\n<!-- etbench:end -->\n",
+            "2 `<!-- etbench:begin -->`",
+        ),
         ("nosection", "# X\n\n## Usage\n", "neither"),
     ];
     for (name, text, message) in cases {
@@ -170,7 +183,8 @@ fn bad_cards_are_refused_and_left_untouched_with_nothing_written() {
         assert_eq!(std::fs::read_to_string(&card).unwrap(), text, "{name}: card changed");
         assert!(!out_dir.join("report.md").exists(), "{name}: report written despite the error");
     }
-    let out = report(&[s(real_results()), "--out", s(&tmp.path().join("o")), "--card", s(&tmp.path().join("missing.md"))]);
+    let out =
+        report(&[s(real_results()), "--out", s(&tmp.path().join("o")), "--card", s(&tmp.path().join("missing.md"))]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("missing.md"));
 }
@@ -271,7 +285,11 @@ fn history_add_report_and_check_catch_a_slow_night() {
     // Ordinary nights are never flagged; whether the interval is tight enough to also deny a change (inside ±5 %)
     // depends on how noisy the real samples were, so either answer is right here.
     let md = stdout(&out);
-    assert!(!md.contains("REGRESSED") && (md.contains("no change beyond") || md.contains("not shown to exceed") || md.contains("no verdict")), "{md}");
+    assert!(
+        !md.contains("REGRESSED")
+            && (md.contains("no change beyond") || md.contains("not shown to exceed") || md.contains("no verdict")),
+        "{md}"
+    );
 
     // A second run on night 3 (a nightly job with repeats) is pooled into that night's point.
     let mut repeat = Document::read(&nights[3]).unwrap();
@@ -295,7 +313,10 @@ fn history_add_report_and_check_catch_a_slow_night() {
     assert!(md.contains("| series | runs |") && md.contains("(trend_latency.png)"), "{md}");
     let svg = std::fs::read_to_string(report_dir.join("trend_latency.svg")).unwrap();
     assert!(svg.contains("gemma3n-tiny-bf16") && svg.contains("per night"));
-    assert!(!svg.contains("forward |") && !svg.contains("ExecuTorch 1.5.1+cpu |"), "legends are short, the keys are in the table");
+    assert!(
+        !svg.contains("forward |") && !svg.contains("ExecuTorch 1.5.1+cpu |"),
+        "legends are short, the keys are in the table"
+    );
     // Six nights: six points for the first series' line, plus its legend mark.
     assert_eq!(svg.matches("r=\"5\" opacity=\"1\" fill=\"#1F77B4\"").count(), 6 + 1, "{svg}");
 }
@@ -354,12 +375,17 @@ fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
     assert!(md.contains("(trend_latency.png)") && md.contains("(trend_latency_vs_reference.png)"), "{md}");
-    let row = md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32 |")).expect(&md);
+    let row =
+        md.lines().find(|l| l.starts_with("| gemma3n-tiny-xnnpack-8da4w | gemma3n-tiny-xnnpack-fp32 |")).expect(&md);
     assert!(row.contains("| 4 |"), "four nights: {row}");
     let png = std::fs::read(report_dir.join("trend_latency_vs_reference.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let svg = std::fs::read_to_string(report_dir.join("trend_latency_vs_reference.svg")).unwrap();
-    assert!(svg.contains("latency ÷ reference (paired session each night)") && svg.contains("1× = gemma3n-tiny-xnnpack-fp32"), "{svg}");
+    assert!(
+        svg.contains("latency ÷ reference (paired session each night)")
+            && svg.contains("1× = gemma3n-tiny-xnnpack-fp32"),
+        "{svg}"
+    );
     assert!(svg.contains("gemma3n-tiny-xnnpack-8da4w") && !svg.contains("forward (paired)"), "short legend: {svg}");
     // One point per night on the candidate's line, plus its legend mark.
     assert_eq!(svg.matches("r=\"5\" opacity=\"1\" fill=\"#1F77B4\"").count(), 4 + 1, "{svg}");
@@ -370,14 +396,29 @@ fn history_report_charts_the_reference_normalised_series_of_paired_nights() {
     let r: Vec<f64> = ratios[0].nights.iter().map(|n| n.ratio).collect();
     assert!((r[2] / r[1] - 1.0).abs() < 0.02, "device drift cancels: {r:?}");
     assert!((r[3] / r[1] - 1.3).abs() < 0.02, "the candidate's own slowdown shows: {r:?}");
-    assert!(ratios[0].nights.iter().all(|n| n.lower <= n.ratio && n.ratio <= n.upper && n.lower < n.upper), "{:?}", ratios[0].nights);
+    assert!(
+        ratios[0].nights.iter().all(|n| n.lower <= n.ratio && n.ratio <= n.upper && n.lower < n.upper),
+        "{:?}",
+        ratios[0].nights
+    );
 }
 
 /// A run of `model` with these warnings (its other fields do not matter to the warning lines).
 fn warned_run(model: &str, warnings: Vec<Warning>) -> RunResult {
-    let device = DeviceRef { name: "d".into(), transport: "local".into(), info: etbench::results::provenance::system_info(), probed: None };
+    let device = DeviceRef {
+        name: "d".into(),
+        transport: "local".into(),
+        info: etbench::results::provenance::system_info(),
+        probed: None,
+    };
     let model = ModelRef { path: format!("{model}.pte"), name: model.into(), size_bytes: 1, sha256: "0".repeat(64) };
-    let mut row = etbench::run::process::error_row(device, model, RunParams::default(), etbench_protocol::ErrorKind::Io, String::new());
+    let mut row = etbench::run::process::error_row(
+        device,
+        model,
+        RunParams::default(),
+        etbench_protocol::ErrorKind::Io,
+        String::new(),
+    );
     row.warnings = warnings;
     row
 }
@@ -394,8 +435,16 @@ fn warnings_are_one_line_per_text_per_varying_kind_and_one_for_variance() {
     ];
     let notes = etbench::export::warning_notes(&runs.iter().collect::<Vec<_>>());
     assert_eq!(notes.len(), 4, "{notes:#?}");
-    assert!(notes[0].starts_with("the runner is a debug build") && notes[0].ends_with("(a, b; 4 runs)"), "{}", notes[0]);
-    assert!(notes[1].contains("fell from 2000 to 1500 MHz") && notes[1].ends_with("(a: 2 of 3 runs, the first shown)"), "{}", notes[1]);
+    assert!(
+        notes[0].starts_with("the runner is a debug build") && notes[0].ends_with("(a, b; 4 runs)"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[1].contains("fell from 2000 to 1500 MHz") && notes[1].ends_with("(a: 2 of 3 runs, the first shown)"),
+        "{}",
+        notes[1]
+    );
     assert!(notes[2].starts_with("the device was charging") && notes[2].ends_with("(b)"), "{}", notes[2]);
     assert!(notes[3].starts_with("high variance (CV > 5%): a 9.0%;"), "{}", notes[3]);
 }

@@ -82,7 +82,11 @@ fn history() -> &'static Path {
 }
 
 fn write(dir: &Path, doc: Document) -> PathBuf {
-    let path = dir.join(format!("night-{}-{}.json", doc.runs[0].device.name.replace(['<', '>', ' '], "_"), doc.provenance.created_at.timestamp()));
+    let path = dir.join(format!(
+        "night-{}-{}.json",
+        doc.runs[0].device.name.replace(['<', '>', ' '], "_"),
+        doc.provenance.created_at.timestamp()
+    ));
     std::fs::write(&path, etbench::export::json(&doc)).unwrap();
     path
 }
@@ -93,11 +97,19 @@ fn site(db: &Path, out: &Path) -> std::process::Output {
 
 /// Nights (distinct UTC days) summed over the series that `keep` selects: the points the page must draw.
 fn nights(series: &[Series], keep: impl Fn(&Series) -> bool) -> usize {
-    series.iter().filter(|s| keep(s)).map(|s| s.runs.iter().map(|r| r.started_at.date_naive()).collect::<BTreeSet<_>>().len()).sum()
+    series
+        .iter()
+        .filter(|s| keep(s))
+        .map(|s| s.runs.iter().map(|r| r.started_at.date_naive()).collect::<BTreeSet<_>>().len())
+        .sum()
 }
 
 fn assert_clean(load: &browser::Load, what: &str) {
-    assert!(load.console.is_empty(), "{what}: console messages (errors, failed loads, logs):\n{}", load.console.join("\n"));
+    assert!(
+        load.console.is_empty(),
+        "{what}: console messages (errors, failed loads, logs):\n{}",
+        load.console.join("\n")
+    );
     let figures = tags_with(&load.dom, "class", "chart");
     assert!(!figures.is_empty(), "{what}: no chart drawn");
     for f in &figures {
@@ -119,7 +131,15 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
     let out = site(db, &out_dir);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("index.html"), "{}", stderr_of(&out));
-    for name in ["index.html", "data.js", "dashboard.js", "dashboard.css", "uPlot.iife.min.js", "uPlot.min.css", "uPlot-LICENSE"] {
+    for name in [
+        "index.html",
+        "data.js",
+        "dashboard.js",
+        "dashboard.css",
+        "uPlot.iife.min.js",
+        "uPlot.min.css",
+        "uPlot-LICENSE",
+    ] {
         assert!(out_dir.join(name).is_file(), "{name} is written");
     }
     let index = out_dir.join("index.html");
@@ -133,7 +153,10 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
     let every_night = nights(&series, |_| true);
     assert_eq!(number(&all.dom, "charts", "data-points"), every_night, "one latency point per series and night");
     assert_eq!(number(&all.dom, "charts", "data-series"), series.len());
-    let per_figure: usize = tags_with(&all.dom, "data-kind", "series").iter().map(|t| attr(t, "data-points").unwrap().parse::<usize>().unwrap()).sum();
+    let per_figure: usize = tags_with(&all.dom, "data-kind", "series")
+        .iter()
+        .map(|t| attr(t, "data-points").unwrap().parse::<usize>().unwrap())
+        .sum();
     assert_eq!(per_figure, every_night, "the figures' own counts add up");
     // Two devices' paired ratios, one point per night.
     assert_eq!(number(&all.dom, "normalised", "data-series"), 2);
@@ -154,8 +177,19 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
     // The regressions `history check` finds: the phone candidate's latency and its paired ratio.
     let regressions = number(&all.dom, "regressions", "data-count");
     assert!(regressions >= 2, "{}", all.dom);
-    let items: Vec<&str> = all.dom.split("<li").skip(1).map(|li| li.split("</li>").next().unwrap()).filter(|li| li.contains("REGRESSED")).collect();
-    assert!(items.iter().any(|li| li.contains("gemma3n-tiny-xnnpack-8da4w") && li.contains("median latency") && li.contains("phone &lt;b&gt;")), "{items:#?}");
+    let items: Vec<&str> = all
+        .dom
+        .split("<li")
+        .skip(1)
+        .map(|li| li.split("</li>").next().unwrap())
+        .filter(|li| li.contains("REGRESSED"))
+        .collect();
+    assert!(
+        items.iter().any(|li| li.contains("gemma3n-tiny-xnnpack-8da4w")
+            && li.contains("median latency")
+            && li.contains("phone &lt;b&gt;")),
+        "{items:#?}"
+    );
     assert!(items.iter().any(|li| li.contains("pinned reference")), "{items:#?}");
     assert!(items.iter().all(|li| !li.contains(BOARD)), "nothing regressed on the board: {items:#?}");
     // Links to the commit and the CI run of the night that regressed. They need the stored origin's CI provenance,
@@ -193,14 +227,22 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
 
     // The tooltip of a point (pinned through the URL, as a pointer would show it): its night, versions, commit and
     // the run's condition warnings.
-    let pinned = browser::load(&browser::url(&index, "device=phone%20%3Cb%3E&model=gemma3n-tiny-xnnpack-8da4w&point=0:-1"));
+    let pinned =
+        browser::load(&browser::url(&index, "device=phone%20%3Cb%3E&model=gemma3n-tiny-xnnpack-8da4w&point=0:-1"));
     assert_clean(&pinned, "pinned tooltip");
     let tip = pinned.dom.split("id=\"tooltip\"").nth(1).and_then(|t| t.split("</div></div>").next()).unwrap();
     assert!(!tip.starts_with(" hidden"), "the tooltip shows: {tip}");
-    let newest = series.iter().find(|s| s.runs[0].device.name == PHONE && s.runs[0].model.name == "gemma3n-tiny-xnnpack-8da4w").unwrap();
+    let newest = series
+        .iter()
+        .find(|s| s.runs[0].device.name == PHONE && s.runs[0].model.name == "gemma3n-tiny-xnnpack-8da4w")
+        .unwrap();
     let run = newest.runs.last().unwrap();
     assert!(tip.contains(&run.started_at.date_naive().to_string()), "{tip}");
-    let versions = format!("etbench {} · ExecuTorch {}", run.runner.as_ref().unwrap().runner_version, run.runner.as_ref().unwrap().executorch_version);
+    let versions = format!(
+        "etbench {} · ExecuTorch {}",
+        run.runner.as_ref().unwrap().runner_version,
+        run.runner.as_ref().unwrap().executorch_version
+    );
     assert!(tip.contains(&versions), "{versions}: {tip}");
     for w in &run.warnings {
         let text = w.to_string().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
@@ -229,7 +271,8 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
 fn a_page_with_a_console_error_is_caught() {
     let tmp = tempfile::tempdir().unwrap();
     let page = tmp.path().join("broken.html");
-    std::fs::write(&page, "<!doctype html><html lang=\"en\"><body><script>undefinedFunction();</script></body></html>").unwrap();
+    std::fs::write(&page, "<!doctype html><html lang=\"en\"><body><script>undefinedFunction();</script></body></html>")
+        .unwrap();
     let load = browser::load(&browser::url(&page, ""));
     assert_eq!(load.console.len(), 1, "{:?}", load.console);
     assert!(load.console[0].contains("undefinedFunction is not defined"), "{:?}", load.console);
@@ -245,7 +288,10 @@ fn history_site_refuses_an_out_that_is_a_file_and_an_empty_history() {
     let out = site(db, &file);
     assert!(!out.status.success());
     let err = stderr_of(&out);
-    assert!(err.contains(&format!("--out {} is an existing file", file.display())) && err.contains("pass a directory"), "{err}");
+    assert!(
+        err.contains(&format!("--out {} is an existing file", file.display())) && err.contains("pass a directory"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me", "the file is untouched");
 
@@ -278,7 +324,13 @@ fn the_dashboard_page_runs_as_written() {
     let data: serde_json::Value = serde_json::from_str(json).unwrap();
     let series = data["series"].as_array().unwrap();
     assert_eq!(series.len(), 2, "two models of one paired night");
-    assert!(series.iter().all(|s| s["nights"].as_array().unwrap().len() == 1 && s["metrics"]["latency"]["v"][0].as_f64().unwrap() > 0.0), "{series:#?}");
+    assert!(
+        series
+            .iter()
+            .all(|s| s["nights"].as_array().unwrap().len() == 1
+                && s["metrics"]["latency"]["v"][0].as_f64().unwrap() > 0.0),
+        "{series:#?}"
+    );
     assert_eq!(data["normalised"].as_array().unwrap().len(), 1, "one paired ratio");
     let load = browser::load(&browser::url(&site.join("index.html"), ""));
     assert!(load.console.is_empty(), "{:?}", load.console);

@@ -44,7 +44,12 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
     let mut run = RunResult {
         id: format!("local/{name}/mmap/t2/r0"),
         device: DeviceRef { name: "local".into(), transport: "local".into(), info: info(), probed: None },
-        model: ModelRef { path: format!("models/{name}.pte"), name: name.into(), size_bytes: 2_739_252, sha256: "ab".repeat(32) },
+        model: ModelRef {
+            path: format!("models/{name}.pte"),
+            name: name.into(),
+            size_bytes: 2_739_252,
+            sha256: "ab".repeat(32),
+        },
         params: RunParams::single(RunSpec { warmup: 3, iterations: 10, threads: Some(2), ..RunSpec::default() }),
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
         status: RunStatus::Ok,
@@ -67,7 +72,13 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             phase(PhaseKind::Warmup, base_ns * 3, 16),
             phase(PhaseKind::Timed, base_ns * 10, 16),
         ],
-        samples: Samples { first_forward_ns: Some(base_ns * 2), warmup_ns: vec![base_ns; 3], timed_ns: timed, generate_ns: vec![], timed_rounds: vec![] },
+        samples: Samples {
+            first_forward_ns: Some(base_ns * 2),
+            warmup_ns: vec![base_ns; 3],
+            timed_ns: timed,
+            generate_ns: vec![],
+            timed_rounds: vec![],
+        },
         outputs: vec![OutputCheck {
             index: 0,
             sizes: vec![1, 32, 2048],
@@ -223,7 +234,10 @@ fn a_footnote_mark_appears_only_with_its_column() {
     let header = md.lines().find(|l| l.starts_with("| variant")).unwrap();
     assert!(!header.contains("decode-eq"), "{header}");
     assert!(!md.contains('¹'), "a mark with no column: {md}");
-    assert!(md.contains("· decode-eq tok/s 12.5 ·") && md.contains("- Decode-equivalent = 1 / forward latency."), "{md}");
+    assert!(
+        md.contains("· decode-eq tok/s 12.5 ·") && md.contains("- Decode-equivalent = 1 / forward latency."),
+        "{md}"
+    );
     // Shown, the column carries the mark and the footnote follows the table.
     let md = export::report::Report::tables(&distinct_models());
     assert!(md.contains("decode-eq tok/s ¹ |") && md.contains("\n¹ decode-equivalent = "), "{md}");
@@ -276,7 +290,11 @@ fn help_texts() {
         vec!["history", "site", "--help"],
     ];
     for args in cmds {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench"))
+            .args(&args)
+            .env("COLUMNS", "120")
+            .output()
+            .unwrap();
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
     }
@@ -300,8 +318,14 @@ fn bmf_export() {
 #[test]
 fn gab_exports() {
     use export::gab::{render, Direction};
-    insta::assert_snapshot!("gab_smaller", String::from_utf8(render(&distinct_models(), Direction::SmallerIsBetter)).unwrap());
-    insta::assert_snapshot!("gab_bigger", String::from_utf8(render(&distinct_models(), Direction::BiggerIsBetter)).unwrap());
+    insta::assert_snapshot!(
+        "gab_smaller",
+        String::from_utf8(render(&distinct_models(), Direction::SmallerIsBetter)).unwrap()
+    );
+    insta::assert_snapshot!(
+        "gab_bigger",
+        String::from_utf8(render(&distinct_models(), Direction::BiggerIsBetter)).unwrap()
+    );
 }
 
 /// `distinct_models()` plus the XNNPACK run on a probed phone, as a GitHub Actions push would export it; programs are
@@ -336,12 +360,33 @@ fn pytorch_v3_export() {
                 sdk: Some(35),
                 abi: Some("arm64-v8a".into()),
             }),
-            android: [("ro.build.fingerprint".to_owned(), "google/shiba/shiba:15/AP4A.250105.002/12701944:user/release-keys".to_owned())].into(),
+            android: [(
+                "ro.build.fingerprint".to_owned(),
+                "google/shiba/shiba:15/AP4A.250105.002/12701944:user/release-keys".to_owned(),
+            )]
+            .into(),
             clusters: vec![
-                CpuCluster { name: "little".into(), cpus: vec![0, 1, 2, 3], mask: "0xf".into(), capacity: Some(256), max_khz: Some(1_704_000) },
-                CpuCluster { name: "big".into(), cpus: vec![4, 5, 6, 7, 8], mask: "0x1f0".into(), capacity: Some(1024), max_khz: Some(2_910_000) },
+                CpuCluster {
+                    name: "little".into(),
+                    cpus: vec![0, 1, 2, 3],
+                    mask: "0xf".into(),
+                    capacity: Some(256),
+                    max_khz: Some(1_704_000),
+                },
+                CpuCluster {
+                    name: "big".into(),
+                    cpus: vec![4, 5, 6, 7, 8],
+                    mask: "0x1f0".into(),
+                    capacity: Some(1024),
+                    max_khz: Some(2_910_000),
+                },
             ],
-            runner_libc: Some(RunnerLibc { provided_by: "device".into(), libc: "bionic".into(), version: None, detail: None }),
+            runner_libc: Some(RunnerLibc {
+                provided_by: "device".into(),
+                libc: "bionic".into(),
+                version: None,
+                detail: None,
+            }),
             ..ProbedInfo::default()
         }),
     };
@@ -401,7 +446,11 @@ fn help_texts_of_report_compare_history() {
         vec!["history", "check", "--help"],
     ];
     for args in cmds {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench")).args(&args).env("COLUMNS", "120").output().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_etbench"))
+            .args(&args)
+            .env("COLUMNS", "120")
+            .output()
+            .unwrap();
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args.join("_")), String::from_utf8(out.stdout).unwrap());
     }
@@ -420,7 +469,12 @@ fn chart_rows_say_what_differs_so_no_two_look_alike() {
     doc.runs.extend([one_thread, namesake]);
     let report = etbench::export::report::Report::render(&[doc]).unwrap();
     let svg = &report.charts.iter().find(|c| c.name == "latency").unwrap().svg;
-    for label in ["gemma3n-tiny-bf16 · 2 threads\n", "gemma3n-tiny-bf16 · 1 thread\n", &original, "gemma3n-tiny-xnnpack-fp32 · 2 threads · cdcdcdcd\n"] {
+    for label in [
+        "gemma3n-tiny-bf16 · 2 threads\n",
+        "gemma3n-tiny-bf16 · 1 thread\n",
+        &original,
+        "gemma3n-tiny-xnnpack-fp32 · 2 threads · cdcdcdcd\n",
+    ] {
         assert!(svg.contains(label), "no row {label:?} in {svg}");
     }
 }

@@ -1,6 +1,5 @@
 //! Prompts, greedy generation and drift through the real runtime on the bundled fixtures.
 
-
 use std::path::Path;
 
 use crate::common::*;
@@ -39,7 +38,12 @@ fn prompt_generation_is_counted_decoded_and_deterministic() {
         assert_eq!(g.token_ids.len(), 5);
         assert_eq!(g.step_latency_ns.len(), 5);
         assert!(!g.text.as_deref().unwrap().is_empty());
-        assert_eq!(g.token_ids, b.generation.as_ref().unwrap().token_ids, "{}: greedy output must be deterministic", a.model.name);
+        assert_eq!(
+            g.token_ids,
+            b.generation.as_ref().unwrap().token_ids,
+            "{}: greedy output must be deterministic",
+            a.model.name
+        );
         // The first generated token is the argmax at the last real position of the timed forward.
         assert_eq!(Some(g.token_ids[0] as u64), a.outputs[0].argmax_last);
     }
@@ -52,7 +56,20 @@ fn prompt_generation_is_counted_decoded_and_deterministic() {
 fn a_prompt_run_reports_its_prompt_real_tokens_and_generated_text() {
     let dir = tempfile::tempdir().unwrap();
     let out = etbench()
-        .args(["run", "--warmup", "0", "--iters", "3", "--format", "md", "--prompt", PROMPT, "--generate", "3", "--model"])
+        .args([
+            "run",
+            "--warmup",
+            "0",
+            "--iters",
+            "3",
+            "--format",
+            "md",
+            "--prompt",
+            PROMPT,
+            "--generate",
+            "3",
+            "--model",
+        ])
         .arg(fixture("xnnpack-fp32"))
         .arg("--out")
         .arg(dir.path())
@@ -67,7 +84,10 @@ fn a_prompt_run_reports_its_prompt_real_tokens_and_generated_text() {
     assert!(real < window, "the test prompt must be padded");
     let s = run.summary.as_ref().unwrap();
     let prefill = s.prefill_tokens_per_s.as_ref().unwrap().median;
-    assert!((prefill - real as f64 * 1e9 / s.latency_ns.median).abs() < 1e-6 * prefill, "prefill {prefill} counts the window");
+    assert!(
+        (prefill - real as f64 * 1e9 / s.latency_ns.median).abs() < 1e-6 * prefill,
+        "prefill {prefill} counts the window"
+    );
     let report = etbench().arg("report").arg(dir.path()).output().unwrap();
     assert!(report.status.success(), "{}", stderr_of(&report));
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
@@ -119,8 +139,13 @@ fn bad_tokenizers_and_prompts_get_clear_messages() {
 
 fn big_tokenizer(path: &Path, size: u32) {
     use std::collections::HashMap;
-    let vocab: HashMap<String, u32> = (0..size).map(|i| (format!("t{i}"), i)).chain([("<unk>".to_owned(), size)]).collect();
-    let model = tokenizers::models::wordlevel::WordLevel::builder().vocab(vocab.into_iter().collect()).unk_token("<unk>".into()).build().unwrap();
+    let vocab: HashMap<String, u32> =
+        (0..size).map(|i| (format!("t{i}"), i)).chain([("<unk>".to_owned(), size)]).collect();
+    let model = tokenizers::models::wordlevel::WordLevel::builder()
+        .vocab(vocab.into_iter().collect())
+        .unk_token("<unk>".into())
+        .build()
+        .unwrap();
     let mut tokenizer = tokenizers::Tokenizer::new(model);
     tokenizer.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::whitespace::Whitespace {}));
     tokenizer.save(path, false).unwrap();
@@ -167,13 +192,19 @@ fn drift_is_zero_against_itself_and_bounded_for_int8() {
     let tokenizer = etbench::plan::prompt::Tokenizer::load(&models_dir().join("tokenizer.json")).unwrap();
     let quoted = |t: &str| etbench::export::report::quoted(t, 240);
     for (i, p) in int8.prompts.iter().enumerate() {
-        let section = md.split(&format!("#### Prompt {}: ", i + 1)).nth(1).unwrap_or_else(|| panic!("no prompt {i}: {md}"));
+        let section =
+            md.split(&format!("#### Prompt {}: ", i + 1)).nth(1).unwrap_or_else(|| panic!("no prompt {i}: {md}"));
         let section = section.split("#### ").next().unwrap();
         assert!(section.starts_with(&etbench::export::report::quoted(&p.prompt, 160)), "{section}");
         let (reference, candidate) = (p.text_reference.as_deref().unwrap(), p.text_candidate.as_deref().unwrap());
         assert_eq!(reference, tokenizer.decode(&p.greedy_reference));
         assert_eq!(candidate, tokenizer.decode(&p.greedy_candidate));
-        let row = |name: &str| section.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_else(|| panic!("no {name} row: {section}"));
+        let row = |name: &str| {
+            section
+                .lines()
+                .find(|l| l.starts_with(&format!("| {name} |")))
+                .unwrap_or_else(|| panic!("no {name} row: {section}"))
+        };
         assert!(row("gemma3n-tiny-bf16 (reference)").contains(&quoted(reference)), "{section}");
         let int8_row = row("gemma3n-tiny-int8");
         assert!(int8_row.contains(&quoted(candidate)), "{int8_row}");
@@ -185,7 +216,10 @@ fn drift_is_zero_against_itself_and_bounded_for_int8() {
             }
         }
         // The reference against itself never diverges.
-        assert!(section.lines().filter(|l| l.starts_with("| gemma3n-tiny-bf16 |")).all(|l| l.ends_with("| identical |")), "{section}");
+        assert!(
+            section.lines().filter(|l| l.starts_with("| gemma3n-tiny-bf16 |")).all(|l| l.ends_with("| identical |")),
+            "{section}"
+        );
     }
     assert!(int8.prompts.iter().any(|p| p.first_divergence.is_some()), "int8 diverges somewhere on these prompts");
 }
@@ -196,7 +230,20 @@ fn drift_is_zero_against_itself_and_bounded_for_int8() {
 fn drift_honours_repeat_and_thread_sweeps() {
     let dir = tempfile::tempdir().unwrap();
     let out = etbench()
-        .args(["drift", "--iters", "2", "--warmup", "0", "--generate", "0", "--repeat", "2", "--threads", "1,2", "--reference"])
+        .args([
+            "drift",
+            "--iters",
+            "2",
+            "--warmup",
+            "0",
+            "--generate",
+            "0",
+            "--repeat",
+            "2",
+            "--threads",
+            "1,2",
+            "--reference",
+        ])
         .arg(fixture("xnnpack-fp32"))
         .arg(fixture("xnnpack-8da4w"))
         .arg("--out")
@@ -214,7 +261,10 @@ fn drift_honours_repeat_and_thread_sweeps() {
     for model in ["gemma3n-tiny-xnnpack-fp32", "gemma3n-tiny-xnnpack-8da4w"] {
         for threads in [1, 2] {
             for repeat in [0, 1] {
-                assert!(speed.contains(&(model.to_owned(), Some(threads), repeat)), "{model} t{threads} r{repeat} missing: {speed:?}");
+                assert!(
+                    speed.contains(&(model.to_owned(), Some(threads), repeat)),
+                    "{model} t{threads} r{repeat} missing: {speed:?}"
+                );
             }
         }
     }

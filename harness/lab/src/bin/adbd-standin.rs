@@ -191,7 +191,8 @@ fn serve(conn: TcpStream, config: &Arc<Config>) -> std::io::Result<()> {
                 let credit = Arc::new((Mutex::new(Some(true)), Condvar::new()));
                 streams.insert(local, StreamSlot { incoming: tx, credit: Arc::clone(&credit) });
                 wire.send(A_OKAY, local, p.arg0, &[])?;
-                let stream = Stream { wire: wire.clone(), local, remote: p.arg0, rx, pending: Vec::new(), credit, max_payload };
+                let stream =
+                    Stream { wire: wire.clone(), local, remote: p.arg0, rx, pending: Vec::new(), credit, max_payload };
                 let config = Arc::clone(config);
                 std::thread::spawn(move || run_service(stream, &service, &config));
             }
@@ -463,7 +464,11 @@ fn host_path(config: &Config, path: &str) -> PathBuf {
     }
     let host = parts.iter().fold(root.clone(), |p, part| p.join(part));
     // A trailing slash stays: `SEND dir/` fails as on a device instead of writing a file called `dir`.
-    if path.ends_with('/') { host.join("") } else { host }
+    if path.ends_with('/') {
+        host.join("")
+    } else {
+        host
+    }
 }
 
 fn sync(stream: &mut Stream, config: &Config) {

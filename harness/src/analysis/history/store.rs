@@ -85,8 +85,11 @@ pub fn redact(text: &str) -> String {
     };
     let _ = url.set_password(None);
     if url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")) {
-        let kept: Vec<(String, String)> =
-            url.query_pairs().filter(|(k, _)| !k.eq_ignore_ascii_case("password")).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("password"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         if kept.is_empty() {
             url.set_query(None);
         } else {
@@ -166,7 +169,11 @@ impl rusqlite::ToSql for Value<'_> {
 }
 
 impl postgres::types::ToSql for Value<'_> {
-    fn to_sql(&self, ty: &postgres::types::Type, out: &mut bytes::BytesMut) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             Value::Text(s) => s.to_sql(ty, out),
             Value::OptText(s) => s.to_sql(ty, out),
@@ -286,10 +293,14 @@ const COLUMNS: &str = "series, device, device_id, host, model_name, model_sha256
 /// Shared by both dialects: a run already present (same series, run id and start) is skipped, and no id comes back.
 fn insert_run() -> String {
     let params: Vec<String> = (1..=COLUMNS.split(',').count()).map(|i| format!("${i}")).collect();
-    format!("INSERT INTO runs ({COLUMNS}) VALUES ({}) ON CONFLICT (series, run_id, started_at) DO NOTHING RETURNING id", params.join(", "))
+    format!(
+        "INSERT INTO runs ({COLUMNS}) VALUES ({}) ON CONFLICT (series, run_id, started_at) DO NOTHING RETURNING id",
+        params.join(", ")
+    )
 }
 
-const SELECT_STORED: &str = "SELECT series, batch, run_json, source, host, device_id, ci_json FROM runs ORDER BY series, started_at, id";
+const SELECT_STORED: &str =
+    "SELECT series, batch, run_json, source, host, device_id, ci_json FROM runs ORDER BY series, started_at, id";
 
 const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -417,20 +428,34 @@ impl Store {
         match self.conn.get_mut() {
             Conn::Sqlite(conn) => {
                 // A writer takes the write lock at once (concurrent adds queue on it); a reader only when it migrates.
-                let behavior = if create { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
+                let behavior = if create {
+                    rusqlite::TransactionBehavior::Immediate
+                } else {
+                    rusqlite::TransactionBehavior::Deferred
+                };
                 let read_only = conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
                 let tx = conn.transaction_with_behavior(behavior).with_context(|| bad.clone())?;
-                let has_meta: bool =
-                    tx.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get::<_, i64>(0)).with_context(|| bad.clone())? > 0;
+                let has_meta: bool = tx
+                    .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .with_context(|| bad.clone())?
+                    > 0;
                 if !has_meta {
-                    let any: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).with_context(|| bad.clone())?;
+                    let any: i64 = tx
+                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                        .with_context(|| bad.clone())?;
                     if any > 0 || !create {
                         bail!(bad);
                     }
                     tx.execute_batch(SQLITE_SCHEMA)?;
                     tx.execute("INSERT INTO meta (name, value) VALUES ('format', $1)", [FORMAT.to_string()])?;
                 } else {
-                    let found: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row("SELECT value FROM meta WHERE name = 'format'", [], |r| r.get(0)))?;
+                    let found: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+                        "SELECT value FROM meta WHERE name = 'format'",
+                        [],
+                        |r| r.get(0),
+                    ))?;
                     let format = parse_format(found.as_deref(), &location)?;
                     if format == 1 && read_only {
                         bail!("--db {location}: history format 1 is migrated to format {FORMAT} when first opened, which needs write access to the file; run any `etbench history` command on it once with write access");
@@ -444,10 +469,16 @@ impl Store {
                         };
                         for (id, json, version) in &rows {
                             let (series, device_id, host) = rekey(json, version)?;
-                            tx.execute("UPDATE runs SET series = $1, device_id = $2, host = $3 WHERE id = $4", rusqlite::params![series, device_id, host, id])?;
+                            tx.execute(
+                                "UPDATE runs SET series = $1, device_id = $2, host = $3 WHERE id = $4",
+                                rusqlite::params![series, device_id, host, id],
+                            )?;
                         }
                         tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", [FORMAT.to_string()])?;
-                        eprintln!("etbench: history {location}: migrated from format 1 to {FORMAT} ({} run(s) kept)", rows.len());
+                        eprintln!(
+                            "etbench: history {location}: migrated from format 1 to {FORMAT} ({} run(s) kept)",
+                            rows.len()
+                        );
                     }
                 }
                 tx.commit().with_context(|| format!("writing {location}"))?;
@@ -466,7 +497,8 @@ impl Store {
                     tx.batch_execute(POSTGRES_SCHEMA)?;
                     tx.execute("INSERT INTO meta (name, value) VALUES ('format', $1)", &[&FORMAT.to_string()])?;
                 } else {
-                    let found: Option<String> = tx.query_opt("SELECT value FROM meta WHERE name = 'format'", &[])?.map(|r| r.get(0));
+                    let found: Option<String> =
+                        tx.query_opt("SELECT value FROM meta WHERE name = 'format'", &[])?.map(|r| r.get(0));
                     // Format 2 is the first PostgreSQL format; later ones add their steps here.
                     parse_format(found.as_deref(), &location)?;
                 }
@@ -486,10 +518,12 @@ impl Store {
                     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     {
                         let mut run = tx.prepare_cached(&insert_run())?;
-                        let mut sample = tx.prepare_cached("INSERT INTO samples (run, iteration, latency_ns) VALUES ($1, $2, $3)")?;
+                        let mut sample =
+                            tx.prepare_cached("INSERT INTO samples (run, iteration, latency_ns) VALUES ($1, $2, $3)")?;
                         for r in rows {
-                            let id: Option<i64> =
-                                rusqlite::OptionalExtension::optional(run.query_row(rusqlite::params_from_iter(r.values()), |row| row.get(0)))?;
+                            let id: Option<i64> = rusqlite::OptionalExtension::optional(
+                                run.query_row(rusqlite::params_from_iter(r.values()), |row| row.get(0)),
+                            )?;
                             let Some(id) = id else { continue };
                             for (i, ns) in r.samples.iter().enumerate() {
                                 sample.execute(rusqlite::params![id, i as i64, ns])?;
@@ -516,7 +550,9 @@ impl Store {
             }
             Ok((added, rows.len() - added))
         })();
-        result.with_context(|| format!("writing the history {location} (nothing of this file was stored)")).map_err(|e| self.scrub(e))
+        result
+            .with_context(|| format!("writing the history {location} (nothing of this file was stored)"))
+            .map_err(|e| self.scrub(e))
     }
 
     /// Every stored run, by series, oldest first.
@@ -532,12 +568,15 @@ impl Store {
                     }
                     out
                 }
-                Conn::Postgres(client) => client.query(SELECT_STORED, &[])?.iter().map(Stored::read).collect::<anyhow::Result<_>>()?,
+                Conn::Postgres(client) => {
+                    client.query(SELECT_STORED, &[])?.iter().map(Stored::read).collect::<anyhow::Result<_>>()?
+                }
             })
         })();
         // By series in byte order whatever the server's collation, so both stores list series alike (the SQL order
         // within a series, by start time, is kept).
-        let mut rows = result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))?;
+        let mut rows =
+            result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))?;
         rows.sort_by(|a, b| a.series.cmp(&b.series));
         Ok(rows)
     }
@@ -556,7 +595,9 @@ impl Store {
                     }
                     out
                 }
-                Conn::Postgres(client) => client.query(&sql, &[])?.iter().map(Row::read).collect::<anyhow::Result<_>>()?,
+                Conn::Postgres(client) => {
+                    client.query(&sql, &[])?.iter().map(Row::read).collect::<anyhow::Result<_>>()?
+                }
             })
         })();
         result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))
@@ -564,7 +605,9 @@ impl Store {
 }
 
 fn parse_format(found: Option<&str>, location: &Location) -> anyhow::Result<u32> {
-    let Some(text) = found else { bail!("--db {location}: not an etbench history database (no format version); pass another --db") };
+    let Some(text) = found else {
+        bail!("--db {location}: not an etbench history database (no format version); pass another --db")
+    };
     match text.parse::<u32>() {
         Ok(v) if (1..=FORMAT).contains(&v) => Ok(v),
         Ok(v) if v > FORMAT => bail!(
@@ -590,7 +633,11 @@ fn open_sqlite(path: &Path, create: bool) -> anyhow::Result<rusqlite::Connection
         // A read of a file this user may not write (the history of another account, a read-only mount).
         Err(_) if !create => rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("--db {}: cannot open the history database", path.display()))?,
-        Err(e) => return Err(e).with_context(|| format!("--db {}: cannot open or create the history database; choose a writable path", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("--db {}: cannot open or create the history database; choose a writable path", path.display())
+            })
+        }
     };
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(conn)
@@ -598,8 +645,11 @@ fn open_sqlite(path: &Path, create: bool) -> anyhow::Result<rusqlite::Connection
 
 fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
     let shown = redact(url);
-    let config: postgres::Config =
-        url.parse().map_err(|e| anyhow::anyhow!("--db {shown}: not a valid PostgreSQL URL ({e}); write postgres://USER:PASSWORD@HOST:PORT/DATABASE"))?;
+    let config: postgres::Config = url.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "--db {shown}: not a valid PostgreSQL URL ({e}); write postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    })?;
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
@@ -643,7 +693,10 @@ mod tests {
     #[test]
     fn redaction_drops_the_password_wherever_it_is() {
         assert_eq!(redact("postgres://etbench:s3cret@db.lab:5433/hist"), "postgres://etbench@db.lab:5433/hist");
-        assert_eq!(redact("postgresql://u:p%40ss@h/d?sslmode=disable&password=x2"), "postgresql://u@h/d?sslmode=disable");
+        assert_eq!(
+            redact("postgresql://u:p%40ss@h/d?sslmode=disable&password=x2"),
+            "postgresql://u@h/d?sslmode=disable"
+        );
         assert_eq!(redact("postgres://h/d?password=only"), "postgres://h/d");
         assert_eq!(redact("postgres://u:pw@[::1"), "postgres://(unreadable URL, not shown)");
         assert_eq!(redact("/var/lib/etbench/history.sqlite"), "/var/lib/etbench/history.sqlite");

@@ -2,7 +2,15 @@
 //! the schemas in that wheel: `schema/program.fbs` + `scalar_type.fbs` (the `.pte` program) and
 //! `devtools/etdump/etdump_schema_flatcc.fbs` (ETDump profiles). Regenerate with `scripts/gen-flatbuffers.sh`;
 //! never edit by hand.
-#![allow(clippy::all, unused_imports, dead_code, non_camel_case_types, non_snake_case, deprecated, mismatched_lifetime_syntaxes)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    dead_code,
+    non_camel_case_types,
+    non_snake_case,
+    deprecated,
+    mismatched_lifetime_syntaxes
+)]
 
 #[rustfmt::skip]
 pub mod scalar_type_generated;

@@ -15,7 +15,11 @@ pub struct Load {
 
 pub fn chromium() -> PathBuf {
     let path = PathBuf::from("/usr/bin/chromium");
-    assert!(path.is_file(), "{} is missing: `apt-get install -y chromium` (scripts/test.sh installs it)", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: `apt-get install -y chromium` (scripts/test.sh installs it)",
+        path.display()
+    );
     path
 }
 
@@ -53,7 +57,8 @@ pub fn load(url: &str) -> Load {
     let profile = tempfile::tempdir().unwrap();
     let out = command(profile.path()).arg("--dump-dom").arg(url).output().unwrap();
     assert!(out.status.success(), "chromium {url}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let console = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_owned).collect();
+    let console =
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_owned).collect();
     Load { dom: String::from_utf8_lossy(&out.stdout).into_owned(), console }
 }
 
@@ -66,7 +71,12 @@ pub fn screenshot(url: &str, png: &Path, (width, height): (u32, u32)) {
         .arg(url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "chromium --screenshot {url}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium --screenshot {url}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is a PNG", png.display());
 }

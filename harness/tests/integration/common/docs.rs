@@ -67,7 +67,13 @@ impl Scratch {
             std::os::unix::fs::symlink(repo().join(name), dir.path().join(name)).unwrap();
         }
         let home = dir.path().to_string_lossy().into_owned();
-        Self { dir, envs: vec![("ETBENCH_HOME".into(), home), ("ETBENCH_RUNNER".into(), runner().to_string_lossy().into_owned())] }
+        Self {
+            dir,
+            envs: vec![
+                ("ETBENCH_HOME".into(), home),
+                ("ETBENCH_RUNNER".into(), runner().to_string_lossy().into_owned()),
+            ],
+        }
     }
 
     pub fn path(&self) -> &Path {

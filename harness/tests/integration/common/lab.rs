@@ -23,7 +23,12 @@ pub fn up() -> bool {
             .env("ADBD_STANDIN", standin())
             .output()
             .expect("running scripts/lab/start.sh");
-        assert!(out.status.success(), "lab start failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+        assert!(
+            out.status.success(),
+            "lab start failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr_of(&out)
+        );
         true
     })
 }
@@ -99,7 +104,9 @@ pub fn phone_up() -> bool {
         return false;
     }
     if !Path::new(&format!("{LAB}/phone.pid")).is_file() {
-        eprintln!("SKIPPED: the lab has no lab-phone (needs qemu-user-static and busybox-static:arm64: scripts/lab/setup.sh)");
+        eprintln!(
+            "SKIPPED: the lab has no lab-phone (needs qemu-user-static and busybox-static:arm64: scripts/lab/setup.sh)"
+        );
         return false;
     }
     true
@@ -124,7 +131,9 @@ pub fn phone_sdcard() {
 /// Whether a runner started from the bundle on the lab phone is running now (seen in the host's /proc: the phone's
 /// processes are this host's, through qemu-user).
 pub fn phone_runner_running() -> bool {
-    command_lines().iter().any(|text| text.contains("--library-path") && text.contains("/data/local/tmp/etbench/models/"))
+    command_lines()
+        .iter()
+        .any(|text| text.contains("--library-path") && text.contains("/data/local/tmp/etbench/models/"))
 }
 
 /// The Android runner bundle etbench uses for `lab-phone` (built by etbench itself when missing).
@@ -160,7 +169,10 @@ impl SecondAdbServer {
             .spawn()
             .expect("adb (Debian: apt-get install adb)");
         let server = Self { child, port, _home: home };
-        assert!(wait_until(std::time::Duration::from_secs(20), || server.adb(&["devices"]).status.success()), "the second adb server did not start");
+        assert!(
+            wait_until(std::time::Duration::from_secs(20), || server.adb(&["devices"]).status.success()),
+            "the second adb server did not start"
+        );
         server
     }
 
@@ -168,12 +180,20 @@ impl SecondAdbServer {
     pub fn with_lab_phone() -> Self {
         let server = Self::start();
         let connect = server.adb(&["connect", "127.0.0.1:17104"]);
-        assert!(String::from_utf8_lossy(&connect.stdout).contains("connected"), "{}", String::from_utf8_lossy(&connect.stdout));
+        assert!(
+            String::from_utf8_lossy(&connect.stdout).contains("connected"),
+            "{}",
+            String::from_utf8_lossy(&connect.stdout)
+        );
         server
     }
 
     pub fn adb(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("adb").env("ADB_SERVER_SOCKET", format!("tcp:127.0.0.1:{}", self.port)).args(args).output().unwrap()
+        std::process::Command::new("adb")
+            .env("ADB_SERVER_SOCKET", format!("tcp:127.0.0.1:{}", self.port))
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     pub fn stop(&mut self) {

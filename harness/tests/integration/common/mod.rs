@@ -40,7 +40,11 @@ pub fn fixtures() -> Vec<PathBuf> {
         .expect("models/ exists")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "pte"))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("gemma3n-tiny-") && !n.to_string_lossy().contains("-kv-")))
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with("gemma3n-tiny-") && !n.to_string_lossy().contains("-kv-")
+            })
+        })
         .collect();
     v.sort();
     assert!(v.len() >= 4, "expected the four bundled Gemma 3n fixtures in models/, found {v:?}");
