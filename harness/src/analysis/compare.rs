@@ -1,7 +1,8 @@
 //! `etbench compare`: pairs the runs of two result sets that measured the same thing, and calls each metric improved,
 //! regressed or unchanged from a bootstrap interval of the ratio of medians of the raw samples ([`bootstrap`]).
 //!
-//! Runs pair by [`RunKey`] (device × model sha256 × method × threads × load mode × input). Paired runs must also share
+//! Runs pair by [`RunIdentity`] (device × model sha256 × method × threads × CPU affinity × memory limit × load mode ×
+//! input × runner × energy sampling). Paired runs must also share
 //! the runner build, the ExecuTorch version and the device's hardware; anything else is refused with the list of
 //! differences unless forced, and then the differences are printed with the verdicts.
 
@@ -11,7 +12,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use super::bootstrap::{median_in_place, Bootstrap, RatioCi, Runs, Verdict};
 use crate::export::fmt::plural;
-use crate::export::metric::{groups, Estimate, Group, Metric, RunKey};
+use crate::export::metric::{groups, Estimate, Group, Metric, RunIdentity};
 use crate::results::{Document, RunResult};
 
 /// Metrics a comparison judges (those with raw samples).
@@ -82,8 +83,8 @@ pub struct MetricChange {
 
 #[derive(Debug, Clone)]
 pub struct Pair {
-    pub base: RunKey,
-    pub cand: RunKey,
+    pub base: RunIdentity,
+    pub cand: RunIdentity,
     /// Empty unless forced.
     pub differences: Vec<Difference>,
     pub changes: Vec<MetricChange>,
@@ -95,8 +96,8 @@ pub struct Comparison {
     pub cand_label: String,
     pub options: Options,
     pub pairs: Vec<Pair>,
-    pub only_base: Vec<RunKey>,
-    pub only_cand: Vec<RunKey>,
+    pub only_base: Vec<RunIdentity>,
+    pub only_cand: Vec<RunIdentity>,
     /// Anything else the reader should know (series without a baseline, ...).
     pub notes: Vec<String>,
 }

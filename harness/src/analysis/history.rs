@@ -11,7 +11,7 @@
 use anyhow::{bail, Context};
 
 use crate::analysis::compare::{self, Comparison, Options, Pair};
-use crate::export::metric::{short_sha, threads_label, RunKey};
+use crate::export::metric::{short_sha, threads_label, RunIdentity};
 use crate::results::{Document, RunResult};
 
 pub mod store;
@@ -22,11 +22,11 @@ pub const DEFAULT_DB: &str = "etbench-history.sqlite";
 /// The environment variable naming the history when `--db` is not given (a path or a `postgres://` URL).
 pub const DB_ENV: &str = "ETBENCH_HISTORY_URL";
 
-/// The series a run belongs to: its [`RunKey`], the device's identity and the host that ran it, plus the etbench
+/// The series a run belongs to: its [`RunIdentity`], the device's identity and the host that ran it, plus the etbench
 /// and ExecuTorch versions. Two hosts with a profile of the same name never share a series.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SeriesKey {
-    pub run: RunKey,
+    pub run: RunIdentity,
     /// `serial X` or `model Y` (see [`device_identity`]).
     pub device_id: String,
     /// The host etbench ran on (`?` when unknown: runs stored before history format 2 from remote devices).
@@ -63,7 +63,7 @@ impl SeriesKey {
     /// The key of a run stored with its etbench version and host.
     fn stored(run: &RunResult, etbench_version: &str, host: String) -> Self {
         Self {
-            run: RunKey::of(run),
+            run: RunIdentity::of(run),
             device_id: device_identity(run),
             host,
             etbench_version: etbench_version.to_owned(),
@@ -71,10 +71,13 @@ impl SeriesKey {
         }
     }
 
+    /// The series as people read it; the settings a plain run lacks (CPU mask, memory limit, energy sampling) are
+    /// named only when set, so every night stored before they were part of the key keeps its series.
     pub fn text(&self) -> String {
         let k = &self.run;
+        let extras: String = k.extras().iter().map(|e| format!(" | {e}")).collect();
         format!(
-            "{} ({}) on {} | {} {} | {} | t{} | {} | input {} | etbench {} | ExecuTorch {}",
+            "{} ({}) on {} | {} {} | {} | t{} | {} | input {}{extras} | etbench {} | ExecuTorch {}",
             k.device,
             self.device_id,
             self.host,
@@ -88,18 +91,43 @@ impl SeriesKey {
             self.executorch_version
         )
     }
+
+    /// A stable digest of the series: the run's identity plus device identity, host and versions (16 hex digits),
+    /// stored beside the text so SQL and dashboards can key on it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [&self.run.digest(), &self.device_id, &self.host, &self.etbench_version, &self.executorch_version] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The identity columns of a stored row.
+    fn columns(&self) -> store::Rekeyed {
+        store::Rekeyed {
+            series: self.text(),
+            device_id: self.device_id.clone(),
+            host: self.host.clone(),
+            identity: self.digest(),
+            cpu_affinity: self.run.cpu_affinity.clone().unwrap_or_default(),
+            memory_limit_bytes: self.run.memory_limit_bytes.map(|b| b as i64),
+        }
+    }
 }
 
-/// A format-1 row's new identity columns: its run re-keyed with the host known from the run itself (a local run's
-/// device is its host; a remote device's host was not stored before format 2).
-fn rekey(run_json: &str, etbench_version: &str) -> anyhow::Result<(String, String, String)> {
+/// An older row's identity columns as this etbench computes them: its run re-keyed with the host stored beside it
+/// (format 2 on), else the host known from the run itself (a local run's device is its host; a remote device's host
+/// was not stored before format 2).
+fn rekey(run_json: &str, etbench_version: &str, stored_host: Option<&str>) -> anyhow::Result<store::Rekeyed> {
     let run: RunResult = serde_json::from_str(run_json).context("a stored run is not readable by this etbench")?;
-    let host = match (&run.device.info.hostname, run.device.transport.as_str()) {
-        (Some(h), "local") if !h.is_empty() => h.clone(),
+    let host = match (stored_host, &run.device.info.hostname, run.device.transport.as_str()) {
+        (Some(h), _, _) if !h.is_empty() => h.to_owned(),
+        (_, Some(h), "local") if !h.is_empty() => h.clone(),
         _ => "?".to_owned(),
     };
-    let key = SeriesKey::stored(&run, etbench_version, host.clone());
-    Ok((key.text(), key.device_id, host))
+    Ok(SeriesKey::stored(&run, etbench_version, host).columns())
 }
 
 /// The runs of one series, oldest first, each with its batch (the creation time of the document it came from: one
@@ -185,11 +213,15 @@ impl History {
             .map(|run| {
                 let key = SeriesKey::of(doc, run);
                 let k = &key.run;
+                let columns = key.columns();
                 store::Row {
-                    series: key.text(),
+                    series: columns.series,
                     device: k.device.clone(),
-                    device_id: key.device_id.clone(),
-                    host: key.host.clone(),
+                    device_id: columns.device_id,
+                    host: columns.host,
+                    identity: columns.identity,
+                    cpu_affinity: columns.cpu_affinity,
+                    memory_limit_bytes: columns.memory_limit_bytes,
                     model_name: k.model_name.clone(),
                     model_sha256: k.model_sha256.clone(),
                     method: k.method.clone(),
@@ -275,7 +307,7 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
         // Nights differ more than the processes within a night, so the unit of resampling is the batch: the newest
         // batch is one unit and borrows the batch-to-batch spread of the window.
         let base: Vec<Vec<&RunResult>> = earlier.iter().rev().take(window.max(1)).cloned().collect();
-        let key = RunKey::of(newest[0]);
+        let key = RunIdentity::of(newest[0]);
         let changes = compare::compared(newest[0])
             .iter()
             .map(|&m| compare::change_units(m, &base, std::slice::from_ref(newest), opts))

@@ -131,13 +131,14 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     let mut settings: BTreeMap<String, BTreeMap<String, Vec<&RunResult>>> = BTreeMap::new();
     for run in doc.runs.iter().filter(|r| r.pairing.is_some()) {
         let spec = &run.params.spec;
-        let threads = crate::export::metric::threads_phrase(
-            run.runner.as_ref().and_then(|r| r.threads_effective).or(spec.threads),
-        );
+        let identity = crate::results::identity::RunIdentity::of(run);
+        let threads = crate::export::metric::threads_phrase(identity.threads);
         let profiled = if spec.profile { ", profiled" } else { "" };
         let workload =
             spec.llm.as_ref().map(|w| format!(", {}", crate::export::metric::workload_label(w))).unwrap_or_default();
-        let setting = format!("{}, {threads}, {}{profiled}{workload}", run.device.name, spec.load_mode);
+        // Sessions on other CPUs or under another memory limit are other settings, never pooled.
+        let extras: String = identity.extras().iter().map(|e| format!(", {e}")).collect();
+        let setting = format!("{}, {threads}, {}{profiled}{workload}{extras}", run.device.name, spec.load_mode);
         let session = run.pairing.as_ref().expect("filtered").session.clone();
         settings.entry(setting).or_default().entry(session).or_default().push(run);
     }

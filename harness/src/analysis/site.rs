@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::analysis::bootstrap::{Bootstrap, RatioCi, Verdict};
 use crate::analysis::compare::Options;
 use crate::analysis::history::{self, Origin, Series};
-use crate::export::metric::{threads_label, Metric, RunKey};
+use crate::export::metric::{threads_label, Metric, RunIdentity};
 use crate::export::store::OutputDir;
 use crate::results::RunResult;
 
@@ -255,7 +255,7 @@ fn nights(s: &Series) -> Vec<(NaiveDate, Vec<usize>)> {
 
 fn site_series(s: &Series, infos: &mut Infos) -> SiteSeries {
     let first = &s.runs[0];
-    let key = RunKey::of(first);
+    let key = RunIdentity::of(first);
     let mut out = SiteSeries {
         key: s.key.clone(),
         device: key.device.clone(),
@@ -311,7 +311,7 @@ fn round(v: f64) -> f64 {
 }
 
 /// What tells a series apart from the others of its device and model: the rest of its key.
-fn variant(key: &RunKey, run: &RunResult) -> String {
+fn variant(key: &RunIdentity, run: &RunResult) -> String {
     let et = run.runner.as_ref().map(|r| r.executorch_version.as_str()).unwrap_or("?");
     format!(
         "{} · t{} · {} · input {} · ExecuTorch {et}",
@@ -384,7 +384,7 @@ fn regressions(series: &[Series], devices: &BTreeSet<&str>, window: usize, opts:
             let metric = metric_label(change.metric, newest.llm.is_some()).to_owned();
             let words = Verdict::Regressed.words(ci, opts.threshold, change.metric.direction(), "");
             out.push(regression(
-                RunKey::of(newest).device,
+                RunIdentity::of(newest).device,
                 newest.model.name.clone(),
                 s.key.clone(),
                 metric,

@@ -1,7 +1,7 @@
 //! Bencher Metric Format (BMF, <https://bencher.dev/docs/reference/bencher-metric-format>): an object keyed by
 //! benchmark name, each holding measures `{ "value", "lower_value", "upper_value" }`, for `bencher run --adapter json`.
 //!
-//! Benchmark = one [`RunKey`](crate::export::metric::RunKey) (repeats pooled), named by [`names`]. Measures are the
+//! Benchmark = one [`RunIdentity`](crate::export::metric::RunIdentity) (repeats pooled), named by [`names`]. Measures are the
 //! [`Metric`] slugs, in base units ([`Metric::base_unit`]): `latency` (ns) is Bencher's built-in Latency measure;
 //! `first-forward`, `load-time`, `time-to-first-token` (ns), `prefill-throughput`, `decode-equivalent-throughput`,
 //! `decode-throughput` (tokens/s) and `peak-rss` (bytes) are custom measures, which Bencher creates on first sight

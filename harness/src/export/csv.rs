@@ -7,6 +7,8 @@ use crate::results::{Document, RunResult};
 #[derive(Serialize)]
 struct CsvRow<'a> {
     id: &'a str,
+    /// The run identity's stable digest: rows with the same value measured the same thing.
+    identity: String,
     device: &'a str,
     model: &'a str,
     model_sha256: &'a str,
@@ -15,6 +17,8 @@ struct CsvRow<'a> {
     load_mode: String,
     threads_requested: Option<u32>,
     threads_effective: Option<u32>,
+    cpu_affinity: Option<String>,
+    memory_limit_bytes: Option<u64>,
     warmup: u32,
     iterations: u32,
     repeat_index: u32,
@@ -67,6 +71,7 @@ fn row(run: &RunResult) -> CsvRow<'_> {
     let lat = s.map(|s| &s.latency_ns);
     let g = run.llm.as_ref().and_then(|l| l.summary.as_ref());
     let e = run.energy.as_ref().and_then(|e| e.summary.as_ref());
+    let identity = crate::results::identity::RunIdentity::of(run);
     CsvRow {
         energy_source: run.energy.as_ref().map(|e| e.source()),
         energy_watts: e.map(|e| e.watts),
@@ -84,6 +89,9 @@ fn row(run: &RunResult) -> CsvRow<'_> {
         llm_decode_tokens_per_s_upper: g.map(|g| g.decode_tokens_per_s.upper),
         llm_ttft_ns: g.map(|g| g.ttft_ms.median * 1e6),
         id: &run.id,
+        identity: identity.digest(),
+        cpu_affinity: identity.cpu_affinity.clone(),
+        memory_limit_bytes: identity.memory_limit_bytes,
         device: &run.device.name,
         model: &run.model.name,
         model_sha256: &run.model.sha256,

@@ -47,7 +47,7 @@ pub fn row(group: &Group) -> [String; 12] {
     let runs = &group.runs;
     let first = runs[0];
     let llm = first.llm.as_ref();
-    let threads = first.runner.as_ref().and_then(|r| r.threads_effective).or(first.params.spec.threads);
+    let threads = super::metric::effective_threads(first);
     let workload = first.params.spec.llm.as_ref().map(workload_label).unwrap_or_else(|| "–".into());
     let mode = llm.and_then(|l| l.summary.as_ref()).map(|s| match s.prefill_mode {
         etbench_protocol::PrefillMode::OneCall => String::new(),

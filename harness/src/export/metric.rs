@@ -1,4 +1,4 @@
-//! What is comparable between runs: the [`RunKey`] that says two runs measured the same thing, the [`Group`] of runs
+//! What is comparable between runs: the [`RunIdentity`] that says two runs measured the same thing, the [`Group`] of runs
 //! sharing a key (repeats pooled), and the [`Metric`]s every report, export, comparison and history reads from a
 //! group. One list of metrics, so the model card, BMF, github-action-benchmark and PyTorch records cannot disagree.
 
@@ -8,207 +8,23 @@ use std::fmt;
 use crate::results::{Document, RunResult};
 use crate::stats::Sample;
 
-/// The conditions that make two runs measure the same thing (repeats of one setting share a key). The model is
-/// identified by content (sha256); its name is carried for display only and ignored by equality and ordering.
-#[derive(Debug, Clone)]
-pub struct RunKey {
-    pub device: String,
-    pub model_name: String,
-    pub model_sha256: String,
-    pub method: String,
-    /// Effective threads when the runner reported them, else the requested count.
-    pub threads: Option<u32>,
-    pub load_mode: String,
-    /// What was fed: the token ids of a one-input token model, else every input's spec and a digest of the
-    /// bytes (`default` when unknown), so runs on different inputs are never pooled.
-    pub input: String,
-    /// The model's own runner (`--runner` per model, host path), when it had one: two ExecuTorch builds running the
-    /// same `.pte` are two variants, never pooled.
-    pub runner: Option<String>,
-}
-
-impl RunKey {
-    pub fn of(run: &RunResult) -> Self {
-        let threads = run.runner.as_ref().and_then(|r| r.threads_effective).or(run.params.spec.threads);
-        let ids = run
-            .runner
-            .as_ref()
-            .map(|r| r.input_ids.clone())
-            .filter(|v| !v.is_empty())
-            .or(run.params.input_ids().map(<[i64]>::to_vec));
-        Self {
-            device: run.device.name.clone(),
-            model_name: run.model.name.clone(),
-            model_sha256: run.model.sha256.clone(),
-            method: method_label(run),
-            threads,
-            load_mode: run.params.spec.load_mode.to_string(),
-            input: input_key(run, ids),
-            runner: run.params.runner.clone(),
-        }
-    }
-
-    /// The fields that decide whether two runs may be compared, named for messages: every part of the identity,
-    /// so two keys that differ always say where.
-    pub fn fields(&self) -> [(&'static str, String); 7] {
-        [
-            ("device", self.device.clone()),
-            ("model sha256", short_sha(&self.model_sha256).to_owned()),
-            ("method", self.method.clone()),
-            ("threads", threads_label(self.threads)),
-            ("load mode", self.load_mode.clone()),
-            ("input", self.input.clone()),
-            ("runner file", self.runner.clone().unwrap_or_else(|| "the device's".into())),
-        ]
-    }
-
-    /// Slug for file-like names: `local/gemma3n-tiny-bf16/forward/t2/mmap`.
-    pub fn slug(&self) -> String {
-        format!(
-            "{}/{}/{}/t{}/{}",
-            self.device,
-            self.model_name,
-            self.method,
-            threads_label(self.threads),
-            self.load_mode
-        )
-    }
-}
-
-impl RunKey {
-    fn identity(&self) -> (&str, &str, &str, Option<u32>, &str, &str, Option<&str>) {
-        (
-            &self.device,
-            &self.model_sha256,
-            &self.method,
-            self.threads,
-            &self.load_mode,
-            &self.input,
-            self.runner.as_deref(),
-        )
-    }
-}
-
-impl PartialEq for RunKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.identity() == other.identity()
-    }
-}
-
-impl Eq for RunKey {}
-
-impl PartialOrd for RunKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for RunKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.identity().cmp(&other.identity())
-    }
-}
-
-impl fmt::Display for RunKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} on {} ({}, {}, {})",
-            self.model_name,
-            self.device,
-            self.method,
-            threads_phrase(self.threads),
-            self.load_mode
-        )
-    }
-}
-
-pub fn threads_label(t: Option<u32>) -> String {
-    t.map(|t| t.to_string()).unwrap_or_else(|| "default".into())
-}
-
-/// "1 thread", "4 threads", "default threads".
-pub fn threads_phrase(t: Option<u32>) -> String {
-    match t {
-        Some(1) => "1 thread".into(),
-        t => format!("{} threads", threads_label(t)),
-    }
-}
-
-pub fn short_sha(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
-}
-
-/// The method, marked when the timings are not comparable with plain runs: profiled runs carry per-operator
-/// overhead, and a paired session's memory covers every model it loaded. Marked runs never pool with plain ones.
-fn method_label(run: &RunResult) -> String {
-    let mut label = run.params.spec.method.clone();
-    if run.params.spec.profile {
-        label.push_str(" (profiled)");
-    }
-    match &run.pairing {
-        // Own processes: per-model memory is real, but the rows belong to a paired session.
-        Some(p) if p.pair.is_some() => label.push_str(" (paired processes)"),
-        Some(_) => label.push_str(" (paired)"),
-        None => {}
-    }
-    label
-}
-
-fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
-    if let Some(w) = &run.params.spec.llm {
-        let prompt =
-            run.llm.as_ref().map(|l| input_digest(&l.prompt_ids)).unwrap_or_else(|| format!("seed {}", w.prompt_seed));
-        return format!("{} ({prompt})", workload_label(w));
-    }
-    let used = run.runner.as_ref().map(|r| r.inputs_used.as_slice()).unwrap_or_default();
-    match (ids, used) {
-        (Some(ids), [] | [_]) => input_digest(&ids),
-        (_, []) => {
-            let specs: Vec<String> = run.params.spec.inputs.iter().map(|s| s.to_string()).collect();
-            if specs.is_empty() {
-                "default".into()
-            } else {
-                specs.join(" + ")
-            }
-        }
-        (_, used) => {
-            let specs: Vec<String> = used.iter().map(|u| u.spec.to_string()).collect();
-            let hashes: String = used.iter().map(|u| u.sha256.as_str()).collect();
-            let digest = input_digest(&hashes.bytes().map(i64::from).collect::<Vec<_>>());
-            format!("{} ({})", specs.join(" + "), digest.rsplit(' ').next().unwrap_or_default())
-        }
-    }
-}
-
-/// `pp64 tg64`, `pp512 tg128 @ d1024`: llama-bench's names for a generation workload.
-pub fn workload_label(w: &etbench_protocol::LlmSpec) -> String {
-    let depth = if w.depth > 0 { format!(" @ d{}", w.depth) } else { String::new() };
-    format!("pp{} tg{}{depth}", w.prefill, w.decode)
-}
-
-/// `n ids, fnv1a:xxxxxxxx`: short, stable, and different whenever the ids differ.
-fn input_digest(ids: &[i64]) -> String {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in ids.iter().flat_map(|v| v.to_le_bytes()) {
-        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-    }
-    format!("{} ids, fnv1a:{h:08x}", ids.len())
-}
+pub use crate::results::identity::{
+    effective_threads, short_sha, threads_label, threads_phrase, workload_label, RunIdentity,
+};
 
 /// Runs sharing a key; only successful runs contribute samples.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {
-    pub key: RunKey,
+    pub key: RunIdentity,
     pub runs: Vec<&'a RunResult>,
 }
 
 /// Groups the runs of several documents by key, in first-seen order; failed runs are kept apart.
 pub fn groups<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<Group<'a>> {
-    let mut order: Vec<RunKey> = Vec::new();
-    let mut by_key: BTreeMap<RunKey, Vec<&'a RunResult>> = BTreeMap::new();
+    let mut order: Vec<RunIdentity> = Vec::new();
+    let mut by_key: BTreeMap<RunIdentity, Vec<&'a RunResult>> = BTreeMap::new();
     for run in docs.into_iter().flat_map(|d| &d.runs).filter(|r| r.is_ok()) {
-        let key = RunKey::of(run);
+        let key = RunIdentity::of(run);
         let runs = by_key.entry(key.clone()).or_default();
         if runs.is_empty() {
             order.push(key);
@@ -477,32 +293,6 @@ fn throughput(tokens: f64, latency_ns: Estimate) -> Estimate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn input_digest_differs_when_ids_differ() {
-        assert_ne!(input_digest(&[1, 2, 3]), input_digest(&[1, 2, 4]));
-        assert_eq!(input_digest(&[1, 2, 3]), input_digest(&[1, 2, 3]));
-        assert!(input_digest(&[1, 2, 3]).starts_with("3 ids"));
-    }
-
-    #[test]
-    fn keys_that_differ_only_in_their_runner_name_it() {
-        let key = |runner: Option<&str>| RunKey {
-            device: "d".into(),
-            model_name: "m".into(),
-            model_sha256: "0".repeat(64),
-            method: "forward".into(),
-            threads: Some(2),
-            load_mode: "mmap".into(),
-            input: "default".into(),
-            runner: runner.map(str::to_owned),
-        };
-        let (a, b) = (key(None), key(Some("/opt/et-1.6/etbench-runner")));
-        assert_ne!(a, b);
-        let differing: Vec<&str> =
-            a.fields().iter().zip(b.fields().iter()).filter(|(x, y)| x != y).map(|(x, _)| x.0).collect();
-        assert_eq!(differing, ["runner file"]);
-    }
 
     #[test]
     fn throughput_bounds_swap_with_latency_bounds() {

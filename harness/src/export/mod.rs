@@ -130,13 +130,13 @@ impl Row {
     pub fn of(run: &RunResult) -> Self {
         let s = run.summary.as_ref();
         let load = s.and_then(|s| Some(s.program_load_ns? + s.method_load_ns?));
-        let threads = run
-            .runner
-            .as_ref()
-            .and_then(|r| r.threads_effective)
-            .or(run.params.spec.threads)
-            .map(|t| t.to_string())
-            .unwrap_or_else(|| "–".into());
+        // Pinned runs name their CPUs beside the threads (`1 @0x2`): runs on other cores are other settings.
+        let identity = crate::results::identity::RunIdentity::of(run);
+        let threads = identity.threads.map(|t| t.to_string()).unwrap_or_else(|| "–".into());
+        let threads = match &identity.cpu_affinity {
+            Some(mask) => format!("{threads} @{mask}"),
+            None => threads,
+        };
         let status = match &run.error {
             None => "ok".to_owned(),
             Some(_) if run.is_interrupted() => "interrupted".to_owned(),

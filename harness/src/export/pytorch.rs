@@ -447,6 +447,9 @@ fn benchmark(g: &Group, facts: &Facts, ci: &Ci) -> Benchmark {
     x.insert("threads", threads_label(g.key.threads));
     x.insert("load_mode", g.key.load_mode.clone());
     x.insert("input", g.key.input.clone());
+    put(&mut x, "cpu_affinity", g.key.cpu_affinity.clone());
+    put(&mut x, "memory_limit_bytes", g.key.memory_limit_bytes.map(|b| b.to_string()));
+    x.insert("identity", g.key.digest());
     x.insert("warmup", spec.warmup.to_string());
     x.insert("iterations", spec.iterations.to_string());
     x.insert("runs", g.runs.len().to_string());

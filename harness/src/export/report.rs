@@ -4,7 +4,7 @@
 //! profiled runs their top operators, charts show every raw sample, and `results.csv` / `samples.csv` carry the
 //! numbers for spreadsheets.
 //!
-//! Runs of the same [`super::metric::RunKey`] (repeats, or the same setting in several documents) are pooled into one
+//! Runs of the same [`super::metric::RunIdentity`] (repeats, or the same setting in several documents) are pooled into one
 //! row; profiled and paired runs have their own method label, so they never pool with plain ones.
 
 use std::collections::BTreeSet;
@@ -149,6 +149,10 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
             None => g.key.input.clone(),
         }),
         col("threads", Kind::Key, &|g| threads_label(g.key.threads)),
+        col("CPUs", Kind::Key, &|g| g.key.cpu_affinity.clone().unwrap_or_else(|| "–".into())),
+        col("memory limit", Kind::Key, &|g| {
+            g.key.memory_limit_bytes.map(crate::results::identity::bytes_label).unwrap_or_else(|| "–".into())
+        }),
         col("load mode", Kind::Key, &|g| g.key.load_mode.clone()),
         col("runs", Kind::Other, &|g| g.runs.len().to_string()),
         col("load ms", Kind::Other, &ms(Metric::Load)),
@@ -257,9 +261,7 @@ fn conditions(out: &mut String, runs: &[&RunResult], docs: &[Document]) {
         "- Per run: {} warm-up + {timed} {unit} of {method}; {} per model; threads {}; load mode {}",
         distinct(runs, |r| r.params.spec.warmup.to_string()),
         processes_line(runs),
-        distinct(runs, |r| threads_label(
-            r.runner.as_ref().and_then(|x| x.threads_effective).or(r.params.spec.threads)
-        )),
+        distinct(runs, |r| threads_label(super::metric::effective_threads(r))),
         distinct(runs, |r| r.params.spec.load_mode.to_string()),
     );
     let versions: BTreeSet<String> = docs
@@ -422,9 +424,16 @@ fn top_operators(out: &mut String, runs: &[&RunResult], hashes: &str) {
 /// gets the model's sha256 prefix.
 fn chart_labels(groups: &[Group]) -> Vec<String> {
     type Part = fn(&Group) -> String;
-    let parts: [Part; 4] = [
+    let parts: [Part; 6] = [
         |g| format!("`{}`", g.key.method),
         |g| threads_phrase(g.key.threads),
+        |g| g.key.cpu_affinity.as_ref().map(|m| format!("CPUs {m}")).unwrap_or_else(|| "any CPU".into()),
+        |g| {
+            g.key
+                .memory_limit_bytes
+                .map(|b| format!("limit {}", crate::results::identity::bytes_label(b)))
+                .unwrap_or_else(|| "no limit".into())
+        },
         |g| g.key.load_mode.clone(),
         |g| format!("input {}", g.key.input.replace("fnv1a:", "")),
     ];
@@ -634,7 +643,7 @@ struct SampleRow<'a> {
 pub fn samples_csv(doc: &Document) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for run in &doc.runs {
-        let key = super::metric::RunKey::of(run);
+        let key = super::metric::RunIdentity::of(run);
         for (iteration, &latency_ns) in run.samples.timed_ns.iter().enumerate() {
             let row = SampleRow {
                 run_id: &run.id,

@@ -14,7 +14,7 @@ pub fn render(doc: &Document) -> String {
     let llm_groups: Vec<_> = groups.iter().filter(|g| super::llm::is_llm(g.runs[0])).collect();
     let mut out = super::llm::terminal(&llm_groups);
     let mut seen = std::collections::BTreeSet::new();
-    let firsts: Vec<_> = llm_runs.iter().copied().filter(|r| seen.insert(super::metric::RunKey::of(r))).collect();
+    let firsts: Vec<_> = llm_runs.iter().copied().filter(|r| seen.insert(super::metric::RunIdentity::of(r))).collect();
     for note in super::llm::generation_notes(&firsts) {
         out.push_str(&format!("{note}\n"));
     }

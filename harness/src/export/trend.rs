@@ -10,7 +10,7 @@ use std::fmt::Write;
 use chrono::NaiveDate;
 
 use super::charts::{Chart, Line, Spec, Unit};
-use super::metric::{threads_phrase, Metric, RunKey};
+use super::metric::{threads_phrase, Metric, RunIdentity};
 use crate::export::fmt;
 use crate::results::RunResult;
 
@@ -84,10 +84,10 @@ pub fn table(series: &[Series]) -> String {
 fn short_labels(series: &[Series]) -> Vec<String> {
     type Part = fn(&RunResult) -> String;
     let parts: [Part; 5] = [
-        |r| format!("`{}`", RunKey::of(r).method),
-        |r| threads_phrase(RunKey::of(r).threads),
-        |r| RunKey::of(r).load_mode,
-        |r| format!("input {}", RunKey::of(r).input.replace("fnv1a:", "")),
+        |r| format!("`{}`", RunIdentity::of(r).method),
+        |r| threads_phrase(RunIdentity::of(r).threads),
+        |r| RunIdentity::of(r).load_mode,
+        |r| format!("input {}", RunIdentity::of(r).input.replace("fnv1a:", "")),
         |r| format!("ET {}", r.runner.as_ref().map(|x| x.executorch_version.clone()).unwrap_or_else(|| "?".into())),
     ];
     let first: Vec<&RunResult> = series.iter().filter_map(|s| s.runs.first().copied()).collect();

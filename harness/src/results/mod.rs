@@ -4,6 +4,7 @@
 //! (`summary`) are recomputed from the raw samples by [`RunResult::summarise`], never edited by hand.
 
 pub mod energy;
+pub mod identity;
 pub mod llm;
 pub mod provenance;
 pub mod warnings;

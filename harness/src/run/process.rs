@@ -71,8 +71,7 @@ pub fn error_row(device: DeviceRef, model: ModelRef, params: RunParams, kind: Er
 }
 
 fn run_id(device: &str, model: &str, params: &RunParams) -> String {
-    let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
-    format!("{device}/{model}/{}/t{threads}/r{}", params.spec.load_mode, params.repeat_index)
+    crate::results::identity::RunIdentity::run_id(device, model, params)
 }
 
 /// ExecuTorch's info-level log lines ("I 00:00:00.012 executorch:…") say nothing about a failure.
@@ -302,8 +301,7 @@ fn judge(
 
 /// The session a paired row belongs to: device, settings and repeat (the rows of one process share it).
 pub fn rows_session_id(device: &str, params: &RunParams, names: &[String]) -> String {
-    let threads = params.spec.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
-    format!("{device}/{}/{}/t{threads}/r{}", names.join("+"), params.spec.load_mode, params.repeat_index)
+    crate::results::identity::RunIdentity::run_id(device, &names.join("+"), params)
 }
 
 /// Per-iteration progress on stderr when forwards are slow (a multi-minute bf16 forward on a phone): k/N, the

@@ -104,10 +104,12 @@ fn memory_fit(prepared: &Prepared, available: Option<u64>) -> Option<crate::resu
     Some(crate::results::MemoryFit { planned_bytes, file_bytes: model.size_bytes, available_bytes, fits })
 }
 
-/// Host path of a run's ETDump: `<dir>/<model>-<load mode>-t<threads>-r<repeat>.etdump`.
-fn etdump_path(dir: &std::path::Path, model: &str, cell: &Cell) -> PathBuf {
+/// Host path of a run's ETDump: `<dir>/<model>-<load mode>-t<threads>[-cpus0x2-mem512MiB-pp32-tg32]-r<repeat>.etdump`
+/// (the run's identity qualifiers, so runs on other cores or workloads never overwrite each other's profile).
+fn etdump_path(dir: &std::path::Path, model: &str, cell: &Cell, params: &RunParams) -> PathBuf {
     let threads = cell.threads.map(|t| t.to_string()).unwrap_or_else(|| "auto".into());
-    dir.join(format!("{model}-{}-t{threads}-r{}.etdump", cell.load_mode, cell.repeat))
+    let extra = crate::results::identity::RunIdentity::planned("", model, "", params).qualifiers("-");
+    dir.join(file_safe(&format!("{model}-{}-t{threads}{extra}-r{}.etdump", cell.load_mode, cell.repeat)))
 }
 
 fn attach_profile(
@@ -158,7 +160,7 @@ fn run_cell(
         }
         (Ok(model), _) => {
             let etdump = profiles.filter(|_| plan.settings.spec.profile).map(|dir| {
-                let host = etdump_path(dir, &model.name, cell);
+                let host = etdump_path(dir, &model.name, cell, &params);
                 (device.artifact_path(&host), host)
             });
             let dump = plan.dump_outputs.as_ref().map(|dir| {
@@ -425,17 +427,23 @@ pub fn execute(
     Ok(doc)
 }
 
-/// Whether `doc` already holds the run of `cell` (same device, model file, load mode, threads and repeat).
+/// Whether `doc` already holds the run of `cell`: a row of the same model file and repeat whose planned identity
+/// (device, method, threads, CPU affinity, memory limit, load mode, inputs or workload, runner, energy) is the
+/// cell's, so changing any of them re-runs.
 fn done(plan: &Plan, cell: &Cell, doc: &Document) -> bool {
+    use crate::results::identity::RunIdentity;
     let path = plan.models[cell.model].display().to_string();
+    let params = plan.params(cell);
+    let wanted = RunIdentity::planned(plan.device.name(), "", "", &params);
     doc.runs.iter().any(|r| {
-        r.device.name == plan.device.name()
-            && r.model.path == path
-            && r.pairing.is_some() == plan.settings.paired
-            && r.params.spec.load_mode == cell.load_mode
-            && r.params.spec.threads == cell.threads
-            && r.params.spec.llm == plan.params(cell).spec.llm
-            && r.params.repeat_index == cell.repeat
+        r.model.path == path && r.pairing.is_some() == plan.settings.paired && r.params.repeat_index == cell.repeat && {
+            let mut got = RunIdentity::planned(&r.device.name, "", "", &r.params);
+            if plan.prompt.is_some() {
+                // A prompt run's token input is the fitted prompt, filled in after planning.
+                got.input.clone_from(&wanted.input);
+            }
+            got == wanted
+        }
     })
 }
 

@@ -212,7 +212,7 @@ fn a_format_1_sqlite_file_migrates_forward_keeps_its_runs_and_copies_into_postgr
     std::fs::copy(repo().join("harness/tests/integration/data/history-format1.sqlite"), &old).unwrap();
     let out = history(s(&old), &["check"]);
     assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out));
-    assert!(stderr_of(&out).contains("migrated from format 1 to 2 (2 run(s) kept)"), "{}", text(&out));
+    assert!(stderr_of(&out).contains("migrated from format 1 to 3 (2 run(s) kept)"), "{}", text(&out));
     let series = History::open(&old).unwrap().series().unwrap();
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].runs.len(), 2);
@@ -220,7 +220,7 @@ fn a_format_1_sqlite_file_migrates_forward_keeps_its_runs_and_copies_into_postgr
     let host = series[0].runs[0].device.info.hostname.clone().unwrap();
     assert!(series[0].key.contains(&format!(" on {host} |")), "{}", series[0].key);
     assert_eq!(series[0].origins[0].host.as_deref(), Some(host.as_str()));
-    // Opened again: already format 2, nothing to migrate.
+    // Opened again: already format 3, nothing to migrate.
     assert!(!stderr_of(&history(s(&old), &["check"])).contains("migrated"));
 
     let pg = Db::new("copy");
@@ -237,6 +237,66 @@ fn a_format_1_sqlite_file_migrates_forward_keeps_its_runs_and_copies_into_postgr
     assert_eq!(copied[0].batches, series[0].batches);
     let samples: usize = series[0].runs.iter().map(|r| r.samples.timed_ns.len()).sum();
     assert_eq!(pg.count("SELECT count(*) FROM samples") as usize, samples);
+}
+
+/// The committed format-2 histories (written by etbench before the run identity named CPU affinity): two nights of
+/// a plain 1-thread run and one night pinned to CPU 1 (`--cpu-affinity 0x2`), which format 2 pooled into one series.
+fn assert_format_2_migrated(db: &str, out: &Output) {
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(out));
+    assert!(stderr_of(out).contains("migrated from format 2 to 3 (3 run(s) kept)"), "{}", text(out));
+    let series = History::open_str(db).unwrap().series().unwrap();
+    // The pinned night is its own series now; the two plain nights keep theirs, under the key they had.
+    assert_eq!(series.len(), 2, "{:#?}", series.iter().map(|s| &s.key).collect::<Vec<_>>());
+    let (pinned, plain): (Vec<_>, Vec<_>) = series.iter().partition(|s| s.key.contains("CPUs 0x2"));
+    assert_eq!((pinned.len(), plain.len()), (1, 1));
+    assert_eq!(pinned[0].runs.len(), 1);
+    assert_eq!(plain[0].runs.len(), 2);
+    assert!(pinned[0].runs.iter().all(|r| r.params.spec.cpu_affinity.is_some()));
+    assert!(plain[0].runs.iter().all(|r| r.params.spec.cpu_affinity.is_none()));
+    // Tonight's plain run (re-keyed by this etbench) continues the plain series: same key text.
+    let host = plain[0].origins[0].host.clone().unwrap();
+    let mut doc = Document::new(etbench::results::provenance::provenance(vec!["etbench".into()]));
+    doc.provenance.host.hostname = Some(host);
+    doc.provenance.etbench_version = "0.1.0".into();
+    doc.runs.push(plain[0].runs[0].clone());
+    assert_eq!(SeriesKey::of(&doc, &doc.runs[0]).text(), plain[0].key);
+    // Opened again: nothing to migrate.
+    assert!(!stderr_of(&history(db, &["check"])).contains("migrated"));
+}
+
+#[test]
+fn a_format_2_sqlite_file_migrates_to_format_3_and_splits_runs_pinned_to_other_cpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("format 2.sqlite");
+    std::fs::copy(repo().join("harness/tests/integration/data/history-format2.sqlite"), &db).unwrap();
+    let out = history(s(&db), &["check"]);
+    assert_format_2_migrated(s(&db), &out);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let digests: Vec<(String, String)> = conn
+        .prepare("SELECT identity, cpu_affinity FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(digests.len(), 3);
+    assert!(digests.iter().all(|(d, _)| d.len() == 16), "{digests:?}");
+    assert_eq!(digests[0].0, digests[1].0, "two nights of one series share its digest");
+    assert_ne!(digests[0].0, digests[2].0, "the pinned night has its own");
+    assert_eq!(digests.iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(), ["", "", "0x2"]);
+}
+
+#[test]
+fn a_format_2_postgres_database_migrates_to_format_3_and_splits_runs_pinned_to_other_cpus() {
+    let pg = Db::new("format2");
+    // A dump of a format-2 database (pg_dump --inserts of what etbench wrote), loaded as a user would restore it.
+    let dump = std::fs::read_to_string(repo().join("harness/tests/integration/data/history-format2.pg.sql")).unwrap();
+    pg.client().batch_execute(&dump).unwrap();
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 3);
+    let out = history(&pg.url, &["check"]);
+    assert_format_2_migrated(&pg.url, &out);
+    assert_eq!(pg.count("SELECT count(DISTINCT identity) FROM runs WHERE length(identity) = 16"), 2);
+    assert_eq!(pg.count("SELECT count(*) FROM runs WHERE cpu_affinity = '0x2'"), 1);
 }
 
 #[test]
@@ -374,7 +434,7 @@ fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
         let out = history(&pg.url, args);
         assert!(matches!(out.status.code(), Some(1) | Some(2)), "{}", text(&out));
         assert!(
-            stderr_of(&out).contains("history format 7 needs a newer etbench (this one reads formats 1 to 2)"),
+            stderr_of(&out).contains("history format 7 needs a newer etbench (this one reads formats 1 to 3)"),
             "{}",
             text(&out)
         );

@@ -13,6 +13,7 @@ mod energy;
 mod export;
 mod fleet;
 mod front_door;
+mod identity;
 mod ingest;
 mod inspect_llm;
 mod interrupt;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 /// The history format this etbench writes. 1: runs + samples; 2: + device identity, host and CI provenance per run,
-/// which the series key carries.
-pub const FORMAT: u32 = 2;
+/// which the series key carries; 3: + the run identity's stable digest (`identity`) and CPU affinity / memory limit
+/// columns; series keys name the CPU mask, memory limit and energy sampling when a run had them.
+pub const FORMAT: u32 = 3;
 
 /// A history database: a SQLite file or a PostgreSQL URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +137,13 @@ pub struct Row {
     pub latency_median_ns: Option<f64>,
     pub run_json: String,
     pub ci_json: Option<String>,
+    /// The series' stable digest ([`crate::analysis::history::SeriesKey::digest`]): the same for every night of a
+    /// series whatever its display text.
+    pub identity: String,
+    /// The CPU mask the run was pinned to (empty: none).
+    pub cpu_affinity: String,
+    /// The memory limit in bytes (none: unlimited).
+    pub memory_limit_bytes: Option<i64>,
     pub samples: Vec<i64>,
 }
 
@@ -156,6 +164,7 @@ enum Value<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     OptReal(Option<f64>),
+    OptInt(Option<i64>),
 }
 
 impl rusqlite::ToSql for Value<'_> {
@@ -164,6 +173,7 @@ impl rusqlite::ToSql for Value<'_> {
             Value::Text(s) => s.to_sql(),
             Value::OptText(s) => s.to_sql(),
             Value::OptReal(v) => v.to_sql(),
+            Value::OptInt(v) => v.to_sql(),
         }
     }
 }
@@ -178,11 +188,14 @@ impl postgres::types::ToSql for Value<'_> {
             Value::Text(s) => s.to_sql(ty, out),
             Value::OptText(s) => s.to_sql(ty, out),
             Value::OptReal(v) => v.to_sql(ty, out),
+            Value::OptInt(v) => v.to_sql(ty, out),
         }
     }
 
     fn accepts(ty: &postgres::types::Type) -> bool {
-        <&str as postgres::types::ToSql>::accepts(ty) || <f64 as postgres::types::ToSql>::accepts(ty)
+        <&str as postgres::types::ToSql>::accepts(ty)
+            || <f64 as postgres::types::ToSql>::accepts(ty)
+            || <i64 as postgres::types::ToSql>::accepts(ty)
     }
 
     postgres::types::to_sql_checked!();
@@ -193,6 +206,7 @@ trait Columns {
     fn text(&self, i: usize) -> anyhow::Result<String>;
     fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>>;
     fn opt_real(&self, i: usize) -> anyhow::Result<Option<f64>>;
+    fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>>;
 }
 
 impl Columns for rusqlite::Row<'_> {
@@ -203,6 +217,9 @@ impl Columns for rusqlite::Row<'_> {
         Ok(self.get(i)?)
     }
     fn opt_real(&self, i: usize) -> anyhow::Result<Option<f64>> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>> {
         Ok(self.get(i)?)
     }
 }
@@ -217,11 +234,14 @@ impl Columns for postgres::Row {
     fn opt_real(&self, i: usize) -> anyhow::Result<Option<f64>> {
         Ok(self.try_get(i)?)
     }
+    fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
 }
 
 impl Row {
     /// The values of [`COLUMNS`], in order: the one list of them.
-    fn values(&self) -> [Value<'_>; 19] {
+    fn values(&self) -> [Value<'_>; 22] {
         use Value::*;
         [
             Text(&self.series),
@@ -243,6 +263,9 @@ impl Row {
             OptReal(self.latency_median_ns),
             Text(&self.run_json),
             OptText(self.ci_json.as_deref()),
+            Text(&self.identity),
+            Text(&self.cpu_affinity),
+            OptInt(self.memory_limit_bytes),
         ]
     }
 
@@ -268,6 +291,9 @@ impl Row {
             latency_median_ns: c.opt_real(16)?,
             run_json: c.text(17)?,
             ci_json: c.opt_text(18)?,
+            identity: c.text(19)?,
+            cpu_affinity: c.text(20)?,
+            memory_limit_bytes: c.opt_int(21)?,
             samples: Vec::new(),
         })
     }
@@ -288,7 +314,8 @@ impl Stored {
 }
 
 const COLUMNS: &str = "series, device, device_id, host, model_name, model_sha256, method, threads, load_mode, input, \
-                       etbench_version, executorch_version, run_id, batch, started_at, source, latency_median_ns, run_json, ci_json";
+                       etbench_version, executorch_version, run_id, batch, started_at, source, latency_median_ns, run_json, ci_json, \
+                       identity, cpu_affinity, memory_limit_bytes";
 
 /// Shared by both dialects: a run already present (same series, run id and start) is skipped, and no id comes back.
 fn insert_run() -> String {
@@ -325,6 +352,9 @@ CREATE TABLE IF NOT EXISTS runs (
     device_id TEXT NOT NULL DEFAULT '',
     host TEXT NOT NULL DEFAULT '',
     ci_json TEXT,
+    identity TEXT NOT NULL DEFAULT '',
+    cpu_affinity TEXT NOT NULL DEFAULT '',
+    memory_limit_bytes INTEGER,
     UNIQUE (series, run_id, started_at)
 );
 CREATE INDEX IF NOT EXISTS runs_by_series_time ON runs (series, started_at);
@@ -342,6 +372,13 @@ ALTER TABLE runs ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN ci_json TEXT;
 ";
+
+/// Format 2 → 3, both dialects: the identity columns; their values and the series keys are filled in by the caller.
+const MIGRATE_2_TO_3: [&str; 3] = [
+    "ALTER TABLE runs ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN cpu_affinity TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN memory_limit_bytes BIGINT",
+];
 
 const POSTGRES_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -366,6 +403,9 @@ CREATE TABLE IF NOT EXISTS runs (
     device_id TEXT NOT NULL DEFAULT '',
     host TEXT NOT NULL DEFAULT '',
     ci_json TEXT,
+    identity TEXT NOT NULL DEFAULT '',
+    cpu_affinity TEXT NOT NULL DEFAULT '',
+    memory_limit_bytes BIGINT,
     UNIQUE (series, run_id, started_at)
 );
 CREATE INDEX IF NOT EXISTS runs_by_series_time ON runs (series, started_at);
@@ -377,9 +417,23 @@ CREATE TABLE IF NOT EXISTS samples (
 );
 ";
 
-/// A migration to the next format, given the rows' series keys recomputed by the caller (`rekey`: run JSON and
-/// etbench version → (series, device id, host)).
-pub type Rekey<'a> = &'a dyn Fn(&str, &str) -> anyhow::Result<(String, String, String)>;
+/// A migration to the next format, given the rows' series keys recomputed by the caller (`rekey`: run JSON, etbench
+/// version and the host stored with the row (none before format 2) → the row's identity columns).
+pub type Rekey<'a> = &'a dyn Fn(&str, &str, Option<&str>) -> anyhow::Result<Rekeyed>;
+
+/// A stored row's identity columns as this etbench computes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rekeyed {
+    pub series: String,
+    pub device_id: String,
+    pub host: String,
+    pub identity: String,
+    pub cpu_affinity: String,
+    pub memory_limit_bytes: Option<i64>,
+}
+
+const REKEY: &str = "UPDATE runs SET series = $1, device_id = $2, host = $3, identity = $4, cpu_affinity = $5, \
+                     memory_limit_bytes = $6 WHERE id = $7";
 
 enum Conn {
     Sqlite(rusqlite::Connection),
@@ -457,26 +511,40 @@ impl Store {
                         |r| r.get(0),
                     ))?;
                     let format = parse_format(found.as_deref(), &location)?;
-                    if format == 1 && read_only {
-                        bail!("--db {location}: history format 1 is migrated to format {FORMAT} when first opened, which needs write access to the file; run any `etbench history` command on it once with write access");
+                    if format < FORMAT && read_only {
+                        bail!("--db {location}: history format {format} is migrated to format {FORMAT} when first opened, which needs write access to the file; run any `etbench history` command on it once with write access");
                     }
-                    if format == 1 {
-                        tx.execute_batch(SQLITE_1_TO_2)?;
-                        let rows: Vec<(i64, String, String)> = {
-                            let mut stmt = tx.prepare("SELECT id, run_json, etbench_version FROM runs")?;
-                            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    if format < FORMAT {
+                        if format == 1 {
+                            tx.execute_batch(SQLITE_1_TO_2)?;
+                        }
+                        for step in MIGRATE_2_TO_3 {
+                            tx.execute(step, [])?;
+                        }
+                        let rows: Vec<(i64, String, String, String)> = {
+                            let mut stmt = tx.prepare("SELECT id, run_json, etbench_version, host FROM runs")?;
+                            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                             rows.collect::<Result<_, _>>()?
                         };
-                        for (id, json, version) in &rows {
-                            let (series, device_id, host) = rekey(json, version)?;
+                        for (id, json, version, host) in &rows {
+                            let stored_host = (format >= 2).then_some(host.as_str());
+                            let k = rekey(json, version, stored_host)?;
                             tx.execute(
-                                "UPDATE runs SET series = $1, device_id = $2, host = $3 WHERE id = $4",
-                                rusqlite::params![series, device_id, host, id],
+                                REKEY,
+                                rusqlite::params![
+                                    k.series,
+                                    k.device_id,
+                                    k.host,
+                                    k.identity,
+                                    k.cpu_affinity,
+                                    k.memory_limit_bytes,
+                                    id
+                                ],
                             )?;
                         }
                         tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", [FORMAT.to_string()])?;
                         eprintln!(
-                            "etbench: history {location}: migrated from format 1 to {FORMAT} ({} run(s) kept)",
+                            "etbench: history {location}: migrated from format {format} to {FORMAT} ({} run(s) kept)",
                             rows.len()
                         );
                     }
@@ -500,7 +568,37 @@ impl Store {
                     let found: Option<String> =
                         tx.query_opt("SELECT value FROM meta WHERE name = 'format'", &[])?.map(|r| r.get(0));
                     // Format 2 is the first PostgreSQL format; later ones add their steps here.
-                    parse_format(found.as_deref(), &location)?;
+                    let format = parse_format(found.as_deref(), &location)?;
+                    if format < FORMAT {
+                        for step in MIGRATE_2_TO_3 {
+                            tx.execute(step, &[])?;
+                        }
+                        let rows: Vec<(i64, String, String, String)> = tx
+                            .query("SELECT id, run_json, etbench_version, host FROM runs", &[])?
+                            .iter()
+                            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                            .collect();
+                        for (id, json, version, host) in &rows {
+                            let k = rekey(json, version, Some(host))?;
+                            tx.execute(
+                                REKEY,
+                                &[
+                                    &k.series,
+                                    &k.device_id,
+                                    &k.host,
+                                    &k.identity,
+                                    &k.cpu_affinity,
+                                    &k.memory_limit_bytes,
+                                    id,
+                                ],
+                            )?;
+                        }
+                        tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", &[&FORMAT.to_string()])?;
+                        eprintln!(
+                            "etbench: history {location}: migrated from format {format} to {FORMAT} ({} run(s) kept)",
+                            rows.len()
+                        );
+                    }
                 }
                 tx.commit()?;
             }
