@@ -657,9 +657,12 @@ impl LlmArgs {
 
 /// A generation workload longer than an LLM program's context is refused before anything runs, naming the limit
 /// and where it came from (programs that are not LLM programs are left to the run, which says what it found).
-fn check_workloads(models: &[PathBuf], workloads: &[etbench_protocol::LlmSpec]) -> anyhow::Result<()> {
+fn check_workloads(
+    models: &[std::sync::Arc<crate::plan::model::Model>],
+    workloads: &[etbench_protocol::LlmSpec],
+) -> anyhow::Result<()> {
     for model in models {
-        let Some(program) = crate::plan::cached_llm(model) else { continue };
+        let Some(program) = model.llm() else { continue };
         let Some(max) = program.max_context else { continue };
         if let Some(w) = workloads.iter().find(|w| w.positions() > max as u64) {
             return Err(arg_error(format!(
@@ -817,12 +820,13 @@ fn drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
     args.measure.pin_cores(device.as_ref(), &mut spec)?;
     let out_path = args.out.unwrap_or_else(|| PathBuf::from("etbench-results").join(format!("{}-drift", timestamp())));
     let out = prepare_out(&out_path)?;
-    let models: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
+    let paths: Vec<PathBuf> = std::iter::once(args.reference).chain(args.candidates).collect();
     let mut plan = Plan {
         device,
-        models,
+        models: crate::plan::model::Model::all(&paths),
         settings: args.measure.settings(spec),
         prompt: None,
+        text_run: None,
         dump_outputs: None,
         model_devices: Vec::new(),
     };
@@ -879,7 +883,11 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let _lock = crate::device::lock::lock_device(device.name())?;
     let mut plan = Plan {
         device,
-        models: vec![args.model.clone(), args.model.clone()],
+        models: {
+            // A/A: the same model twice, worked out once.
+            let model = crate::plan::model::Model::new(args.model.clone());
+            vec![model.clone(), model]
+        },
         settings: Settings {
             spec: RunSpec { iterations: args.pairs, ..base.clone() },
             repeats: args.sessions,
@@ -887,6 +895,7 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
             ..Settings::default()
         },
         prompt: None,
+        text_run: None,
         dump_outputs: None,
         model_devices: Vec::new(),
     };
@@ -1235,7 +1244,8 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         .map(|p| p.tokenizer.encode(&p.text).map_err(|e| arg_error(format!("--prompt: {e}"))))
         .transpose()?;
     let workloads = args.llm.workloads(prompt_ids.as_deref());
-    check_workloads(&args.models, &workloads)?;
+    let models = crate::plan::model::Model::all(&args.models);
+    check_workloads(&models, &workloads)?;
     let devices: Vec<_> = names
         .iter()
         // With a runner per model, the device itself (its facts, its lock) has the first model's.
@@ -1279,22 +1289,15 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         };
         plans.push(Plan {
             device,
-            models: args.models.clone(),
+            models: models.clone(),
             settings,
             prompt: prompt.clone(),
+            text_run: text_run.clone(),
             dump_outputs: None,
             model_devices,
         });
     }
-    let mut doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
-    if let Some(p) = &text_run {
-        // Text runs of LLM programs: the prompt and the generated ids as text, beside the ids.
-        for llm in doc.runs.iter_mut().filter_map(|r| r.llm.as_mut()) {
-            llm.prompt_text = Some(p.text.clone());
-            llm.generated_text = Some(p.tokenizer.decode(llm.generated()));
-        }
-        out.write_results(&doc)?;
-    }
+    let doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
     match args.format {
         RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
         RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
@@ -1356,9 +1359,10 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     args.measure.pin_cores(&device, &mut spec)?;
     let plan = Plan {
         device: Box::new(device),
-        models,
+        models: crate::plan::model::Model::all(&models),
         settings: Settings { llm_auto: true, ..args.measure.settings(spec) },
         prompt: None,
+        text_run: None,
         dump_outputs: None,
         model_devices: Vec::new(),
     };

@@ -107,11 +107,6 @@ pub fn generation_sampling(mut spec: RunSpec) -> RunSpec {
     spec
 }
 
-/// The LLM program inside `path`, when it is one with a KV cache (read from its flatbuffer, no runtime).
-pub fn cached_llm(path: &std::path::Path) -> Option<etbench_protocol::LlmProgram> {
-    crate::inspect::inspect(path).ok()?.llm.filter(|p| p.convention.has_cache())
-}
-
 /// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
 #[derive(Clone)]
 pub struct Prompt {
@@ -121,9 +116,12 @@ pub struct Prompt {
 
 pub struct Plan {
     pub device: Box<dyn Device>,
-    pub models: Vec<PathBuf>,
+    /// The models, each worked out once ([`model::Model`]) and shared with the other devices' plans.
+    pub models: Vec<std::sync::Arc<model::Model>>,
     pub settings: Settings,
     pub prompt: Option<Prompt>,
+    /// A text prompt driving generation runs of LLM programs: their rows carry the prompt and the generated text.
+    pub text_run: Option<Prompt>,
     /// Keep the raw bytes of every run's output 0 in this host directory (drift compares logits from them).
     pub dump_outputs: Option<PathBuf>,
     /// One device per model when the models have runners of their own (`--runner` per model: paired processes),
@@ -190,8 +188,8 @@ impl Plan {
         if let Some(w) = s.workloads.get(cell.workload) {
             spec.llm = Some(w.clone());
         } else if s.llm_auto && spec.llm.is_none() && spec.inputs.is_empty() && spec.generate == 0 {
-            if let Some(program) = self.models.get(cell.model).and_then(|m| cached_llm(m)) {
-                spec.llm = Some(default_workload(&program));
+            if let Some(program) = self.models.get(cell.model).and_then(|m| m.llm()) {
+                spec.llm = Some(default_workload(program));
             }
         }
         if spec.llm.is_some() && s.generation_defaults {

@@ -1,9 +1,11 @@
 //! Model files on the host: checked before anything is started, hashed once per file version.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use etbench_protocol::ErrorKind;
+use etbench_protocol::{ErrorKind, LlmProgram};
 
+use crate::inspect::Inspection;
 use crate::results::ModelRef;
 
 /// A model file that cannot be benchmarked, with the fix in the message.
@@ -41,4 +43,47 @@ pub fn inspect(path: &Path) -> Result<ModelRef, ModelProblem> {
     let sha256 =
         crate::device::push::sha256_cached(path).map_err(|e| problem(ErrorKind::Io, format!("model {shown}: {e}")))?;
     Ok(ModelRef { path: shown.to_string(), name: name_of(path), size_bytes: meta.len(), sha256 })
+}
+
+/// A model of the plan, worked out once: its file check and content hash, what its flatbuffer says, and whether it
+/// is an LLM program with a KV cache (its calling convention). Every host-side question about a model is answered
+/// here — nothing else on the host hashes, inspects or recognises a model — and each fact is computed the first
+/// time it is asked for, so a 13 GB file is hashed and read once per `etbench` invocation, however many devices,
+/// cells and repeats the sweep has. Shared between the plans of several devices (`Arc`).
+#[derive(Debug)]
+pub struct Model {
+    pub path: PathBuf,
+    checked: OnceLock<Result<ModelRef, ModelProblem>>,
+    inspection: OnceLock<Option<Inspection>>,
+}
+
+impl Model {
+    pub fn new(path: impl Into<PathBuf>) -> Arc<Self> {
+        Arc::new(Self { path: path.into(), checked: OnceLock::new(), inspection: OnceLock::new() })
+    }
+
+    /// Models for paths, in order.
+    pub fn all(paths: &[PathBuf]) -> Vec<Arc<Self>> {
+        paths.iter().map(|p| Self::new(p.clone())).collect()
+    }
+
+    /// The file check and its sha256 (hashed once per file version: [`crate::device::push::sha256_cached`]).
+    pub fn checked(&self) -> &Result<ModelRef, ModelProblem> {
+        self.checked.get_or_init(|| inspect(&self.path))
+    }
+
+    /// What the program's flatbuffer says (methods, delegates, KV cache, metadata), read without the runtime; none
+    /// when the file is not a readable program.
+    pub fn inspection(&self) -> Option<&Inspection> {
+        self.inspection.get_or_init(|| crate::inspect::inspect(&self.path).ok()).as_ref()
+    }
+
+    /// The LLM program inside, when it is one with a KV cache.
+    pub fn llm(&self) -> Option<&LlmProgram> {
+        self.inspection()?.llm.as_ref().filter(|p| p.convention.has_cache())
+    }
+
+    pub fn display(&self) -> std::path::Display<'_> {
+        self.path.display()
+    }
 }

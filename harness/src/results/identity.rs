@@ -261,7 +261,11 @@ pub fn bytes_label(bytes: u64) -> String {
     for (unit, size) in UNITS {
         if bytes >= size {
             let v = bytes as f64 / size as f64;
-            return if bytes.is_multiple_of(size) { format!("{} {unit}", bytes / size) } else { format!("{v:.1} {unit}") };
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{v:.1} {unit}")
+            };
         }
     }
     format!("{bytes} B")

@@ -40,15 +40,16 @@ struct Prepared {
 }
 
 fn prepare(plan: &Plan, index: usize) -> Prepared {
-    let path = &plan.models[index];
-    let checked = model::inspect(path);
+    let program = &plan.models[index];
+    let path = &program.path;
+    let checked = program.checked().clone();
     let expectation = checked.as_ref().ok().and_then(|m| manifest::expectation_for(path, &m.sha256));
     let prompt = match (&checked, &plan.prompt) {
         (Ok(m), Some(p)) => Some(prepare_prompt(plan, index, p, m)),
         _ => None,
     };
     let method = &plan.settings.spec.method;
-    let inspection = checked.as_ref().ok().and_then(|_| crate::inspect::inspect(path).ok());
+    let inspection = checked.as_ref().ok().and_then(|_| program.inspection().cloned());
     // A program with separate prefill and decode methods has no `forward`: its methods share one arena in a
     // generation run, so it needs the largest of them.
     let planned_bytes = inspection.as_ref().and_then(|i| {
@@ -61,16 +62,35 @@ fn prepare(plan: &Plan, index: usize) -> Prepared {
     Prepared { checked, expectation, prompt, planned_bytes, inspection }
 }
 
-/// What the host knows of a generation run's program from its flatbuffer: the delegate, the KV cache, the bytes a
-/// decode step reads.
-fn enrich_llm(row: &mut RunResult, prepared: &[Option<Prepared>], plan: &Plan) {
-    let Some(llm) = row.llm.as_mut() else { return };
-    let index = plan.models.iter().position(|m| m.display().to_string() == row.model.path);
-    let Some(ins) = index.and_then(|i| prepared.get(i)?.as_ref()?.inspection.as_ref()) else { return };
-    let backends: Vec<&str> = ins.delegates.iter().map(|d| d.backend.as_str()).collect();
-    llm.backend = (!backends.is_empty()).then(|| backends.join(", "));
-    llm_facts(ins, llm);
+/// The one place a row gets the sweep's facts, after [`process`] absorbed the runner's lines and judged its exit:
+/// the fitted prompt and the generated text, the model's label, will-it-fit, and what the host knows of a
+/// generation run's program from its flatbuffer (delegate, KV cache, the bytes a decode step reads). Then the
+/// summary is derived once, from every fact it reads (decode bytes/s needs the decode step's bytes), and the
+/// warnings are assessed once, from the finished row. Nothing edits a row after this.
+fn finish_row(plan: &Plan, model: usize, prepared: &Prepared, available: Option<u64>, mut row: RunResult) -> RunResult {
+    if let (Some(Ok(input)), Some(p)) = (&prepared.prompt, &plan.prompt) {
+        row.prompt = Some(input.record.clone());
+        if let Some(generation) = row.generation.as_mut() {
+            generation.text = Some(p.tokenizer.decode(&generation.token_ids));
+        }
+    }
+    if let Some(llm) = row.llm.as_mut() {
+        if let Some(p) = &plan.text_run {
+            // Text runs of LLM programs: the prompt and the generated ids as text, beside the ids.
+            llm.prompt_text = Some(p.text.clone());
+            llm.generated_text = Some(p.tokenizer.decode(llm.generated()));
+        }
+        if let Some(ins) = prepared.inspection.as_ref() {
+            let backends: Vec<&str> = ins.delegates.iter().map(|d| d.backend.as_str()).collect();
+            llm.backend = (!backends.is_empty()).then(|| backends.join(", "));
+            llm_facts(ins, llm);
+        }
+    }
+    row.model.name = plan.model_label(model, &row.model.name);
+    row.memory_fit = memory_fit(prepared, available);
     row.summarise();
+    row.warnings = crate::results::warnings::assess(&row);
+    row
 }
 
 /// The KV cache and the bytes a decode step reads, from the flatbuffer; the step is taken halfway through the decode
@@ -141,7 +161,7 @@ fn run_cell(
     profiles: Option<&std::path::Path>,
     available: Option<u64>,
 ) -> RunResult {
-    let path = &plan.models[cell.model];
+    let path = &plan.models[cell.model].path;
     if let Some(Ok(input)) = &prepared.prompt {
         let mut inputs = params.spec.inputs.clone();
         if inputs.is_empty() {
@@ -151,7 +171,7 @@ fn run_cell(
         params.spec.inputs = inputs;
         params.spec.real_tokens = Some(input.record.real_tokens as u32);
     }
-    let mut row = match (&prepared.checked, &prepared.prompt) {
+    let row = match (&prepared.checked, &prepared.prompt) {
         (Err(p), _) => {
             process::error_row(device_ref.clone(), model::unreadable(path), params, p.kind, p.message.clone())
         }
@@ -193,16 +213,7 @@ fn run_cell(
             row
         }
     };
-    if let (Some(Ok(input)), Some(p)) = (&prepared.prompt, &plan.prompt) {
-        row.prompt = Some(input.record.clone());
-        if let Some(generation) = row.generation.as_mut() {
-            generation.text = Some(p.tokenizer.decode(&generation.token_ids));
-        }
-    }
-    row.model.name = plan.model_label(cell.model, &row.model.name);
-    row.memory_fit = memory_fit(prepared, available);
-    row.warnings = crate::results::warnings::assess(&row);
-    row
+    finish_row(plan, cell.model, prepared, available, row)
 }
 
 /// One paired session: every model in one runner process. A model whose file check failed makes every row an
@@ -216,12 +227,12 @@ fn run_session_cell(
 ) -> Vec<RunResult> {
     let params = plan.params(cell);
     let bad = prepared.iter().zip(&plan.models).find_map(|(p, path)| p.checked.as_ref().err().map(|e| (path, e)));
-    let mut rows = match bad {
+    let rows = match bad {
         Some((bad_path, problem)) => prepared
             .iter()
             .zip(&plan.models)
             .map(|(p, path)| {
-                let model = p.checked.clone().unwrap_or_else(|_| model::unreadable(path));
+                let model = p.checked.clone().unwrap_or_else(|_| model::unreadable(&path.path));
                 let message = format!("paired session not started: {}: {}", bad_path.display(), problem.message);
                 process::error_row(device_ref.clone(), model, params.clone(), problem.kind, message)
             })
@@ -235,11 +246,7 @@ fn run_session_cell(
             process::run_session(plan.device.as_ref(), device_ref.clone(), models, params, &[])
         }
     };
-    for (row, p) in rows.iter_mut().zip(prepared) {
-        row.memory_fit = memory_fit(p, available);
-        row.warnings = crate::results::warnings::assess(row);
-    }
-    rows
+    rows.into_iter().zip(prepared).enumerate().map(|(m, (row, p))| finish_row(plan, m, p, available, row)).collect()
 }
 
 /// A paired in-process session loads every model at once: said before loading when their planned memory (KV caches
@@ -296,7 +303,7 @@ fn run_process_pairs(
         .map(|(i, (p, path))| {
             plan.model_label(
                 i,
-                &p.checked.as_ref().map(|m| m.name.clone()).unwrap_or_else(|_| model::unreadable(path).name),
+                &p.checked.as_ref().map(|m| m.name.clone()).unwrap_or_else(|_| model::unreadable(&path.path).name),
             )
         })
         .collect();
@@ -545,7 +552,6 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
             )]
         };
         for mut row in rows {
-            enrich_llm(&mut row, &prepared, plan);
             if crate::progress::interrupted() && !row.is_ok() && !row.is_interrupted() {
                 // A push or probe cut short by the signal fails with its own words: it is the interrupted run.
                 mark_interrupted(&mut row);
