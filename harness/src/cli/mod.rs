@@ -234,32 +234,12 @@ struct Measure {
     runner: Vec<PathBuf>,
 }
 
-/// A paired session given no `--iters`/`--until-ci` samples until it can call a 10 % change: rounds go on until
-/// the 95 % interval of every model's ratio to the reference is within ±[`PAIRED_DEFAULT_CI_PCT`] %, at least
-/// [`PAIRED_MIN_ROUNDS`] and at most [`PAIRED_MAX_ROUNDS`] rounds (measured: 20 fixed rounds gave intervals of ±5–10 %
-/// on this VM, too wide for a 10 % slowdown to clear the 5 % threshold).
-const PAIRED_DEFAULT_CI_PCT: f64 = 2.0;
-const PAIRED_MIN_ROUNDS: u32 = 20;
-const PAIRED_MAX_ROUNDS: u32 = 500;
-
-fn paired_defaults(spec: RunSpec) -> RunSpec {
-    RunSpec {
-        until_ci_pct: Some(PAIRED_DEFAULT_CI_PCT),
-        iterations: PAIRED_MAX_ROUNDS,
-        min_iterations: spec.min_iterations.max(PAIRED_MIN_ROUNDS),
-        ..spec
-    }
-}
-
 /// `--iters N` or `--iters auto`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Iters {
     Count(u32),
     Auto,
 }
-
-/// The most iterations `--iters auto` takes (the time budget usually ends it first).
-const AUTO_MAX_ITERATIONS: u32 = 100_000;
 
 fn parse_iters(s: &str) -> Result<Iters, String> {
     match s {
@@ -315,7 +295,7 @@ impl Measure {
         match self.iters {
             Some(Iters::Count(n)) => spec.iterations = n,
             Some(Iters::Auto) => {
-                spec.iterations = AUTO_MAX_ITERATIONS;
+                spec.iterations = crate::plan::defaults::AUTO_MAX_ITERATIONS;
                 spec.until_ci_pct = Some(self.precision);
             }
             None => {}
@@ -527,6 +507,10 @@ struct RunArgs {
     /// kept, the interrupted and missing ones run. Takes no other flag.
     #[arg(long, value_name = "DIR", exclusive = true)]
     resume: Option<PathBuf>,
+    /// Print what would run and exit without running: every run's device, model, id and resolved parameters (the
+    /// run specification its runner gets: defaults ← device profile ← these flags) as JSON on stdout.
+    #[arg(long)]
+    print_spec: bool,
     /// Pair the models, the first being the reference: the design that sees small differences on a noisy device.
     /// `in-process`: all in one runner process per repeat, timed iterations alternating (ABBA…) after each one's own
     /// load and warm-up; without --iters/--until-ci, rounds go on until every ratio's 95% interval is within ±2% (20
@@ -637,10 +621,11 @@ impl LlmArgs {
         };
         let prefills: Vec<u32> = match prompt_ids {
             Some(ids) => vec![ids.len() as u32],
-            None if self.prefill.is_empty() => vec![128],
+            None if self.prefill.is_empty() => vec![crate::plan::defaults::PREFILL_TOKENS],
             None => self.prefill.clone(),
         };
-        let decodes = if self.decode.is_empty() { vec![128] } else { self.decode.clone() };
+        let decodes =
+            if self.decode.is_empty() { vec![crate::plan::defaults::DECODE_TOKENS] } else { self.decode.clone() };
         let depths = if self.depth.is_empty() { vec![0] } else { self.depth.clone() };
         let mut out = Vec::new();
         for &prefill in &prefills {
@@ -1182,6 +1167,30 @@ fn resume(dir: &Path) -> anyhow::Result<ExitCode> {
     run_with(args, priors)
 }
 
+/// `run --print-spec`: every cell of every plan as it would run, with the id its row would get.
+fn planned_runs(plans: &[Plan]) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for plan in plans {
+        for cell in plan.cells() {
+            let params = plan.params(&cell);
+            let models: Vec<String> = if plan.settings.paired {
+                plan.models.iter().map(|m| m.display().to_string()).collect()
+            } else {
+                vec![plan.models[cell.model].display().to_string()]
+            };
+            let names: Vec<String> = models.iter().map(|m| crate::plan::model::unreadable(Path::new(m)).name).collect();
+            let id = crate::results::identity::RunIdentity::run_id(plan.device.name(), &names.join("+"), &params);
+            out.push(serde_json::json!({
+                "device": plan.device.name(),
+                "models": models,
+                "id": id,
+                "params": params,
+            }));
+        }
+    }
+    out
+}
+
 fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<ExitCode> {
     let names = args.devices.clone();
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
@@ -1251,8 +1260,6 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
         // With a runner per model, the device itself (its facts, its lock) has the first model's.
         .map(|name| open_device(name, args.devices_dir.as_deref(), runners.first().cloned()))
         .collect::<anyhow::Result<_>>()?;
-    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
-    let out = prepare_out(&out_path)?;
     let mut plans = Vec::new();
     for (device, base) in devices {
         let mut spec = args.measure.complete(base);
@@ -1263,7 +1270,7 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
             spec.inputs = inputs.clone();
         }
         if design == Some(PairedDesign::InProcess) && args.measure.iters.is_none() && args.measure.until_ci.is_none() {
-            spec = paired_defaults(spec);
+            spec = crate::plan::defaults::paired(spec);
         }
         let processes = design == Some(PairedDesign::Processes);
         let llm_auto = workloads.is_empty() && inputs.is_empty() && args.text.generate == 0 && prompt.is_none();
@@ -1297,6 +1304,12 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
             model_devices,
         });
     }
+    if args.print_spec {
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&planned_runs(&plans))?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out_path = args.out.clone().unwrap_or_else(|| PathBuf::from("etbench-results").join(timestamp()));
+    let out = prepare_out(&out_path)?;
     let doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
     match args.format {
         RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,

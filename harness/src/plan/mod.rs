@@ -1,6 +1,7 @@
 //! The plan: what to run where — a device, models, the sweep settings around one run specification, and an
 //! optional prompt — and its cells in execution order. Building a plan touches no device; [`crate::run`] executes it.
 
+pub mod defaults;
 pub mod manifest;
 pub mod model;
 pub mod prompt;
@@ -87,25 +88,7 @@ impl Settings {
     }
 }
 
-/// The generation workload a run of an LLM program gets when none is asked for: llama-bench's pp128 / tg128
-/// cut to fit the program's context (half of it for the prompt at most), one warm-up generation, and generations
-/// until the decode and time-to-first-token intervals are within ±2 % (6 to 50 generations, 2 minutes at most).
-pub fn default_workload(program: &etbench_protocol::LlmProgram) -> LlmSpec {
-    let context = program.max_context.unwrap_or(256).max(2) as u32;
-    let prefill = 128.min(context / 2).max(1);
-    let decode = 128.min(context - prefill).max(1);
-    LlmSpec { prefill, decode, ..LlmSpec::default() }
-}
-
-/// Sampling defaults of a generation run, where the user set none: each iteration is a whole generation.
-pub fn generation_sampling(mut spec: RunSpec) -> RunSpec {
-    spec.warmup = 1;
-    spec.iterations = 50;
-    spec.min_iterations = 6;
-    spec.until_ci_pct = Some(2.0);
-    spec.max_time_s = Some(120.0);
-    spec
-}
+pub use defaults::{generation_sampling, workload as default_workload};
 
 /// A text prompt and the tokenizer that turns it into ids (and generated ids back into text).
 #[derive(Clone)]

@@ -268,12 +268,7 @@ fn together_fit(prepared: &[&Prepared], available: Option<u64>) -> Option<String
     })
 }
 
-/// Neighbour pairs per session of paired processes: at least this many before an interval is trusted, at most
-/// this many however wide it still is.
-const PROCESS_PAIRS_MIN: u32 = 6;
-const PROCESS_PAIRS_MAX: u32 = 40;
-/// The interval half-width a session of paired processes aims for without `--until-ci`.
-const PROCESS_PAIRS_CI_PCT: f64 = 2.0;
+use crate::plan::defaults::{PROCESS_PAIRS_CI_PCT, PROCESS_PAIRS_MAX, PROCESS_PAIRS_MIN};
 
 /// One session of paired processes: a fresh process per model, in A B … order for even pairs and … B A for odd ones
 /// (so drift hits both sides alike), each process with its own load, warm-up and timed iterations. Pairs go on until

@@ -110,3 +110,30 @@ fn a_prefill_sweep_gives_every_run_its_own_id() {
     assert_ne!(ids[0], ids[1]);
     assert!(ids[0].contains("/pp8-tg4/") && ids[1].contains("/pp16-tg4/"), "{ids:?}");
 }
+
+#[test]
+fn print_spec_shows_every_run_as_it_would_run_and_runs_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = etbench()
+        .current_dir(tmp.path())
+        .args(["run", "--print-spec", "--prefill", "8,16", "--decode", "4", "--threads", "1", "--cpu-affinity", "0x1"])
+        .arg("--model")
+        .arg(program("llama-tiny-kv-xnnpack"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(runs.len(), 2);
+    for (run, prefill) in runs.iter().zip([8, 16]) {
+        let spec = &run["params"]["spec"];
+        assert_eq!(spec["llm"]["prefill"], prefill);
+        assert_eq!(spec["cpu_affinity"], "0x1");
+        assert_eq!(spec["threads"], 1);
+        // The generation defaults (plan::defaults) are resolved into the spec.
+        assert_eq!(spec["warmup"], 1);
+        assert_eq!(spec["until_ci_pct"], 2.0);
+        assert!(run["id"].as_str().unwrap().contains(&format!("/cpus0x1/pp{prefill}-tg4/")), "{run}");
+    }
+    // Nothing ran: no results folder.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
