@@ -19,14 +19,12 @@
 //! from the file name's tokens, as ExecuTorch's apps take them, and each says its source in `extra_info`.
 //! `benchmark_values` holds one value per run (repeat), so the dashboard's aggregation sees every repeat.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::export::metric::{groups, load_ns, threads_label, workload_label, Group};
-use crate::inspect::Inspection;
-use crate::results::{AndroidFacts, Document, ProbedInfo, RunResult, SystemInfo};
+use crate::results::{AndroidFacts, Document, ProbedInfo, ProgramFacts, RunResult, SystemInfo};
 
 /// A `Map(String, String)` column.
 type Info = BTreeMap<&'static str, String>;
@@ -57,31 +55,19 @@ pub struct Ci {
 }
 
 impl Ci {
-    pub fn from_env() -> Self {
-        Self::from_vars(&|k| std::env::var(k).ok())
-    }
-
-    /// The CI columns from `var` (an environment); empty values count as missing.
-    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| var(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let pull_request = get("GITHUB_EVENT_NAME").is_some_and(|e| e.starts_with("pull_request"));
-        let pr_head =
-            if pull_request { get("GITHUB_EVENT_PATH").and_then(|p| pull_request_head(Path::new(&p))) } else { None };
+    /// The CI columns of a document: what `etbench run` recorded of its CI job ([`crate::results::CiProvenance`],
+    /// read once, at run time, from GitHub Actions' environment); none outside GitHub Actions.
+    pub fn of(doc: &Document) -> Self {
+        let Some(ci) = doc.provenance.ci.as_ref().filter(|c| c.system == "github") else { return Self::default() };
         Self {
-            repo: get("GITHUB_REPOSITORY"),
-            head_branch: get("GITHUB_HEAD_REF").or_else(|| get("GITHUB_REF")),
-            head_sha: pr_head.or_else(|| get("GITHUB_SHA")),
-            workflow_id: get("GITHUB_RUN_ID").and_then(|v| v.parse().ok()),
-            run_attempt: get("GITHUB_RUN_ATTEMPT").and_then(|v| v.parse().ok()),
-            job: get("GITHUB_JOB"),
+            repo: ci.repo.clone(),
+            head_branch: ci.head_branch.clone(),
+            head_sha: ci.head_sha.clone().or_else(|| ci.commit.clone()),
+            workflow_id: ci.run_id.as_deref().and_then(|v| v.parse().ok()),
+            run_attempt: ci.run_attempt.as_deref().and_then(|v| v.parse().ok()),
+            job: ci.job.clone(),
         }
     }
-}
-
-/// `pull_request.head.sha` of a GitHub event payload.
-fn pull_request_head(event: &Path) -> Option<String> {
-    let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(event).ok()?).ok()?;
-    payload["pull_request"]["head"]["sha"].as_str().map(str::to_owned)
 }
 
 #[derive(Serialize)]
@@ -169,21 +155,15 @@ struct Parts {
 }
 
 /// The rows of `doc`, CI columns from this process's environment, programs read from their files.
+/// The rows of `doc`: everything comes from the document (its CI job, each program's facts as the run recorded
+/// them), so the same document gives the same rows on any machine.
 pub fn render(doc: &Document) -> Vec<u8> {
-    render_with(doc, &Ci::from_env(), &|run| program_of(doc, run))
+    render_with(doc, &Ci::of(doc))
 }
 
-/// The rows of `doc` with the given CI columns; `program` inspects a run's model (`None`: not available).
-pub fn render_with(doc: &Document, ci: &Ci, program: &dyn Fn(&RunResult) -> Option<Inspection>) -> Vec<u8> {
-    let mut programs: HashMap<String, Option<Inspection>> = HashMap::new();
-    let parts: Vec<Parts> = groups([doc])
-        .iter()
-        .map(|g| {
-            let first = g.runs[0];
-            let ins = programs.entry(first.model.sha256.clone()).or_insert_with(|| program(first));
-            parts(doc, g, ci, ins.as_ref())
-        })
-        .collect();
+/// The rows of `doc` with the given CI columns.
+pub fn render_with(doc: &Document, ci: &Ci) -> Vec<u8> {
+    let parts: Vec<Parts> = groups([doc]).iter().map(|g| parts(doc, g, ci, g.runs[0].model.program.as_ref())).collect();
     let rows: Vec<Row> = parts
         .iter()
         .flat_map(|p| {
@@ -207,7 +187,7 @@ pub fn render_with(doc: &Document, ci: &Ci, program: &dyn Fn(&RunResult) -> Opti
     bytes
 }
 
-fn parts(doc: &Document, g: &Group, ci: &Ci, program: Option<&Inspection>) -> Parts {
+fn parts(doc: &Document, g: &Group, ci: &Ci, program: Option<&ProgramFacts>) -> Parts {
     let first = g.runs[0];
     let facts = Facts::of(first, program);
     Parts {
@@ -222,18 +202,6 @@ fn parts(doc: &Document, g: &Group, ci: &Ci, program: Option<&Inspection>) -> Pa
     }
 }
 
-/// The model file a run measured, inspected, if it is still where the run found it (relative paths from the run's
-/// working directory, then from here) with the same bytes.
-fn program_of(doc: &Document, run: &RunResult) -> Option<Inspection> {
-    let given = Path::new(&run.model.path);
-    let from_run = doc.provenance.cwd.as_ref().filter(|_| given.is_relative()).map(|cwd| Path::new(cwd).join(given));
-    let path = from_run
-        .into_iter()
-        .chain([given.to_owned()])
-        .find(|p| crate::device::push::sha256_cached(p).is_ok_and(|sha| sha == run.model.sha256))?;
-    crate::inspect::inspect(&path).ok()
-}
-
 /// A fact about the program and where it came from (`program`, `file name`, `unknown`).
 struct Sourced {
     value: String,
@@ -246,14 +214,14 @@ struct Facts {
 }
 
 impl Facts {
-    fn of(run: &RunResult, program: Option<&Inspection>) -> Self {
+    fn of(run: &RunResult, program: Option<&ProgramFacts>) -> Self {
         let sourced = |value: String, source| Sourced { value, source };
         let unknown = || Sourced { value: String::new(), source: "unknown" };
         let named = |table| name_token(&run.model.name, table).map(|t| sourced(t.to_owned(), "file name"));
         let dtype =
-            program.and_then(dtype_of).map(|d| sourced(d.to_owned(), "program")).or_else(|| named(DTYPE_TOKENS));
+            program.and_then(|p| p.dtype.clone()).map(|d| sourced(d, "program")).or_else(|| named(DTYPE_TOKENS));
         let backend = program
-            .map(|p| sourced(backend_of(p.delegates.iter().map(|d| d.backend.as_str())), "program"))
+            .map(|p| sourced(p.backend.clone(), "program"))
             // Generation runs recorded their program's delegates at run time.
             .or_else(|| {
                 run.llm.as_ref().map(|l| sourced(backend_of(l.backend.iter().flat_map(|b| b.split(", "))), "program"))
@@ -263,40 +231,7 @@ impl Facts {
     }
 }
 
-/// The weights' dtype as the program shows it: `fp32`, `bf16`, `fp16`, or `int8 weight-only` (int8 weights
-/// outweigh the float ones outside the embedding tables, and no operator quantizes activations). `None` when a
-/// delegate holds the weights (their dtype is inside the delegate's own format: fp32 and 8da4w XNNPACK programs look
-/// alike from outside), or when the constants fit none of these.
-pub fn dtype_of(ins: &Inspection) -> Option<&'static str> {
-    if !ins.delegates.is_empty() {
-        return None;
-    }
-    const FLOATS: [(&str, &str); 3] = [("float32", "fp32"), ("bfloat16", "bf16"), ("float16", "fp16")];
-    let bytes = |dtype: &str| ins.constant_bytes_by_dtype.get(dtype).copied().unwrap_or(0);
-    let floats: u64 = FLOATS.iter().map(|(d, _)| bytes(d)).sum();
-    let float_tables = ins.embeddings.as_ref().filter(|e| e.dtypes.iter().all(|d| FLOATS.iter().any(|(f, _)| f == d)));
-    let float_weights = floats.saturating_sub(float_tables.map_or(0, |e| e.bytes));
-    if bytes("int8") + bytes("uint8") > float_weights {
-        let dynamic = ins.methods.iter().flat_map(|m| &m.operators).any(|op| op.name.contains("choose_qparams"));
-        return (bytes("uint8") == 0 && !dynamic).then_some("int8 weight-only");
-    }
-    FLOATS.iter().filter(|(d, _)| bytes(d) > 0).max_by_key(|(d, _)| bytes(d)).map(|(_, label)| *label)
-}
-
-/// `xnnpack` for `XnnpackBackend` (several: sorted, joined by `+`); `portable` without a delegate.
-pub fn backend_of<'a>(delegates: impl Iterator<Item = &'a str>) -> String {
-    let mut names: Vec<String> = delegates
-        .map(|id| id.trim().strip_suffix("Backend").unwrap_or(id.trim()).to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        "portable".into()
-    } else {
-        names.join("+")
-    }
-}
+pub use crate::inspect::{backend_of, dtype_of};
 
 /// File-name tokens naming a dtype or quantization, as ExecuTorch's benchmark apps read `model_backend_dtype`.
 const DTYPE_TOKENS: &[(&str, &str)] = &[
@@ -461,16 +396,14 @@ fn benchmark(g: &Group, facts: &Facts, ci: &Ci) -> Benchmark {
     Benchmark { name: "ExecuTorch", mode: "inference", dtype: facts.dtype.value.clone(), extra_info: x }
 }
 
-fn model(g: &Group, facts: &Facts, program: Option<&Inspection>) -> Model {
+fn model(g: &Group, facts: &Facts, program: Option<&ProgramFacts>) -> Model {
     let first = g.runs[0];
     let mut x = Info::new();
     x.insert("sha256", g.key.model_sha256.clone());
     x.insert("size_bytes", first.model.size_bytes.to_string());
     x.insert("backend_source", facts.backend.source.into());
     if let Some(ins) = program {
-        let delegates: Vec<String> =
-            ins.delegates.iter().map(|d| format!("{} ({} blobs)", d.backend, d.blobs)).collect();
-        put(&mut x, "delegates", Some(delegates.join(", ")));
+        put(&mut x, "delegates", Some(ins.delegates.join(", ")));
         let constants: Vec<String> = ins.constant_bytes_by_dtype.iter().map(|(d, b)| format!("{d}={b}")).collect();
         put(&mut x, "constant_bytes_by_dtype", Some(constants.join(" ")));
     }
@@ -606,8 +539,8 @@ fn metric_rows(g: &Group) -> Vec<MetricRow> {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Inspection {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(format!("{name}.pte"));
+    fn fixture(name: &str) -> crate::inspect::Inspection {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(format!("{name}.pte"));
         crate::inspect::inspect(&path).unwrap()
     }
 
@@ -641,14 +574,21 @@ mod tests {
         assert_eq!(name_token("llama-tiny-kv-xnnpack", BACKEND_TOKENS), Some("xnnpack"));
     }
 
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| map.get(k).cloned()
+    /// The CI columns of a document recorded in a job with these variables (GitHub Actions' own, plus the pairs).
+    fn ci_of(pairs: &[(&str, &str)]) -> Ci {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("GITHUB_ACTIONS".into(), "true".into())])
+            .collect();
+        let mut doc = Document::new(crate::results::provenance::provenance(vec!["etbench".into()]));
+        doc.provenance.ci = crate::results::provenance::ci_provenance(|k| map.get(k).cloned());
+        Ci::of(&doc)
     }
 
     #[test]
     fn ci_columns_come_from_a_push_event() {
-        let ci = Ci::from_vars(&vars(&[
+        let ci = ci_of(&[
             ("GITHUB_REPOSITORY", "acme/models"),
             ("GITHUB_REF", "refs/heads/main"),
             ("GITHUB_HEAD_REF", ""),
@@ -657,7 +597,7 @@ mod tests {
             ("GITHUB_RUN_ATTEMPT", "2"),
             ("GITHUB_JOB", "bench"),
             ("GITHUB_EVENT_NAME", "push"),
-        ]));
+        ]);
         let want = Ci {
             repo: Some("acme/models".into()),
             head_branch: Some("refs/heads/main".into()),
@@ -667,9 +607,12 @@ mod tests {
             job: Some("bench".into()),
         };
         assert_eq!(ci, want);
-        assert_eq!(Ci::from_vars(&vars(&[])), Ci::default());
+        // Outside GitHub Actions: no CI columns.
+        let mut doc = Document::new(crate::results::provenance::provenance(vec!["etbench".into()]));
+        doc.provenance.ci = None;
+        assert_eq!(Ci::of(&doc), Ci::default());
         // A number column that is not a number is left out, not written as 0.
-        assert_eq!(Ci::from_vars(&vars(&[("GITHUB_RUN_ID", "abc")])).workflow_id, None);
+        assert_eq!(ci_of(&[("GITHUB_RUN_ID", "abc")]).workflow_id, None);
     }
 
     #[test]
@@ -677,13 +620,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let event = dir.path().join("event.json");
         std::fs::write(&event, r#"{"pull_request": {"head": {"sha": "feedface", "ref": "topic"}}}"#).unwrap();
-        let ci = Ci::from_vars(&vars(&[
+        let ci = ci_of(&[
             ("GITHUB_EVENT_NAME", "pull_request"),
             ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
             ("GITHUB_SHA", "merge0000"),
             ("GITHUB_REF", "refs/pull/7/merge"),
             ("GITHUB_HEAD_REF", "topic"),
-        ]));
+        ]);
         assert_eq!((ci.head_sha.as_deref(), ci.head_branch.as_deref()), (Some("feedface"), Some("topic")));
     }
 }

@@ -664,6 +664,41 @@ pub(crate) fn verifier_options() -> flatbuffers::VerifierOptions {
     flatbuffers::VerifierOptions { max_tables: usize::MAX / 2, max_apparent_size: usize::MAX / 2, ..Default::default() }
 }
 
+/// The weights' dtype as the program shows it: `fp32`, `bf16`, `fp16`, or `int8 weight-only` (int8 weights
+/// outweigh the float ones outside the embedding tables, and no operator quantizes activations). `None` when a
+/// delegate holds the weights (their dtype is inside the delegate's own format: fp32 and 8da4w XNNPACK programs look
+/// alike from outside), or when the constants fit none of these.
+pub fn dtype_of(ins: &Inspection) -> Option<&'static str> {
+    if !ins.delegates.is_empty() {
+        return None;
+    }
+    const FLOATS: [(&str, &str); 3] = [("float32", "fp32"), ("bfloat16", "bf16"), ("float16", "fp16")];
+    let bytes = |dtype: &str| ins.constant_bytes_by_dtype.get(dtype).copied().unwrap_or(0);
+    let floats: u64 = FLOATS.iter().map(|(d, _)| bytes(d)).sum();
+    let float_tables = ins.embeddings.as_ref().filter(|e| e.dtypes.iter().all(|d| FLOATS.iter().any(|(f, _)| f == d)));
+    let float_weights = floats.saturating_sub(float_tables.map_or(0, |e| e.bytes));
+    if bytes("int8") + bytes("uint8") > float_weights {
+        let dynamic = ins.methods.iter().flat_map(|m| &m.operators).any(|op| op.name.contains("choose_qparams"));
+        return (bytes("uint8") == 0 && !dynamic).then_some("int8 weight-only");
+    }
+    FLOATS.iter().filter(|(d, _)| bytes(d) > 0).max_by_key(|(d, _)| bytes(d)).map(|(_, label)| *label)
+}
+
+/// `xnnpack` for `XnnpackBackend` (several: sorted, joined by `+`); `portable` without a delegate.
+pub fn backend_of<'a>(delegates: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<String> = delegates
+        .map(|id| id.trim().strip_suffix("Backend").unwrap_or(id.trim()).to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "portable".into()
+    } else {
+        names.join("+")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

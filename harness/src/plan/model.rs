@@ -22,7 +22,13 @@ fn name_of(path: &Path) -> String {
 
 /// A placeholder reference for a model that could not be read (for its error row).
 pub fn unreadable(path: &Path) -> ModelRef {
-    ModelRef { path: path.display().to_string(), name: name_of(path), size_bytes: 0, sha256: String::new() }
+    ModelRef {
+        path: path.display().to_string(),
+        name: name_of(path),
+        size_bytes: 0,
+        sha256: String::new(),
+        program: None,
+    }
 }
 
 /// Checks and hashes a model file.
@@ -42,7 +48,7 @@ pub fn inspect(path: &Path) -> Result<ModelRef, ModelProblem> {
     }
     let sha256 =
         crate::device::push::sha256_cached(path).map_err(|e| problem(ErrorKind::Io, format!("model {shown}: {e}")))?;
-    Ok(ModelRef { path: shown.to_string(), name: name_of(path), size_bytes: meta.len(), sha256 })
+    Ok(ModelRef { path: shown.to_string(), name: name_of(path), size_bytes: meta.len(), sha256, program: None })
 }
 
 /// A model of the plan, worked out once: its file check and content hash, what its flatbuffer says, and whether it

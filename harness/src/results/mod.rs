@@ -12,6 +12,7 @@ pub mod warnings;
 use chrono::{DateTime, Utc};
 use etbench_protocol::{InputRecord, OutputCheck, PhaseKind, PhaseRecord, RunSpec, RunnerError, TensorSpec};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::stats::{Sample, Summary};
 
@@ -66,6 +67,22 @@ pub struct CiProvenance {
     pub commit_url: Option<String>,
     /// The machine that ran the job (`RUNNER_NAME`, `CI_RUNNER_DESCRIPTION`).
     pub runner_name: Option<String>,
+    /// `owner/name` (`GITHUB_REPOSITORY`, `CI_PROJECT_PATH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// A pull request's head branch (`GITHUB_HEAD_REF`), else the full ref (`GITHUB_REF`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_branch: Option<String>,
+    /// A pull request's head commit (from the event payload; on `pull_request` events `GITHUB_SHA` is a merge commit
+    /// no branch holds), else the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// `GITHUB_RUN_ATTEMPT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_attempt: Option<String>,
+    /// The job's key in the workflow (`GITHUB_JOB`, `CI_JOB_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 /// A machine as sysinfo sees it (the host, or the local device).
@@ -237,6 +254,36 @@ pub struct ModelRef {
     pub name: String,
     pub size_bytes: u64,
     pub sha256: String,
+    /// What the program's flatbuffer said at run time (read on the host): exporters read this, never the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramFacts>,
+}
+
+/// Facts about a program from its flatbuffer, captured into the document when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramFacts {
+    /// `fp32`, `bf16`, `fp16`, `int8 weight-only`; none when a delegate holds the weights ([`crate::inspect::dtype_of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    /// `xnnpack`, `portable`, … ([`crate::inspect::backend_of`]).
+    pub backend: String,
+    /// Each delegate backend with its blob count: `XnnpackBackend (12 blobs)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegates: Vec<String>,
+    /// Constant bytes per dtype outside delegates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constant_bytes_by_dtype: BTreeMap<String, u64>,
+}
+
+impl ProgramFacts {
+    pub fn of(ins: &crate::inspect::Inspection) -> Self {
+        Self {
+            dtype: crate::inspect::dtype_of(ins).map(str::to_owned),
+            backend: crate::inspect::backend_of(ins.delegates.iter().map(|d| d.backend.as_str())),
+            delegates: ins.delegates.iter().map(|d| format!("{} ({} blobs)", d.backend, d.blobs)).collect(),
+            constant_bytes_by_dtype: ins.constant_bytes_by_dtype.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }
+    }
 }
 
 /// Exactly what was asked for: the run specification the runner acted on, and where the run sits in its sweep.

@@ -51,7 +51,18 @@ pub fn ci_provenance(var: impl Fn(&str) -> Option<String>) -> Option<CiProvenanc
             get("GITHUB_SERVER_URL").zip(get("GITHUB_REPOSITORY")).map(|(server, repo)| format!("{server}/{repo}"));
         let commit = get("GITHUB_SHA");
         let run_id = get("GITHUB_RUN_ID");
+        let pull_request = get("GITHUB_EVENT_NAME").is_some_and(|e| e.starts_with("pull_request"));
+        let pr_head = if pull_request {
+            get("GITHUB_EVENT_PATH").and_then(|p| pull_request_head(std::path::Path::new(&p)))
+        } else {
+            None
+        };
         return Some(CiProvenance {
+            repo: get("GITHUB_REPOSITORY"),
+            head_branch: get("GITHUB_HEAD_REF").or_else(|| get("GITHUB_REF")),
+            head_sha: pr_head.or_else(|| commit.clone()),
+            run_attempt: get("GITHUB_RUN_ATTEMPT"),
+            job: get("GITHUB_JOB"),
             system: "github".into(),
             run_url: repo_url.clone().zip(run_id.clone()).map(|(r, id)| format!("{r}/actions/runs/{id}")),
             commit_url: repo_url.zip(commit.clone()).map(|(r, c)| format!("{r}/commit/{c}")),
@@ -71,9 +82,20 @@ pub fn ci_provenance(var: impl Fn(&str) -> Option<String>) -> Option<CiProvenanc
             run_id: get("CI_PIPELINE_ID"),
             run_url: get("CI_PIPELINE_URL"),
             runner_name: get("CI_RUNNER_DESCRIPTION"),
+            repo: get("CI_PROJECT_PATH"),
+            head_branch: get("CI_COMMIT_REF_NAME"),
+            head_sha: get("CI_COMMIT_SHA"),
+            run_attempt: None,
+            job: get("CI_JOB_NAME"),
         });
     }
     None
+}
+
+/// `pull_request.head.sha` of a GitHub event payload.
+fn pull_request_head(event: &std::path::Path) -> Option<String> {
+    let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(event).ok()?).ok()?;
+    payload["pull_request"]["head"]["sha"].as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -87,6 +87,7 @@ fn finish_row(plan: &Plan, model: usize, prepared: &Prepared, available: Option<
         }
     }
     row.model.name = plan.model_label(model, &row.model.name);
+    row.model.program = prepared.inspection.as_ref().map(crate::results::ProgramFacts::of);
     row.memory_fit = memory_fit(prepared, available);
     row.summarise();
     row.warnings = crate::results::warnings::assess(&row);
@@ -632,8 +633,13 @@ mod tests {
     use super::*;
 
     fn prepared(size_bytes: u64, planned: u64) -> Prepared {
-        let model =
-            crate::results::ModelRef { path: "m.pte".into(), name: "m".into(), size_bytes, sha256: "ab".into() };
+        let model = crate::results::ModelRef {
+            path: "m.pte".into(),
+            name: "m".into(),
+            size_bytes,
+            program: None,
+            sha256: "ab".into(),
+        };
         Prepared { checked: Ok(model), expectation: None, prompt: None, planned_bytes: Some(planned), inspection: None }
     }
 

@@ -106,6 +106,7 @@ fn night_doc(nights_ago: i64, scale: f64) -> Document {
         commit_url: Some(format!("https://github.com/acme/models/commit/c{nights_ago:03}")),
         runner_name: Some("lab-host-1".into()),
         ref_name: Some("main".into()),
+        ..CiProvenance::default()
     });
     for run in &mut doc.runs {
         run.started_at -= shift;

@@ -327,8 +327,22 @@ fn ci_columns_come_from_the_github_actions_environment() {
         ("GITHUB_JOB", "bench"),
         ("GITHUB_EVENT_NAME", "push"),
     ];
-    let v = export("pytorch-v3", &real_runs()[1..], &env);
+    // The run records its CI job (results.json `provenance.ci`); the export reads only that document, in an
+    // environment without any GitHub variable.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = etbench();
+    cmd.args(["run", "--format", "none", "--iters", "3", "--warmup", "0", "--model"])
+        .arg(fixture("xnnpack-fp32"))
+        .arg("--out")
+        .arg(tmp.path());
+    for var in GITHUB_VARS.iter().chain(["GITHUB_EVENT_PATH"].iter()) {
+        cmd.env_remove(var);
+    }
+    let out = cmd.envs(env.iter().copied()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v = export("pytorch-v3", &[tmp.path().join("results.json")], &[]);
     let rows = rows_of(&v);
+    assert!(!rows.is_empty());
     assert_eq!(all_row_errors(rows, true), Vec::<String>::new());
     for r in rows {
         assert_eq!(r["repo"], "acme/edge-models");

@@ -411,7 +411,13 @@ fn warned_run(model: &str, warnings: Vec<Warning>) -> RunResult {
         info: etbench::results::provenance::system_info(),
         probed: None,
     };
-    let model = ModelRef { path: format!("{model}.pte"), name: model.into(), size_bytes: 1, sha256: "0".repeat(64) };
+    let model = ModelRef {
+        path: format!("{model}.pte"),
+        name: model.into(),
+        size_bytes: 1,
+        sha256: "0".repeat(64),
+        program: None,
+    };
     let mut row = etbench::run::process::error_row(
         device,
         model,

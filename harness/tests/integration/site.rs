@@ -31,6 +31,7 @@ fn ci(n: i64) -> CiProvenance {
         run_id: Some(format!("{}", 9000 + n)),
         run_url: Some(format!("https://github.com/example/etbench/actions/runs/{}", 9000 + n)),
         runner_name: Some("lab-runner-1".into()),
+        ..CiProvenance::default()
     }
 }
 

@@ -49,6 +49,7 @@ fn ok_run(name: &str, base_ns: u64) -> RunResult {
             name: name.into(),
             size_bytes: 2_739_252,
             sha256: "ab".repeat(32),
+            program: None,
         },
         params: RunParams::single(RunSpec { warmup: 3, iterations: 10, threads: Some(2), ..RunSpec::default() }),
         started_at: Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap(),
@@ -399,9 +400,13 @@ fn pytorch_v3_export() {
         run_attempt: Some(1),
         job: Some("bench".into()),
     };
+    // The program facts a run records (`etbench run` reads them from the flatbuffer on the host).
     let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    let program = |run: &RunResult| etbench::inspect::inspect(&models.join(format!("{}.pte", run.model.name))).ok();
-    let text = String::from_utf8(export::pytorch::render_with(&doc, &ci, &program)).unwrap();
+    for run in &mut doc.runs {
+        let program = etbench::inspect::inspect(&models.join(format!("{}.pte", run.model.name))).ok();
+        run.model.program = program.as_ref().map(etbench::results::ProgramFacts::of);
+    }
+    let text = String::from_utf8(export::pytorch::render_with(&doc, &ci)).unwrap();
     let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     assert_eq!(crate::ingest::all_row_errors(&rows, true), Vec::<String>::new());
     insta::assert_snapshot!(text);
