@@ -1,7 +1,9 @@
 //! etbench: benchmark and profile ExecuTorch `.pte` models on phones, boards and the local host.
 //!
-//! Data walks one way: CLI → [`sweep::Plan`] → [`device::Device`] → `etbench-runner` (protocol lines) →
-//! [`results::RunResult`] → [`stats`] → [`export`] → [`output`].
+//! Data walks one way: CLI → [`plan::Plan`] (models as [`plan::model::Model`], defaults from [`plan::defaults`]) →
+//! [`device::Device`] → `etbench-runner` (protocol lines) → [`run::process`] and [`run::sweep`] (one row per run,
+//! finished once, identified by [`results::identity::RunIdentity`]) → [`results::Document`] → [`analysis`] (judges)
+//! and [`export`] (renders the document, nothing else). ARCHITECTURE.md has the layers and where each thing lives.
 
 pub mod analysis;
 pub mod cli;

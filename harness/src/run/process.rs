@@ -98,18 +98,8 @@ fn stderr_tail(stderr: &str) -> String {
     lines[lines.len().saturating_sub(5)..].join("\n")
 }
 
-/// Runs one fresh runner process on `device` and turns what it said into a row.
-pub fn run_once(
-    device: &dyn Device,
-    device_ref: DeviceRef,
-    model: ModelRef,
-    params: RunParams,
-    expectation: Option<&Expectation>,
-) -> RunResult {
-    run_once_with(device, device_ref, model, params, expectation, &[])
-}
-
-/// [`run_once`] with extra runner flags placed before the model path (e.g. `--dump-output FILE`).
+/// Runs one fresh runner process on `device` and turns what it said into a row; `extra` runner flags go before the
+/// model path (e.g. `--dump-output FILE`).
 pub fn run_once_with(
     device: &dyn Device,
     device_ref: DeviceRef,

@@ -1,6 +1,6 @@
-//! The library's module graph has no cycles: data walks one way (cli → plan → device → run → results → analysis /
-//! export), so each top-level module may only use modules that do not use it back. Read from the source, so a new
-//! `use` that closes a loop fails here with the loop named.
+//! The library's layers, read from the source: each top-level module uses only the modules listed before it in
+//! ARCHITECTURE.md's module table (so the graph has no cycles either). A new `use` that points up a layer fails here
+//! with the file and the two modules named.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -84,6 +84,46 @@ fn the_module_graph_has_no_cycles() {
             panic!("import cycle: {} (see ARCHITECTURE.md for the allowed direction)", cycle.join(" → "));
         }
     }
+}
+
+/// The layer order as ARCHITECTURE.md's module table lists it (rows `| \`name\` | … |`).
+fn documented_order() -> Vec<String> {
+    let doc = std::fs::read_to_string(repo().join("ARCHITECTURE.md")).unwrap();
+    let table = doc.split("## Modules").nth(1).expect("ARCHITECTURE.md has a `## Modules` section");
+    table
+        .lines()
+        .take_while(|l| !l.starts_with("## ") && !l.starts_with("Other crates"))
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn each_module_uses_only_the_layers_listed_before_it() {
+    let order = documented_order();
+    assert!(order.len() >= 10, "ARCHITECTURE.md's module table lists {order:?}");
+    let graph = graph();
+    let mut wrong = Vec::new();
+    for (module, uses) in &graph {
+        let Some(level) = order.iter().position(|m| m == module) else {
+            wrong.push(format!("{module} is not in ARCHITECTURE.md's module table"));
+            continue;
+        };
+        for used in uses {
+            // `crate::say!` is the progress module's macro, exported at the crate root.
+            let used = if used == "say" { "progress" } else { used.as_str() };
+            match order.iter().position(|m| m == used) {
+                Some(l) if l < level => {}
+                Some(_) => wrong.push(format!("{module} uses {used}, a layer above it")),
+                None => wrong.push(format!("{module} uses {used}, which ARCHITECTURE.md's module table does not list")),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "layer order broken (ARCHITECTURE.md lists {}):\n{}",
+        order.join(" < "),
+        wrong.join("\n")
+    );
 }
 
 #[test]
