@@ -1,80 +1,17 @@
 //! Device conditions from sysfs, read by the runner on the device itself (so phones and boards need no shell
-//! tools): per-core frequency and governor, thermal zones, battery. Also the thermal gate (wait until cool) and CPU
-//! pinning, both done in-process before anything is loaded.
+//! tools): per-core frequency and governor, thermal zones, battery, by the reader the host's probe shares
+//! ([`DeviceFacts::read`]). Also the thermal gate (wait until cool) and CPU pinning, both done in-process before
+//! anything is loaded.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use etbench_protocol::{Battery, Conditions, CpuCondition, DeviceFacts, GateOutcome, ThermalZone, When};
-
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-fn number<T: std::str::FromStr>(path: &Path) -> Option<T> {
-    read(path)?.parse().ok()
-}
-
-/// Entries of `dir` whose names start with `prefix` followed by a number, in numeric order.
-fn numbered(dir: &Path, prefix: &str) -> Vec<(u32, PathBuf)> {
-    let mut entries: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            Some((name.strip_prefix(prefix)?.parse().ok()?, e.path()))
-        })
-        .collect();
-    entries.sort();
-    entries
-}
-
-fn cpus(sys: &Path) -> Vec<CpuCondition> {
-    numbered(&sys.join("devices/system/cpu"), "cpu")
-        .into_iter()
-        .map(|(cpu, dir)| {
-            let freq = dir.join("cpufreq");
-            CpuCondition {
-                cpu,
-                cur_khz: number(&freq.join("scaling_cur_freq")),
-                max_khz: number(&freq.join("cpuinfo_max_freq")),
-                governor: read(&freq.join("scaling_governor")),
-            }
-        })
-        .collect()
-}
-
-fn thermal(sys: &Path) -> Vec<ThermalZone> {
-    numbered(&sys.join("class/thermal"), "thermal_zone")
-        .into_iter()
-        .map(|(n, dir)| ThermalZone {
-            zone: format!("thermal_zone{n}"),
-            kind: read(&dir.join("type")),
-            temp_millic: number(&dir.join("temp")),
-        })
-        .collect()
-}
-
-/// Every power supply with a `capacity` (batteries; chargers have none).
-fn batteries(sys: &Path) -> Vec<Battery> {
-    let mut dirs: Vec<_> = std::fs::read_dir(sys.join("class/power_supply"))
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("capacity").is_file()).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    dirs.iter()
-        .map(|dir| Battery {
-            name: dir.file_name().map(|n| n.to_string_lossy().into_owned()),
-            level_pct: number(&dir.join("capacity")),
-            status: read(&dir.join("status")),
-        })
-        .collect()
-}
+use etbench_protocol::{Conditions, CpuMask, DeviceFacts, GateOutcome, When};
 
 pub fn read_conditions(sys: &Path, when: When) -> Conditions {
     Conditions {
         when,
-        facts: DeviceFacts { cpus: cpus(sys), thermal_zones: thermal(sys), batteries: batteries(sys) },
+        facts: DeviceFacts::read(sys),
         thermal_gate: None,
         memory_limit: None,
         memory_bandwidth_bytes_per_s: None,
@@ -158,25 +95,20 @@ pub fn thermal_gate(sys: &Path, limit_c: f64, timeout: Duration) -> GateOutcome 
     }
 }
 
-/// Parses a CPU mask like `0x3`, `3` or `f0` (hex) into CPU indices.
-pub fn parse_mask(mask: &str) -> Result<Vec<usize>, String> {
-    let digits = mask.trim_start_matches("0x").trim_start_matches("0X");
-    let bits = u128::from_str_radix(digits, 16)
-        .map_err(|_| format!("--cpu-affinity {mask}: not a hex CPU mask (e.g. 0x3 = CPUs 0 and 1)"))?;
-    let cpus: Vec<usize> = (0..128).filter(|i| bits >> i & 1 == 1).collect();
-    if cpus.is_empty() {
-        return Err(format!("--cpu-affinity {mask}: selects no CPU"));
-    }
-    Ok(cpus)
-}
-
-/// Pins this process (and the threads it starts later) to `cpus`.
-pub fn pin(cpus: &[usize]) -> Result<(), String> {
+/// Pins this process (and the threads it starts later) to the CPUs of `mask`.
+pub fn pin(mask: &CpuMask) -> Result<(), String> {
+    let cpus: Vec<usize> = mask.cpus().map(|c| c as usize).collect();
     // Safety: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside it, and sched_setaffinity reads it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let capacity = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        if let Some(&beyond) = cpus.iter().find(|&&c| c >= capacity) {
+            return Err(format!(
+                "--cpu-affinity {mask}: cpu{beyond} is beyond the {capacity} CPUs sched_setaffinity takes here"
+            ));
+        }
         libc::CPU_ZERO(&mut set);
-        for &cpu in cpus {
+        for &cpu in &cpus {
             libc::CPU_SET(cpu, &mut set);
         }
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
@@ -231,9 +163,8 @@ mod tests {
     }
 
     #[test]
-    fn masks_parse_as_hex() {
-        assert_eq!(parse_mask("0x3").unwrap(), vec![0, 1]);
-        assert_eq!(parse_mask("f0").unwrap(), vec![4, 5, 6, 7]);
-        assert!(parse_mask("0x0").is_err() && parse_mask("zz").is_err());
+    fn a_mask_beyond_the_cpu_set_is_refused_not_a_panic() {
+        let far = CpuMask::from_cpus([100_000]).unwrap();
+        assert!(pin(&far).unwrap_err().contains("cpu100000 is beyond"));
     }
 }

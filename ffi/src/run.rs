@@ -219,9 +219,7 @@ pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
     }
     ctx.model = 0;
     if let Some(mask) = &config.cpu_affinity {
-        conditions::parse_mask(mask)
-            .and_then(|cpus| conditions::pin(&cpus))
-            .map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
+        conditions::pin(mask).map_err(|m| ctx.fail(ErrorKind::InvalidInput, None, m))?;
     }
     if !inv.describe {
         let gate_timeout = std::time::Duration::from_secs_f64(config.gate_timeout_s);

@@ -6,6 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The q-quantile (q clamped to 0…1) of values sorted ascending, by linear interpolation between order statistics
+/// (type 7). Panics on an empty slice.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StatsError {
     #[error("no samples to summarise")]
@@ -48,10 +56,7 @@ impl Sample {
 
     /// The q-quantile (0 ≤ q ≤ 1) by linear interpolation, O(1) on the sorted copy.
     pub fn quantile(&self, q: f64) -> f64 {
-        let q = q.clamp(0.0, 1.0);
-        let pos = q * (self.sorted.len() - 1) as f64;
-        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-        self.sorted[lo] + (self.sorted[hi] - self.sorted[lo]) * (pos - lo as f64)
+        quantile_sorted(&self.sorted, q)
     }
 
     pub fn mean(&self) -> f64 {

@@ -132,3 +132,143 @@ impl Verdict {
         }
     }
 }
+
+/// The design a comparison's ratios came from, named in every comparison's output: its [`label`](Design::label)
+/// is what `PairedRatio.design` records in results.json (serde uses the same words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, serde::Deserialize)]
+pub enum Design {
+    /// Several models in one runner process, iterations alternating (ABBA…).
+    #[default]
+    #[serde(rename = "paired in-process")]
+    PairedInProcess,
+    /// One fresh process per model, alternating A B B A …; neighbours in time are compared (models that cannot
+    /// share a process: different runners or ExecuTorch builds, or too big to load together).
+    #[serde(rename = "paired processes")]
+    PairedProcesses,
+    /// Separate processes per side.
+    #[serde(rename = "unpaired")]
+    Unpaired,
+}
+
+impl Design {
+    pub fn label(self) -> &'static str {
+        match self {
+            Design::PairedInProcess => "paired in-process",
+            Design::PairedProcesses => "paired processes",
+            Design::Unpaired => "unpaired",
+        }
+    }
+
+    /// The design a recorded label names.
+    pub fn of_label(label: &str) -> Option<Self> {
+        [Design::PairedInProcess, Design::PairedProcesses, Design::Unpaired].into_iter().find(|d| d.label() == label)
+    }
+
+    /// What would settle a paired ratio of this design whose interval cannot decide. (Unpaired verdicts have their
+    /// own words in `analysis::compare`; no paired ratio records `unpaired`, and it reads as in-process here, as the
+    /// paired table always read any label but `paired processes`.)
+    pub fn settle(self) -> &'static str {
+        match self {
+            Design::PairedProcesses => "more pairs would settle it (--until-ci, or a longer --max-time)",
+            Design::PairedInProcess | Design::Unpaired => {
+                "more rounds would settle it (leave out --iters to sample until ±2 %, or raise it)"
+            }
+        }
+    }
+
+    /// How the ratio and its interval are made, for the line under a table of paired ratios (`unpaired`: as in
+    /// [`Design::settle`]).
+    pub fn method(self) -> &'static str {
+        match self {
+            Design::PairedProcesses => "paired processes (one fresh process per model, alternating A B B A …; ratio = median over neighbour pairs of their medians' ratio, interval resamples sessions then pairs)",
+            Design::PairedInProcess | Design::Unpaired => "paired in-process (models alternate round by round in one runner process; ratio = median of per-round ratios, interval resamples sessions then rounds)",
+        }
+    }
+}
+
+impl std::fmt::Display for Design {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What a paired ratio is of: its [`label`](Quantity::label) is what `PairedRatio.quantity` records (serde uses
+/// the same words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub enum Quantity {
+    /// One forward's latency.
+    #[default]
+    #[serde(rename = "latency")]
+    Latency,
+    /// A generation run's mean decode step.
+    #[serde(rename = "decode time per token")]
+    DecodeTimePerToken,
+    #[serde(rename = "time to first token")]
+    TimeToFirstToken,
+    /// Joules per forward (`--energy`).
+    #[serde(rename = "energy per forward")]
+    EnergyPerForward,
+    /// Joules per generation (`--energy` on a generation run).
+    #[serde(rename = "energy per generation")]
+    EnergyPerGeneration,
+}
+
+impl Quantity {
+    pub const ALL: [Quantity; 5] = [
+        Quantity::Latency,
+        Quantity::DecodeTimePerToken,
+        Quantity::TimeToFirstToken,
+        Quantity::EnergyPerForward,
+        Quantity::EnergyPerGeneration,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Quantity::Latency => "latency",
+            Quantity::DecodeTimePerToken => "decode time per token",
+            Quantity::TimeToFirstToken => "time to first token",
+            Quantity::EnergyPerForward => "energy per forward",
+            Quantity::EnergyPerGeneration => "energy per generation",
+        }
+    }
+
+    /// The quantity a recorded label names.
+    pub fn of_label(label: &str) -> Option<Self> {
+        Quantity::ALL.into_iter().find(|q| q.label() == label)
+    }
+
+    /// How the words name a change of it: energies are amounts, everything else a time.
+    pub fn direction(self) -> Direction {
+        match self {
+            Quantity::EnergyPerForward | Quantity::EnergyPerGeneration => Direction::Amount,
+            Quantity::Latency | Quantity::DecodeTimePerToken | Quantity::TimeToFirstToken => Direction::Time,
+        }
+    }
+}
+
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn designs_and_quantities_read_back_their_recorded_words() {
+        for d in [Design::PairedInProcess, Design::PairedProcesses, Design::Unpaired] {
+            assert_eq!(Design::of_label(d.label()), Some(d));
+            assert_eq!(serde_json::to_value(d).unwrap(), d.label());
+            assert_eq!(d.to_string(), d.label());
+        }
+        for q in Quantity::ALL {
+            assert_eq!(Quantity::of_label(q.label()), Some(q));
+            assert_eq!(serde_json::to_value(q).unwrap(), q.label());
+        }
+        assert_eq!(Quantity::EnergyPerGeneration.direction(), Direction::Amount);
+        assert_eq!(Quantity::TimeToFirstToken.direction(), Direction::Time);
+        assert_eq!((Design::of_label("paired"), Quantity::of_label("energy")), (None, None));
+    }
+}

@@ -6,13 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
+mod cpumask;
 pub mod energy;
-mod facts;
+pub mod facts;
 pub mod llm;
 mod spec;
 
+pub use cpumask::{CpuMask, CpuMaskError};
 pub use energy::{EnergyRecord, EnergyRequest, EnergySource};
-pub use facts::{Battery, CpuCondition, DeviceFacts, ThermalZone};
+pub use facts::{Battery, CpuCondition, DeviceFacts, FactsListing, ThermalZone};
 pub use llm::{Convention, LlmProgram, LlmSpec, MetaValue, PrefillMode};
 pub use spec::{default_ids, median_interval_ranks, splitmix64, InputSpec, Order, RunSpec};
 

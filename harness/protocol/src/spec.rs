@@ -34,9 +34,9 @@ pub struct RunSpec {
     pub thermal_gate_c: Option<f64>,
     /// …for at most this long; a timeout is recorded and the run goes on.
     pub gate_timeout_s: f64,
-    /// Hex CPU mask the runner (and ExecuTorch's threads) are pinned to.
+    /// CPUs the runner (and ExecuTorch's threads) are pinned to: a hex mask on the wire (`"0xf0"`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_affinity: Option<String>,
+    pub cpu_affinity: Option<crate::CpuMask>,
     /// Record an ETDump per-operator profile (adds per-op overhead: never compare with unprofiled runs).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub profile: bool,
@@ -397,9 +397,12 @@ mod tests {
     fn overrides_merge_onto_a_spec_and_are_validated() {
         let base = RunSpec::default();
         let merged = base.merged(&serde_json::json!({"threads": 4, "cpu_affinity": "0xf0"})).unwrap();
-        assert_eq!((merged.threads, merged.cpu_affinity.as_deref(), merged.iterations), (Some(4), Some("0xf0"), 20));
+        let mask = merged.cpu_affinity.as_ref().map(|m| m.to_string());
+        assert_eq!((merged.threads, mask.as_deref(), merged.iterations), (Some(4), Some("0xf0"), 20));
         assert!(base.merged(&serde_json::json!({"iterations": 0})).unwrap_err().contains("at least 1"));
         assert!(base.merged(&serde_json::json!({"warmpu": 1})).unwrap_err().contains("warmpu"));
+        let err = base.merged(&serde_json::json!({"cpu_affinity": "0x0"})).unwrap_err();
+        assert!(err.contains("`0x0` selects no CPU"), "{err}");
     }
 }
 

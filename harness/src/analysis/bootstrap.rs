@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::stats::StatsError;
+use crate::stats::{quantile_sorted, StatsError};
 
 /// Deterministic SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for resampling indices.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ impl<'a> Runs<'a> {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BootstrapError {
-    #[error("{} on a side: an interval needs at least 2 samples on each side, or several runs on one side", crate::export::fmt::plural(*n, "sample", "samples"))]
+    #[error("{} on a side: an interval needs at least 2 samples on each side, or several runs on one side", crate::units::plural(*n, "sample", "samples"))]
     TooFew { n: usize },
     #[error("{0} (values must be finite and positive)")]
     Stats(StatsError),
@@ -191,12 +191,6 @@ impl Bootstrap {
         let tail = (1.0 - self.level) / 2.0;
         Ok((runs.pooled_median(), quantile_sorted(&medians, tail), quantile_sorted(&medians, 1.0 - tail)))
     }
-}
-
-fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 pub use crate::verdict::{Direction, Interval, Verdict};

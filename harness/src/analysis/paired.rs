@@ -6,34 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::bootstrap::{Bootstrap, Runs, Verdict};
 use super::compare::Options;
 use crate::results::{Document, PairedRatio, RunResult};
 
-/// The design a verdict came from, named in every comparison's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Design {
-    /// Several models in one runner process, iterations alternating (ABBA…).
-    PairedInProcess,
-    /// One fresh process per model, alternating A B B A …; neighbours in time are compared (models that cannot
-    /// share a process: different runners or ExecuTorch builds, or too big to load together).
-    PairedProcesses,
-    /// Separate processes per side.
-    Unpaired,
-}
+pub use crate::verdict::{Design, Quantity};
 
 impl Design {
-    pub fn label(self) -> &'static str {
-        match self {
-            Design::PairedInProcess => "paired in-process",
-            Design::PairedProcesses => "paired processes",
-            Design::Unpaired => "unpaired",
-        }
-    }
-
     /// The design a document's runs used.
     pub fn of(doc: &Document) -> Self {
         match doc.runs.iter().find_map(|r| r.pairing.as_ref()) {
@@ -158,7 +137,7 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
             ratio.design = design.label().to_owned();
             let generation = first.llm.is_some();
             if generation {
-                ratio.quantity = "decode time per token".to_owned();
+                ratio.quantity = Quantity::DecodeTimePerToken.label().to_owned();
             }
             out.push(ratio);
             let energy: Vec<Vec<f64>> = if design == Design::PairedInProcess {
@@ -172,7 +151,8 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
             };
             if !energy.is_empty() {
                 let mut ratio = judge(&names[0], &names[position], &setting, &energy, opts);
-                ratio.quantity = if generation { "energy per generation" } else { "energy per forward" }.to_owned();
+                let quantity = if generation { Quantity::EnergyPerGeneration } else { Quantity::EnergyPerForward };
+                ratio.quantity = quantity.label().to_owned();
                 out.push(ratio);
             }
             if generation && design == Design::PairedInProcess {
@@ -182,7 +162,7 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
                     .filter(|r| !r.is_empty())
                     .collect();
                 let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
-                ratio.quantity = "time to first token".to_owned();
+                ratio.quantity = Quantity::TimeToFirstToken.label().to_owned();
                 out.push(ratio);
             }
         }
@@ -199,7 +179,7 @@ fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>],
         sessions: sessions.len(),
         pairs,
         design: Design::PairedInProcess.label().to_owned(),
-        quantity: "latency".to_owned(),
+        quantity: Quantity::Latency.label().to_owned(),
         ratio: f64::NAN,
         lower: f64::NAN,
         upper: f64::NAN,

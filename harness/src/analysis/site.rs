@@ -171,7 +171,7 @@ pub fn build(series: &[Series], source: &str, window: usize, opts: &Options) -> 
         checked,
         rule: format!(
             "newest batch of each series against the pooled runs of up to {}; a change is called only when its whole {:.0}% interval clears ±{:.1}%",
-            crate::export::fmt::plural(window.max(1), "earlier batch", "earlier batches"),
+            crate::units::plural(window.max(1), "earlier batch", "earlier batches"),
             opts.bootstrap.level * 100.0,
             opts.threshold * 100.0
         ),

@@ -179,8 +179,8 @@ struct Measure {
     #[arg(long, value_parser = parse_seconds, help = dflt("Longest wait for --thermal-gate in seconds; a timeout is recorded as a warning, the run goes on", RunSpec::default().gate_timeout_s))]
     gate_timeout: Option<f64>,
     /// Pin the runner and its threads to these CPUs (hex mask, e.g. 0xf0).
-    #[arg(long, value_parser = parse_cpu_mask)]
-    cpu_affinity: Option<String>,
+    #[arg(long)]
+    cpu_affinity: Option<etbench_protocol::CpuMask>,
     /// Pin to a kind of core, found per device from its CPU clusters (cpu_capacity, else cpuinfo_max_freq): big
     /// (big and prime clusters), prime (the fastest), little (the slowest), all, or a hex MASK. Threads default to
     /// the number of cores chosen. A device with one kind of core uses all of them (with a warning).
@@ -382,28 +382,15 @@ impl Measure {
         if !devices.iter().any(|d| d == "local") {
             return Ok(());
         }
-        let cpus = host_cpus();
-        if cpu_mask_bits(mask).is_ok_and(|bits| (0..cpus.min(128)).all(|i| bits >> i & 1 == 0)) {
+        let cpus = host_cpus() as u32;
+        if !mask.cpus().any(|cpu| cpu < cpus) {
+            let all = etbench_protocol::CpuMask::from_cpus(0..cpus).expect("host_cpus is at least 1");
             return Err(arg_error(format!(
-                "--cpu-affinity {mask} selects no CPU of this host (it has CPUs 0–{}); e.g. 0x{:x} selects all",
-                cpus - 1,
-                if cpus >= 128 { u128::MAX } else { (1u128 << cpus) - 1 }
+                "--cpu-affinity {mask} selects no CPU of this host (it has CPUs 0–{}); e.g. {all} selects all",
+                cpus - 1
             )));
         }
         Ok(())
-    }
-}
-
-/// The bits of a hex CPU mask (`0x3`, `3`, `f0`), as the runner reads it.
-fn cpu_mask_bits(mask: &str) -> Result<u128, String> {
-    let digits = mask.strip_prefix("0x").or_else(|| mask.strip_prefix("0X")).unwrap_or(mask);
-    u128::from_str_radix(digits, 16).map_err(|_| "not a hex CPU mask (e.g. 0x3 = CPUs 0 and 1)".to_owned())
-}
-
-fn parse_cpu_mask(mask: &str) -> Result<String, String> {
-    match cpu_mask_bits(mask)? {
-        0 => Err("selects no CPU (e.g. 0x3 = CPUs 0 and 1)".into()),
-        _ => Ok(mask.to_owned()),
     }
 }
 
@@ -1028,7 +1015,7 @@ fn finish(doc: &Document) -> ExitCode {
     if failed > 0 {
         crate::say!(
             "etbench: {failed} of {} failed; their error rows are in the results",
-            crate::export::fmt::plural(doc.runs.len(), "run", "runs")
+            crate::units::plural(doc.runs.len(), "run", "runs")
         );
         ExitCode::from(1)
     } else {
@@ -1363,11 +1350,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let reports = home.map(|h| h.reports()).unwrap_or_else(|| PathBuf::from("reports"));
     let out_path = args.out.unwrap_or_else(|| reports.join(format!("{}-local", timestamp())));
     let out = prepare_out(&out_path)?;
-    crate::say!(
-        "etbench: {} from {}",
-        crate::export::fmt::plural(models.len(), "model", "models"),
-        models_dir.display()
-    );
+    crate::say!("etbench: {} from {}", crate::units::plural(models.len(), "model", "models"), models_dir.display());
     let mut spec = args.measure.complete(RunSpec::default());
     args.measure.pin_cores(&device, &mut spec)?;
     let plan = Plan {

@@ -27,12 +27,31 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
+    /// The name profiles and results.json use (`DeviceRef.transport`).
     pub fn as_str(self) -> &'static str {
         match self {
             TransportKind::Local => "local",
             TransportKind::Ssh => "ssh",
             TransportKind::Adb => "adb",
         }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TransportKind {
+    type Err = String;
+
+    /// A transport's name as [`TransportKind::as_str`] gives it (e.g. a recorded `DeviceRef.transport`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        [TransportKind::Local, TransportKind::Ssh, TransportKind::Adb]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a transport: local, ssh or adb"))
     }
 }
 
@@ -142,7 +161,7 @@ pub struct Profile {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Default CPU mask (hex) when `--cpu-affinity` is not given (shorthand for `run.cpu_affinity`).
-    pub cpu_affinity: Option<String>,
+    pub cpu_affinity: Option<etbench_protocol::CpuMask>,
     /// Default thread count when `--threads` is not given (shorthand for `run.threads`).
     pub threads: Option<u32>,
     /// This device's defaults for any run-specification key (`[run]` table: warmup, iterations, gate_timeout_s,
@@ -200,12 +219,6 @@ impl Profile {
                 "remote devices need work_dir = \"/absolute/dir\" (e.g. /data/local/tmp/etbench on Android)".into()
             );
         }
-        if let Some(mask) = &self.cpu_affinity {
-            let hex = mask.trim_start_matches("0x");
-            if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(format!("cpu_affinity = {mask:?} is not a hex mask like \"0xf0\""));
-            }
-        }
         if self.threads == Some(0) {
             return Err("threads must be at least 1".into());
         }
@@ -225,7 +238,7 @@ impl Profile {
             overrides.insert("threads".into(), t.into());
         }
         if let Some(mask) = &self.cpu_affinity {
-            overrides.insert("cpu_affinity".into(), mask.clone().into());
+            overrides.insert("cpu_affinity".into(), mask.to_string().into());
         }
         if let Some(run) = &self.run {
             let table = run.as_object().ok_or("[run] must be a table of run-specification keys")?;
@@ -318,6 +331,28 @@ mod tests {
         assert_eq!((spec.threads, spec.warmup, spec.gate_timeout_s, spec.iterations), (Some(2), 1, 60.0, 20));
         let e = parse("name = \"b\"\ntransport = \"local\"\n[run]\nwarmpu = 1\n").unwrap_err();
         assert!(e.contains("warmpu") && e.contains("devices/x.toml"), "{e}");
+    }
+
+    #[test]
+    fn cpu_masks_are_parsed_once_and_bad_ones_named() {
+        let p = parse("name = \"b\"\ntransport = \"local\"\ncpu_affinity = \"0xF0\"\n").unwrap();
+        let spec = p.run_spec(&etbench_protocol::RunSpec::default()).unwrap();
+        assert_eq!(spec.cpu_affinity.map(|m| m.to_string()).as_deref(), Some("0xf0"));
+        for bad in ["zz", "0x0", ""] {
+            let e = parse(&format!("name = \"b\"\ntransport = \"local\"\ncpu_affinity = \"{bad}\"\n")).unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")) && e.contains("devices/x.toml"), "{e}");
+        }
+        let e = parse("name = \"b\"\ntransport = \"local\"\n[run]\ncpu_affinity = \"0xq\"\n").unwrap_err();
+        assert!(e.contains("`0xq` is not a hex CPU mask"), "{e}");
+    }
+
+    #[test]
+    fn transport_kinds_read_back_their_names() {
+        for kind in [TransportKind::Local, TransportKind::Ssh, TransportKind::Adb] {
+            assert_eq!(kind.as_str().parse::<TransportKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert!("usb".parse::<TransportKind>().unwrap_err().contains("local, ssh or adb"));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! prime), `little` the slowest. A device whose CPUs are all alike has one cluster, `all`: asking it for a kind of
 //! core uses every core and says so.
 
+use etbench_protocol::CpuMask;
+
 pub use crate::results::cpu_list;
 use crate::results::CpuCluster;
 
@@ -16,7 +18,7 @@ pub enum CoreSelection {
     Big,
     Prime,
     /// A hex mask (`0xf0`), taken as given once its CPUs are known to exist.
-    Mask(String),
+    Mask(CpuMask),
 }
 
 impl std::str::FromStr for CoreSelection {
@@ -28,10 +30,10 @@ impl std::str::FromStr for CoreSelection {
             "little" => Ok(CoreSelection::Little),
             "big" => Ok(CoreSelection::Big),
             "prime" => Ok(CoreSelection::Prime),
-            mask => match parse_mask(mask) {
-                Some(cpus) if !cpus.is_empty() => Ok(CoreSelection::Mask(mask.to_owned())),
-                _ => Err(format!("`{s}`: use big, prime, little, all or a hex CPU mask such as 0xf0")),
-            },
+            mask => mask
+                .parse()
+                .map(CoreSelection::Mask)
+                .map_err(|_| format!("`{s}`: use big, prime, little, all or a hex CPU mask such as 0xf0")),
         }
     }
 }
@@ -43,7 +45,7 @@ impl std::fmt::Display for CoreSelection {
             CoreSelection::Little => f.write_str("little"),
             CoreSelection::Big => f.write_str("big"),
             CoreSelection::Prime => f.write_str("prime"),
-            CoreSelection::Mask(m) => f.write_str(m),
+            CoreSelection::Mask(m) => m.fmt(f),
         }
     }
 }
@@ -51,26 +53,12 @@ impl std::fmt::Display for CoreSelection {
 /// The CPUs a selection stands for on one device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoreChoice {
-    pub mask: String,
+    pub mask: CpuMask,
     pub cpus: Vec<u32>,
     /// Names of the clusters used (`["big"]`, `["all"]`).
     pub clusters: Vec<String>,
     /// Set when the device could not give what was asked and something else is used.
     pub warning: Option<String>,
-}
-
-/// The CPUs of a hex mask (`0x` optional), lowest first; `None` when it is not hex.
-pub fn parse_mask(mask: &str) -> Option<Vec<u32>> {
-    let hex = mask.strip_prefix("0x").or_else(|| mask.strip_prefix("0X")).unwrap_or(mask);
-    if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut cpus = Vec::new();
-    for (i, digit) in hex.chars().rev().enumerate() {
-        let value = digit.to_digit(16).expect("checked hex");
-        cpus.extend((0..4).filter(|b| value & (1 << b) != 0).map(|b| i as u32 * 4 + b));
-    }
-    Some(cpus)
 }
 
 fn describe(clusters: &[CpuCluster]) -> String {
@@ -91,15 +79,16 @@ pub fn choose(selection: &CoreSelection, clusters: &[CpuCluster], device: &str) 
     let pick = |chosen: Vec<&CpuCluster>, warning: Option<String>| {
         let mut cpus: Vec<u32> = chosen.iter().flat_map(|c| c.cpus.iter().copied()).collect();
         cpus.sort();
-        CoreChoice {
-            mask: crate::device::probe::mask_of(&cpus),
+        Ok(CoreChoice {
+            mask: CpuMask::from_cpus(cpus.iter().copied())
+                .ok_or_else(|| format!("--cores {selection}: {device} reported no CPUs"))?,
             cpus,
             clusters: chosen.iter().map(|c| c.name.clone()).collect(),
             warning,
-        }
+        })
     };
     if let CoreSelection::Mask(mask) = selection {
-        let cpus = parse_mask(mask).unwrap_or_default();
+        let cpus: Vec<u32> = mask.cpus().collect();
         if let Some(missing) = cpus.iter().find(|c| !every.contains(c)) {
             return Err(format!(
                 "--cores {mask}: {device} has no cpu{missing} (its CPUs: {}); pick a mask within them",
@@ -108,10 +97,10 @@ pub fn choose(selection: &CoreSelection, clusters: &[CpuCluster], device: &str) 
         }
         let used: Vec<String> =
             clusters.iter().filter(|c| c.cpus.iter().any(|x| cpus.contains(x))).map(|c| c.name.clone()).collect();
-        return Ok(CoreChoice { mask: crate::device::probe::mask_of(&cpus), cpus, clusters: used, warning: None });
+        return Ok(CoreChoice { mask: mask.clone(), cpus, clusters: used, warning: None });
     }
     if *selection == CoreSelection::All {
-        return Ok(pick(clusters.iter().collect(), None));
+        return pick(clusters.iter().collect(), None);
     }
     if clusters.len() == 1 {
         let warning = format!(
@@ -119,14 +108,14 @@ pub fn choose(selection: &CoreSelection, clusters: &[CpuCluster], device: &str) 
             cpu_list(&every),
             every.len()
         );
-        return Ok(pick(clusters.iter().collect(), Some(warning)));
+        return pick(clusters.iter().collect(), Some(warning));
     }
     let chosen: Vec<&CpuCluster> = match selection {
         CoreSelection::Little => vec![&clusters[0]],
         CoreSelection::Prime => vec![clusters.last().expect("not empty")],
         _ => clusters.iter().filter(|c| c.name == "big" || c.name == "prime").collect(),
     };
-    Ok(pick(chosen, None))
+    pick(chosen, None)
 }
 
 #[cfg(test)]
@@ -138,22 +127,24 @@ mod tests {
     fn selections_pick_clusters_and_one_cluster_falls_back_to_all_with_a_warning() {
         let lab = clusters(&["0 512 1800000 1", "1 1024 2900000 1"], 2);
         let big = choose(&CoreSelection::Big, &lab, "lab-phone").unwrap();
-        assert_eq!((big.mask.as_str(), big.cpus.clone(), big.warning.is_none()), ("0x2", vec![1], true));
-        assert_eq!(choose(&CoreSelection::Little, &lab, "x").unwrap().mask, "0x1");
-        assert_eq!(choose(&CoreSelection::Prime, &lab, "x").unwrap().mask, "0x2");
-        assert_eq!(choose(&CoreSelection::All, &lab, "x").unwrap().mask, "0x3");
+        assert_eq!((big.mask.to_string(), big.cpus.clone(), big.warning.is_none()), ("0x2".into(), vec![1], true));
+        let mask = |s: &CoreSelection| choose(s, &lab, "x").unwrap().mask.to_string();
+        assert_eq!(mask(&CoreSelection::Little), "0x1");
+        assert_eq!(mask(&CoreSelection::Prime), "0x2");
+        assert_eq!(mask(&CoreSelection::All), "0x3");
         let four = clusters(&["0 300 - 1", "1 500 - 1", "2 800 - 1", "3 800 - 1", "4 1024 - 1"], 5);
         assert_eq!(choose(&CoreSelection::Big, &four, "x").unwrap().cpus, [2, 3, 4]);
         assert_eq!(choose(&CoreSelection::Prime, &four, "x").unwrap().cpus, [4]);
         let one = clusters(&["0 - - 1", "1 - - 1"], 2);
         let fallback = choose(&CoreSelection::Big, &one, "vm").unwrap();
-        assert_eq!(fallback.mask, "0x3");
+        assert_eq!(fallback.mask.to_string(), "0x3");
         assert!(fallback.warning.unwrap().contains("one kind of core"));
         let mask: CoreSelection = "0x2".parse().unwrap();
         assert_eq!(choose(&mask, &lab, "x").unwrap().clusters, ["big"]);
         assert!(choose(&"0x4".parse().unwrap(), &lab, "lab-phone").unwrap_err().contains("no cpu2"));
         assert!("mid".parse::<CoreSelection>().unwrap_err().contains("big, prime, little, all"));
-        assert_eq!(parse_mask("0x101"), Some(vec![0, 8]));
+        assert!("0x0".parse::<CoreSelection>().unwrap_err().contains("hex CPU mask"));
+        assert_eq!("F0".parse::<CoreSelection>().unwrap().to_string(), "0xf0");
         assert_eq!(cpu_list(&[0, 1, 2, 5, 7, 8]), "cpu0-2,5,7-8");
     }
 }

@@ -144,15 +144,12 @@ impl RunnerProcess {
         });
         rx
     }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 pub trait Device: Send + Sync {
     fn name(&self) -> &str;
-    fn transport(&self) -> &'static str;
+    /// How etbench reaches the device (`DeviceRef.transport` records its [`as_str`](config::TransportKind::as_str)).
+    fn transport(&self) -> config::TransportKind;
     fn info(&self) -> SystemInfo;
     /// Details probed on a remote device, recorded with every result.
     fn probed(&self) -> Option<crate::results::ProbedInfo> {
@@ -196,8 +193,8 @@ impl Device for LocalDevice {
         "local"
     }
 
-    fn transport(&self) -> &'static str {
-        "local"
+    fn transport(&self) -> config::TransportKind {
+        config::TransportKind::Local
     }
 
     fn info(&self) -> SystemInfo {

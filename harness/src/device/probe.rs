@@ -1,11 +1,12 @@
 //! What a remote device is: one shell script (POSIX sh; toybox and busybox work) reads `uname`, `/proc/cpuinfo`,
-//! `/proc/meminfo`, cpufreq and `cpu_capacity` per core, thermal zones, batteries, the libc and, on Android,
+//! `/proc/meminfo`, `cpu_capacity` per core, the device facts (cpufreq, thermal zones, batteries: listed by
+//! [`etbench_protocol::facts::FACTS_SCRIPT`] and read by the rule the runner uses), the libc and, on Android,
 //! `getprop`, `dumpsys battery` and `dumpsys thermalservice`; the host parses it into [`ProbedInfo`] (recorded with
 //! every result) and the [`SystemInfo`] summary. CPUs are grouped into clusters ([`clusters`]) by capacity.
 
 use std::collections::BTreeMap;
 
-use etbench_protocol::{Battery, CpuCondition, DeviceFacts, ThermalZone};
+use etbench_protocol::{DeviceFacts, ThermalZone};
 
 use crate::results::{AndroidFacts, CpuCluster, PowerState, ProbedInfo, SystemInfo, ThermalStatus};
 
@@ -29,10 +30,10 @@ echo @@os; cat /etc/os-release 2>/dev/null
 echo @@getprop; getprop 2>/dev/null | grep -E '^\[(ro\.product\.(model|manufacturer|brand|device|cpu\.abi)|ro\.soc\.(model|manufacturer)|ro\.board\.platform|ro\.hardware|ro\.build\.(version\.release|version\.sdk|fingerprint))\]'
 echo @@cpuinfo; cat /proc/cpuinfo
 echo @@meminfo; cat /proc/meminfo
-echo @@cpufreq; for d in /sys/devices/system/cpu/cpu[0-9]*; do [ -d "$d/cpufreq" ] && echo "${d##*/cpu} $(cat "$d/cpufreq/scaling_cur_freq" 2>/dev/null) $(cat "$d/cpufreq/cpuinfo_max_freq" 2>/dev/null) $(cat "$d/cpufreq/scaling_governor" 2>/dev/null)"; done
-echo @@thermal; for z in /sys/class/thermal/thermal_zone*; do [ -d "$z" ] && echo "$(cat "$z/type" 2>/dev/null) $(cat "$z/temp" 2>/dev/null)"; done
-echo @@battery; for b in /sys/class/power_supply/*; do [ -f "$b/capacity" ] && echo "${b##*/} $(cat "$b/capacity" 2>/dev/null) $(cat "$b/status" 2>/dev/null)"; done
-echo @@batterytemp; cat /sys/class/power_supply/battery/temp 2>/dev/null
+echo @@facts
+"#,
+    etbench_protocol::facts_script!(),
+    r#"echo @@batterytemp; cat /sys/class/power_supply/battery/temp 2>/dev/null
 echo @@libc; getconf GNU_LIBC_VERSION 2>/dev/null
 echo @@dumpsys_battery; command -v dumpsys >/dev/null 2>&1 && dumpsys battery 2>/dev/null | head -n 40
 echo @@energy; for d in /sys/class/power_supply/* /sys/class/hwmon/* /sys/class/powercap/* /sys/bus/iio/devices/*; do [ -d "$d" ] || continue; for f in "$d"/*; do [ -f "$f" ] || continue; case "${f##*/}" in current_now|voltage_now|status|type|name|energy_uj|max_energy_range_uj|energy_value|power[0-9]*_input|energy[0-9]*_input|curr[0-9]*_input|in[0-9]*_input|*_label) if v=$(cat "$f" 2>/dev/null); then printf '%s\t%s\n' "${f#/sys/}" "$(printf '%s' "$v" | tr '\n' '|')"; else printf '%s\t!%s\n' "${f#/sys/}" "$(cat "$f" 2>&1 >/dev/null | head -n 1)"; fi;; esac; done; done
@@ -108,11 +109,7 @@ pub fn parse(text: &str) -> (SystemInfo, ProbedInfo) {
         cpu_physical_cores: None,
         memory_total_bytes: kb("MemTotal").unwrap_or(0),
     };
-    let facts = DeviceFacts {
-        cpus: get("cpufreq").iter().filter_map(|l| parse_cpufreq(l)).collect(),
-        thermal_zones: get("thermal").iter().filter_map(|l| parse_thermal(l)).collect(),
-        batteries: get("battery").iter().filter_map(|l| parse_battery(l)).collect(),
-    };
+    let facts = DeviceFacts::from_listing(&etbench_protocol::facts::parse_listing(get("facts")));
     let battery_temp = first("batterytemp").and_then(|t| t.parse::<f64>().ok()).map(|t| t / 10.0);
     let power = parse_dumpsys_battery(&get("dumpsys_battery")).or_else(|| sysfs_power(&facts, battery_temp));
     let probed = ProbedInfo {
@@ -202,30 +199,15 @@ pub fn clusters(lines: &[&str], nproc: usize) -> Vec<CpuCluster> {
             let ids: Vec<u32> = members.iter().map(|c| c.0).collect();
             CpuCluster {
                 name: name.into(),
-                mask: mask_of(&ids),
+                mask: etbench_protocol::CpuMask::from_cpus(ids.iter().copied())
+                    .expect("a cluster has a CPU")
+                    .to_string(),
                 cpus: ids,
                 capacity: members[0].1.and_then(|c| u32::try_from(c).ok()),
                 max_khz: members.iter().filter_map(|c| c.2).max(),
             }
         })
         .collect()
-}
-
-/// A hex CPU mask (`0x3` for CPUs 0 and 1).
-pub fn mask_of(cpus: &[u32]) -> String {
-    let mut words: Vec<u64> = Vec::new();
-    for &c in cpus {
-        let (word, bit) = ((c / 64) as usize, c % 64);
-        if words.len() <= word {
-            words.resize(word + 1, 0);
-        }
-        words[word] |= 1 << bit;
-    }
-    let mut hex = String::new();
-    for (i, w) in words.iter().rev().enumerate() {
-        hex.push_str(&if i == 0 { format!("{w:x}") } else { format!("{w:016x}") });
-    }
-    format!("0x{}", if hex.is_empty() { "0" } else { &hex })
 }
 
 /// `dumpsys battery`: level/scale, temperature in tenths of °C, status code, powered sources.
@@ -341,31 +323,6 @@ fn thermal_kind(t: i32) -> &'static str {
     }
 }
 
-fn parse_cpufreq(line: &str) -> Option<CpuCondition> {
-    let mut w = line.split_whitespace();
-    Some(CpuCondition {
-        cpu: w.next()?.parse().ok()?,
-        cur_khz: w.next().and_then(|v| v.parse().ok()),
-        max_khz: w.next().and_then(|v| v.parse().ok()),
-        governor: w.next().map(str::to_owned),
-    })
-}
-
-fn parse_thermal(line: &str) -> Option<ThermalZone> {
-    let (zone, temp) = line.rsplit_once(' ')?;
-    Some(ThermalZone { zone: zone.trim().to_owned(), kind: None, temp_millic: ThermalZone::parse_temp_millic(temp) })
-}
-
-fn parse_battery(line: &str) -> Option<Battery> {
-    let mut w = line.split_whitespace();
-    Some(Battery {
-        name: Some(w.next()?.to_owned()),
-        level_pct: w.next().and_then(|v| v.parse().ok()),
-        // "Not charging" is two words.
-        status: Some(w.collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,8 +332,12 @@ mod tests {
         let text = "@@uname\nLinux localhost 5.10 aarch64\n@@arch\naarch64\n@@kernel\n5.10.43\n@@hostname\nlocalhost\n@@os\n\
 @@getprop\n[ro.product.model]: [Pixel 7]\n[ro.soc.model]: [GS201]\n[ro.build.version.release]: [14]\n\
 @@cpuinfo\nprocessor\t: 0\nCPU part\t: 0xd05\nprocessor\t: 1\nHardware\t: Tensor G2\n@@meminfo\nMemTotal:  7900000 kB\nMemAvailable: 3000000 kB\n\
-@@cpufreq\n0 1803000 1803000 schedutil\n7 500000 2850000 schedutil\n@@thermal\nbattery 31000\nskin-therm 29500\n\
-@@battery\nbattery 87 Discharging\n@@nproc\n8\n";
+@@facts\ndevices/system/cpu/cpu0/cpufreq/scaling_cur_freq\t1803000\ndevices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq\t1803000\n\
+devices/system/cpu/cpu0/cpufreq/scaling_governor\tschedutil\ndevices/system/cpu/cpu7/cpufreq/scaling_cur_freq\t500000\n\
+devices/system/cpu/cpu7/cpufreq/cpuinfo_max_freq\t2850000\ndevices/system/cpu/cpu7/cpufreq/scaling_governor\tschedutil\n\
+class/thermal/thermal_zone0/type\tbattery\nclass/thermal/thermal_zone0/temp\t31000\n\
+class/thermal/thermal_zone1/type\tskin-therm\nclass/thermal/thermal_zone1/temp\t29500\n\
+class/power_supply/battery/capacity\t87\nclass/power_supply/battery/status\tDischarging\n@@nproc\n8\n";
         let (info, probed) = parse(text);
         assert_eq!(info.os.as_deref(), Some("Android"));
         assert_eq!(info.os_version.as_deref(), Some("14"));
@@ -387,14 +348,31 @@ mod tests {
         assert_eq!(probed.cpu_model.as_deref(), Some("Tensor G2"));
         assert_eq!(probed.facts.cpus[1].max_khz, Some(2_850_000));
         assert_eq!(probed.facts.thermal_zones[1].temp_millic, Some(29_500));
+        assert_eq!(probed.facts.thermal_zones[1].kind.as_deref(), Some("skin-therm"));
+        assert_eq!(probed.facts.cpus[1].governor.as_deref(), Some("schedutil"));
         assert_eq!(probed.facts.batteries[0].level_pct, Some(87));
+    }
+
+    #[test]
+    fn the_probe_of_this_host_lists_the_facts_the_runner_reads() {
+        let out = std::process::Command::new("sh").arg("-c").arg(SCRIPT).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (_, probed) = parse(&String::from_utf8_lossy(&out.stdout));
+        let own = DeviceFacts::read(std::path::Path::new("/sys"));
+        let cpus = |f: &DeviceFacts| f.cpus.iter().map(|c| (c.cpu, c.max_khz, c.governor.clone())).collect::<Vec<_>>();
+        let zones =
+            |f: &DeviceFacts| f.thermal_zones.iter().map(|z| (z.zone.clone(), z.kind.clone())).collect::<Vec<_>>();
+        assert_eq!(cpus(&probed.facts), cpus(&own));
+        assert_eq!(zones(&probed.facts), zones(&own));
+        assert_eq!(probed.facts.batteries.len(), own.batteries.len());
+        assert!(!probed.facts.cpus.is_empty(), "every Linux host lists /sys/devices/system/cpu/cpuN");
     }
 
     #[test]
     fn parses_dumpsys_battery_and_thermalservice() {
         let text = "@@getprop\n[ro.product.model]: [Pixel 7]\n[ro.soc.manufacturer]: [Google]\n[ro.soc.model]: [GS201]\n\
 [ro.build.version.sdk]: [34]\n[ro.product.cpu.abi]: [arm64-v8a]\n\
-@@battery\nbattery 55 Not charging\n@@batterytemp\n312\n\
+@@facts\nclass/power_supply/battery/capacity\t55\nclass/power_supply/battery/status\tNot charging\n@@batterytemp\n312\n\
 @@dumpsys_battery\nCurrent Battery Service state:\n  AC powered: false\n  USB powered: true\n  status: 2\n  level: 87\n  scale: 100\n  temperature: 294\n\
 @@dumpsys_thermal\nThermal Status: 2\n\tTemperature{mValue=41.5, mType=3, mName=skin, mStatus=0}\n\tTemperature{mValue=48.25, mType=0, mName=cpu7, mStatus=1}\n\
 \tTemperature{mValue=42.0, mType=3, mName=skin, mStatus=0}\n@@nproc\n8\n";
@@ -417,7 +395,9 @@ mod tests {
         assert_eq!((skin.kind.as_deref(), skin.temp_millic), (Some("SKIN"), Some(42_000)));
         assert_eq!(thermal.temperatures.len(), 2);
         // Without dumpsys, sysfs; a two-word status stays whole.
-        let (_, sysfs) = parse("@@battery\nbattery 55 Not charging\n@@batterytemp\n312\n");
+        let (_, sysfs) = parse(
+            "@@facts\nclass/power_supply/battery/capacity\t55\nclass/power_supply/battery/status\tNot charging\n@@batterytemp\n312\n",
+        );
         let power = sysfs.power.unwrap();
         assert_eq!(
             (power.source.as_str(), power.level_pct, power.status.as_deref(), power.temperature_c),

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::device::transport::{progress_bar, quote, Transport, TransportError};
+use crate::files::atomic_write;
 
 /// Where etbench keeps host-side caches.
 pub fn cache_dir() -> PathBuf {
@@ -77,17 +78,10 @@ pub fn sha256_cached(path: &Path) -> std::io::Result<String> {
         let mut cache = read_hash_cache(&file);
         cache.insert(key, HashEntry { size, mtime_ns, inode, sha256: sha256.clone() });
         // Best effort: a cache that cannot be written only costs a re-hash next time.
-        let _ = write_atomically(&file, &serde_json::to_vec(&cache).unwrap_or_default());
+        let bytes = serde_json::to_vec(&cache).unwrap_or_default();
+        let _ = file.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| atomic_write(&file, &bytes));
     }
     Ok(sha256)
-}
-
-fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(file).map(|_| ()).map_err(|e| e.error)
 }
 
 /// The temporary name of a transfer: content-specific, so a resume only ever continues the same bytes.
@@ -323,12 +317,12 @@ impl Pusher<'_> {
     fn report(&self, req: &PushRequest, t: &Transfer, secs: f64) {
         let sent = t.size - t.offset;
         crate::say!(
-            "etbench: {}: pushed {} ({:.1} MiB{} in {secs:.1} s, {:.0} MiB/s)",
+            "etbench: {}: pushed {} ({}{} in {secs:.1} s, {:.0} MiB/s)",
             self.transport.device(),
             file_name(req.local),
-            sent as f64 / 1048576.0,
-            if t.offset > 0 { format!(", resumed at {:.1} MiB", t.offset as f64 / 1048576.0) } else { String::new() },
-            sent as f64 / 1048576.0 / secs
+            crate::units::mebibytes(sent),
+            if t.offset > 0 { format!(", resumed at {}", crate::units::mebibytes(t.offset)) } else { String::new() },
+            sent as f64 / crate::units::MIB / secs
         );
     }
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::probe;
 use super::transport::{quote, Transport, TransportError};
-use crate::device::config::{Profile, RunnerSource, ANDROID};
+use crate::device::config::{Profile, RunnerSource, TransportKind, ANDROID};
 use crate::device::push::{sha256_cached, PushRequest, Pushed, Pusher};
 use crate::device::{Device, DeviceError, RunnerProcess};
 use crate::results::{CpuCluster, ProbedInfo, RunnerLibc, SystemInfo};
@@ -314,12 +314,12 @@ impl RemoteDevice {
         let which =
             if sent.len() < files.len() && sent.len() <= 3 { format!(": {}", sent.join(", ")) } else { String::new() };
         crate::say!(
-            "etbench: {name}: runner bundle {} → {}: pushed {} of {} files ({:.1} MiB in {secs:.1} s){which}",
+            "etbench: {name}: runner bundle {} → {}: pushed {} of {} files ({} in {secs:.1} s){which}",
             dir.display(),
             self.bundle_dir(),
             sent.len(),
             files.len(),
-            bytes as f64 / 1048576.0
+            crate::units::mebibytes(bytes)
         );
     }
 
@@ -463,8 +463,8 @@ impl Device for RemoteDevice {
         &self.profile.name
     }
 
-    fn transport(&self) -> &'static str {
-        self.profile.transport.as_str()
+    fn transport(&self) -> TransportKind {
+        self.profile.transport
     }
 
     fn info(&self) -> SystemInfo {

@@ -3,7 +3,6 @@
 //! markers are added. Every other byte is kept; running it twice gives the same file. The card is rewritten through a
 //! temp file + rename in its directory, keeping its permissions, so a failure leaves it untouched.
 
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context;
@@ -103,19 +102,10 @@ pub fn splice(text: &str, content: &str) -> Result<String, SpliceError> {
     }
 }
 
-/// Replaces `path` with `text` atomically, keeping its permissions.
+/// Replaces `path` with `text` atomically, keeping its permissions ([`crate::files::atomic_write`]).
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let perms = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.permissions();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write next to {}; is its directory writable?", path.display()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(tmp.path(), perms)
-        .with_context(|| format!("copying permissions of {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    crate::files::atomic_write(path, text.as_bytes())
+        .with_context(|| format!("updating the model card {}; is its directory writable?", path.display()))
 }
 
 /// Reads the card and returns its new text; errors name the file and leave it untouched.

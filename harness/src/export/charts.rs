@@ -199,12 +199,6 @@ fn thin(values: &[f64], max: usize) -> Vec<f64> {
     (0..max).map(|i| values[i * values.len() / max]).collect()
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
 /// A value axis: linear, or log10 when the values span more than 10× (a 3 ms box next to a 50 ms one would
 /// otherwise be a tick). Values are mapped into axis space before drawing; ticks are 1-2-5 steps in the unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -428,7 +422,8 @@ fn draw_box<DB: DrawingBackend>(
         let c = color(row.color);
         let mut sorted = row.values.clone();
         sorted.sort_by(f64::total_cmp);
-        let (q1, med, q3) = (quantile(&sorted, 0.25), quantile(&sorted, 0.5), quantile(&sorted, 0.75));
+        let quantile = |q: f64| crate::stats::quantile_sorted(&sorted, q);
+        let (q1, med, q3) = (quantile(0.25), quantile(0.5), quantile(0.75));
         let (lo_fence, hi_fence) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
         let whisk_lo = sorted.iter().copied().find(|&v| v >= lo_fence).unwrap_or(q1);
         let whisk_hi = sorted.iter().rev().copied().find(|&v| v <= hi_fence).unwrap_or(q3);

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::fmt;
 use crate::results::{Document, DriftReport, PromptDrift, RunResult};
+use crate::units;
 
 fn median_ns(doc: &Document, sha: &str) -> Option<f64> {
     doc.runs
@@ -40,13 +40,13 @@ pub fn rows(doc: &Document) -> Vec<[String; 8]> {
         .map(|d| {
             let size_ratio = d.candidate.size_bytes as f64 / d.reference.size_bytes.max(1) as f64;
             let speed = match (median_ns(doc, &d.candidate.sha256), median_ns(doc, &d.reference.sha256)) {
-                (Some(c), Some(r)) => format!("{} ({:.2}× the reference's speed)", fmt::ms(c), r / c),
+                (Some(c), Some(r)) => format!("{} ({:.2}× the reference's speed)", units::ms(c), r / c),
                 _ => "–".into(),
             };
             [
                 d.candidate.name.clone(),
                 d.reference.name.clone(),
-                format!("{} ({:+.0}%)", fmt::size(d.candidate.size_bytes), (size_ratio - 1.0) * 100.0),
+                format!("{} ({:+.0}%)", units::size(d.candidate.size_bytes), (size_ratio - 1.0) * 100.0),
                 speed,
                 format!("{:.1}%", d.top1_agreement * 100.0),
                 format!("{:.3e}", d.mean_kl),

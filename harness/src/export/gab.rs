@@ -9,12 +9,12 @@
 //! point value; `extra` holds one fact per line. A value JSON cannot carry (NaN, ±∞) leaves its entry out: the action
 //! would read `null` as 0.
 
-use crate::export::fmt::plural;
+use crate::units::plural;
 use serde::Serialize;
 
-use crate::export::fmt;
 use crate::export::metric::{groups, workload_label, Estimate, Group, Metric};
 use crate::results::Document;
+use crate::units;
 
 #[derive(Serialize)]
 struct Entry {
@@ -65,7 +65,7 @@ pub fn render(doc: &Document, direction: Direction) -> Vec<u8> {
 
 /// `p10–p90 6.60–7.27`, `95% CI 37.9–38.6`, `min–max 2.04–2.31`; `None` when the bounds are the value itself.
 fn range(e: Estimate, lower: f64, upper: f64) -> Option<String> {
-    (lower != upper).then(|| format!("{} {}–{}", e.spread.label(), fmt::adaptive(lower), fmt::adaptive(upper)))
+    (lower != upper).then(|| format!("{} {}–{}", e.spread.label(), units::adaptive(lower), units::adaptive(upper)))
 }
 
 /// What the value is a summary of, where it ran and on what: one fact per line.

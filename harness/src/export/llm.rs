@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
-use super::fmt;
 use super::metric::{threads_label, workload_label, Group, Metric};
 use crate::results::RunResult;
+use crate::units;
 
 pub const HEADERS: [&str; 12] = [
     "variant",
@@ -34,9 +34,9 @@ fn estimate(metric: Metric, runs: &[&RunResult], scale: f64) -> String {
     match metric.estimate(runs) {
         Some(e) => format!(
             "{} ({}–{})",
-            fmt::adaptive(e.value * scale),
-            fmt::adaptive(e.lower * scale),
-            fmt::adaptive(e.upper * scale)
+            units::adaptive(e.value * scale),
+            units::adaptive(e.lower * scale),
+            units::adaptive(e.upper * scale)
         ),
         None => "–".into(),
     }
@@ -53,12 +53,12 @@ pub fn row(group: &Group) -> [String; 12] {
         etbench_protocol::PrefillMode::OneCall => String::new(),
         m => format!(" ({})", m.as_str()),
     });
-    let load = Metric::Load.estimate(runs).map(|e| fmt::ms(e.value)).unwrap_or_else(|| "–".into());
+    let load = Metric::Load.estimate(runs).map(|e| units::ms(e.value)).unwrap_or_else(|| "–".into());
     let peak = runs.iter().filter_map(|r| r.summary.as_ref()?.peak_rss_bytes).max();
     let outputs: std::collections::BTreeSet<String> = runs.iter().map(|r| r.output_verdict.label()).collect();
     [
         first.model.name.clone(),
-        fmt::size(first.model.size_bytes),
+        units::size(first.model.size_bytes),
         llm.and_then(|l| l.backend.clone()).unwrap_or_else(|| "none".into()),
         threads_label(threads),
         format!("{workload}{}", mode.unwrap_or_default()),
@@ -66,8 +66,8 @@ pub fn row(group: &Group) -> [String; 12] {
         estimate(Metric::DecodeTokensPerS, runs, 1.0),
         estimate(Metric::TimeToFirstToken, runs, 1e-6),
         load,
-        fmt::mib(peak),
-        llm.and_then(|l| l.kv_cache_bytes).map(crate::inspect::size).unwrap_or_else(|| "–".into()),
+        units::mib(peak),
+        llm.and_then(|l| l.kv_cache_bytes).map(crate::units::binary).unwrap_or_else(|| "–".into()),
         outputs.into_iter().collect::<Vec<_>>().join(", "),
     ]
 }
@@ -99,14 +99,14 @@ pub fn notes(groups: &[&Group]) -> Vec<String> {
                 "{} {:.2} GB/s{share} ({}/step)",
                 g.key.model_name,
                 bps / 1e9,
-                fmt::size(l.decode_step_bytes.unwrap_or(0))
+                units::size(l.decode_step_bytes.unwrap_or(0))
             ));
         }
         if s.eos_generations > 0 && !g.runs[0].params.spec.llm.as_ref().is_some_and(|w| w.stop_at_eos) {
             notes.push(format!(
                 "{}: EOS came in {}; decoding went on past it (benchmark mode)",
                 g.key.model_name,
-                crate::export::fmt::plural(s.eos_generations, "generation", "generations")
+                crate::units::plural(s.eos_generations, "generation", "generations")
             ));
         }
     }

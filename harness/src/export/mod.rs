@@ -20,6 +20,7 @@ pub mod table;
 pub mod trend;
 
 use crate::results::{Document, RunResult};
+use crate::units;
 
 pub fn json(doc: &Document) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(doc).expect("the result document is plain data");
@@ -27,69 +28,8 @@ pub fn json(doc: &Document) -> Vec<u8> {
     bytes
 }
 
-/// Human units, used only when rendering.
-pub mod fmt {
-    /// A count with its noun as a person writes it: "1 run", "3 runs", "0 runs".
-    pub fn plural(n: usize, one: &str, many: &str) -> String {
-        format!("{n} {}", if n == 1 { one } else { many })
-    }
-
-    /// About three significant digits: 412, 81.1, 6.60.
-    pub fn adaptive(v: f64) -> String {
-        match v.abs() {
-            a if a >= 100.0 => format!("{v:.0}"),
-            a if a >= 10.0 => format!("{v:.1}"),
-            _ => format!("{v:.2}"),
-        }
-    }
-
-    pub fn ms(ns: f64) -> String {
-        adaptive(ns / 1e6)
-    }
-
-    /// Watts: `2.50 W`, `412 mW`.
-    pub fn watts(w: f64) -> String {
-        let w = if w.abs() < 1e-9 { 0.0 } else { w };
-        if w.abs() < 1.0 && w != 0.0 {
-            format!("{} mW", adaptive(w * 1e3))
-        } else {
-            format!("{} W", adaptive(w))
-        }
-    }
-
-    /// Joules: `1.20 J`, `22.1 mJ`, `310 µJ`.
-    pub fn joules(j: f64) -> String {
-        let j = if j.abs() < 1e-12 { 0.0 } else { j };
-        match j.abs() {
-            a if a >= 1.0 || a == 0.0 => format!("{} J", adaptive(j)),
-            a if a >= 1e-3 => format!("{} mJ", adaptive(j * 1e3)),
-            _ => format!("{} µJ", adaptive(j * 1e6)),
-        }
-    }
-
-    pub fn ms_u(ns: Option<u64>) -> String {
-        ns.map(|v| ms(v as f64)).unwrap_or_else(|| "–".into())
-    }
-
-    pub fn rate(v: f64) -> String {
-        adaptive(v)
-    }
-
-    pub fn mib(bytes: Option<u64>) -> String {
-        bytes.map(|b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))).unwrap_or_else(|| "–".into())
-    }
-
-    pub fn size(bytes: u64) -> String {
-        let b = bytes as f64;
-        if b >= 1e9 {
-            format!("{:.2} GB", b / 1e9)
-        } else if b >= 1e5 {
-            format!("{:.1} MB", b / 1e6)
-        } else {
-            format!("{:.1} kB", b / 1e3)
-        }
-    }
-}
+/// The formatters' old path: they are [`crate::units`] (kept for callers not yet moved to it).
+pub use crate::units as fmt;
 
 /// One run rendered for people: every column a table shows.
 pub struct Row {
@@ -145,26 +85,26 @@ impl Row {
         let dash = || "–".to_owned();
         Row {
             model: run.model.name.clone(),
-            size: if run.model.size_bytes == 0 { dash() } else { fmt::size(run.model.size_bytes) },
+            size: if run.model.size_bytes == 0 { dash() } else { units::size(run.model.size_bytes) },
             repeat: format!("{}/{}", run.params.repeat_index + 1, run.params.repeats),
             threads,
             load_mode: run.params.spec.load_mode.to_string(),
             status,
-            load_ms: fmt::ms_u(load),
-            first_forward_ms: fmt::ms_u(s.and_then(|s| s.first_forward_ns)),
-            median_ms: s.map(|s| fmt::ms(s.latency_ns.median)).unwrap_or_else(dash),
+            load_ms: units::ms_u(load),
+            first_forward_ms: units::ms_u(s.and_then(|s| s.first_forward_ns)),
+            median_ms: s.map(|s| units::ms(s.latency_ns.median)).unwrap_or_else(dash),
             p10_p90_ms: s
-                .map(|s| format!("{}–{}", fmt::ms(s.latency_ns.p10), fmt::ms(s.latency_ns.p90)))
+                .map(|s| format!("{}–{}", units::ms(s.latency_ns.p10), units::ms(s.latency_ns.p90)))
                 .unwrap_or_else(dash),
             prefill_tps: s
                 .and_then(|s| s.prefill_tokens_per_s.as_ref())
-                .map(|t| fmt::rate(t.median))
+                .map(|t| units::rate(t.median))
                 .unwrap_or_else(dash),
             decode_tps: s
                 .and_then(|s| s.decode_equivalent_tokens_per_s.as_ref())
-                .map(|t| fmt::rate(t.median))
+                .map(|t| units::rate(t.median))
                 .unwrap_or_else(dash),
-            peak_rss: fmt::mib(s.and_then(|s| s.peak_rss_bytes)),
+            peak_rss: units::mib(s.and_then(|s| s.peak_rss_bytes)),
             output: if run.is_ok() { run.output_verdict.label() } else { dash() },
         }
     }
@@ -223,7 +163,7 @@ pub fn roofline_notes(runs: &[&RunResult]) -> Vec<String> {
             Some(format!(
                 "{}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
                 r.model.name,
-                fmt::size(roof.weight_bytes),
+                units::size(roof.weight_bytes),
                 roof.achieved_bytes_per_s / 1e9,
                 roof.achieved_bytes_per_s / device * 100.0,
                 device / 1e9
@@ -277,7 +217,7 @@ pub fn warning_notes(runs: &[&RunResult]) -> Vec<String> {
                     "{} ({name}: {} of {}, the first shown)",
                     texts[0],
                     texts.len(),
-                    fmt::plural(of, "run", "runs")
+                    crate::units::plural(of, "run", "runs")
                 ),
                 Vec::new(),
                 0,
@@ -316,25 +256,32 @@ pub fn energy_notes(runs: &[&RunResult]) -> Vec<String> {
             let Some(s) = &e.summary else { return Some(format!("{head}: no figure (see the energy warning)")) };
             let mut parts = vec![match (s.idle_watts, s.net_watts) {
                 (Some(idle), Some(net)) => {
-                    format!("{} average (idle {}, net {})", fmt::watts(s.watts), fmt::watts(idle), fmt::watts(net))
+                    format!(
+                        "{} average (idle {}, net {})",
+                        crate::units::watts(s.watts),
+                        crate::units::watts(idle),
+                        crate::units::watts(net)
+                    )
                 }
-                _ => format!("{} average", fmt::watts(s.watts)),
+                _ => format!("{} average", crate::units::watts(s.watts)),
             }];
             if let Some(j) = s.joules_per_forward {
                 parts.push(format!(
                     "{}/forward{}",
-                    fmt::joules(j),
-                    s.net_joules_per_forward.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()
+                    crate::units::joules(j),
+                    s.net_joules_per_forward.map(|n| format!(" (net {})", crate::units::joules(n))).unwrap_or_default()
                 ));
             }
             if let Some(j) = s.prefill_joules_per_token {
-                parts.push(format!("prefill {}/token", fmt::joules(j)));
+                parts.push(format!("prefill {}/token", crate::units::joules(j)));
             }
             if let Some(j) = s.decode_joules_per_token {
                 parts.push(format!(
                     "decode {}/token{}",
-                    fmt::joules(j),
-                    s.net_decode_joules_per_token.map(|n| format!(" (net {})", fmt::joules(n))).unwrap_or_default()
+                    crate::units::joules(j),
+                    s.net_decode_joules_per_token
+                        .map(|n| format!(" (net {})", crate::units::joules(n)))
+                        .unwrap_or_default()
                 ));
             }
             parts.push(format!("over {:.2} s measured", s.seconds));
@@ -367,10 +314,10 @@ pub fn text_notes(runs: &[&RunResult]) -> Vec<String> {
             let ttft = g
                 .step_latency_ns
                 .first()
-                .map(|ns| format!(", first token {} ms", fmt::ms(*ns as f64)))
+                .map(|ns| format!(", first token {} ms", units::ms(*ns as f64)))
                 .unwrap_or_default();
             let rate = crate::stats::Sample::from_ns(&g.step_latency_ns)
-                .map(|s| format!(", {} tok/s median (decode without KV cache)", fmt::rate(1e9 / s.quantile(0.5))))
+                .map(|s| format!(", {} tok/s median (decode without KV cache)", units::rate(1e9 / s.quantile(0.5))))
                 .unwrap_or_default();
             notes.push(format!(
                 "{}: generated {} tokens{text}{ttft}{rate}; ids {:?}",

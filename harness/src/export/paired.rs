@@ -1,25 +1,17 @@
 //! Paired-session ratios (`run --paired`, `compare PAIRED`) as a terminal table or markdown, the design named.
 
-use crate::export::fmt::plural;
 use crate::results::PairedRatio;
-use crate::verdict::{Direction, Interval, Verdict};
+use crate::units::plural;
+use crate::verdict::{Design, Direction, Interval, Quantity, Verdict};
 
-/// How the words name a change of a paired quantity: every ratio etbench pairs today is of a time (latency, decode
-/// time per token, time to first token) except energy.
-pub fn direction(quantity: &str) -> Direction {
-    if quantity.contains("energy") || quantity.contains("joule") {
-        Direction::Amount
-    } else {
-        Direction::Time
-    }
+/// The design a ratio records (an unknown label reads as the in-process design).
+fn design(r: &PairedRatio) -> Design {
+    Design::of_label(&r.design).unwrap_or_default()
 }
 
-/// What would settle a paired ratio whose interval cannot decide, by design.
-pub fn settle(design: &str) -> &'static str {
-    match design {
-        "paired processes" => "more pairs would settle it (--until-ci, or a longer --max-time)",
-        _ => "more rounds would settle it (leave out --iters to sample until ±2 %, or raise it)",
-    }
+/// How the words name a change of the quantity a ratio records (an unknown label reads as a time).
+fn direction(r: &PairedRatio) -> Direction {
+    Quantity::of_label(&r.quantity).map_or(Direction::Time, Quantity::direction)
 }
 
 /// `etbench compare PAIRED`: a table (or markdown) of every candidate against its reference.
@@ -30,7 +22,7 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
         let verdict = match r.verdict.as_deref().and_then(Verdict::of_name) {
             Some(v) => {
                 let ci = Interval { ratio: r.ratio, lower: r.lower, upper: r.upper };
-                v.words(ci, r.threshold, direction(&r.quantity), settle(&r.design))
+                v.words(ci, r.threshold, direction(r), design(r).settle())
             }
             None => format!("no verdict: {} (need ≥ 6); raise --iters", plural(r.pairs, "pair", "pairs")),
         };
@@ -51,14 +43,8 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
     let header =
         ["candidate", "reference", "setting", "sessions × pairs", "ratio of", "ratio", "95% interval", "verdict"];
     let threshold = ratios.first().map(|r| r.threshold * 100.0).unwrap_or(5.0);
-    let designs: std::collections::BTreeSet<&str> = ratios.iter().map(|r| r.design.as_str()).collect();
-    let how: Vec<&str> = designs
-        .iter()
-        .map(|d| match *d {
-            "paired processes" => "paired processes (one fresh process per model, alternating A B B A …; ratio = median over neighbour pairs of their medians' ratio, interval resamples sessions then pairs)",
-            _ => "paired in-process (models alternate round by round in one runner process; ratio = median of per-round ratios, interval resamples sessions then rounds)",
-        })
-        .collect();
+    let designs: std::collections::BTreeSet<Design> = ratios.iter().map(design).collect();
+    let how: Vec<&str> = designs.iter().map(|d| d.method()).collect();
     let rule = format!(
         "Design: {}. A change is called improved or regressed only when its whole interval clears ±{threshold:.0}%; an interval that excludes no change but reaches inside ±{threshold:.0}% is reported as a change not shown to exceed it.",
         how.join("; ")

@@ -328,7 +328,7 @@ fn platform(info: &SystemInfo) -> String {
 
 /// "23.5 GiB total, 20.1 GiB available" (available: when the device was probed); empty when unknown.
 fn mem_info(info: &SystemInfo, probed: Option<&ProbedInfo>) -> String {
-    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    let gib = crate::units::gibibytes;
     let total = Some(info.memory_total_bytes).filter(|&b| b > 0).map(|b| format!("{} total", gib(b)));
     let available = probed.and_then(|p| p.memory_available_bytes).map(|b| format!("{} available", gib(b)));
     [total, available].into_iter().flatten().collect::<Vec<_>>().join(", ")
@@ -489,7 +489,7 @@ fn dependencies(doc: &Document, run: &RunResult) -> BTreeMap<&'static str, Depen
 fn metrics(run: &RunResult) -> Vec<(&'static str, Option<f64>)> {
     let s = run.summary.as_ref();
     let load_ms = load_ns(run).map(|v| v as f64 / 1e6);
-    let peak_mb = s.and_then(|s| s.peak_rss_bytes).map(|b| b as f64 / (1024.0 * 1024.0));
+    let peak_mb = s.and_then(|s| s.peak_rss_bytes).map(|b| b as f64 / crate::units::MIB);
     if let Some(l) = run.llm.as_ref() {
         // Generation runs: the names of ExecuTorch's LLM benchmark app (`token_per_sec` is the decode rate).
         let g = l.summary.as_ref();

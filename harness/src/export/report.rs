@@ -16,8 +16,9 @@ use super::charts::Unit;
 use super::charts::{Bar, BoxRow, Chart, Spec};
 use super::metric::{groups, short_sha, threads_label, threads_phrase, Group, Metric};
 use crate::export::store::OutputDir;
-use crate::export::{self, fmt, DECODE_NOTE};
+use crate::export::{self, DECODE_NOTE};
 use crate::results::{Document, Fit, RunResult, SystemInfo};
+use crate::units;
 
 /// A markdown table cell: pipes escaped, newlines folded.
 pub(crate) fn escape(cell: &str) -> String {
@@ -56,11 +57,11 @@ pub(crate) fn distinct<'a>(runs: &[&'a RunResult], f: impl Fn(&'a RunResult) -> 
 /// "- Device: CPU (arch, cores, RAM), OS, kernel" footnote line.
 pub(crate) fn device_line(info: &SystemInfo) -> String {
     format!(
-        "- Device: {} ({}, {} logical cores, {:.1} GiB RAM), {} {}, kernel {}",
+        "- Device: {} ({}, {} logical cores, {} RAM), {} {}, kernel {}",
         info.cpu_brand.as_deref().unwrap_or("unknown CPU"),
         info.arch,
         info.cpu_logical_cores,
-        info.memory_total_bytes as f64 / (1u64 << 30) as f64,
+        units::gibibytes(info.memory_total_bytes),
         info.os.as_deref().unwrap_or("unknown OS"),
         info.os_version.as_deref().unwrap_or(""),
         info.kernel.as_deref().unwrap_or("?"),
@@ -132,11 +133,11 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
         footnote: false,
         cells: groups.iter().map(|g| f(g)).collect(),
     };
-    let ms = |m: Metric| move |g: &Group| est(m, g).map(|e| fmt::ms(e.value)).unwrap_or_else(|| "–".into());
-    let rate = |m: Metric| move |g: &Group| est(m, g).map(|e| fmt::rate(e.value)).unwrap_or_else(|| "–".into());
+    let ms = |m: Metric| move |g: &Group| est(m, g).map(|e| units::ms(e.value)).unwrap_or_else(|| "–".into());
+    let rate = |m: Metric| move |g: &Group| est(m, g).map(|e| units::rate(e.value)).unwrap_or_else(|| "–".into());
     vec![
         col("variant", Kind::Always, &|g| g.key.model_name.clone()),
-        col("size on disk", Kind::Key, &|g| fmt::size(g.runs[0].model.size_bytes)),
+        col("size on disk", Kind::Key, &|g| units::size(g.runs[0].model.size_bytes)),
         col("method", Kind::Key, &|g| g.key.method.clone()),
         col("input", Kind::Other, &|g| match g.runs.iter().find_map(|r| r.prompt.as_ref()) {
             // The prompt's text is in the prompt table below; here what tells the rows apart.
@@ -159,17 +160,17 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
         col("first fwd ms", Kind::Other, &ms(Metric::FirstForward)),
         col("median ms (p10–p90)", Kind::Always, &|g| {
             est(Metric::Latency, g)
-                .map(|e| format!("{} ({}–{})", fmt::ms(e.value), fmt::ms(e.lower), fmt::ms(e.upper)))
+                .map(|e| format!("{} ({}–{})", units::ms(e.value), units::ms(e.lower), units::ms(e.upper)))
                 .unwrap_or_else(|| "–".into())
         }),
         col("prefill tok/s", Kind::Key, &rate(Metric::PrefillTokensPerS)),
         Column { footnote: true, ..col("decode-eq tok/s", Kind::Key, &rate(Metric::DecodeEquivalentTokensPerS)) },
-        col("peak RSS", Kind::Key, &|g| fmt::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
+        col("peak RSS", Kind::Key, &|g| units::mib(est(Metric::PeakRss, g).map(|e| e.value as u64))),
         col("power ²", Kind::Key, &|g| {
-            est(Metric::Power, g).map(|e| fmt::watts(e.value)).unwrap_or_else(|| "–".into())
+            est(Metric::Power, g).map(|e| units::watts(e.value)).unwrap_or_else(|| "–".into())
         }),
         col("energy/forward ²", Kind::Key, &|g| {
-            est(Metric::EnergyPerForward, g).map(|e| fmt::joules(e.value)).unwrap_or_else(|| "–".into())
+            est(Metric::EnergyPerForward, g).map(|e| units::joules(e.value)).unwrap_or_else(|| "–".into())
         }),
         col("output check", Kind::Other, &|g| output_check(&g.runs)),
     ]
@@ -304,7 +305,7 @@ fn roofline_notes(groups: &[&Group]) -> Vec<String> {
             Some(format!(
                 "{}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved at the median, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
                 g.key.model_name,
-                fmt::size(g.runs[0].model.size_bytes),
+                units::size(g.runs[0].model.size_bytes),
                 achieved / 1e9,
                 achieved / device * 100.0,
                 device / 1e9
@@ -404,9 +405,9 @@ fn generation_cells(g: Option<&crate::results::GenerationRecord>) -> [String; 4]
         None => format!("ids {:?}", g.token_ids),
     };
     let rate = crate::stats::Sample::from_ns(&g.step_latency_ns)
-        .map(|s| fmt::rate(1e9 / s.quantile(0.5)))
+        .map(|s| units::rate(1e9 / s.quantile(0.5)))
         .unwrap_or_else(|_| "–".into());
-    [text, format!("{} of {}", g.token_ids.len(), g.requested), fmt::ms_u(g.step_latency_ns.first().copied()), rate]
+    [text, format!("{} of {}", g.token_ids.len(), g.requested), units::ms_u(g.step_latency_ns.first().copied()), rate]
 }
 
 /// Per profiled run, its most expensive operators (ETDump).

@@ -1,5 +1,5 @@
-//! Writing results: an output directory checked up front, files replaced atomically (temp file + rename) so a
-//! reader never sees half a file and a failure never clobbers the previous complete one.
+//! Writing results: an output directory checked up front, files replaced atomically ([`crate::files::atomic_write`])
+//! so a reader never sees half a file and a failure never clobbers the previous complete one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,18 +29,10 @@ impl OutputDir {
         &self.path
     }
 
-    /// Replaces `name` with `bytes` atomically.
+    /// Replaces `name` with `bytes` atomically ([`crate::files::atomic_write`]).
     pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
         let target = self.path.join(name);
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.path)
-            .with_context(|| format!("cannot write into {}", self.path.display()))?;
-        tmp.write_all(bytes)
-            .and_then(|_| tmp.as_file().sync_all())
-            .with_context(|| format!("writing {}", target.display()))?;
-        // Temp files are created 0600; results are ordinary files (0644 before the umask).
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644 & !umask()));
-        tmp.persist(&target).with_context(|| format!("replacing {}", target.display()))?;
+        crate::files::atomic_write(&target, bytes).with_context(|| format!("writing {}", target.display()))?;
         Ok(target)
     }
 
@@ -50,16 +42,6 @@ impl OutputDir {
         self.write("results.csv", &export::csv::render(doc))?;
         Ok(())
     }
-}
-
-/// The process umask, read from /proc (changing it to read it would race with other threads creating files).
-fn umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("Umask:").and_then(|v| u32::from_str_radix(v.trim(), 8).ok()))
-        })
-        .unwrap_or(0o022)
 }
 
 /// Writes to stdout; a closed pipe (`etbench ... | head`) is not an error.

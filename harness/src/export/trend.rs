@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 
 use super::charts::{Chart, Line, Spec, Unit};
 use super::metric::{threads_phrase, Metric, RunIdentity};
-use crate::export::fmt;
 use crate::results::RunResult;
+use crate::units;
 
 /// Lines per chart; more would make the legend unreadable.
 pub const MAX_LINES: usize = 8;
@@ -52,7 +52,7 @@ impl Series<'_> {
 
 fn value(metric: Metric, runs: &[&RunResult]) -> String {
     let (unit, f) = metric.display_unit();
-    metric.estimate(runs).map(|e| format!("{} {unit}", fmt::adaptive(e.value * f))).unwrap_or_else(|| "–".into())
+    metric.estimate(runs).map(|e| format!("{} {unit}", units::adaptive(e.value * f))).unwrap_or_else(|| "–".into())
 }
 
 pub fn table(series: &[Series]) -> String {
@@ -132,7 +132,7 @@ fn caption(series: &[Series]) -> String {
     format!(
         "{} · {range} ({}) · {}",
         devices.into_iter().collect::<Vec<_>>().join(", "),
-        crate::export::fmt::plural(nights.len(), "night", "nights"),
+        crate::units::plural(nights.len(), "night", "nights"),
         versions.into_iter().collect::<Vec<_>>().join("; ")
     )
 }

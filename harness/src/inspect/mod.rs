@@ -507,20 +507,8 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     })
 }
 
-/// A byte count people read at a glance: bytes below 1 KiB, then KiB, MiB, GiB (never "0.00 MiB").
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.2} {}", UNITS[unit])
-}
+/// Byte counts in the inspection: [`crate::units::binary`] (bytes, then KiB, MiB, GiB; never "0.00 MiB").
+use crate::units::binary as size;
 
 /// `2359296` → `2,359,296`.
 fn grouped(n: u64) -> String {

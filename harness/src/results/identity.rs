@@ -24,7 +24,8 @@ pub struct RunIdentity {
     pub method: String,
     /// Effective threads when the runner reported them, else the requested count.
     pub threads: Option<u32>,
-    /// The CPUs the runner was pinned to (`--cpu-affinity`, or what `--cores big|little` chose), canonical hex.
+    /// The CPUs the runner was pinned to (`--cpu-affinity`, or what `--cores big|little` chose), as canonical hex
+    /// ([`etbench_protocol::CpuMask`]'s form: `0x02` and `2` are one mask).
     pub cpu_affinity: Option<String>,
     /// The memory cgroup limit the run had (`--memory-limit`).
     pub memory_limit_bytes: Option<u64>,
@@ -74,7 +75,7 @@ impl RunIdentity {
             model_sha256: model_sha256.to_owned(),
             method,
             threads: spec.threads,
-            cpu_affinity: spec.cpu_affinity.as_deref().map(canonical_mask),
+            cpu_affinity: spec.cpu_affinity.as_ref().map(|m| m.to_string()),
             memory_limit_bytes: spec.memory_limit_bytes,
             load_mode: spec.load_mode.to_string(),
             input,
@@ -244,17 +245,6 @@ pub fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// A CPU mask as users write it (`0x03`, `3`, `0XF0`) in one canonical form: `0x3`, `0xf0`. A mask that is not
-/// hex is kept as written (the runner refuses it with its own message).
-pub fn canonical_mask(mask: &str) -> String {
-    let digits = mask.trim().trim_start_matches("0x").trim_start_matches("0X").to_ascii_lowercase();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return mask.to_owned();
-    }
-    let digits = digits.trim_start_matches('0');
-    format!("0x{}", if digits.is_empty() { "0" } else { digits })
-}
-
 /// A memory limit as a flag would give it: `512 MiB`, `2 GiB`, `1.5 GiB`, `1000 B`.
 pub fn bytes_label(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
@@ -339,7 +329,7 @@ mod tests {
             model_sha256: "0".repeat(64),
             method: "forward".into(),
             threads: Some(1),
-            cpu_affinity: mask.map(canonical_mask),
+            cpu_affinity: mask.map(|m| m.parse::<etbench_protocol::CpuMask>().unwrap().to_string()),
             memory_limit_bytes: None,
             load_mode: "mmap".into(),
             input: "default".into(),

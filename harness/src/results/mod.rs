@@ -389,10 +389,6 @@ pub enum OutputVerdict {
 }
 
 impl OutputVerdict {
-    pub fn is_good(&self) -> bool {
-        matches!(self, OutputVerdict::Finite | OutputVerdict::MatchesManifest)
-    }
-
     pub fn label(&self) -> String {
         match self {
             OutputVerdict::Finite => "finite".into(),

@@ -86,7 +86,7 @@ impl std::fmt::Display for Warning {
             Warning::Energy { message } => write!(f, "energy: {message}"),
             Warning::Charging => write!(f, "the device was charging: charging heats phones and changes clocks; unplug or use a power bypass"),
             Warning::MayNotFit { needs_bytes, planned_bytes, available_bytes, mmap } => {
-                let gib = |b: &u64| *b as f64 / (1u64 << 30) as f64;
+                let gib = |b: &u64| crate::units::gib(*b);
                 write!(f, "needs ≈ {:.2} GiB (planned memory {:.2} GiB + weights), device has {:.2} GiB available", gib(needs_bytes), gib(planned_bytes), gib(available_bytes))?;
                 if *mmap {
                     write!(f, "; mmap keeps the weights file-backed: expect page-ins as latency (or use a device with more RAM)")

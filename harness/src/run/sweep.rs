@@ -107,7 +107,7 @@ fn llm_facts(ins: &crate::inspect::Inspection, llm: &mut crate::results::llm::Ll
 fn available_memory(plan: &Plan) -> Option<u64> {
     match plan.device.probed() {
         Some(p) => p.memory_available_bytes,
-        None if plan.device.transport() == "local" => {
+        None if plan.device.transport() == crate::device::config::TransportKind::Local => {
             let mut sys = sysinfo::System::new().ok()?;
             sys.refresh_memory();
             Some(sys.available_memory()).filter(|b| *b > 0)
@@ -460,7 +460,7 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
 fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming: bool) -> anyhow::Result<()> {
     let device_ref = DeviceRef {
         name: plan.device.name().to_owned(),
-        transport: plan.device.transport().to_owned(),
+        transport: plan.device.transport().as_str().to_owned(),
         info: plan.device.info(),
         probed: plan.device.probed(),
     };

@@ -59,7 +59,8 @@ fn ssh_boards_and_adb_phone_run_concurrently_then_repush_nothing() {
     }
     // Profile defaults: board2 pins to CPU 0 with one thread; the stand-in's getprop is probed.
     let b2 = doc.runs.iter().find(|r| r.device.name == "lab-board2").unwrap();
-    assert_eq!((b2.params.spec.threads, b2.params.spec.cpu_affinity.as_deref()), (Some(1), Some("0x1")));
+    let mask = b2.params.spec.cpu_affinity.as_ref().map(|m| m.to_string());
+    assert_eq!((b2.params.spec.threads, mask.as_deref()), (Some(1), Some("0x1")));
     let adb = doc.runs.iter().find(|r| r.device.name == "lab-adb1").unwrap();
     assert_eq!(adb.device.transport, "adb");
     assert_eq!(adb.device.probed.as_ref().unwrap().android["ro.product.model"], "adbd-STANDIN");
@@ -506,7 +507,8 @@ fn phone_runs_fixtures_through_the_bundle_with_android_facts_and_repushes_only_w
         "an unchanged bundle or model was pushed again:\n{err}"
     );
     let run = &read_doc(dir.path()).runs[0];
-    assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some("0x2"), Some(1)));
+    let mask = run.params.spec.cpu_affinity.as_ref().map(|m| m.to_string());
+    assert_eq!((mask.as_deref(), run.params.spec.threads), (Some("0x2"), Some(1)));
     assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
 
     // A bundle file changed on the device is pushed again before anything runs (never run stale).
@@ -692,8 +694,8 @@ fn cores_big_on_a_one_cluster_device_warns_and_uses_all() {
     assert!(err.contains("warning: --cores big") && err.contains("one kind of core"), "{err}");
     let run = &read_doc(out_dir.path()).runs[0];
     let n = std::thread::available_parallelism().unwrap().get() as u32;
-    let all = etbench::device::probe::mask_of(&(0..n).collect::<Vec<_>>());
-    assert_eq!((run.params.spec.cpu_affinity.as_deref(), run.params.spec.threads), (Some(all.as_str()), Some(n)));
+    let all = etbench_protocol::CpuMask::from_cpus(0..n);
+    assert_eq!((run.params.spec.cpu_affinity.clone(), run.params.spec.threads), (all, Some(n)));
     assert_eq!(run.output_verdict, OutputVerdict::MatchesManifest);
 }
 

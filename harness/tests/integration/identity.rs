@@ -83,13 +83,14 @@ fn runs_on_other_cpus_are_two_rows_two_series_and_compare_names_the_mask() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(read_doc(&resumed).runs.len(), 1, "nothing to re-run when the identity is unchanged");
     let mut doc = read_doc(&resumed);
-    doc.runs[0].params.spec.cpu_affinity = Some("0x2".into());
+    doc.runs[0].params.spec.cpu_affinity = Some("0x2".parse().unwrap());
     std::fs::write(resumed.join("results.json"), etbench::export::json(&doc)).unwrap();
     let out = etbench().arg("run").arg("--resume").arg(&resumed).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(&resumed);
-    let masks: Vec<Option<&str>> = doc.runs.iter().map(|r| r.params.spec.cpu_affinity.as_deref()).collect();
-    assert_eq!(masks, [Some("0x2"), Some("0x1")], "the cell under 0x1 ran again");
+    let masks: Vec<Option<String>> =
+        doc.runs.iter().map(|r| r.params.spec.cpu_affinity.as_ref().map(|m| m.to_string())).collect();
+    assert_eq!(masks, [Some("0x2".into()), Some("0x1".into())], "the cell under 0x1 ran again");
 }
 
 #[test]
