@@ -51,4 +51,21 @@ bash scripts/lab/setup.sh
 if [ "$(id -u)" = 0 ]; then
     ADBD_STANDIN=target/debug/adbd-standin bash scripts/lab/start.sh
 fi
+# The tests must leave no process behind. adb is the one that could: asked on the default server (127.0.0.1:5037),
+# it starts a server of its own that outlives the test. Before: the adb processes already running (the lab's own).
+adb_pids() { for d in /proc/[0-9]*; do [ "$(cat "$d/comm" 2>/dev/null)" = adb ] && echo "${d#/proc/}"; done; true; }
+adb_before=" $(adb_pids | tr '\n' ' ') "
 cargo test --workspace --locked "$@"
+# After: every adb process still running ran before the tests (scripts/lab/stop.sh ends the lab's on exit).
+left=""
+for pid in $(adb_pids); do
+    case "$adb_before" in *" $pid "*) continue ;; esac
+    left+="  pid $pid: $(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" || true)"$'\n'
+done
+if [ -n "$left" ]; then
+    printf 'test.sh: the tests passed but left adb running (not running before them):\n%s' "$left" >&2
+    echo "test.sh: a test asked adb's default server (5037, e.g. \`etbench devices\` or --device adb without" \
+        "ANDROID_ADB_SERVER_PORT) or did not stop a server it started; give it one it owns" \
+        "(common::lab::SecondAdbServer, or etbench_lab, whose default is the lab's 15037). Stop it: kill PID" >&2
+    exit 1
+fi

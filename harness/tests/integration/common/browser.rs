@@ -13,13 +13,23 @@ pub struct Load {
     pub console: Vec<String>,
 }
 
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether Chromium is installed; `false` as [`require`](super::require) says. Tests that load a page ask it first.
+#[must_use]
+#[track_caller]
+pub fn installed() -> bool {
+    let check = if Path::new(CHROMIUM).is_file() {
+        Ok(())
+    } else {
+        Err(format!("{CHROMIUM} is missing: `apt-get install -y chromium` (scripts/test.sh installs it)"))
+    };
+    super::require("Chromium", check)
+}
+
 pub fn chromium() -> PathBuf {
-    let path = PathBuf::from("/usr/bin/chromium");
-    assert!(
-        path.is_file(),
-        "{} is missing: `apt-get install -y chromium` (scripts/test.sh installs it)",
-        path.display()
-    );
+    let path = PathBuf::from(CHROMIUM);
+    assert!(path.is_file(), "{} is missing: browser::installed() first", path.display());
     path
 }
 

@@ -1,6 +1,8 @@
 //! The device lab for integration tests: `scripts/lab/start.sh` (ssh boards in network namespaces, an aarch64 board,
-//! a private adb server with adbd-standin devices), started once per test binary. It needs root; without root the
-//! device tests say so and return.
+//! a private adb server with adbd-standin devices), started as root by `scripts/test.sh` before `cargo test` and
+//! stopped by it afterwards. The tests only probe it ([`up`]); they never start it, so they leave nothing of it
+//! behind. A test that needs it fails when it is not running, saying how to start it ([`require`]), unless
+//! `ETBENCH_SKIP_LAB=1`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,34 +12,54 @@ use crate::common::*;
 
 pub const LAB: &str = "/tmp/etbench-lab";
 
-/// Starts the lab (idempotent). `false` when this machine cannot host it (not root).
-pub fn up() -> bool {
-    static UP: OnceLock<bool> = OnceLock::new();
-    *UP.get_or_init(|| {
-        if unsafe { libc::getuid() } != 0 {
-            eprintln!("SKIPPED: the device lab needs root (network namespaces, sshd); run scripts/test.sh as root");
-            return false;
-        }
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/lab/start.sh"))
-            .env("ADBD_STANDIN", standin())
-            .output()
-            .expect("running scripts/lab/start.sh");
-        assert!(
-            out.status.success(),
-            "lab start failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr_of(&out)
-        );
-        true
-    })
+/// The lab's private adb server (scripts/lab/start.sh `ADB_PORT`; the lab profiles' `server_port`).
+pub const ADB_PORT: u16 = 15037;
+
+/// How to get the lab, for the messages of [`up`] and its kin.
+const START: &str = "as root, scripts/lab/start.sh starts it and scripts/lab/stop.sh stops it (scripts/test.sh does \
+                     both around the suite)";
+
+/// Whether the process whose id is in `pidfile` is alive.
+fn alive(pidfile: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(pidfile) else { return false };
+    // Safety: kill with signal 0 only checks that the process exists.
+    text.trim().parse::<i32>().is_ok_and(|pid| pid > 0 && unsafe { libc::kill(pid, 0) } == 0)
 }
 
-/// The adbd stand-in (crate `etbench-lab`, a test tool): built next to `etbench` by `cargo build --workspace`.
-fn standin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_etbench")).with_file_name("adbd-standin");
-    assert!(path.is_file(), "{} missing: cargo build -p etbench-lab", path.display());
-    path
+/// Whether the lab is running here, probed as scripts/lab/start.sh decides it is already up: root, its `up` file,
+/// its sshd and adb processes alive, and its adb server answering on [`ADB_PORT`]. `Err` says what is missing.
+fn probe() -> Result<(), String> {
+    let uid = unsafe { libc::getuid() };
+    if uid != 0 {
+        return Err(format!("it needs root (network namespaces, sshd, tmpfs mounts) and this is uid {uid}; {START}"));
+    }
+    if !Path::new(&format!("{LAB}/up")).is_file() {
+        return Err(format!("it is not running ({LAB}/up does not exist); {START}"));
+    }
+    for (pidfile, what) in [
+        ("board1/sshd.pid", "board1's sshd"),
+        ("board2/sshd.pid", "board2's sshd"),
+        ("adb-server.pid", "its adb server"),
+        ("adb1.pid", "the adbd stand-in adb1"),
+    ] {
+        if !alive(&format!("{LAB}/{pidfile}")) {
+            return Err(format!("{what} is not running ({LAB}/{pidfile}): the lab is half up: restart it; {START}"));
+        }
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ADB_PORT));
+    if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_err() {
+        return Err(format!("its adb server does not answer on {addr}: restart the lab; {START}"));
+    }
+    Ok(())
+}
+
+/// Whether the lab is up (probed once per test binary). Not up, the calling test fails saying why and how to start
+/// it, or with `ETBENCH_SKIP_LAB=1` says SKIPPED and gets `false`: `if !up() { return; }`.
+#[must_use]
+#[track_caller]
+pub fn up() -> bool {
+    static STATE: OnceLock<Result<(), String>> = OnceLock::new();
+    require("the device lab (scripts/lab/start.sh)", STATE.get_or_init(probe).clone())
 }
 
 /// Host-side caches (hash cache, device locks) shared by every test of this binary.
@@ -47,10 +69,14 @@ pub fn cache_dir() -> PathBuf {
     dir
 }
 
-/// `etbench` with the lab's profiles directory and the shared cache.
+/// `etbench` with the lab's profiles directory and the shared cache. Its default adb server is the lab's
+/// ([`ADB_PORT`]), so nothing it runs asks 5037, where adb would start a server of its own that outlives the tests;
+/// a test may point it at another server it owns ([`SecondAdbServer`]).
 pub fn etbench_lab(devices_dir: &str) -> Command {
     let mut cmd = etbench();
-    cmd.env("ETBENCH_DEVICES_DIR", repo().join(devices_dir)).env("ETBENCH_CACHE_DIR", cache_dir());
+    cmd.env("ETBENCH_DEVICES_DIR", repo().join(devices_dir))
+        .env("ETBENCH_CACHE_DIR", cache_dir())
+        .env("ANDROID_ADB_SERVER_PORT", ADB_PORT.to_string());
     cmd
 }
 
@@ -72,14 +98,40 @@ pub fn run_on(devices_dir: &str, devices: &[&str], models: &[&Path], extra: &[&s
     (cmd.output().unwrap(), out)
 }
 
-/// The aarch64 runner, when this machine could build it (`rustup target add aarch64-unknown-linux-gnu`).
-pub fn aarch64_runner() -> Option<PathBuf> {
+/// The aarch64 runner (`scripts/lab/setup.sh` builds it: `scripts/build-runner.sh --target
+/// aarch64-unknown-linux-gnu`), for the aarch64 board and the wrong-architecture fault; `false` as [`require`] says.
+#[must_use]
+#[track_caller]
+pub fn aarch64_runner() -> bool {
     let path = repo().join("target/aarch64-unknown-linux-gnu/release/etbench-runner");
-    if path.is_file() {
-        return Some(path);
+    let check = if path.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} does not exist; build it with `scripts/build-runner.sh --target aarch64-unknown-linux-gnu` (needs \
+             `rustup target add aarch64-unknown-linux-gnu` and g++-aarch64-linux-gnu; scripts/lab/setup.sh does both)",
+            path.display()
+        ))
+    };
+    require("the aarch64 runner", check)
+}
+
+/// The lab's aarch64 board `lab-arm1` (qemu-user through a private binfmt_misc) is up, with the aarch64 runner.
+#[must_use]
+#[track_caller]
+pub fn arm1_up() -> bool {
+    if !up() {
+        return false;
     }
-    eprintln!("SKIPPED: no aarch64 runner; build it with scripts/build-runner.sh --target aarch64-unknown-linux-gnu");
-    None
+    let check = if alive(&format!("{LAB}/arm1/sshd.pid")) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the lab has no arm1 board ({LAB}/arm1/sshd.pid: not running); it needs qemu-user-static and \
+             g++-aarch64-linux-gnu (`bash scripts/lab/setup.sh`), then the lab restarted"
+        ))
+    };
+    require("the lab's aarch64 board lab-arm1", check) && aarch64_runner()
 }
 
 /// Files under `dir` whose name is exactly `name` (for shell-injection checks).
@@ -98,18 +150,23 @@ pub fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
     found
 }
 
-/// The lab phone (`lab-phone`, a STAND-IN: adbd-standin --chroot, see devices/lab-phone.toml) is up; says why not.
+/// The lab phone (`lab-phone`, a STAND-IN: adbd-standin --chroot, see devices/lab-phone.toml) is up; `false` as
+/// [`require`] says.
+#[must_use]
+#[track_caller]
 pub fn phone_up() -> bool {
     if !up() {
         return false;
     }
-    if !Path::new(&format!("{LAB}/phone.pid")).is_file() {
-        eprintln!(
-            "SKIPPED: the lab has no lab-phone (needs qemu-user-static and busybox-static:arm64: scripts/lab/setup.sh)"
-        );
-        return false;
-    }
-    true
+    let check = if alive(&format!("{LAB}/phone.pid")) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the lab has no lab-phone ({LAB}/phone.pid: not running); it needs qemu-user-static and \
+             busybox-static:arm64 (`bash scripts/lab/setup.sh`), then the lab restarted"
+        ))
+    };
+    require("the lab phone lab-phone", check)
 }
 
 /// Tests that change the lab phone's state (files on it, its connection, its stand-in sysfs) take this lock.

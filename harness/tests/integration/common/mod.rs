@@ -19,10 +19,48 @@ pub fn load() -> std::sync::RwLockReadGuard<'static, ()> {
     MACHINE.read().unwrap_or_else(|e| e.into_inner())
 }
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use etbench::results::Document;
+
+/// The variable that turns a missing prerequisite from a failure into a skip: `ETBENCH_SKIP_LAB=1`.
+pub const SKIP_LAB: &str = "ETBENCH_SKIP_LAB";
+
+/// Whether a test's prerequisite `what` (the device lab, root, PostgreSQL, Chromium, …) is there: `check` is
+/// `Ok(())`, or `Err(why not, and how to get it)`. Missing, the test FAILS with a message naming it and the test
+/// command that provides it, unless `ETBENCH_SKIP_LAB=1`: then it prints
+/// `SKIPPED (ETBENCH_SKIP_LAB=1): <test>: <what>: <why>` on stderr (also without `--nocapture`) and returns `false`,
+/// and the caller returns (`if !require(…) { return; }`). No test passes by not running unless it was asked to.
+#[must_use]
+#[track_caller]
+pub fn require(what: &str, check: Result<(), String>) -> bool {
+    let Err(why) = check else { return true };
+    let thread = std::thread::current();
+    let test = thread.name().filter(|n| *n != "main").unwrap_or("this test");
+    match missing(test, what, &why, std::env::var(SKIP_LAB).is_ok_and(|v| v == "1")) {
+        Ok(skipped) => {
+            // Straight to stderr, past the test harness's capture (which keeps a passing test's output to itself).
+            let _ = writeln!(std::io::stderr(), "{skipped}");
+            false
+        }
+        Err(failure) => panic!("{failure}"),
+    }
+}
+
+/// What [`require`] says about a missing prerequisite: `Ok(the SKIPPED line)` when skipping, else `Err(the failure)`.
+fn missing(test: &str, what: &str, why: &str, skip: bool) -> Result<String, String> {
+    if skip {
+        return Ok(format!("SKIPPED ({SKIP_LAB}=1): {test}: {what}: {why}"));
+    }
+    Err(format!(
+        "{test} needs {what}, which is missing: {why}.\nRun the suite with `bash scripts/test.sh` as root: it installs \
+         and starts everything the tests need (device lab, PostgreSQL, Chromium, actionlint, the export venv) and \
+         stops what it started. To run only what this machine can, set {SKIP_LAB}=1: tests whose prerequisites are \
+         missing then say SKIPPED and return."
+    ))
+}
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
@@ -161,4 +199,20 @@ pub fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) ->
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     true
+}
+
+#[test]
+fn a_missing_prerequisite_fails_naming_it_and_skips_only_when_asked() {
+    let failure = missing("devices::x", "the device lab", "it is not running", false).unwrap_err();
+    assert!(
+        failure.starts_with("devices::x needs the device lab, which is missing: it is not running.")
+            && failure.contains("`bash scripts/test.sh` as root")
+            && failure.contains("ETBENCH_SKIP_LAB=1"),
+        "{failure}"
+    );
+    assert_eq!(
+        missing("devices::x", "the device lab", "it is not running", true).unwrap(),
+        "SKIPPED (ETBENCH_SKIP_LAB=1): devices::x: the device lab: it is not running"
+    );
+    assert!(require("nothing", Ok(())));
 }
