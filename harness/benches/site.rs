@@ -14,7 +14,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion};
 use etbench::analysis::bootstrap::SplitMix64;
 use etbench::analysis::history::{self, History};
-use etbench::analysis::site;
+use etbench::export::site;
 use etbench::results::Document;
 
 const NIGHTS: i64 = 365;

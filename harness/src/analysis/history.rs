@@ -11,7 +11,7 @@
 use anyhow::{bail, Context};
 
 use crate::analysis::compare::{self, Comparison, Options, Pair};
-use crate::export::metric::{short_sha, threads_label, RunIdentity};
+use crate::results::metric::{short_sha, threads_label, RunIdentity};
 use crate::results::{Document, RunResult};
 
 pub mod store;
@@ -317,7 +317,7 @@ pub fn check(series: &[Series], window: usize, opts: &Options) -> Comparison {
     Comparison {
         base_label: format!(
             "pooled runs of up to {} per series",
-            crate::export::fmt::plural(window.max(1), "earlier batch", "earlier batches")
+            crate::units::plural(window.max(1), "earlier batch", "earlier batches")
         ),
         cand_label: "the newest batch of each series".into(),
         options: *opts,
@@ -388,7 +388,7 @@ fn paired_nights(series: &[Series]) -> PairedNights {
             let setting = format!(
                 "{}, {}, {}",
                 cand.device.name,
-                crate::export::metric::threads_phrase(spec.threads),
+                crate::results::metric::threads_phrase(spec.threads),
                 spec.load_mode
             );
             let key = (cand.model.name.clone(), reference.model.name.clone(), setting);
@@ -494,48 +494,5 @@ pub fn check_normalised(series: &[Series], window: usize, opts: &Options) -> Vec
         }
         out.push(n);
     }
-    out
-}
-
-/// Markdown rows for the normalised checks (appended to `history check`).
-pub fn render_normalised(checks: &[Normalised], threshold: f64) -> String {
-    if checks.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from(
-        "\n### Reference-normalised (paired nights: candidate / pinned reference, per round or per pair of processes)\n\n| candidate | pinned reference | setting | window ratio | newest ratio | change | interval | verdict |\n|---|---|---|---|---|---|---|---|\n",
-    );
-    for c in checks {
-        let (change, interval) = match &c.change {
-            Some(ci) => (
-                format!("{:+.1}%", (ci.ratio - 1.0) * 100.0),
-                format!("{:+.1}% … {:+.1}%", (ci.lower - 1.0) * 100.0, (ci.upper - 1.0) * 100.0),
-            ),
-            None => ("–".into(), "–".into()),
-        };
-        let verdict = c
-            .verdict
-            .zip(c.change.as_ref())
-            .map(|(v, ci)| {
-                v.words(
-                    ci,
-                    threshold,
-                    super::bootstrap::Direction::Time,
-                    "more nights or more rounds per night would settle it",
-                )
-            })
-            .or_else(|| c.note.clone())
-            .unwrap_or_default();
-        let ratio = |r: f64| if r.is_finite() { format!("{r:.4}") } else { "–".into() };
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {change} | {interval} | {verdict} |\n",
-            c.candidate,
-            c.reference,
-            c.setting,
-            ratio(c.baseline_ratio),
-            ratio(c.newest_ratio)
-        ));
-    }
-    out.push_str("\nDesign: a paired session each night (in-process, or paired processes); drift between nights cancels in the ratio to the pinned reference.\n");
     out
 }

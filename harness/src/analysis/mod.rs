@@ -6,4 +6,3 @@ pub mod calibrate;
 pub mod compare;
 pub mod history;
 pub mod paired;
-pub mod site;

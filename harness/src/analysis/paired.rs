@@ -111,10 +111,10 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     for run in doc.runs.iter().filter(|r| r.pairing.is_some()) {
         let spec = &run.params.spec;
         let identity = crate::results::identity::RunIdentity::of(run);
-        let threads = crate::export::metric::threads_phrase(identity.threads);
+        let threads = crate::results::metric::threads_phrase(identity.threads);
         let profiled = if spec.profile { ", profiled" } else { "" };
         let workload =
-            spec.llm.as_ref().map(|w| format!(", {}", crate::export::metric::workload_label(w))).unwrap_or_default();
+            spec.llm.as_ref().map(|w| format!(", {}", crate::results::metric::workload_label(w))).unwrap_or_default();
         // Sessions on other CPUs or under another memory limit are other settings, never pooled.
         let extras: String = identity.extras().iter().map(|e| format!(", {e}")).collect();
         let setting = format!("{}, {threads}, {}{profiled}{workload}{extras}", run.device.name, spec.load_mode);
@@ -170,7 +170,8 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
     out
 }
 
-fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>], opts: &Options) -> PairedRatio {
+/// One ratio's verdict from its sessions' per-round (or per-pair) ratios.
+pub fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f64>], opts: &Options) -> PairedRatio {
     let pairs = sessions.iter().map(Vec::len).sum();
     let mut result = PairedRatio {
         reference: reference.to_owned(),
@@ -233,6 +234,6 @@ mod tests {
     fn too_few_pairs_give_no_verdict() {
         let r = judge("a", "b", "s", &sessions(1, 4, 1.5), &Options::default());
         assert_eq!(r.verdict, None);
-        assert!(crate::export::paired::render(&[r], true).contains("no verdict"));
+        // export::paired renders this row "no verdict" (its own test).
     }
 }

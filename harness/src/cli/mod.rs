@@ -896,7 +896,7 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
         })?;
     doc.calibration = Some(serde_json::to_value(&calibration)?);
     out.write_results(&doc)?;
-    let text = crate::analysis::calibrate::render(&calibration);
+    let text = crate::export::calibrate::render(&calibration);
     out.write("calibration.md", text.as_bytes())?;
     print_stdout(&text)?;
     crate::say!("etbench: results in {}", out.path().display());
@@ -1299,8 +1299,12 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
     let out = prepare_out(&out_path)?;
     let doc = crate::run::fleet::execute(&plans, &out, command_line(), priors)?;
     match args.format {
-        RunFormat::Json => print_stdout(&String::from_utf8_lossy(&export::json(&doc)))?,
-        RunFormat::Csv => print_stdout(&String::from_utf8_lossy(&export::csv::render(&doc)))?,
+        RunFormat::Json => {
+            print_stdout(&String::from_utf8_lossy(&export::format::Format::Json.render(std::slice::from_ref(&doc))?))?
+        }
+        RunFormat::Csv => {
+            print_stdout(&String::from_utf8_lossy(&export::format::Format::Csv.render(std::slice::from_ref(&doc))?))?
+        }
         // A paired-processes session has a row per process (dozens): the terminal gets them pooled per model, as
         // in report.md; results.json keeps every row.
         RunFormat::Table if design == Some(PairedDesign::Processes) => {

@@ -15,13 +15,13 @@ use crate::analysis::bootstrap::{Bootstrap, Verdict};
 use crate::analysis::compare::{self, Comparison, Options};
 use crate::analysis::history::{self, History};
 use crate::analysis::paired;
-use crate::analysis::site;
 use crate::export;
-use crate::export::fmt::plural;
-use crate::export::report::{merge, Report};
+use crate::export::report::Report;
+use crate::export::site;
 use crate::export::store::{print_stdout, OutputDir};
 use crate::export::{card, trend};
 use crate::results::Document;
+use crate::units::plural;
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -193,28 +193,29 @@ fn read_docs(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
     paths.iter().map(|p| read_doc(p)).collect()
 }
 
-fn machine(format: MachineFormat, docs: &[Document]) -> Vec<u8> {
-    let merged = merge(docs).expect("clap requires at least one input");
-    match format {
-        MachineFormat::Json if docs.len() == 1 => export::json(&docs[0]),
-        MachineFormat::Json => {
-            let mut bytes = serde_json::to_vec_pretty(docs).expect("plain data");
-            bytes.push(b'\n');
-            bytes
+impl From<MachineFormat> for export::format::Format {
+    fn from(f: MachineFormat) -> Self {
+        use export::format::Format;
+        match f {
+            MachineFormat::Json => Format::Json,
+            MachineFormat::Jsonl => Format::Jsonl,
+            MachineFormat::Csv => Format::Csv,
+            MachineFormat::Bmf => Format::Bmf,
+            MachineFormat::GabSmaller => Format::GabSmaller,
+            MachineFormat::GabBigger => Format::GabBigger,
+            MachineFormat::PytorchV3 => Format::PytorchV3,
         }
-        MachineFormat::Jsonl => export::jsonl::render(&merged),
-        MachineFormat::Csv => export::csv::render(&merged),
-        MachineFormat::Bmf => export::bmf::render(&merged),
-        MachineFormat::GabSmaller => export::gab::render(&merged, export::gab::Direction::SmallerIsBetter),
-        MachineFormat::GabBigger => export::gab::render(&merged, export::gab::Direction::BiggerIsBetter),
-        MachineFormat::PytorchV3 => export::pytorch::render(&merged),
     }
+}
+
+fn machine(format: MachineFormat, docs: &[Document]) -> anyhow::Result<Vec<u8>> {
+    export::format::Format::from(format).render(docs)
 }
 
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let docs = read_docs(&args.results)?;
     if let Some(format) = args.format {
-        print_stdout(&String::from_utf8_lossy(&machine(format, &docs)))?;
+        print_stdout(&String::from_utf8_lossy(&machine(format, &docs)?))?;
         if args.out.is_none() && args.card.is_none() {
             return Ok(ExitCode::SUCCESS);
         }
@@ -364,7 +365,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let opts = options(&judge, false);
             let code = print_comparison(&history::check(&series, window as usize, &opts), judge.format)?;
             let normalised = history::check_normalised(&series, window as usize, &opts);
-            print_stdout(&history::render_normalised(&normalised, opts.threshold))?;
+            print_stdout(&crate::export::history::render_normalised(&normalised, opts.threshold))?;
             let regressed = normalised.iter().any(|n| n.verdict == Some(Verdict::Regressed));
             Ok(if regressed { ExitCode::from(1) } else { code })
         })()),

@@ -1,19 +1,19 @@
 //! Bencher Metric Format (BMF, <https://bencher.dev/docs/reference/bencher-metric-format>): an object keyed by
 //! benchmark name, each holding measures `{ "value", "lower_value", "upper_value" }`, for `bencher run --adapter json`.
 //!
-//! Benchmark = one [`RunIdentity`](crate::export::metric::RunIdentity) (repeats pooled), named by [`names`]. Measures are the
+//! Benchmark = one [`RunIdentity`](crate::results::metric::RunIdentity) (repeats pooled), named by [`names`]. Measures are the
 //! [`Metric`] slugs, in base units ([`Metric::base_unit`]): `latency` (ns) is Bencher's built-in Latency measure;
 //! `first-forward`, `load-time`, `time-to-first-token` (ns), `prefill-throughput`, `decode-equivalent-throughput`,
 //! `decode-throughput` (tokens/s) and `peak-rss` (bytes) are custom measures, which Bencher creates on first sight
 //! with placeholder units unless the project created them first. Bounds are the estimate's spread
-//! ([`Spread`](crate::export::metric::Spread)): p10–p90, a generation run's 95 % interval, or min–max over runs.
+//! ([`Spread`](crate::results::metric::Spread)): p10–p90, a generation run's 95 % interval, or min–max over runs.
 //! A value JSON cannot carry (NaN, ±∞) leaves its measure out rather than becoming `null`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::export::metric::{groups, short_sha, Group, Metric};
+use crate::results::metric::{groups, short_sha, Group, Metric};
 use crate::results::Document;
 
 #[derive(Serialize)]

@@ -12,7 +12,7 @@
 use crate::units::plural;
 use serde::Serialize;
 
-use crate::export::metric::{groups, workload_label, Estimate, Group, Metric};
+use crate::results::metric::{groups, workload_label, Estimate, Group, Metric};
 use crate::results::Document;
 use crate::units;
 

@@ -3,18 +3,24 @@
 //! disagree.
 
 pub mod bmf;
+pub mod calibrate;
 pub mod card;
 pub mod charts;
+pub mod compare;
 pub mod csv;
 pub mod drift;
 pub mod energy;
+pub mod format;
 pub mod gab;
+pub mod history;
 pub mod jsonl;
 pub mod llm;
-pub mod metric;
+/// The domain model of comparable runs lives in [`crate::results::metric`]; renderers name it from here too.
+pub use crate::results::metric;
 pub mod paired;
 pub mod pytorch;
 pub mod report;
+pub mod site;
 pub mod store;
 pub mod table;
 pub mod trend;

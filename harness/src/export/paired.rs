@@ -65,3 +65,16 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
         format!("{table}\n{rule}\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::compare::Options;
+
+    #[test]
+    fn a_ratio_without_an_interval_reads_no_verdict() {
+        // Four pairs in one session: too few for an interval.
+        let r = crate::analysis::paired::judge("a", "b", "s", &[vec![1.5, 1.4, 1.6, 1.5]], &Options::default());
+        assert_eq!(r.verdict, None);
+        assert!(super::render(&[r], true).contains("no verdict"));
+    }
+}

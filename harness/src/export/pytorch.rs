@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::export::metric::{groups, load_ns, threads_label, workload_label, Group};
+use crate::results::metric::{groups, load_ns, threads_label, workload_label, Group};
 use crate::results::{AndroidFacts, Document, ProbedInfo, ProgramFacts, RunResult, SystemInfo};
 
 /// A `Map(String, String)` column.

@@ -6,6 +6,7 @@
 pub mod energy;
 pub mod identity;
 pub mod llm;
+pub mod metric;
 pub mod provenance;
 pub mod warnings;
 

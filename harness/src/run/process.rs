@@ -1,7 +1,7 @@
 //! One run = one fresh runner process. Reads its protocol lines into a [`RunResult`]; a runner that dies, exits
 //! non-zero or breaks the protocol becomes an error row that keeps every sample measured before.
 
-use crate::export::fmt::plural;
+use crate::units::plural;
 use std::ffi::OsString;
 
 use chrono::Utc;
@@ -323,8 +323,8 @@ impl Progress {
                 };
                 crate::say!(
                     "      {what} {n}/{of}: TTFT {} ms, decode {} tok/s ({:.1} s)",
-                    crate::export::fmt::ms(g.ttft_ns as f64),
-                    crate::export::fmt::rate(decode),
+                    crate::units::ms(g.ttft_ns as f64),
+                    crate::units::rate(decode),
                     total_ns as f64 / 1e9
                 );
             }

@@ -373,7 +373,7 @@ fn run_process_pairs(
         let mut last: Vec<&RunResult> = rows[rows.len() - names.len()..].iter().collect();
         last.sort_by_key(|r| r.pairing.as_ref().map(|p| p.position));
         let medians: Vec<String> =
-            last.iter().filter_map(|r| Some(crate::export::fmt::ms(r.summary.as_ref()?.latency_ns.median))).collect();
+            last.iter().filter_map(|r| Some(crate::units::ms(r.summary.as_ref()?.latency_ns.median))).collect();
         let order = if pair % 2 == 0 { "→" } else { "←" };
         crate::say!(
             "      pair {done} ({order}): medians {} ms; ratio to {}: {}",
@@ -471,7 +471,7 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
             "{}: {} of {} are already in the results; running the other {}",
             device_ref.name,
             cells.len() - todo.len(),
-            crate::export::fmt::plural(cells.len(), "run", "runs"),
+            crate::units::plural(cells.len(), "run", "runs"),
             todo.len()
         );
     }
@@ -498,7 +498,7 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
         }
         let threads = match cell.threads {
             None => "auto threads".to_owned(),
-            t => crate::export::metric::threads_phrase(t),
+            t => crate::results::metric::threads_phrase(t),
         };
         let what = if plan.settings.paired {
             // With a runner per model, one .pte twice reads `M.pte @et-a ⇄ M.pte @et-b`.
@@ -596,33 +596,33 @@ fn report_progress(row: &RunResult) {
             let s = llm.expect("checked");
             crate::say!(
                 "      decode {} tok/s ({}–{}), prefill {} tok/s, TTFT {} ms; {}",
-                crate::export::fmt::rate(s.decode_tokens_per_s.median),
-                crate::export::fmt::rate(s.decode_tokens_per_s.lower),
-                crate::export::fmt::rate(s.decode_tokens_per_s.upper),
-                crate::export::fmt::rate(s.prefill_tokens_per_s.median),
-                crate::export::fmt::adaptive(s.ttft_ms.median),
-                crate::export::fmt::plural(s.generations, "generation", "generations")
+                crate::units::rate(s.decode_tokens_per_s.median),
+                crate::units::rate(s.decode_tokens_per_s.lower),
+                crate::units::rate(s.decode_tokens_per_s.upper),
+                crate::units::rate(s.prefill_tokens_per_s.median),
+                crate::units::adaptive(s.ttft_ms.median),
+                crate::units::plural(s.generations, "generation", "generations")
             )
         }
         (None, Some(s)) => crate::say!(
             "      median {} ms (p10–p90 {}–{} ms), {}",
-            crate::export::fmt::ms(s.latency_ns.median),
-            crate::export::fmt::ms(s.latency_ns.p10),
-            crate::export::fmt::ms(s.latency_ns.p90),
-            crate::export::fmt::plural(s.latency_ns.n, "timed iteration", "timed iterations")
+            crate::units::ms(s.latency_ns.median),
+            crate::units::ms(s.latency_ns.p10),
+            crate::units::ms(s.latency_ns.p90),
+            crate::units::plural(s.latency_ns.n, "timed iteration", "timed iterations")
         ),
         (None, None) => {}
     }
     if let Some(s) = row.energy.as_ref().and_then(|e| e.summary.as_ref()) {
         let per = match (s.joules_per_forward, s.decode_joules_per_token) {
-            (Some(j), _) => format!(", {}/forward", crate::export::fmt::joules(j)),
-            (None, Some(j)) => format!(", {}/decode token", crate::export::fmt::joules(j)),
+            (Some(j), _) => format!(", {}/forward", crate::units::joules(j)),
+            (None, Some(j)) => format!(", {}/decode token", crate::units::joules(j)),
             _ => String::new(),
         };
-        let idle = s.idle_watts.map(|w| format!(" (idle {})", crate::export::fmt::watts(w))).unwrap_or_default();
+        let idle = s.idle_watts.map(|w| format!(" (idle {})", crate::units::watts(w))).unwrap_or_default();
         crate::say!(
             "      energy: {}{idle}{per} from {}",
-            crate::export::fmt::watts(s.watts),
+            crate::units::watts(s.watts),
             row.energy.as_ref().map(|e| e.source()).unwrap_or_default()
         );
     }

@@ -19,8 +19,8 @@ use serde::Serialize;
 use crate::analysis::bootstrap::{Bootstrap, RatioCi, Verdict};
 use crate::analysis::compare::Options;
 use crate::analysis::history::{self, Origin, Series};
-use crate::export::metric::{threads_label, Metric, RunIdentity};
 use crate::export::store::OutputDir;
+use crate::results::metric::{threads_label, Metric, RunIdentity};
 use crate::results::RunResult;
 
 /// The files of the page, written as they are.
