@@ -480,130 +480,9 @@ impl Store {
         let location = self.location.clone();
         let bad = self.bad();
         match self.conn.get_mut() {
-            Conn::Sqlite(conn) => {
-                // A writer takes the write lock at once (concurrent adds queue on it); a reader only when it migrates.
-                let behavior = if create {
-                    rusqlite::TransactionBehavior::Immediate
-                } else {
-                    rusqlite::TransactionBehavior::Deferred
-                };
-                let read_only = conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
-                let tx = conn.transaction_with_behavior(behavior).with_context(|| bad.clone())?;
-                let has_meta: bool = tx
-                    .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                    .with_context(|| bad.clone())?
-                    > 0;
-                if !has_meta {
-                    let any: i64 = tx
-                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                        .with_context(|| bad.clone())?;
-                    if any > 0 || !create {
-                        bail!(bad);
-                    }
-                    tx.execute_batch(SQLITE_SCHEMA)?;
-                    tx.execute("INSERT INTO meta (name, value) VALUES ('format', $1)", [FORMAT.to_string()])?;
-                } else {
-                    let found: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
-                        "SELECT value FROM meta WHERE name = 'format'",
-                        [],
-                        |r| r.get(0),
-                    ))?;
-                    let format = parse_format(found.as_deref(), &location)?;
-                    if format < FORMAT && read_only {
-                        bail!("--db {location}: history format {format} is migrated to format {FORMAT} when first opened, which needs write access to the file; run any `etbench history` command on it once with write access");
-                    }
-                    if format < FORMAT {
-                        if format == 1 {
-                            tx.execute_batch(SQLITE_1_TO_2)?;
-                        }
-                        for step in MIGRATE_2_TO_3 {
-                            tx.execute(step, [])?;
-                        }
-                        let rows: Vec<(i64, String, String, String)> = {
-                            let mut stmt = tx.prepare("SELECT id, run_json, etbench_version, host FROM runs")?;
-                            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-                            rows.collect::<Result<_, _>>()?
-                        };
-                        for (id, json, version, host) in &rows {
-                            let stored_host = (format >= 2).then_some(host.as_str());
-                            let k = rekey(json, version, stored_host)?;
-                            tx.execute(
-                                REKEY,
-                                rusqlite::params![
-                                    k.series,
-                                    k.device_id,
-                                    k.host,
-                                    k.identity,
-                                    k.cpu_affinity,
-                                    k.memory_limit_bytes,
-                                    id
-                                ],
-                            )?;
-                        }
-                        tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", [FORMAT.to_string()])?;
-                        eprintln!(
-                            "etbench: history {location}: migrated from format {format} to {FORMAT} ({} run(s) kept)",
-                            rows.len()
-                        );
-                    }
-                }
-                tx.commit().with_context(|| format!("writing {location}"))?;
-            }
-            Conn::Postgres(client) => {
-                let mut tx = client.transaction()?;
-                // Many hosts may open a new database at once: one creates the tables, the others wait and see them.
-                tx.execute("SELECT pg_advisory_xact_lock(7368616231)", &[])?;
-                let has_meta: bool = tx.query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?.get(0);
-                if !has_meta {
-                    if !create {
-                        bail!(
-                            "--db {location}: this database holds no etbench history yet; add runs with `etbench history add RESULTS.json --db URL` (or `etbench history copy`)"
-                        );
-                    }
-                    tx.batch_execute(POSTGRES_SCHEMA)?;
-                    tx.execute("INSERT INTO meta (name, value) VALUES ('format', $1)", &[&FORMAT.to_string()])?;
-                } else {
-                    let found: Option<String> =
-                        tx.query_opt("SELECT value FROM meta WHERE name = 'format'", &[])?.map(|r| r.get(0));
-                    // Format 2 is the first PostgreSQL format; later ones add their steps here.
-                    let format = parse_format(found.as_deref(), &location)?;
-                    if format < FORMAT {
-                        for step in MIGRATE_2_TO_3 {
-                            tx.execute(step, &[])?;
-                        }
-                        let rows: Vec<(i64, String, String, String)> = tx
-                            .query("SELECT id, run_json, etbench_version, host FROM runs", &[])?
-                            .iter()
-                            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-                            .collect();
-                        for (id, json, version, host) in &rows {
-                            let k = rekey(json, version, Some(host))?;
-                            tx.execute(
-                                REKEY,
-                                &[
-                                    &k.series,
-                                    &k.device_id,
-                                    &k.host,
-                                    &k.identity,
-                                    &k.cpu_affinity,
-                                    &k.memory_limit_bytes,
-                                    id,
-                                ],
-                            )?;
-                        }
-                        tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", &[&FORMAT.to_string()])?;
-                        eprintln!(
-                            "etbench: history {location}: migrated from format {format} to {FORMAT} ({} run(s) kept)",
-                            rows.len()
-                        );
-                    }
-                }
-                tx.commit()?;
-            }
+            Conn::Sqlite(conn) => prepare_sqlite(conn, create, rekey, &location, &bad),
+            Conn::Postgres(client) => prepare_postgres(client, create, rekey, &location),
         }
-        Ok(())
     }
 
     /// Stores rows in one transaction: all of them or, on any error or a kill, none. Returns (added, already present).
@@ -700,6 +579,112 @@ impl Store {
         })();
         result.with_context(|| format!("reading the history {}", self.location)).map_err(|e| self.scrub(e))
     }
+}
+
+/// Creates the tables of a new SQLite history, or migrates an older format forward, in one transaction.
+fn prepare_sqlite(
+    conn: &mut rusqlite::Connection,
+    create: bool,
+    rekey: Rekey,
+    location: &Location,
+    bad: &str,
+) -> anyhow::Result<()> {
+    // A writer takes the write lock at once (concurrent adds queue on it); a reader only when it migrates.
+    let behavior =
+        if create { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
+    let read_only = conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
+    let tx = conn.transaction_with_behavior(behavior).with_context(|| bad.to_owned())?;
+    let tables = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0)).with_context(|| bad.to_owned());
+    if tables("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'")? == 0 {
+        if tables("SELECT count(*) FROM sqlite_master")? > 0 || !create {
+            bail!(bad.to_owned());
+        }
+        tx.execute_batch(SQLITE_SCHEMA)?;
+        tx.execute("INSERT INTO meta (name, value) VALUES ('format', $1)", [FORMAT.to_string()])?;
+        return tx.commit().with_context(|| format!("writing {location}"));
+    }
+    let found: Option<String> =
+        rusqlite::OptionalExtension::optional(
+            tx.query_row("SELECT value FROM meta WHERE name = 'format'", [], |r| r.get(0)),
+        )?;
+    let format = parse_format(found.as_deref(), location)?;
+    if format < FORMAT && read_only {
+        bail!("--db {location}: history format {format} is migrated to format {FORMAT} when first opened, which needs write access to the file; run any `etbench history` command on it once with write access");
+    }
+    if format < FORMAT {
+        if format == 1 {
+            tx.execute_batch(SQLITE_1_TO_2)?;
+        }
+        for step in MIGRATE_2_TO_3 {
+            tx.execute(step, [])?;
+        }
+        let rows: Vec<(i64, String, String, String)> = {
+            let mut stmt = tx.prepare("SELECT id, run_json, etbench_version, host FROM runs")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, json, version, host) in &rows {
+            // Format 1 stored no host: the run's own says it for local runs.
+            let k = rekey(json, version, (format >= 2).then_some(host.as_str()))?;
+            let (series, device_id, host, identity) = (&k.series, &k.device_id, &k.host, &k.identity);
+            tx.execute(
+                REKEY,
+                rusqlite::params![series, device_id, host, identity, k.cpu_affinity, k.memory_limit_bytes, id],
+            )?;
+        }
+        tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", [FORMAT.to_string()])?;
+        migrated(location, format, rows.len());
+    }
+    tx.commit().with_context(|| format!("writing {location}"))
+}
+
+/// Creates the tables of a new PostgreSQL history, or migrates an older format forward, in one transaction.
+fn prepare_postgres(
+    client: &mut postgres::Client,
+    create: bool,
+    rekey: Rekey,
+    location: &Location,
+) -> anyhow::Result<()> {
+    let mut tx = client.transaction()?;
+    // Many hosts may open a new database at once: one creates the tables, the others wait and see them.
+    tx.execute("SELECT pg_advisory_xact_lock(7368616231)", &[])?;
+    let has_meta: bool = tx.query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?.get(0);
+    if !has_meta {
+        if !create {
+            bail!(
+                "--db {location}: this database holds no etbench history yet; add runs with `etbench history add RESULTS.json --db URL` (or `etbench history copy`)"
+            );
+        }
+        tx.batch_execute(POSTGRES_SCHEMA)?;
+        tx.execute("INSERT INTO meta (name, value) VALUES ('format', $1)", &[&FORMAT.to_string()])?;
+        return Ok(tx.commit()?);
+    }
+    let found: Option<String> = tx.query_opt("SELECT value FROM meta WHERE name = 'format'", &[])?.map(|r| r.get(0));
+    // Format 2 is the first PostgreSQL format; later ones add their steps here.
+    let format = parse_format(found.as_deref(), location)?;
+    if format < FORMAT {
+        for step in MIGRATE_2_TO_3 {
+            tx.execute(step, &[])?;
+        }
+        let rows: Vec<(i64, String, String, String)> = tx
+            .query("SELECT id, run_json, etbench_version, host FROM runs", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        for (id, json, version, host) in &rows {
+            let k = rekey(json, version, Some(host))?;
+            let values: [&(dyn postgres::types::ToSql + Sync); 7] =
+                [&k.series, &k.device_id, &k.host, &k.identity, &k.cpu_affinity, &k.memory_limit_bytes, id];
+            tx.execute(REKEY, &values)?;
+        }
+        tx.execute("UPDATE meta SET value = $1 WHERE name = 'format'", &[&FORMAT.to_string()])?;
+        migrated(location, format, rows.len());
+    }
+    Ok(tx.commit()?)
+}
+
+fn migrated(location: &Location, from: u32, runs: usize) {
+    eprintln!("etbench: history {location}: migrated from format {from} to {FORMAT} ({runs} run(s) kept)");
 }
 
 fn parse_format(found: Option<&str>, location: &Location) -> anyhow::Result<u32> {
