@@ -258,6 +258,7 @@ fn cached_step(sig: &MethodSig) -> Option<(Convention, i64, Option<bool>)> {
 
 /// Recognises an LLM program from its methods and the values of its metadata methods. `Err` lists what was found,
 /// for an error message that tells the user why generation cannot run.
+// Over 80 lines on purpose: the calling conventions tried in order, each with the evidence it needs.
 pub fn recognise(
     methods: &BTreeMap<String, MethodSig>,
     metadata: &BTreeMap<String, MetaValue>,

@@ -1178,7 +1178,9 @@ fn planned_runs(plans: &[Plan]) -> Vec<serde_json::Value> {
     out
 }
 
-fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<ExitCode> {
+/// `run`'s flags that cannot go together, refused before anything runs; returns whether the models have runners of
+/// their own and the paired design resolved.
+fn check_run_args(args: &RunArgs) -> anyhow::Result<(bool, Option<PairedDesign>)> {
     let names = args.devices.clone();
     if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
         return Err(arg_error(format!("--device {dup} is given twice; a device runs one benchmark at a time")));
@@ -1216,6 +1218,13 @@ fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<Exit
             "--paired cannot be combined with --generate or --profile: run those models one by one".to_owned(),
         ));
     }
+    Ok((own_runners, design))
+}
+
+fn run_with(args: RunArgs, priors: Vec<Option<Document>>) -> anyhow::Result<ExitCode> {
+    let (own_runners, design) = check_run_args(&args)?;
+    let names = args.devices.clone();
+    let runners = &args.measure.runner;
     check_models("--model", &args.models)?;
     args.measure.check_for(&names)?;
     let inputs = args.inputs.specs()?;

@@ -545,6 +545,7 @@ fn embedding_line(ins: &Inspection) -> Option<String> {
 }
 
 /// Human rendering.
+// Over 80 lines on purpose: the `inspect` text, section by section, in the order it prints.
 pub fn render(ins: &Inspection) -> String {
     use std::fmt::Write;
     let mut out = String::new();
