@@ -1,5 +1,7 @@
 //! One run = one fresh runner process. Reads its protocol lines into a [`RunResult`]; a runner that dies, exits
 //! non-zero or breaks the protocol becomes an error row that keeps every sample measured before.
+//! The row it returns holds what the runner said and the judged exit; its summary and warnings are derived once, by
+//! [`crate::run::sweep`]'s `finish_row`, after the sweep attached its own facts.
 
 use crate::units::plural;
 use std::ffi::OsString;
@@ -383,7 +385,6 @@ fn classify_exit(
                 llm.expected = expectation.and_then(|e| e.generation_after(&llm.prompt_ids)).map(<[i64]>::to_vec);
             }
             row.output_verdict = verdict(&row, expectation);
-            row.summarise();
             row
         }
         (_, true) => {
@@ -397,7 +398,6 @@ fn classify_exit(
                     missing.join(", ")
                 );
             }
-            row.summarise();
             row
         }
         (exit, false) => {
@@ -469,7 +469,6 @@ pub fn describe(device: &dyn Device, model: &ModelRef, method: &str) -> Result<e
 fn fail(mut row: RunResult, kind: ErrorKind, phase: Option<PhaseKind>, message: String) -> RunResult {
     row.status = RunStatus::Error;
     row.error = Some(RunnerError { model: 0, kind, phase, executorch_error: None, message });
-    row.summarise();
     row
 }
 
