@@ -185,8 +185,10 @@ pub(crate) fn read_doc(path: &Path) -> anyhow::Result<Document> {
     let file = if path.is_dir() { path.join("results.json") } else { path.to_owned() };
     // The read error already names the file and its cause (with the cause's text, which it also carries as its
     // source): one flat message, so `{:#}` prints each part once.
-    Document::read(&file)
-        .map_err(|e| anyhow::anyhow!("{e}; pass a results.json written by `etbench run` (or its directory)"))
+    let mut doc = Document::read(&file)
+        .map_err(|e| anyhow::anyhow!("{e}; pass a results.json written by `etbench run` (or its directory)"))?;
+    crate::plan::model::fill_program_facts(&mut doc);
+    Ok(doc)
 }
 
 fn read_docs(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {

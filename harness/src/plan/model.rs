@@ -93,3 +93,26 @@ impl Model {
         self.path.display()
     }
 }
+
+/// A document written before runs recorded their program's facts (`ModelRef.program`): each run whose model file is
+/// still where it ran (relative paths from the run's working directory, then from here) with the same sha256 gets
+/// them from that file, once per file, so old documents export as they did. Runs whose file is gone or changed are
+/// left without (exporters then say the facts' source is the file name, or unknown).
+pub fn fill_program_facts(doc: &mut crate::results::Document) {
+    let mut found: std::collections::HashMap<(String, String), Option<crate::results::ProgramFacts>> =
+        std::collections::HashMap::new();
+    let cwd = doc.provenance.cwd.clone();
+    for run in doc.runs.iter_mut().filter(|r| r.model.program.is_none() && !r.model.sha256.is_empty()) {
+        let key = (run.model.path.clone(), run.model.sha256.clone());
+        let facts = found.entry(key).or_insert_with(|| {
+            let given = Path::new(&run.model.path);
+            let from_run = cwd.as_ref().filter(|_| given.is_relative()).map(|cwd| Path::new(cwd).join(given));
+            let path = from_run
+                .into_iter()
+                .chain([given.to_owned()])
+                .find(|p| crate::device::push::sha256_cached(p).is_ok_and(|sha| sha == run.model.sha256))?;
+            crate::inspect::inspect(&path).ok().as_ref().map(crate::results::ProgramFacts::of)
+        });
+        run.model.program = facts.clone();
+    }
+}

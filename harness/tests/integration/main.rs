@@ -17,6 +17,7 @@ mod identity;
 mod ingest;
 mod inspect_llm;
 mod interrupt;
+mod kept;
 mod layout;
 mod llm;
 mod methodology;
