@@ -329,7 +329,7 @@ mod tests {
             Verdict::Worse,
             Verdict::Inconclusive,
         ] {
-            assert_eq!(Verdict::of_name(v.name()), Some(v));
+            assert_eq!(serde_json::from_value::<Verdict>(v.name().into()).unwrap(), v);
             assert!(!v.words(&ci, 0.05, Direction::Time, "").contains("significant"));
         }
     }

@@ -14,7 +14,7 @@ use crate::results::{Document, RunResult};
 /// One budget's minimum detectable effect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detectable {
-    pub design: String,
+    pub design: crate::verdict::Design,
     pub processes: u32,
     pub iterations: u32,
     /// Smallest slowdown (fraction, 0.03 = 3 %) called regressed with 95 % probability.
@@ -110,7 +110,7 @@ pub fn calibrate(paired: &Document, unpaired: &Document, threshold: f64) -> Opti
     let mut budgets = Vec::new();
     for (r, n) in [(1, 200), (3, 30), (3, 100), (5, 200)] {
         budgets.push(Detectable {
-            design: "paired in-process".into(),
+            design: crate::verdict::Design::PairedInProcess,
             processes: r,
             iterations: n,
             effect: paired_mde(r, n).exp_m1_ratio(),
@@ -118,7 +118,7 @@ pub fn calibrate(paired: &Document, unpaired: &Document, threshold: f64) -> Opti
     }
     for (r, n) in [(3, 20), (5, 20), (10, 50)] {
         budgets.push(Detectable {
-            design: "unpaired".into(),
+            design: crate::verdict::Design::Unpaired,
             processes: r,
             iterations: n,
             effect: unpaired_mde(r, n).exp_m1_ratio(),

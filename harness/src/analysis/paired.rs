@@ -134,10 +134,10 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
             let per_session: Vec<Vec<f64>> =
                 sessions.values().map(|rows| session_ratios(rows, position as u32)).filter(|r| !r.is_empty()).collect();
             let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
-            ratio.design = design.label().to_owned();
+            ratio.design = design;
             let generation = first.llm.is_some();
             if generation {
-                ratio.quantity = Quantity::DecodeTimePerToken.label().to_owned();
+                ratio.quantity = Quantity::DecodeTimePerToken;
             }
             out.push(ratio);
             let energy: Vec<Vec<f64>> = if design == Design::PairedInProcess {
@@ -152,7 +152,7 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
             if !energy.is_empty() {
                 let mut ratio = judge(&names[0], &names[position], &setting, &energy, opts);
                 let quantity = if generation { Quantity::EnergyPerGeneration } else { Quantity::EnergyPerForward };
-                ratio.quantity = quantity.label().to_owned();
+                ratio.quantity = quantity;
                 out.push(ratio);
             }
             if generation && design == Design::PairedInProcess {
@@ -162,7 +162,7 @@ pub fn ratios(doc: &Document, opts: &Options) -> Vec<PairedRatio> {
                     .filter(|r| !r.is_empty())
                     .collect();
                 let mut ratio = judge(&names[0], &names[position], &setting, &per_session, opts);
-                ratio.quantity = Quantity::TimeToFirstToken.label().to_owned();
+                ratio.quantity = Quantity::TimeToFirstToken;
                 out.push(ratio);
             }
         }
@@ -179,8 +179,8 @@ pub fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f6
         setting: setting.to_owned(),
         sessions: sessions.len(),
         pairs,
-        design: Design::PairedInProcess.label().to_owned(),
-        quantity: Quantity::Latency.label().to_owned(),
+        design: Design::PairedInProcess,
+        quantity: Quantity::Latency,
         ratio: f64::NAN,
         lower: f64::NAN,
         upper: f64::NAN,
@@ -195,7 +195,7 @@ pub fn judge(reference: &str, candidate: &str, setting: &str, sessions: &[Vec<f6
             result.upper = ci.2;
             let ratio_ci =
                 super::bootstrap::RatioCi { ratio: ci.0, lower: ci.1, upper: ci.2, level: opts.bootstrap.level };
-            result.verdict = Some(Verdict::of(&ratio_ci, opts.threshold, true).name().to_owned());
+            result.verdict = Some(Verdict::of(&ratio_ci, opts.threshold, true));
         }
     }
     result
@@ -224,10 +224,10 @@ mod tests {
     fn a_tight_ten_percent_slowdown_is_regressed_and_a_over_a_is_not() {
         let opts = Options::default();
         let slow = judge("a", "b", "s", &sessions(3, 30, 1.10), &opts);
-        assert_eq!(slow.verdict.as_deref(), Some("regressed"), "{slow:?}");
+        assert_eq!(slow.verdict, Some(crate::verdict::Verdict::Regressed), "{slow:?}");
         assert!(slow.lower > 1.05 && slow.upper < 1.15);
         let same = judge("a", "a", "s", &sessions(3, 30, 1.0), &opts);
-        assert_eq!(same.verdict.as_deref(), Some("no_change"), "{same:?}");
+        assert_eq!(same.verdict, Some(crate::verdict::Verdict::NoChange), "{same:?}");
     }
 
     #[test]

@@ -277,7 +277,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             print_stdout(&crate::export::paired::render(&ratios, args.judge.format == CompareFormat::Md))?;
-            let regressed = ratios.iter().any(|r| r.verdict.as_deref() == Some(Verdict::Regressed.name()));
+            let regressed = ratios.iter().any(|r| r.verdict == Some(Verdict::Regressed));
             return Ok(if regressed { ExitCode::from(1) } else { ExitCode::SUCCESS });
         };
         let cand = read_doc(cand_path)?;

@@ -2,27 +2,17 @@
 
 use crate::results::PairedRatio;
 use crate::units::plural;
-use crate::verdict::{Design, Direction, Interval, Quantity, Verdict};
-
-/// The design a ratio records (an unknown label reads as the in-process design).
-fn design(r: &PairedRatio) -> Design {
-    Design::of_label(&r.design).unwrap_or_default()
-}
-
-/// How the words name a change of the quantity a ratio records (an unknown label reads as a time).
-fn direction(r: &PairedRatio) -> Direction {
-    Quantity::of_label(&r.quantity).map_or(Direction::Time, Quantity::direction)
-}
+use crate::verdict::Interval;
 
 /// `etbench compare PAIRED`: a table (or markdown) of every candidate against its reference.
 pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
     let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
     let mut rows = Vec::new();
     for r in ratios {
-        let verdict = match r.verdict.as_deref().and_then(Verdict::of_name) {
+        let verdict = match r.verdict {
             Some(v) => {
                 let ci = Interval { ratio: r.ratio, lower: r.lower, upper: r.upper };
-                v.words(ci, r.threshold, direction(r), design(r).settle())
+                v.words(ci, r.threshold, r.quantity.direction(), r.design.settle())
             }
             None => format!("no verdict: {} (need ≥ 6); raise --iters", plural(r.pairs, "pair", "pairs")),
         };
@@ -34,7 +24,7 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
             r.reference.clone(),
             r.setting.clone(),
             format!("{} × {}", r.sessions, r.pairs / r.sessions.max(1)),
-            r.quantity.clone(),
+            r.quantity.label().to_owned(),
             ratio,
             interval,
             verdict,
@@ -43,7 +33,7 @@ pub fn render(ratios: &[PairedRatio], markdown: bool) -> String {
     let header =
         ["candidate", "reference", "setting", "sessions × pairs", "ratio of", "ratio", "95% interval", "verdict"];
     let threshold = ratios.first().map(|r| r.threshold * 100.0).unwrap_or(5.0);
-    let designs: std::collections::BTreeSet<Design> = ratios.iter().map(design).collect();
+    let designs: std::collections::BTreeSet<crate::verdict::Design> = ratios.iter().map(|r| r.design).collect();
     let how: Vec<&str> = designs.iter().map(|d| d.method()).collect();
     let rule = format!(
         "Design: {}. A change is called improved or regressed only when its whole interval clears ±{threshold:.0}%; an interval that excludes no change but reaches inside ±{threshold:.0}% is reported as a change not shown to exceed it.",

@@ -536,16 +536,8 @@ pub struct Pairing {
     pub pair: Option<u32>,
 }
 
-fn latency_quantity() -> String {
-    "latency".to_owned()
-}
-
-fn is_latency(q: &String) -> bool {
-    q == "latency"
-}
-
-fn in_process() -> String {
-    "paired in-process".to_owned()
+fn is_latency(q: &crate::verdict::Quantity) -> bool {
+    *q == crate::verdict::Quantity::Latency
 }
 
 /// A candidate's paired ratio to the reference of its sessions (`run --paired`), as computed when the document was
@@ -560,12 +552,12 @@ pub struct PairedRatio {
     pub pairs: usize,
     /// The design the ratio came from: `paired in-process` (per-round ratios) or `paired processes` (per neighbour
     /// pair of fresh processes, median over median).
-    #[serde(default = "in_process")]
-    pub design: String,
+    #[serde(default)]
+    pub design: crate::verdict::Design,
     /// What the ratio is of: `latency` (a forward), or for generation runs `decode time per token` and `time to
     /// first token`.
-    #[serde(default = "latency_quantity", skip_serializing_if = "is_latency")]
-    pub quantity: String,
+    #[serde(default, skip_serializing_if = "is_latency")]
+    pub quantity: crate::verdict::Quantity,
     /// Median of the per-round ratios candidate / reference (below 1: the candidate is faster).
     pub ratio: f64,
     pub lower: f64,
@@ -573,7 +565,7 @@ pub struct PairedRatio {
     pub level: f64,
     pub threshold: f64,
     /// improved / regressed / no_change; `None` when there were too few pairs for an interval.
-    pub verdict: Option<String>,
+    pub verdict: Option<crate::verdict::Verdict>,
 }
 
 /// How a tokenized prompt was fitted to the method's fixed input length.

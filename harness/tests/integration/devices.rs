@@ -299,7 +299,7 @@ fn a_board_runs_each_models_own_runner_as_paired_processes() {
             runner.display()
         );
     }
-    assert_eq!(doc.paired[0].design, "paired processes");
+    assert_eq!(doc.paired[0].design.label(), "paired processes");
     // One .pte under two runners is two variants: never pooled into one row.
     let groups = etbench::export::metric::groups([&doc]);
     assert_eq!(groups.len(), 2, "{:?}", groups.iter().map(|g| &g.key).collect::<Vec<_>>());

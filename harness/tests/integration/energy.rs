@@ -490,7 +490,7 @@ fn the_energy_page_runs_as_written_on_the_lab_board() {
     );
     let paired = read_doc(&scratch.path().join("energy-paired"));
     assert!(
-        paired.paired.iter().any(|r| r.quantity == "energy per forward" && r.ratio.is_finite()),
+        paired.paired.iter().any(|r| r.quantity.label() == "energy per forward" && r.ratio.is_finite()),
         "{:?}",
         paired.paired
     );

@@ -163,7 +163,7 @@ fn workloads_sweep_and_a_paired_generation_judges_decode_and_ttft() {
     let (out, dir) = generate(&[&m, &b], &["--paired", "--prefill", "8", "--decode", "8", "--iters", "8"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let doc = read_doc(dir.path());
-    let quantities: Vec<&str> = doc.paired.iter().map(|p| p.quantity.as_str()).collect();
+    let quantities: Vec<&str> = doc.paired.iter().map(|p| p.quantity.label()).collect();
     assert_eq!(quantities, ["decode time per token", "time to first token"]);
     for p in &doc.paired {
         assert_eq!(p.pairs, 8);

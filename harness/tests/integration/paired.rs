@@ -370,7 +370,7 @@ fn models_with_their_own_runners_pair_as_alternating_processes() {
     assert!(doc.runs.windows(2).all(|w| w[0].started_at < w[1].started_at), "processes one after another");
     assert_eq!(doc.paired.len(), 1);
     let ratio = &doc.paired[0];
-    assert_eq!((ratio.design.as_str(), ratio.sessions, ratio.pairs), ("paired processes", 1, 6));
+    assert_eq!((ratio.design.label(), ratio.sessions, ratio.pairs), ("paired processes", 1, 6));
     assert!(
         ratio.lower <= ratio.ratio && ratio.ratio <= ratio.upper && ratio.ratio > 0.5 && ratio.ratio < 2.0,
         "{ratio:?}"
