@@ -181,7 +181,12 @@ fn decode(_c: &mut Criterion) {
     let n = specs.inputs.len();
     let sigs = std::collections::BTreeMap::from([(
         "forward".to_owned(),
-        MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] },
+        MethodSig {
+            inputs: specs.inputs,
+            outputs: specs.outputs,
+            dynamic_last_dim: vec![None; n],
+            mutable_buffers: None,
+        },
     )]);
     let program = recognise(&sigs, &metadata).expect("an LLM program");
     let workload = etbench_protocol::LlmSpec { prefill, decode: steps, ..Default::default() };

@@ -47,7 +47,12 @@ pub fn recognise(
         let n = specs.inputs.len();
         sigs.insert(
             name.to_owned(),
-            MethodSig { inputs: specs.inputs, outputs: specs.outputs, dynamic_last_dim: vec![None; n] },
+            MethodSig {
+                inputs: specs.inputs,
+                outputs: specs.outputs,
+                dynamic_last_dim: vec![None; n],
+                mutable_buffers: None,
+            },
         );
     }
     if sigs.is_empty() {

@@ -47,8 +47,10 @@ pub fn build_all(
         .map(|(i, value)| {
             let mut input = spec.input_for(i, value);
             // etbench's own `ids` formula reaches 510: a smaller vocabulary gets the same ids modulo its size, so
-            // the default input always fits the program.
-            if let (0, InputSpec::Ids, Some(v)) = (i, &input, vocab) {
+            // the default input always fits the program (every integer input given the default ids: a plain
+            // program's second one, positions or a second id stream, indexes a table no smaller than the vocabulary
+            // as often as not, and ids past the vocabulary fit nothing).
+            if let (InputSpec::Ids, Some(v)) = (&input, vocab) {
                 let ids = default_ids(value.numel().max(0) as usize);
                 if ids.iter().any(|&id| id >= v) && v > 0 {
                     input = InputSpec::Values(ids.iter().map(|id| id % v).collect());

@@ -226,6 +226,10 @@ pub struct MethodSig {
     pub outputs: Vec<TensorSpec>,
     /// Per input, whether its last dimension is dynamic (`None`: the reader cannot tell; the runtime cannot).
     pub dynamic_last_dim: Vec<Option<bool>>,
+    /// How many mutable buffers (state such as a KV cache) the method has (`None`: the reader cannot tell; the
+    /// runtime cannot, the flatbuffer can). A token + position signature is a cached LLM step only with evidence
+    /// of a cache: mutable buffers, or metadata saying `use_kv_cache = true`.
+    pub mutable_buffers: Option<usize>,
 }
 
 fn int_tensor(spec: &TensorSpec) -> bool {
@@ -287,6 +291,13 @@ pub fn recognise(
                 return Err(format!("`prefill` looks like an LLM step but `decode` does not; {}", found(sig)));
             }
             convention = Convention::PrefillDecodeMethods;
+        }
+        let decode_buffers = methods.get(decode).and_then(|m| m.mutable_buffers);
+        if decode_buffers == Some(0) && meta_bool("use_kv_cache") != Some(true) {
+            return Err(format!(
+                "`{decode}` takes tokens and positions but has no KV cache: it writes no mutable buffer and no metadata says use_kv_cache = true; {}: a plain program, run as a forward loop",
+                found(sig)
+            ));
         }
         if meta_bool("use_kv_cache") == Some(false) {
             return Err(format!(
@@ -436,7 +447,7 @@ mod tests {
 
     fn sig(inputs: Vec<TensorSpec>, outputs: Vec<TensorSpec>) -> MethodSig {
         let n = inputs.len();
-        MethodSig { inputs, outputs, dynamic_last_dim: vec![None; n] }
+        MethodSig { inputs, outputs, dynamic_last_dim: vec![None; n], mutable_buffers: None }
     }
 
     fn meta(pairs: &[(&str, MetaValue)]) -> BTreeMap<String, MetaValue> {
@@ -449,6 +460,23 @@ mod tests {
             vec![TensorSpec::tensor(Dtype::Float32, vec![1, 512])],
         );
         BTreeMap::from([("forward".to_string(), forward)])
+    }
+
+    #[test]
+    fn a_token_and_position_signature_is_a_cached_step_only_with_evidence_of_a_cache() {
+        let with_buffers = |n: Option<usize>| {
+            let mut methods = llama(1);
+            methods.get_mut("forward").unwrap().mutable_buffers = n;
+            methods
+        };
+        // No mutable buffer and no metadata: a plain program, and the reason names what was missing.
+        let why = recognise(&with_buffers(Some(0)), &meta(&[])).unwrap_err();
+        assert!(why.contains("no KV cache") && why.contains("use_kv_cache"), "{why}");
+        // Mutable buffers the step writes, or metadata saying so, are evidence.
+        assert!(recognise(&with_buffers(Some(4)), &meta(&[])).is_ok());
+        assert!(recognise(&with_buffers(Some(0)), &meta(&[("use_kv_cache", MetaValue::Bool(true))])).is_ok());
+        // The runtime cannot see buffers: unknown is not evidence against (the host decided before the run).
+        assert!(recognise(&with_buffers(None), &meta(&[])).is_ok());
     }
 
     #[test]

@@ -317,8 +317,11 @@ fn state_tensors(plan: &pte::ExecutionPlan<'_>, by_name: bool) -> Vec<MutableBuf
     out
 }
 
-/// The calling convention of a program whose methods are `methods` (none when it is not an LLM program).
-pub(super) fn recognise(methods: &[MethodSummary], metadata: &BTreeMap<String, MetaValue>) -> Option<LlmProgram> {
+/// The calling convention of a program whose methods are `methods`, or why it is not an LLM program.
+pub(super) fn recognise(
+    methods: &[MethodSummary],
+    metadata: &BTreeMap<String, MetaValue>,
+) -> Result<LlmProgram, String> {
     let sigs: BTreeMap<String, MethodSig> = methods
         .iter()
         .map(|m| {
@@ -327,10 +330,14 @@ pub(super) fn recognise(methods: &[MethodSummary], metadata: &BTreeMap<String, M
                     (m.inputs[i].kind == ValueKind::Tensor).then(|| m.input_dims(i).last().copied().unwrap_or(false))
                 })
                 .collect();
-            (m.name.clone(), MethodSig { inputs: m.inputs.clone(), outputs: m.outputs.clone(), dynamic_last_dim })
+            let mutable_buffers = Some(m.mutable_buffers.len());
+            (
+                m.name.clone(),
+                MethodSig { inputs: m.inputs.clone(), outputs: m.outputs.clone(), dynamic_last_dim, mutable_buffers },
+            )
         })
         .collect();
-    recognise_sig(&sigs, metadata).ok()
+    recognise_sig(&sigs, metadata)
 }
 
 /// The KV cache of a program with a cache convention: the decode method's mutable buffers.
@@ -384,7 +391,10 @@ fn prefill_line(llm: &LlmProgram) -> String {
 
 /// The LLM lines of `inspect`'s table: convention, limits, KV cache, decode step bytes (none for other programs).
 pub(super) fn render(ins: &Inspection) -> Vec<String> {
-    let Some(llm) = &ins.llm else { return Vec::new() };
+    let Some(llm) = &ins.llm else {
+        // Said only for programs that look like an LLM step but lack the evidence: the user asked "why not?".
+        return ins.not_llm.iter().map(|why| format!("not an LLM program with a cache: {why}")).collect();
+    };
     let mut facts = vec![prefill_line(llm)];
     if llm.convention.has_cache() {
         if let (Some(context), Some(source)) = (llm.max_context, &llm.max_context_source) {
@@ -602,6 +612,7 @@ mod tests {
             named_tensors: Vec::new(),
             metadata: BTreeMap::new(),
             llm: Some(llm),
+            not_llm: None,
             kv_cache: Some(KvCache {
                 method: "forward".into(),
                 buffers: 4,

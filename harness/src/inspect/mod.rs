@@ -163,6 +163,9 @@ pub struct Inspection {
     /// The KV cache (mutable buffers of the decode method) of an LLM program with a cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_cache: Option<llm::KvCache>,
+    /// Why a program whose signature looks like an LLM step is not taken for one (the evidence that was missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_llm: Option<String>,
 }
 
 impl Inspection {
@@ -472,7 +475,9 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         .flatten()
         .filter_map(|plan| Some((plan.name()?.to_owned(), llm::metadata_value(&program, &map, &plan)?)))
         .collect();
-    let llm = llm::recognise(&methods, &metadata);
+    let recognised = llm::recognise(&methods, &metadata);
+    let not_llm = recognised.as_ref().err().filter(|why| why.contains("has no KV cache")).cloned();
+    let llm = recognised.ok();
     let kv_cache = llm.as_ref().and_then(|l| llm::kv_cache(&methods, l));
     let PlanTensors { constants: all, named: named_tensors } = tensors;
     // Constant buffers belong to the program: several values (of one method or several) may read the same one.
@@ -504,6 +509,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         metadata,
         llm,
         kv_cache,
+        not_llm,
     })
 }
 

@@ -177,3 +177,35 @@ fn inspect_llm_says_nothing_about_a_convnet() {
     }
     assert!(table.contains("method forward: inputs [float32[1, 3, 32, 32]] → outputs [float32[1, 10]]"), "{table}");
 }
+
+/// A user's small decoder step with a token input and a position input but no KV cache (no mutable buffers, no
+/// metadata; `data/plain-two-input.py`) is a plain program: `inspect` says which evidence is missing, and a bare
+/// `etbench run` times it as a forward loop instead of refusing it as an LLM.
+#[test]
+fn a_two_input_program_without_a_cache_is_a_plain_program_and_runs_as_a_forward_loop() {
+    let model = crate::common::repo().join("harness/tests/integration/data/plain-two-input.pte");
+    let text = inspect("table", &model);
+    assert!(!text.contains("LLM program:"), "{text}");
+    assert!(text.contains("not an LLM program with a cache") && text.contains("writes no mutable buffer"), "{text}");
+    let facts = json(&model);
+    assert!(facts["llm"].is_null());
+    assert!(facts["not_llm"].as_str().unwrap().contains("use_kv_cache"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::common::etbench()
+        .args(["run", "--format", "none", "--iters", "3", "--warmup", "1", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr_of(&out));
+    let doc = crate::common::read_doc(tmp.path());
+    let run = &doc.runs[0];
+    assert!(run.is_ok(), "{:?}", run.error);
+    assert!(run.params.spec.llm.is_none() && run.llm.is_none(), "a forward loop, not a generation run");
+    assert_eq!(run.samples.timed_ns.len(), 3);
+    // Every default input stayed inside the 64-token vocabulary.
+    let runner = run.runner.as_ref().unwrap();
+    assert!(runner.input_ids.iter().all(|&id| (0..64).contains(&id)), "{:?}", runner.input_ids);
+}
