@@ -206,7 +206,8 @@ struct Loaded {
 }
 
 /// Runs every phase, emitting protocol lines. `Err(Failed)` means an error line was emitted.
-// Over 80 lines on purpose: the run's phases in order (gate, load, warm-up, timed loop, outputs), each emitting its protocol lines where it happens.
+// Over 80 lines on purpose: the run's phases in order (gate, load, warm-up, timed loop, outputs), each emitting its
+// protocol lines where it happens.
 pub fn run(inv: &Invocation, out: &mut impl Emit) -> Result<(), Failed> {
     let mut ctx = Ctx { out, phase: None, model: 0, energy: None };
     let config = &inv.spec;
@@ -343,7 +344,8 @@ fn check_paired(inv: &Invocation) -> Result<(), String> {
 
 /// Program load, method description, meta line, method load, inputs, first forward and warm-up of one model.
 /// `Ok(None)` in describe mode (the meta line was printed).
-// Over 80 lines on purpose: the load phases in the order the runtime needs them (program, method, inputs, thread pool), each timed and checked in place.
+// Over 80 lines on purpose: the load phases in the order the runtime needs them (program, method, inputs, thread
+// pool), each timed and checked in place.
 fn load(
     ctx: &mut Ctx<impl Emit>,
     inv: &Invocation,

@@ -156,7 +156,8 @@ pub type Listing = std::collections::BTreeMap<String, Listed>;
 
 /// Every source in a listing, plus what was looked for and is unusable. Batteries come first (whole device),
 /// then rails and packages.
-// Over 80 lines on purpose: one pass over the power-supply, hwmon and powercap trees, each rule next to the reason it exists.
+// Over 80 lines on purpose: one pass over the power-supply, hwmon and powercap trees, each rule next to the reason it
+// exists.
 pub fn discover(listing: &Listing) -> (Vec<EnergySource>, Vec<AbsentSource>) {
     let mut found = Vec::new();
     let mut absent = Vec::new();

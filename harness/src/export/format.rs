@@ -3,21 +3,18 @@
 
 use crate::results::Document;
 
+/// The machine formats, as `report --format` names them (its `--help` says what each is for): the result document
+/// (an array of documents for several), JSON Lines (one run per line), CSV (one row per run, as results.csv),
+/// Bencher Metric Format, github-action-benchmark's smaller-is-better (latency, load, memory) and bigger-is-better
+/// (tokens/s) lists, and PyTorch OSS benchmark database v3 records (the ExecuTorch dashboard's format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// The result document (an array of documents for several).
     Json,
-    /// One run per line.
     Jsonl,
-    /// One row per run, as results.csv.
     Csv,
-    /// Bencher Metric Format.
     Bmf,
-    /// github-action-benchmark `customSmallerIsBetter` (latency, load, memory).
     GabSmaller,
-    /// github-action-benchmark `customBiggerIsBetter` (tokens/s).
     GabBigger,
-    /// PyTorch OSS benchmark database v3 records (the ExecuTorch dashboard's format).
     PytorchV3,
 }
 

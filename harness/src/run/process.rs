@@ -117,7 +117,8 @@ pub fn run_once_with(
 /// One runner process timing every model of `models` (a paired session when there are several: loaded together,
 /// timed iterations alternating round by round): one row per model, in order. A failure of one model ends the
 /// session; the others keep what they measured and say why they stopped.
-// Over 80 lines on purpose: one runner process read line by line, with its rows kept apart per model; split, the parts would share every local.
+// Over 80 lines on purpose: one runner process read line by line, with its rows kept apart per model; split, the parts
+// would share every local.
 pub fn run_session(
     device: &dyn Device,
     device_ref: DeviceRef,

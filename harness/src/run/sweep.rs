@@ -275,7 +275,8 @@ use crate::plan::defaults::{PROCESS_PAIRS_CI_PCT, PROCESS_PAIRS_MAX, PROCESS_PAI
 /// (so drift hits both sides alike), each process with its own load, warm-up and timed iterations. Pairs go on until
 /// every candidate's ratio to the reference is within ± the target or the session's time is spent. A failed
 /// process ends the session (what was measured is kept); an interrupt too.
-// Over 80 lines on purpose: the pair loop with its stopping rule, progress line and failure handling side by side, as a user reads them in order.
+// Over 80 lines on purpose: the pair loop with its stopping rule, progress line and failure handling side by side, as
+// a user reads them in order.
 fn run_process_pairs(
     plan: &Plan,
     device_ref: &DeviceRef,
@@ -458,7 +459,8 @@ pub fn execute_into(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document) ->
 }
 
 /// The sweep; with `resuming`, cells whose run `doc` holds already are skipped.
-// Over 80 lines on purpose: the sweep loop: cool-down, progress, preparation, the run and its row in the order they happen for every cell.
+// Over 80 lines on purpose: the sweep loop: cool-down, progress, preparation, the run and its row in the order they
+// happen for every cell.
 fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming: bool) -> anyhow::Result<()> {
     let device_ref = DeviceRef {
         name: plan.device.name().to_owned(),
