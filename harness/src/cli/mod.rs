@@ -35,7 +35,7 @@ pub struct Cli {
 #[error("{0}")]
 pub struct ArgError(pub String);
 
-fn arg_error(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn arg_error(message: impl Into<String>) -> anyhow::Error {
     ArgError(message.into()).into()
 }
 

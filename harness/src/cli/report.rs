@@ -139,9 +139,10 @@ enum HistoryCommand {
         /// The history to read: a SQLite file, or a postgres:// URL.
         #[arg(long, value_name = "DB")]
         from: String,
-        /// The history to add to (created if needed): a postgres:// URL, or a SQLite file.
+        /// The history to add to (created if needed): a postgres:// URL, or a SQLite file [default:
+        /// $ETBENCH_HISTORY_URL, so the shared database's URL need not be on the command line]
         #[arg(long, value_name = "DB")]
-        to: String,
+        to: Option<String>,
     },
     /// A static dashboard (index.html, data.js and the chart library) that opens from file:// or any static host:
     /// per device × model × metric series with intervals, the reference-normalised paired series, and the
@@ -175,8 +176,27 @@ impl Db {
     /// it shows a URL without its password.
     pub fn location(&self) -> anyhow::Result<history::Location> {
         let env = std::env::var(history::DB_ENV).ok().filter(|v| !v.is_empty());
+        if let Some(flag) = &self.db {
+            warn_password_in_argv("--db", flag);
+        }
         let text = self.db.clone().or(env).unwrap_or_else(|| history::DEFAULT_DB.to_owned());
         history::Location::parse(&text)
+    }
+}
+
+/// A URL given on the command line with its password works, but every user of the machine can read argv
+/// (`ps`, `/proc/PID/cmdline`): said once, with the safer ways.
+pub(crate) fn warn_password_in_argv(flag: &str, text: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let has_password = url::Url::parse(text)
+        .is_ok_and(|u| u.password().is_some() || u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")));
+    if has_password {
+        SAID.call_once(|| {
+            eprintln!(
+                "etbench: warning: {flag} carries a password on the command line, where every user of this machine can read it (ps, /proc/PID/cmdline); put the URL without its password in {} and the password in PGPASSWORD, ~/.pgpass (mode 0600) or a service entry (service=NAME)",
+                history::DB_ENV
+            )
+        });
     }
 }
 
@@ -373,6 +393,16 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             Ok(if regressed { ExitCode::from(1) } else { code })
         })()),
         HistoryCommand::Copy { from, to } => {
+            warn_password_in_argv("--from", &from);
+            if let Some(to) = &to {
+                warn_password_in_argv("--to", to);
+            }
+            let to = to.or_else(|| std::env::var(history::DB_ENV).ok().filter(|v| !v.is_empty())).ok_or_else(|| {
+                crate::cli::arg_error(format!(
+                    "history copy needs --to DB, or {} naming the history to add to",
+                    history::DB_ENV
+                ))
+            })?;
             let source = History::open(history::Location::parse(&from)?)?;
             let mut target = History::create(history::Location::parse(&to)?)?;
             let a = target.copy_from(&source)?;

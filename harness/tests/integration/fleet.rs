@@ -619,3 +619,221 @@ fn docs_fleet_page_runs_as_written() {
     let report = std::fs::read_to_string(scratch.path().join("trend/report.md")).unwrap();
     assert!(report.contains(&format!("/{}`: 1 series", pg.name)) && !report.contains(&password()), "{report}");
 }
+
+/// The test cluster's CA (`scripts/pg-test-cluster.sh` starts it with `ssl = on` and a certificate for 127.0.0.1
+/// and localhost signed by a private CA made at start).
+fn test_ca() -> Option<String> {
+    std::env::var("ETBENCH_TEST_PG_CA").ok().filter(|p| Path::new(p).is_file())
+}
+
+fn tls_cluster() -> bool {
+    let check = match test_ca() {
+        Some(_) => Ok(()),
+        None => Err("ETBENCH_TEST_PG_CA is not set or missing: start the cluster with TLS on \
+                     (`eval \"$(scripts/pg-test-cluster.sh start)\"`, as scripts/test.sh does)"
+            .to_owned()),
+    };
+    pg() && require("the PostgreSQL test cluster with TLS (ETBENCH_TEST_PG_CA)", check)
+}
+
+/// `url` with its password taken out, and the password.
+fn without_password(url: &str) -> (String, String) {
+    let mut u = url::Url::parse(url).unwrap();
+    let pw = u.password().unwrap().to_owned();
+    u.set_password(None).unwrap();
+    (u.to_string(), pw)
+}
+
+/// A connection refused as an error (exit 1, nothing stored), not a crash.
+fn refused(out: &Output) -> bool {
+    matches!(out.status.code(), Some(1) | Some(2)) && stderr_of(out).contains("etbench: error:")
+}
+
+fn with_query(url: &str, query: &str) -> String {
+    format!("{url}?{query}")
+}
+
+#[test]
+fn tls_modes_connect_check_and_refuse_as_libpq_does() {
+    if !tls_cluster() {
+        return;
+    }
+    let ca = test_ca().unwrap();
+    let pg = Db::new("tls");
+    assert!(history(&pg.url, &["add", s(&night(tempfile::tempdir().unwrap().path(), 0, 1.0))]).status.success());
+    let ok = |query: &str| {
+        let out = history(&with_query(&pg.url, query), &["check"]);
+        assert!(out.status.code().is_some_and(|c| c < 2), "{query}: {}", text(&out));
+    };
+    ok("sslmode=disable");
+    ok("sslmode=prefer");
+    ok("sslmode=require");
+    ok(&format!("sslmode=verify-ca&sslrootcert={ca}"));
+    ok(&format!("sslmode=verify-full&sslrootcert={ca}"));
+    // The session really is encrypted under require (the server's own view of the connection).
+    let (plain, pw) = without_password(&pg.url);
+    let out = run(etbench()
+        .args(["history", "check", "--db", &with_query(&plain, "sslmode=require")])
+        .env("PGPASSWORD", &pw));
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out));
+
+    // A name the certificate does not list (the address is still the cluster's): verify-full refuses, naming it;
+    // verify-ca checks only the chain.
+    let wrong = pg.url.replace("127.0.0.1", "wrong.example");
+    let out =
+        history(&with_query(&wrong, &format!("hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}")), &["check"]);
+    assert!(refused(&out), "{}", text(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("not valid for this host name") && err.contains("wrong.example"), "{err}");
+    let out =
+        history(&with_query(&wrong, &format!("hostaddr=127.0.0.1&sslmode=verify-ca&sslrootcert={ca}")), &["check"]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out));
+    // A root that did not sign the server's certificate, and verify-full with no root at all.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = other.path().join("other-ca.pem");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not the test CA"])
+        .arg("-keyout")
+        .arg(other.path().join("k.pem"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let out = history(&with_query(&pg.url, &format!("sslmode=verify-full&sslrootcert={}", s(&other_ca))), &["check"]);
+    assert!(refused(&out), "{}", text(&out));
+    assert!(stderr_of(&out).contains("not signed by the root certificate"), "{}", text(&out));
+    let out = run(etbench()
+        .args(["history", "check", "--db", &with_query(&pg.url, "sslmode=verify-full")])
+        .env("HOME", other.path()));
+    assert!(refused(&out), "{}", text(&out));
+    assert!(stderr_of(&out).contains("sslrootcert"), "{}", text(&out));
+
+    // A server without TLS: require is refused with the fix named, prefer falls back as libpq's does.
+    let dir = tempfile::tempdir().unwrap();
+    let start = Command::new("bash")
+        .arg(repo().join("scripts/pg-test-cluster.sh"))
+        .arg("start")
+        .env("ETBENCH_PG_DIR", dir.path().join("plain"))
+        .env("ETBENCH_PG_SSL", "off")
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
+    let stop = || {
+        Command::new("bash")
+            .arg(repo().join("scripts/pg-test-cluster.sh"))
+            .arg("stop")
+            .env("ETBENCH_PG_DIR", dir.path().join("plain"))
+            .output()
+    };
+    let printed = String::from_utf8_lossy(&start.stdout).into_owned();
+    let plain_url = printed.lines().find_map(|l| l.strip_prefix("export ETBENCH_TEST_PG_URL=")).unwrap().to_owned();
+    assert!(!printed.contains("ETBENCH_TEST_PG_CA"), "{printed}");
+    let required = run(etbench()
+        .args(["history", "add"])
+        .arg(night(dir.path(), 0, 1.0))
+        .arg("--db")
+        .arg(with_query(&plain_url, "sslmode=require")));
+    let preferred = run(etbench().args(["history", "add"]).arg(night(dir.path(), 0, 1.0)).arg("--db").arg(&plain_url));
+    let _ = stop();
+    assert!(refused(&required), "{}", text(&required));
+    assert!(stderr_of(&required).contains("does not offer TLS"), "{}", text(&required));
+    assert!(preferred.status.success(), "{}", text(&preferred));
+}
+
+#[test]
+fn passwords_come_from_pgpassword_the_password_file_or_a_service_never_from_argv() {
+    if !tls_cluster() {
+        return;
+    }
+    let ca = test_ca().unwrap();
+    let pg = Db::new("secrets");
+    let (plain, pw) = without_password(&pg.url);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = night(tmp.path(), 0, 1.0);
+    let add = |env: &[(&str, &str)], db: &str| {
+        run(etbench()
+            .args(["history", "add"])
+            .arg(&file)
+            .arg("--db")
+            .arg(db)
+            .env_remove("PGPASSWORD")
+            .envs(env.iter().copied()))
+    };
+
+    // No password anywhere: the error says where one may come from.
+    let out = add(&[("HOME", s(tmp.path()))], &plain);
+    assert!(refused(&out), "{}", text(&out));
+    assert!(stderr_of(&out).contains("PGPASSWORD") && stderr_of(&out).contains(".pgpass"), "{}", text(&out));
+    // PGPASSWORD.
+    assert!(add(&[("PGPASSWORD", &pw)], &plain).status.success());
+    // A password file, as libpq reads it: mode 0600 is used, 0644 is ignored with libpq's warning.
+    let url = url::Url::parse(&plain).unwrap();
+    let pgpass = tmp.path().join("pgpass");
+    let line = format!("{}:{}:*:{}:{}\n", url.host_str().unwrap(), url.port().unwrap(), url.username(), pw);
+    std::fs::write(&pgpass, format!("# etbench\nelsewhere:1:*:*:nope\n{line}")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = add(&[("PGPASSFILE", s(&pgpass))], &plain);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = add(&[("PGPASSFILE", s(&pgpass))], &plain);
+    assert!(refused(&out), "{}", text(&out));
+    assert!(
+        stderr_of(&out).contains("has group or world access; permissions should be u=rw (0600) or less"),
+        "{}",
+        text(&out)
+    );
+    // A service entry (pg_service.conf), TLS verified, the password from the password file.
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let service = tmp.path().join("pg_service.conf");
+    std::fs::write(
+        &service,
+        format!(
+            "[nightly]\nhost={}\nport={}\ndbname={}\nuser={}\nsslmode=verify-full\nsslrootcert={ca}\n",
+            url.host_str().unwrap(),
+            url.port().unwrap(),
+            pg.name,
+            url.username()
+        ),
+    )
+    .unwrap();
+    let out = add(&[("PGSERVICEFILE", s(&service)), ("PGPASSFILE", s(&pgpass))], "service=nightly");
+    assert!(out.status.success(), "{}", text(&out));
+    // A password in --db works, with one warning naming the safer ways.
+    let out = run(etbench().args(["history", "check", "--db", &pg.url]));
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out));
+    assert_eq!(stderr_of(&out).matches("carries a password on the command line").count(), 1, "{}", text(&out));
+    assert!(!stderr_of(&run(etbench().args(["history", "check"]).env("ETBENCH_HISTORY_URL", &pg.url)))
+        .contains("carries a password"));
+
+    // The dashboard built as the nightly workflow builds it: the URL in the environment, none in argv.
+    let workflow = std::fs::read_to_string(repo().join("scripts/nightly-workflow.yml")).unwrap();
+    let site = workflow.lines().find(|l| l.contains("etbench history site")).expect("the workflow builds the site");
+    assert!(!site.contains("--db"), "the workflow passes the URL in argv: {site}");
+    // The site waits on a lock held here, so its process is surely alive while its argv is read.
+    let mut holder = pg.client();
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE").unwrap();
+    let mut child = etbench()
+        .current_dir(tmp.path())
+        .args(["history", "site", "--out", "site"])
+        .env("ETBENCH_HISTORY_URL", &pg.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = wait_until(Duration::from_secs(60), || {
+        pg.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etbench' AND wait_event_type = 'Lock'",
+        ) == 1
+    });
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+    lock.rollback().unwrap();
+    let status = child.wait().unwrap();
+    assert!(waiting, "the site never reached the locked table");
+    assert!(status.success());
+    assert!(!cmdline.is_empty() && !String::from_utf8_lossy(&cmdline).contains(&pw), "argv: {cmdline:?}");
+    let runs = Document::read(&file).unwrap().runs.len() as i64;
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), runs, "the same night stored once however it authenticated");
+}

@@ -29,6 +29,9 @@ impl Location {
         if text.is_empty() {
             bail!("--db is empty; pass a SQLite file path or a postgres://USER@HOST:PORT/DATABASE URL");
         }
+        if text.starts_with("service=") {
+            return Ok(Self::Postgres(text.to_owned()));
+        }
         match text.split_once("://") {
             Some(("postgres" | "postgresql", _)) => {
                 url::Url::parse(text).map_err(|e| anyhow::anyhow!("--db {}: not a valid PostgreSQL URL ({e}); write postgres://USER:PASSWORD@HOST:PORT/DATABASE", redact(text)))?;
@@ -728,11 +731,9 @@ fn open_sqlite(path: &Path, create: bool) -> anyhow::Result<rusqlite::Connection
 
 fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
     let shown = redact(url);
-    let config: postgres::Config = url.parse().map_err(|e| {
-        anyhow::anyhow!(
-            "--db {shown}: not a valid PostgreSQL URL ({e}); write postgres://USER:PASSWORD@HOST:PORT/DATABASE"
-        )
-    })?;
+    let target =
+        super::connect::target(url, &|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("--db {shown}: {e:#}"))?;
+    let config = &target.config;
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
@@ -744,17 +745,20 @@ fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let at = format!("{}:{port}", if hosts.is_empty() { "localhost".into() } else { hosts.join(",") });
     let user = config.get_user().unwrap_or("?").to_owned();
-    let mut config = config;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(std::time::Duration::from_secs(10));
+    let mut target = target;
+    if target.config.get_connect_timeout().is_none() {
+        target.config.connect_timeout(std::time::Duration::from_secs(10));
     }
-    config.application_name("etbench");
-    config.connect(postgres::NoTls).map_err(|e| {
+    if target.config.get_application_name().is_none() {
+        target.config.application_name("etbench");
+    }
+    let password_from = target.password_source.clone().unwrap_or_else(|| "nowhere (no password was given)".into());
+    super::connect::connect(&target).map_err(|e| {
         let code = e.code().cloned();
         let fix = match code.as_ref() {
             Some(c) if *c == postgres::error::SqlState::INVALID_PASSWORD => {
                 return anyhow::anyhow!(
-                    "--db {shown}: the PostgreSQL server at {at} refused the password for user {user}; check the password in --db or ETBENCH_HISTORY_URL"
+                    "--db {shown}: the PostgreSQL server at {at} refused the password for user {user} (from {password_from}); check it there (the URL, PGPASSWORD, the password file or the service entry)"
                 )
             }
             Some(c) if *c == postgres::error::SqlState::INVALID_CATALOG_NAME => "create the database first (createdb) or fix its name in the URL",
@@ -764,6 +768,16 @@ fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
         let mut cause = format!("{:#}", anyhow::Error::from(e));
         for s in secrets(url) {
             cause = cause.replace(&s, "***");
+        }
+        if cause.contains("password missing") {
+            return anyhow::anyhow!(
+                "--db {shown}: no password for user {user} at {at}: the URL has none, PGPASSWORD is not set and no password file or service entry matches; set PGPASSWORD, or add `{}:{}:*:{user}:PASSWORD` to ~/.pgpass (mode 0600)",
+                hosts.first().map(String::as_str).unwrap_or("localhost"),
+                port
+            );
+        }
+        if let Some(hint) = super::connect::tls_hint(&target, &cause) {
+            return anyhow::anyhow!("--db {shown}: TLS with the PostgreSQL server at {at} failed: {cause}; {hint}");
         }
         anyhow::anyhow!("--db {shown}: cannot connect to the PostgreSQL server at {at}: {cause}; {fix}")
     })
