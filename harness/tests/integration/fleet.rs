@@ -567,7 +567,7 @@ fn the_nightly_workflow_dispatches_one_job_per_device_and_publishes_the_dashboar
         "ETBENCH_HISTORY_URL: ${{ secrets.ETBENCH_HISTORY_URL }}",
         "etbench history add \"$DEVICE_OUT/results.json\"",
         "needs: bench",
-        "etbench history site --db \"$ETBENCH_HISTORY_URL\" --out site",
+        "etbench history site --out site",
         "uses: actions/upload-pages-artifact@v3",
         "uses: actions/deploy-pages@v4",
         "pages: write",
@@ -597,7 +597,16 @@ fn docs_fleet_page_runs_as_written() {
     }
     let _load = load();
     let pg = Db::new("docs");
-    let scratch = docs::Scratch::new().env("ETBENCH_HISTORY_URL", pg.url.clone());
+    let url = url::Url::parse(&pg.url).unwrap();
+    let ca = test_ca().expect("the test cluster runs with TLS (ETBENCH_TEST_PG_CA)");
+    let scratch = docs::Scratch::new()
+        .env("ETBENCH_HISTORY_URL", pg.url.clone())
+        .env("DB_HOST", url.host_str().unwrap())
+        .env("DB_PORT", url.port().unwrap().to_string())
+        .env("DB_NAME", pg.name.clone())
+        .env("DB_CA", ca)
+        .env("PGPASSWORD", password())
+        .env("DB_PASSWORD", password());
     let outputs = scratch.run_page("docs/fleet.md");
     for (_, out) in &outputs {
         no_password(out);
@@ -616,6 +625,13 @@ fn docs_fleet_page_runs_as_written() {
     assert_eq!(pg.count("SELECT count(DISTINCT series) FROM runs"), 1);
     let md = String::from_utf8_lossy(&find("history check").stdout).into_owned();
     assert!(md.contains("gemma3n-tiny-int8"), "{md}");
+    // The managed-database recipe: verify-full over TLS, the password from PGPASSWORD, then from a 0600 pgpass.
+    let tls = find("sslmode=verify-full");
+    assert!(tls.status.code().is_some_and(|c| c < 2), "{}", text(tls));
+    assert!(String::from_utf8_lossy(&tls.stdout).contains("gemma3n-tiny-int8"), "{}", text(tls));
+    let from_file = find("PGPASSFILE=pgpass");
+    assert!(from_file.status.success(), "{}", text(from_file));
+    assert!(scratch.path().join("trend-tls/report.md").is_file());
     let report = std::fs::read_to_string(scratch.path().join("trend/report.md")).unwrap();
     assert!(report.contains(&format!("/{}`: 1 series", pg.name)) && !report.contains(&password()), "{report}");
 }
