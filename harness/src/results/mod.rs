@@ -517,10 +517,14 @@ pub struct MemoryFit {
     /// plus any mutable buffer the planner left out.
     pub planned_bytes: u64,
     pub file_bytes: u64,
-    /// `MemAvailable` (remote) or sysinfo's available memory (local) before the run.
+    /// `MemAvailable` (remote) or sysinfo's available memory (local) before the run, or the run's memory limit when
+    /// that is lower ([`MemoryFit::limited`]).
     pub available_bytes: u64,
     /// planned + file ≤ available.
     pub fits: bool,
+    /// The available memory is the run's `--memory-limit` (lower than what the device had).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub limited: bool,
 }
 
 /// Where a run sits in a paired session: the rows of one process share `session`; `models` lists the session's

@@ -47,6 +47,9 @@ pub enum Warning {
         planned_bytes: u64,
         available_bytes: u64,
         mmap: bool,
+        /// The available memory is the run's memory limit.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        limited: bool,
     },
 }
 
@@ -85,9 +88,13 @@ impl std::fmt::Display for Warning {
             ),
             Warning::Energy { message } => write!(f, "energy: {message}"),
             Warning::Charging => write!(f, "the device was charging: charging heats phones and changes clocks; unplug or use a power bypass"),
-            Warning::MayNotFit { needs_bytes, planned_bytes, available_bytes, mmap } => {
-                let gib = |b: &u64| crate::units::gib(*b);
-                write!(f, "needs ≈ {:.2} GiB (planned memory {:.2} GiB + weights), device has {:.2} GiB available", gib(needs_bytes), gib(planned_bytes), gib(available_bytes))?;
+            Warning::MayNotFit { needs_bytes, planned_bytes, available_bytes, mmap, limited } => {
+                let size = |b: &u64| crate::units::binary(*b);
+                let has = if *limited { "the run's --memory-limit allows" } else { "device has" };
+                write!(f, "needs ≈ {} (planned memory {} + weights), {has} {}", size(needs_bytes), size(planned_bytes), size(available_bytes))?;
+                if !*limited {
+                    write!(f, " available")?;
+                }
                 if *mmap {
                     write!(f, "; mmap keeps the weights file-backed: expect page-ins as latency (or use a device with more RAM)")
                 } else {
@@ -106,6 +113,7 @@ pub fn may_not_fit(fit: &crate::results::MemoryFit, load_mode: etbench_protocol:
         planned_bytes: fit.planned_bytes,
         available_bytes: fit.available_bytes,
         mmap: load_mode == etbench_protocol::LoadMode::Mmap,
+        limited: fit.limited,
     })
 }
 

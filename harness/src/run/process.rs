@@ -95,9 +95,23 @@ fn missing_operators(stderr: &str) -> Vec<String> {
     out
 }
 
+/// The last few distinct lines of the runner's stderr, without the runtime's info lines; a line the runtime repeats
+/// (one per output, per step: "Tag: 4 output: 0 is not Tensor") is kept once, with its count.
 fn stderr_tail(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !is_runtime_info(l)).collect();
-    lines[lines.len().saturating_sub(5)..].join("\n")
+    // (the message without its time stamp, the first line that said it, how often)
+    let mut lines: Vec<(&str, &str, usize)> = Vec::new();
+    for line in stderr.lines().filter(|l| !l.trim().is_empty() && !is_runtime_info(l)) {
+        let message = line.split_once(" executorch:").map_or(line, |(_, m)| m);
+        match lines.iter_mut().find(|(m, _, _)| *m == message) {
+            Some((_, _, n)) => *n += 1,
+            None => lines.push((message, line, 1)),
+        }
+    }
+    let shown: Vec<String> = lines[lines.len().saturating_sub(5)..]
+        .iter()
+        .map(|(_, line, n)| if *n > 1 { format!("{line} (×{n})") } else { line.to_string() })
+        .collect();
+    shown.join("\n")
 }
 
 /// Runs one fresh runner process on `device` and turns what it said into a row; `extra` runner flags go before the
@@ -608,6 +622,12 @@ mod tests {
     fn runtime_info_lines_are_left_out_of_error_messages() {
         let stderr = "I 00:00:00.012 executorch:threadpool.cpp:66] Resetting threadpool to 2 threads.\nE 00:00:01 executorch:method.cpp:1] Missing operator: foo\n";
         assert_eq!(stderr_tail(stderr), "E 00:00:01 executorch:method.cpp:1] Missing operator: foo");
+        let noisy = "E 00:00:01 executorch:method.cpp:9] Tag: 4 output: 0 is not Tensor\n".repeat(3)
+            + "E 00:00:02 executorch:method.cpp:9] Tag: 4 output: 0 is not Tensor\nkilled\n";
+        assert_eq!(
+            stderr_tail(&noisy),
+            "E 00:00:01 executorch:method.cpp:9] Tag: 4 output: 0 is not Tensor (×4)\nkilled"
+        );
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn finish_row(plan: &Plan, model: usize, prepared: &Prepared, available: Option<
     }
     row.model.name = plan.model_label(model, &row.model.name);
     row.model.program = prepared.inspection.as_ref().map(crate::results::ProgramFacts::of);
-    row.memory_fit = memory_fit(prepared, available);
+    row.memory_fit = memory_fit(prepared, available, row.params.spec.memory_limit_bytes);
     row.summarise();
     row.warnings = crate::results::warnings::assess(&row);
     row
@@ -118,11 +118,14 @@ fn available_memory(plan: &Plan) -> Option<u64> {
 
 /// Will it fit: planned memory plus the file against the available memory (the file counts fully: in file mode it
 /// is copied to the heap, with mmap its pages compete for the same RAM, only reclaimably).
-fn memory_fit(prepared: &Prepared, available: Option<u64>) -> Option<crate::results::MemoryFit> {
+/// Under a `--memory-limit` lower than the device's available memory, the limit is what the run has.
+fn memory_fit(prepared: &Prepared, available: Option<u64>, limit: Option<u64>) -> Option<crate::results::MemoryFit> {
     let model = prepared.checked.as_ref().ok()?;
+    let limited = limit.is_some_and(|l| available.is_none_or(|a| l < a));
+    let available = if limited { limit } else { available };
     let (planned_bytes, available_bytes) = (prepared.planned_bytes?, available?);
     let fits = planned_bytes + model.size_bytes <= available_bytes;
-    Some(crate::results::MemoryFit { planned_bytes, file_bytes: model.size_bytes, available_bytes, fits })
+    Some(crate::results::MemoryFit { planned_bytes, file_bytes: model.size_bytes, available_bytes, fits, limited })
 }
 
 /// Host path of a run's ETDump: `<dir>/<model>-<load mode>-t<threads>[-cpus0x2-mem512MiB-pp32-tg32]-r<repeat>.etdump`
@@ -535,8 +538,8 @@ fn run_cells(plan: &Plan, out: Option<&OutputDir>, doc: &mut Document, resuming:
         } else {
             let model = prepared[cell.model].get_or_insert_with(|| prepare(plan, cell.model));
             // Said before loading too: a GB-scale model that will not fit may take minutes to fail.
-            let warning =
-                memory_fit(model, available).and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
+            let warning = memory_fit(model, available, plan.settings.spec.memory_limit_bytes)
+                .and_then(|f| crate::results::warnings::may_not_fit(&f, cell.load_mode));
             if let Some(w) = warning {
                 crate::say!("      warning: {w}");
             }
@@ -659,15 +662,21 @@ mod tests {
     #[test]
     fn a_model_bigger_than_available_memory_does_not_fit_and_says_so() {
         let gib = 1u64 << 30;
-        let fit = memory_fit(&prepared(9 * gib + gib / 2, gib), Some(8 * gib)).unwrap();
+        let fit = memory_fit(&prepared(9 * gib + gib / 2, gib), Some(8 * gib), None).unwrap();
         assert!(!fit.fits);
-        assert!(memory_fit(&prepared(gib, gib), Some(8 * gib)).unwrap().fits);
-        assert_eq!(memory_fit(&prepared(gib, gib), None), None, "unknown memory: nothing claimed");
+        assert!(memory_fit(&prepared(gib, gib), Some(8 * gib), None).unwrap().fits);
+        assert_eq!(memory_fit(&prepared(gib, gib), None, None), None, "unknown memory: nothing claimed");
+        // A --memory-limit below the device's memory is what the run has; one above it changes nothing.
+        let limited = memory_fit(&prepared(gib, gib), Some(8 * gib), Some(gib)).unwrap();
+        assert!(limited.limited && !limited.fits && limited.available_bytes == gib, "{limited:?}");
+        assert!(!memory_fit(&prepared(gib, gib), Some(8 * gib), Some(16 * gib)).unwrap().limited);
+        assert!(memory_fit(&prepared(gib, gib), None, Some(gib)).unwrap().limited);
         let w = crate::results::warnings::Warning::MayNotFit {
             needs_bytes: fit.planned_bytes + fit.file_bytes,
             planned_bytes: fit.planned_bytes,
             available_bytes: fit.available_bytes,
             mmap: true,
+            limited: false,
         };
         let text = w.to_string();
         assert!(

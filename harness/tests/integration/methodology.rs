@@ -83,6 +83,10 @@ fn a_memory_limited_run_becomes_an_oom_row_and_the_sweep_goes_on() {
     let err = oom.error.as_ref().unwrap();
     assert_eq!(err.kind, ErrorKind::Oom, "{}", err.message);
     assert!(err.message.contains("4.0 MiB"), "{}", err.message);
+    // Will-it-fit weighs the model against the limit, not against the host's memory.
+    let fit = oom.memory_fit.as_ref().expect("a will-it-fit verdict");
+    assert!(fit.limited && !fit.fits && fit.available_bytes == 4 << 20, "{fit:?}");
+    assert!(stderr_of(&out).contains("the run's --memory-limit allows 4.00 MiB"), "{}", stderr_of(&out));
     assert_eq!(doc.runs[1].status, RunStatus::Ok, "{:?}", doc.runs[1].error);
     assert_eq!(doc.runs[1].params.spec.memory_limit_bytes, Some(4 << 20));
     let cgroup = &doc.runs[1].conditions[0].memory_limit.as_ref().unwrap().cgroup;
