@@ -17,5 +17,6 @@ pub mod progress;
 pub mod results;
 pub mod run;
 pub mod stats;
+pub mod store;
 pub mod units;
 pub mod verdict;

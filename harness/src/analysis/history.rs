@@ -14,8 +14,7 @@ use crate::analysis::compare::{self, Comparison, Options, Pair};
 use crate::results::metric::{short_sha, threads_label, RunIdentity};
 use crate::results::{Document, RunResult};
 
-pub mod connect;
-pub mod store;
+pub use crate::store;
 
 pub use store::{redact, Location, FORMAT};
 

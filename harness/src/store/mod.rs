@@ -1,4 +1,4 @@
-//! Where the history lives: a SQLite file (the embedded default) or a PostgreSQL database shared by many hosts.
+//! Where the history lives (storage only: `analysis::history` decides what is stored and judges it): a SQLite file (the embedded default) or a PostgreSQL database shared by many hosts.
 //! One code path over both: the same rows, the same SQL where the dialects agree (`$N` parameters, `ON CONFLICT DO
 //! NOTHING RETURNING`), the table definitions and the bulk sample insert per dialect. Each database holds its format
 //! version in `meta`; older formats are migrated forward in one transaction, newer ones are refused by version.
@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+
+pub mod connect;
 
 /// The history format this etbench writes. 1: runs + samples; 2: + device identity, host and CI provenance per run,
 /// which the series key carries; 3: + the run identity's stable digest (`identity`) and CPU affinity / memory limit
@@ -732,7 +734,7 @@ fn open_sqlite(path: &Path, create: bool) -> anyhow::Result<rusqlite::Connection
 fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
     let shown = redact(url);
     let target =
-        super::connect::target(url, &|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("--db {shown}: {e:#}"))?;
+        connect::target(url, &|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("--db {shown}: {e:#}"))?;
     let config = &target.config;
     let hosts: Vec<String> = config
         .get_hosts()
@@ -753,7 +755,7 @@ fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
         target.config.application_name("etbench");
     }
     let password_from = target.password_source.clone().unwrap_or_else(|| "nowhere (no password was given)".into());
-    super::connect::connect(&target).map_err(|e| {
+    connect::connect(&target).map_err(|e| {
         let code = e.code().cloned();
         let fix = match code.as_ref() {
             Some(c) if *c == postgres::error::SqlState::INVALID_PASSWORD => {
@@ -776,7 +778,7 @@ fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
                 port
             );
         }
-        if let Some(hint) = super::connect::tls_hint(&target, &cause) {
+        if let Some(hint) = connect::tls_hint(&target, &cause) {
             return anyhow::anyhow!("--db {shown}: TLS with the PostgreSQL server at {at} failed: {cause}; {hint}");
         }
         anyhow::anyhow!("--db {shown}: cannot connect to the PostgreSQL server at {at}: {cause}; {fix}")
