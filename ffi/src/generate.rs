@@ -37,9 +37,10 @@ pub fn recognise(
     engine: &mut Engine,
     methods: &[String],
     metadata: &BTreeMap<String, MetaValue>,
+    dynamic_tokens: Option<bool>,
 ) -> Result<LlmProgram, String> {
     let mut sigs = BTreeMap::new();
-    for name in ["forward", "prefill", "decode"] {
+    for name in ["forward", "prefill", "decode", "text_decoder"] {
         if !methods.iter().any(|m| m == name) {
             continue;
         }
@@ -50,13 +51,17 @@ pub fn recognise(
             MethodSig {
                 inputs: specs.inputs,
                 outputs: specs.outputs,
-                dynamic_last_dim: vec![None; n],
+                // The token input's, as the host read it from the flatbuffer (the runtime cannot tell).
+                dynamic_last_dim: (0..n).map(|i| dynamic_tokens.filter(|_| i == 0)).collect(),
                 mutable_buffers: None,
             },
         );
     }
     if sigs.is_empty() {
-        return Err(format!("no `forward` (or `prefill` + `decode`) method; methods: {}", methods.join(", ")));
+        return Err(format!(
+            "no `forward` (or `prefill` + `decode`, or `text_decoder`) method; methods: {}",
+            methods.join(", ")
+        ));
     }
     llm::recognise(&sigs, metadata)
 }
@@ -150,6 +155,15 @@ fn call(engine: &mut Engine, program: &LlmProgram, method: &str, tokens: &[i64],
     engine
         .set_input(1, pos_dtype, &encode(pos_dtype, &positions), &[positions.len() as i64])
         .map_err(|error| StepError { error, at: at() })?;
+    // Extra inputs (Gemma 4's inputs_embeds [1, S, hidden]) are zeros for this call's tokens, as a text-only
+    // caller feeds them.
+    for (i, extra) in program.extra_inputs.iter().enumerate() {
+        let mut sizes = extra.sizes.clone();
+        sizes[1] = tokens.len() as i64;
+        let dtype = extra.dtype.unwrap_or(Dtype::Float32);
+        let bytes = vec![0u8; sizes.iter().product::<i64>().max(0) as usize * dtype.element_bytes()];
+        engine.set_input(2 + i, dtype, &bytes, &sizes).map_err(|error| StepError { error, at: at() })?;
+    }
     let mut latency = Vec::with_capacity(1);
     engine.execute_timed(method, 1, &mut latency).map_err(|error| StepError { error, at: at() })?;
     Ok(latency[0])
@@ -299,6 +313,7 @@ mod tests {
             eos_ids: vec![2],
             token_dtype: Dtype::Int64,
             position_dtype: Some(Dtype::Int64),
+            extra_inputs: Vec::new(),
         }
     }
 

@@ -368,9 +368,16 @@ fn load(
         }
     })?;
     let methods = engine.method_names();
-    // A generation run of a program with separate prefill and decode methods has no `forward` to ask for.
+    // A generation run of a program with separate prefill and decode methods, or of ExecuTorch's Gemma 4 export
+    // (`text_decoder`), has no `forward` to ask for: its step method is the one the recogniser picks.
     let split = config.llm.is_some() && ["prefill", "decode"].iter().all(|m| methods.iter().any(|x| x == m));
-    let method = if split && !methods.contains(&config.method) { "prefill".to_owned() } else { config.method.clone() };
+    let gemma4 = config.llm.is_some() && methods.iter().any(|m| m == "text_decoder");
+    let method = match () {
+        _ if methods.contains(&config.method) => config.method.clone(),
+        _ if split => "prefill".to_owned(),
+        _ if gemma4 => "text_decoder".to_owned(),
+        _ => config.method.clone(),
+    };
     if !methods.contains(&method) {
         let msg = format!("model {path} has no method `{}`; available: {}", config.method, methods.join(", "));
         return Err(ctx.fail(ErrorKind::MethodNotFound, None, msg));
@@ -384,7 +391,8 @@ fn load(
         Default::default()
     };
     let program = if inv.describe || config.llm.is_some() {
-        Some(llm_run::recognise(&mut engine, &methods, &metadata))
+        let hint = config.llm.as_ref().and_then(|w| w.dynamic_tokens);
+        Some(llm_run::recognise(&mut engine, &methods, &metadata, hint))
     } else {
         None
     };

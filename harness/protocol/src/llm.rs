@@ -132,6 +132,10 @@ pub struct LlmProgram {
     /// The dtype the token and position inputs take.
     pub token_dtype: Dtype,
     pub position_dtype: Option<Dtype>,
+    /// Inputs after tokens and positions (Gemma 4's `inputs_embeds [1, S, hidden]`): fed as zeros in the shape each
+    /// call needs (the token dimension set to the call's tokens), as ExecuTorch's own `run_gemma4.py` does for text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_inputs: Vec<TensorSpec>,
 }
 
 impl LlmProgram {
@@ -242,9 +246,20 @@ fn logits_vocab(outputs: &[TensorSpec]) -> Option<i64> {
     first.sizes.last().copied().filter(|v| *v > 1)
 }
 
-/// What a method looks like as a cached LLM step: tokens `[1, S]` + a position input.
+/// What a method looks like as a cached LLM step: tokens `[1, S]` + a position input, then any float inputs of
+/// `[1, S, …]` that a text-only caller feeds as zeros (Gemma 4's `inputs_embeds`).
 fn cached_step(sig: &MethodSig) -> Option<(Convention, i64, Option<bool>)> {
-    if sig.inputs.len() != 2 || !sig.inputs.iter().all(int_tensor) {
+    if sig.inputs.len() < 2 || !sig.inputs[..2].iter().all(int_tensor) {
+        return None;
+    }
+    let per_token_float = |spec: &TensorSpec| {
+        spec.kind == ValueKind::Tensor
+            && spec.dtype.is_some_and(Dtype::is_float)
+            && spec.sizes.len() >= 2
+            && spec.sizes[0] == 1
+            && Some(&spec.sizes[1]) == sig.inputs[0].sizes.get(1)
+    };
+    if !sig.inputs[2..].iter().all(per_token_float) {
         return None;
     }
     let (tokens, pos) = (&sig.inputs[0], &sig.inputs[1]);
@@ -269,14 +284,21 @@ pub fn recognise(
 ) -> Result<LlmProgram, String> {
     let meta_int = |k: &str| metadata.get(k).and_then(MetaValue::as_int);
     let meta_bool = |k: &str| metadata.get(k).and_then(MetaValue::as_bool);
+    // The step method by name, as the exporters name it: separate prefill and decode, `forward`, or Gemma 4's
+    // `text_decoder` (its program has no `forward` and no metadata methods).
     let (prefill, decode) = if methods.contains_key("prefill") && methods.contains_key("decode") {
         ("prefill", "decode")
+    } else if !methods.contains_key("forward") && methods.contains_key("text_decoder") {
+        ("text_decoder", "text_decoder")
     } else {
         ("forward", "forward")
     };
     let Some(sig) = methods.get(prefill) else {
         let names: Vec<&str> = methods.keys().map(String::as_str).collect();
-        return Err(format!("no `forward` (or `prefill` + `decode`) method; methods: {}", names.join(", ")));
+        return Err(format!(
+            "no `forward` (or `prefill` + `decode`, or `text_decoder`) method; methods: {}",
+            names.join(", ")
+        ));
     };
     let found = |sig: &MethodSig| {
         let ins: Vec<String> = sig.inputs.iter().map(TensorSpec::describe).collect();
@@ -309,6 +331,11 @@ pub fn recognise(
         let (max_context, source) = match (meta_int("get_max_context_len"), meta_int("get_max_seq_len")) {
             (Some(c), _) => (Some(c), Some("get_max_context_len".to_owned())),
             (None, Some(s)) => (Some(s), Some("get_max_seq_len".to_owned())),
+            // No metadata: a dynamic token dimension's bound is the most positions one call may write, and the
+            // exporters bound it by the cache (Gemma 4: max_seq_len - 1). A floor, said as such.
+            _ if dynamic == Some(true) && s > 1 => {
+                (Some(s), Some("the token input's dynamic bound (no metadata; a floor)".to_owned()))
+            }
             _ => (None, None),
         };
         return Ok(LlmProgram {
@@ -328,6 +355,7 @@ pub fn recognise(
                 .unwrap_or_default(),
             token_dtype,
             position_dtype: sig.inputs.get(1).and_then(|s| s.dtype),
+            extra_inputs: sig.inputs[2..].to_vec(),
         });
     }
     // One integer token input and logits out: the fixed-window, no-cache kind.
@@ -346,6 +374,7 @@ pub fn recognise(
             eos_ids: metadata.get("get_eos_ids").map(MetaValue::as_ints).unwrap_or_default(),
             token_dtype,
             position_dtype: None,
+            extra_inputs: Vec::new(),
         });
     }
     Err(format!(
@@ -378,6 +407,10 @@ pub struct LlmSpec {
     /// Sustained mode: keep generating (restarting at position 0 when the context is full) for this many seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sustain_s: Option<f64>,
+    /// What the host read from the program's flatbuffer when the program has no `enable_dynamic_shape` metadata:
+    /// whether its token dimension is dynamic (the runtime cannot tell a dynamic dimension from a static one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_tokens: Option<bool>,
 }
 
 fn is_auto(m: &PrefillMode) -> bool {
@@ -395,6 +428,7 @@ impl Default for LlmSpec {
             stop_at_eos: false,
             prefill_mode: PrefillMode::Auto,
             sustain_s: None,
+            dynamic_tokens: None,
         }
     }
 }
@@ -460,6 +494,27 @@ mod tests {
             vec![TensorSpec::tensor(Dtype::Float32, vec![1, 512])],
         );
         BTreeMap::from([("forward".to_string(), forward)])
+    }
+
+    #[test]
+    fn executorchs_gemma4_text_decoder_is_a_cached_step_with_zero_embeddings() {
+        let mut step = sig(
+            vec![
+                TensorSpec::tensor(Dtype::Int64, vec![1, 799]),
+                TensorSpec::tensor(Dtype::Int64, vec![799]),
+                TensorSpec::tensor(Dtype::Float32, vec![1, 799, 128]),
+            ],
+            vec![TensorSpec::tensor(Dtype::Float32, vec![1, 1, 512])],
+        );
+        step.dynamic_last_dim = vec![Some(true), Some(true), None];
+        step.mutable_buffers = Some(4);
+        let p = recognise(&BTreeMap::from([("text_decoder".to_string(), step.clone())]), &meta(&[])).unwrap();
+        assert_eq!((p.prefill_method.as_str(), p.convention), ("text_decoder", Convention::InputIdsCachePosition));
+        assert_eq!((p.vocab_size, p.max_context, p.extra_inputs.len()), (Some(512), Some(799), 1));
+        assert!(p.max_context_source.unwrap().contains("no metadata"));
+        // An extra input that is not per token is not fed by guess.
+        step.inputs[2] = TensorSpec::tensor(Dtype::Float32, vec![1, 7, 128]);
+        assert!(recognise(&BTreeMap::from([("text_decoder".to_string(), step)]), &meta(&[])).is_err());
     }
 
     #[test]

@@ -406,7 +406,14 @@ pub(super) fn render(ins: &Inspection) -> Vec<String> {
     if !llm.eos_ids.is_empty() {
         facts.push(format!("eos {}", MetaValue::Ints(llm.eos_ids.clone())));
     }
-    let mut lines = vec![format!("LLM program: {}", llm.convention.describe()), format!("  {}", facts.join(", "))];
+    // The convention says `forward(…)`; a program whose step method has another name (Gemma 4's `text_decoder`) is
+    // named as it is, with its extra inputs.
+    let mut convention = llm.convention.describe().replacen("forward(", &format!("{}(", llm.prefill_method), 1);
+    if !llm.extra_inputs.is_empty() {
+        let extra: Vec<String> = llm.extra_inputs.iter().map(TensorSpec::describe).collect();
+        convention.push_str(&format!("; then {}, fed as zeros (text only)", extra.join(", ")));
+    }
+    let mut lines = vec![format!("LLM program: {convention}"), format!("  {}", facts.join(", "))];
     if llm.convention.has_cache() && llm.prefill_method != llm.decode_method {
         lines.push(format!("  prefill through `{}`, decode steps through `{}`", llm.prefill_method, llm.decode_method));
     }
@@ -589,6 +596,7 @@ mod tests {
             eos_ids: Vec::new(),
             token_dtype: Dtype::Int64,
             position_dtype: Some(Dtype::Int64),
+            extra_inputs: Vec::new(),
         };
         Inspection {
             path: "x.pte".into(),

@@ -168,11 +168,19 @@ impl Plan {
     pub fn params(&self, cell: &Cell) -> RunParams {
         let s = &self.settings;
         let mut spec = RunSpec { threads: cell.threads, load_mode: cell.load_mode, ..s.spec.clone() };
+        let model = self.models.get(cell.model);
         if let Some(w) = s.workloads.get(cell.workload) {
             spec.llm = Some(w.clone());
         } else if s.llm_auto && spec.llm.is_none() && spec.inputs.is_empty() && spec.generate == 0 {
-            if let Some(program) = self.models.get(cell.model).and_then(|m| m.llm()) {
+            if let Some(program) = model.and_then(|m| m.llm()) {
                 spec.llm = Some(default_workload(program));
+            }
+        }
+        // A program without `enable_dynamic_shape` metadata (ExecuTorch's Gemma 4): the runner gets what the host read
+        // of its token dimension from the flatbuffer.
+        if let (Some(w), Some(m)) = (spec.llm.as_mut(), model) {
+            if m.inspection().is_some_and(|i| !i.metadata.contains_key("enable_dynamic_shape")) {
+                w.dynamic_tokens = m.llm().and_then(|p| p.dynamic_tokens);
             }
         }
         if spec.llm.is_some() && s.generation_defaults {

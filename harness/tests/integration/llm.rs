@@ -307,3 +307,50 @@ fn compare_of_two_generation_runs_judges_decode_time_per_token_and_ttft() {
     assert!(md.contains("decode time per token (median)") && md.contains("time to first token"), "{md}");
     assert!(!md.contains("first forward"), "generation runs have no first forward: {md}");
 }
+
+/// ExecuTorch's own Gemma 4 export (`data/gemma4-tiny-text.pte`, made by the wheel's `export_single_pte` with a
+/// tiny config: `scripts/export_gemma4_tiny.py`): one method `text_decoder(input_ids, input_pos, inputs_embeds)`, no
+/// `forward`, no metadata methods. `inspect` recognises it by evidence (its KV cache buffers), and a generation run
+/// feeds zero `inputs_embeds` and generates exactly what ExecuTorch's Python runtime generated at export time.
+#[test]
+fn executorchs_gemma4_export_generates_what_its_python_runtime_generates() {
+    let _load = load();
+    let data = repo().join("harness/tests/integration/data");
+    let model = data.join("gemma4-tiny-text.pte");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("gemma4-tiny-text.json")).unwrap()).unwrap();
+
+    let out = etbench().args(["inspect", "--format", "json"]).arg(&model).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let ins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let llm = &ins[0]["llm"];
+    assert_eq!(llm["prefill_method"], "text_decoder", "{llm}");
+    assert_eq!(llm["dynamic_tokens"], true);
+    assert_eq!(llm["extra_inputs"].as_array().map(Vec::len), Some(1), "inputs_embeds is fed as zeros: {llm}");
+    assert!(ins[0]["kv_cache"]["buffers"].as_u64().is_some_and(|b| b > 0), "{}", ins[0]["kv_cache"]);
+    let text = String::from_utf8(etbench().arg("inspect").arg(&model).output().unwrap().stdout).unwrap();
+    assert!(text.contains("LLM program: text_decoder(") && text.contains("fed as zeros"), "{text}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (prefill, decode) = (reference["prefill"].to_string(), reference["decode"].to_string());
+    let out = etbench()
+        .args(["run", "--format", "none", "--iters", "2", "--warmup", "0", "--prefill", &prefill, "--decode", &decode])
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc = read_doc(tmp.path());
+    let run = &doc.runs[0];
+    assert_eq!(run.status, RunStatus::Ok, "{:?}", run.error);
+    assert_eq!(run.model.sha256, reference["sha256"].as_str().unwrap(), "the fixture is the one the reference ran");
+    let llm = run.llm.as_ref().expect("a generation run");
+    assert_eq!(serde_json::to_value(&llm.prompt_ids).unwrap(), reference["prompt_ids"]);
+    for g in llm.timed() {
+        assert_eq!(serde_json::to_value(&g.generated).unwrap(), reference["generated"], "generation {}", g.index);
+    }
+    let summary = llm.summary.as_ref().expect("prefill and decode rates");
+    assert!(summary.decode_tokens_per_s.median > 0.0 && summary.prefill_tokens_per_s.median > 0.0);
+}
