@@ -102,6 +102,11 @@ pub fn binary(bytes: u64) -> String {
     format!("{value:.2} {}", UNITS[unit])
 }
 
+/// `count` per second at `ns` nanoseconds each: tokens/s from a latency (the one formula every throughput uses).
+pub fn per_second(count: f64, ns: f64) -> f64 {
+    count * 1e9 / ns
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

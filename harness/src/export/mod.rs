@@ -166,16 +166,27 @@ pub fn roofline_notes(runs: &[&RunResult]) -> Vec<String> {
         .filter_map(|r| {
             let roof = r.summary.as_ref()?.roofline.as_ref()?;
             let device = roof.device_bytes_per_s?;
-            Some(format!(
-                "{}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
-                r.model.name,
-                units::size(roof.weight_bytes),
-                roof.achieved_bytes_per_s / 1e9,
-                roof.achieved_bytes_per_s / device * 100.0,
-                device / 1e9
-            ))
+            Some(roofline_line(&r.model.name, roof.weight_bytes, roof.achieved_bytes_per_s, device, ""))
         })
         .collect()
+}
+
+/// The roofline sentence every printer uses: weights read per forward, the rate that implies, and its share of the
+/// device's measured bandwidth. `at` says which latency it came from (` at the median` for pooled runs).
+pub fn roofline_line(
+    name: &str,
+    weight_bytes: u64,
+    achieved_bytes_per_s: f64,
+    device_bytes_per_s: f64,
+    at: &str,
+) -> String {
+    format!(
+        "{name}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved{at}, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
+        units::size(weight_bytes),
+        achieved_bytes_per_s / 1e9,
+        achieved_bytes_per_s / device_bytes_per_s * 100.0,
+        device_bytes_per_s / 1e9
+    )
 }
 
 /// One line per distinct warning, for the terminal table and report.md alike. A warning whose text is the same

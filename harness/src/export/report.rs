@@ -302,13 +302,12 @@ fn roofline_notes(groups: &[&Group]) -> Vec<String> {
             let device = g.runs.iter().find_map(|r| r.summary.as_ref()?.roofline.as_ref()?.device_bytes_per_s)?;
             let weights = g.runs[0].model.size_bytes as f64;
             let achieved = weights * 1e9 / Metric::Latency.estimate(&g.runs)?.value;
-            Some(format!(
-                "{}: roofline: ≤ {} of weights per forward → ≤ {:.2} GB/s achieved at the median, {:.1}% of the {:.1} GB/s the device streams (upper bound: every weight byte read once per forward)",
-                g.key.model_name,
-                units::size(g.runs[0].model.size_bytes),
-                achieved / 1e9,
-                achieved / device * 100.0,
-                device / 1e9
+            Some(super::roofline_line(
+                &g.key.model_name,
+                g.runs[0].model.size_bytes,
+                achieved,
+                device,
+                " at the median",
             ))
         })
         .collect()

@@ -55,7 +55,7 @@ fn per_s(tokens: f64, ns: u64) -> f64 {
     if ns == 0 {
         f64::NAN
     } else {
-        tokens * 1e9 / ns as f64
+        crate::units::per_second(tokens, ns as f64)
     }
 }
 

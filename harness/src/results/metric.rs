@@ -281,7 +281,7 @@ fn spread(values: &[f64]) -> Option<Estimate> {
 
 /// tokens / latency; the lower bound comes from the upper latency bound.
 fn throughput(tokens: f64, latency_ns: Estimate) -> Estimate {
-    let per_s = |ns: f64| tokens * 1e9 / ns;
+    let per_s = |ns: f64| crate::units::per_second(tokens, ns);
     Estimate {
         value: per_s(latency_ns.value),
         lower: per_s(latency_ns.upper),

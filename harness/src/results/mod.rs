@@ -419,7 +419,7 @@ pub struct Throughput {
 
 impl Throughput {
     fn from_latency(tokens: f64, latency_ns: &Summary) -> Self {
-        let per_s = |ns: f64| tokens * 1e9 / ns;
+        let per_s = |ns: f64| crate::units::per_second(tokens, ns);
         Self { median: per_s(latency_ns.median), p10: per_s(latency_ns.p90), p90: per_s(latency_ns.p10) }
     }
 }
