@@ -286,7 +286,7 @@ fn client_config(target: &Target) -> rustls::ClientConfig {
         }
         // A root file that cannot be read under verify-*: nothing is trusted, the handshake fails naming it.
         (SslMode::VerifyCa | SslMode::VerifyFull, _) => webpki(rustls::RootCertStore::empty(), &provider),
-        _ => Arc::new(Unverified { provider }),
+        _ => Arc::new(Fixed { provider, accept: true }),
     };
     builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()
 }
@@ -298,7 +298,7 @@ fn webpki(
     match rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build() {
         Ok(v) => v,
         // An empty store cannot build a verifier: one that refuses everything stands in.
-        Err(_) => Arc::new(Refuse { provider: provider.clone() }),
+        Err(_) => Arc::new(Fixed { provider: provider.clone(), accept: false }),
     }
 }
 
@@ -315,10 +315,12 @@ fn load_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
 type Verified = Result<rustls::client::danger::ServerCertVerified, rustls::Error>;
 type SigVerified = Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>;
 
-/// `prefer` / `require` without a root certificate: encrypted, the certificate not checked (libpq's meaning).
+/// A verifier whose answer does not depend on the certificate: `accept` for `prefer` / `require` without a root
+/// certificate (encrypted, the certificate not checked: libpq's meaning); refuse for verify-* with an unreadable root.
 #[derive(Debug)]
-struct Unverified {
+struct Fixed {
     provider: Arc<rustls::crypto::CryptoProvider>,
+    accept: bool,
 }
 
 /// `verify-ca`: the chain must lead to a trusted root; the host name is not checked.
@@ -327,37 +329,7 @@ struct ChainOnly {
     inner: Arc<dyn rustls::client::danger::ServerCertVerifier>,
 }
 
-/// Trusts nothing (verify-* with an unreadable root file).
-#[derive(Debug)]
-struct Refuse {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-macro_rules! signatures_by_provider {
-    () => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> SigVerified {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> SigVerified {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.provider.signature_verification_algorithms.supported_schemes()
-        }
-    };
-}
-
-impl rustls::client::danger::ServerCertVerifier for Unverified {
+impl rustls::client::danger::ServerCertVerifier for Fixed {
     fn verify_server_cert(
         &self,
         _end_entity: &rustls::pki_types::CertificateDer<'_>,
@@ -366,23 +338,32 @@ impl rustls::client::danger::ServerCertVerifier for Unverified {
         _ocsp: &[u8],
         _now: rustls::pki_types::UnixTime,
     ) -> Verified {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
+        if self.accept {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+        }
     }
-    signatures_by_provider!();
-}
 
-impl rustls::client::danger::ServerCertVerifier for Refuse {
-    fn verify_server_cert(
+    fn verify_tls12_signature(
         &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Verified {
-        Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> SigVerified {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
-    signatures_by_provider!();
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> SigVerified {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 impl rustls::client::danger::ServerCertVerifier for ChainOnly {
