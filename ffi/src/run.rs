@@ -372,11 +372,12 @@ fn load(
     // (`text_decoder`), has no `forward` to ask for: its step method is the one the recogniser picks.
     let split = config.llm.is_some() && ["prefill", "decode"].iter().all(|m| methods.iter().any(|x| x == m));
     let gemma4 = config.llm.is_some() && methods.iter().any(|m| m == "text_decoder");
-    let method = match () {
-        _ if methods.contains(&config.method) => config.method.clone(),
-        _ if split => "prefill".to_owned(),
-        _ if gemma4 => "text_decoder".to_owned(),
-        _ => config.method.clone(),
+    let method = if methods.contains(&config.method) || !(split || gemma4) {
+        config.method.clone()
+    } else if split {
+        "prefill".to_owned()
+    } else {
+        "text_decoder".to_owned()
     };
     if !methods.contains(&method) {
         let msg = format!("model {path} has no method `{}`; available: {}", config.method, methods.join(", "));

@@ -107,9 +107,33 @@ pub fn per_second(count: f64, ns: f64) -> f64 {
     count * 1e9 / ns
 }
 
+/// A memory limit as a flag would give it: `512 MiB`, `2 GiB`, `1.5 GiB`, `1000 B`.
+pub fn flag_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            let v = bytes as f64 / size as f64;
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{v:.1} {unit}")
+            };
+        }
+    }
+    format!("{bytes} B")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_bytes_read_as_flags() {
+        assert_eq!(flag_bytes(512 << 20), "512 MiB");
+        assert_eq!(flag_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(flag_bytes(2 << 30), "2 GiB");
+        assert_eq!(flag_bytes(100), "100 B");
+    }
 
     #[test]
     fn byte_counts_read_the_same_everywhere() {

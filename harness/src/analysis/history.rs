@@ -95,13 +95,14 @@ impl SeriesKey {
     /// A stable digest of the series: the run's identity plus device identity, host and versions (16 hex digits),
     /// stored beside the text so SQL and dashboards can key on it.
     pub fn digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        for part in [&self.run.digest(), &self.device_id, &self.host, &self.etbench_version, &self.executorch_version] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        let run = self.run.digest();
+        crate::results::identity::short_digest([
+            run.as_str(),
+            &self.device_id,
+            &self.host,
+            &self.etbench_version,
+            &self.executorch_version,
+        ])
     }
 
     /// The identity columns of a stored row.

@@ -188,9 +188,7 @@ impl Db {
 /// (`ps`, `/proc/PID/cmdline`): said once, with the safer ways.
 pub(crate) fn warn_password_in_argv(flag: &str, text: &str) {
     static SAID: std::sync::Once = std::sync::Once::new();
-    let has_password = url::Url::parse(text)
-        .is_ok_and(|u| u.password().is_some() || u.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")));
-    if has_password {
+    if crate::store::carries_password(text) {
         SAID.call_once(|| {
             eprintln!(
                 "etbench: warning: {flag} carries a password on the command line, where every user of this machine can read it (ps, /proc/PID/cmdline); put the URL without its password in {} and the password in PGPASSWORD, ~/.pgpass (mode 0600) or a service entry (service=NAME)",

@@ -22,23 +22,22 @@ impl Format {
     /// The bytes of `docs` in this format: several documents are merged into one first (repeats of a setting pool),
     /// except JSON, which keeps each document as it is (an array of them).
     pub fn render(self, docs: &[Document]) -> anyhow::Result<Vec<u8>> {
-        if let (Format::Json, [one]) = (self, docs) {
-            return Ok(super::json(one));
-        }
-        if self == Format::Json {
-            let mut bytes = serde_json::to_vec_pretty(docs)?;
-            bytes.push(b'\n');
-            return Ok(bytes);
-        }
-        let merged = super::report::merge(docs).ok_or_else(|| anyhow::anyhow!("no results to render"))?;
+        let merged = || super::report::merge(docs).ok_or_else(|| anyhow::anyhow!("no results to render"));
         Ok(match self {
-            Format::Json => unreachable!("handled above"),
-            Format::Jsonl => super::jsonl::render(&merged),
-            Format::Csv => super::csv::render(&merged),
-            Format::Bmf => super::bmf::render(&merged),
-            Format::GabSmaller => super::gab::render(&merged, super::gab::Direction::SmallerIsBetter),
-            Format::GabBigger => super::gab::render(&merged, super::gab::Direction::BiggerIsBetter),
-            Format::PytorchV3 => super::pytorch::render(&merged),
+            Format::Json => match docs {
+                [one] => super::json(one),
+                many => {
+                    let mut bytes = serde_json::to_vec_pretty(many)?;
+                    bytes.push(b'\n');
+                    bytes
+                }
+            },
+            Format::Jsonl => super::jsonl::render(&merged()?),
+            Format::Csv => super::csv::render(&merged()?),
+            Format::Bmf => super::bmf::render(&merged()?),
+            Format::GabSmaller => super::gab::render(&merged()?, super::gab::Direction::SmallerIsBetter),
+            Format::GabBigger => super::gab::render(&merged()?, super::gab::Direction::BiggerIsBetter),
+            Format::PytorchV3 => super::pytorch::render(&merged()?),
         })
     }
 }

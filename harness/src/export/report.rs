@@ -152,7 +152,7 @@ fn columns(groups: &[&Group]) -> Vec<Column> {
         col("threads", Kind::Key, &|g| threads_label(g.key.threads)),
         col("CPUs", Kind::Key, &|g| g.key.cpu_affinity.clone().unwrap_or_else(|| "–".into())),
         col("memory limit", Kind::Key, &|g| {
-            g.key.memory_limit_bytes.map(crate::results::identity::bytes_label).unwrap_or_else(|| "–".into())
+            g.key.memory_limit_bytes.map(crate::units::flag_bytes).unwrap_or_else(|| "–".into())
         }),
         col("load mode", Kind::Key, &|g| g.key.load_mode.clone()),
         col("runs", Kind::Other, &|g| g.runs.len().to_string()),
@@ -431,7 +431,7 @@ fn chart_labels(groups: &[Group]) -> Vec<String> {
         |g| {
             g.key
                 .memory_limit_bytes
-                .map(|b| format!("limit {}", crate::results::identity::bytes_label(b)))
+                .map(|b| format!("limit {}", crate::units::flag_bytes(b)))
                 .unwrap_or_else(|| "no limit".into())
         },
         |g| g.key.load_mode.clone(),

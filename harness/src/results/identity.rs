@@ -62,8 +62,7 @@ impl RunIdentity {
         let spec = &params.spec;
         let input = match &spec.llm {
             Some(w) => workload_label(w),
-            None if spec.inputs.is_empty() => "default".into(),
-            None => spec.inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" + "),
+            None => specified_inputs(spec),
         };
         let mut method = spec.method.clone();
         if spec.profile {
@@ -98,13 +97,7 @@ impl RunIdentity {
     /// The axes beyond model, load mode and threads that a file name or id must carry when set, each after `sep`:
     /// CPU mask, memory limit, generation workload.
     pub fn qualifiers(&self, sep: &str) -> String {
-        let mut out = String::new();
-        if let Some(mask) = &self.cpu_affinity {
-            out.push_str(&format!("{sep}cpus{mask}"));
-        }
-        if let Some(limit) = self.memory_limit_bytes {
-            out.push_str(&format!("{sep}mem{}", bytes_label(limit).replace(' ', "")));
-        }
+        let mut out = self.placement(sep);
         if self.input.starts_with("pp") {
             let workload = self.input.split(" (").next().unwrap_or_default();
             out.push_str(&format!("{sep}{}", workload.replace(" @ ", "-").replace(' ', "-")));
@@ -121,7 +114,7 @@ impl RunIdentity {
             ("method", self.method.clone()),
             ("threads", threads_label(self.threads)),
             ("CPU affinity", self.cpu_affinity.clone().unwrap_or_else(|| "none (any CPU)".into())),
-            ("memory limit", self.memory_limit_bytes.map(bytes_label).unwrap_or_else(|| "none".into())),
+            ("memory limit", self.memory_limit_bytes.map(crate::units::flag_bytes).unwrap_or_else(|| "none".into())),
             ("load mode", self.load_mode.clone()),
             ("input", self.input.clone()),
             ("runner file", self.runner.clone().unwrap_or_else(|| "the device's".into())),
@@ -139,13 +132,20 @@ impl RunIdentity {
             threads_label(self.threads),
             self.load_mode
         );
+        slug.push_str(&self.placement("/"));
+        slug
+    }
+
+    /// Where the run was allowed to execute, each part after `sep` when set: `cpus0x2`, `mem512MiB`.
+    fn placement(&self, sep: &str) -> String {
+        let mut out = String::new();
         if let Some(mask) = &self.cpu_affinity {
-            slug.push_str(&format!("/cpus{mask}"));
+            out.push_str(&format!("{sep}cpus{mask}"));
         }
         if let Some(limit) = self.memory_limit_bytes {
-            slug.push_str(&format!("/mem{}", bytes_label(limit).replace(' ', "")));
+            out.push_str(&format!("{sep}mem{}", crate::units::flag_bytes(limit).replace(' ', "")));
         }
-        slug
+        out
     }
 
     /// The settings beyond method, threads and load mode, for display when set: `CPUs 0x2, memory limit 512 MiB,
@@ -156,7 +156,7 @@ impl RunIdentity {
             out.push(format!("CPUs {mask}"));
         }
         if let Some(limit) = self.memory_limit_bytes {
-            out.push(format!("memory limit {}", bytes_label(limit)));
+            out.push(format!("memory limit {}", crate::units::flag_bytes(limit)));
         }
         if self.energy {
             out.push("energy sampled".into());
@@ -166,15 +166,12 @@ impl RunIdentity {
 
     /// A stable digest of the identity (the model by content, not by name): 16 hex digits.
     pub fn digest(&self) -> String {
-        let mut h = Sha256::new();
-        for (name, value) in self.fields() {
-            let value = if name == "model sha256" { self.model_sha256.clone() } else { value };
-            h.update(name.as_bytes());
-            h.update([0]);
-            h.update(value.as_bytes());
-            h.update([0]);
-        }
-        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        let fields = self.fields();
+        let parts = fields.iter().flat_map(|(name, value)| {
+            let value = if *name == "model sha256" { self.model_sha256.as_str() } else { value.as_str() };
+            [*name, value]
+        });
+        short_digest(parts)
     }
 
     fn tuple(&self) -> impl Ord + '_ {
@@ -241,24 +238,19 @@ pub fn threads_phrase(t: Option<u32>) -> String {
     }
 }
 
-pub fn short_sha(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+/// A stable 16-hex-digit digest of `parts` (sha256 of each part followed by a NUL byte): the identity digests of
+/// runs and of history series.
+pub fn short_digest<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// A memory limit as a flag would give it: `512 MiB`, `2 GiB`, `1.5 GiB`, `1000 B`.
-pub fn bytes_label(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if bytes >= size {
-            let v = bytes as f64 / size as f64;
-            return if bytes.is_multiple_of(size) {
-                format!("{} {unit}", bytes / size)
-            } else {
-                format!("{v:.1} {unit}")
-            };
-        }
-    }
-    format!("{bytes} B")
+pub fn short_sha(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
 }
 
 /// The method, marked when the timings are not comparable with plain runs: profiled runs carry per-operator
@@ -286,14 +278,7 @@ fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
     let used = run.runner.as_ref().map(|r| r.inputs_used.as_slice()).unwrap_or_default();
     match (ids, used) {
         (Some(ids), [] | [_]) => input_digest(&ids),
-        (_, []) => {
-            let specs: Vec<String> = run.params.spec.inputs.iter().map(|s| s.to_string()).collect();
-            if specs.is_empty() {
-                "default".into()
-            } else {
-                specs.join(" + ")
-            }
-        }
+        (_, []) => specified_inputs(&run.params.spec),
         (_, used) => {
             let specs: Vec<String> = used.iter().map(|u| u.spec.to_string()).collect();
             let hashes: String = used.iter().map(|u| u.sha256.as_str()).collect();
@@ -301,6 +286,14 @@ fn input_key(run: &RunResult, ids: Option<Vec<i64>>) -> String {
             format!("{} ({})", specs.join(" + "), digest.rsplit(' ').next().unwrap_or_default())
         }
     }
+}
+
+/// The inputs as the spec gives them (`ids:1,2 + zeros`), `default` when it gives none.
+fn specified_inputs(spec: &etbench_protocol::RunSpec) -> String {
+    if spec.inputs.is_empty() {
+        return "default".into();
+    }
+    spec.inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" + ")
 }
 
 /// `pp64 tg64`, `pp512 tg128 @ d1024`: llama-bench's names for a generation workload.
@@ -373,13 +366,5 @@ mod tests {
         let b = RunIdentity { model_name: "renamed".into(), ..a.clone() };
         assert_eq!(a, b);
         assert_eq!(a.digest(), b.digest());
-    }
-
-    #[test]
-    fn bytes_labels_read_as_flags() {
-        assert_eq!(bytes_label(512 << 20), "512 MiB");
-        assert_eq!(bytes_label(3 << 29), "1.5 GiB");
-        assert_eq!(bytes_label(2 << 30), "2 GiB");
-        assert_eq!(bytes_label(100), "100 B");
     }
 }

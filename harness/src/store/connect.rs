@@ -205,14 +205,7 @@ fn password_file(
     }
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading the password file {}", path.display()))?;
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(n) => n.clone(),
-            postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
+    let host = host_names(config).into_iter().next().unwrap_or_else(|| "localhost".into());
     let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
     let user = config.get_user().unwrap_or_default().to_owned();
     let db = config.get_dbname().map(str::to_owned).unwrap_or_else(|| user.clone());
@@ -238,6 +231,18 @@ fn pgpass_fields(line: &str) -> Vec<String> {
         }
     }
     fields
+}
+
+/// The hosts of a connection as people (and the password file) name them: a name or address, or a socket directory.
+pub fn host_names(config: &postgres::Config) -> Vec<String> {
+    config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect()
 }
 
 /// Opens the connection with TLS as `target` says. `Err` carries the driver's error for the caller's message.

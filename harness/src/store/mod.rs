@@ -105,6 +105,11 @@ pub fn redact(text: &str) -> String {
     url.to_string()
 }
 
+/// Whether `text` (a `--db` value) carries a password: in the URL's user part or a `password=` parameter.
+pub fn carries_password(text: &str) -> bool {
+    !secrets(text).is_empty()
+}
+
 /// Every secret of a URL that a message might carry (the password, decoded and as written).
 fn secrets(text: &str) -> Vec<String> {
     let Ok(url) = url::Url::parse(text) else { return Vec::new() };
@@ -736,14 +741,7 @@ fn connect_postgres(url: &str) -> anyhow::Result<postgres::Client> {
     let target =
         connect::target(url, &|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("--db {shown}: {e:#}"))?;
     let config = &target.config;
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
+    let hosts = connect::host_names(config);
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let at = format!("{}:{port}", if hosts.is_empty() { "localhost".into() } else { hosts.join(",") });
     let user = config.get_user().unwrap_or("?").to_owned();
